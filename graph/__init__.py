@@ -1,0 +1,1 @@
+"""The GraphQL API surface: types, inputs, typed errors, loaders and schema assembly."""

@@ -1,0 +1,38 @@
+"""The per-request context: the sessionmaker (never a shared session), the viewer and
+this operation's DataLoaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from strawberry.types import Info as StrawberryInfo
+
+from graph.loaders import Loaders
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from resolvers.viewer import Viewer
+
+
+@dataclass
+class Context:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    public_base_url: str
+    viewer: Viewer | None
+    request_id: str
+    request: Any = None
+    response: Any = None
+    connection_params: dict[str, Any] | None = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reset_loaders()
+
+    def reset_loaders(self) -> None:
+        """Fresh caches: called per operation, since a websocket reuses one context."""
+        self.loaders = Loaders(self.sessionmaker, self.viewer, self.public_base_url)
+
+
+Info = StrawberryInfo[Context, None]

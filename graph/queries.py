@@ -1,0 +1,124 @@
+"""Query root fields: `viewer`, `node` (Relay) and the public `schedulingPage`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from graph.context import Info
+from graph.errors import Error, ErrorCode, NotFound, error_result
+from graph.relay import Node, from_global_id
+from graph.types.accounts import ConnectedDomain, InboxConnection
+from graph.types.bookings import Booking, Contact
+from graph.types.connections import CalendarConnection, RemoteCalendar
+from graph.types.pages import PageUnavailableReason, PublicSchedulingPage, SchedulingPage
+from graph.types.settings import CalendarSettings
+from graph.types.users import User
+from models.enums import Scope
+from resolvers import pages as page_cases
+from resolvers.errors import DomainError
+
+if TYPE_CHECKING:
+    from graph.loaders import Loaders
+
+
+@strawberry.type(description="The page exists but cannot be booked now; `reason` says why.")
+class PageUnavailable(Error):
+    reason: PageUnavailableReason
+
+
+PublicSchedulingPageResult = Annotated[
+    PublicSchedulingPage | NotFound | PageUnavailable,
+    strawberry.union("PublicSchedulingPageResult"),
+]
+
+
+async def _settings_node(loaders: Loaders, pk: int) -> CalendarSettings | None:
+    row = await loaders.settings.load(pk)
+    return None if row is None else CalendarSettings.from_row(row)
+
+
+async def _page_node(loaders: Loaders, pk: int) -> SchedulingPage | None:
+    row = await loaders.pages.load(pk)
+    if row is None:
+        return None
+    return SchedulingPage.from_row(row, await loaders.base_urls.load(row.user_id))
+
+
+def _simple(
+    loader: Callable[[Loaders], Any], build: Callable[[Any], Node]
+) -> Callable[[Loaders, int], Awaitable[Node | None]]:
+    async def resolve(loaders: Loaders, pk: int) -> Node | None:
+        row = await loader(loaders).load(pk)
+        return None if row is None else build(row)
+
+    return resolve
+
+
+NODE_RESOLVERS: dict[str, Callable[[Loaders, int], Awaitable[Node | None]]] = {
+    "User": _simple(lambda loaders: loaders.users, User.from_row),
+    "CalendarSettings": _settings_node,
+    "SchedulingPage": _page_node,
+    "ConnectedDomain": _simple(lambda loaders: loaders.domains, ConnectedDomain.from_row),
+    "InboxConnection": _simple(lambda loaders: loaders.inboxes, InboxConnection.from_row),
+    "CalendarConnection": _simple(lambda loaders: loaders.connections, CalendarConnection.from_row),
+    "RemoteCalendar": _simple(lambda loaders: loaders.remote_calendars, RemoteCalendar.from_row),
+    "Booking": _simple(lambda loaders: loaders.bookings, Booking.from_row),
+    "Contact": _simple(lambda loaders: loaders.contacts, Contact.from_row),
+}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The signed-in user; null when anonymous.")
+    async def viewer(self, info: Info) -> User | None:
+        viewer = info.context.viewer
+        if viewer is None:
+            return None
+        viewer.require(Scope.READ)
+        row = await info.context.loaders.users.load(viewer.user_id)
+        return None if row is None else User.from_row(row)
+
+    @strawberry.field(
+        description="Refetch any object by global id; null for an unknown or foreign id (C9)."
+    )
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        viewer = info.context.viewer
+        decoded = from_global_id(id)
+        if viewer is None or decoded is None:
+            return None
+        viewer.require(Scope.READ)
+        type_name, pk = decoded
+        resolve = NODE_RESOLVERS.get(type_name)
+        if resolve is None:
+            return None
+        return await resolve(info.context.loaders, pk)
+
+    @strawberry.field(
+        description="A scheduling page as a contact sees it (public). `domain` is the host "
+        "the link was opened on; omit it for the app domain."
+    )
+    async def scheduling_page(
+        self, info: Info, slug: str, domain: str | None = None
+    ) -> PublicSchedulingPageResult:
+        context = info.context
+        try:
+            public = await page_cases.get_public_page(
+                context.sessionmaker,
+                slug[:300],
+                domain[:253] if domain else None,
+                context.public_base_url,
+            )
+        except DomainError as exc:
+            return error_result(exc, PublicSchedulingPageResult)  # type: ignore[no-any-return]
+        if not public.pages_enabled:
+            return PageUnavailable(
+                message=f"{public.host.name} is not taking bookings through scheduling pages "
+                "right now; contact them directly.",
+                field="slug",
+                code=ErrorCode.PAGE_UNAVAILABLE,
+                reason=PageUnavailableReason.PAGES_TURNED_OFF,
+            )
+        return PublicSchedulingPage.from_public(public)

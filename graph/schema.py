@@ -1,0 +1,75 @@
+"""Schema assembly: roots plus the hardening extensions (limits, caches, masking)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from graph.extensions import FreshLoaders, MaskUnexpectedErrors
+from graph.mutations import pages, settings
+from graph.queries import Query
+from graph.types.accounts import ConnectedDomain, InboxConnection
+from graph.types.bookings import Booking, Contact
+from graph.types.connections import CalendarConnection, RemoteCalendar
+from graph.types.pages import SchedulingPage
+from graph.types.settings import CalendarSettings
+from graph.types.users import User
+
+
+@strawberry.type
+class Mutation:
+    update_calendar_settings = strawberry.mutation(resolver=settings.update_calendar_settings)
+    create_scheduling_page = strawberry.mutation(resolver=pages.create_scheduling_page)
+    update_scheduling_page = strawberry.mutation(resolver=pages.update_scheduling_page)
+    delete_scheduling_page = strawberry.mutation(resolver=pages.delete_scheduling_page)
+
+
+NODE_TYPES = (
+    User,
+    CalendarSettings,
+    SchedulingPage,
+    ConnectedDomain,
+    InboxConnection,
+    CalendarConnection,
+    RemoteCalendar,
+    Booking,
+    Contact,
+)
+
+
+def build_schema(
+    *,
+    introspection: bool = False,
+    max_depth: int = 12,
+    max_aliases: int = 30,
+    max_tokens: int = 2_000,
+) -> strawberry.Schema:
+    # Instances work as factories at runtime, which the stub does not say.
+    extensions: list[Any] = [
+        MaxTokensLimiter(max_token_count=max_tokens),
+        ParserCache(maxsize=1_000),
+        QueryDepthLimiter(max_depth=max_depth),
+        MaxAliasesLimiter(max_alias_count=max_aliases),
+        ValidationCache(maxsize=1_000),
+        FreshLoaders,
+        MaskUnexpectedErrors(),
+    ]
+    if not introspection:
+        extensions.append(DisableIntrospection())
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=NODE_TYPES,
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+    )

@@ -1,0 +1,66 @@
+"""Bookings and CRM contacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import strawberry
+
+from graph.context import Info
+from graph.relay import Node, to_global_id
+from graph.types.pages import SchedulingPage, load_page
+from models.enums import BookingStatus
+
+if TYPE_CHECKING:
+    from models import Booking as BookingRow
+    from models import Contact as ContactRow
+
+BookingStatusType = strawberry.enum(BookingStatus, name="BookingStatus")
+
+
+@strawberry.type(description="A CRM contact (S20).")
+class Contact(Node):
+    name: str
+    email: str
+
+    @classmethod
+    def from_row(cls, row: ContactRow) -> Contact:
+        return cls(id=to_global_id("Contact", row.id), name=row.name, email=row.email)
+
+
+@strawberry.type(description="A meeting booked with the viewer.")
+class Booking(Node):
+    page_pk: strawberry.Private[int | None]
+    contact_pk: strawberry.Private[int]
+    host_pk: strawberry.Private[int]
+    title: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    time_zone: str
+    status: BookingStatusType  # type: ignore[valid-type]
+    created_at: dt.datetime
+
+    @strawberry.field
+    async def contact(self, info: Info) -> Contact | None:
+        row = await info.context.loaders.contacts.load(self.contact_pk)
+        return None if row is None else Contact.from_row(row)
+
+    @strawberry.field(description="Null when the page was deleted since.")
+    async def page(self, info: Info) -> SchedulingPage | None:
+        return await load_page(info, self.page_pk, self.host_pk)
+
+    @classmethod
+    def from_row(cls, row: BookingRow) -> Booking:
+        return cls(
+            id=to_global_id("Booking", row.id),
+            page_pk=row.page_id,
+            contact_pk=row.contact_id,
+            host_pk=row.host_user_id,
+            title=row.title,
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            time_zone=row.time_zone,
+            status=row.status,
+            created_at=row.created_at,
+        )

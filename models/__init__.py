@@ -1,0 +1,30 @@
+"""Persistence: SQLAlchemy tables, the engine, and Alembic migrations.
+
+Importing this package registers every table on `Base.metadata`.
+"""
+
+from models.accounts import Account, ApiToken, ConnectedDomain, InboxConnection, User
+from models.base import Base
+from models.bookings import Booking, Contact
+from models.calendars import AvailabilityCalendar, CalendarConnection, Credential, RemoteCalendar
+from models.pages import SchedulingPage
+from models.settings import CalendarSettings
+from models.tasks import Task
+
+__all__ = [
+    "Account",
+    "ApiToken",
+    "AvailabilityCalendar",
+    "Base",
+    "Booking",
+    "CalendarConnection",
+    "CalendarSettings",
+    "ConnectedDomain",
+    "Contact",
+    "Credential",
+    "InboxConnection",
+    "RemoteCalendar",
+    "SchedulingPage",
+    "Task",
+    "User",
+]

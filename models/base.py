@@ -1,0 +1,50 @@
+"""Declarative base, naming convention and column helpers shared by every table."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Enum, Identity, MetaData, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Every table: explicit constraint names so Alembic migrations stay stable."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def id_column() -> Mapped[int]:
+    """A bigint identity primary key: ids are never reused and never guessable by order alone
+    across accounts, because every lookup also filters by account (DESIGN convention 3)."""
+    return mapped_column(BigInteger, Identity(always=True), primary_key=True)
+
+
+def created_at_column() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+def enum_column(enum_type: type[enum.Enum], **kwargs: Any) -> Any:
+    """Enums stored as checked text, so adding a member is a one-line migration."""
+    return mapped_column(
+        Enum(
+            enum_type,
+            native_enum=False,
+            create_constraint=True,
+            length=32,
+            name=enum_type.__name__.lower(),
+            values_callable=lambda members: [member.value for member in members],
+            validate_strings=True,
+        ),
+        **kwargs,
+    )

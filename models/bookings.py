@@ -1,0 +1,62 @@
+"""CRM contacts and the meetings they book."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, created_at_column, enum_column, id_column
+from models.enums import BookingStatus
+
+
+class Contact(Base):
+    """A CRM contact, matched by email within an account (S20)."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        Index("uq_contacts_account_email", "account_id", func.lower(email), unique=True),
+    )
+
+
+class Booking(Base):
+    """A meeting booked on a page (or created from a contact record)."""
+
+    __tablename__ = "bookings"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    host_user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    page_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("scheduling_pages.id", ondelete="SET NULL"), index=True
+    )
+    contact_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(300))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    status: Mapped[BookingStatus] = enum_column(BookingStatus)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    remote_event_id: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_bookings_host_user_id_id", "host_user_id", "id"),)

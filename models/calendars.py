@@ -1,0 +1,123 @@
+"""Calendar connections, the remote calendars they reach, availability selections and
+the encrypted credential store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, created_at_column, enum_column, id_column
+from models.enums import (
+    CalendarAccess,
+    CalendarStatus,
+    ConnectionPurpose,
+    ConnectionStatus,
+    Provider,
+    SyncState,
+)
+
+
+class CalendarConnection(Base):
+    """One grant to one provider account. Toggles default per S9/S12 at connect time."""
+
+    __tablename__ = "calendar_connections"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[Provider] = enum_column(Provider)
+    account_email: Mapped[str] = mapped_column(String(320))
+    purpose: Mapped[ConnectionPurpose] = enum_column(
+        ConnectionPurpose, default=ConnectionPurpose.BOTH
+    )
+    status: Mapped[ConnectionStatus] = enum_column(
+        ConnectionStatus, default=ConnectionStatus.CONNECTED
+    )
+    sync_state: Mapped[SyncState] = enum_column(SyncState, default=SyncState.IDLE)
+    calendar_sync_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    task_sync_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    scheduling_pages_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    events_synced: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = created_at_column()
+    disconnected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RemoteCalendar(Base):
+    """A calendar the connected account can reach at the provider."""
+
+    __tablename__ = "remote_calendars"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    connection_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("calendar_connections.id", ondelete="CASCADE"), index=True
+    )
+    remote_id: Mapped[str] = mapped_column(String(1024))
+    name: Mapped[str] = mapped_column(String(500))
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    access: Mapped[CalendarAccess] = enum_column(CalendarAccess)
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    can_see_all_details: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[CalendarStatus] = enum_column(CalendarStatus, default=CalendarStatus.CONNECTED)
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (UniqueConstraint("connection_id", "remote_id"),)
+
+
+class AvailabilityCalendar(Base):
+    """A user's choice to check a remote calendar's free/busy before offering times (S12)."""
+
+    __tablename__ = "availability_calendars"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    remote_calendar_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("remote_calendars.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (UniqueConstraint("user_id", "remote_calendar_id"),)
+
+
+class Credential(Base):
+    """Provider secrets (tokens, passwords) as one authenticated ciphertext per connection.
+
+    Only `server.crypto` reads or writes `ciphertext`; no other column ever holds a secret.
+    """
+
+    __tablename__ = "credentials"
+
+    connection_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("calendar_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = created_at_column()
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

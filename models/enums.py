@@ -1,0 +1,93 @@
+"""Enumerations shared by tables, use cases and the GraphQL layer."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Seat(enum.StrEnum):
+    """The hub seat a user is assigned (S10, S14)."""
+
+    NONE = "NONE"
+    SALES = "SALES"
+    SERVICE = "SERVICE"
+
+
+class Tier(enum.StrEnum):
+    FREE = "FREE"
+    STARTER = "STARTER"
+    PROFESSIONAL = "PROFESSIONAL"
+    ENTERPRISE = "ENTERPRISE"
+
+
+class InboxKind(enum.StrEnum):
+    """Only a personal inbox qualifies its owner to connect a calendar (S4)."""
+
+    PERSONAL = "PERSONAL"
+    SHARED = "SHARED"
+
+
+class InboxStatus(enum.StrEnum):
+    CONNECTED = "CONNECTED"
+    DISCONNECTED = "DISCONNECTED"
+
+
+class Provider(enum.StrEnum):
+    GOOGLE = "GOOGLE"
+    MICROSOFT365 = "MICROSOFT365"
+    EXCHANGE = "EXCHANGE"
+
+
+class ConnectionStatus(enum.StrEnum):
+    """Whether the grant works (C1); independent of the sync state."""
+
+    CONNECTED = "CONNECTED"
+    ACCESS_LOST = "ACCESS_LOST"
+    DISCONNECTED = "DISCONNECTED"
+
+
+class SyncState(enum.StrEnum):
+    IDLE = "IDLE"
+    SYNCING = "SYNCING"
+    SYNCED = "SYNCED"
+    ERROR = "ERROR"
+
+
+class ConnectionPurpose(enum.StrEnum):
+    """S6: legacy accounts may hold one connection per purpose; everyone else holds BOTH."""
+
+    BOTH = "BOTH"
+    CALENDAR_SETTINGS = "CALENDAR_SETTINGS"
+    MEETINGS_SETTINGS = "MEETINGS_SETTINGS"
+
+
+class CalendarAccess(enum.StrEnum):
+    """The connected account's access to a remote calendar (S12)."""
+
+    OWNER = "OWNER"
+    WRITER = "WRITER"
+    READER = "READER"
+    FREE_BUSY_READER = "FREE_BUSY_READER"
+
+
+class CalendarStatus(enum.StrEnum):
+    CONNECTED = "CONNECTED"
+    ACCESS_LOST = "ACCESS_LOST"
+
+
+class BookingStatus(enum.StrEnum):
+    """REQUESTED is an offline-mode booking (S7): recorded, on no calendar."""
+
+    REQUESTED = "REQUESTED"
+    CONFIRMED = "CONFIRMED"
+    CANCELLED = "CANCELLED"
+
+
+class Scope(enum.StrEnum):
+    """What an API token may do. Reading one's own data needs READ."""
+
+    READ = "read"
+    SETTINGS_WRITE = "settings:write"
+    PAGES_WRITE = "pages:write"
+    CONNECTIONS_WRITE = "connections:write"
+    BOOKINGS_WRITE = "bookings:write"

@@ -1,0 +1,17 @@
+"""Alembic environment: runs on the connection handed in by `models.db.migrate`."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from models import Base
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    compare_type=True,
+    transaction_per_migration=False,
+)
+with context.begin_transaction():
+    context.run_migrations()

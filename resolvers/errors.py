@@ -1,0 +1,65 @@
+"""Expected failures of use cases. `graph.errors` maps each to a typed GraphQL error.
+
+Every message says what the caller can do about it; none reveals whether an id exists in
+another account (C9).
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every expected failure; `field` names the offending input, if one does."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    """An input value breaks a rule."""
+
+
+class NotFoundError(DomainError):
+    """No such object in the viewer's account (foreign ids look exactly the same)."""
+
+    def __init__(self, kind: str, *, field: str | None = "id", message: str | None = None) -> None:
+        super().__init__(
+            message
+            or f"No {kind} with this id in your account; list yours with the `viewer` query.",
+            field=field,
+        )
+
+
+class PermissionDeniedError(DomainError):
+    """The caller is anonymous or the token lacks a scope."""
+
+    def __init__(self, message: str, *, required_scope: str | None = None) -> None:
+        super().__init__(message)
+        self.required_scope = required_scope
+
+
+class SlugTakenError(DomainError):
+    def __init__(self, slug: str, suggestion: str, *, field: str = "name") -> None:
+        super().__init__(
+            f"The meeting link '/meetings/{slug}' is already in use on some domain "
+            f"(links are unique across all domains); try '{suggestion}'.",
+            field=field,
+        )
+        self.suggestion = suggestion
+
+
+class SeatRequiredError(DomainError):
+    """S10/S14: the feature needs a paid Sales or Service seat at some tier."""
+
+
+class CalendarRequiredError(DomainError):
+    """C6: the setting is managed only once a calendar is connected."""
+
+
+class PlanFeatureRequiredError(DomainError):
+    """C6: the account's plan lacks the feature (custom domains)."""
+
+
+class ProviderLimitationError(DomainError):
+    """The connection's provider does not offer this (C11)."""

@@ -1,0 +1,181 @@
+"""The Starlette application: `/graphql` (HTTP and graphql-transport-ws), health routes,
+request ids and access logs, and a lifespan that owns the database engine."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from graph.context import Context
+from graph.schema import build_schema
+from models.db import create_engine, create_sessionmaker, start_embedded_postgres
+from server.auth import REFUSED_MESSAGE, WS_TOKEN_KEY, BearerAuth, InvalidToken, viewer_for
+from server.logs import configure_logging
+from server.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = structlog.get_logger("slotgraph.http")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What every request needs, built once per process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+
+class SlotgraphGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context and websocket authentication."""
+
+    def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
+        settings = runtime.settings
+        super().__init__(
+            build_schema(
+                introspection=settings.is_demo,
+                max_depth=settings.max_query_depth,
+                max_aliases=settings.max_aliases,
+                max_tokens=settings.max_tokens,
+            ),
+            graphql_ide="graphiql" if settings.is_demo else None,
+            allow_queries_via_get=True,
+            subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+            max_subscriptions_per_connection=settings.max_subscriptions_per_socket,
+            allowed_origins=settings.allowed_origins,
+            **kwargs,
+        )
+        self.runtime = runtime
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        state = request.scope.get("state", {})
+        return Context(
+            sessionmaker=self.runtime.sessionmaker,
+            public_base_url=self.runtime.settings.public_base_url,
+            viewer=state.get("viewer"),
+            request_id=state.get("request_id", ""),
+            request=request,
+            response=response,
+        )
+
+    async def on_ws_connect(self, context: Context) -> None:
+        params = context.connection_params or {}
+        try:
+            context.viewer = await viewer_for(self.runtime.sessionmaker, params.get(WS_TOKEN_KEY))
+        except InvalidToken:
+            raise ConnectionRejectionError({"message": REFUSED_MESSAGE}) from None
+        context.reset_loaders()
+
+
+class RequestIds:
+    """Give each request an id (the caller's `X-Request-ID` if sane), bind it to every log
+    line of the request, echo it in the response, and write one access-log line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        sent = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), "")
+        request_id = sent if REQUEST_ID.match(sent) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                log.info(
+                    "request",
+                    method=scope.get("method", "WS"),
+                    path=scope["path"],
+                    status=status,
+                    ms=round((time.perf_counter() - started) * 1000, 2),
+                )
+
+
+def create_app(settings: Settings, database_url: str) -> Starlette:
+    """The app on `database_url`; the engine connects lazily and closes at shutdown."""
+    engine = create_engine(
+        database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+    )
+    runtime = Runtime(settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine))
+    graphql = SlotgraphGraphQL(runtime)
+    authed_graphql = BearerAuth(graphql, runtime.sessionmaker)
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:  # any failure means "not ready"; the reason goes to the log
+            log.warning("database not reachable", exc_info=True)
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        log.info("started", mode=settings.mode.value)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+            log.info("stopped")
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", authed_graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.runtime = runtime
+    app.add_middleware(RequestIds)
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """uvicorn's factory: every worker process builds its app from the environment that
+    `slotgraph serve` prepared (DATABASE_URL already resolved)."""
+    settings = load_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    database_url = settings.database_url or start_embedded_postgres(settings.data_dir)
+    return create_app(settings, database_url)

@@ -1,0 +1,121 @@
+"""Typed, frozen service settings read once from the environment.
+
+Every knob lives here and is passed down explicitly; nothing else reads `os.environ`.
+Variables use the `SLOTGRAPH_` prefix, except `DATABASE_URL`, which keeps the name every
+PostgreSQL tool and platform already uses.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import platformdirs
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Mode(enum.StrEnum):
+    """Production is the default (C15); demo turns on GraphiQL and introspection."""
+
+    PRODUCTION = "production"
+    DEMO = "demo"
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("slotgraph"))
+
+
+class Settings(BaseSettings):
+    """All configuration of one Slotgraph process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SLOTGRAPH_", frozen=True, extra="ignore", populate_by_name=True
+    )
+
+    mode: Mode = Mode.PRODUCTION
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "database_url"),
+        description="PostgreSQL URL; unset starts the embedded server in data_dir.",
+    )
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    public_base_url: str = "http://localhost:8000"
+    secret_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Fernet keys, newest first, comma separated; encrypt provider credentials.",
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=50)
+    db_max_overflow: int = Field(default=5, ge=0, le=50)
+    max_body_bytes: int = Field(default=1_000_000, ge=1_024)
+    max_query_depth: int = Field(default=12, ge=2, le=50)
+    max_aliases: int = Field(default=30, ge=1, le=1_000)
+    max_tokens: int = Field(default=2_000, ge=50, le=100_000)
+    max_subscriptions_per_socket: int = Field(default=20, ge=1, le=1_000)
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ("*",)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("secret_keys", "allowed_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
+            raise ValueError("must be a PostgreSQL URL such as postgresql://user@host:5432/db")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _keys_required_in_production(self) -> Settings:
+        if self.mode is Mode.PRODUCTION and not self.secret_keys:
+            raise ValueError(
+                "SLOTGRAPH_SECRET_KEYS is required in production: generate one with "
+                "`slotgraph generate-key`, or run with --demo for a local throwaway key"
+            )
+        return self
+
+    @property
+    def is_demo(self) -> bool:
+        return self.mode is Mode.DEMO
+
+
+class SettingsError(Exception):
+    """Raised with a readable, per-variable explanation of invalid settings."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment plus explicit overrides, explaining any error."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]) or "settings"
+            variable = "DATABASE_URL" if name == "database_url" else f"SLOTGRAPH_{name.upper()}"
+            if name == "settings":
+                variable = "settings"
+            lines.append(f"{variable}: {error['msg']}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
