@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 import strawberry
 from strawberry.extensions import (
@@ -11,6 +11,7 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
+    SchemaExtension,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
@@ -54,18 +55,19 @@ def build_schema(
     max_aliases: int = 30,
     max_tokens: int = 2_000,
 ) -> strawberry.Schema:
-    # Instances work as factories at runtime, which the stub does not say.
-    extensions: list[Any] = [
-        MaxTokensLimiter(max_token_count=max_tokens),
-        ParserCache(maxsize=1_000),
-        QueryDepthLimiter(max_depth=max_depth),
-        MaxAliasesLimiter(max_alias_count=max_aliases),
-        ValidationCache(maxsize=1_000),
+    # Factories, so every operation gets fresh extension state; the parser and validation
+    # caches live at module level in strawberry and are shared all the same.
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: ParserCache(maxsize=1_000),
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: ValidationCache(maxsize=1_000),
         FreshLoaders,
-        MaskUnexpectedErrors(),
+        MaskUnexpectedErrors,
     ]
     if not introspection:
-        extensions.append(DisableIntrospection())
+        extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,

