@@ -201,8 +201,7 @@ async def create_page(
             user_id=viewer.user_id,
             url_prefix=prefix,
             slug=slug,
-            weekly_hours=_default_weekly_hours(),
-            **{**DEFAULTS, **columns},
+            **{**DEFAULTS, "weekly_hours": _default_weekly_hours(), **columns},
         )
         session.add(page)
         await _flush_or_slug_taken(session, slug, name, "name")

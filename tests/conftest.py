@@ -21,7 +21,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from models import Account, Base, User
+from models import Account, Base, CalendarConnection, RemoteCalendar, User
 from models.db import (
     create_engine,
     create_sessionmaker,
@@ -29,7 +29,17 @@ from models.db import (
     plain_url,
     start_embedded_postgres,
 )
-from models.enums import Scope, Seat, Tier
+from models.enums import (
+    CalendarAccess,
+    CalendarStatus,
+    ConnectionPurpose,
+    ConnectionStatus,
+    Provider,
+    Scope,
+    Seat,
+    SyncState,
+    Tier,
+)
 from resolvers.accounts import create_account, create_user
 from resolvers.tokens import issue_token
 from server.app import create_app
@@ -142,6 +152,15 @@ class Person:
     token: str
 
 
+@dataclass(frozen=True)
+class CalendarSpec:
+    name: str
+    access: CalendarAccess = CalendarAccess.READER
+    primary: bool = False
+    all_details: bool = True
+    status: CalendarStatus = CalendarStatus.CONNECTED
+
+
 @dataclass
 class Factory:
     sessionmaker: async_sessionmaker[AsyncSession]
@@ -176,9 +195,52 @@ class Factory:
         return Person(account=account, user=user, token=token)
 
     async def add(self, *rows: Any) -> None:
+        """Insert rows in one transaction; their ids are set afterwards."""
         async with self.sessionmaker.begin() as session:
             session.add_all(rows)
-        # ids are filled in by the flush at commit
+
+    async def connection(
+        self,
+        person: Person,
+        *,
+        provider: Provider = Provider.GOOGLE,
+        status: ConnectionStatus = ConnectionStatus.CONNECTED,
+        scheduling_pages: bool = True,
+        calendar_sync: bool = True,
+        calendars: tuple[CalendarSpec, ...] = (),
+    ) -> tuple[CalendarConnection, list[RemoteCalendar]]:
+        """A calendar connection with its primary calendar plus `calendars`."""
+        connection = CalendarConnection(
+            account_id=person.account.id,
+            user_id=person.user.id,
+            provider=provider,
+            account_email=person.user.email,
+            purpose=ConnectionPurpose.BOTH,
+            status=status,
+            sync_state=SyncState.IDLE,
+            calendar_sync_enabled=calendar_sync,
+            task_sync_enabled=False,
+            scheduling_pages_enabled=scheduling_pages,
+            events_synced=0,
+        )
+        await self.add(connection)
+        specs = (CalendarSpec(name=person.user.name, primary=True), *calendars)
+        remote = [
+            RemoteCalendar(
+                account_id=person.account.id,
+                connection_id=connection.id,
+                remote_id=f"{spec.name}-{index}",
+                name=spec.name,
+                time_zone="UTC",
+                access=spec.access,
+                is_primary=spec.primary,
+                can_see_all_details=spec.all_details,
+                status=spec.status,
+            )
+            for index, spec in enumerate(specs)
+        ]
+        await self.add(*remote)
+        return connection, remote
 
 
 @pytest.fixture
