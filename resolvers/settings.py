@@ -265,13 +265,18 @@ async def _apply_connection_toggles(
                 .where(
                     CalendarConnection.id == toggle.connection_id,
                     CalendarConnection.user_id == viewer.user_id,
-                    CalendarConnection.status != ConnectionStatus.DISCONNECTED,
                 )
                 .with_for_update()
             )
         ).scalar_one_or_none()
         if connection is None:
             raise NotFoundError("calendar connection", field="connections.connectionId")
+        if connection.status is ConnectionStatus.DISCONNECTED:
+            raise InvalidInput(
+                f"{connection.account_email} was disconnected; connect the calendar again to "
+                "change its settings.",
+                field="connections.connectionId",
+            )
         if toggle.calendar_sync_enabled is not None:
             connection.calendar_sync_enabled = toggle.calendar_sync_enabled
         if toggle.scheduling_pages_enabled is not None:
