@@ -55,7 +55,7 @@ class Loaders:
         self.bookings: DataLoader[int, Booking | None] = self._make(reads.bookings)
         self.contacts: DataLoader[int, Contact | None] = self._make(reads.contacts)
         self.base_urls: DataLoader[int, str] = self._make(self._base_urls)
-        self._availability: frozenset[int] | None = None
+        self._availability: DataLoader[int, frozenset[int]] = self._make(self._availability_ids)
 
     def _make(
         self,
@@ -74,11 +74,17 @@ class Loaders:
     ) -> list[str]:
         return await reads.base_urls(sm, viewer, user_ids, self.public_base_url)
 
+    async def _availability_ids(
+        self, sm: async_sessionmaker[AsyncSession], viewer: Viewer, user_ids: Sequence[int]
+    ) -> list[frozenset[int]]:
+        selected = await reads.availability_calendar_ids(sm, viewer)
+        return [selected if user_id == viewer.user_id else frozenset() for user_id in user_ids]
+
     async def availability_calendar_ids(self) -> frozenset[int]:
-        if self._availability is None:
-            assert self._viewer is not None
-            self._availability = await reads.availability_calendar_ids(self._sm, self._viewer)
-        return self._availability
+        """The viewer's availability selection, read once per operation however many
+        calendars ask (concurrent resolvers share one batched load)."""
+        assert self._viewer is not None
+        return await self._availability.load(self._viewer.user_id)
 
     def prime_pages(self, pages: Sequence[SchedulingPage]) -> None:
         self.pages.prime_many({page.id: page for page in pages})

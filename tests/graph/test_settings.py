@@ -74,7 +74,7 @@ async def test_a_bad_field_leaves_every_other_field_unchanged(
     )
     page = await page_id(gql, ada, "Intro")
     before = await snapshot(gql, ada)
-    cases = [
+    cases: list[dict[str, Any]] = [
         {"chatLinkEnabled": True},  # no chat page chosen: refused last, after other changes
         {"availabilityCalendarIds": [to_global_id("RemoteCalendar", calendars[2].id)]},
         {"meetingUrlPrefix": "Not Valid!"},
@@ -89,7 +89,7 @@ async def test_a_bad_field_leaves_every_other_field_unchanged(
         },
     ]
     for bad in cases:
-        good = {
+        good: dict[str, Any] = {
             "meetingUrlPrefix": "renamed",
             "schedulingPagesEnabled": False,
             "defaultMeetingPageId": page,

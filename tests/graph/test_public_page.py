@@ -1,0 +1,111 @@
+"""The public page lookup: anonymous, same page on every domain of its account (S15),
+a typed reason when pages are turned off (S17)."""
+
+from __future__ import annotations
+
+import pytest
+
+from models import ConnectedDomain
+from tests.conftest import PUBLIC_BASE_URL, Factory, GraphQLClient, Person
+
+PUBLIC_PAGE = """
+query Page($slug: String!, $domain: String) {
+  schedulingPage(slug: $slug, domain: $domain) {
+    __typename
+    ... on PublicSchedulingPage { title slug url durations hostName timeZone }
+    ... on Error { message field code }
+    ... on PageUnavailable { reason }
+  }
+}
+"""
+
+
+@pytest.fixture
+async def ada(factory: Factory, gql: GraphQLClient) -> Person:
+    ada = await factory.person(name="Ada", url_prefix="ada")
+    await factory.add(
+        ConnectedDomain(
+            account_id=ada.account.id, domain="Meet.Ada.test", robots_disallow_meetings=False
+        )
+    )
+    created = await gql(
+        'mutation { createSchedulingPage(input: {title: "Intro", durations: [15, 30]}) '
+        "{ __typename } }",
+        token=ada.token,
+    )
+    assert created["data"]["createSchedulingPage"]["__typename"] == "CreateSchedulingPageSuccess"
+    return ada
+
+
+async def test_anyone_can_read_a_public_page(gql: GraphQLClient, ada: Person) -> None:
+    expected = {
+        "data": {
+            "schedulingPage": {
+                "__typename": "PublicSchedulingPage",
+                "title": "Intro",
+                "slug": "ada/intro",
+                "url": f"{PUBLIC_BASE_URL}/meetings/ada/intro",
+                "durations": [15, 30],
+                "hostName": "Ada",
+                "timeZone": "UTC",
+            }
+        }
+    }
+    assert await gql(PUBLIC_PAGE, {"slug": "ada/intro"}) == expected
+    assert await gql(PUBLIC_PAGE, {"slug": "/ADA/Intro/"}) == expected
+    assert await gql(PUBLIC_PAGE, {"slug": "ada/intro", "domain": "app.slotgraph.test"}) == (
+        expected
+    )
+    # The same page on the account's custom domain (S15).
+    assert await gql(PUBLIC_PAGE, {"slug": "ada/intro", "domain": "meet.ada.test"}) == expected
+
+
+async def test_unknown_slugs_and_foreign_domains_are_not_found(
+    gql: GraphQLClient, factory: Factory, ada: Person
+) -> None:
+    other = await factory.person(name="Other")
+    await factory.add(
+        ConnectedDomain(
+            account_id=other.account.id, domain="other.test", robots_disallow_meetings=False
+        )
+    )
+    not_found = {
+        "data": {
+            "schedulingPage": {
+                "__typename": "NotFound",
+                "message": "No scheduling page at this address; "
+                "check the meeting link you were given.",
+                "field": "slug",
+                "code": "NOT_FOUND",
+            }
+        }
+    }
+    assert await gql(PUBLIC_PAGE, {"slug": "ada/nope"}) == not_found
+    assert await gql(PUBLIC_PAGE, {"slug": "ada/intro", "domain": "other.test"}) == not_found
+    assert await gql(PUBLIC_PAGE, {"slug": "ada/intro", "domain": "unknown.test"}) == not_found
+
+
+async def test_turned_off_pages_answer_with_a_reason_and_come_back(
+    gql: GraphQLClient, ada: Person
+) -> None:
+    turn = (
+        "mutation($on: Boolean!) { updateCalendarSettings(input: "
+        "{schedulingPagesEnabled: $on}) { __typename } }"
+    )
+    await gql(turn, {"on": False}, token=ada.token)
+    off = await gql(PUBLIC_PAGE, {"slug": "ada/intro"})
+    assert off == {
+        "data": {
+            "schedulingPage": {
+                "__typename": "PageUnavailable",
+                "message": "Ada is not taking bookings through scheduling pages right now; contact "
+                "them directly.",
+                "field": "slug",
+                "code": "PAGE_UNAVAILABLE",
+                "reason": "PAGES_TURNED_OFF",
+            }
+        }
+    }
+    await gql(turn, {"on": True}, token=ada.token)
+    on = await gql(PUBLIC_PAGE, {"slug": "ada/intro"})
+    assert on["data"]["schedulingPage"]["__typename"] == "PublicSchedulingPage"

@@ -1,0 +1,50 @@
+"""The layering of DESIGN.md: arrows point down only.
+
+server → graph → resolvers → (scheduling, models, providers, sync); `scheduling` imports
+nothing of ours; `models` and `providers` never import the web stack; `graph` reaches the
+database only through resolvers.
+"""
+
+from __future__ import annotations
+
+from pytest_archon import archrule
+
+WEB = ("strawberry*", "starlette*", "uvicorn*", "graphql*")
+
+
+def test_scheduling_is_pure() -> None:
+    (
+        archrule("scheduling is pure rules", comment="no I/O, nothing else of ours")
+        .match("scheduling*")
+        .should_not_import(
+            "server*", "graph*", "resolvers*", "models*", "sqlalchemy*", "asyncpg*", "httpx*", *WEB
+        )
+        .check("scheduling")
+    )
+
+
+def test_models_know_nothing_of_the_web_or_the_api() -> None:
+    (
+        archrule("models below the API")
+        .match("models*")
+        .should_not_import("server*", "graph*", "resolvers*", *WEB)
+        .check("models")
+    )
+
+
+def test_resolvers_know_nothing_of_graphql_or_http() -> None:
+    (
+        archrule("use cases are transport-free")
+        .match("resolvers*")
+        .should_not_import("server*", "graph*", *WEB)
+        .check("resolvers")
+    )
+
+
+def test_graph_does_not_open_sessions_or_reach_up() -> None:
+    (
+        archrule("graph is the API surface only")
+        .match("graph*")
+        .should_not_import("server*", "models.db", "sqlalchemy.orm*", "asyncpg*")
+        .check("graph")
+    )
