@@ -1,5 +1,5 @@
 # Sourced by scripts/demo and scripts/test: create .venv with Python >= 3.11 and install
-# the project into it (editable, with the given extras).
+# the project into it (editable, with the extras named in $1, if any). Stops on failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 pick_python() {
@@ -16,6 +16,15 @@ pick_python() {
 if [ ! -x .venv/bin/python ]; then
   "$(pick_python)" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[${1:-}]" 2>&1 |
-  grep -v "is ignored: it is neither a file nor a directory" || true
+target="."
+if [ -n "${1:-}" ]; then
+  target=".[$1]"
+fi
+log=$(mktemp)
+if ! .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$target" >"$log" 2>&1; then
+  cat "$log" >&2
+  rm -f "$log"
+  echo "slotgraph: installing into .venv failed (see above)" >&2
+  exit 1
+fi
+rm -f "$log"

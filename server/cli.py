@@ -38,10 +38,9 @@ def _settings(demo: bool = False, *, need_keys: bool = True) -> Settings:
     try:
         settings = load_settings(**overrides)
     except SettingsError as exc:
-        if demo and "SLOTGRAPH_SECRET_KEYS" in str(exc):
-            raise AssertionError("unreachable: demo mode never requires a key") from exc
         print(f"slotgraph: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    configure_logging(settings.log_level, json=settings.log_json)
     return settings
 
 
@@ -80,8 +79,9 @@ async def _seed(url: str) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    # Links on pages point at this server unless an operator says where it is published.
+    os.environ.setdefault("SLOTGRAPH_PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
     settings = _settings(args.demo)
-    configure_logging(settings.log_level, json=settings.log_json)
     url = _database_url(settings)
     # Workers are fresh processes that read the environment: hand them what we resolved.
     os.environ["DATABASE_URL"] = url

