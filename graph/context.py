@@ -13,6 +13,7 @@ from graph.loaders import Loaders
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from resolvers.connections import Services
     from resolvers.viewer import Viewer
 
 
@@ -25,6 +26,7 @@ class Context:
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] | None = None
+    services: Services | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -8,7 +8,7 @@ can do. Anything unexpected is masked by `graph.extensions.MaskUnexpectedErrors`
 from __future__ import annotations
 
 import enum
-from typing import Any, assert_never, get_args
+from typing import Any, get_args
 
 import strawberry
 
@@ -26,6 +26,16 @@ class ErrorCode(enum.Enum):
     PLAN_FEATURE_REQUIRED = "PLAN_FEATURE_REQUIRED"
     PROVIDER_LIMITATION = "PROVIDER_LIMITATION"
     PAGE_UNAVAILABLE = "PAGE_UNAVAILABLE"
+    PERMISSION_REQUIRED = "PERMISSION_REQUIRED"
+    SHARED_INBOX_NOT_ALLOWED = "SHARED_INBOX_NOT_ALLOWED"
+    CONNECTION_LIMIT_REACHED = "CONNECTION_LIMIT_REACHED"
+    EXCHANGE_AUTH_FAILED = "EXCHANGE_AUTH_FAILED"
+    EXCHANGE_VERSION_UNSUPPORTED = "EXCHANGE_VERSION_UNSUPPORTED"
+    EXCHANGE_UNREACHABLE = "EXCHANGE_UNREACHABLE"
+    AUTODISCOVER_FAILED = "AUTODISCOVER_FAILED"
+    OAUTH_DENIED = "OAUTH_DENIED"
+    OAUTH_STATE_INVALID = "OAUTH_STATE_INVALID"
+    PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
 
 
 @strawberry.interface(description="An expected failure, with what the caller can do about it.")
@@ -75,6 +85,56 @@ class ProviderLimitation(Error):
     pass
 
 
+@strawberry.type(description="Needs the 'personal email access' permission (S3).")
+class PermissionRequired(Error):
+    pass
+
+
+@strawberry.type(description="Your own inbox is connected as a shared inbox (S4).")
+class SharedInboxNotAllowed(Error):
+    pass
+
+
+@strawberry.type(description="One calendar connection per user (S6).")
+class ConnectionLimitReached(Error):
+    pass
+
+
+@strawberry.type(description="Exchange refused the login; with 2FA use an app password (S2).")
+class ExchangeAuthFailed(Error):
+    pass
+
+
+@strawberry.type(description="The Exchange server is older than 2010 SP2 (S2).")
+class ExchangeVersionUnsupported(Error):
+    pass
+
+
+@strawberry.type(description="The Exchange URL did not answer (S2).")
+class ExchangeUnreachable(Error):
+    pass
+
+
+@strawberry.type(description="No Exchange server found for the address; give the URL (S2).")
+class AutodiscoverFailed(Error):
+    pass
+
+
+@strawberry.type(description="Consent was declined at the provider (S1).")
+class OAuthDenied(Error):
+    pass
+
+
+@strawberry.type(description="The sign-in link is unknown, used or expired (S1).")
+class OAuthStateInvalid(Error):
+    pass
+
+
+@strawberry.type(description="The provider failed for now; retrying later may work.")
+class ProviderUnavailable(Error):
+    retryable: bool = True
+
+
 AnyError = (
     ValidationError
     | NotFound
@@ -84,7 +144,19 @@ AnyError = (
     | CalendarRequired
     | PlanFeatureRequired
     | ProviderLimitation
+    | PermissionRequired
+    | SharedInboxNotAllowed
+    | ConnectionLimitReached
+    | ExchangeAuthFailed
+    | ExchangeVersionUnsupported
+    | ExchangeUnreachable
+    | AutodiscoverFailed
+    | OAuthDenied
+    | OAuthStateInvalid
+    | ProviderUnavailable
 )
+
+_SIMPLE: dict[type[domain.DomainError], tuple[type[Any], ErrorCode]] = {}
 
 
 def map_error(exc: domain.DomainError) -> AnyError:
@@ -119,7 +191,37 @@ def map_error(exc: domain.DomainError) -> AnyError:
                 message=message, field=field, code=ErrorCode.PROVIDER_LIMITATION
             )
         case _:
-            assert_never(exc)  # type: ignore[arg-type]
+            simple = _SIMPLE.get(type(exc))
+            if simple is None:
+                raise TypeError(f"no GraphQL error for {type(exc).__name__}") from exc
+            error_type, code = simple
+            error: AnyError = error_type(message=message, field=field, code=code)
+            return error
+
+
+_SIMPLE.update(
+    {
+        domain.PermissionRequiredError: (PermissionRequired, ErrorCode.PERMISSION_REQUIRED),
+        domain.SharedInboxNotAllowedError: (
+            SharedInboxNotAllowed,
+            ErrorCode.SHARED_INBOX_NOT_ALLOWED,
+        ),
+        domain.ConnectionLimitReachedError: (
+            ConnectionLimitReached,
+            ErrorCode.CONNECTION_LIMIT_REACHED,
+        ),
+        domain.ExchangeAuthFailedError: (ExchangeAuthFailed, ErrorCode.EXCHANGE_AUTH_FAILED),
+        domain.ExchangeVersionUnsupportedError: (
+            ExchangeVersionUnsupported,
+            ErrorCode.EXCHANGE_VERSION_UNSUPPORTED,
+        ),
+        domain.ExchangeUnreachableError: (ExchangeUnreachable, ErrorCode.EXCHANGE_UNREACHABLE),
+        domain.AutodiscoverFailedError: (AutodiscoverFailed, ErrorCode.AUTODISCOVER_FAILED),
+        domain.OAuthDeniedError: (OAuthDenied, ErrorCode.OAUTH_DENIED),
+        domain.OAuthStateInvalidError: (OAuthStateInvalid, ErrorCode.OAUTH_STATE_INVALID),
+        domain.ProviderUnavailableError: (ProviderUnavailable, ErrorCode.PROVIDER_UNAVAILABLE),
+    }
+)
 
 
 def error_code(exc: domain.DomainError) -> str:

@@ -17,7 +17,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from graph.extensions import FreshLoaders, MaskUnexpectedErrors
-from graph.mutations import pages, settings
+from graph.mutations import connections, pages, settings
 from graph.queries import Query
 from graph.types.accounts import ConnectedDomain, InboxConnection
 from graph.types.bookings import Booking, Contact
@@ -33,6 +33,20 @@ class Mutation:
     create_scheduling_page = strawberry.mutation(resolver=pages.create_scheduling_page)
     update_scheduling_page = strawberry.mutation(resolver=pages.update_scheduling_page)
     delete_scheduling_page = strawberry.mutation(resolver=pages.delete_scheduling_page)
+    start_calendar_connection = strawberry.mutation(
+        resolver=connections.start_calendar_connection
+    )
+    connect_exchange_calendar = strawberry.mutation(
+        resolver=connections.connect_exchange_calendar
+    )
+    disconnect_calendar = strawberry.mutation(resolver=connections.disconnect_calendar)
+    disconnect_inbox = strawberry.mutation(resolver=connections.disconnect_inbox)
+    set_availability_calendars = strawberry.mutation(
+        resolver=connections.set_availability_calendars
+    )
+    update_calendar_connection = strawberry.mutation(
+        resolver=connections.update_calendar_connection
+    )
 
 
 NODE_TYPES = (

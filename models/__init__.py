@@ -6,7 +6,13 @@ Importing this package registers every table on `Base.metadata`.
 from models.accounts import Account, ApiToken, ConnectedDomain, InboxConnection, User
 from models.base import Base
 from models.bookings import Booking, Contact
-from models.calendars import AvailabilityCalendar, CalendarConnection, Credential, RemoteCalendar
+from models.calendars import (
+    AvailabilityCalendar,
+    CalendarConnection,
+    Credential,
+    OAuthFlow,
+    RemoteCalendar,
+)
 from models.pages import SchedulingPage
 from models.settings import CalendarSettings
 from models.tasks import Task
@@ -23,6 +29,7 @@ __all__ = [
     "Contact",
     "Credential",
     "InboxConnection",
+    "OAuthFlow",
     "RemoteCalendar",
     "SchedulingPage",
     "Task",

@@ -46,6 +46,9 @@ class User(Base):
     seat: Mapped[Seat] = enum_column(Seat, default=Seat.NONE)
     tier: Mapped[Tier] = enum_column(Tier, default=Tier.FREE)
     personal_email_access: Mapped[bool] = mapped_column(Boolean, default=False)
+    # S6: set when a legacy (pre-2023-03-13) user disconnects one of two connections;
+    # from then on only one connection may exist.
+    dual_connections_ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (

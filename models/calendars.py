@@ -104,10 +104,34 @@ class AvailabilityCalendar(Base):
     __table_args__ = (UniqueConstraint("user_id", "remote_calendar_id"),)
 
 
+class OAuthFlow(Base):
+    """A consent flow between `startCalendarConnection` and the provider's redirect back.
+
+    Only the SHA-256 of `state` is stored (it travels in URLs); the flow itself (PKCE code
+    verifier, nonce) is encrypted like any credential. Flows expire after a few minutes
+    and are consumed exactly once.
+    """
+
+    __tablename__ = "oauth_flows"
+
+    id: Mapped[int] = id_column()
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[Provider] = enum_column(Provider)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Credential(Base):
     """Provider secrets (tokens, passwords) as one authenticated ciphertext per connection.
 
-    Only `server.crypto` reads or writes `ciphertext`; no other column ever holds a secret.
+    Only `models.crypto` reads or writes `ciphertext`; no other column ever holds a secret.
     """
 
     __tablename__ = "credentials"

