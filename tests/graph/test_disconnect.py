@@ -16,7 +16,9 @@ from tests.conftest import CalendarSpec, Factory, GraphQLClient
 DISCONNECT = """
 mutation($id: ID!) { disconnectCalendar(input: {connectionId: $id}) {
   __typename
-  ... on DisconnectCalendarSuccess { connection { status remoteCalendars { isAvailabilityCalendar } } }
+  ... on DisconnectCalendarSuccess {
+    connection { status remoteCalendars { isAvailabilityCalendar } }
+  }
   ... on Error { message code }
 } }
 """
