@@ -1,4 +1,4 @@
-"""`slotgraph`: serve, migrate, export-schema, create-token, generate-key."""
+"""`slotgraph`: serve, migrate, export-schema, create-token, generate-key, rotate-keys."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 
 from graph.schema import build_schema
 from models import User
-from models.crypto import generate_key
+from models.crypto import CredentialCipher, generate_key
 from models.db import create_engine, create_sessionmaker, migrate, start_embedded_postgres
 from models.enums import Scope
+from resolvers.credentials import CredentialStore
 from resolvers.tokens import issue_token
 from server.demo import seed_demo
 from server.logs import configure_logging
@@ -156,6 +157,24 @@ def cmd_create_token(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _rotate_keys(url: str, keys: tuple[str, ...]) -> int:
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        store = CredentialStore(CredentialCipher(keys))
+        return await store.rotate_all(create_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
+def cmd_rotate_keys(_: argparse.Namespace) -> int:
+    """Re-encrypt every stored credential under the first key of SLOTGRAPH_SECRET_KEYS; keep
+    the old keys listed until this has run, then drop them."""
+    settings = _settings()
+    count = asyncio.run(_rotate_keys(_database_url(settings), settings.secret_keys))
+    print(f"slotgraph: re-encrypted {count} credential(s) under the newest key", file=sys.stderr)
+    return 0
+
+
 def cmd_generate_key(_: argparse.Namespace) -> int:
     print(generate_key())
     return 0
@@ -193,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("generate-key", help="print a new secret key").set_defaults(
         run=cmd_generate_key
     )
+    commands.add_parser(
+        "rotate-keys", help="re-encrypt credentials under the newest SLOTGRAPH_SECRET_KEYS key"
+    ).set_defaults(run=cmd_rotate_keys)
     return parser
 
 
