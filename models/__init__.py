@@ -13,6 +13,7 @@ from models.calendars import (
     OAuthFlow,
     RemoteCalendar,
 )
+from models.outbox import IdempotencyKey, LostAccessNotice, OutboxMessage
 from models.pages import SchedulingPage
 from models.settings import CalendarSettings
 from models.tasks import Task
@@ -28,8 +29,11 @@ __all__ = [
     "ConnectedDomain",
     "Contact",
     "Credential",
+    "IdempotencyKey",
     "InboxConnection",
+    "LostAccessNotice",
     "OAuthFlow",
+    "OutboxMessage",
     "RemoteCalendar",
     "SchedulingPage",
     "Task",

@@ -5,8 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, Text, func
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, created_at_column, enum_column, id_column
@@ -56,7 +66,23 @@ class Booking(Base):
     status: Mapped[BookingStatus] = enum_column(BookingStatus)
     answers: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     remote_event_id: Mapped[str | None] = mapped_column(Text)
+    # C14: the calendar write follows through the outbox; its failure shows here.
+    calendar_write_error: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = created_at_column()
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (Index("ix_bookings_host_user_id_id", "host_user_id", "id"),)
+    __table_args__ = (
+        Index("ix_bookings_host_user_id_id", "host_user_id", "id"),
+        # S8 / goal 4: the database itself refuses overlapping live bookings of one host,
+        # whatever the race. The host id becomes a one-point range so GiST handles
+        # equality without btree_gist (absent from the embedded server; see NOTES).
+        ExcludeConstraint(
+            (text("int8range(host_user_id, host_user_id, '[]')"), "&&"),
+            (text("tstzrange(starts_at, ends_at)"), "&&"),
+            name="no_overlapping_bookings",
+            using="gist",
+            where=text("status <> 'CANCELLED'"),
+        ),
+        CheckConstraint("starts_at < ends_at", name="starts_before_end"),
+    )
