@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -33,12 +34,8 @@ class Mutation:
     create_scheduling_page = strawberry.mutation(resolver=pages.create_scheduling_page)
     update_scheduling_page = strawberry.mutation(resolver=pages.update_scheduling_page)
     delete_scheduling_page = strawberry.mutation(resolver=pages.delete_scheduling_page)
-    start_calendar_connection = strawberry.mutation(
-        resolver=connections.start_calendar_connection
-    )
-    connect_exchange_calendar = strawberry.mutation(
-        resolver=connections.connect_exchange_calendar
-    )
+    start_calendar_connection = strawberry.mutation(resolver=connections.start_calendar_connection)
+    connect_exchange_calendar = strawberry.mutation(resolver=connections.connect_exchange_calendar)
     disconnect_calendar = strawberry.mutation(resolver=connections.disconnect_calendar)
     disconnect_inbox = strawberry.mutation(resolver=connections.disconnect_inbox)
     set_availability_calendars = strawberry.mutation(
@@ -69,19 +66,26 @@ def build_schema(
     max_aliases: int = 30,
     max_tokens: int = 2_000,
 ) -> strawberry.Schema:
+    # The limits' validation rules, made once per schema. QueryDepthLimiter and
+    # MaxAliasesLimiter build a new rule class in every instance, and ValidationCache keys
+    # on the rule classes: with a limiter made per operation, every operation missed the
+    # cache and was validated from scratch (about half of GraphQL's cost, BENCHMARKS.md).
+    rules = [
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+    ]
+    if not introspection:
+        rules += DisableIntrospection().validation_rules
     # Factories, so every operation gets fresh extension state; the parser and validation
     # caches live at module level in strawberry and are shared all the same.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: ParserCache(maxsize=1_000),
-        lambda: QueryDepthLimiter(max_depth=max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=1_000),
         FreshLoaders,
         MaskUnexpectedErrors,
     ]
-    if not introspection:
-        extensions.append(DisableIntrospection)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
