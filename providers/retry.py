@@ -45,7 +45,7 @@ class _WaitRetryAfter:
     def __init__(self, policy: RetryPolicy) -> None:
         self.policy = policy
         self.fallback = wait_exponential_jitter(
-            initial=policy.initial_backoff, max=policy.max_backoff
+            multiplier=policy.initial_backoff, max=policy.max_backoff
         )
 
     def __call__(self, state: RetryCallState) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from providers.exchange_registry import ExchangeConnector
 from providers.registry import OAuthProvider, ProviderRegistry
 
 if TYPE_CHECKING:
@@ -16,4 +17,12 @@ if TYPE_CHECKING:
 def build_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegistry:
     """Google and Microsoft 365 appear only when their client id and secret are set."""
     oauth: dict[str, OAuthProvider] = {}
-    return ProviderRegistry(oauth=oauth, exchange=None)
+    exchange = (
+        ExchangeConnector(
+            max_threads=settings.exchange_max_threads,
+            timeout=settings.provider_timeout_seconds,
+        )
+        if settings.exchange_enabled
+        else None
+    )
+    return ProviderRegistry(oauth=oauth, exchange=exchange)
