@@ -69,6 +69,14 @@ def start_embedded_postgres(data_dir: Path) -> str:
 _keep_alive: list[Any] = []
 
 
+def stop_embedded_postgres() -> None:
+    """Stop the embedded servers this process started (unless another process still uses
+    one). pgserver also tries at exit, but a process ended by a signal, or a test whose
+    data directory is removed first, would leave the postmaster running."""
+    while _keep_alive:
+        _keep_alive.pop().cleanup()
+
+
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 5) -> AsyncEngine:
     return create_async_engine(
         async_url(url),

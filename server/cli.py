@@ -14,7 +14,13 @@ from sqlalchemy import func, select
 from graph.schema import build_schema
 from models import User
 from models.crypto import CredentialCipher, generate_key
-from models.db import create_engine, create_sessionmaker, migrate, start_embedded_postgres
+from models.db import (
+    create_engine,
+    create_sessionmaker,
+    migrate,
+    start_embedded_postgres,
+    stop_embedded_postgres,
+)
 from models.enums import Scope
 from resolvers.credentials import CredentialStore
 from resolvers.tokens import issue_token
@@ -102,17 +108,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    uvicorn.run(
-        "server.app:create_app_from_env",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        access_log=False,
-        log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=10,
-        proxy_headers=True,
-    )
+    try:
+        uvicorn.run(
+            "server.app:create_app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            access_log=False,
+            log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=10,
+            proxy_headers=True,
+        )
+    finally:
+        stop_embedded_postgres()
     return 0
 
 

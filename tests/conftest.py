@@ -29,6 +29,7 @@ from models.db import (
     migrate,
     plain_url,
     start_embedded_postgres,
+    stop_embedded_postgres,
 )
 from models.enums import (
     CalendarAccess,
@@ -59,7 +60,10 @@ def server_url() -> Iterator[str]:
         yield configured
         return
     with tempfile.TemporaryDirectory(prefix="slotgraph-test-pg-") as data_dir:
-        yield start_embedded_postgres(Path(data_dir))
+        try:
+            yield start_embedded_postgres(Path(data_dir))
+        finally:
+            stop_embedded_postgres()
 
 
 async def _admin(url: str) -> asyncpg.Connection:
