@@ -1,0 +1,192 @@
+"""Availability engine benchmark: slots for the canonical workload (C17, NOTES.md "Benchmarks").
+
+What it measures: `scheduling.slots.compute_slots`, in-process, on the canonical workload of
+`../shared/bench/slots_workload.py` (host in Europe/Berlin; 30 days from 2026-10-12 across
+the 2026-10-25 DST change; Mon-Fri 09:00-17:00; 30-minute meetings on a 15-minute grid;
+5 calendars holding 10,000 busy intervals), so that the figures compare with other
+schedulers measured on the same input. `now` is a day before the window, with no minimum
+notice and no booking-window limit: the answer must be 365 slots (C17), and the script
+fails if it is not.
+
+Generating the workload and converting it into engine inputs (aware datetimes, as the
+resolvers will pass them) is outside the timed part. Each timed call is the whole engine:
+converting and merging the 10,000 busy intervals, building the working time and the grid
+across the DST change, and returning `Slot` objects. The target is a median of at most
+20 ms per call on the 2-core machine; minimum and p95 are printed too, since the machine is
+shared and its timings drift.
+
+Run from the repository root: `.venv/bin/python bench/slots.py` (`--runs`, `--warmup`,
+`--small` for the 200-interval workload, whose answer is 507 slots).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import gc
+import importlib.util
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from scheduling.rules import Weekday, WeeklyHours, parse_hhmm
+from scheduling.slots import SlotRules, compute_slots
+
+WORKLOAD = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "slots_workload.py"
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+TARGET_MS = 20.0
+EXPECTED_SLOTS = {10_000: 365, 200: 507}  # C17 for the canonical workload; --small checked in tests
+
+
+@dataclass(frozen=True)
+class Query:
+    """The engine's inputs for one workload."""
+
+    rules: SlotRules
+    now: dt.datetime
+    start: dt.datetime
+    end: dt.datetime
+    busy: list[tuple[dt.datetime, dt.datetime]]
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Timings of one way of asking for the slots, in milliseconds."""
+
+    label: str
+    slots: int
+    timings_ms: list[float]
+
+    @property
+    def minimum(self) -> float:
+        return min(self.timings_ms)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.timings_ms)
+
+    @property
+    def p95(self) -> float:
+        return statistics.quantiles(self.timings_ms, n=20, method="inclusive")[18]
+
+
+def load_generator() -> ModuleType:
+    if not WORKLOAD.is_file():
+        raise SystemExit(f"the canonical workload generator is missing: {WORKLOAD}")
+    spec = importlib.util.spec_from_file_location("slots_workload", WORKLOAD)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def to_query(workload: dict[str, Any]) -> Query:
+    start = dt.datetime.fromisoformat(workload["start"])
+    rules = SlotRules(
+        time_zone=workload["timezone"],
+        weekly_hours=[
+            WeeklyHours(Weekday(index), parse_hhmm("hours", begin), parse_hhmm("hours", end))
+            for index, name in enumerate(DAY_NAMES)
+            for begin, end in workload["weekly_hours"][name]
+        ],
+        duration_minutes=workload["duration_minutes"],
+        interval_minutes=workload["interval_minutes"],
+    )
+    busy = [
+        (dt.datetime.fromisoformat(begin), dt.datetime.fromisoformat(end))
+        for calendar in workload["calendars"]
+        for begin, end in calendar["busy"]
+    ]
+    return Query(
+        rules=rules,
+        now=start - dt.timedelta(days=1),
+        start=start,
+        end=dt.datetime.fromisoformat(workload["end"]),
+        busy=busy,
+    )
+
+
+def in_process(query: Query, *, runs: int, warmup: int) -> Figures:
+    def call() -> int:
+        slots = compute_slots(
+            query.rules, now=query.now, start=query.start, end=query.end, busy=query.busy
+        )
+        return len(slots)
+
+    count = call()
+    for _ in range(warmup):
+        call()
+    gc.collect()
+    timings_ms = []
+    for _ in range(runs):
+        began = time.perf_counter_ns()
+        call()
+        timings_ms.append((time.perf_counter_ns() - began) / 1e6)
+    return Figures("in-process compute_slots", count, timings_ms)
+
+
+def command() -> str:
+    """The command line that ran this benchmark, for pasting into BENCHMARKS.md."""
+    python = sys.executable
+    if python.startswith(os.getcwd() + os.sep):
+        python = os.path.relpath(python)
+    if __spec__ is not None and __spec__.name == "bench.slots":
+        script = ["-m", "bench.slots"]
+    else:
+        script = [os.path.relpath(sys.argv[0])]
+    return shlex.join([python, *script, *sys.argv[1:]])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=200, help="timed calls (default 200)")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed calls first (default 20)")
+    parser.add_argument("--small", action="store_true", help="200 busy intervals, not 10,000")
+    args = parser.parse_args()
+    if args.runs < 2:
+        parser.error("--runs needs at least 2 for a p95")
+
+    intervals = 200 if args.small else 10_000
+    query = to_query(load_generator().generate(intervals=intervals))
+    figures = [in_process(query, runs=args.runs, warmup=args.warmup)]
+
+    # ---- Over HTTP (not measured yet) ------------------------------------------------------
+    # An end-to-end figure for the same query through the GraphQL API belongs here: seed a
+    # host and a page with `query.rules` and `query.busy`, time the availability query over
+    # real HTTP, and append a `Figures` for it to `figures`. Everything below prints any
+    # number of `Figures`; only the in-process one is checked against the 20 ms target.
+    # -----------------------------------------------------------------------------------------
+
+    print(f"command: {command()}")
+    print(
+        f"python {platform.python_version()} ({platform.python_implementation()}), "
+        f"{os.cpu_count()} CPUs, workload {WORKLOAD} with {len(query.busy):,} busy intervals "
+        f"in {query.rules.time_zone}, {query.start.isoformat()} to {query.end.isoformat()}"
+    )
+    print(f"runs: {args.runs} after {args.warmup} warm-up calls, gc enabled")
+    for figure in figures:
+        print(
+            f"{figure.label}: {figure.slots} slots; min {figure.minimum:.2f} ms, "
+            f"median {figure.median:.2f} ms, p95 {figure.p95:.2f} ms"
+        )
+
+    engine = figures[0]
+    expected = EXPECTED_SLOTS[intervals]
+    met = engine.median <= TARGET_MS
+    print(f"target <= {TARGET_MS:.0f} ms (median, in-process): {'met' if met else 'missed'}")
+    if engine.slots != expected:
+        print(f"WRONG ANSWER: {engine.slots} slots, expected {expected}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
