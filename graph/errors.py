@@ -36,6 +36,7 @@ class ErrorCode(enum.Enum):
     OAUTH_DENIED = "OAUTH_DENIED"
     OAUTH_STATE_INVALID = "OAUTH_STATE_INVALID"
     PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
+    AVAILABILITY_UNKNOWN = "AVAILABILITY_UNKNOWN"
 
 
 @strawberry.interface(description="An expected failure, with what the caller can do about it.")
@@ -135,6 +136,14 @@ class ProviderUnavailable(Error):
     retryable: bool = True
 
 
+@strawberry.type(
+    description="A calendar of the host did not answer, so no time can be offered safely; "
+    "retry shortly."
+)
+class AvailabilityUnknown(Error):
+    retryable: bool = True
+
+
 AnyError = (
     ValidationError
     | NotFound
@@ -154,6 +163,7 @@ AnyError = (
     | OAuthDenied
     | OAuthStateInvalid
     | ProviderUnavailable
+    | AvailabilityUnknown
 )
 
 _SIMPLE: dict[type[domain.DomainError], tuple[type[Any], ErrorCode]] = {}
@@ -220,6 +230,7 @@ _SIMPLE.update(
         domain.OAuthDeniedError: (OAuthDenied, ErrorCode.OAUTH_DENIED),
         domain.OAuthStateInvalidError: (OAuthStateInvalid, ErrorCode.OAUTH_STATE_INVALID),
         domain.ProviderUnavailableError: (ProviderUnavailable, ErrorCode.PROVIDER_UNAVAILABLE),
+        domain.AvailabilityUnknownError: (AvailabilityUnknown, ErrorCode.AVAILABILITY_UNKNOWN),
     }
 )
 

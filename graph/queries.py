@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
 from graph.context import Info
-from graph.errors import Error, ErrorCode, NotFound, error_result
+from graph.errors import (
+    AvailabilityUnknown,
+    Error,
+    ErrorCode,
+    NotFound,
+    ValidationError,
+    error_result,
+)
 from graph.relay import Node, from_global_id
 from graph.types.accounts import ConnectedDomain, InboxConnection
+from graph.types.availability import AvailableSlots, SlotDay, TimeSlot
 from graph.types.bookings import Booking, Contact
 from graph.types.connections import CalendarConnection, RemoteCalendar
 from graph.types.pages import PageUnavailableReason, PublicSchedulingPage, SchedulingPage
 from graph.types.settings import CalendarSettings
 from graph.types.users import User
 from models.enums import Scope
+from resolvers import availability
 from resolvers import pages as page_cases
-from resolvers.errors import DomainError
+from resolvers.errors import DomainError, HostAccessLostError, PagesTurnedOffError
+from scheduling import rules
+from scheduling.slots import group_by_day
 
 if TYPE_CHECKING:
     from graph.loaders import Loaders
@@ -28,6 +40,11 @@ if TYPE_CHECKING:
 class PageUnavailable(Error):
     reason: PageUnavailableReason
 
+
+AvailableSlotsResult = Annotated[
+    AvailableSlots | NotFound | PageUnavailable | AvailabilityUnknown | ValidationError,
+    strawberry.union("AvailableSlotsResult"),
+]
 
 PublicSchedulingPageResult = Annotated[
     PublicSchedulingPage | NotFound | PageUnavailable,
@@ -122,3 +139,54 @@ class Query:
                 reason=PageUnavailableReason.PAGES_TURNED_OFF,
             )
         return PublicSchedulingPage.from_public(public)
+
+    @strawberry.field(
+        description="Free slots of a page between `start` and `end` (at most 62 days), "
+        "grouped by day in `timeZone` (public). `duration` defaults to the page's first."
+    )
+    async def available_slots(
+        self,
+        info: Info,
+        page_slug: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        time_zone: str,
+        duration: int | None = None,
+        domain: str | None = None,
+    ) -> AvailableSlotsResult:
+        services = info.context.services
+        assert services is not None
+        try:
+            zone = rules.check_time_zone("timeZone", time_zone)
+            found = await availability.available_slots(
+                services,
+                slug=page_slug[:300],
+                domain=domain[:253] if domain else None,
+                start=start,
+                end=end,
+                duration=duration,
+                now=dt.datetime.now(dt.UTC),
+            )
+        except rules.RuleError as exc:
+            return ValidationError(message=exc.message, field=exc.field, code=ErrorCode.VALIDATION)
+        except PagesTurnedOffError as exc:
+            return _unavailable(exc, PageUnavailableReason.PAGES_TURNED_OFF)
+        except HostAccessLostError as exc:
+            return _unavailable(exc, PageUnavailableReason.HOST_ACCESS_LOST)
+        except DomainError as exc:
+            return error_result(exc, AvailableSlotsResult)  # type: ignore[no-any-return]
+        return AvailableSlots(
+            duration=duration or found.public.page.durations_minutes[0],
+            time_zone=zone,
+            offline=found.offline,
+            days=[
+                SlotDay(date=day, slots=[TimeSlot(start=s.start, end=s.end) for s in slots])
+                for day, slots in group_by_day(found.slots, zone)
+            ],
+        )
+
+
+def _unavailable(exc: DomainError, reason: PageUnavailableReason) -> PageUnavailable:
+    return PageUnavailable(
+        message=exc.message, field="pageSlug", code=ErrorCode.PAGE_UNAVAILABLE, reason=reason
+    )

@@ -103,3 +103,15 @@ class OAuthStateInvalidError(DomainError):
 
 class ProviderUnavailableError(DomainError):
     """The provider failed transiently; the caller may retry later."""
+
+
+class PagesTurnedOffError(DomainError):
+    """S17: the host turned all scheduling pages off."""
+
+
+class HostAccessLostError(DomainError):
+    """S13: a calendar the page checks is no longer readable."""
+
+
+class AvailabilityUnknownError(DomainError):
+    """A provider failed transiently: times cannot be offered safely right now."""

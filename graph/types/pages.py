@@ -107,6 +107,7 @@ async def load_page(info: Info, page_pk: int | None, host_pk: int) -> Scheduling
 @strawberry.enum
 class PageUnavailableReason(enum.Enum):
     PAGES_TURNED_OFF = "PAGES_TURNED_OFF"
+    HOST_ACCESS_LOST = "HOST_ACCESS_LOST"
 
 
 @strawberry.type(description="What a contact sees of a scheduling page.")

@@ -1,0 +1,222 @@
+"""availableSlots (S7, S8, S12, S13, S17): the engine fed with the host's bookings and the
+calendars read live through the real adapters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
+from sqlalchemy import update
+from starlette.applications import Starlette
+
+from models import Booking, CalendarConnection, Contact
+from models.enums import BookingStatus, ConnectionStatus
+from resolvers.availability import available_slots
+from resolvers.errors import AvailabilityUnknownError
+from tests.conftest import Factory, GraphQLClient, Person
+from tests.fakes.exchange import PASSWORD, FakeExchange
+from tests.fakes.scenario import EXPECTED_BUSY, utc
+
+SLOTS = """
+query Slots($slug: String!, $start: DateTime!, $end: DateTime!, $tz: String!, $d: Int) {
+  availableSlots(pageSlug: $slug, start: $start, end: $end, timeZone: $tz, duration: $d) {
+    __typename
+    ... on AvailableSlots { duration timeZone offline days { date slots { start end } } }
+    ... on Error { message field code }
+    ... on PageUnavailable { reason }
+  }
+}
+"""
+CREATE = """
+mutation($input: CreateSchedulingPageInput!) { createSchedulingPage(input: $input) {
+  ... on CreateSchedulingPageSuccess { page { slug } } ... on Error { message } } }
+"""
+
+
+def next_monday() -> dt.date:
+    today = dt.datetime.now(dt.UTC).date()
+    return today + dt.timedelta(days=7 - today.weekday())
+
+
+async def make_page(gql: GraphQLClient, person: Person, **fields: Any) -> str:
+    payload = {
+        "title": "Intro",
+        "durations": [30, 60],
+        "bookingWindowDays": 365,
+        "timeZone": "UTC",
+        **fields,
+    }
+    result = await gql(CREATE, {"input": payload}, token=person.token)
+    return str(result["data"]["createSchedulingPage"]["page"]["slug"])
+
+
+async def test_offline_page_offers_working_hours_minus_bookings(
+    gql: GraphQLClient, factory: Factory
+) -> None:
+    ada = await factory.person(url_prefix="ada")
+    slug = await make_page(
+        gql, ada, weeklyHours=[{"weekday": "MONDAY", "start": "09:00", "end": "11:00"}]
+    )
+    monday = next_monday()
+    nine = dt.datetime.combine(monday, dt.time(9), dt.UTC)
+    contact = Contact(account_id=ada.account.id, email="c@example.test", name="C")
+    await factory.add(contact)
+    await factory.add(
+        Booking(
+            account_id=ada.account.id,
+            host_user_id=ada.user.id,
+            contact_id=contact.id,
+            title="Booked",
+            starts_at=nine + dt.timedelta(minutes=30),
+            ends_at=nine + dt.timedelta(minutes=60),
+            time_zone="UTC",
+            status=BookingStatus.CONFIRMED,
+            answers={},
+        )
+    )
+    result = await gql(
+        SLOTS,
+        {
+            "slug": slug,
+            "start": nine.isoformat(),
+            "end": (nine + dt.timedelta(days=1)).isoformat(),
+            "tz": "Asia/Tokyo",
+        },
+    )
+    starts = ["09:00", "10:00", "10:15", "10:30"]  # 09:15 and 09:30..09:45 overlap the booking
+    assert result == {
+        "data": {
+            "availableSlots": {
+                "__typename": "AvailableSlots",
+                "duration": 30,
+                "timeZone": "Asia/Tokyo",
+                "offline": True,
+                "days": [
+                    {
+                        "date": monday.isoformat(),
+                        "slots": [
+                            {
+                                "start": f"{monday.isoformat()}T{hhmm}:00+00:00",
+                                "end": (
+                                    dt.datetime.fromisoformat(
+                                        f"{monday.isoformat()}T{hhmm}:00+00:00"
+                                    )
+                                    + dt.timedelta(minutes=30)
+                                ).isoformat(),
+                            }
+                            for hhmm in starts
+                        ],
+                    }
+                ],
+            }
+        }
+    }
+
+
+async def test_bad_inputs_and_turned_off_pages_answer_typed_errors(
+    gql: GraphQLClient, factory: Factory
+) -> None:
+    ada = await factory.person(url_prefix="ada")
+    slug = await make_page(gql, ada)
+    start = dt.datetime.combine(next_monday(), dt.time(), dt.UTC)
+    window = {
+        "slug": slug,
+        "start": start.isoformat(),
+        "end": (start + dt.timedelta(days=1)).isoformat(),
+        "tz": "UTC",
+    }
+    wrong_duration = await gql(SLOTS, {**window, "d": 45})
+    assert wrong_duration["data"]["availableSlots"]["field"] == "duration"
+    wrong_zone = await gql(SLOTS, {**window, "tz": "Mars/Base"})
+    assert wrong_zone["data"]["availableSlots"]["field"] == "timeZone"
+    too_long = await gql(SLOTS, {**window, "end": (start + dt.timedelta(days=90)).isoformat()})
+    assert too_long["data"]["availableSlots"]["field"] == "end"
+    await gql(
+        "mutation { updateCalendarSettings(input: {schedulingPagesEnabled: false}) "
+        "{ __typename } }",
+        token=ada.token,
+    )
+    off = await gql(SLOTS, window)
+    assert off["data"]["availableSlots"]["reason"] == "PAGES_TURNED_OFF"
+
+
+@pytest.fixture
+def exchange() -> Iterator[FakeExchange]:
+    with FakeExchange() as fake:
+        yield fake
+    close_connections()
+
+
+async def test_exchange_calendar_busy_time_hides_slots(
+    gql: GraphQLClient, factory: Factory, exchange: FakeExchange, app: Starlette
+) -> None:
+    ada = await factory.person(url_prefix="ada")
+    connected = await gql(
+        "mutation($i: ConnectExchangeCalendarInput!) { connectExchangeCalendar(input: $i) "
+        "{ __typename } }",
+        {"i": {"email": exchange.email, "password": PASSWORD, "ewsUrl": exchange.url}},
+        token=ada.token,
+    )
+    assert connected["data"]["connectExchangeCalendar"]["__typename"] == (
+        "ConnectExchangeCalendarSuccess"
+    )
+    slug = await make_page(gql, ada, timeZone="America/New_York", bookingWindowDays=30)
+    services = app.state.runtime.services
+    found = await available_slots(
+        services,
+        slug=slug,
+        domain=None,
+        start=utc(4, 0),
+        end=utc(9, 0),
+        duration=30,
+        now=dt.datetime(2030, 3, 1, tzinfo=dt.UTC),
+    )
+    assert found.offline is False
+    assert found.slots, "the scenario week has free time"
+    for slot in found.slots:
+        for busy_start, busy_end in EXPECTED_BUSY:
+            assert not (slot.start < busy_end and busy_start < slot.end), slot
+    starts = {slot.start for slot in found.slots}
+    assert utc(5, 15, 30) in starts  # ends as the 1:1 at 16:00Z begins
+    assert utc(5, 16) not in starts  # the 1:1
+    assert not any(utc(6, 5) <= s < utc(7, 5) for s in starts)  # all-day offsite
+
+    exchange.fail("http503", times=None)
+    with pytest.raises(AvailabilityUnknownError):
+        await available_slots(
+            services,
+            slug=slug,
+            domain=None,
+            start=utc(4, 0),
+            end=utc(9, 0),
+            duration=30,
+            now=dt.datetime(2030, 3, 1, tzinfo=dt.UTC),
+        )
+
+
+async def test_lost_access_makes_the_page_unavailable(
+    gql: GraphQLClient, factory: Factory, sessionmaker: Any
+) -> None:
+    ada = await factory.person(url_prefix="ada")
+    slug = await make_page(gql, ada)
+    connection, _ = await factory.connection(ada)
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(CalendarConnection)
+            .where(CalendarConnection.id == connection.id)
+            .values(status=ConnectionStatus.ACCESS_LOST)
+        )
+    start = dt.datetime.combine(next_monday(), dt.time(), dt.UTC)
+    result = await gql(
+        SLOTS,
+        {
+            "slug": slug,
+            "start": start.isoformat(),
+            "end": (start + dt.timedelta(days=1)).isoformat(),
+            "tz": "UTC",
+        },
+    )
+    assert result["data"]["availableSlots"]["reason"] == "HOST_ACCESS_LOST"
