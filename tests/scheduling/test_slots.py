@@ -10,11 +10,9 @@ busy times, `now`, zone transitions), which makes minute sampling exact.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,11 +21,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.slots import WORKLOAD, Query, load_generator, to_query
 from scheduling.intervals import Interval, overlaps
 from scheduling.rules import DateOverride, Weekday, WeeklyHours, parse_hhmm
 from scheduling.slots import Slot, SlotRules, compute_slots, group_by_day
 
-WORKLOAD = Path(__file__).parents[2].parent / "shared" / "bench" / "slots_workload.py"
 WORKDAYS = tuple(Weekday)[:5]
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTE = dt.timedelta(minutes=1)
@@ -456,47 +454,10 @@ def test_naive_datetimes_are_refused() -> None:
 
 
 def load_workload_module() -> ModuleType:
-    """The shared generator; a missing file fails the test rather than skipping it."""
+    """The shared generator, loaded as bench/slots.py loads it; a missing file fails the
+    test rather than skipping it."""
     assert WORKLOAD.is_file(), f"the canonical workload generator is missing: {WORKLOAD}"
-    spec = importlib.util.spec_from_file_location("slots_workload", WORKLOAD)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@dataclass(frozen=True)
-class Query:
-    rules: SlotRules
-    now: dt.datetime
-    start: dt.datetime
-    end: dt.datetime
-    busy: list[Interval]
-
-
-def query_from(workload: dict[str, Any]) -> Query:
-    """The workload as engine inputs, with `now` a day before the window, no notice and no
-    booking-window limit, as C17 states the expected answer."""
-    start = dt.datetime.fromisoformat(workload["start"])
-    rules = SlotRules(
-        time_zone=workload["timezone"],
-        weekly_hours=[
-            WeeklyHours(Weekday(index), parse_hhmm("hours", begin), parse_hhmm("hours", end))
-            for index, name in enumerate(DAY_NAMES)
-            for begin, end in workload["weekly_hours"][name]
-        ],
-        duration_minutes=workload["duration_minutes"],
-        interval_minutes=workload["interval_minutes"],
-    )
-    busy = [
-        (dt.datetime.fromisoformat(begin), dt.datetime.fromisoformat(end))
-        for calendar in workload["calendars"]
-        for begin, end in calendar["busy"]
-    ]
-    return Query(
-        rules, start - dt.timedelta(days=1), start, dt.datetime.fromisoformat(workload["end"]), busy
-    )
+    return load_generator()
 
 
 def run(query: Query) -> list[Slot]:
@@ -506,7 +467,7 @@ def run(query: Query) -> list[Slot]:
 
 
 def test_canonical_workload_offers_365_free_slots() -> None:
-    query = query_from(load_workload_module().generate())
+    query = to_query(load_workload_module().generate())
     assert len(query.busy) == 10_000
 
     slots = run(query)
@@ -519,7 +480,7 @@ def test_canonical_workload_offers_365_free_slots() -> None:
 def test_small_workload_matches_the_brute_force_reading_of_the_rules() -> None:
     # `--small` is the same window and hours with 200 busy intervals: deterministic too, and
     # small enough to check minute by minute.
-    query = query_from(load_workload_module().generate(intervals=200))
+    query = to_query(load_workload_module().generate(intervals=200))
 
     slots = run(query)
 
