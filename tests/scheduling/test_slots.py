@@ -27,7 +27,6 @@ from scheduling.rules import DateOverride, Weekday, WeeklyHours, parse_hhmm
 from scheduling.slots import Slot, SlotRules, compute_slots, group_by_day
 
 WORKDAYS = tuple(Weekday)[:5]
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MINUTE = dt.timedelta(minutes=1)
 
 
