@@ -176,7 +176,7 @@ class Query:
         except DomainError as exc:
             return error_result(exc, AvailableSlotsResult)  # type: ignore[no-any-return]
         return AvailableSlots(
-            duration=duration or found.public.page.durations_minutes[0],
+            duration=found.duration,
             time_zone=zone,
             offline=found.offline,
             days=[

@@ -44,6 +44,7 @@ MAX_WINDOW = dt.timedelta(days=62)
 class PageSlots:
     public: PublicPage
     offline: bool
+    duration: int
     slots: list[Slot]
 
 
@@ -237,4 +238,4 @@ async def available_slots(
         busy=[(span.start, span.end) for span in busy],
         bookings=bookings,
     )
-    return PageSlots(public=public, offline=offline, slots=slots)
+    return PageSlots(public=public, offline=offline, duration=chosen, slots=slots)
