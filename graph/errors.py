@@ -12,6 +12,7 @@ from typing import Any, get_args
 
 import strawberry
 
+from graph.types.pages import PageUnavailableReason
 from resolvers import errors as domain
 
 
@@ -37,6 +38,8 @@ class ErrorCode(enum.Enum):
     OAUTH_STATE_INVALID = "OAUTH_STATE_INVALID"
     PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
     AVAILABILITY_UNKNOWN = "AVAILABILITY_UNKNOWN"
+    SLOT_UNAVAILABLE = "SLOT_UNAVAILABLE"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
 
 
 @strawberry.interface(description="An expected failure, with what the caller can do about it.")
@@ -144,6 +147,27 @@ class AvailabilityUnknown(Error):
     retryable: bool = True
 
 
+@strawberry.type(description="The time is not, or no longer, available; pick another slot.")
+class SlotUnavailable(Error):
+    pass
+
+
+@strawberry.type(description="The idempotency key was used for a different request (C12).")
+class IdempotencyKeyReused(Error):
+    pass
+
+
+@strawberry.type(description="The page exists but cannot be booked now; `reason` says why.")
+class PageUnavailable(Error):
+    reason: PageUnavailableReason
+
+
+def page_unavailable(exc: domain.DomainError, reason: PageUnavailableReason) -> PageUnavailable:
+    return PageUnavailable(
+        message=exc.message, field="pageSlug", code=ErrorCode.PAGE_UNAVAILABLE, reason=reason
+    )
+
+
 AnyError = (
     ValidationError
     | NotFound
@@ -164,6 +188,8 @@ AnyError = (
     | OAuthStateInvalid
     | ProviderUnavailable
     | AvailabilityUnknown
+    | SlotUnavailable
+    | IdempotencyKeyReused
 )
 
 _SIMPLE: dict[type[domain.DomainError], tuple[type[Any], ErrorCode]] = {}
@@ -231,6 +257,8 @@ _SIMPLE.update(
         domain.OAuthStateInvalidError: (OAuthStateInvalid, ErrorCode.OAUTH_STATE_INVALID),
         domain.ProviderUnavailableError: (ProviderUnavailable, ErrorCode.PROVIDER_UNAVAILABLE),
         domain.AvailabilityUnknownError: (AvailabilityUnknown, ErrorCode.AVAILABILITY_UNKNOWN),
+        domain.SlotUnavailableError: (SlotUnavailable, ErrorCode.SLOT_UNAVAILABLE),
+        domain.IdempotencyKeyReusedError: (IdempotencyKeyReused, ErrorCode.IDEMPOTENCY_KEY_REUSED),
     }
 )
 

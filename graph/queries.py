@@ -11,11 +11,12 @@ import strawberry
 from graph.context import Info
 from graph.errors import (
     AvailabilityUnknown,
-    Error,
     ErrorCode,
     NotFound,
+    PageUnavailable,
     ValidationError,
     error_result,
+    page_unavailable,
 )
 from graph.relay import Node, from_global_id
 from graph.types.accounts import ConnectedDomain, InboxConnection
@@ -34,11 +35,6 @@ from scheduling.slots import group_by_day
 
 if TYPE_CHECKING:
     from graph.loaders import Loaders
-
-
-@strawberry.type(description="The page exists but cannot be booked now; `reason` says why.")
-class PageUnavailable(Error):
-    reason: PageUnavailableReason
 
 
 AvailableSlotsResult = Annotated[
@@ -170,9 +166,9 @@ class Query:
         except rules.RuleError as exc:
             return ValidationError(message=exc.message, field=exc.field, code=ErrorCode.VALIDATION)
         except PagesTurnedOffError as exc:
-            return _unavailable(exc, PageUnavailableReason.PAGES_TURNED_OFF)
+            return page_unavailable(exc, PageUnavailableReason.PAGES_TURNED_OFF)
         except HostAccessLostError as exc:
-            return _unavailable(exc, PageUnavailableReason.HOST_ACCESS_LOST)
+            return page_unavailable(exc, PageUnavailableReason.HOST_ACCESS_LOST)
         except DomainError as exc:
             return error_result(exc, AvailableSlotsResult)  # type: ignore[no-any-return]
         return AvailableSlots(
@@ -184,9 +180,3 @@ class Query:
                 for day, slots in group_by_day(found.slots, zone)
             ],
         )
-
-
-def _unavailable(exc: DomainError, reason: PageUnavailableReason) -> PageUnavailable:
-    return PageUnavailable(
-        message=exc.message, field="pageSlug", code=ErrorCode.PAGE_UNAVAILABLE, reason=reason
-    )

@@ -18,7 +18,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from graph.extensions import FreshLoaders, MaskUnexpectedErrors
-from graph.mutations import connections, pages, settings
+from graph.mutations import bookings, connections, pages, settings
 from graph.queries import Query
 from graph.types.accounts import ConnectedDomain, InboxConnection
 from graph.types.bookings import Booking, Contact
@@ -41,6 +41,7 @@ class Mutation:
     set_availability_calendars = strawberry.mutation(
         resolver=connections.set_availability_calendars
     )
+    book_meeting = strawberry.mutation(resolver=bookings.book_meeting)
     update_calendar_connection = strawberry.mutation(
         resolver=connections.update_calendar_connection
     )

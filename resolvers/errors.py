@@ -115,3 +115,11 @@ class HostAccessLostError(DomainError):
 
 class AvailabilityUnknownError(DomainError):
     """A provider failed transiently: times cannot be offered safely right now."""
+
+
+class SlotUnavailableError(DomainError):
+    """S8: the time is not (or no longer) offered."""
+
+
+class IdempotencyKeyReusedError(DomainError):
+    """C12: the key was used for a different request."""
