@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -108,6 +109,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+    # uvicorn drains requests on SIGTERM, then re-raises the signal with the previous handler
+    # in place; exiting normally there lets the embedded PostgreSQL be stopped below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         uvicorn.run(
             "server.app:create_app_from_env",

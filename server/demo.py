@@ -73,7 +73,9 @@ async def _create_demo(session: AsyncSession) -> User:
         status=ConnectionStatus.CONNECTED,
         sync_state=SyncState.SYNCED,
         calendar_sync_enabled=True,
-        scheduling_pages_enabled=True,
+        # No real Google account stands behind demo data, so booking does not use this
+        # connection (C5): demo pages run in offline mode (S7) and bookings are requests.
+        scheduling_pages_enabled=False,
     )
     session.add(connection)
     await session.flush()
