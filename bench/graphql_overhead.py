@@ -61,6 +61,7 @@ from graph.relay import to_cursor, to_global_id
 from models import CalendarSettings, ConnectedDomain
 from models.crypto import generate_key
 from models.db import (
+    connect_raw,
     create_engine,
     create_sessionmaker,
     migrate,
@@ -270,15 +271,8 @@ def make_app() -> Starlette:
 
 
 async def _admin(url: str) -> asyncpg.Connection:
-    parsed = make_url(url)
-    kwargs: dict[str, Any] = {
-        "user": parsed.username,
-        "password": parsed.password or None,
-        "database": parsed.database or "postgres",
-        "host": parsed.query.get("host", parsed.host),
-        "port": parsed.port,
-    }
-    return await asyncpg.connect(**{k: v for k, v in kwargs.items() if v is not None})
+    connection: asyncpg.Connection = await connect_raw(url)
+    return connection
 
 
 @contextlib.asynccontextmanager

@@ -77,6 +77,22 @@ def stop_embedded_postgres() -> None:
         _keep_alive.pop().cleanup()
 
 
+async def connect_raw(url: str) -> Any:
+    """A plain asyncpg connection from a libpq URL (socket `host=` query included), for
+    work outside SQLAlchemy: creating and dropping databases, COPY."""
+    import asyncpg
+
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {
+        "user": parsed.username,
+        "password": parsed.password or None,
+        "database": parsed.database or "postgres",
+        "host": parsed.query.get("host", parsed.host),
+        "port": parsed.port,
+    }
+    return await asyncpg.connect(**{k: v for k, v in kwargs.items() if v is not None})
+
+
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 5) -> AsyncEngine:
     return create_async_engine(
         async_url(url),

@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 from models import Account, Base, CalendarConnection, RemoteCalendar, User
 from models.crypto import generate_key
 from models.db import (
+    connect_raw,
     create_engine,
     create_sessionmaker,
     migrate,
@@ -67,15 +68,8 @@ def server_url() -> Iterator[str]:
 
 
 async def _admin(url: str) -> asyncpg.Connection:
-    parsed = make_url(url)
-    kwargs: dict[str, Any] = {
-        "user": parsed.username,
-        "password": parsed.password or None,
-        "database": parsed.database or "postgres",
-        "host": parsed.query.get("host", parsed.host),
-        "port": parsed.port,
-    }
-    return await asyncpg.connect(**{k: v for k, v in kwargs.items() if v is not None})
+    connection: asyncpg.Connection = await connect_raw(url)
+    return connection
 
 
 @pytest.fixture(scope="session")
