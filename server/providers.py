@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from models.enums import Provider
 from providers.exchange_registry import ExchangeConnector
+from providers.google import GoogleOAuth
 from providers.registry import OAuthProvider, ProviderRegistry
 
 if TYPE_CHECKING:
@@ -17,6 +19,10 @@ if TYPE_CHECKING:
 def build_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegistry:
     """Google and Microsoft 365 appear only when their client id and secret are set."""
     oauth: dict[str, OAuthProvider] = {}
+    if settings.google_client_id and settings.google_client_secret:
+        oauth[Provider.GOOGLE.value] = _google(
+            settings, http, settings.google_client_id, settings.google_client_secret
+        )
     exchange = (
         ExchangeConnector(
             max_threads=settings.exchange_max_threads,
@@ -26,3 +32,19 @@ def build_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegis
         else None
     )
     return ProviderRegistry(oauth=oauth, exchange=exchange)
+
+
+def _google(
+    settings: Settings, http: httpx.AsyncClient, client_id: str, client_secret: str
+) -> GoogleOAuth:
+    return GoogleOAuth(
+        client_id=client_id,
+        client_secret=client_secret,
+        auth_url=settings.google_auth_url,
+        token_url=settings.google_token_url,
+        revoke_url=settings.google_revoke_url,
+        userinfo_url=settings.google_userinfo_url,
+        api_base_url=settings.google_api_base_url,
+        http=http,
+        timeout=settings.provider_timeout_seconds,
+    )

@@ -1,0 +1,407 @@
+"""Connecting Google end to end (S1, S3–S6, S9, S12, S13): `startCalendarConnection` over
+GraphQL → the consent URL → the Google fake's consent screen → the redirect to the app's
+OAuth callback → a CONNECTED connection, all through the real Google adapter. The app's
+Settings point every Google URL at the fake; nothing else is replaced.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+
+from graph.relay import from_global_id
+from models import Credential, InboxConnection
+from models.enums import InboxKind
+from server.app import create_app
+from server.settings import Settings
+from tests.conftest import PUBLIC_BASE_URL, Factory, GraphQLClient, Person
+from tests.fakes.google import (
+    BOSS_CALENDAR,
+    CALENDAR_SCOPE,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    EMAIL_SCOPE,
+    FakeGoogle,
+)
+from tests.graph.test_available_slots import SLOTS, make_page, next_monday
+from tests.models.test_credentials import dump
+
+DASHBOARD = "https://dashboard.slotgraph.test/settings/calendar"
+CALLBACK = f"{PUBLIC_BASE_URL}/oauth/google/callback"
+
+START = """
+mutation Start($input: StartCalendarConnectionInput!) {
+  startCalendarConnection(input: $input) {
+    __typename
+    ... on StartCalendarConnectionSuccess { provider authorizationUrl }
+    ... on Error { message field code }
+  }
+}
+"""
+CONNECTIONS = """
+{ viewer { calendarConnections { edges { node {
+  id provider accountEmail status calendarSyncEnabled schedulingPagesEnabled purpose
+  remoteCalendars { id name isPrimary access canSeeAllDetails status }
+} } } } }
+"""
+SET_AVAILABILITY = """
+mutation($ids: [ID!]!) { setAvailabilityCalendars(input: {calendarIds: $ids}) {
+  __typename ... on Error { message field code }
+} }
+"""
+DISCONNECT = """
+mutation($id: ID!) { disconnectCalendar(input: {connectionId: $id}) {
+  __typename ... on DisconnectCalendarSuccess { connection { status } } ... on Error { code }
+} }
+"""
+
+
+@pytest.fixture
+def google() -> Iterator[FakeGoogle]:
+    with FakeGoogle() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def app(
+    settings: Settings, database_url: str, engine: AsyncEngine, google: FakeGoogle
+) -> AsyncIterator[Starlette]:
+    """The app with Google configured against the fake (overrides conftest's `app`)."""
+    configured = settings.model_copy(
+        update={
+            "google_client_id": CLIENT_ID,
+            "google_client_secret": CLIENT_SECRET,
+            "google_auth_url": google.auth_url,
+            "google_token_url": google.token_url,
+            "google_revoke_url": google.revoke_url,
+            "google_userinfo_url": google.userinfo_url,
+            "google_api_base_url": google.api_base_url,
+            "dashboard_url": DASHBOARD,
+            "provider_timeout_seconds": 2.0,
+            "db_pool_size": 2,
+            "db_max_overflow": 2,
+        }
+    )
+    app = create_app(configured, database_url)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[httpx.AsyncClient]:
+    """The user's browser on the consent screen (real HTTP to the fake, no redirects
+    followed: the tests look at each one)."""
+    async with httpx.AsyncClient(trust_env=False, follow_redirects=False) as client:
+        yield client
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+@dataclass
+class GoogleFlow:
+    """The three parties of a consent: the SPA's GraphQL client, the user's browser on
+    Google's consent screen, and the same browser landing on the app's callback."""
+
+    gql: GraphQLClient
+    app: httpx.AsyncClient
+    browser: httpx.AsyncClient
+    google: FakeGoogle
+
+    async def start(self, person: Person) -> dict[str, Any]:
+        result = await self.gql(START, {"input": {"provider": "GOOGLE"}}, token=person.token)
+        assert "errors" not in result, result
+        payload: dict[str, Any] = result["data"]["startCalendarConnection"]
+        return payload
+
+    async def consent(self, authorization_url: str) -> str:
+        """The consent screen answers with a redirect to our callback; its URL."""
+        answer = await self.browser.get(authorization_url)
+        assert answer.status_code == 302, answer.text
+        location = answer.headers["location"]
+        assert location.startswith(CALLBACK + "?")
+        return str(location)
+
+    async def callback(self, location: str) -> dict[str, str]:
+        """Follow the provider's redirect on the app; the dashboard URL's query."""
+        parts = urlsplit(location)
+        answer = await self.app.get(f"{parts.path}?{parts.query}")
+        assert answer.status_code == 303, answer.text
+        target = answer.headers["location"]
+        assert target.startswith(DASHBOARD + "?")
+        return query_of(target)
+
+    async def connect(self, person: Person) -> dict[str, str]:
+        started = await self.start(person)
+        assert started["__typename"] == "StartCalendarConnectionSuccess", started
+        return await self.callback(await self.consent(started["authorizationUrl"]))
+
+    async def connections(self, person: Person) -> list[dict[str, Any]]:
+        result = await self.gql(CONNECTIONS, token=person.token)
+        edges = result["data"]["viewer"]["calendarConnections"]["edges"]
+        return [edge["node"] for edge in edges]
+
+
+@pytest.fixture
+def flow(
+    gql: GraphQLClient, client: httpx.AsyncClient, browser: httpx.AsyncClient, google: FakeGoogle
+) -> GoogleFlow:
+    return GoogleFlow(gql, client, browser, google)
+
+
+async def test_consent_connects_google_with_sync_and_pages_on_and_lists_its_calendars(
+    flow: GoogleFlow, factory: Factory, database_url: str
+) -> None:
+    ada = await factory.person()
+    started = await flow.start(ada)
+    assert started["__typename"] == "StartCalendarConnectionSuccess"
+    url = started["authorizationUrl"]
+    assert url.startswith(flow.google.auth_url + "?")
+    asked = query_of(url)
+    assert len(asked["state"]) >= 32
+    assert asked["code_challenge_method"] == "S256"
+    assert len(asked["code_challenge"]) == 43
+    assert asked["access_type"] == "offline"
+    assert CALENDAR_SCOPE in asked["scope"].split()
+    assert asked["redirect_uri"] == CALLBACK
+
+    landed = await flow.callback(await flow.consent(url))
+
+    assert landed == {"calendarConnection": landed["calendarConnection"], "status": "CONNECTED"}
+    [connection] = await flow.connections(ada)
+    calendars = connection.pop("remoteCalendars")
+    assert connection == {
+        "id": landed["calendarConnection"],
+        "provider": "GOOGLE",
+        "accountEmail": flow.google.email,
+        "status": "CONNECTED",
+        "calendarSyncEnabled": True,  # S9
+        "schedulingPagesEnabled": True,  # S12
+        "purpose": "BOTH",
+    }
+    assert [
+        (c["name"], c["isPrimary"], c["access"], c["canSeeAllDetails"], c["status"])
+        for c in calendars
+    ] == [
+        (flow.google.email, True, "OWNER", True, "CONNECTED"),
+        ("Team", False, "WRITER", True, "CONNECTED"),
+        ("US holidays", False, "READER", True, "CONNECTED"),
+        (BOSS_CALENDAR, False, "FREE_BUSY_READER", False, "CONNECTED"),
+    ]
+    # S12: free/busy-only access is not offered as an availability calendar.
+    by_name = {c["name"]: c["id"] for c in calendars}
+    refused = await flow.gql(SET_AVAILABILITY, {"ids": [by_name[BOSS_CALENDAR]]}, token=ada.token)
+    assert refused["data"]["setAvailabilityCalendars"]["__typename"] == "ValidationError"
+    assert "See all event details" in refused["data"]["setAvailabilityCalendars"]["message"]
+    accepted = await flow.gql(SET_AVAILABILITY, {"ids": [by_name["Team"]]}, token=ada.token)
+    assert accepted["data"]["setAvailabilityCalendars"]["__typename"] == (
+        "SetAvailabilityCalendarsSuccess"
+    )
+    inboxes = await flow.gql(
+        "{ viewer { inboxConnections { email kind status } } }", token=ada.token
+    )
+    assert inboxes["data"]["viewer"]["inboxConnections"] == [
+        {"email": flow.google.email, "kind": "PERSONAL", "status": "CONNECTED"}  # S5
+    ]
+    # The code was exchanged with the PKCE verifier; no secret is stored in the clear.
+    (exchange,) = flow.google.calls("token")
+    assert exchange.body["code_verifier"]
+    assert exchange.body["redirect_uri"] == CALLBACK
+    data = await dump(database_url)
+    assert flow.google.issued_secrets()
+    for secret in (*flow.google.issued_secrets(), asked["state"], exchange.body["code_verifier"]):
+        assert secret.encode() not in data
+
+
+async def test_denied_consent_lands_on_the_dashboard_with_oauth_denied(
+    flow: GoogleFlow, factory: Factory
+) -> None:
+    ada = await factory.person()
+    flow.google.consent = "deny"
+
+    landed = await flow.connect(ada)
+
+    assert landed["calendarConnectionError"] == "OAUTH_DENIED"
+    assert "allow calendar access" in landed["message"]
+    assert await flow.connections(ada) == []
+    assert flow.google.calls("token") == []
+
+
+async def test_unticked_calendar_scope_is_oauth_denied(flow: GoogleFlow, factory: Factory) -> None:
+    ada = await factory.person()
+    flow.google.granted_scopes = ("openid", EMAIL_SCOPE)
+    landed = await flow.connect(ada)
+    assert landed["calendarConnectionError"] == "OAUTH_DENIED"
+    assert await flow.connections(ada) == []
+
+
+async def test_a_wrong_or_replayed_state_is_oauth_state_invalid(
+    flow: GoogleFlow, factory: Factory
+) -> None:
+    ada = await factory.person()
+    started = await flow.start(ada)
+    location = await flow.consent(started["authorizationUrl"])
+    code = query_of(location)["code"]
+
+    forged = await flow.callback(f"{CALLBACK}?code={code}&state=forged-state")
+    assert forged["calendarConnectionError"] == "OAUTH_STATE_INVALID"
+    missing = await flow.callback(f"{CALLBACK}?code={code}")
+    assert missing["calendarConnectionError"] == "OAUTH_STATE_INVALID"
+
+    landed = await flow.callback(location)  # the real answer still works
+    assert "calendarConnection" in landed
+    replayed = await flow.callback(location)
+    assert replayed["calendarConnectionError"] == "OAUTH_STATE_INVALID"
+    assert "start connecting the calendar again" in replayed["message"]
+    assert len(await flow.connections(ada)) == 1
+    assert len(flow.google.calls("token")) == 1
+
+
+def shared_inbox(person: Person, email: str) -> InboxConnection:
+    return InboxConnection(
+        account_id=person.account.id, user_id=person.user.id, email=email, kind=InboxKind.SHARED
+    )
+
+
+async def test_permission_shared_inbox_and_limit_rules_hold_for_google(
+    flow: GoogleFlow, factory: Factory
+) -> None:
+    no_permission = await factory.person()
+    async with factory.sessionmaker.begin() as session:
+        user = await session.merge(no_permission.user)
+        user.personal_email_access = False
+    refused = await flow.start(no_permission)
+    assert refused["__typename"] == "PermissionRequired"  # S3
+
+    shared = await factory.person()
+    await factory.add(shared_inbox(shared, shared.user.email))
+    refused = await flow.start(shared)
+    assert refused["__typename"] == "SharedInboxNotAllowed"  # S4
+    assert flow.google.requests == []  # refused before any call to Google
+
+    # S4 for the Google account itself: known only once Google names it, at the callback.
+    team = await factory.person()
+    await factory.add(shared_inbox(team, flow.google.email))
+    landed = await flow.connect(team)
+    assert landed["calendarConnectionError"] == "SHARED_INBOX_NOT_ALLOWED"
+
+    # S6: one connection; two consents raced in parallel cannot make two.
+    ada = await factory.person()
+    first = await flow.start(ada)
+    second = await flow.start(ada)
+    first_location = await flow.consent(first["authorizationUrl"])
+    second_location = await flow.consent(second["authorizationUrl"])
+    assert "calendarConnection" in await flow.callback(first_location)
+    late = await flow.callback(second_location)
+    assert late["calendarConnectionError"] == "CONNECTION_LIMIT_REACHED"
+    again = await flow.start(ada)
+    assert again["__typename"] == "ConnectionLimitReached"
+    assert len(await flow.connections(ada)) == 1
+
+
+async def connected_host(flow: GoogleFlow, factory: Factory) -> tuple[Person, int, str]:
+    """A host connected to Google with a scheduling page: (person, connection pk, page slug)."""
+    ada = await factory.person(url_prefix="ada")
+    landed = await flow.connect(ada)
+    decoded = from_global_id(landed["calendarConnection"])
+    assert decoded is not None
+    slug = await make_page(flow.gql, ada, bookingWindowDays=60)
+    return ada, decoded[1], slug
+
+
+def window() -> dict[str, str]:
+    start = dt.datetime.combine(next_monday(), dt.time(), dt.UTC)
+    return {
+        "start": start.isoformat(),
+        "end": (start + dt.timedelta(days=1)).isoformat(),
+        "tz": "UTC",
+    }
+
+
+async def test_an_expired_access_token_is_refreshed_and_the_new_one_stored_encrypted(
+    flow: GoogleFlow,
+    factory: Factory,
+    app: Starlette,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    database_url: str,
+) -> None:
+    ada, pk, slug = await connected_host(flow, factory)
+    store = app.state.runtime.services.credentials
+    async with sessionmaker() as session:
+        before = await store.load(session, pk)
+    flow.google.expire_access_tokens()
+
+    result = await flow.gql(SLOTS, {"slug": slug, **window()})
+
+    assert result["data"]["availableSlots"]["__typename"] == "AvailableSlots", result
+    assert [(c.operation, c.status) for c in flow.google.calls()][-3:] == [
+        ("freeBusy.query", 401),
+        ("token", 200),
+        ("freeBusy.query", 200),
+    ]
+    async with sessionmaker() as session:
+        after = await store.load(session, pk)
+    assert after is not None
+    assert before is not None
+    assert after["access_token"] != before["access_token"]
+    assert after["access_token"] == flow.google.calls("freeBusy.query")[-1].bearer
+    assert after["refresh_token"] == before["refresh_token"]
+    data = await dump(database_url)
+    for secret in flow.google.issued_secrets():
+        assert secret.encode() not in data
+    [connection] = await flow.connections(ada)
+    assert connection["status"] == "CONNECTED"
+
+
+async def test_a_revoked_grant_turns_the_connection_access_lost_and_stops_booking(
+    flow: GoogleFlow, factory: Factory
+) -> None:
+    ada, _, slug = await connected_host(flow, factory)
+    flow.google.revoke_grants()  # the user removed Slotgraph at their Google account
+
+    result = await flow.gql(SLOTS, {"slug": slug, **window()})
+
+    assert result["data"]["availableSlots"]["__typename"] == "PageUnavailable"
+    assert result["data"]["availableSlots"]["reason"] == "HOST_ACCESS_LOST"  # S13
+    [connection] = await flow.connections(ada)
+    assert connection["status"] == "ACCESS_LOST"  # C2
+    refreshes = flow.google.calls("token")
+    assert refreshes[-1].status == 400  # invalid_grant
+    for secret in flow.google.issued_secrets():
+        assert secret not in str(result)
+
+
+async def test_disconnect_revokes_the_grant_at_google_and_deletes_the_credential(
+    flow: GoogleFlow, factory: Factory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    ada, _, _ = await connected_host(flow, factory)
+    [connection] = await flow.connections(ada)
+    async with sessionmaker() as session:
+        assert (await session.execute(select(Credential))).first() is not None
+
+    result = await flow.gql(DISCONNECT, {"id": connection["id"]}, token=ada.token)
+
+    assert result == {
+        "data": {
+            "disconnectCalendar": {
+                "__typename": "DisconnectCalendarSuccess",
+                "connection": {"status": "DISCONNECTED"},
+            }
+        }
+    }
+    (revoke,) = flow.google.calls("revoke")
+    assert revoke.status == 200
+    assert flow.google.grant_revoked(revoke.body["token"])
+    assert revoke.body["token"].startswith("1//")  # the refresh token: the whole grant
+    async with sessionmaker() as session:
+        assert (await session.execute(select(Credential))).first() is None
