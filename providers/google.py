@@ -15,13 +15,16 @@ Tokens. The stored secret holds the access token, its expiry and the refresh tok
 `invalid_grant` on refresh means the grant was revoked or expired: `AccessRevoked` (S13).
 
 Free/busy goes through `freeBusy` in requests of at most 50 calendars and windows of at most
-`FREE_BUSY_MAX_SPAN` (Google refuses longer ranges), asked in UTC. Google already applies
-transparency, declined invitations, cancellations and all-day blocking in the calendar's zone;
-per-calendar `errors` in the answer become that calendar's error (never free time).
+`FREE_BUSY_MAX_SPAN` (Google refuses longer ranges), asked in UTC; spans cut at a window seam
+are joined again. Google already applies transparency, declined invitations, cancellations
+and all-day blocking in the calendar's zone; per-calendar `errors` in the answer become that
+calendar's error (never free time): `notFound` is `CalendarGone` (S13, C2).
 
 Sync (`list_changes`) uses `events.list` with `singleEvents=true` (every occurrence is its own
-item, so a cancelled occurrence arrives as a `cancelled` item) and Google's `syncToken`; a
-`410 Gone` answer to an old token is `CursorExpired`. Each event is mapped to the neutral
+item, so a cancelled occurrence arrives as a `cancelled` item; the full listing asks for
+`showDeleted` so it reads like later syncs) and Google's `syncToken`; a `410 Gone` answer to
+an old token is `CursorExpired`. Incremental answers are not limited to the window, so an
+event moved out of it is reported as removed. Each event is mapped to the neutral
 `RemoteEvent` so that `providers.busy` applies the same C4 rules as for the other providers:
 `transparency: transparent` and working-location events are free, out-of-office events busy,
 the owner's own `responseStatus` gives the response.
