@@ -14,7 +14,8 @@ from starlette.applications import Starlette
 
 from models import Booking, CalendarConnection, Contact
 from models.enums import BookingStatus, ConnectionStatus
-from resolvers.availability import available_slots
+from resolvers.availability import PageSlots, available_slots
+from resolvers.connections import Services
 from resolvers.errors import AvailabilityUnknownError
 from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import PASSWORD, FakeExchange
@@ -143,6 +144,32 @@ async def test_bad_inputs_and_turned_off_pages_answer_typed_errors(
     assert off["data"]["availableSlots"]["reason"] == "PAGES_TURNED_OFF"
 
 
+async def scenario_week_slots(services: Services, slug: str) -> PageSlots:
+    """The page's 30-minute slots over the scenario week, asked before it (C17)."""
+    return await available_slots(
+        services,
+        slug=slug,
+        domain=None,
+        start=utc(4, 0),
+        end=utc(9, 0),
+        duration=30,
+        now=dt.datetime(2030, 3, 1, tzinfo=dt.UTC),
+    )
+
+
+def scenario_busy_hidden(found: PageSlots) -> set[dt.datetime]:
+    """Assert that a connected page offers no slot overlapping the scenario's busy time
+    (whichever provider served it); the slot starts."""
+    assert found.offline is False
+    assert found.slots, "the scenario week has free time"
+    for slot in found.slots:
+        for busy_start, busy_end in EXPECTED_BUSY:
+            assert not (slot.start < busy_end and busy_start < slot.end), slot
+    starts = {slot.start for slot in found.slots}
+    assert utc(5, 15, 30) in starts  # ends as the 1:1 at 16:00Z begins
+    return starts
+
+
 @pytest.fixture
 def exchange() -> Iterator[FakeExchange]:
     with FakeExchange() as fake:
@@ -165,36 +192,13 @@ async def test_exchange_calendar_busy_time_hides_slots(
     )
     slug = await make_page(gql, ada, timeZone="America/New_York", bookingWindowDays=30)
     services = app.state.runtime.services
-    found = await available_slots(
-        services,
-        slug=slug,
-        domain=None,
-        start=utc(4, 0),
-        end=utc(9, 0),
-        duration=30,
-        now=dt.datetime(2030, 3, 1, tzinfo=dt.UTC),
-    )
-    assert found.offline is False
-    assert found.slots, "the scenario week has free time"
-    for slot in found.slots:
-        for busy_start, busy_end in EXPECTED_BUSY:
-            assert not (slot.start < busy_end and busy_start < slot.end), slot
-    starts = {slot.start for slot in found.slots}
-    assert utc(5, 15, 30) in starts  # ends as the 1:1 at 16:00Z begins
+    starts = scenario_busy_hidden(await scenario_week_slots(services, slug))
     assert utc(5, 16) not in starts  # the 1:1
     assert not any(utc(6, 5) <= s < utc(7, 5) for s in starts)  # all-day offsite
 
     exchange.fail("http503", times=None)
     with pytest.raises(AvailabilityUnknownError):
-        await available_slots(
-            services,
-            slug=slug,
-            domain=None,
-            start=utc(4, 0),
-            end=utc(9, 0),
-            duration=30,
-            now=dt.datetime(2030, 3, 1, tzinfo=dt.UTC),
-        )
+        await scenario_week_slots(services, slug)
 
 
 async def test_lost_access_makes_the_page_unavailable(

@@ -32,7 +32,14 @@ from tests.fakes.google import (
     EMAIL_SCOPE,
     FakeGoogle,
 )
-from tests.graph.test_available_slots import SLOTS, make_page, next_monday
+from tests.fakes.scenario import utc
+from tests.graph.test_available_slots import (
+    SLOTS,
+    make_page,
+    next_monday,
+    scenario_busy_hidden,
+    scenario_week_slots,
+)
 from tests.models.test_credentials import dump
 
 DASHBOARD = "https://dashboard.slotgraph.test/settings/calendar"
@@ -326,6 +333,23 @@ def window() -> dict[str, str]:
         "end": (start + dt.timedelta(days=1)).isoformat(),
         "tz": "UTC",
     }
+
+
+async def test_google_busy_time_hides_slots_on_the_hosts_page(
+    flow: GoogleFlow, factory: Factory, app: Starlette
+) -> None:
+    ada = await factory.person(url_prefix="ada")
+    await flow.connect(ada)
+    slug = await make_page(flow.gql, ada, timeZone="America/New_York", bookingWindowDays=30)
+
+    starts = scenario_busy_hidden(await scenario_week_slots(app.state.runtime.services, slug))
+
+    assert utc(4, 15) in starts  # transparent focus time is free
+    assert utc(8, 15) in starts  # working elsewhere is free (C4)
+    assert utc(8, 16) not in starts  # the 1:1 that day is not
+    assert [call.body["items"] for call in flow.google.calls("freeBusy.query")] == [
+        [{"id": flow.google.email}]
+    ]
 
 
 async def test_an_expired_access_token_is_refreshed_and_the_new_one_stored_encrypted(

@@ -39,6 +39,7 @@ from tests.fakes.google import (
     BOSS_CALENDAR,
     CLIENT_ID,
     CLIENT_SECRET,
+    EMAIL_SCOPE,
     HOLIDAYS_CALENDAR,
     TEAM_CALENDAR,
     FakeGoogle,
@@ -70,11 +71,15 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 def oauth_for(
-    google: FakeGoogle, http: httpx.AsyncClient, *, timeout: float = TIMEOUT
+    google: FakeGoogle,
+    http: httpx.AsyncClient,
+    *,
+    timeout: float = TIMEOUT,
+    client_secret: str = CLIENT_SECRET,
 ) -> GoogleOAuth:
     return GoogleOAuth(
         client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
+        client_secret=client_secret,
         auth_url=google.auth_url,
         token_url=google.token_url,
         revoke_url=google.revoke_url,
@@ -426,7 +431,10 @@ async def full_listing(client: CalendarClient, calendar_id: str) -> ChangeSet:
 async def test_full_listing_yields_the_scenario_busy_time(
     google: FakeGoogle, client: CalendarClient
 ) -> None:
+    outside = google.add_event(ScriptedEvent("later", "Next month", utc(28, 15), utc(28, 16)))
     listing = await full_listing(client, google.email)
+
+    assert outside not in {e.remote_id for e in listing.changed} | set(listing.removed)
 
     assert listing.next_cursor is not None
     # Cancelled items come as removals: the cancelled event and the series' instance.
@@ -591,6 +599,32 @@ async def test_a_revoked_grant_is_access_revoked_and_no_token_shows(
     (refresh,) = google.calls("token")
     assert refresh.status == 400  # invalid_grant
     assert_no_secret(google, str(revoked.value), repr(revoked.value), repr(client))
+
+
+async def test_a_grant_without_the_calendar_scope_is_access_revoked(
+    google: FakeGoogle, http: httpx.AsyncClient
+) -> None:
+    refresh = google.grant(scope=("openid", EMAIL_SCOPE))
+    secret = {
+        "access_token": google.access_token_for(refresh),
+        "refresh_token": refresh,
+        "expires_at": time.time() + 3_000,
+    }
+    client = oauth_for(google, http).client(Tokens(oauth_for(google, http), secret), google.email)
+    with pytest.raises(AccessRevoked):
+        await client.list_calendars()
+    assert [c.status for c in google.calls("calendarList.list")] == [403]
+
+
+async def test_a_wrong_client_secret_is_an_operator_error_that_names_no_secret(
+    google: FakeGoogle, http: httpx.AsyncClient, tokens: Tokens
+) -> None:
+    oauth = oauth_for(google, http, client_secret="GOCSPX-wrong-secret")
+    with pytest.raises(ProviderError, match="operator") as refused:
+        await oauth.access_token(tokens.secret, force=True)
+    assert not isinstance(refused.value, AccessRevoked)
+    assert "GOCSPX" not in str(refused.value)
+    assert [c.status for c in google.calls("token")] == [401]
 
 
 async def test_no_error_message_carries_a_token(
