@@ -257,9 +257,10 @@ class FakeGoogle:
 
     # -- what tests drive ----------------------------------------------------------------
 
-    def now(self) -> float:
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock: codes and access tokens expire by it."""
         with self._lock:
-            return self._clock
+            self._clock += seconds
 
     def grant(self, *, scope: tuple[str, ...] = ("openid", EMAIL_SCOPE, CALENDAR_SCOPE)) -> str:
         """A refresh token as if the user had consented earlier (adapter tests skip the
@@ -1219,14 +1220,13 @@ def _in_window(
 ) -> bool:
     """`timeMin` bounds the event's end, `timeMax` its start (both exclusive), as at Google.
     Cancelled instances are placed at their original start."""
-    if "start" not in resource:
-        original = resource["originalStartTime"]
-        start, _ = _span({"start": original, "end": original}, calendar.time_zone)
-        end = start
-    else:
-        start, end = _span(resource, calendar.time_zone)
     if "recurrence" in resource:
         return True  # a master is listed when any instance may fall in the window
+    if "start" not in resource:
+        original = resource["originalStartTime"]
+        start, end = _span({"start": original, "end": original}, calendar.time_zone)
+    else:
+        start, end = _span(resource, calendar.time_zone)
     return (low is None or end > low) and (high is None or start < high)
 
 

@@ -222,6 +222,24 @@ async def test_a_wrong_pkce_verifier_is_refused_by_google(
     assert [call.status for call in google.calls("token")] == [400]
 
 
+async def test_a_code_used_twice_or_after_ten_minutes_is_refused(
+    google: FakeGoogle, http: httpx.AsyncClient
+) -> None:
+    oauth = oauth_for(google, http)
+    url, flow = await oauth.start(REDIRECT_URI, "state-1")
+    params = await consent(http, url)
+    await oauth.finish(flow, params, REDIRECT_URI)
+    with pytest.raises(OAuthDenied):
+        await oauth.finish(flow, params, REDIRECT_URI)
+
+    url, flow = await oauth.start(REDIRECT_URI, "state-2")
+    params = await consent(http, url)
+    google.advance(601)
+    with pytest.raises(OAuthDenied):
+        await oauth.finish(flow, params, REDIRECT_URI)
+    assert [c.status for c in google.calls("token")] == [200, 400, 400]
+
+
 async def test_denied_consent_and_unticked_calendar_scope_are_oauth_denied(
     google: FakeGoogle, http: httpx.AsyncClient
 ) -> None:
