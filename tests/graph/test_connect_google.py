@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from graph.relay import from_global_id
 from models import Credential, InboxConnection
 from models.enums import InboxKind
+from resolvers.errors import AvailabilityUnknownError
 from server.app import create_app
 from server.settings import Settings
 from tests.conftest import PUBLIC_BASE_URL, Factory, GraphQLClient, Person
@@ -244,6 +245,23 @@ async def test_denied_consent_lands_on_the_dashboard_with_oauth_denied(
     assert flow.google.calls("token") == []
 
 
+async def test_google_failing_at_the_callback_lands_on_the_dashboard_with_a_typed_code(
+    flow: GoogleFlow, factory: Factory
+) -> None:
+    ada = await factory.person()
+    started = await flow.start(ada)
+    location = await flow.consent(started["authorizationUrl"])
+    flow.google.fail("429", operation="token", times=None, retry_after="600")
+
+    landed = await flow.callback(location)
+
+    assert landed["calendarConnectionError"] == "PROVIDER_UNAVAILABLE"
+    assert "try connecting again" in landed["message"]
+    for secret in flow.google.issued_secrets():
+        assert secret not in landed["message"]
+    assert await flow.connections(ada) == []
+
+
 async def test_unticked_calendar_scope_is_oauth_denied(flow: GoogleFlow, factory: Factory) -> None:
     ada = await factory.person()
     flow.google.granted_scopes = ("openid", EMAIL_SCOPE)
@@ -350,6 +368,11 @@ async def test_google_busy_time_hides_slots_on_the_hosts_page(
     assert [call.body["items"] for call in flow.google.calls("freeBusy.query")] == [
         [{"id": flow.google.email}]
     ]
+
+    # Google throttling for longer than we wait: availability is unknown, never free time.
+    flow.google.fail("429", times=None, retry_after="600")
+    with pytest.raises(AvailabilityUnknownError):
+        await scenario_week_slots(app.state.runtime.services, slug)
 
 
 async def test_an_expired_access_token_is_refreshed_and_the_new_one_stored_encrypted(
