@@ -209,7 +209,7 @@ def create_app(
             Route(
                 "/oauth/{provider}/callback",
                 callback_endpoint(services, settings.dashboard_url),
-                methods=["GET"],
+                methods=["GET", "POST"],
             ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
