@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -637,3 +638,21 @@ async def test_error_messages_never_contain_a_token(
         await client.list_calendars()  # the fake forgot every token: 401, refresh refused
     messages.append(str(revoked.value))
     assert_no_secret(issued, *messages)
+
+
+async def test_tokens_never_reach_logs_or_reprs(
+    oauth: MicrosoftOAuth,
+    http: httpx.AsyncClient,
+    fake: FakeMicrosoft,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        box = SecretBox(oauth, (await connect(oauth, http)).secret)
+        client = oauth.client(box, EMAIL)
+        await client.list_calendars()
+        await box(True)
+        fake.revoke_grants()
+        with pytest.raises(AccessRevoked):
+            await box(True)
+    assert "oauth2/v2.0/token" in caplog.text  # msal's and urllib3's debug lines were captured
+    assert_no_secret(list(iter_secrets(fake)), caplog.text, repr(oauth), repr(client))
