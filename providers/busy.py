@@ -39,3 +39,20 @@ def busy_interval(event: RemoteEvent, calendar_time_zone: str) -> Interval | Non
     if event.all_day:
         return all_day_span(event.start.date(), event.end.date(), calendar_time_zone)
     return Interval(event.start, event.end)
+
+
+def merge_spans(
+    spans: list[Interval], start: dt.datetime, end: dt.datetime
+) -> tuple[Interval, ...]:
+    """Sorted union clipped to the asked window (request windows and occurrences may
+    overlap): what an adapter's `free_busy` answers per calendar."""
+    result: list[Interval] = []
+    for span in sorted(spans, key=lambda s: (s.start, s.end)):
+        first, last = max(span.start, start), min(span.end, end)
+        if first >= last:
+            continue
+        if result and first <= result[-1].end:
+            result[-1] = Interval(result[-1].start, max(result[-1].end, last))
+        else:
+            result.append(Interval(first, last))
+    return tuple(result)

@@ -169,7 +169,7 @@ from providers.base import (
     chunked,
     windows,
 )
-from providers.busy import all_day_span, busy_interval
+from providers.busy import all_day_span, busy_interval, merge_spans
 from providers.retry import RetryPolicy, with_retries
 
 T = TypeVar("T")
@@ -478,7 +478,9 @@ class ExchangeCalendarClient:
                 span for event in events if (span := busy_interval(event, zone)) is not None
             )
         return FreeBusy(
-            busy={c: _merged(spans, start, end) for c, spans in busy.items() if c not in errors},
+            busy={
+                c: merge_spans(spans, start, end) for c, spans in busy.items() if c not in errors
+            },
             errors=errors,
         )
 
@@ -1068,20 +1070,6 @@ def _plain_utc(value: dt.datetime) -> dt.datetime:
         tzinfo=value.tzinfo,
     )
     return plain.astimezone(dt.UTC)
-
-
-def _merged(spans: list[Interval], start: dt.datetime, end: dt.datetime) -> tuple[Interval, ...]:
-    """Sorted union clipped to the asked window (windows and occurrences may overlap)."""
-    result: list[Interval] = []
-    for span in sorted(spans, key=lambda s: (s.start, s.end)):
-        first, last = max(span.start, start), min(span.end, end)
-        if first >= last:
-            continue
-        if result and first <= result[-1].end:
-            result[-1] = Interval(result[-1].start, max(result[-1].end, last))
-        else:
-            result.append(Interval(first, last))
-    return tuple(result)
 
 
 def _parse_version(value: str | None) -> Any:

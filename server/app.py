@@ -33,7 +33,7 @@ from resolvers.credentials import CredentialStore
 from server.auth import REFUSED_MESSAGE, WS_TOKEN_KEY, BearerAuth, InvalidToken, viewer_for
 from server.logs import configure_logging
 from server.oauth import callback_endpoint
-from server.providers import build_registry
+from server.providers import build_registry, provider_tls
 from server.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -162,6 +162,7 @@ def create_app(
         timeout=httpx.Timeout(settings.provider_timeout_seconds, connect=5.0),
         follow_redirects=False,
         trust_env=False,
+        verify=provider_tls(settings),
     )
     keys = settings.secret_keys
     if not keys:  # demo mode started without `slotgraph serve`: a throwaway key (C15)
@@ -209,7 +210,7 @@ def create_app(
             Route(
                 "/oauth/{provider}/callback",
                 callback_endpoint(services, settings.dashboard_url),
-                methods=["GET"],
+                methods=["GET", "POST"],
             ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

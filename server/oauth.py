@@ -1,12 +1,13 @@
 """The OAuth consent callback (S1): the provider redirects the user here with a code and
-state; we finish the connection and send the user on to the calendar settings in the
-dashboard, telling it what happened in the query string. Never a 500, never a token in
-the URL."""
+state (in the query string, or POSTed as a form with `response_mode=form_post`, which
+Microsoft's sign-in uses so the code never sits in a URL); we finish the connection and send
+the user on to the calendar settings in the dashboard, telling it what happened in the query
+string. Never a 500, never a token in the URL."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import structlog
 from starlette.responses import RedirectResponse
@@ -32,7 +33,7 @@ PROVIDERS = {"google": Provider.GOOGLE, "microsoft365": Provider.MICROSOFT365}
 def callback_endpoint(
     services: Services, dashboard_url: str
 ) -> Callable[[Request], Awaitable[Response]]:
-    """A Starlette endpoint for GET /oauth/{provider}/callback."""
+    """A Starlette endpoint for GET and POST /oauth/{provider}/callback."""
 
     def redirect(**params: str) -> Response:
         separator = "&" if "?" in dashboard_url else "?"
@@ -44,7 +45,10 @@ def callback_endpoint(
             return redirect(
                 calendarConnectionError="NOT_FOUND", message="Unknown calendar provider."
             )
-        params = {key: value[:2_000] for key, value in request.query_params.items()}
+        answer = list(request.query_params.items())
+        if request.method == "POST":  # form_post: parsed here, python-multipart is not needed
+            answer = parse_qsl((await request.body()).decode("utf-8", "replace"))
+        params = {key: value[:2_000] for key, value in answer}
         try:
             connection = await connections.finish_oauth(services, provider, params)
         except DomainError as exc:
