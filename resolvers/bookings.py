@@ -26,14 +26,14 @@ from sqlalchemy.exc import IntegrityError
 from models import Booking, Contact, IdempotencyKey, LostAccessNotice, OutboxMessage, User
 from models.enums import BookingStatus
 from models.outbox import OutboxKind
-from resolvers.availability import available_slots
+from resolvers.availability import PageSlots, available_slots
 from resolvers.errors import (
     HostAccessLostError,
     IdempotencyKeyReusedError,
     InvalidInput,
     SlotUnavailableError,
 )
-from resolvers.pages import get_public_page
+from resolvers.pages import PublicPage, get_public_page
 from scheduling import rules
 
 if TYPE_CHECKING:
@@ -143,21 +143,7 @@ async def book_meeting(
             booking=replayed, offline=replayed.status is BookingStatus.REQUESTED, replayed=True
         )
     start = request.start.astimezone(dt.UTC)
-    try:
-        found = await available_slots(
-            services,
-            slug=request.slug,
-            domain=request.domain,
-            start=start,
-            end=start + dt.timedelta(minutes=1),
-            duration=request.duration,
-            now=now,
-        )
-    except HostAccessLostError:
-        await _tell_host_someone_tried(services, host, page.id, page.title, now)
-        raise
-    if not any(slot.start == start for slot in found.slots):
-        raise SlotUnavailableError(_TAKEN, field="start")
+    found = await check_slot(services, public, request.domain, start, request.duration, now=now)
     end = start + dt.timedelta(minutes=found.duration)
     try:
         async with services.sessionmaker.begin() as session:
@@ -212,6 +198,39 @@ async def book_meeting(
 
 
 _TAKEN = "This time is no longer available; pick another slot."
+
+
+async def check_slot(
+    services: Services,
+    public: PublicPage,
+    domain: str | None,
+    start: dt.datetime,
+    duration: int | None,
+    *,
+    now: dt.datetime,
+    moving: Booking | None = None,
+) -> PageSlots:
+    """The live re-check every booking and reschedule goes through: `start` must be one of
+    the slots `availableSlots` would offer right now (S8), `moving` excepted from busy time.
+    Lost access refuses and tells the host, at most once per page and day (S13, C13)."""
+    page, host = public.page, public.host
+    try:
+        found = await available_slots(
+            services,
+            slug=page.slug,
+            domain=domain,
+            start=start,
+            end=start + dt.timedelta(minutes=1),
+            duration=duration,
+            now=now,
+            moving=moving,
+        )
+    except HostAccessLostError:
+        await _tell_host_someone_tried(services, host, page.id, page.title, now)
+        raise
+    if not any(slot.start == start for slot in found.slots):
+        raise SlotUnavailableError(_TAKEN, field="start")
+    return found
 
 
 async def _contact(session: AsyncSession, account_id: int, request: BookingRequest) -> Contact:
