@@ -13,6 +13,7 @@ from exchangelib.protocol import close_connections  # type: ignore[import-untype
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from graph.relay import to_global_id
 from models import Booking, Contact, OutboxMessage
 from models.enums import BookingStatus, Scope
 from models.outbox import OutboxKind
@@ -287,8 +288,6 @@ async def test_started_meetings_cannot_move_and_only_the_host_may_cancel_them(
 
 
 def _gid(pk: int) -> str:
-    from graph.relay import to_global_id
-
     return str(to_global_id("Booking", pk))
 
 
@@ -385,3 +384,36 @@ async def test_on_exchange_host_and_contact_changes_queue_calendar_updates_and_d
             {"bookingId": pk, "remoteEventId": None, "cancelledBy": "host", "reason": "Ill"},
         ),
     ]
+
+
+async def test_after_its_page_is_deleted_only_the_host_can_move_a_booking(
+    gql: GraphQLClient, factory: Factory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    ada, slug, nine = await page_and_nine(gql, factory)
+    booked = await book_with_token(gql, slug, nine)
+    async with sessionmaker() as session:
+        [row] = (await session.execute(select(Booking))).scalars().all()
+    deleted = await gql(
+        "mutation($i: DeleteSchedulingPageInput!) { deleteSchedulingPage(input: $i) "
+        "{ __typename } }",
+        {"i": {"id": _page_gid(row.page_id)}},
+        token=ada.token,
+    )
+    assert deleted["data"]["deleteSchedulingPage"]["__typename"] == "DeleteSchedulingPageSuccess"
+    evening = (nine + dt.timedelta(hours=10)).isoformat()  # outside the old page's hours
+    by_contact = await run(
+        gql, RESCHEDULE_AS_CONTACT, manageToken=booked["manageToken"], start=evening
+    )
+    assert (by_contact["__typename"], by_contact["reason"]) == (
+        "BookingNotChangeable",
+        "PAGE_DELETED",
+    )
+    by_host = await run(
+        gql, RESCHEDULE, ada.token, bookingId=booked["booking"]["id"], start=evening
+    )
+    assert by_host["booking"]["start"] == evening
+
+
+def _page_gid(pk: int | None) -> str:
+    assert pk is not None
+    return str(to_global_id("SchedulingPage", pk))
