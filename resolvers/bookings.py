@@ -277,10 +277,12 @@ async def check_slot(
     *,
     now: dt.datetime,
     moving: Booking | None = None,
+    tell_host: bool = True,
 ) -> PageSlots:
     """The live re-check every booking and reschedule goes through: `start` must be one of
     the slots `availableSlots` would offer right now (S8), `moving` excepted from busy time.
-    Lost access refuses and tells the host, at most once per page and day (S13, C13)."""
+    Lost access refuses and, for a contact (`tell_host`), tells the host at most once per
+    page and day (S13, C13)."""
     page, host = public.page, public.host
     try:
         found = await available_slots(
@@ -294,7 +296,8 @@ async def check_slot(
             moving=moving,
         )
     except HostAccessLostError:
-        await _tell_host_someone_tried(services, host, page.id, page.title, now)
+        if tell_host:
+            await _tell_host_someone_tried(services, host, page.id, page.title, now)
         raise
     if not any(slot.start == start for slot in found.slots):
         raise SlotUnavailableError(_TAKEN, field="start")

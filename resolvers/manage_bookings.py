@@ -12,7 +12,9 @@ Rules:
   constraint still refuses an overlap with another booking (`SlotUnavailable`). Bookings
   without a page (CRM meetings, or a page deleted since) move wherever the host puts them,
   bounded by that constraint only; a contact cannot move those.
-- Cancelled bookings, and bookings that have started, cannot be rescheduled.
+- Cancelled bookings, and bookings that have started, cannot be rescheduled. While the
+  host's pages are turned off (S17) or a calendar lost access (S13), page bookings cannot
+  move either (`PageUnavailable`), the host's own moves included; cancelling still works.
 - A contact may cancel only before the meeting starts (after that it has happened, or is
   happening: they tell the host); the host may cancel until it ends. Cancelling a
   cancelled booking answers success again and changes nothing (safe to retry).
@@ -231,6 +233,7 @@ async def reschedule_booking(
             int(duration.total_seconds() // 60),
             now=now,
             moving=booking,
+            tell_host=manager.is_contact,
         )
     elif manager.is_contact:
         raise BookingNotChangeableError(

@@ -46,6 +46,7 @@ class Booking(Node):
     integration: str | None = strawberry.field(
         description="The integration that created this meeting (recorded only, S9)."
     )
+    answers: list[FormAnswer] = strawberry.field(description="The booking form's answers.")
     created_at: dt.datetime
     cancelled_at: dt.datetime | None
 
@@ -72,6 +73,7 @@ class Booking(Node):
             status=row.status,
             on_calendar=row.on_calendar,
             integration=row.integration,
+            answers=[FormAnswer(question=q, answer=a) for q, a in row.answers.items()],
             created_at=row.created_at,
             cancelled_at=row.cancelled_at,
         )

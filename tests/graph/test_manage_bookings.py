@@ -3,6 +3,7 @@ with a token, by the contact with the manage token bookMeeting answered once."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 from collections.abc import Iterator
@@ -417,3 +418,25 @@ async def test_after_its_page_is_deleted_only_the_host_can_move_a_booking(
 def _page_gid(pk: int | None) -> str:
     assert pk is not None
     return str(to_global_id("SchedulingPage", pk))
+
+
+async def test_two_contacts_racing_into_one_slot_leave_one_booking_there(
+    gql: GraphQLClient, factory: Factory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    _, slug, nine = await page_and_nine(gql, factory)
+    tokens = [
+        (await book_with_token(gql, slug, nine + dt.timedelta(hours=h)))["manageToken"]
+        for h in (1, 2)
+    ]
+    target = nine.isoformat()
+    answers = await asyncio.gather(
+        *(run(gql, RESCHEDULE_AS_CONTACT, manageToken=t, start=target) for t in tokens)
+    )
+    assert sorted(a["__typename"] for a in answers) == [
+        "RescheduleBookingAsContactSuccess",
+        "SlotUnavailable",
+    ]
+    async with sessionmaker() as session:
+        starts = sorted(b.starts_at for b in (await session.execute(select(Booking))).scalars())
+    assert nine in starts
+    assert len(starts) == 2
