@@ -208,5 +208,5 @@ class Query:
         return BookingFormPrefill(
             name=found.name,
             email=found.email,
-            answers=[FormAnswer(question=q, answer=a) for q, a in found.answers.items()],
+            answers=[FormAnswer(question=q, answer=a) for q, a in sorted(found.answers.items())],
         )

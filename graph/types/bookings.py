@@ -46,7 +46,9 @@ class Booking(Node):
     integration: str | None = strawberry.field(
         description="The integration that created this meeting (recorded only, S9)."
     )
-    answers: list[FormAnswer] = strawberry.field(description="The booking form's answers.")
+    answers: list[FormAnswer] = strawberry.field(
+        description="The booking form's answers, by question."
+    )
     created_at: dt.datetime
     cancelled_at: dt.datetime | None
 
@@ -73,7 +75,7 @@ class Booking(Node):
             status=row.status,
             on_calendar=row.on_calendar,
             integration=row.integration,
-            answers=[FormAnswer(question=q, answer=a) for q, a in row.answers.items()],
+            answers=[FormAnswer(question=q, answer=a) for q, a in sorted(row.answers.items())],
             created_at=row.created_at,
             cancelled_at=row.cancelled_at,
         )

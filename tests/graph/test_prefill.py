@@ -22,6 +22,9 @@ query Prefill($slug: String!, $domain: String!, $token: String!) {
   }
 }
 """
+HOST_ANSWERS = (
+    "{ viewer { bookings(first: 10) { edges { node { answers { question answer } } } } } }"
+)
 
 
 async def prefill(gql: GraphQLClient, slug: str, domain: str, token: str) -> Any:
@@ -55,13 +58,19 @@ async def test_prefill_offers_earlier_answers_on_a_custom_domain_to_the_token_ho
         "__typename": "BookingFormPrefill",
         "name": "Cleo Contact",
         "email": "cleo@example.test",
-        "answers": [
-            {"question": "Topic", "answer": "Renewal"},  # the newest answer wins
+        "answers": [  # by question; the newest answer to each wins
             {"question": "Company", "answer": "Initech"},
+            {"question": "Topic", "answer": "Renewal"},
         ],
     }
     for booked in (first, second):
         assert await prefill(gql, slug, "Meet.Ada.test", booked["manageToken"]) == expected
+    # The host sees each submission's answers on the booking.
+    hosted = await gql(HOST_ANSWERS, token=ada.token)
+    assert [e["node"]["answers"] for e in hosted["data"]["viewer"]["bookings"]["edges"]] == [
+        [{"question": "Company", "answer": "Initech"}, {"question": "Topic", "answer": "Pricing"}],
+        [{"question": "Topic", "answer": "Renewal"}],
+    ]
 
 
 async def test_prefill_is_refused_off_custom_domains_and_for_unknown_or_foreign_tokens(
