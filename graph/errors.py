@@ -40,6 +40,7 @@ class ErrorCode(enum.Enum):
     AVAILABILITY_UNKNOWN = "AVAILABILITY_UNKNOWN"
     SLOT_UNAVAILABLE = "SLOT_UNAVAILABLE"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    BOOKING_NOT_CHANGEABLE = "BOOKING_NOT_CHANGEABLE"
 
 
 @strawberry.interface(description="An expected failure, with what the caller can do about it.")
@@ -157,6 +158,19 @@ class IdempotencyKeyReused(Error):
     pass
 
 
+@strawberry.enum
+class BookingNotChangeableReason(enum.Enum):
+    CANCELLED = "CANCELLED"
+    STARTED = "STARTED"
+    ENDED = "ENDED"
+    PAGE_DELETED = "PAGE_DELETED"
+
+
+@strawberry.type(description="The booking cannot be changed so; `reason` says why.")
+class BookingNotChangeable(Error):
+    reason: BookingNotChangeableReason
+
+
 @strawberry.type(description="The page exists but cannot be booked now; `reason` says why.")
 class PageUnavailable(Error):
     reason: PageUnavailableReason
@@ -190,6 +204,7 @@ AnyError = (
     | AvailabilityUnknown
     | SlotUnavailable
     | IdempotencyKeyReused
+    | BookingNotChangeable
 )
 
 _SIMPLE: dict[type[domain.DomainError], tuple[type[Any], ErrorCode]] = {}
@@ -225,6 +240,13 @@ def map_error(exc: domain.DomainError) -> AnyError:
         case domain.ProviderLimitationError():
             return ProviderLimitation(
                 message=message, field=field, code=ErrorCode.PROVIDER_LIMITATION
+            )
+        case domain.BookingNotChangeableError():
+            return BookingNotChangeable(
+                message=message,
+                field=field,
+                code=ErrorCode.BOOKING_NOT_CHANGEABLE,
+                reason=BookingNotChangeableReason(exc.reason),
             )
         case _:
             simple = _SIMPLE.get(type(exc))

@@ -21,13 +21,13 @@ from graph.errors import (
 from graph.relay import Node, from_global_id
 from graph.types.accounts import ConnectedDomain, InboxConnection
 from graph.types.availability import AvailableSlots, SlotDay, TimeSlot
-from graph.types.bookings import Booking, Contact
+from graph.types.bookings import Booking, BookingFormPrefill, Contact, FormAnswer
 from graph.types.connections import CalendarConnection, RemoteCalendar
 from graph.types.pages import PageUnavailableReason, PublicSchedulingPage, SchedulingPage
 from graph.types.settings import CalendarSettings
 from graph.types.users import User
 from models.enums import Scope
-from resolvers import availability
+from resolvers import availability, prefill
 from resolvers import pages as page_cases
 from resolvers.errors import DomainError, HostAccessLostError, PagesTurnedOffError
 from scheduling import rules
@@ -40,6 +40,11 @@ if TYPE_CHECKING:
 AvailableSlotsResult = Annotated[
     AvailableSlots | NotFound | PageUnavailable | AvailabilityUnknown | ValidationError,
     strawberry.union("AvailableSlotsResult"),
+]
+
+BookingFormPrefillResult = Annotated[
+    BookingFormPrefill | NotFound | ValidationError,
+    strawberry.union("BookingFormPrefillResult"),
 ]
 
 PublicSchedulingPageResult = Annotated[
@@ -179,4 +184,29 @@ class Query:
                 SlotDay(date=day, slots=[TimeSlot(start=s.start, end=s.end) for s in slots])
                 for day, slots in group_by_day(found.slots, zone)
             ],
+        )
+
+    @strawberry.field(
+        description="Prefill for a page's booking form from the contact's earlier "
+        "submissions (public, S16): only on the account's custom domains, and only for a "
+        "visitor presenting the manage token of an earlier booking."
+    )
+    async def booking_form_prefill(
+        self, info: Info, page_slug: str, domain: str, manage_token: str
+    ) -> BookingFormPrefillResult:
+        context = info.context
+        try:
+            found = await prefill.booking_form_prefill(
+                context.sessionmaker,
+                slug=page_slug[:300],
+                domain=domain[:253],
+                manage_token=manage_token,
+                public_base_url=context.public_base_url,
+            )
+        except DomainError as exc:
+            return error_result(exc, BookingFormPrefillResult)  # type: ignore[no-any-return]
+        return BookingFormPrefill(
+            name=found.name,
+            email=found.email,
+            answers=[FormAnswer(question=q, answer=a) for q, a in sorted(found.answers.items())],
         )

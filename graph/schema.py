@@ -18,7 +18,15 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 
 from graph.extensions import FreshLoaders, MaskUnexpectedErrors
-from graph.mutations import bookings, connections, pages, settings
+from graph.mutations import (
+    bookings,
+    connections,
+    domains,
+    manage_bookings,
+    meetings,
+    pages,
+    settings,
+)
 from graph.queries import Query
 from graph.types.accounts import ConnectedDomain, InboxConnection
 from graph.types.bookings import Booking, Contact
@@ -42,6 +50,16 @@ class Mutation:
         resolver=connections.set_availability_calendars
     )
     book_meeting = strawberry.mutation(resolver=bookings.book_meeting)
+    cancel_booking = strawberry.mutation(resolver=manage_bookings.cancel_booking)
+    reschedule_booking = strawberry.mutation(resolver=manage_bookings.reschedule_booking)
+    cancel_booking_as_contact = strawberry.mutation(
+        resolver=manage_bookings.cancel_booking_as_contact
+    )
+    reschedule_booking_as_contact = strawberry.mutation(
+        resolver=manage_bookings.reschedule_booking_as_contact
+    )
+    create_meeting = strawberry.mutation(resolver=meetings.create_meeting)
+    update_connected_domain = strawberry.mutation(resolver=domains.update_connected_domain)
     update_calendar_connection = strawberry.mutation(
         resolver=connections.update_calendar_connection
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -69,6 +70,15 @@ class Booking(Base):
     # C14: the calendar write follows through the outbox; its failure shows here.
     calendar_write_error: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # Whether the booking has, or will get through the outbox, an event on the host's
+    # calendar: cancel and reschedule write outbox rows only then (REQUESTED offline
+    # bookings and engagement-only CRM meetings never reach a calendar, S7, S9).
+    on_calendar: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The contact's secret for cancel/reschedule without signing in: only its SHA-256 is
+    # kept, so the database cannot give it back (it is shown once, in bookMeeting's answer).
+    manage_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # S9: a meeting an integration created (and already holds elsewhere) is recorded only.
+    integration: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = created_at_column()
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

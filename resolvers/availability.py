@@ -190,7 +190,10 @@ async def available_slots(
     end: dt.datetime,
     duration: int | None,
     now: dt.datetime,
+    moving: Booking | None = None,
 ) -> PageSlots:
+    """`moving` is a booking being rescheduled: its own time is not busy, neither as a
+    booking nor as the calendar event it wrote (the span exactly equal to it)."""
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidInput(
             "Give times with a UTC offset, e.g. 2030-01-07T09:00:00Z.", field="start"
@@ -223,6 +226,7 @@ async def available_slots(
                         Booking.status != BookingStatus.CANCELLED,
                         Booking.ends_at > start - margin,
                         Booking.starts_at < end + margin,
+                        Booking.id != (moving.id if moving is not None else 0),
                     )
                 )
             ).scalars()
@@ -230,6 +234,9 @@ async def available_slots(
         busy, offline = await calendar_busy(
             services, session, public.host.id, start - margin, end + margin
         )
+    if moving is not None and moving.on_calendar:
+        own = (moving.starts_at, moving.ends_at)
+        busy = [span for span in busy if (span.start, span.end) != own]
     slots = compute_slots(
         rules_,
         now=now,

@@ -6,7 +6,8 @@ booking, the outbox row for the calendar write (C14) and the idempotency record 
 exclusion constraint on bookings decides any race: the loser gets `SlotUnavailable`.
 Offline mode (S7): no usable calendar, the booking is REQUESTED and nothing is written to a
 calendar. Lost access (S13): refused, and the host gets at most one email per page and
-day saying a contact tried to book (C13).
+day saying a contact tried to book (C13). The contact gets a secret manage token, shown
+once, for cancelling or rescheduling without an account (`resolvers.manage_bookings`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,14 +28,14 @@ from sqlalchemy.exc import IntegrityError
 from models import Booking, Contact, IdempotencyKey, LostAccessNotice, OutboxMessage, User
 from models.enums import BookingStatus
 from models.outbox import OutboxKind
-from resolvers.availability import available_slots
+from resolvers.availability import PageSlots, available_slots
 from resolvers.errors import (
     HostAccessLostError,
     IdempotencyKeyReusedError,
     InvalidInput,
     SlotUnavailableError,
 )
-from resolvers.pages import get_public_page
+from resolvers.pages import PublicPage, get_public_page
 from scheduling import rules
 
 if TYPE_CHECKING:
@@ -45,6 +47,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger("slotgraph.bookings")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]+$")
 IDEMPOTENCY_TTL = dt.timedelta(hours=24)
+MANAGE_TOKEN_PREFIX = "sgm_"  # noqa: S105 (a public prefix, not a secret)
+OPERATION = "bookMeeting"
 MAX_ANSWERS = 30
 
 
@@ -83,6 +87,8 @@ class BookingOutcome:
     booking: Booking
     offline: bool
     replayed: bool
+    # Shown once: only its digest is stored, so a replay (C12) cannot give it again.
+    manage_token: str | None = None
 
 
 def _validate(request: BookingRequest) -> None:
@@ -104,27 +110,88 @@ def _validate(request: BookingRequest) -> None:
         len(k) > 100 or len(v) > 2_000 for k, v in request.answers.items()
     ):
         raise InvalidInput(f"At most {MAX_ANSWERS} answers of 2,000 characters.", field="answers")
-    if request.idempotency_key is not None and not 1 <= len(request.idempotency_key) <= 200:
+    check_idempotency_key(request.idempotency_key)
+
+
+async def replay(
+    session: AsyncSession,
+    scope: str,
+    operation: str,
+    key: str | None,
+    fingerprint: str,
+    now: dt.datetime,
+) -> tuple[Booking, dict[str, Any]] | None:
+    """The booking a completed earlier call with this key made or changed, with what it
+    answered, or None (C12)."""
+    if key is None:
+        return None
+    await session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < now))
+    record = await session.get(IdempotencyKey, (scope, key))
+    if record is None:
+        return None
+    if record.operation != operation or record.request_hash != fingerprint:
+        raise IdempotencyKeyReusedError(
+            "This idempotency key was used for a different request; use a new key for a new "
+            "request.",
+            field="idempotencyKey",
+        )
+    booking = await session.get(Booking, record.response["bookingId"])
+    return None if booking is None else (booking, record.response)
+
+
+def remember(
+    session: AsyncSession,
+    scope: str,
+    operation: str,
+    key: str | None,
+    fingerprint: str,
+    booking_id: int,
+    now: dt.datetime,
+    **answered: Any,
+) -> None:
+    """Keep a completed result for C12, in the transaction that completed it."""
+    if key is None:
+        return
+    session.add(
+        IdempotencyKey(
+            scope=scope,
+            key=key,
+            operation=operation,
+            request_hash=fingerprint,
+            response={**answered, "bookingId": booking_id},
+            expires_at=now + IDEMPOTENCY_TTL,
+        )
+    )
+
+
+def queue_calendar_write(
+    session: AsyncSession, booking: Booking, kind: OutboxKind, **details: Any
+) -> None:
+    """C14: the calendar change follows the commit through the outbox, so it is written
+    in the same transaction as the change itself and can be neither lost nor doubled."""
+    session.add(
+        OutboxMessage(
+            account_id=booking.account_id,
+            kind=kind,
+            booking_id=booking.id,
+            payload={"bookingId": booking.id, **details},
+        )
+    )
+
+
+def check_idempotency_key(key: str | None) -> None:
+    if key is not None and not 1 <= len(key) <= 200:
         raise InvalidInput("An idempotency key has 1 to 200 characters.", field="idempotencyKey")
 
 
-async def _replay(
-    session: AsyncSession, scope: str, request: BookingRequest, now: dt.datetime
-) -> Booking | None:
-    """The booking a completed earlier call with this key made, or None (C12)."""
-    if request.idempotency_key is None:
-        return None
-    await session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < now))
-    record = await session.get(IdempotencyKey, (scope, request.idempotency_key))
-    if record is None:
-        return None
-    if record.operation != "bookMeeting" or record.request_hash != request.fingerprint():
-        raise IdempotencyKeyReusedError(
-            "This idempotency key was used for a different request; use a new key for a new "
-            "booking.",
-            field="idempotencyKey",
-        )
-    return await session.get(Booking, record.response["bookingId"])
+def new_manage_token() -> tuple[str, str]:
+    """A contact's secret for managing their booking, and the digest that is stored."""
+    token = MANAGE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return token, manage_token_digest(token)
+
+
+def manage_token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 async def book_meeting(
@@ -137,28 +204,18 @@ async def book_meeting(
     page, host = public.page, public.host
     scope = f"token:{viewer.token_id}" if viewer is not None else f"page:{page.id}"
     async with services.sessionmaker.begin() as session:
-        replayed = await _replay(session, scope, request, now)
+        replayed = await replay(
+            session, scope, OPERATION, request.idempotency_key, request.fingerprint(), now
+        )
     if replayed is not None:
+        booking = replayed[0]
         return BookingOutcome(
-            booking=replayed, offline=replayed.status is BookingStatus.REQUESTED, replayed=True
+            booking=booking, offline=booking.status is BookingStatus.REQUESTED, replayed=True
         )
     start = request.start.astimezone(dt.UTC)
-    try:
-        found = await available_slots(
-            services,
-            slug=request.slug,
-            domain=request.domain,
-            start=start,
-            end=start + dt.timedelta(minutes=1),
-            duration=request.duration,
-            now=now,
-        )
-    except HostAccessLostError:
-        await _tell_host_someone_tried(services, host, page.id, page.title, now)
-        raise
-    if not any(slot.start == start for slot in found.slots):
-        raise SlotUnavailableError(_TAKEN, field="start")
+    found = await check_slot(services, public, request.domain, start, request.duration, now=now)
     end = start + dt.timedelta(minutes=found.duration)
+    manage_token, token_hash = new_manage_token()
     try:
         async with services.sessionmaker.begin() as session:
             contact = await _contact(session, page.account_id, request)
@@ -174,44 +231,77 @@ async def book_meeting(
                 status=BookingStatus.REQUESTED if found.offline else BookingStatus.CONFIRMED,
                 answers=request.answers,
                 idempotency_key=request.idempotency_key,
+                on_calendar=not found.offline,
+                manage_token_hash=token_hash,
             )
             session.add(booking)
             await session.flush()
             if not found.offline:
-                session.add(
-                    OutboxMessage(
-                        account_id=page.account_id,
-                        kind=OutboxKind.CALENDAR_CREATE,
-                        booking_id=booking.id,
-                        payload={"bookingId": booking.id},
-                    )
-                )
-            if request.idempotency_key is not None:
-                session.add(
-                    IdempotencyKey(
-                        scope=scope,
-                        key=request.idempotency_key,
-                        operation="bookMeeting",
-                        request_hash=request.fingerprint(),
-                        response={"bookingId": booking.id},
-                        expires_at=now + IDEMPOTENCY_TTL,
-                    )
-                )
+                queue_calendar_write(session, booking, OutboxKind.CALENDAR_CREATE)
+            remember(
+                session,
+                scope,
+                OPERATION,
+                request.idempotency_key,
+                request.fingerprint(),
+                booking.id,
+                now,
+            )
             await session.flush()
     except IntegrityError as exc:
         if "no_overlapping_bookings" in str(exc.orig):
             raise SlotUnavailableError(_TAKEN, field="start") from None
         if "idempotency_keys" in str(exc.orig):  # the same key raced itself: replay it
             async with services.sessionmaker.begin() as session:
-                again = await _replay(session, scope, request, now)
+                again = await replay(
+                    session, scope, OPERATION, request.idempotency_key, request.fingerprint(), now
+                )
             if again is not None:
-                return BookingOutcome(booking=again, offline=found.offline, replayed=True)
+                return BookingOutcome(booking=again[0], offline=found.offline, replayed=True)
         raise
     log.info("booked", booking_id=booking.id, offline=found.offline)
-    return BookingOutcome(booking=booking, offline=found.offline, replayed=False)
+    return BookingOutcome(
+        booking=booking, offline=found.offline, replayed=False, manage_token=manage_token
+    )
 
 
 _TAKEN = "This time is no longer available; pick another slot."
+
+
+async def check_slot(
+    services: Services,
+    public: PublicPage,
+    domain: str | None,
+    start: dt.datetime,
+    duration: int | None,
+    *,
+    now: dt.datetime,
+    moving: Booking | None = None,
+    tell_host: bool = True,
+) -> PageSlots:
+    """The live re-check every booking and reschedule goes through: `start` must be one of
+    the slots `availableSlots` would offer right now (S8), `moving` excepted from busy time.
+    Lost access refuses and, for a contact (`tell_host`), tells the host at most once per
+    page and day (S13, C13)."""
+    page, host = public.page, public.host
+    try:
+        found = await available_slots(
+            services,
+            slug=page.slug,
+            domain=domain,
+            start=start,
+            end=start + dt.timedelta(minutes=1),
+            duration=duration,
+            now=now,
+            moving=moving,
+        )
+    except HostAccessLostError:
+        if tell_host:
+            await _tell_host_someone_tried(services, host, page.id, page.title, now)
+        raise
+    if not any(slot.start == start for slot in found.slots):
+        raise SlotUnavailableError(_TAKEN, field="start")
+    return found
 
 
 async def _contact(session: AsyncSession, account_id: int, request: BookingRequest) -> Contact:

@@ -123,3 +123,12 @@ class SlotUnavailableError(DomainError):
 
 class IdempotencyKeyReusedError(DomainError):
     """C12: the key was used for a different request."""
+
+
+class BookingNotChangeableError(DomainError):
+    """The booking's state forbids the change: cancelled, already started or over, or its
+    page is gone (a contact reschedules only against the page's slots)."""
+
+    def __init__(self, message: str, *, reason: str, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.reason = reason

@@ -34,6 +34,7 @@ from server.auth import REFUSED_MESSAGE, WS_TOKEN_KEY, BearerAuth, InvalidToken,
 from server.logs import configure_logging
 from server.oauth import callback_endpoint
 from server.providers import build_registry, provider_tls
+from server.robots import robots_endpoint
 from server.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -212,6 +213,7 @@ def create_app(
                 callback_endpoint(services, settings.dashboard_url),
                 methods=["GET", "POST"],
             ),
+            Route("/robots.txt", robots_endpoint(sessionmaker), methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -90,6 +90,11 @@ class BookMeetingSuccess:
         description="The host has no calendar connected: a request, on no calendar (S7)."
     )
     replayed: bool = strawberry.field(description="The first result for this idempotency key.")
+    manage_token: str | None = strawberry.field(
+        description="The contact's secret for the confirmation's manage link "
+        "(cancelBookingAsContact, rescheduleBookingAsContact, bookingFormPrefill). Shown "
+        "once: only its digest is stored, so it is null on a replay."
+    )
 
 
 BookMeetingResult = Annotated[
@@ -134,4 +139,5 @@ async def book_meeting(info: Info, input: BookMeetingInput) -> BookMeetingResult
         booking=BookedMeeting.from_row(outcome.booking),
         offline=outcome.offline,
         replayed=outcome.replayed,
+        manage_token=outcome.manage_token,
     )

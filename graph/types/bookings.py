@@ -39,7 +39,18 @@ class Booking(Node):
     ends_at: dt.datetime
     time_zone: str
     status: BookingStatusType  # type: ignore[valid-type]
+    on_calendar: bool = strawberry.field(
+        description="Has, or is getting, an event on your calendar (false: offline request "
+        "or engagement only, S7, S9)."
+    )
+    integration: str | None = strawberry.field(
+        description="The integration that created this meeting (recorded only, S9)."
+    )
+    answers: list[FormAnswer] = strawberry.field(
+        description="The booking form's answers, by question."
+    )
     created_at: dt.datetime
+    cancelled_at: dt.datetime | None
 
     @strawberry.field
     async def contact(self, info: Info) -> Contact | None:
@@ -62,5 +73,22 @@ class Booking(Node):
             ends_at=row.ends_at,
             time_zone=row.time_zone,
             status=row.status,
+            on_calendar=row.on_calendar,
+            integration=row.integration,
+            answers=[FormAnswer(question=q, answer=a) for q, a in sorted(row.answers.items())],
             created_at=row.created_at,
+            cancelled_at=row.cancelled_at,
         )
+
+
+@strawberry.type(description="One answer of an earlier booking form.")
+class FormAnswer:
+    question: str
+    answer: str
+
+
+@strawberry.type(description="What the contact entered before, for the booking form (S16).")
+class BookingFormPrefill:
+    name: str
+    email: str
+    answers: list[FormAnswer]

@@ -170,6 +170,19 @@ def scenario_busy_hidden(found: PageSlots) -> set[dt.datetime]:
     return starts
 
 
+async def connect_exchange(gql: GraphQLClient, person: Person, exchange: FakeExchange) -> None:
+    """Connect the fake mailbox through the real mutation (S2)."""
+    connected = await gql(
+        "mutation($i: ConnectExchangeCalendarInput!) { connectExchangeCalendar(input: $i) "
+        "{ __typename } }",
+        {"i": {"email": exchange.email, "password": PASSWORD, "ewsUrl": exchange.url}},
+        token=person.token,
+    )
+    assert connected["data"]["connectExchangeCalendar"]["__typename"] == (
+        "ConnectExchangeCalendarSuccess"
+    )
+
+
 @pytest.fixture
 def exchange() -> Iterator[FakeExchange]:
     with FakeExchange() as fake:
@@ -181,15 +194,7 @@ async def test_exchange_calendar_busy_time_hides_slots(
     gql: GraphQLClient, factory: Factory, exchange: FakeExchange, app: Starlette
 ) -> None:
     ada = await factory.person(url_prefix="ada")
-    connected = await gql(
-        "mutation($i: ConnectExchangeCalendarInput!) { connectExchangeCalendar(input: $i) "
-        "{ __typename } }",
-        {"i": {"email": exchange.email, "password": PASSWORD, "ewsUrl": exchange.url}},
-        token=ada.token,
-    )
-    assert connected["data"]["connectExchangeCalendar"]["__typename"] == (
-        "ConnectExchangeCalendarSuccess"
-    )
+    await connect_exchange(gql, ada, exchange)
     slug = await make_page(gql, ada, timeZone="America/New_York", bookingWindowDays=30)
     services = app.state.runtime.services
     starts = scenario_busy_hidden(await scenario_week_slots(services, slug))
