@@ -1,0 +1,128 @@
+"""The job queue (#5 part 1) on real PostgreSQL: jobs commit or roll back with the caller's
+transaction, run on a real worker loop, are retried with backoff and parked with the
+error kept after bounded attempts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from sync.queue import Job as NewJob
+from sync.queue import JobQueue, Retry, RetryPolicy, enqueue, enqueue_many
+
+
+@asynccontextmanager
+async def working(queue: JobQueue) -> AsyncIterator[None]:
+    """The queue's worker loop running in this process until the block ends."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(queue.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 20)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, seconds: float = 20) -> None:
+    """Wait until `check()` holds (polling); fail after `seconds`."""
+    async with asyncio.timeout(seconds):
+        while not await check():  # noqa: ASYNC110 - the state is in another process's rows
+            await asyncio.sleep(0.05)
+
+
+def fast_queue(database_url: str) -> JobQueue:
+    return JobQueue(database_url, concurrency=4, heartbeat_seconds=5, idle_poll_seconds=0.5)
+
+
+async def test_a_job_exists_only_if_its_transaction_committed(
+    database_url: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def record(payload: dict[str, Any]) -> None:
+        seen.append(payload)
+
+    async with sessionmaker.begin() as session:
+        assert await enqueue(session, "test.record", {"n": 1})
+
+    async def enqueue_then_fail() -> None:
+        async with sessionmaker.begin() as session:
+            await enqueue(session, "test.record", {"n": 2})
+            raise RuntimeError("the change that needed the job failed")
+
+    with pytest.raises(RuntimeError):
+        await enqueue_then_fail()
+    async with sessionmaker.begin() as session:
+        new = await enqueue_many(
+            session,
+            [
+                NewJob("test.record", {"n": 3}, dedupe_key="three"),
+                NewJob("test.record", {"n": 3}, dedupe_key="three"),
+            ],
+        )
+    assert new == 1  # the duplicate by key was skipped
+
+    queue = fast_queue(database_url)
+    queue.register("test.record", record)
+    async with working(queue):
+
+        async def both_ran() -> bool:
+            return len(seen) >= 2
+
+        await eventually(both_ran)
+        await asyncio.sleep(0.3)  # nothing else is coming
+    assert sorted(p["n"] for p in seen) == [1, 3]
+
+
+async def test_failing_job_is_retried_then_parked_with_its_error(
+    database_url: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    runs: list[str] = []
+
+    async def flaky(payload: dict[str, Any]) -> None:
+        runs.append(payload["kind"])
+        if payload["kind"] == "retry":
+            raise Retry("the provider asked us to come back", delay=0.05)
+        raise ValueError("the provider refused the request")
+
+    async with sessionmaker.begin() as session:
+        await enqueue(session, "test.flaky", {"kind": "retry"})
+        await enqueue(session, "test.flaky", {"kind": "error"})
+
+    queue = fast_queue(database_url)
+    queue.register("test.flaky", flaky, policy=RetryPolicy(max_attempts=3, initial_delay=0.05))
+
+    async def parked() -> list[tuple[str, int]]:
+        async with sessionmaker() as session:
+            rows = await session.execute(
+                text("SELECT status::text, attempts FROM pgqueuer ORDER BY id")
+            )
+            return [(row[0], row[1]) for row in rows]
+
+    async with working(queue):
+
+        async def both_parked() -> bool:
+            return [status for status, _ in await parked()] == ["failed", "failed"]
+
+        await eventually(both_parked)
+    assert await parked() == [("failed", 2), ("failed", 2)]  # three runs: two retries
+    assert sorted(runs) == ["error"] * 3 + ["retry"] * 3
+    async with sessionmaker() as session:
+        kept = (
+            await session.execute(
+                text(
+                    "SELECT traceback->>'exception_message' FROM pgqueuer_log "
+                    "WHERE status = 'failed' ORDER BY id"
+                )
+            )
+        ).scalars()
+        assert sorted(kept) == [
+            "the provider asked us to come back",
+            "the provider refused the request",
+        ]
