@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
 from models import Booking, Contact, IdempotencyKey, LostAccessNotice, OutboxMessage, User
-from models.enums import BookingStatus
+from models.enums import BookingStatus, CalendarWriteState
 from models.outbox import OutboxKind
 from resolvers.availability import available_slots
 from resolvers.errors import (
@@ -35,6 +35,7 @@ from resolvers.errors import (
 )
 from resolvers.pages import get_public_page
 from scheduling import rules
+from sync import outbox
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -174,17 +175,21 @@ async def book_meeting(
                 status=BookingStatus.REQUESTED if found.offline else BookingStatus.CONFIRMED,
                 answers=request.answers,
                 idempotency_key=request.idempotency_key,
+                calendar_write_state=(
+                    CalendarWriteState.NONE if found.offline else CalendarWriteState.PENDING
+                ),
             )
             session.add(booking)
             await session.flush()
-            if not found.offline:
-                session.add(
+            if not found.offline:  # C14: written to the calendar by the outbox job
+                await outbox.post(
+                    session,
                     OutboxMessage(
                         account_id=page.account_id,
                         kind=OutboxKind.CALENDAR_CREATE,
                         booking_id=booking.id,
                         payload={"bookingId": booking.id},
-                    )
+                    ),
                 )
             if request.idempotency_key is not None:
                 session.add(
@@ -245,12 +250,13 @@ async def _tell_host_someone_tried(
         )
         if claimed.first() is None:
             return
-        session.add(
+        await outbox.post(
+            session,
             OutboxMessage(
                 account_id=host.account_id,
                 kind=OutboxKind.EMAIL,
                 payload=_lost_access_email(host, page_title),
-            )
+            ),
         )
 
 

@@ -10,13 +10,22 @@ import strawberry
 from graph.context import Info
 from graph.relay import Node, to_global_id
 from graph.types.pages import SchedulingPage, load_page
-from models.enums import BookingStatus
+from models.enums import BookingStatus, CalendarWriteState
 
 if TYPE_CHECKING:
     from models import Booking as BookingRow
     from models import Contact as ContactRow
 
 BookingStatusType = strawberry.enum(BookingStatus, name="BookingStatus")
+CalendarWriteStateType = strawberry.enum(
+    CalendarWriteState,
+    name="CalendarWriteState",
+    description=(
+        "The booking's calendar write (C14): NONE for offline requests (S7), PENDING while "
+        "it is written or retried, WRITTEN once the calendar matches, FAILED after bounded "
+        "retries."
+    ),
+)
 
 
 @strawberry.type(description="A CRM contact (S20).")
@@ -39,6 +48,10 @@ class Booking(Node):
     ends_at: dt.datetime
     time_zone: str
     status: BookingStatusType  # type: ignore[valid-type]
+    calendar_write_state: CalendarWriteStateType  # type: ignore[valid-type]
+    calendar_write_error: str | None = strawberry.field(
+        description="Why the last calendar write failed; null once it succeeds (C14)."
+    )
     created_at: dt.datetime
 
     @strawberry.field
@@ -62,5 +75,7 @@ class Booking(Node):
             ends_at=row.ends_at,
             time_zone=row.time_zone,
             status=row.status,
+            calendar_write_state=row.calendar_write_state,
+            calendar_write_error=row.calendar_write_error,
             created_at=row.created_at,
         )

@@ -5,8 +5,6 @@ error kept after bounded attempts."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -15,25 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sync.queue import Job as NewJob
 from sync.queue import JobQueue, Retry, RetryPolicy, enqueue, enqueue_many
-
-
-@asynccontextmanager
-async def working(queue: JobQueue) -> AsyncIterator[None]:
-    """The queue's worker loop running in this process until the block ends."""
-    stop = asyncio.Event()
-    task = asyncio.create_task(queue.run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 20)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], *, seconds: float = 20) -> None:
-    """Wait until `check()` holds (polling); fail after `seconds`."""
-    async with asyncio.timeout(seconds):
-        while not await check():  # noqa: ASYNC110 - the state is in another process's rows
-            await asyncio.sleep(0.05)
+from tests.sync.helpers import eventually, working
 
 
 def fast_queue(database_url: str) -> JobQueue:
