@@ -136,6 +136,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run the background jobs (outbox deliveries) alone, without the API (#5)."""
     settings = _settings()
+    if settings.is_demo and not settings.secret_keys:  # read what demo `serve` stored (C15)
+        settings = settings.model_copy(update={"secret_keys": (_demo_key(settings),)})
     url = _database_url(settings)
     if not args.no_migrate:
         asyncio.run(_migrate(url))

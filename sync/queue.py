@@ -18,7 +18,9 @@ The seam:
   `failed` with the error kept (`pgqueuer_log.traceback`).
 - `JobQueue.run(stop)` works until `stop` is set: one dedicated asyncpg connection per
   process (LISTEN does not work through PgBouncer), at most `concurrency` jobs at a time,
-  dequeued in batches; a broken connection is re-opened after a pause.
+  dequeued in batches; a broken connection is re-opened after a pause. pgqueuer keeps a
+  log row per job transition and never drops them: `prune_log` does, hourly, keeping the
+  rows of parked jobs.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from models.db import connect_raw
 if TYPE_CHECKING:
     from pgqueuer.models import Context
     from pgqueuer.models import Job as QueuedJob
+    from pgqueuer.ports.driver import Driver
     from sqlalchemy.ext.asyncio import AsyncSession
 
 log = structlog.get_logger("slotgraph.queue")
@@ -52,6 +55,14 @@ log = structlog.get_logger("slotgraph.queue")
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 Periodic = Callable[[], Awaitable[object]]
 RECONNECT_PAUSE = 5.0
+PRUNE_EVERY = 3600.0
+PRUNE_SQL = """
+DELETE FROM pgqueuer_log
+WHERE created < now() - $1::interval
+  AND NOT EXISTS (
+    SELECT 1 FROM pgqueuer job WHERE job.id = pgqueuer_log.job_id AND job.status = 'failed'
+  )
+"""
 
 
 class Retry(Exception):
@@ -189,6 +200,7 @@ class JobQueue:
         concurrency: int = 20,
         heartbeat_seconds: float = 30.0,
         idle_poll_seconds: float = 30.0,
+        log_retention_days: float = 7.0,
     ) -> None:
         """`heartbeat_seconds`: a running job whose worker has been silent this long is
         picked again by another worker (the visibility timeout of a killed worker)."""
@@ -196,6 +208,7 @@ class JobQueue:
         self.concurrency = max(2, concurrency)
         self.heartbeat = dt.timedelta(seconds=heartbeat_seconds)
         self.idle_poll = dt.timedelta(seconds=idle_poll_seconds)
+        self.log_retention = dt.timedelta(days=log_retention_days)
         self._handlers: dict[str, _Registration] = {}
         self._periodic: list[tuple[float, Periodic]] = []
 
@@ -253,6 +266,12 @@ class JobQueue:
             batch = max(1, min(10, self.concurrency // 2))
             tasks = [asyncio.create_task(self._every(s, t, stop)) for s, t in self._periodic]
             tasks.append(asyncio.create_task(_relay(stop, manager.shutdown)))
+            driver = manager.queries.driver
+
+            async def prune() -> None:
+                await prune_log(driver, self.log_retention)
+
+            tasks.append(asyncio.create_task(self._every(PRUNE_EVERY, prune, stop)))
             try:
                 await manager.run(
                     dequeue_timeout=self.idle_poll,
@@ -276,6 +295,11 @@ class JobQueue:
                 log.exception("periodic task failed", task=getattr(task, "__name__", "?"))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), seconds)
+
+
+async def prune_log(driver: Driver, older_than: dt.timedelta) -> None:
+    """Drop pgqueuer's log rows older than `older_than`, except those of parked jobs."""
+    await driver.execute(PRUNE_SQL, older_than)
 
 
 async def _relay(stop: asyncio.Event, shutdown: asyncio.Event) -> None:

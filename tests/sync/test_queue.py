@@ -5,14 +5,17 @@ error kept after bounded attempts."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from typing import Any
 
 import pytest
+from pgqueuer.db import AsyncpgDriver
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from models.db import connect_raw
 from sync.queue import Job as NewJob
-from sync.queue import JobQueue, Retry, RetryPolicy, enqueue, enqueue_many
+from sync.queue import JobQueue, Retry, RetryPolicy, enqueue, enqueue_many, prune_log
 from tests.sync.helpers import eventually, working
 
 
@@ -106,3 +109,33 @@ async def test_failing_job_is_retried_then_parked_with_its_error(
             "the provider asked us to come back",
             "the provider refused the request",
         ]
+
+
+async def test_old_log_rows_are_pruned_but_parked_jobs_keep_theirs(
+    database_url: str, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with sessionmaker.begin() as session:
+        await enqueue(session, "test.done", {})
+        await enqueue(session, "test.parked", {})
+        await session.execute(text("UPDATE pgqueuer SET status = 'failed' WHERE id = 2"))
+        await session.execute(
+            text(
+                "INSERT INTO pgqueuer_log (job_id, status, priority, entrypoint, created) "
+                "VALUES (1, 'successful', 0, 'test.done', now() - interval '8 days'), "
+                "(2, 'failed', 0, 'test.parked', now() - interval '8 days')"
+            )
+        )
+        await session.execute(text("DELETE FROM pgqueuer WHERE id = 1"))
+    connection = await connect_raw(database_url)
+    try:
+        await prune_log(AsyncpgDriver(connection), dt.timedelta(days=7))
+    finally:
+        await connection.close()
+    async with sessionmaker() as session:
+        left = (
+            await session.execute(
+                text("SELECT job_id, status::text FROM pgqueuer_log ORDER BY job_id, status")
+            )
+        ).all()
+    # The fresh 'queued' rows stay; of the old ones only the parked job's is kept.
+    assert [tuple(row) for row in left] == [(1, "queued"), (2, "failed"), (2, "queued")]
