@@ -85,7 +85,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Send
     from starlette.types import Scope as AsgiScope
 
-    from server.app import Runtime
+    from server.runtime import Runtime
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = 20

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, created_at_column, enum_column, id_column
-from models.enums import BookingStatus
+from models.enums import BookingStatus, CalendarWriteState
 
 
 class Contact(Base):
@@ -67,7 +67,15 @@ class Booking(Base):
     status: Mapped[BookingStatus] = enum_column(BookingStatus)
     answers: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     remote_event_id: Mapped[str | None] = mapped_column(Text)
-    # C14: the calendar write follows through the outbox; its failure shows here.
+    # The calendar the event was written to, so updates and deletes find it there even
+    # after the host's default calendar changed.
+    remote_calendar_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("remote_calendars.id", ondelete="SET NULL")
+    )
+    # C14: the calendar write follows through the outbox; its state and failure show here.
+    calendar_write_state: Mapped[CalendarWriteState] = enum_column(
+        CalendarWriteState, default=CalendarWriteState.NONE
+    )
     calendar_write_error: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     # Whether the booking has, or will get through the outbox, an event on the host's

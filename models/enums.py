@@ -83,6 +83,17 @@ class BookingStatus(enum.StrEnum):
     CANCELLED = "CANCELLED"
 
 
+class CalendarWriteState(enum.StrEnum):
+    """Where a booking stands with its calendar write (C14): NONE for offline requests (S7),
+    PENDING while the outbox delivers or retries it (the last error, if any, is on the
+    booking), WRITTEN once the default calendar holds it, FAILED after bounded retries."""
+
+    NONE = "NONE"
+    PENDING = "PENDING"
+    WRITTEN = "WRITTEN"
+    FAILED = "FAILED"
+
+
 class Scope(enum.StrEnum):
     """What an API token may do. Reading one's own data needs READ."""
 

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
 from models import Booking, Contact, IdempotencyKey, LostAccessNotice, OutboxMessage, User
-from models.enums import BookingStatus
+from models.enums import BookingStatus, CalendarWriteState
 from models.outbox import OutboxKind
 from resolvers.availability import PageSlots, available_slots
 from resolvers.errors import (
@@ -37,6 +37,7 @@ from resolvers.errors import (
 )
 from resolvers.pages import PublicPage, get_public_page
 from scheduling import rules
+from sync import outbox
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -164,18 +165,21 @@ def remember(
     )
 
 
-def queue_calendar_write(
+async def queue_calendar_write(
     session: AsyncSession, booking: Booking, kind: OutboxKind, **details: Any
 ) -> None:
     """C14: the calendar change follows the commit through the outbox, so it is written
-    in the same transaction as the change itself and can be neither lost nor doubled."""
-    session.add(
+    (with its delivery job) in the same transaction as the change itself and can be
+    neither lost nor doubled."""
+    booking.calendar_write_state = CalendarWriteState.PENDING
+    await outbox.post(
+        session,
         OutboxMessage(
             account_id=booking.account_id,
             kind=kind,
             booking_id=booking.id,
             payload={"bookingId": booking.id, **details},
-        )
+        ),
     )
 
 
@@ -237,7 +241,7 @@ async def book_meeting(
             session.add(booking)
             await session.flush()
             if not found.offline:
-                queue_calendar_write(session, booking, OutboxKind.CALENDAR_CREATE)
+                await queue_calendar_write(session, booking, OutboxKind.CALENDAR_CREATE)
             remember(
                 session,
                 scope,
@@ -335,12 +339,13 @@ async def _tell_host_someone_tried(
         )
         if claimed.first() is None:
             return
-        session.add(
+        await outbox.post(
+            session,
             OutboxMessage(
                 account_id=host.account_id,
                 kind=OutboxKind.EMAIL,
                 payload=_lost_access_email(host, page_title),
-            )
+            ),
         )
 
 

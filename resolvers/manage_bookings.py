@@ -152,7 +152,7 @@ async def cancel_booking(
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
         if booking.on_calendar:
-            queue_calendar_write(
+            await queue_calendar_write(
                 session,
                 booking,
                 OutboxKind.CALENDAR_DELETE,
@@ -249,7 +249,7 @@ async def reschedule_booking(
             previous = booking.starts_at
             booking.starts_at, booking.ends_at = start, start + duration
             if booking.on_calendar:
-                queue_calendar_write(
+                await queue_calendar_write(
                     session,
                     booking,
                     OutboxKind.CALENDAR_UPDATE,

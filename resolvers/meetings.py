@@ -187,7 +187,7 @@ async def create_meeting(
             session.add(booking)
             await session.flush()
             if not_synced is None:
-                queue_calendar_write(
+                await queue_calendar_write(
                     session,
                     booking,
                     OutboxKind.CALENDAR_CREATE,

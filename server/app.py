@@ -9,10 +9,8 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import structlog
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -26,36 +24,22 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from graph.context import Context
 from graph.schema import build_schema
-from models.crypto import CredentialCipher, generate_key
-from models.db import create_engine, create_sessionmaker, start_embedded_postgres
-from resolvers.connections import Services
-from resolvers.credentials import CredentialStore
+from models.db import start_embedded_postgres
 from server.auth import REFUSED_MESSAGE, WS_TOKEN_KEY, BearerAuth, InvalidToken, viewer_for
 from server.logs import configure_logging
 from server.oauth import callback_endpoint
-from server.providers import build_registry, provider_tls
 from server.robots import robots_endpoint
+from server.runtime import Runtime, build_runtime
 from server.settings import Settings, load_settings
+from server.worker import BackgroundWorker, build_queue
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from providers.registry import ProviderRegistry
 
 log = structlog.get_logger("slotgraph.http")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-@dataclass(frozen=True, slots=True)
-class Runtime:
-    """What every request needs, built once per process."""
-
-    settings: Settings
-    engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
-    http: httpx.AsyncClient
-    services: Services
 
 
 class SlotgraphGraphQL(GraphQL[Context, None]):
@@ -151,33 +135,18 @@ def tune_garbage_collector() -> None:
 
 
 def create_app(
-    settings: Settings, database_url: str, *, registry: ProviderRegistry | None = None
+    settings: Settings,
+    database_url: str,
+    *,
+    registry: ProviderRegistry | None = None,
+    worker: bool = False,
 ) -> Starlette:
     """The app on `database_url`; the engine connects lazily and closes at shutdown.
-    `registry` defaults to the providers configured in `settings`."""
-    engine = create_engine(
-        database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
-    )
-    sessionmaker = create_sessionmaker(engine)
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.provider_timeout_seconds, connect=5.0),
-        follow_redirects=False,
-        trust_env=False,
-        verify=provider_tls(settings),
-    )
-    keys = settings.secret_keys
-    if not keys:  # demo mode started without `slotgraph serve`: a throwaway key (C15)
-        log.warning("no SLOTGRAPH_SECRET_KEYS: credentials will not survive a restart")
-        keys = (generate_key(),)
-    services = Services(
-        sessionmaker=sessionmaker,
-        registry=registry or build_registry(settings, http),
-        credentials=CredentialStore(CredentialCipher(keys)),
-        public_base_url=settings.public_base_url,
-    )
-    runtime = Runtime(
-        settings=settings, engine=engine, sessionmaker=sessionmaker, http=http, services=services
-    )
+    `registry` defaults to the providers configured in `settings`; `worker` runs the job
+    queue's workers inside this process, started and stopped with the lifespan (#5)."""
+    runtime = build_runtime(settings, database_url, registry=registry)
+    engine, services = runtime.engine, runtime.services
+    background = BackgroundWorker(build_queue(runtime, database_url)) if worker else None
     graphql = SlotgraphGraphQL(runtime)
     authed_graphql = BearerAuth(graphql, runtime.sessionmaker)
 
@@ -196,12 +165,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         tune_garbage_collector()
-        log.info("started", mode=settings.mode.value)
+        if background is not None:
+            background.start()
+        log.info("started", mode=settings.mode.value, worker=background is not None)
         try:
             yield
         finally:
-            await http.aclose()
-            await engine.dispose()
+            if background is not None:
+                await background.stop()
+            await runtime.aclose()
             log.info("stopped")
 
     app = Starlette(
@@ -213,7 +185,7 @@ def create_app(
                 callback_endpoint(services, settings.dashboard_url),
                 methods=["GET", "POST"],
             ),
-            Route("/robots.txt", robots_endpoint(sessionmaker), methods=["GET"]),
+            Route("/robots.txt", robots_endpoint(runtime.sessionmaker), methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],
@@ -231,4 +203,4 @@ def create_app_from_env() -> Starlette:
     settings = load_settings()
     configure_logging(settings.log_level, json=settings.log_json)
     database_url = settings.database_url or start_embedded_postgres(settings.data_dir)
-    return create_app(settings, database_url)
+    return create_app(settings, database_url, worker=settings.run_worker)

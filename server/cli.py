@@ -1,4 +1,5 @@
-"""`slotgraph`: serve, migrate, export-schema, create-token, generate-key, rotate-keys."""
+"""`slotgraph`: serve, worker, migrate, export-schema, create-token, generate-key,
+rotate-keys."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from resolvers.tokens import issue_token
 from server.demo import seed_demo
 from server.logs import configure_logging
 from server.settings import Mode, Settings, SettingsError, load_settings
+from server.worker import run_worker
 
 SCHEMA_FILE = Path("schema.graphql")
 DEMO_QUERY = '{"query": "{ viewer { name schedulingPages { edges { node { title url } } } } }"}'
@@ -94,6 +96,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Workers are fresh processes that read the environment: hand them what we resolved.
     os.environ["DATABASE_URL"] = url
     os.environ["SLOTGRAPH_MODE"] = settings.mode.value
+    if args.no_worker:
+        os.environ["SLOTGRAPH_RUN_WORKER"] = "false"
     if settings.is_demo and not settings.secret_keys:
         os.environ["SLOTGRAPH_SECRET_KEYS"] = _demo_key(settings)
     if not args.no_migrate:
@@ -124,6 +128,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
             timeout_graceful_shutdown=10,
             proxy_headers=True,
         )
+    finally:
+        stop_embedded_postgres()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run the background jobs (outbox deliveries) alone, without the API (#5)."""
+    settings = _settings()
+    if settings.is_demo and not settings.secret_keys:  # read what demo `serve` stored (C15)
+        settings = settings.model_copy(update={"secret_keys": (_demo_key(settings),)})
+    url = _database_url(settings)
+    if not args.no_migrate:
+        asyncio.run(_migrate(url))
+    try:
+        run_worker(settings, url)
     finally:
         stop_embedded_postgres()
     return 0
@@ -203,7 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--demo", action="store_true", help="GraphiQL, introspection, demo data")
     serve.add_argument("--no-migrate", action="store_true", help="skip migrating at start")
+    serve.add_argument(
+        "--no-worker", action="store_true", help="run no background jobs (use `slotgraph worker`)"
+    )
     serve.set_defaults(run=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run the background jobs alone")
+    worker.add_argument("--no-migrate", action="store_true", help="skip migrating at start")
+    worker.set_defaults(run=cmd_worker)
 
     commands.add_parser("migrate", help="upgrade the database schema").set_defaults(run=cmd_migrate)
 

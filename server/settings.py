@@ -12,8 +12,17 @@ from pathlib import Path
 from typing import Annotated
 
 import platformdirs
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from sync.mail import SmtpConfig, SmtpSecurity
 
 
 class Mode(enum.StrEnum):
@@ -80,6 +89,28 @@ class Settings(BaseSettings):
     exchange_enabled: bool = True
     exchange_max_threads: int = Field(default=8, ge=1, le=64)
 
+    # Background work (#5): the job queue and the outbox of calendar writes and emails.
+    run_worker: bool = Field(
+        default=True, description="`serve` runs the job workers in-process (--no-worker)."
+    )
+    worker_concurrency: int = Field(default=20, ge=2, le=200)
+    job_heartbeat_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="A silent worker's job is re-run after this."
+    )
+    outbox_max_attempts: int = Field(default=8, ge=1, le=100)
+    outbox_initial_backoff_seconds: float = Field(default=30.0, ge=0, le=86_400)
+    outbox_max_backoff_seconds: float = Field(default=3_600.0, ge=0, le=86_400)
+    outbox_lease_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    outbox_sweep_seconds: float = Field(default=30.0, gt=0, le=3_600)
+    # SMTP for the outbox's emails (S13); no host: emails are recorded as failed.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65_535)
+    smtp_from: str = "Slotgraph <no-reply@localhost>"
+    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
     @field_validator("secret_keys", "allowed_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -123,6 +154,20 @@ class Settings(BaseSettings):
     @property
     def is_demo(self) -> bool:
         return self.mode is Mode.DEMO
+
+    @property
+    def smtp(self) -> SmtpConfig | None:
+        if not self.smtp_host:
+            return None
+        return SmtpConfig(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            sender=self.smtp_from,
+            security=self.smtp_security,
+            username=self.smtp_username,
+            password=self.smtp_password.get_secret_value() if self.smtp_password else None,
+            timeout=self.smtp_timeout_seconds,
+        )
 
 
 class SettingsError(Exception):

@@ -43,6 +43,7 @@ from models.enums import (
     SyncState,
     Tier,
 )
+from models.queue import QUEUE_TABLES
 from resolvers.accounts import create_account, create_user
 from resolvers.tokens import issue_token
 from server.app import create_app
@@ -109,7 +110,8 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     if "engine" not in request.fixturenames:
         return
     engine: AsyncEngine = request.getfixturevalue("engine")
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    names = [table.name for table in Base.metadata.sorted_tables] + sorted(QUEUE_TABLES)
+    tables = ", ".join(f'"{name}"' for name in names)
     async with engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 

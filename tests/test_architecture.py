@@ -1,8 +1,8 @@
 """The layering of DESIGN.md: arrows point down only.
 
 server → graph → resolvers → (scheduling, models, providers, sync); `scheduling` imports
-nothing of ours; `models` and `providers` never import the web stack; `graph` reaches the
-database only through resolvers.
+nothing of ours; `models` and `providers` never import the web stack; `sync` uses models
+and providers only; `graph` reaches the database only through resolvers.
 """
 
 from __future__ import annotations
@@ -38,6 +38,15 @@ def test_resolvers_know_nothing_of_graphql_or_http() -> None:
         .match("resolvers*")
         .should_not_import("server*", "graph*", *WEB)
         .check("resolvers")
+    )
+
+
+def test_sync_sits_below_the_use_cases() -> None:
+    (
+        archrule("background work below the API", comment="models and providers only")
+        .match("sync*")
+        .should_not_import("server*", "graph*", "resolvers*", *WEB)
+        .check("sync")
     )
 
 

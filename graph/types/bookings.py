@@ -10,13 +10,22 @@ import strawberry
 from graph.context import Info
 from graph.relay import Node, to_global_id
 from graph.types.pages import SchedulingPage, load_page
-from models.enums import BookingStatus
+from models.enums import BookingStatus, CalendarWriteState
 
 if TYPE_CHECKING:
     from models import Booking as BookingRow
     from models import Contact as ContactRow
 
 BookingStatusType = strawberry.enum(BookingStatus, name="BookingStatus")
+CalendarWriteStateType = strawberry.enum(
+    CalendarWriteState,
+    name="CalendarWriteState",
+    description=(
+        "The booking's calendar write (C14): NONE for offline requests (S7), PENDING while "
+        "it is written or retried, WRITTEN once the calendar matches, FAILED after bounded "
+        "retries."
+    ),
+)
 
 
 @strawberry.type(description="A CRM contact (S20).")
@@ -49,6 +58,10 @@ class Booking(Node):
     answers: list[FormAnswer] = strawberry.field(
         description="The booking form's answers, by question."
     )
+    calendar_write_state: CalendarWriteStateType  # type: ignore[valid-type]
+    calendar_write_error: str | None = strawberry.field(
+        description="Why the last calendar write failed; null once it succeeds (C14)."
+    )
     created_at: dt.datetime
     cancelled_at: dt.datetime | None
 
@@ -76,6 +89,8 @@ class Booking(Node):
             on_calendar=row.on_calendar,
             integration=row.integration,
             answers=[FormAnswer(question=q, answer=a) for q, a in sorted(row.answers.items())],
+            calendar_write_state=row.calendar_write_state,
+            calendar_write_error=row.calendar_write_error,
             created_at=row.created_at,
             cancelled_at=row.cancelled_at,
         )

@@ -5,12 +5,14 @@ from __future__ import annotations
 from alembic import context
 
 from models import Base
+from models.queue import include_object
 
 connection = context.config.attributes["connection"]
 context.configure(
     connection=connection,
     target_metadata=Base.metadata,
     compare_type=True,
+    include_object=include_object,
     transaction_per_migration=False,
 )
 with context.begin_transaction():

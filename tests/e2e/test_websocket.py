@@ -34,6 +34,21 @@ def free_port() -> int:
         return port
 
 
+def wait_ready(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    """Wait until `slotgraph serve` answers /readyz; kill it and fail if it does not."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`slotgraph serve --workers 2` on the test database, stopped with SIGTERM."""
@@ -55,17 +70,7 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             stderr=stderr,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
-        time.sleep(0.2)
+    wait_ready(process, base, log)
     yield base
     process.send_signal(signal.SIGTERM)
     try:

@@ -1,7 +1,7 @@
 """bookings: calendar flag, contact manage token, integration origin
 
-Revision ID: 0005_booking_management
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01 05:50:00.000000
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_booking_management"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,68 @@
+"""What one process shares between requests and background jobs, built once from settings:
+the engine and sessions, the HTTP client for providers, and the use cases' services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import httpx
+import structlog
+
+from models.crypto import CredentialCipher, generate_key
+from models.db import create_engine, create_sessionmaker
+from resolvers.connections import Services
+from resolvers.credentials import CredentialStore
+from server.providers import build_registry, provider_tls
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+    from providers.registry import ProviderRegistry
+    from server.settings import Settings
+
+log = structlog.get_logger("slotgraph.runtime")
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What every request needs, built once per process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    http: httpx.AsyncClient
+    services: Services
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        await self.engine.dispose()
+
+
+def build_runtime(
+    settings: Settings, database_url: str, *, registry: ProviderRegistry | None = None
+) -> Runtime:
+    """The engine connects lazily; `registry` defaults to the providers in `settings`."""
+    engine = create_engine(
+        database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+    )
+    sessionmaker = create_sessionmaker(engine)
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.provider_timeout_seconds, connect=5.0),
+        follow_redirects=False,
+        trust_env=False,
+        verify=provider_tls(settings),
+    )
+    keys = settings.secret_keys
+    if not keys:  # demo mode started without `slotgraph serve`: a throwaway key (C15)
+        log.warning("no SLOTGRAPH_SECRET_KEYS: credentials will not survive a restart")
+        keys = (generate_key(),)
+    services = Services(
+        sessionmaker=sessionmaker,
+        registry=registry or build_registry(settings, http),
+        credentials=CredentialStore(CredentialCipher(keys)),
+        public_base_url=settings.public_base_url,
+    )
+    return Runtime(
+        settings=settings, engine=engine, sessionmaker=sessionmaker, http=http, services=services
+    )

@@ -1,0 +1,102 @@
+"""The background workers: the job queue with the outbox's delivery registered (#5).
+
+They run inside each API process (`slotgraph serve`, unless `--no-worker`), started and
+stopped by the app's lifespan, or alone (`slotgraph worker`), so API and worker processes
+scale separately. Either way the work is the same: jobs are claimed in PostgreSQL, so any
+number of processes may run them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from typing import TYPE_CHECKING
+
+import structlog
+
+from resolvers.calendar_clients import ConnectionClients
+from server.runtime import Runtime, build_runtime
+from sync.mail import Mailer
+from sync.outbox import DeliveryPolicy, Outbox
+from sync.queue import JobQueue
+
+if TYPE_CHECKING:
+    from server.settings import Settings
+
+log = structlog.get_logger("slotgraph.worker")
+STOP_TIMEOUT = 10.0
+
+
+def build_queue(runtime: Runtime, database_url: str) -> JobQueue:
+    """The job queue of this process with every job kind registered."""
+    settings = runtime.settings
+    queue = JobQueue(
+        database_url,
+        concurrency=settings.worker_concurrency,
+        heartbeat_seconds=settings.job_heartbeat_seconds,
+    )
+    smtp = settings.smtp
+    outbox = Outbox(
+        runtime.sessionmaker,
+        ConnectionClients(runtime.services),
+        mailer=Mailer(smtp) if smtp is not None else None,
+        policy=DeliveryPolicy(
+            max_attempts=settings.outbox_max_attempts,
+            initial_backoff=settings.outbox_initial_backoff_seconds,
+            max_backoff=settings.outbox_max_backoff_seconds,
+            lease=settings.outbox_lease_seconds,
+        ),
+    )
+    outbox.register(queue, sweep_seconds=settings.outbox_sweep_seconds)
+    return queue
+
+
+class BackgroundWorker:
+    """The queue's loop as a task of the running event loop (the app's lifespan)."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        self.queue = queue
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self.queue.run(self._stop))
+
+    async def stop(self, timeout: float = STOP_TIMEOUT) -> None:  # noqa: ASYNC109 - a drain
+        """Let in-flight jobs finish (up to `timeout`), then cancel; an unfinished job is
+        re-run by another worker once its heartbeat is stale."""
+        if self._task is None:
+            return
+        self._stop.set()
+        try:
+            await asyncio.wait_for(self._task, timeout)
+        except TimeoutError:
+            log.warning("worker did not drain in time; cancelled")
+        self._task = None
+
+
+async def run_jobs(settings: Settings, database_url: str, stop: asyncio.Event) -> None:
+    """`slotgraph worker`: run the job queue until `stop` is set."""
+    runtime = build_runtime(settings, database_url)
+    try:
+        log.info("worker started", concurrency=settings.worker_concurrency)
+        await build_queue(runtime, database_url).run(stop)
+    finally:
+        await runtime.aclose()
+        log.info("worker stopped")
+
+
+def run_worker(settings: Settings, database_url: str) -> None:
+    """Run the job queue in this process until SIGTERM or SIGINT (in-flight jobs finish)."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        await run_jobs(settings, database_url, stop)
+
+    asyncio.run(main())

@@ -1,0 +1,96 @@
+"""Sending email over SMTP with aiosmtplib; messages built with the stdlib `email` package.
+
+Only the outbox sends mail (S13's "a contact tried to book" email), so a crash between
+commit and send neither loses nor doubles a message beyond SMTP's own at-least-once.
+Failures are sorted for the outbox: `MailRejected` (the server refused the message or a
+recipient: retrying cannot help) and `MailUnavailable` (connect, TLS, timeout, 4xx: retry).
+Messages never contain the SMTP password.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import aiosmtplib
+
+
+class SmtpSecurity(enum.StrEnum):
+    STARTTLS = "starttls"  # plain connect, then STARTTLS (port 587)
+    TLS = "tls"  # TLS from the first byte (port 465)
+    NONE = "none"  # loopback relays and tests only
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str
+    port: int
+    sender: str
+    security: SmtpSecurity = SmtpSecurity.STARTTLS
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 10.0
+
+    def __repr__(self) -> str:
+        return f"SmtpConfig(host={self.host!r}, port={self.port}, sender={self.sender!r})"
+
+
+class MailError(Exception):
+    """A send failed; `message` is safe to show and store."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class MailRejected(MailError):
+    """The server refused the message or its recipient (5xx): retrying will not help."""
+
+
+class MailUnavailable(MailError):
+    """The server could not be reached or asked us to try later: worth retrying."""
+
+
+def build_message(sender: str, to: str, subject: str, body: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = email.utils.formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = email.utils.make_msgid(domain="slotgraph")
+    message.set_content(body)
+    return message
+
+
+class Mailer:
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+
+    async def send(self, to: str, subject: str, body: str) -> None:
+        config = self.config
+        message = build_message(config.sender, to, subject, body)
+        try:
+            await aiosmtplib.send(
+                message,
+                hostname=config.host,
+                port=config.port,
+                username=config.username,
+                password=config.password,
+                use_tls=config.security is SmtpSecurity.TLS,
+                start_tls=config.security is SmtpSecurity.STARTTLS,
+                timeout=config.timeout,
+            )
+        except aiosmtplib.SMTPRecipientsRefused:
+            raise MailRejected(f"The mail server refused the recipient {to}.") from None
+        except aiosmtplib.SMTPResponseException as error:
+            if 500 <= error.code < 600:
+                raise MailRejected(f"The mail server refused the message ({error.code}).") from None
+            raise MailUnavailable(
+                f"The mail server asked us to try later ({error.code})."
+            ) from None
+        except (aiosmtplib.SMTPException, OSError):
+            raise MailUnavailable(
+                f"The mail server {config.host}:{config.port} could not be reached."
+            ) from None
