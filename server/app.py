@@ -3,11 +3,12 @@ request ids and access logs, and a lifespan that owns the database engine."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,8 @@ from graph.context import Context
 from graph.schema import build_schema
 from models.crypto import CredentialCipher, generate_key
 from models.db import create_engine, create_sessionmaker, start_embedded_postgres
-from resolvers.connections import Services
+from resolvers.busy_cache import BusyCachePolicy
+from resolvers.connections import Services, utc_now
 from resolvers.credentials import CredentialStore
 from server.auth import REFUSED_MESSAGE, WS_TOKEN_KEY, BearerAuth, InvalidToken, viewer_for
 from server.logs import configure_logging
@@ -150,10 +152,15 @@ def tune_garbage_collector() -> None:
 
 
 def create_app(
-    settings: Settings, database_url: str, *, registry: ProviderRegistry | None = None
+    settings: Settings,
+    database_url: str,
+    *,
+    registry: ProviderRegistry | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
 ) -> Starlette:
     """The app on `database_url`; the engine connects lazily and closes at shutdown.
-    `registry` defaults to the providers configured in `settings`."""
+    `registry` defaults to the providers configured in `settings`; `clock` is the use
+    cases' "now" (a fixed one for the slots benchmark, whose workload lies in the past)."""
     engine = create_engine(
         database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
@@ -172,6 +179,11 @@ def create_app(
         registry=registry or build_registry(settings, http),
         credentials=CredentialStore(CredentialCipher(keys)),
         public_base_url=settings.public_base_url,
+        busy_cache=BusyCachePolicy(
+            fallback=dt.timedelta(seconds=settings.busy_cache_freshness_seconds),
+            listing=dt.timedelta(seconds=settings.busy_cache_listing_seconds),
+        ),
+        clock=clock,
     )
     runtime = Runtime(
         settings=settings, engine=engine, sessionmaker=sessionmaker, http=http, services=services

@@ -15,7 +15,6 @@ from starlette.applications import Starlette
 from models import Booking, CalendarConnection, Contact
 from models.enums import BookingStatus, ConnectionStatus
 from resolvers.availability import available_slots
-from resolvers.errors import AvailabilityUnknownError
 from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.fakes.scenario import EXPECTED_BUSY, utc
@@ -183,18 +182,6 @@ async def test_exchange_calendar_busy_time_hides_slots(
     assert utc(5, 15, 30) in starts  # ends as the 1:1 at 16:00Z begins
     assert utc(5, 16) not in starts  # the 1:1
     assert not any(utc(6, 5) <= s < utc(7, 5) for s in starts)  # all-day offsite
-
-    exchange.fail("http503", times=None)
-    with pytest.raises(AvailabilityUnknownError):
-        await available_slots(
-            services,
-            slug=slug,
-            domain=None,
-            start=utc(4, 0),
-            end=utc(9, 0),
-            duration=30,
-            now=dt.datetime(2030, 3, 1, tzinfo=dt.UTC),
-        )
 
 
 async def test_lost_access_makes_the_page_unavailable(
