@@ -226,7 +226,7 @@ async def _live_busy(
             calendars=transient,
             age_seconds=round((now - cached.read_at).total_seconds(), 1),
         )
-        busy.extend(span for spans in cached.busy.values() for span in spans)
+        busy.extend(cached.busy)
     return busy
 
 
@@ -263,8 +263,7 @@ async def calendar_busy(
                 fresh_since=now - listing,
             )
             if cached is not None:
-                busy = [span for spans in cached.busy.values() for span in spans]
-                return busy, bookings, False
+                return cached.busy, bookings, False
         for group in groups:
             clients.append(await _client(services, session, group.connection))
     busy = []

@@ -18,13 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from models import Booking, BusyCacheWindow, OutboxMessage
+from models import Booking, BusyCacheInterval, BusyCacheWindow, OutboxMessage
 from models.outbox import OutboxKind
 from server.app import create_app
 from server.settings import Settings
 from tests.conftest import Factory, GraphQLClient
 from tests.fakes.exchange import PASSWORD, FakeExchange
-from tests.fakes.scenario import ScriptedEvent, utc
+from tests.fakes.scenario import EXPECTED_BUSY, ScriptedEvent, merged, utc
 from tests.graph.test_available_slots import make_page
 
 SLOTS = """
@@ -285,3 +285,36 @@ async def test_a_successful_read_refreshes_the_cache(
     clock.advance(200)  # 260 s after the first read, 200 s after the refresh
     assert await slots(api, slug) == refreshed
     assert (await book(api, slug, FREE_SLOT))["__typename"] == "SlotUnavailable"
+
+
+async def test_a_booking_read_inside_a_listed_window_replaces_only_its_own_span(
+    api: GraphQLClient,
+    factory: Factory,
+    exchange: FakeExchange,
+    clock: Clock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    slug = await exchange_page(api, factory, exchange)
+    listed_at = clock.now
+    await slots(api, slug)  # caches [03-03, 03-10)
+    clock.advance(10)
+    assert (await book(api, slug, FREE_SLOT))["__typename"] == "BookMeetingSuccess"
+
+    day = dt.timedelta(days=1)
+    booking_read = (FREE_SLOT - day, FREE_SLOT + dt.timedelta(minutes=1) + day)
+    async with sessionmaker() as session:
+        windows = (
+            await session.execute(select(BusyCacheWindow).order_by(BusyCacheWindow.window_start))
+        ).scalars()
+        spans = (
+            await session.execute(select(BusyCacheInterval.starts_at, BusyCacheInterval.ends_at))
+        ).all()
+    assert [(w.window_start, w.window_end, w.read_at) for w in windows] == [
+        (utc(3, 0), booking_read[0], listed_at),
+        (*booking_read, clock.now),
+        (booking_read[1], utc(10, 0), listed_at),
+    ]
+    # Split at the windows' edges, the cached spans still make the scenario's busy time.
+    assert merged([(a, b) for a, b in spans]) == [
+        span for span in EXPECTED_BUSY if span[1] <= utc(10, 0)
+    ]
