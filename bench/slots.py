@@ -15,8 +15,15 @@ across the DST change, and returning `Slot` objects. The target is a median of a
 20 ms per call on the 2-core machine; minimum and p95 are printed too, since the machine is
 shared and its timings drift.
 
+Then the same question end to end (`bench/slots_http.py`): `availableSlots` over HTTP on
+loopback against one uvicorn process serving the real application, for a host whose 5
+availability calendars hold the workload's 10,000 busy intervals in a warm busy cache;
+p50 and p95 of sequential requests, target p50 <= 60 ms. It uses `DATABASE_URL` when set
+(a server where it may create a database), else the embedded PostgreSQL.
+
 Run from the repository root: `.venv/bin/python bench/slots.py` (`--runs`, `--warmup`,
-`--small` for the 200-interval workload, whose answer is 507 slots).
+`--small` for the 200-interval workload, whose answer is 507 slots; `--http-runs`,
+`--http-warmup`, `--no-http`).
 """
 
 from __future__ import annotations
