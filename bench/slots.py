@@ -29,6 +29,7 @@ Run from the repository root: `.venv/bin/python bench/slots.py` (`--runs`, `--wa
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import gc
 import importlib.util
@@ -177,18 +178,23 @@ def main() -> int:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
         from bench import slots_http
 
-        timings, http_database = slots_http.run(
-            query.rules,
-            [
-                [(dt.datetime.fromisoformat(a), dt.datetime.fromisoformat(b)) for a, b in c["busy"]]
-                for c in workload["calendars"]
-            ],
-            query.start,
-            query.end,
-            query.now,
-            runs=args.http_runs,
-            warmup=args.http_warmup,
-            expected=EXPECTED_SLOTS[intervals],
+        timings, http_database = asyncio.run(
+            slots_http.http_timings(
+                query.rules,
+                [
+                    [
+                        (dt.datetime.fromisoformat(a), dt.datetime.fromisoformat(b))
+                        for a, b in c["busy"]
+                    ]
+                    for c in workload["calendars"]
+                ],
+                query.start,
+                query.end,
+                query.now,
+                runs=args.http_runs,
+                warmup=args.http_warmup,
+                expected=EXPECTED_SLOTS[intervals],
+            )
         )
         figures.append(
             Figures("HTTP availableSlots, warm busy cache", EXPECTED_SLOTS[intervals], timings)

@@ -19,7 +19,6 @@ slots (C17).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import tempfile
@@ -233,19 +232,3 @@ async def http_timings(
                     print(server.log_tail())
                     raise
     return timings, database
-
-
-def run(
-    rules: SlotRules,
-    calendars: list[list[tuple[dt.datetime, dt.datetime]]],
-    start: dt.datetime,
-    end: dt.datetime,
-    now: dt.datetime,
-    *,
-    runs: int,
-    warmup: int,
-    expected: int,
-) -> tuple[list[float], str]:
-    return asyncio.run(
-        http_timings(rules, calendars, start, end, now, runs=runs, warmup=warmup, expected=expected)
-    )

@@ -108,8 +108,9 @@ def exchange() -> Iterator[FakeExchange]:
     close_connections()
 
 
-async def exchange_page(api: GraphQLClient, factory: Factory, exchange: FakeExchange) -> str:
-    """A host whose Exchange mailbox is connected, with a page in New York hours."""
+@pytest.fixture
+async def slug(api: GraphQLClient, factory: Factory, exchange: FakeExchange) -> str:
+    """The page of a host whose Exchange mailbox is connected, in New York hours."""
     ada = await factory.person(url_prefix="ada")
     connected = await api(
         CONNECT,
@@ -161,9 +162,8 @@ def throttle(exchange: FakeExchange) -> None:
 
 
 async def test_slot_listing_is_served_from_a_read_younger_than_the_listing_window(
-    api: GraphQLClient, factory: Factory, exchange: FakeExchange, clock: Clock
+    api: GraphQLClient, slug: str, exchange: FakeExchange, clock: Clock
 ) -> None:
-    slug = await exchange_page(api, factory, exchange)
     first = await slots(api, slug)
     assert first["__typename"] == "AvailableSlots"
     assert first["offline"] is False
@@ -181,12 +181,11 @@ async def test_slot_listing_is_served_from_a_read_younger_than_the_listing_windo
 
 async def test_transient_failure_within_freshness_answers_slots_and_booking_from_cache(
     api: GraphQLClient,
-    factory: Factory,
+    slug: str,
     exchange: FakeExchange,
     clock: Clock,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    slug = await exchange_page(api, factory, exchange)
     first = await slots(api, slug)
     throttle(exchange)
     clock.advance(120)  # past the listing window, within freshness
@@ -207,12 +206,11 @@ async def test_transient_failure_within_freshness_answers_slots_and_booking_from
 
 async def test_5xx_past_freshness_is_availability_unknown_and_retryable(
     api: GraphQLClient,
-    factory: Factory,
+    slug: str,
     exchange: FakeExchange,
     clock: Clock,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    slug = await exchange_page(api, factory, exchange)
     assert (await slots(api, slug))["__typename"] == "AvailableSlots"
     exchange.fail("http503", operation="GetUserAvailability", times=None)
     clock.advance(301)
@@ -227,21 +225,19 @@ async def test_5xx_past_freshness_is_availability_unknown_and_retryable(
 
 
 async def test_no_cached_read_at_all_is_availability_unknown(
-    api: GraphQLClient, factory: Factory, exchange: FakeExchange
+    api: GraphQLClient, slug: str, exchange: FakeExchange
 ) -> None:
-    slug = await exchange_page(api, factory, exchange)
     throttle(exchange)
     assert await slots(api, slug) == UNKNOWN
 
 
 async def test_revoked_access_is_never_served_from_the_cache(
     api: GraphQLClient,
-    factory: Factory,
+    slug: str,
     exchange: FakeExchange,
     clock: Clock,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    slug = await exchange_page(api, factory, exchange)
     assert (await slots(api, slug))["__typename"] == "AvailableSlots"
     exchange.password = "changed at the server"  # the stored password no longer works
     clock.advance(5)  # the cached read is as fresh as can be
@@ -262,12 +258,11 @@ async def test_revoked_access_is_never_served_from_the_cache(
 
 async def test_a_successful_read_refreshes_the_cache(
     api: GraphQLClient,
-    factory: Factory,
+    slug: str,
     exchange: FakeExchange,
     clock: Clock,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    slug = await exchange_page(api, factory, exchange)
     assert FREE_SLOT.isoformat() in starts(await slots(api, slug))
     exchange.add_event(ScriptedEvent("late", "Booked elsewhere", FREE_SLOT, utc(5, 16)))
     clock.advance(60)
@@ -289,12 +284,11 @@ async def test_a_successful_read_refreshes_the_cache(
 
 async def test_a_booking_read_inside_a_listed_window_replaces_only_its_own_span(
     api: GraphQLClient,
-    factory: Factory,
+    slug: str,
     exchange: FakeExchange,
     clock: Clock,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    slug = await exchange_page(api, factory, exchange)
     listed_at = clock.now
     await slots(api, slug)  # caches [03-03, 03-10)
     clock.advance(10)
