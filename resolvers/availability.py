@@ -211,7 +211,7 @@ async def _live_busy(
                 start,
                 end,
                 read_at=now,
-                keep_since=now - services.busy_cache.fallback,
+                keep_since=now - services.busy_cache.longest,
             )
     busy = [span for spans in read.values() for span in spans]
     if transient:

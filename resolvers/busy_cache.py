@@ -3,8 +3,8 @@
 Every successful live free/busy read is stored: per calendar, the read window replaces what
 the cache held for that span (its window rows and the snapshot intervals inside it), in one
 transaction under a row lock on the calendar, so a reader sees either the old read or the
-new one. Windows older than the freshness window can never answer again and are dropped,
-with their intervals, whenever their calendar is written.
+new one. Windows older than both of the policy's windows can never answer again and are
+dropped, with their intervals, whenever their calendar is written.
 
 A lookup answers only when, for every calendar asked, the windows read since `fresh_since`
 cover the whole span without a gap; otherwise it answers None and the caller must not
@@ -40,6 +40,11 @@ class BusyCachePolicy:
 
     fallback: dt.timedelta = dt.timedelta(seconds=300)
     listing: dt.timedelta = dt.timedelta(seconds=30)
+
+    @property
+    def longest(self) -> dt.timedelta:
+        """Reads older than this can never answer again: they are pruned."""
+        return max(self.fallback, self.listing)
 
 
 @dataclass(frozen=True, slots=True)

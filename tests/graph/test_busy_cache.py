@@ -312,3 +312,27 @@ async def test_a_booking_read_inside_a_listed_window_replaces_only_its_own_span(
     assert merged([(a, b) for a, b in spans]) == [
         span for span in EXPECTED_BUSY if span[1] <= utc(10, 0)
     ]
+
+
+async def test_reads_too_old_to_answer_are_dropped_when_their_calendar_is_written(
+    api: GraphQLClient,
+    slug: str,
+    clock: Clock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await slots(api, slug)  # caches [03-03, 03-10)
+    clock.advance(400)  # older than both windows: it can never answer again
+    assert (await book(api, slug, FREE_SLOT))["__typename"] == "BookMeetingSuccess"
+
+    day = dt.timedelta(days=1)
+    booking_read = (FREE_SLOT - day, FREE_SLOT + dt.timedelta(minutes=1) + day)
+    async with sessionmaker() as session:
+        windows = (await session.execute(select(BusyCacheWindow))).scalars().all()
+        spans = (
+            await session.execute(select(BusyCacheInterval.starts_at, BusyCacheInterval.ends_at))
+        ).all()
+    assert [(w.window_start, w.window_end, w.read_at) for w in windows] == [
+        (*booking_read, clock.now)
+    ]
+    assert spans
+    assert all(booking_read[0] <= a and b <= booking_read[1] for a, b in spans)
