@@ -336,3 +336,40 @@ async def test_reads_too_old_to_answer_are_dropped_when_their_calendar_is_writte
     ]
     assert spans
     assert all(booking_read[0] <= a and b <= booking_read[1] for a, b in spans)
+
+
+CALENDARS = """
+query { viewer { calendarConnections { edges { node { remoteCalendars { id name } } } } } }
+"""
+SELECT = """
+mutation($ids: [ID!]!) { setAvailabilityCalendars(input: {calendarIds: $ids}) { __typename } }
+"""
+OFFSITE = "AAMkFolder-team-offsite"  # the fake mailbox's sub-calendar
+
+
+async def test_a_calendar_gone_at_the_provider_is_never_served_from_the_cache(
+    api: GraphQLClient, factory: Factory, exchange: FakeExchange, clock: Clock
+) -> None:
+    ada = await factory.person(url_prefix="ada")
+    await api(
+        CONNECT,
+        {"i": {"email": exchange.email, "password": PASSWORD, "ewsUrl": exchange.url}},
+        token=ada.token,
+    )
+    listed = await api(CALENDARS, token=ada.token)
+    (connection,) = listed["data"]["viewer"]["calendarConnections"]["edges"]
+    offsite = next(
+        c["id"] for c in connection["node"]["remoteCalendars"] if c["name"] == "Team offsite"
+    )
+    selected = await api(SELECT, {"ids": [offsite]}, token=ada.token)
+    assert selected["data"]["setAvailabilityCalendars"]["__typename"] == (
+        "SetAvailabilityCalendarsSuccess"
+    )
+    slug = await make_page(api, ada, timeZone="America/New_York", bookingWindowDays=30)
+    assert (await slots(api, slug))["__typename"] == "AvailableSlots"  # both calendars cached
+    exchange.remove_calendar(OFFSITE)
+    clock.advance(5)
+
+    assert (await book(api, slug, FREE_SLOT))["reason"] == "HOST_ACCESS_LOST"
+    clock.advance(40)
+    assert await slots(api, slug) == {"__typename": "PageUnavailable", "reason": "HOST_ACCESS_LOST"}
