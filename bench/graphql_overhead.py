@@ -366,12 +366,12 @@ class ServerProcess:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def server_command(port: int | str) -> list[str]:
+def server_command(port: int | str, factory: str = "bench.graphql_overhead:make_app") -> list[str]:
     return [
         sys.executable,
         "-m",
         "uvicorn",
-        "bench.graphql_overhead:make_app",
+        factory,
         "--factory",
         "--host",
         HOST,
@@ -384,21 +384,30 @@ def server_command(port: int | str) -> list[str]:
 
 
 @contextlib.contextmanager
-def run_server(database_url: str, log_dir: Path) -> Iterator[ServerProcess]:
-    """One uvicorn process serving `make_app`; stopped (then killed if need be) on exit."""
+def run_server(
+    database_url: str,
+    log_dir: Path,
+    *,
+    factory: str = "bench.graphql_overhead:make_app",
+    env: dict[str, str] | None = None,
+) -> Iterator[ServerProcess]:
+    """One uvicorn process serving the app `factory` builds (`make_app` by default, with
+    the bench's database URL and secret key in its environment, plus `env`); stopped (then
+    killed if need be) on exit."""
     port = _free_port()
-    env = {
+    environment = {
         **os.environ,
         ENV_DATABASE_URL: database_url,
         ENV_SECRET_KEY: generate_key(),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        **(env or {}),
     }
     log_path = log_dir / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            server_command(port),
+            server_command(port, factory),
             cwd=REPO,
-            env=env,
+            env=environment,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -166,7 +166,7 @@ class Query:
                 start=start,
                 end=end,
                 duration=duration,
-                now=dt.datetime.now(dt.UTC),
+                now=services.clock(),
             )
         except rules.RuleError as exc:
             return ValidationError(message=exc.message, field=exc.field, code=ErrorCode.VALIDATION)

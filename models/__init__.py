@@ -6,6 +6,7 @@ Importing this package registers every table on `Base.metadata`.
 from models.accounts import Account, ApiToken, ConnectedDomain, InboxConnection, User
 from models.base import Base
 from models.bookings import Booking, Contact
+from models.busy_cache import BusyCacheInterval, BusyCacheWindow
 from models.calendars import (
     AvailabilityCalendar,
     CalendarConnection,
@@ -24,6 +25,8 @@ __all__ = [
     "AvailabilityCalendar",
     "Base",
     "Booking",
+    "BusyCacheInterval",
+    "BusyCacheWindow",
     "CalendarConnection",
     "CalendarSettings",
     "ConnectedDomain",

@@ -1,12 +1,24 @@
-"""Free slots of a public scheduling page (S7, S8, S12, S13, S17).
+"""Free slots of a public scheduling page (S7, S8, S12, S13, S17, C16).
 
 Busy time is the union of the host's live bookings and of every calendar the page books
 against: the primary calendar of each connection with scheduling pages on (C3, C5) and
-every availability calendar (S12), read live from the provider. A calendar that cannot be
-read is never taken as free: a lost calendar or grant makes the page unavailable (S13),
-and a provider failure answers a retryable `AvailabilityUnknownError` (the synced busy
-cache of issue #5 will answer within its freshness window instead).
-Without a usable connection the page is in offline mode (S7): bookings only.
+every availability calendar (S12). Without a usable connection the page is in offline mode
+(S7): bookings only.
+
+Where calendar busy time comes from (the busy cache, `resolvers.busy_cache`):
+- Every successful live free/busy read is stored in the busy cache with the time read.
+- Slot listing (`availableSlots`) answers from the cache without calling the provider when
+  every checked calendar was read within `BusyCachePolicy.listing` (setting
+  `busy_cache_listing_seconds`, 30 s): a page that many contacts open at once costs the
+  provider one read, not one per visitor. Otherwise it reads live.
+- Booking (`bookMeeting`) always reads live first: it is the last check before a commit.
+- A *transient* failure of a live read (timeout, 5xx, 429 after the adapter's retries) is
+  answered from the cache when it covers the window and was read within
+  `BusyCachePolicy.fallback` (setting `busy_cache_freshness_seconds`, 300 s), for listing
+  and booking alike; past it the answer is a retryable `AvailabilityUnknownError`. Never
+  free time over an unknown calendar, never a page blocked by one provider hiccup.
+- Lost access is never served from the cache: a revoked grant or a calendar gone at the
+  provider makes the page unavailable (S13, C2), whatever the cache holds.
 """
 
 from __future__ import annotations
@@ -15,11 +27,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import structlog
 from sqlalchemy import select
 
 from models import AvailabilityCalendar, Booking, CalendarConnection, RemoteCalendar
 from models.enums import BookingStatus, CalendarStatus, ConnectionStatus, Provider
 from providers import base as provider_errors
+from resolvers import busy_cache
 from resolvers.errors import (
     AvailabilityUnknownError,
     HostAccessLostError,
@@ -37,6 +51,7 @@ if TYPE_CHECKING:
     from providers.base import CalendarClient, Interval
     from resolvers.connections import Services
 
+log = structlog.get_logger("slotgraph.availability")
 MAX_WINDOW = dt.timedelta(days=62)
 
 
@@ -51,7 +66,7 @@ class PageSlots:
 @dataclass(frozen=True, slots=True)
 class _Calendars:
     connection: CalendarConnection
-    remote_ids: list[str]
+    calendars: list[RemoteCalendar]
 
 
 def slot_rules(page: SchedulingPage, host_zone: str, duration: int) -> SlotRules:
@@ -122,7 +137,7 @@ async def _calendars(session: AsyncSession, host_id: int) -> list[_Calendars]:
             c.status is CalendarStatus.ACCESS_LOST for c in checked
         ):
             raise HostAccessLostError(_LOST)
-        result.append(_Calendars(connection, [c.remote_id for c in checked]))
+        result.append(_Calendars(connection, checked))
     return result
 
 
@@ -150,35 +165,115 @@ async def _client(
     return oauth.client(tokens, connection.account_email)
 
 
+_UNKNOWN = (
+    "The host's calendar did not answer and no recent copy of it is kept, so no time can be "
+    "offered safely; try again in a minute."
+)
+
+
+async def _live_busy(
+    services: Services,
+    group: _Calendars,
+    client: CalendarClient,
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+) -> list[Interval]:
+    """One connection's calendars read live (and stored in the busy cache); calendars that
+    failed transiently are answered from a fresh enough cached read, or not at all."""
+    by_remote_id = {c.remote_id: c.id for c in group.calendars}
+    transient: list[int] = []
+    read: dict[int, list[Interval]] = {}
+    try:
+        answer = await client.free_busy(list(by_remote_id), start, end)
+    except provider_errors.AccessRevoked:
+        raise HostAccessLostError(_LOST) from None
+    except provider_errors.TransientError:
+        transient = list(by_remote_id.values())
+    except provider_errors.ProviderError:
+        raise AvailabilityUnknownError(_UNKNOWN) from None
+    else:
+        for remote_id, error in answer.errors.items():
+            if isinstance(error, provider_errors.CalendarGone | provider_errors.AccessRevoked):
+                raise HostAccessLostError(_LOST)
+            if not isinstance(error, provider_errors.TransientError):
+                raise AvailabilityUnknownError(_UNKNOWN)
+            transient.append(by_remote_id[remote_id])
+        read = {
+            by_remote_id[remote_id]: list(spans)
+            for remote_id, spans in answer.busy.items()
+            if remote_id in by_remote_id and remote_id not in answer.errors
+        }
+        async with services.sessionmaker.begin() as session:
+            await busy_cache.store(
+                session,
+                read,
+                start,
+                end,
+                read_at=now,
+                keep_since=now - services.busy_cache.longest,
+            )
+    busy = [span for spans in read.values() for span in spans]
+    if transient:
+        async with services.sessionmaker() as session:
+            cached = await busy_cache.lookup(
+                session, transient, start, end, fresh_since=now - services.busy_cache.fallback
+            )
+        if cached is None:
+            raise AvailabilityUnknownError(_UNKNOWN)
+        log.warning(
+            "busy cache answered for a failed live read",
+            calendars=transient,
+            age_seconds=round((now - cached.read_at).total_seconds(), 1),
+        )
+        busy.extend(cached.busy)
+    return busy
+
+
 async def calendar_busy(
     services: Services,
-    session: AsyncSession,
     host_id: int,
     start: dt.datetime,
     end: dt.datetime,
-) -> tuple[list[Interval], bool]:
-    """Busy intervals from every checked calendar, and whether the host is offline (S7)."""
-    groups = await _calendars(session, host_id)
-    busy: list[Interval] = []
-    for group in groups:
-        client = await _client(services, session, group.connection)
-        try:
-            answer = await client.free_busy(group.remote_ids, start, end)
-        except provider_errors.AccessRevoked:
-            raise HostAccessLostError(_LOST) from None
-        except provider_errors.ProviderError:
-            raise AvailabilityUnknownError(
-                "The host's calendar did not answer; try again in a minute."
-            ) from None
-        if answer.errors:
-            if any(isinstance(e, provider_errors.CalendarGone) for e in answer.errors.values()):
-                raise HostAccessLostError(_LOST)
-            raise AvailabilityUnknownError(
-                "Part of the host's calendar did not answer; try again in a minute."
+    *,
+    now: dt.datetime,
+    live: bool,
+    moving_id: int | None = None,
+) -> tuple[list[Interval], list[tuple[dt.datetime, dt.datetime]], bool]:
+    """Busy intervals from every checked calendar, the host's bookings (but `moving_id`,
+    a booking being rescheduled), and whether the host is offline (S7). `live`: read the
+    providers even when the cache is fresh enough for listing (bookings). The database
+    session is closed before any provider call, so a slow provider never holds a pooled
+    connection."""
+    booked = select(Booking.starts_at, Booking.ends_at).where(
+        Booking.host_user_id == host_id,
+        Booking.status != BookingStatus.CANCELLED,
+        Booking.ends_at > start,
+        Booking.starts_at < end,
+    )
+    if moving_id is not None:
+        booked = booked.where(Booking.id != moving_id)
+    clients: list[CalendarClient] = []
+    async with services.sessionmaker() as session:
+        bookings = [(a, b) for a, b in (await session.execute(booked)).all()]
+        groups = await _calendars(session, host_id)
+        listing = services.busy_cache.listing
+        if groups and not live and listing > dt.timedelta(0):
+            cached = await busy_cache.lookup(
+                session,
+                [c.id for group in groups for c in group.calendars],
+                start,
+                end,
+                fresh_since=now - listing,
             )
-        for spans in answer.busy.values():
-            busy.extend(spans)
-    return busy, not groups
+            if cached is not None:
+                return cached.busy, bookings, False
+        for group in groups:
+            clients.append(await _client(services, session, group.connection))
+    busy = []
+    for group, client in zip(groups, clients, strict=True):
+        busy.extend(await _live_busy(services, group, client, start, end, now))
+    return busy, bookings, not groups
 
 
 async def available_slots(
@@ -191,9 +286,11 @@ async def available_slots(
     duration: int | None,
     now: dt.datetime,
     moving: Booking | None = None,
+    live: bool = False,
 ) -> PageSlots:
-    """`moving` is a booking being rescheduled: its own time is not busy, neither as a
-    booking nor as the calendar event it wrote (the span exactly equal to it)."""
+    """The page's free slots in `[start, end)`; `live` as in `calendar_busy`. `moving` is a
+    booking being rescheduled: its own time is not busy, neither as a booking nor as the
+    calendar event it wrote (the span exactly equal to it)."""
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidInput(
             "Give times with a UTC offset, e.g. 2030-01-07T09:00:00Z.", field="start"
@@ -216,24 +313,15 @@ async def available_slots(
         )
     rules_ = slot_rules(page, public.host.time_zone, chosen)
     margin = dt.timedelta(days=1)
-    async with services.sessionmaker() as session:
-        bookings = [
-            (row.starts_at, row.ends_at)
-            for row in (
-                await session.execute(
-                    select(Booking).where(
-                        Booking.host_user_id == public.host.id,
-                        Booking.status != BookingStatus.CANCELLED,
-                        Booking.ends_at > start - margin,
-                        Booking.starts_at < end + margin,
-                        Booking.id != (moving.id if moving is not None else 0),
-                    )
-                )
-            ).scalars()
-        ]
-        busy, offline = await calendar_busy(
-            services, session, public.host.id, start - margin, end + margin
-        )
+    busy, bookings, offline = await calendar_busy(
+        services,
+        public.host.id,
+        start - margin,
+        end + margin,
+        now=now,
+        live=live,
+        moving_id=moving.id if moving is not None else None,
+    )
     if moving is not None and moving.on_calendar:
         own = (moving.starts_at, moving.ends_at)
         busy = [span for span in busy if (span.start, span.end) != own]

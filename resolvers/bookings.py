@@ -1,7 +1,8 @@
 """bookMeeting: a contact books a slot of a public page (S7, S8, S12, S13, S20, C12–C14).
 
-The slot is re-checked live (the same computation `availableSlots` answers, with live
-free/busy), then written in one transaction: the contact (matched by email, S20), the
+The slot is re-checked live (the same computation `availableSlots` answers, always with a
+live free/busy read; the busy cache answers only when that read fails transiently, C16),
+then written in one transaction: the contact (matched by email, S20), the
 booking, the outbox row for the calendar write (C14) and the idempotency record (C12). The
 exclusion constraint on bookings decides any race: the loser gets `SlotUnavailable`.
 Offline mode (S7): no usable calendar, the booking is REQUESTED and nothing is written to a
@@ -298,6 +299,7 @@ async def check_slot(
             duration=duration,
             now=now,
             moving=moving,
+            live=True,
         )
     except HostAccessLostError:
         if tell_host:

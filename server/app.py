@@ -3,11 +3,12 @@ request ids and access logs, and a lifespan that owns the database engine."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from graph.context import Context
 from graph.schema import build_schema
 from models.db import start_embedded_postgres
+from resolvers.connections import utc_now
 from server.auth import REFUSED_MESSAGE, WS_TOKEN_KEY, BearerAuth, InvalidToken, viewer_for
 from server.logs import configure_logging
 from server.oauth import callback_endpoint
@@ -140,11 +142,14 @@ def create_app(
     *,
     registry: ProviderRegistry | None = None,
     worker: bool = False,
+    clock: Callable[[], dt.datetime] = utc_now,
 ) -> Starlette:
     """The app on `database_url`; the engine connects lazily and closes at shutdown.
     `registry` defaults to the providers configured in `settings`; `worker` runs the job
-    queue's workers inside this process, started and stopped with the lifespan (#5)."""
-    runtime = build_runtime(settings, database_url, registry=registry)
+    queue's workers inside this process, started and stopped with the lifespan (#5); `clock`
+    is the use cases' "now" (a fixed one for the slots benchmark, whose workload lies in
+    the past)."""
+    runtime = build_runtime(settings, database_url, registry=registry, clock=clock)
     engine, services = runtime.engine, runtime.services
     background = BackgroundWorker(build_queue(runtime, database_url)) if worker else None
     graphql = SlotgraphGraphQL(runtime)

@@ -3,6 +3,8 @@ the engine and sessions, the HTTP client for providers, and the use cases' servi
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -11,7 +13,8 @@ import structlog
 
 from models.crypto import CredentialCipher, generate_key
 from models.db import create_engine, create_sessionmaker
-from resolvers.connections import Services
+from resolvers.busy_cache import BusyCachePolicy
+from resolvers.connections import Services, utc_now
 from resolvers.credentials import CredentialStore
 from server.providers import build_registry, provider_tls
 
@@ -40,9 +43,14 @@ class Runtime:
 
 
 def build_runtime(
-    settings: Settings, database_url: str, *, registry: ProviderRegistry | None = None
+    settings: Settings,
+    database_url: str,
+    *,
+    registry: ProviderRegistry | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
 ) -> Runtime:
-    """The engine connects lazily; `registry` defaults to the providers in `settings`."""
+    """The engine connects lazily; `registry` defaults to the providers in `settings`;
+    `clock` is the use cases' "now"."""
     engine = create_engine(
         database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
@@ -62,6 +70,11 @@ def build_runtime(
         registry=registry or build_registry(settings, http),
         credentials=CredentialStore(CredentialCipher(keys)),
         public_base_url=settings.public_base_url,
+        busy_cache=BusyCachePolicy(
+            fallback=dt.timedelta(seconds=settings.busy_cache_freshness_seconds),
+            listing=dt.timedelta(seconds=settings.busy_cache_listing_seconds),
+        ),
+        clock=clock,
     )
     return Runtime(
         settings=settings, engine=engine, sessionmaker=sessionmaker, http=http, services=services

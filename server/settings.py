@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     # Exchange (S2): EWS calls run in threads, at most this many at once per process.
     exchange_enabled: bool = True
     exchange_max_threads: int = Field(default=8, ge=1, le=64)
+    # The busy cache (C16, README "Busy cache"): how old a cached free/busy read may be
+    # when a live read fails transiently, and how old it may be for slot listing to skip
+    # the live read altogether (0: always read live). Bookings always read live first.
+    busy_cache_freshness_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    busy_cache_listing_seconds: float = Field(default=30.0, ge=0, le=3_600)
 
     # Background work (#5): the job queue and the outbox of calendar writes and emails.
     run_worker: bool = Field(

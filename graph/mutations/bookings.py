@@ -127,7 +127,7 @@ async def book_meeting(info: Info, input: BookMeetingInput) -> BookMeetingResult
     )
     try:
         outcome = await use_case.book_meeting(
-            services, info.context.viewer, request, now=dt.datetime.now(dt.UTC)
+            services, info.context.viewer, request, now=services.clock()
         )
     except PagesTurnedOffError as exc:
         return page_unavailable(exc, PageUnavailableReason.PAGES_TURNED_OFF)

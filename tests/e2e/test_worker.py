@@ -18,7 +18,7 @@ from models.enums import CalendarWriteState
 from server.settings import Settings
 from sync.outbox import event_key
 from tests.conftest import Factory, GraphQLClient
-from tests.e2e.test_websocket import SLOTGRAPH, free_port, wait_ready
+from tests.e2e.serving import SLOTGRAPH, free_port, wait_ready
 from tests.fakes.exchange import FakeExchange
 from tests.sync.helpers import book_slots, eventually, exchange_host, rows
 

@@ -472,6 +472,12 @@ class FakeExchange:
             item = self.items.pop(item_id)
             self._deleted.append((next(self._seq), item.id, item.folder_id))
 
+    def remove_calendar(self, folder_id: str) -> None:
+        """Delete a sub-calendar (or unshare it): requests naming it answer
+        ErrorFolderNotFound from now on."""
+        with self._lock:
+            del self.folders[folder_id]
+
     def item_id(self, scenario_id: str) -> str:
         """The EWS item id the fake gave a scenario event."""
         return f"AAMkItem-{scenario_id}"

@@ -14,12 +14,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from graph.relay import from_global_id
-from models import Credential, InboxConnection
+from models import BusyCacheWindow, Credential, InboxConnection
 from models.enums import InboxKind
 from resolvers.errors import AvailabilityUnknownError
 from server.app import create_app
@@ -369,8 +369,13 @@ async def test_google_busy_time_hides_slots_on_the_hosts_page(
         [{"id": flow.google.email}]
     ]
 
-    # Google throttling for longer than we wait: availability is unknown, never free time.
+    # Google throttling for longer than we wait: the fresh busy-cache read answers (C16);
+    # without one, availability is unknown, never free time.
     flow.google.fail("429", times=None, retry_after="600")
+    cached = scenario_busy_hidden(await scenario_week_slots(app.state.runtime.services, slug))
+    assert cached == starts
+    async with factory.sessionmaker.begin() as session:
+        await session.execute(delete(BusyCacheWindow))
     with pytest.raises(AvailabilityUnknownError):
         await scenario_week_slots(app.state.runtime.services, slug)
 

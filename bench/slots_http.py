@@ -1,0 +1,234 @@
+"""The HTTP half of `bench/slots.py`: `availableSlots` end to end, with a warm busy cache.
+
+A fresh database (on `DATABASE_URL`, else the embedded PostgreSQL) gets one host in the
+workload's zone with one page carrying the workload's rules (weekly hours, 30-minute
+meetings on the 15-minute grid, no notice, no buffers) and one calendar connection whose 5
+calendars are all availability calendars. The workload's 10,000 busy intervals go into the
+busy cache through `resolvers.busy_cache.store`, the path live reads take, read "now".
+
+One uvicorn process (`make_app`, a separate process from this client) serves the real
+application on loopback with the production settings and a fixed clock a day before the
+workload's window (C17: the workload lies in the past). A warm cache younger than the
+listing window answers without any provider call: the connection has no credential, so a
+provider call would fail the run (the page would be unavailable).
+
+Timed: one `availableSlots` POST for the 30-day window at a time, over a keep-alive
+connection, from sending the request to the parsed JSON; every answer must hold the 365
+slots (C17).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+
+from bench.graphql_overhead import (
+    ENV_DATABASE_URL,
+    ENV_SECRET_KEY,
+    HOST,
+    BenchError,
+    fresh_database,
+    postgres_server,
+    run_server,
+    wait_until_ready,
+)
+from models import AvailabilityCalendar, CalendarConnection, RemoteCalendar
+from models.db import create_engine, create_sessionmaker, migrate
+from models.enums import (
+    CalendarAccess,
+    ConnectionPurpose,
+    ConnectionStatus,
+    Provider,
+    Scope,
+    Seat,
+    SyncState,
+    Tier,
+)
+from providers.base import Interval
+from resolvers import busy_cache
+from resolvers.accounts import create_account, create_user
+from resolvers.pages import PageDraft, create_page
+from resolvers.viewer import Viewer
+from scheduling.slots import SlotRules
+from server.app import create_app
+from server.logs import configure_logging
+from server.settings import Mode, Settings
+
+ENV_NOW = "SLOTGRAPH_BENCH_NOW"
+FACTORY = "bench.slots_http:make_app"
+SLOTS = """
+query Slots($slug: String!, $start: DateTime!, $end: DateTime!, $tz: String!) {
+  availableSlots(pageSlug: $slug, start: $start, end: $end, timeZone: $tz, duration: 30) {
+    __typename
+    ... on AvailableSlots { duration offline days { date slots { start end } } }
+    ... on Error { message }
+  }
+}
+"""
+
+
+def make_app() -> Starlette:
+    """uvicorn factory: the real application with the bench's fixed clock."""
+    now = dt.datetime.fromisoformat(os.environ[ENV_NOW])
+    database_url = os.environ[ENV_DATABASE_URL]
+    settings = Settings(
+        mode=Mode.PRODUCTION,
+        database_url=database_url,
+        secret_keys=(os.environ[ENV_SECRET_KEY],),
+        log_level="WARNING",
+    )
+    configure_logging(settings.log_level, json=True)
+    return create_app(settings, database_url, clock=lambda: now)
+
+
+async def seed(
+    database_url: str,
+    rules: SlotRules,
+    calendars: list[list[tuple[dt.datetime, dt.datetime]]],
+    window: tuple[dt.datetime, dt.datetime],
+    now: dt.datetime,
+) -> str:
+    """The host, page, calendars and warm cache; returns the page's slug."""
+    engine = create_engine(database_url, pool_size=2, max_overflow=0)
+    try:
+        await migrate(engine)
+        sessionmaker = create_sessionmaker(engine)
+        async with sessionmaker.begin() as session:
+            account = await create_account(session, "Bench Co")
+            user = await create_user(
+                session,
+                account,
+                email="host@bench.example",
+                name="Bench Host",
+                time_zone=rules.time_zone,
+                seat=Seat.SALES,
+                tier=Tier.PROFESSIONAL,
+                url_prefix="bench",
+            )
+            connection = CalendarConnection(
+                account_id=account.id,
+                user_id=user.id,
+                provider=Provider.EXCHANGE,
+                account_email=user.email,
+                purpose=ConnectionPurpose.BOTH,
+                status=ConnectionStatus.CONNECTED,
+                sync_state=SyncState.IDLE,
+                scheduling_pages_enabled=True,
+            )
+            session.add(connection)
+            await session.flush()
+            remote = [
+                RemoteCalendar(
+                    account_id=account.id,
+                    connection_id=connection.id,
+                    remote_id=f"cal-{index + 1}",
+                    name=f"Calendar {index + 1}",
+                    time_zone=rules.time_zone,
+                    access=CalendarAccess.OWNER if index == 0 else CalendarAccess.READER,
+                    is_primary=index == 0,
+                )
+                for index in range(len(calendars))
+            ]
+            session.add_all(remote)
+            await session.flush()
+            session.add_all(
+                AvailabilityCalendar(
+                    account_id=account.id, user_id=user.id, remote_calendar_id=calendar.id
+                )
+                for calendar in remote
+            )
+            await busy_cache.store(
+                session,
+                {
+                    calendar.id: [Interval(a, b) for a, b in spans]
+                    for calendar, spans in zip(remote, calendars, strict=True)
+                },
+                window[0],
+                window[1],
+                read_at=now,
+                keep_since=now,
+            )
+            viewer = Viewer(
+                user_id=user.id, account_id=account.id, token_id=0, scopes=frozenset(Scope)
+            )
+        page = await create_page(
+            sessionmaker,
+            viewer,
+            PageDraft(
+                title="Bench meeting",
+                durations=[rules.duration_minutes],
+                slot_interval=rules.interval_minutes,
+                buffer_before=0,
+                buffer_after=0,
+                minimum_notice=0,
+                booking_window_days=60,
+                time_zone=rules.time_zone,
+                weekly_hours=list(rules.weekly_hours),
+            ),
+        )
+        return page.slug
+    finally:
+        await engine.dispose()
+
+
+async def measure(
+    port: int, variables: dict[str, Any], *, runs: int, warmup: int, expected: int
+) -> list[float]:
+    """Sequential requests over one keep-alive connection; milliseconds per answer."""
+    body = {"query": SLOTS, "variables": variables}
+    timings: list[float] = []
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", trust_env=False) as http:
+        for index in range(warmup + runs):
+            began = time.perf_counter_ns()
+            response = await http.post("/graphql", json=body, timeout=30)
+            answer = response.json()
+            elapsed = (time.perf_counter_ns() - began) / 1e6
+            result = answer.get("data", {}).get("availableSlots") or {}
+            count = sum(len(day["slots"]) for day in result.get("days", []))
+            if response.status_code != 200 or count != expected:
+                raise BenchError(f"wrong answer ({count} slots, expected {expected}): {answer}")
+            if index >= warmup:
+                timings.append(elapsed)
+    return timings
+
+
+async def http_timings(
+    rules: SlotRules,
+    calendars: list[list[tuple[dt.datetime, dt.datetime]]],
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+    *,
+    runs: int,
+    warmup: int,
+    expected: int,
+) -> tuple[list[float], str]:
+    """(milliseconds per availableSlots request, which PostgreSQL served it)."""
+    margin = dt.timedelta(days=2)  # wider than the day the use case adds each side
+    with postgres_server() as (server_url, database), tempfile.TemporaryDirectory() as tmp:
+        async with fresh_database(server_url) as database_url:
+            slug = await seed(database_url, rules, calendars, (start - margin, end + margin), now)
+            env = {ENV_NOW: now.isoformat()}
+            with run_server(database_url, Path(tmp), factory=FACTORY, env=env) as server:
+                try:
+                    await wait_until_ready(server)
+                    variables = {
+                        "slug": slug,
+                        "start": start.isoformat(),
+                        "end": end.isoformat(),
+                        "tz": rules.time_zone,
+                    }
+                    timings = await measure(
+                        server.port, variables, runs=runs, warmup=warmup, expected=expected
+                    )
+                except BaseException:
+                    print(server.log_tail())
+                    raise
+    return timings, database

@@ -1,0 +1,375 @@
+"""The busy cache behind availableSlots and bookMeeting (C16, S13), over HTTP against the
+EWS fake through the real Exchange adapter.
+
+The app here runs on a clock the tests move: the scenario week lies in March 2030, and
+moving the clock is how a cached read grows old (listing window 30 s, freshness 300 s).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+
+from models import Booking, BusyCacheInterval, BusyCacheWindow, OutboxMessage
+from models.outbox import OutboxKind
+from server.app import create_app
+from server.settings import Settings
+from tests.conftest import Factory, GraphQLClient
+from tests.fakes.exchange import PASSWORD, FakeExchange
+from tests.fakes.scenario import EXPECTED_BUSY, ScriptedEvent, merged, utc
+from tests.graph.test_available_slots import make_page
+
+SLOTS = """
+query Slots($slug: String!, $start: DateTime!, $end: DateTime!) {
+  availableSlots(pageSlug: $slug, start: $start, end: $end, timeZone: "America/New_York") {
+    __typename
+    ... on AvailableSlots { offline days { date slots { start } } }
+    ... on AvailabilityUnknown { message code retryable }
+    ... on PageUnavailable { reason }
+  }
+}
+"""
+BOOK = """
+mutation Book($input: BookMeetingInput!) {
+  bookMeeting(input: $input) {
+    __typename
+    ... on BookMeetingSuccess { offline booking { start status } }
+    ... on AvailabilityUnknown { message code retryable }
+    ... on PageUnavailable { reason }
+    ... on Error { message }
+  }
+}
+"""
+CONNECT = """
+mutation($i: ConnectExchangeCalendarInput!) { connectExchangeCalendar(input: $i) { __typename } }
+"""
+WEEK = {"start": utc(4, 0).isoformat(), "end": utc(9, 0).isoformat()}
+FREE_SLOT = utc(5, 15, 30)  # free in the scenario: it ends as the 1:1 at 16:00Z begins
+UNKNOWN = {
+    "__typename": "AvailabilityUnknown",
+    "message": "The host's calendar did not answer and no recent copy of it is kept, so no "
+    "time can be offered safely; try again in a minute.",
+    "code": "AVAILABILITY_UNKNOWN",
+    "retryable": True,
+}
+
+
+class Clock:
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(dt.datetime(2030, 3, 1, 12, tzinfo=dt.UTC))
+
+
+@pytest.fixture
+async def clocked_app(
+    settings: Settings, database_url: str, engine: AsyncEngine, clock: Clock
+) -> AsyncIterator[Starlette]:
+    tuned = settings.model_copy(
+        update={
+            "db_pool_size": 2,
+            "busy_cache_freshness_seconds": 300.0,
+            "busy_cache_listing_seconds": 30.0,
+        }
+    )
+    app = create_app(tuned, database_url, clock=clock)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def api(clocked_app: Starlette) -> AsyncIterator[GraphQLClient]:
+    transport = httpx.ASGITransport(app=clocked_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield GraphQLClient(client)
+
+
+@pytest.fixture
+def exchange() -> Iterator[FakeExchange]:
+    with FakeExchange() as fake:
+        yield fake
+    close_connections()
+
+
+@pytest.fixture
+async def slug(api: GraphQLClient, factory: Factory, exchange: FakeExchange) -> str:
+    """The page of a host whose Exchange mailbox is connected, in New York hours."""
+    ada = await factory.person(url_prefix="ada")
+    connected = await api(
+        CONNECT,
+        {"i": {"email": exchange.email, "password": PASSWORD, "ewsUrl": exchange.url}},
+        token=ada.token,
+    )
+    assert connected["data"]["connectExchangeCalendar"]["__typename"] == (
+        "ConnectExchangeCalendarSuccess"
+    )
+    return await make_page(api, ada, timeZone="America/New_York", bookingWindowDays=30)
+
+
+async def slots(api: GraphQLClient, slug: str) -> dict[str, Any]:
+    result = await api(SLOTS, {"slug": slug, **WEEK})
+    assert "errors" not in result, result
+    answer: dict[str, Any] = result["data"]["availableSlots"]
+    return answer
+
+
+def starts(answer: dict[str, Any]) -> set[str]:
+    return {slot["start"] for day in answer["days"] for slot in day["slots"]}
+
+
+async def book(api: GraphQLClient, slug: str, start: dt.datetime) -> dict[str, Any]:
+    result = await api(
+        BOOK,
+        {
+            "input": {
+                "pageSlug": slug,
+                "start": start.isoformat(),
+                "timeZone": "America/New_York",
+                "contact": {"name": "Cleo", "email": "cleo@example.test"},
+            }
+        },
+    )
+    assert "errors" not in result, result
+    answer: dict[str, Any] = result["data"]["bookMeeting"]
+    return answer
+
+
+def availability_reads(exchange: FakeExchange) -> int:
+    return len(exchange.operations("GetUserAvailability", status=None))
+
+
+def throttle(exchange: FakeExchange) -> None:
+    """Every free/busy request throttled with a back-off longer than the adapter waits: a
+    429-like transient failure, answered at once (no retry wait)."""
+    exchange.fail("busy", operation="GetUserAvailability", times=None, back_off_ms=60_000)
+
+
+async def test_slot_listing_is_served_from_a_read_younger_than_the_listing_window(
+    api: GraphQLClient, slug: str, exchange: FakeExchange, clock: Clock
+) -> None:
+    first = await slots(api, slug)
+    assert first["__typename"] == "AvailableSlots"
+    assert first["offline"] is False
+    assert FREE_SLOT.isoformat() in starts(first)
+    assert availability_reads(exchange) == 1
+
+    clock.advance(20)
+    assert await slots(api, slug) == first
+    assert availability_reads(exchange) == 1  # no provider call within 30 s
+
+    clock.advance(20)
+    assert await slots(api, slug) == first
+    assert availability_reads(exchange) == 2  # older than 30 s: read live again
+
+
+async def test_transient_failure_within_freshness_answers_slots_and_booking_from_cache(
+    api: GraphQLClient,
+    slug: str,
+    exchange: FakeExchange,
+    clock: Clock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    first = await slots(api, slug)
+    throttle(exchange)
+    clock.advance(120)  # past the listing window, within freshness
+
+    assert await slots(api, slug) == first
+    booked = await book(api, slug, FREE_SLOT)
+    assert booked == {
+        "__typename": "BookMeetingSuccess",
+        "offline": False,
+        "booking": {"start": FREE_SLOT.isoformat(), "status": "CONFIRMED"},
+    }
+    refused = [r.status for r in exchange.operations("GetUserAvailability", status=None)]
+    assert refused == [200, 500, 500]  # both live reads were tried, and failed
+    async with sessionmaker() as session:
+        outbox = (await session.execute(select(OutboxMessage.kind))).scalars().all()
+    assert outbox == [OutboxKind.CALENDAR_CREATE]
+
+
+async def test_5xx_past_freshness_is_availability_unknown_and_retryable(
+    api: GraphQLClient,
+    slug: str,
+    exchange: FakeExchange,
+    clock: Clock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    assert (await slots(api, slug))["__typename"] == "AvailableSlots"
+    exchange.fail("http503", operation="GetUserAvailability", times=None)
+    clock.advance(301)
+
+    assert await slots(api, slug) == UNKNOWN
+    assert await book(api, slug, FREE_SLOT) == UNKNOWN
+    async with sessionmaker() as session:
+        assert (await session.execute(select(Booking))).scalars().all() == []
+
+    exchange.clear_failures()  # the provider is back: so are the slots
+    assert (await slots(api, slug))["__typename"] == "AvailableSlots"
+
+
+async def test_no_cached_read_at_all_is_availability_unknown(
+    api: GraphQLClient, slug: str, exchange: FakeExchange
+) -> None:
+    throttle(exchange)
+    assert await slots(api, slug) == UNKNOWN
+
+
+async def test_revoked_access_is_never_served_from_the_cache(
+    api: GraphQLClient,
+    slug: str,
+    exchange: FakeExchange,
+    clock: Clock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    assert (await slots(api, slug))["__typename"] == "AvailableSlots"
+    exchange.password = "changed at the server"  # the stored password no longer works
+    clock.advance(5)  # the cached read is as fresh as can be
+
+    assert await book(api, slug, FREE_SLOT) == {
+        "__typename": "PageUnavailable",
+        "reason": "HOST_ACCESS_LOST",
+        "message": "This host cannot take bookings right now: access to one of their "
+        "calendars was lost. They have been told; please try again later.",
+    }
+    clock.advance(40)
+    assert await slots(api, slug) == {"__typename": "PageUnavailable", "reason": "HOST_ACCESS_LOST"}
+    async with sessionmaker() as session:
+        assert (await session.execute(select(Booking))).scalars().all() == []
+        outbox = (await session.execute(select(OutboxMessage.kind))).scalars().all()
+    assert outbox == [OutboxKind.EMAIL]  # the host is told someone tried (S13, C13)
+
+
+async def test_a_successful_read_refreshes_the_cache(
+    api: GraphQLClient,
+    slug: str,
+    exchange: FakeExchange,
+    clock: Clock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    assert FREE_SLOT.isoformat() in starts(await slots(api, slug))
+    exchange.add_event(ScriptedEvent("late", "Booked elsewhere", FREE_SLOT, utc(5, 16)))
+    clock.advance(60)
+    refreshed_at = clock.now
+
+    refreshed = await slots(api, slug)  # read live: the new event hides its slot
+    assert FREE_SLOT.isoformat() not in starts(refreshed)
+    async with sessionmaker() as session:
+        windows = (await session.execute(select(BusyCacheWindow))).scalars().all()
+    assert [(w.window_start, w.window_end, w.read_at) for w in windows] == [
+        (utc(3, 0), utc(10, 0), refreshed_at)  # the asked week plus a day each side
+    ]
+
+    throttle(exchange)
+    clock.advance(200)  # 260 s after the first read, 200 s after the refresh
+    assert await slots(api, slug) == refreshed
+    assert (await book(api, slug, FREE_SLOT))["__typename"] == "SlotUnavailable"
+
+
+async def test_a_booking_read_inside_a_listed_window_replaces_only_its_own_span(
+    api: GraphQLClient,
+    slug: str,
+    exchange: FakeExchange,
+    clock: Clock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    listed_at = clock.now
+    await slots(api, slug)  # caches [03-03, 03-10)
+    clock.advance(10)
+    assert (await book(api, slug, FREE_SLOT))["__typename"] == "BookMeetingSuccess"
+
+    day = dt.timedelta(days=1)
+    booking_read = (FREE_SLOT - day, FREE_SLOT + dt.timedelta(minutes=1) + day)
+    async with sessionmaker() as session:
+        windows = (
+            await session.execute(select(BusyCacheWindow).order_by(BusyCacheWindow.window_start))
+        ).scalars()
+        spans = (
+            await session.execute(select(BusyCacheInterval.starts_at, BusyCacheInterval.ends_at))
+        ).all()
+    assert [(w.window_start, w.window_end, w.read_at) for w in windows] == [
+        (utc(3, 0), booking_read[0], listed_at),
+        (*booking_read, clock.now),
+        (booking_read[1], utc(10, 0), listed_at),
+    ]
+    # Split at the windows' edges, the cached spans still make the scenario's busy time.
+    assert merged([(a, b) for a, b in spans]) == [
+        span for span in EXPECTED_BUSY if span[1] <= utc(10, 0)
+    ]
+
+
+async def test_reads_too_old_to_answer_are_dropped_when_their_calendar_is_written(
+    api: GraphQLClient,
+    slug: str,
+    clock: Clock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await slots(api, slug)  # caches [03-03, 03-10)
+    clock.advance(400)  # older than both windows: it can never answer again
+    assert (await book(api, slug, FREE_SLOT))["__typename"] == "BookMeetingSuccess"
+
+    day = dt.timedelta(days=1)
+    booking_read = (FREE_SLOT - day, FREE_SLOT + dt.timedelta(minutes=1) + day)
+    async with sessionmaker() as session:
+        windows = (await session.execute(select(BusyCacheWindow))).scalars().all()
+        spans = (
+            await session.execute(select(BusyCacheInterval.starts_at, BusyCacheInterval.ends_at))
+        ).all()
+    assert [(w.window_start, w.window_end, w.read_at) for w in windows] == [
+        (*booking_read, clock.now)
+    ]
+    assert spans
+    assert all(booking_read[0] <= a and b <= booking_read[1] for a, b in spans)
+
+
+CALENDARS = """
+query { viewer { calendarConnections { edges { node { remoteCalendars { id name } } } } } }
+"""
+SELECT = """
+mutation($ids: [ID!]!) { setAvailabilityCalendars(input: {calendarIds: $ids}) { __typename } }
+"""
+OFFSITE = "AAMkFolder-team-offsite"  # the fake mailbox's sub-calendar
+
+
+async def test_a_calendar_gone_at_the_provider_is_never_served_from_the_cache(
+    api: GraphQLClient, factory: Factory, exchange: FakeExchange, clock: Clock
+) -> None:
+    ada = await factory.person(url_prefix="ada")
+    await api(
+        CONNECT,
+        {"i": {"email": exchange.email, "password": PASSWORD, "ewsUrl": exchange.url}},
+        token=ada.token,
+    )
+    listed = await api(CALENDARS, token=ada.token)
+    (connection,) = listed["data"]["viewer"]["calendarConnections"]["edges"]
+    offsite = next(
+        c["id"] for c in connection["node"]["remoteCalendars"] if c["name"] == "Team offsite"
+    )
+    selected = await api(SELECT, {"ids": [offsite]}, token=ada.token)
+    assert selected["data"]["setAvailabilityCalendars"]["__typename"] == (
+        "SetAvailabilityCalendarsSuccess"
+    )
+    slug = await make_page(api, ada, timeZone="America/New_York", bookingWindowDays=30)
+    assert (await slots(api, slug))["__typename"] == "AvailableSlots"  # both calendars cached
+    exchange.remove_calendar(OFFSITE)
+    clock.advance(5)
+
+    assert (await book(api, slug, FREE_SLOT))["reason"] == "HOST_ACCESS_LOST"
+    clock.advance(40)
+    assert await slots(api, slug) == {"__typename": "PageUnavailable", "reason": "HOST_ACCESS_LOST"}
