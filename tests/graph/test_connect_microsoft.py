@@ -87,6 +87,8 @@ async def app(
         microsoft_ca_bundle=ca_file,
         db_pool_size=2,
         db_max_overflow=2,
+        # Every slots call reads Graph live: these tests watch the token traffic it causes.
+        busy_cache_listing_seconds=0,
     )
     app = create_app(settings, database_url)
     async with app.router.lifespan_context(app):
