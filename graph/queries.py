@@ -162,6 +162,7 @@ class Query:
                 end=end,
                 duration=duration,
                 now=dt.datetime.now(dt.UTC),
+                synced=True,
             )
         except rules.RuleError as exc:
             return ValidationError(message=exc.message, field=exc.field, code=ErrorCode.VALIDATION)

@@ -9,9 +9,11 @@ from models.bookings import Booking, Contact
 from models.calendars import (
     AvailabilityCalendar,
     CalendarConnection,
+    CalendarSyncCursor,
     Credential,
     OAuthFlow,
     RemoteCalendar,
+    SyncedEvent,
 )
 from models.outbox import IdempotencyKey, LostAccessNotice, OutboxMessage
 from models.pages import SchedulingPage
@@ -26,6 +28,7 @@ __all__ = [
     "Booking",
     "CalendarConnection",
     "CalendarSettings",
+    "CalendarSyncCursor",
     "ConnectedDomain",
     "Contact",
     "Credential",
@@ -36,6 +39,7 @@ __all__ = [
     "OutboxMessage",
     "RemoteCalendar",
     "SchedulingPage",
+    "SyncedEvent",
     "Task",
     "User",
 ]

@@ -2,10 +2,11 @@
 
 Busy time is the union of the host's live bookings and of every calendar the page books
 against: the primary calendar of each connection with scheduling pages on (C3, C5) and
-every availability calendar (S12), read live from the provider. A calendar that cannot be
+every availability calendar (S12), read live from the provider, unless its incremental sync is
+current (issue #5: last pass within `Services.sync_freshness`, window covered), in which
+case its synced events answer and the provider is not asked. A calendar that cannot be
 read is never taken as free: a lost calendar or grant makes the page unavailable (S13),
-and a provider failure answers a retryable `AvailabilityUnknownError` (the synced busy
-cache of issue #5 will answer within its freshness window instead).
+and a provider failure answers a retryable `AvailabilityUnknownError`.
 Without a usable connection the page is in offline mode (S7): bookings only.
 """
 
@@ -29,6 +30,7 @@ from resolvers.errors import (
 from resolvers.pages import PublicPage, get_public_page
 from scheduling import rules
 from scheduling.slots import Slot, SlotRules, compute_slots
+from sync.busy import synced_busy
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,6 +54,7 @@ class PageSlots:
 class _Calendars:
     connection: CalendarConnection
     remote_ids: list[str]
+    calendar_ids: list[int]
 
 
 def slot_rules(page: SchedulingPage, host_zone: str, duration: int) -> SlotRules:
@@ -122,7 +125,9 @@ async def _calendars(session: AsyncSession, host_id: int) -> list[_Calendars]:
             c.status is CalendarStatus.ACCESS_LOST for c in checked
         ):
             raise HostAccessLostError(_LOST)
-        result.append(_Calendars(connection, [c.remote_id for c in checked]))
+        result.append(
+            _Calendars(connection, [c.remote_id for c in checked], [c.id for c in checked])
+        )
     return result
 
 
@@ -156,14 +161,30 @@ async def calendar_busy(
     host_id: int,
     start: dt.datetime,
     end: dt.datetime,
+    *,
+    now: dt.datetime | None = None,
 ) -> tuple[list[Interval], bool]:
-    """Busy intervals from every checked calendar, and whether the host is offline (S7)."""
+    """Busy intervals from every checked calendar, and whether the host is offline (S7).
+    With `now`, calendars with a current sync answer from their synced events."""
     groups = await _calendars(session, host_id)
     busy: list[Interval] = []
     for group in groups:
+        live = group.remote_ids
+        if now is not None:
+            synced = await synced_busy(
+                session, group.calendar_ids, start, end, now=now, freshness=services.sync_freshness
+            )
+            live = [
+                r
+                for r, pk in zip(group.remote_ids, group.calendar_ids, strict=True)
+                if synced[pk] is None
+            ]
+            busy.extend(span for spans in synced.values() for span in spans or ())
+            if not live:
+                continue
         client = await _client(services, session, group.connection)
         try:
-            answer = await client.free_busy(group.remote_ids, start, end)
+            answer = await client.free_busy(live, start, end)
         except provider_errors.AccessRevoked:
             raise HostAccessLostError(_LOST) from None
         except provider_errors.ProviderError:
@@ -190,7 +211,11 @@ async def available_slots(
     end: dt.datetime,
     duration: int | None,
     now: dt.datetime,
+    synced: bool = False,
 ) -> PageSlots:
+    """Free slots of a page. With `synced`, calendars with a current sync answer from their
+    synced events (what `availableSlots` shows); without it every calendar is read live
+    (what `bookMeeting`'s re-check needs)."""
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidInput(
             "Give times with a UTC offset, e.g. 2030-01-07T09:00:00Z.", field="start"
@@ -228,7 +253,12 @@ async def available_slots(
             ).scalars()
         ]
         busy, offline = await calendar_busy(
-            services, session, public.host.id, start - margin, end + margin
+            services,
+            session,
+            public.host.id,
+            start - margin,
+            end + margin,
+            now=now if synced else None,
         )
     slots = compute_slots(
         rules_,

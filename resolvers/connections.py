@@ -86,6 +86,9 @@ class Services:
     registry: ProviderRegistry
     credentials: CredentialStore
     public_base_url: str
+    # How recent a calendar's last sync must be for availability to use its synced events
+    # instead of live free/busy (issue #5; `Settings.sync_freshness_seconds`).
+    sync_freshness: dt.timedelta = dt.timedelta(minutes=15)
 
 
 def redirect_uri(public_base_url: str, provider: Provider) -> str:
@@ -418,6 +421,26 @@ async def _connect_inbox(session: AsyncSession, user: User, connection: Calendar
         inbox.calendar_connection_id = connection.id
 
 
+async def own_connection(
+    session: AsyncSession, viewer: Viewer, connection_id: int, *, field: str
+) -> CalendarConnection:
+    """The viewer's connection (not disconnected), locked; NotFound for anyone else's (C9)."""
+    connection = (
+        await session.execute(
+            select(CalendarConnection)
+            .where(
+                CalendarConnection.id == connection_id,
+                CalendarConnection.user_id == viewer.user_id,
+                CalendarConnection.status != ConnectionStatus.DISCONNECTED,
+            )
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if connection is None:
+        raise NotFoundError("connected calendar", field=field)
+    return connection
+
+
 async def disconnect(
     services: Services, viewer: Viewer | None, connection_id: int
 ) -> CalendarConnection:
@@ -428,19 +451,7 @@ async def disconnect(
     secret: dict[str, Any] | None = None
     async with services.sessionmaker.begin() as session:
         user = await _lock_user(session, viewer.user_id)
-        connection = (
-            await session.execute(
-                select(CalendarConnection)
-                .where(
-                    CalendarConnection.id == connection_id,
-                    CalendarConnection.user_id == viewer.user_id,
-                    CalendarConnection.status != ConnectionStatus.DISCONNECTED,
-                )
-                .with_for_update()
-            )
-        ).scalar_one_or_none()
-        if connection is None:
-            raise NotFoundError("connected calendar")
+        connection = await own_connection(session, viewer, connection_id, field="id")
         if connection.provider in OAUTH_PROVIDERS:
             secret = await services.credentials.load(session, connection.id)
         remote_ids = select(RemoteCalendar.id).where(RemoteCalendar.connection_id == connection.id)

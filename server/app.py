@@ -3,6 +3,7 @@ request ids and access logs, and a lifespan that owns the database engine."""
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import re
 import time
@@ -172,6 +173,7 @@ def create_app(
         registry=registry or build_registry(settings, http),
         credentials=CredentialStore(CredentialCipher(keys)),
         public_base_url=settings.public_base_url,
+        sync_freshness=dt.timedelta(seconds=settings.sync_freshness_seconds),
     )
     runtime = Runtime(
         settings=settings, engine=engine, sessionmaker=sessionmaker, http=http, services=services

@@ -79,6 +79,21 @@ class Settings(BaseSettings):
     # Exchange (S2): EWS calls run in threads, at most this many at once per process.
     exchange_enabled: bool = True
     exchange_max_threads: int = Field(default=8, ge=1, le=64)
+    # Incremental calendar sync (issue #5, sync.engine).
+    sync_interval_seconds: int = Field(default=300, ge=10, le=86_400)
+    sync_window_days: int = Field(
+        default=62, ge=1, le=730, description="How far ahead busy time is synced."
+    )
+    sync_freshness_seconds: int = Field(
+        default=900,
+        ge=0,
+        le=86_400,
+        description="availableSlots uses a calendar's synced events when its last sync is "
+        "at most this old; 0 always reads free/busy live.",
+    )
+    sync_max_attempts: int = Field(default=5, ge=1, le=100)
+    sync_lease_seconds: int = Field(default=300, ge=10, le=3_600)
+    sync_concurrency: int = Field(default=4, ge=1, le=64)
 
     @field_validator("secret_keys", "allowed_origins", mode="before")
     @classmethod
