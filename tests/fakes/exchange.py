@@ -206,6 +206,7 @@ class Failure:
     remaining: int | None
     back_off_ms: int | None
     delay: float
+    after: int = 0  # matching requests still let through before failing
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,12 +425,14 @@ class FakeExchange:
         times: int | None = 1,
         back_off_ms: int | None = None,
         delay: float = 5.0,
+        after: int = 0,
     ) -> None:
         """The next `times` requests (every request when None) for `operation` (any when None)
-        fail: `busy` answers ErrorServerBusy (with BackOffMilliseconds when given), `http503`
-        a bare 503, `slow` answers only after `delay` seconds."""
+        fail, once `after` of them went through: `busy` answers ErrorServerBusy (with
+        BackOffMilliseconds when given), `http503` a bare 503, `slow` answers only after
+        `delay` seconds."""
         with self._lock:
-            self._failures.append(Failure(operation, kind, times, back_off_ms, delay))
+            self._failures.append(Failure(operation, kind, times, back_off_ms, delay, after))
 
     def clear_failures(self) -> None:
         with self._lock:
@@ -544,6 +547,9 @@ class FakeExchange:
             for failure in self._failures:
                 if failure.operation not in (None, operation):
                     continue
+                if failure.after > 0:
+                    failure.after -= 1
+                    return None
                 if failure.remaining is not None:
                     failure.remaining -= 1
                     if failure.remaining <= 0:

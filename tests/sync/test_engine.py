@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import signal
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -16,7 +19,6 @@ from exchangelib.protocol import close_connections  # type: ignore[import-untype
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import providers.exchange as exchange
 from models import (
     AvailabilityCalendar,
     CalendarConnection,
@@ -32,7 +34,7 @@ from models.enums import (
     Provider,
     SyncState,
 )
-from providers.base import CalendarClient, ChangeSet, EventDraft, RemoteCalendarInfo
+from providers.base import CalendarClient
 from providers.exchange import ExchangeCalendarClient, ExchangeCredentials
 from providers.retry import FAST
 from sync.busy import synced_busy
@@ -49,7 +51,9 @@ from sync.scheduler import run_due_syncs
 from tests.conftest import Factory
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.fakes.scenario import EXPECTED_BUSY, TIME_ZONE, ScriptedEvent, merged, utc
+from tests.sync import kill_worker
 
+ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2030, 3, 1, 12, tzinfo=dt.UTC)
 SPAN = (utc(4, 0), utc(12, 0))  # the scenario week
 SUB_CALENDAR = "AAMkFolder-team-offsite"
@@ -517,95 +521,6 @@ async def test_a_leased_connection_is_not_claimed_twice_and_an_expired_lease_is_
     )
 
 
-class StopsAfterFirstPage:
-    """A client whose worker "dies" after committing one incremental page: the second
-    `list_changes` call never returns (the test then cancels the run, leaving its lease)."""
-
-    def __init__(self, inner: CalendarClient) -> None:
-        self.inner = inner
-        self.calls = 0
-        self.reached = anyio.Event()
-
-    async def list_changes(
-        self,
-        calendar_id: str,
-        cursor: str | None,
-        *,
-        window_start: dt.datetime,
-        window_end: dt.datetime,
-        page: str | None = None,
-    ) -> ChangeSet:
-        self.calls += 1
-        if self.calls == 2:
-            self.reached.set()
-            await anyio.sleep_forever()
-        return await self.inner.list_changes(
-            calendar_id, cursor, window_start=window_start, window_end=window_end, page=page
-        )
-
-    async def list_calendars(self) -> list[RemoteCalendarInfo]:
-        raise NotImplementedError
-
-    async def free_busy(self, *args: Any) -> Any:
-        raise NotImplementedError
-
-    async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
-        raise NotImplementedError
-
-    async def update_event(self, calendar_id: str, event_id: str, draft: EventDraft) -> None:
-        raise NotImplementedError
-
-    async def delete_event(self, calendar_id: str, event_id: str) -> None:
-        raise NotImplementedError
-
-    async def create_calendar(self, name: str) -> RemoteCalendarInfo:
-        raise NotImplementedError
-
-
-async def test_a_worker_killed_mid_sync_is_resumed_by_the_next_and_the_result_is_right(
-    ctx: SyncContext,
-    host: Host,
-    fake: FakeExchange,
-    limiter: anyio.CapacityLimiter,
-    clock: Clock,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    assert await sync_connection(ctx, host.connection.id) is Outcome.SYNCED
-    monkeypatch.setattr(exchange, "SYNC_PAGE_SIZE", 2)
-    for day in (9, 10, 11):
-        fake.add_event(ScriptedEvent(f"extra-{day}", "Extra", utc(day, 18), utc(day, 19)))
-    fake.remove_event(fake.item_id("private"))
-    fake.move_event(fake.item_id("maybe"), utc(8, 18), utc(8, 19))
-    dying = StopsAfterFirstPage(exchange_client(fake, limiter))
-
-    async def dying_clients(_: CalendarConnection) -> CalendarClient:
-        return dying
-
-    clock.advance(CONFIG.interval)
-    with anyio.move_on_after(30):
-        async with anyio.create_task_group() as group:
-            group.start_soon(
-                sync_connection, dataclasses.replace(ctx, clients=dying_clients), host.connection.id
-            )
-            await dying.reached.wait()
-            group.cancel_scope.cancel()  # the kill: no cleanup of the lease or the state
-    async with sessionmaker() as session:
-        state = await session.get(CalendarSyncCursor, host.primary.id)
-    assert state is not None
-    assert state.page_token is not None  # one page committed, more to come
-    assert (await reload(sessionmaker, host.connection)).sync_state is SyncState.SYNCING
-
-    fake.add_event(ScriptedEvent("after", "During the outage", utc(9, 13), utc(9, 14)))
-    clock.advance(CONFIG.lease + dt.timedelta(seconds=1))
-    successor = dataclasses.replace(ctx, worker="worker-b")
-    assert await run_due_syncs(successor) == [Outcome.SYNCED]
-
-    assert await stored_busy(sessionmaker, host.primary, clock) == await live_busy(fake, limiter)
-    row = await reload(sessionmaker, host.connection)
-    assert (row.sync_state, row.sync_claimed_by) == (SyncState.SYNCED, None)
-
-
 async def test_only_current_syncs_answer_busy_time(
     ctx: SyncContext,
     host: Host,
@@ -634,3 +549,64 @@ async def test_only_current_syncs_answer_busy_time(
         )
     assert fresh[host.primary.id] is not None
     assert (stale, beyond) == ({host.primary.id: None}, {host.primary.id: None})
+
+
+async def test_a_sigkilled_worker_process_is_resumed_by_the_next_and_the_result_is_right(
+    ctx: SyncContext,
+    host: Host,
+    fake: FakeExchange,
+    limiter: anyio.CapacityLimiter,
+    clock: Clock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    database_url: str,
+) -> None:
+    """A real worker process is SIGKILLed mid-sync: after committing its first incremental
+    page, while the provider is still answering the second. Its lease and SYNCING state stay
+    behind; once the lease expires the next worker resumes from the committed page."""
+    assert await sync_connection(ctx, host.connection.id) is Outcome.SYNCED
+    for day in (9, 10, 11):
+        fake.add_event(ScriptedEvent(f"extra-{day}", "Extra", utc(day, 18), utc(day, 19)))
+    fake.remove_event(fake.item_id("private"))
+    fake.move_event(fake.item_id("maybe"), utc(8, 18), utc(8, 19))
+    fake.fail("slow", operation="SyncFolderItems", after=1, times=1, delay=20.0)
+    clock.advance(CONFIG.interval)
+    command = [
+        sys.executable,
+        "-m",
+        "tests.sync.kill_worker",
+        database_url,
+        fake.url,
+        fake.email,
+        str(host.connection.id),
+        clock().isoformat(),
+    ]
+    process = await anyio.open_process(command, cwd=ROOT)
+    try:
+        for _ in range(1_200):  # until the worker committed its first page (at most 60 s)
+            if await page_token(sessionmaker, host.primary) is not None:
+                break
+            await anyio.sleep(0.05)
+        else:
+            raise AssertionError("the worker process never committed a page")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+        await process.aclose()
+    assert process.returncode == -signal.SIGKILL
+    row = await reload(sessionmaker, host.connection)
+    assert (row.sync_state, row.sync_claimed_by) == (SyncState.SYNCING, "doomed-worker")
+
+    clock.advance(kill_worker.LEASE + dt.timedelta(seconds=1))
+    assert await run_due_syncs(dataclasses.replace(ctx, worker="worker-b")) == [Outcome.SYNCED]
+
+    assert await stored_busy(sessionmaker, host.primary, clock) == await live_busy(fake, limiter)
+    row = await reload(sessionmaker, host.connection)
+    assert (row.sync_state, row.sync_claimed_by) == (SyncState.SYNCED, None)
+
+
+async def page_token(
+    sessionmaker: async_sessionmaker[AsyncSession], calendar: RemoteCalendar
+) -> str | None:
+    async with sessionmaker() as session:
+        state = await session.get(CalendarSyncCursor, calendar.id)
+    return None if state is None else state.page_token
