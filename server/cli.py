@@ -1,4 +1,5 @@
-"""`slotgraph`: serve, migrate, export-schema, create-token, generate-key, rotate-keys."""
+"""`slotgraph`: serve, sync-worker, migrate, export-schema, create-token, generate-key,
+rotate-keys."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
+import anyio
 import uvicorn
 from sqlalchemy import func, select
 
@@ -28,6 +30,7 @@ from resolvers.tokens import issue_token
 from server.demo import seed_demo
 from server.logs import configure_logging
 from server.settings import Mode, Settings, SettingsError, load_settings
+from server.sync_worker import run_sync_worker
 
 SCHEMA_FILE = Path("schema.graphql")
 DEMO_QUERY = '{"query": "{ viewer { name schedulingPages { edges { node { title url } } } } }"}'
@@ -188,6 +191,13 @@ def cmd_rotate_keys(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sync_worker(_: argparse.Namespace) -> int:
+    """Run the calendar sync worker (issue #5) until SIGTERM or SIGINT."""
+    settings = _settings()
+    anyio.run(run_sync_worker, settings, _database_url(settings))
+    return 0
+
+
 def cmd_generate_key(_: argparse.Namespace) -> int:
     print(generate_key())
     return 0
@@ -204,6 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--demo", action="store_true", help="GraphiQL, introspection, demo data")
     serve.add_argument("--no-migrate", action="store_true", help="skip migrating at start")
     serve.set_defaults(run=cmd_serve)
+
+    commands.add_parser(
+        "sync-worker", help="sync calendars' busy time (run one or more beside serve)"
+    ).set_defaults(run=cmd_sync_worker)
 
     commands.add_parser("migrate", help="upgrade the database schema").set_defaults(run=cmd_migrate)
 

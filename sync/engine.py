@@ -85,8 +85,8 @@ ROWS_PER_STATEMENT = 1_000
 UNEXPECTED_MESSAGE = "The calendar sync failed unexpectedly; it will be retried."
 
 
-async def _no_hook(_: int) -> None:
-    return None
+async def no_hook(_: int) -> None:
+    """The default hook: nothing to tell."""
 
 
 def _utcnow() -> dt.datetime:
@@ -124,8 +124,8 @@ class SyncContext:
     sessionmaker: async_sessionmaker[AsyncSession]
     clients: ClientFactory
     config: SyncConfig = SyncConfig()
-    on_state_change: Hook = _no_hook
-    on_busy_change: Hook = _no_hook
+    on_state_change: Hook = no_hook
+    on_busy_change: Hook = no_hook
     clock: Callable[[], dt.datetime] = _utcnow
     worker: str = field(default_factory=default_worker_id)
 
