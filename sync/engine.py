@@ -137,7 +137,7 @@ class Outcome(enum.StrEnum):
     FAILED = "FAILED"
     PARKED = "PARKED"
     ACCESS_LOST = "ACCESS_LOST"
-    LEASE_LOST = "LEASE_LOST"
+    LEASE_LOST = "LEASE_LOST"  # taken over by another worker, or disconnected meanwhile
 
 
 class LeaseLost(Exception):
@@ -427,13 +427,15 @@ class _Run:
     # endings -----------------------------------------------------------------------------
 
     async def _finish(self, values: dict[str, Any]) -> bool:
-        """Record the end of the run and release the lease, if the lease is still ours."""
+        """Record the end of the run and release the lease, if the lease is still ours and
+        the user did not disconnect meanwhile (disconnecting resets the sync state)."""
         async with self.ctx.sessionmaker.begin() as session:
             done = await session.execute(
                 update(CalendarConnection)
                 .where(
                     CalendarConnection.id == self.connection.id,
                     CalendarConnection.sync_claimed_by == self.ctx.worker,
+                    CalendarConnection.status != ConnectionStatus.DISCONNECTED,
                 )
                 .values(sync_claimed_by=None, sync_claimed_until=None, **values)
             )

@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import pytest
 from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import (
@@ -60,6 +60,7 @@ SUB_CALENDAR = "AAMkFolder-team-offsite"
 CONFIG = SyncConfig(
     interval=dt.timedelta(minutes=5),
     ahead=dt.timedelta(days=30),
+    margin=dt.timedelta(days=7),
     lease=dt.timedelta(minutes=2),
     max_attempts=3,
     initial_backoff=dt.timedelta(seconds=30),
@@ -519,6 +520,55 @@ async def test_a_leased_connection_is_not_claimed_twice_and_an_expired_lease_is_
     assert (await reload(sessionmaker, host.connection)).last_synced_at == NOW + CONFIG.lease + (
         dt.timedelta(seconds=1)
     )
+
+
+async def test_the_window_is_listed_afresh_once_it_no_longer_reaches_far_enough_ahead(
+    ctx: SyncContext, host: Host, fake: FakeExchange, clock: Clock
+) -> None:
+    assert await sync_connection(ctx, host.connection.id) is Outcome.SYNCED
+    clock.advance(CONFIG.margin - dt.timedelta(hours=1))
+    mark = len(fake.requests)
+    assert await sync_connection(ctx, host.connection.id) is Outcome.SYNCED
+    assert [op for op, _ in since(fake, mark)] == ["SyncFolderItems", "SyncFolderItems"]
+
+    clock.advance(dt.timedelta(hours=2))  # the synced window now ends too soon
+    mark = len(fake.requests)
+    assert await sync_connection(ctx, host.connection.id) is Outcome.SYNCED
+    assert [op for op, _ in since(fake, mark)].count("FindItem") == 2
+
+
+async def test_a_calendar_no_longer_checked_is_forgotten(
+    ctx: SyncContext, host: Host, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    assert await sync_connection(ctx, host.connection.id) is Outcome.SYNCED
+    async with sessionmaker.begin() as session:
+        await session.execute(delete(AvailabilityCalendar))  # the user's "X" (S13)
+
+    assert await sync_connection(ctx, host.connection.id) is Outcome.SYNCED
+
+    async with sessionmaker() as session:
+        cursors = set(
+            (await session.execute(select(CalendarSyncCursor.remote_calendar_id))).scalars()
+        )
+    assert cursors == {host.primary.id}
+
+
+async def test_a_connection_disconnected_during_its_sync_stays_disconnected(
+    ctx: SyncContext, host: Host, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    claimed = await claim(ctx, host.connection.id)
+    assert claimed is not None
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(CalendarConnection).values(
+                status=ConnectionStatus.DISCONNECTED, sync_state=SyncState.IDLE
+            )
+        )
+
+    assert await run_claimed(ctx, claimed) is Outcome.LEASE_LOST
+
+    row = await reload(sessionmaker, host.connection)
+    assert (row.status, row.sync_state) == (ConnectionStatus.DISCONNECTED, SyncState.IDLE)
 
 
 async def test_only_current_syncs_answer_busy_time(
