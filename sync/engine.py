@@ -395,12 +395,16 @@ class _Run:
             await self._renew(session)
             changed = await _upsert(session, calendar, changes, now)
             removed = await _remove(session, calendar.id, changes.removed)
-            values: dict[str, Any] = (
-                {"cursor": changes.next_cursor, "page_token": None, "full_listing": False}
-                | {"synced_at": now}
-                if changes.next_cursor is not None
-                else {"page_token": changes.next_page}
-            )
+            values: dict[str, Any]
+            if changes.next_cursor is not None:  # the pass is complete: the calendar is current
+                values = {
+                    "cursor": changes.next_cursor,
+                    "page_token": None,
+                    "full_listing": False,
+                    "synced_at": now,
+                }
+            else:
+                values = {"page_token": changes.next_page}
             await session.execute(
                 update(CalendarSyncCursor)
                 .where(CalendarSyncCursor.remote_calendar_id == calendar.id)

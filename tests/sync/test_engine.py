@@ -129,6 +129,10 @@ def exchange_client(
 
 @pytest.fixture
 async def host(factory: Factory) -> Host:
+    return await make_host(factory)
+
+
+async def make_host(factory: Factory) -> Host:
     """An Exchange connection whose primary calendar and "Team offsite" sub-calendar (an
     availability calendar, S12) live on the fake."""
     person = await factory.person()
@@ -520,6 +524,20 @@ async def test_a_leased_connection_is_not_claimed_twice_and_an_expired_lease_is_
     assert (await reload(sessionmaker, host.connection)).last_synced_at == NOW + CONFIG.lease + (
         dt.timedelta(seconds=1)
     )
+
+
+async def test_a_sweep_claims_due_connections_up_to_its_limit_and_syncs_them(
+    ctx: SyncContext, host: Host, factory: Factory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    second = await make_host(factory)
+    tight = dataclasses.replace(ctx, config=dataclasses.replace(CONFIG, concurrency=1))
+
+    assert await run_due_syncs(tight, limit=1) == [Outcome.SYNCED]
+    assert await run_due_syncs(tight) == [Outcome.SYNCED]
+    assert await run_due_syncs(tight) == []
+
+    for row in (host.connection, second.connection):
+        assert (await reload(sessionmaker, row)).sync_state is SyncState.SYNCED
 
 
 async def test_the_window_is_listed_afresh_once_it_no_longer_reaches_far_enough_ahead(
