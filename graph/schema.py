@@ -46,6 +46,7 @@ class Mutation:
     connect_exchange_calendar = strawberry.mutation(resolver=connections.connect_exchange_calendar)
     disconnect_calendar = strawberry.mutation(resolver=connections.disconnect_calendar)
     disconnect_inbox = strawberry.mutation(resolver=connections.disconnect_inbox)
+    sync_calendar_connection = strawberry.mutation(resolver=connections.sync_calendar_connection)
     set_availability_calendars = strawberry.mutation(
         resolver=connections.set_availability_calendars
     )

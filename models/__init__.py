@@ -10,9 +10,11 @@ from models.busy_cache import BusyCacheInterval, BusyCacheWindow
 from models.calendars import (
     AvailabilityCalendar,
     CalendarConnection,
+    CalendarSyncCursor,
     Credential,
     OAuthFlow,
     RemoteCalendar,
+    SyncedEvent,
 )
 from models.outbox import IdempotencyKey, LostAccessNotice, OutboxMessage
 from models.pages import SchedulingPage
@@ -29,6 +31,7 @@ __all__ = [
     "BusyCacheWindow",
     "CalendarConnection",
     "CalendarSettings",
+    "CalendarSyncCursor",
     "ConnectedDomain",
     "Contact",
     "Credential",
@@ -39,6 +42,7 @@ __all__ = [
     "OutboxMessage",
     "RemoteCalendar",
     "SchedulingPage",
+    "SyncedEvent",
     "Task",
     "User",
 ]

@@ -10,11 +10,13 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -58,6 +60,17 @@ class CalendarConnection(Base):
     events_synced: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = created_at_column()
     disconnected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Sync scheduling (issue #5, sync.engine): due when `next_sync_at` has passed; NULL is
+    # parked (after too many failures, or access lost) until someone asks for a sync. New
+    # connections are due at once.
+    next_sync_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    # The lease of the worker running the sync: a killed worker's claim simply expires.
+    sync_claimed_by: Mapped[str | None] = mapped_column(String(200))
+    sync_claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Failed runs in a row; reset by a success or an on-demand sync.
+    sync_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class RemoteCalendar(Base):
@@ -82,6 +95,48 @@ class RemoteCalendar(Base):
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (UniqueConstraint("connection_id", "remote_id"),)
+
+
+class CalendarSyncCursor(Base):
+    """Where the incremental sync of one remote calendar stands (issue #5).
+
+    `cursor` is the provider's opaque token (Google syncToken, Graph deltaLink, EWS sync
+    state) after the last complete pass; NULL means the synced events are not current and
+    a full listing is due. `page_token` is set between the pages of a pass, so a killed
+    worker's successor resumes where the last committed page ended; `full_listing` says
+    whether that pass is a full listing. `window_start`/`window_end` is the span the synced
+    events cover; `synced_at` when the last pass completed.
+    """
+
+    __tablename__ = "calendar_sync_cursors"
+
+    remote_calendar_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("remote_calendars.id", ondelete="CASCADE"), primary_key=True
+    )
+    cursor: Mapped[str | None] = mapped_column(Text)
+    page_token: Mapped[str | None] = mapped_column(Text)
+    full_listing: Mapped[bool] = mapped_column(Boolean, default=True)
+    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SyncedEvent(Base):
+    """One remote event as the sync engine keeps it: only its busy span after C4 (NULL
+    when the event leaves the time free), never its details. Keyed by calendar and remote
+    id, so a replayed page upserts instead of duplicating."""
+
+    __tablename__ = "synced_events"
+
+    remote_calendar_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("remote_calendars.id", ondelete="CASCADE"), primary_key=True
+    )
+    remote_event_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    busy_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    busy_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_synced_events_calendar_busy", "remote_calendar_id", "busy_start"),)
 
 
 class AvailabilityCalendar(Base):

@@ -5,7 +5,11 @@ against: the primary calendar of each connection with scheduling pages on (C3, C
 every availability calendar (S12). Without a usable connection the page is in offline mode
 (S7): bookings only.
 
-Where calendar busy time comes from (the busy cache, `resolvers.busy_cache`):
+Where calendar busy time comes from:
+- Slot listing first takes every calendar whose incremental sync is current (issue #5:
+  last pass within `Services.sync_freshness`, window covered) from its synced events
+  (`sync.busy`), without asking the provider.
+- For the other calendars, the busy cache (`resolvers.busy_cache`):
 - Every successful live free/busy read is stored in the busy cache with the time read.
 - Slot listing (`availableSlots`) answers from the cache without calling the provider when
   every checked calendar was read within `BusyCachePolicy.listing` (setting
@@ -43,6 +47,7 @@ from resolvers.errors import (
 from resolvers.pages import PublicPage, get_public_page
 from scheduling import rules
 from scheduling.slots import Slot, SlotRules, compute_slots
+from sync.busy import synced_busy
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -254,26 +259,59 @@ async def calendar_busy(
     if moving_id is not None:
         booked = booked.where(Booking.id != moving_id)
     clients: list[CalendarClient] = []
+    busy: list[Interval] = []
     async with services.sessionmaker() as session:
         bookings = [(a, b) for a, b in (await session.execute(booked)).all()]
         groups = await _calendars(session, host_id)
-        listing = services.busy_cache.listing
-        if groups and not live and listing > dt.timedelta(0):
-            cached = await busy_cache.lookup(
-                session,
-                [c.id for group in groups for c in group.calendars],
-                start,
-                end,
-                fresh_since=now - listing,
-            )
-            if cached is not None:
-                return cached.busy, bookings, False
+        offline = not groups
+        if groups and not live:
+            groups, busy = await _listing_busy(services, session, groups, start, end, now)
         for group in groups:
             clients.append(await _client(services, session, group.connection))
-    busy = []
     for group, client in zip(groups, clients, strict=True):
         busy.extend(await _live_busy(services, group, client, start, end, now))
-    return busy, bookings, not groups
+    return busy, bookings, offline
+
+
+async def _listing_busy(
+    services: Services,
+    session: AsyncSession,
+    groups: list[_Calendars],
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+) -> tuple[list[_Calendars], list[Interval]]:
+    """For slot listing, what the database can answer without a provider call: calendars
+    with a current sync from their synced events, then (when every other calendar was read
+    within the listing window) the rest from the busy cache. Returns the calendars still to
+    read live and the busy time found."""
+    busy: list[Interval] = []
+    remaining: list[_Calendars] = []
+    for group in groups:
+        synced = await synced_busy(
+            session,
+            [c.id for c in group.calendars],
+            start,
+            end,
+            now=now,
+            freshness=services.sync_freshness,
+        )
+        busy.extend(span for spans in synced.values() for span in spans or ())
+        unsynced = [c for c in group.calendars if synced[c.id] is None]
+        if unsynced:
+            remaining.append(_Calendars(group.connection, unsynced))
+    listing = services.busy_cache.listing
+    if remaining and listing > dt.timedelta(0):
+        cached = await busy_cache.lookup(
+            session,
+            [c.id for group in remaining for c in group.calendars],
+            start,
+            end,
+            fresh_since=now - listing,
+        )
+        if cached is not None:
+            return [], [*busy, *cached.busy]
+    return remaining, busy
 
 
 async def available_slots(

@@ -95,6 +95,9 @@ class Services:
     # The time use cases take as "now" (aware UTC); a fixed clock lets the benchmark ask
     # for slots in the canonical workload's window, which lies in the past (C17).
     clock: Callable[[], dt.datetime] = utc_now
+    # How recent a calendar's last sync must be for availability to use its synced events
+    # instead of live free/busy (issue #5; `Settings.sync_freshness_seconds`).
+    sync_freshness: dt.timedelta = dt.timedelta(minutes=15)
 
 
 def redirect_uri(public_base_url: str, provider: Provider) -> str:
@@ -427,6 +430,26 @@ async def _connect_inbox(session: AsyncSession, user: User, connection: Calendar
         inbox.calendar_connection_id = connection.id
 
 
+async def own_connection(
+    session: AsyncSession, viewer: Viewer, connection_id: int, *, field: str
+) -> CalendarConnection:
+    """The viewer's connection (not disconnected), locked; NotFound for anyone else's (C9)."""
+    connection = (
+        await session.execute(
+            select(CalendarConnection)
+            .where(
+                CalendarConnection.id == connection_id,
+                CalendarConnection.user_id == viewer.user_id,
+                CalendarConnection.status != ConnectionStatus.DISCONNECTED,
+            )
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if connection is None:
+        raise NotFoundError("connected calendar", field=field)
+    return connection
+
+
 async def disconnect(
     services: Services, viewer: Viewer | None, connection_id: int
 ) -> CalendarConnection:
@@ -437,19 +460,7 @@ async def disconnect(
     secret: dict[str, Any] | None = None
     async with services.sessionmaker.begin() as session:
         user = await _lock_user(session, viewer.user_id)
-        connection = (
-            await session.execute(
-                select(CalendarConnection)
-                .where(
-                    CalendarConnection.id == connection_id,
-                    CalendarConnection.user_id == viewer.user_id,
-                    CalendarConnection.status != ConnectionStatus.DISCONNECTED,
-                )
-                .with_for_update()
-            )
-        ).scalar_one_or_none()
-        if connection is None:
-            raise NotFoundError("connected calendar")
+        connection = await own_connection(session, viewer, connection_id, field="id")
         if connection.provider in OAUTH_PROVIDERS:
             secret = await services.credentials.load(session, connection.id)
         remote_ids = select(RemoteCalendar.id).where(RemoteCalendar.connection_id == connection.id)

@@ -75,6 +75,7 @@ def build_runtime(
             listing=dt.timedelta(seconds=settings.busy_cache_listing_seconds),
         ),
         clock=clock,
+        sync_freshness=dt.timedelta(seconds=settings.sync_freshness_seconds),
     )
     return Runtime(
         settings=settings, engine=engine, sessionmaker=sessionmaker, http=http, services=services

@@ -115,6 +115,24 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Incremental calendar sync (issue #5, sync.engine).
+    sync_interval_seconds: int = Field(default=300, ge=10, le=86_400)
+    sync_window_days: int = Field(
+        default=62, ge=1, le=730, description="How far ahead busy time is synced."
+    )
+    sync_freshness_seconds: int = Field(
+        default=900,
+        ge=0,
+        le=86_400,
+        description="availableSlots uses a calendar's synced events when its last sync is "
+        "at most this old; 0 always reads free/busy live.",
+    )
+    sync_max_attempts: int = Field(default=5, ge=1, le=100)
+    sync_lease_seconds: int = Field(default=300, ge=10, le=3_600)
+    sync_concurrency: int = Field(default=4, ge=1, le=64)
+    sync_poll_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="How often an idle sync worker looks for due work."
+    )
 
     @field_validator("secret_keys", "allowed_origins", mode="before")
     @classmethod

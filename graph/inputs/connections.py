@@ -40,6 +40,11 @@ class DisconnectCalendarInput:
 
 
 @strawberry.input
+class SyncCalendarConnectionInput:
+    connection_id: strawberry.ID
+
+
+@strawberry.input
 class DisconnectInboxInput:
     inbox_id: strawberry.ID
 

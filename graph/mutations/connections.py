@@ -3,6 +3,7 @@ per-connection toggles (S9, S10, C5)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 import strawberry
@@ -31,6 +32,7 @@ from graph.inputs.connections import (
     DisconnectInboxInput,
     SetAvailabilityCalendarsInput,
     StartCalendarConnectionInput,
+    SyncCalendarConnectionInput,
     UpdateCalendarConnectionInput,
 )
 from graph.inputs.settings import ConnectionTogglesInput, UpdateCalendarSettingsInput
@@ -43,6 +45,7 @@ from models.enums import Provider
 from resolvers import connections as use_case
 from resolvers import reads
 from resolvers import settings as settings_case
+from resolvers import sync as sync_case
 from resolvers.connections import Services
 from resolvers.errors import DomainError
 
@@ -79,6 +82,14 @@ class SetAvailabilityCalendarsSuccess:
 @strawberry.type
 class UpdateCalendarConnectionSuccess:
     connection: CalendarConnection
+
+
+@strawberry.type
+class SyncCalendarConnectionSuccess:
+    connection: CalendarConnection = strawberry.field(
+        description="As it stands now: the sync state is unchanged until a sync worker "
+        "claims the connection (then SYNCING); `nextSyncAt` is now."
+    )
 
 
 StartCalendarConnectionResult = Annotated[
@@ -129,6 +140,11 @@ UpdateCalendarConnectionResult = Annotated[
     | SeatRequired
     | ProviderLimitation,
     strawberry.union("UpdateCalendarConnectionResult"),
+]
+
+SyncCalendarConnectionResult = Annotated[
+    SyncCalendarConnectionSuccess | NotFound | PermissionDenied | ValidationError,
+    strawberry.union("SyncCalendarConnectionResult"),
 ]
 
 
@@ -183,6 +199,25 @@ async def disconnect_calendar(
     except DomainError as exc:
         return error_result(exc, DisconnectCalendarResult)  # type: ignore[no-any-return]
     return DisconnectCalendarSuccess(connection=CalendarConnection.from_row(row))
+
+
+async def sync_calendar_connection(
+    info: Info, input: SyncCalendarConnectionInput
+) -> SyncCalendarConnectionResult:
+    """Issue #5: sync now (also after retries were parked); a worker picks it up."""
+    try:
+        pk = require_pk(
+            input.connection_id,
+            "CalendarConnection",
+            field="connectionId",
+            kind="connected calendar",
+        )
+        row = await sync_case.sync_calendar_connection(
+            info.context.sessionmaker, info.context.viewer, pk, now=dt.datetime.now(dt.UTC)
+        )
+    except DomainError as exc:
+        return error_result(exc, SyncCalendarConnectionResult)  # type: ignore[no-any-return]
+    return SyncCalendarConnectionSuccess(connection=CalendarConnection.from_row(row))
 
 
 async def disconnect_inbox(info: Info, input: DisconnectInboxInput) -> DisconnectInboxResult:

@@ -67,12 +67,25 @@ class CalendarConnection(Node):
     account_email: str
     purpose: ConnectionPurposeType  # type: ignore[valid-type]
     status: ConnectionStatusType  # type: ignore[valid-type]
-    sync_state: SyncStateType  # type: ignore[valid-type]
+    sync_state: SyncStateType = strawberry.field(  # type: ignore[valid-type]
+        description="The busy-time sync, apart from `status` (C1): IDLE, SYNCING, SYNCED, ERROR."
+    )
     calendar_sync_enabled: bool
     task_sync_enabled: bool
     scheduling_pages_enabled: bool
-    last_synced_at: dt.datetime | None
-    last_error: str | None
+    last_synced_at: dt.datetime | None = strawberry.field(
+        description="When the last sync succeeded."
+    )
+    last_error: str | None = strawberry.field(
+        description="Why the last sync failed, or access was lost; null after a success."
+    )
+    events_synced: int = strawberry.field(
+        description="Events held from the connection's synced calendars after the last sync."
+    )
+    next_sync_at: dt.datetime | None = strawberry.field(
+        description="When the next automatic sync is due; null while retries are parked "
+        "(after repeated failures or lost access): run syncCalendarConnection."
+    )
     created_at: dt.datetime
 
     @strawberry.field
@@ -95,5 +108,7 @@ class CalendarConnection(Node):
             scheduling_pages_enabled=row.scheduling_pages_enabled,
             last_synced_at=row.last_synced_at,
             last_error=row.last_error,
+            events_synced=row.events_synced,
+            next_sync_at=row.next_sync_at,
             created_at=row.created_at,
         )

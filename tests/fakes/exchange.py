@@ -36,7 +36,8 @@ request here and reads the EWS URL from the answer, exactly as it does after a c
 production.
 
 Every request is logged in `requests` (operation, HTTP status, mailbox count and time window for
-free/busy) so tests can assert how the adapter split its calls.
+free/busy, items or changes answered by FindItem and SyncFolderItems) so tests can assert how
+the adapter split its calls and how much it transferred.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET  # building answers only; requests are parsed with defusedxml
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Literal, cast
@@ -141,6 +142,7 @@ class LoggedRequest:
     mailboxes: int | None = None
     window: tuple[dt.datetime, dt.datetime] | None = None
     requested_version: str | None = None
+    items: int | None = None  # items or changes answered (SyncFolderItems, FindItem)
 
 
 @dataclass(slots=True)
@@ -204,6 +206,7 @@ class Failure:
     remaining: int | None
     back_off_ms: int | None
     delay: float
+    after: int = 0  # matching requests still let through before failing
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +350,7 @@ class FakeExchange:
         self._failures: list[Failure] = []
         self._deleted: list[tuple[int, str, str]] = []  # (seq, item id, folder id)
         self._sync_epoch = 1
+        self._items_answered: int | None = None  # set by item-listing handlers, under _lock
         self.root = FakeFolder("AAMkFolder-root", "Top of Information Store", None, None, "root")
         self.calendar = FakeFolder(
             "AAMkFolder-calendar", "Calendar", "IPF.Appointment", self.root.id, "calendar"
@@ -421,12 +425,14 @@ class FakeExchange:
         times: int | None = 1,
         back_off_ms: int | None = None,
         delay: float = 5.0,
+        after: int = 0,
     ) -> None:
         """The next `times` requests (every request when None) for `operation` (any when None)
-        fail: `busy` answers ErrorServerBusy (with BackOffMilliseconds when given), `http503`
-        a bare 503, `slow` answers only after `delay` seconds."""
+        fail, once `after` of them went through: `busy` answers ErrorServerBusy (with
+        BackOffMilliseconds when given), `http503` a bare 503, `slow` answers only after
+        `delay` seconds."""
         with self._lock:
-            self._failures.append(Failure(operation, kind, times, back_off_ms, delay))
+            self._failures.append(Failure(operation, kind, times, back_off_ms, delay, after))
 
     def clear_failures(self) -> None:
         with self._lock:
@@ -547,6 +553,9 @@ class FakeExchange:
             for failure in self._failures:
                 if failure.operation not in (None, operation):
                     continue
+                if failure.after > 0:
+                    failure.after -= 1
+                    return None
                 if failure.remaining is not None:
                     failure.remaining -= 1
                     if failure.remaining <= 0:
@@ -650,7 +659,9 @@ class FakeExchange:
         handler = handlers.get(operation)
         if handler is None:
             raise SoapFault("ErrorInvalidRequest", f"The fake does not implement {operation}.")
-        return handler(request), log
+        self._items_answered = None
+        answer = handler(request)
+        return answer, replace(log, items=self._items_answered)
 
     # -- envelopes -----------------------------------------------------------------------
 
@@ -939,6 +950,7 @@ class FakeExchange:
             if not last:
                 root.set("IndexedPagingOffset", str(offset + len(rows)))
             container = _sub(root, TNS, "Items")
+            self._items_answered = (self._items_answered or 0) + len(rows)
             for item, instance in rows:
                 self._item_element(container, item, instance=instance, shape=shape)
         return response
@@ -1138,6 +1150,7 @@ class FakeExchange:
         _sub(message, MNS, "SyncState", self._sync_state(folder, new_seq))
         _sub(message, MNS, "IncludesLastItemInRange", _bool(last))
         container = _sub(message, MNS, "Changes")
+        self._items_answered = len(page)
         for _, kind, subject in page:
             change = _sub(container, TNS, kind)
             if isinstance(subject, str):

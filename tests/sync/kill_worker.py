@@ -1,0 +1,60 @@
+"""A sync worker process for the SIGKILL test: syncs one Exchange connection with
+incremental pages of two changes at a fixed clock, then exits (unless killed first).
+
+    python -m tests.sync.kill_worker DATABASE_URL EWS_URL EMAIL CONNECTION_ID NOW
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import anyio
+
+import providers.exchange as exchange
+from models import CalendarConnection
+from models.db import create_engine, create_sessionmaker
+from providers.base import CalendarClient
+from providers.exchange import ExchangeCalendarClient, ExchangeCredentials
+from providers.retry import FAST
+from sync.engine import SyncConfig, SyncContext, sync_connection
+from tests.fakes.exchange import PASSWORD
+from tests.fakes.scenario import TIME_ZONE
+
+LEASE = dt.timedelta(minutes=2)
+
+
+async def main(database_url: str, ews_url: str, email: str, connection_id: int, now: str) -> None:
+    # Pages of two changes, so that a handful of changes makes a multi-page sync to kill.
+    exchange.SYNC_PAGE_SIZE = 2  # type: ignore[misc]
+    engine = create_engine(database_url, pool_size=1, max_overflow=0)
+    client = ExchangeCalendarClient(
+        ExchangeCredentials(email, PASSWORD),
+        ews_url=ews_url,
+        version="Exchange2016",
+        limiter=anyio.CapacityLimiter(1),
+        timeout=60.0,
+        time_zone=TIME_ZONE,
+        retry=FAST,
+    )
+
+    async def clients(_: CalendarConnection) -> CalendarClient:
+        return client
+
+    instant = dt.datetime.fromisoformat(now)
+    ctx = SyncContext(
+        create_sessionmaker(engine),
+        clients,
+        config=SyncConfig(lease=LEASE, ahead=dt.timedelta(days=30)),
+        clock=lambda: instant,
+        worker="doomed-worker",
+    )
+    try:
+        await sync_connection(ctx, connection_id)
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    url, ews, mailbox, connection, clock = sys.argv[1:6]
+    anyio.run(main, url, ews, mailbox, int(connection), clock)
