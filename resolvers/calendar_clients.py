@@ -1,6 +1,6 @@
-"""Calendar clients for background work: `sync.outbox.CalendarClients` over the credential
+"""Calendar clients for background work: `sync.clients.CalendarClients` over the credential
 store and the provider registry (the outbox cannot reach credentials itself: `sync` sits
-below `resolvers`)."""
+below `resolvers`). Used by the outbox and the sync engine."""
 
 from __future__ import annotations
 

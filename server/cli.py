@@ -1,4 +1,4 @@
-"""`slotgraph`: serve, worker, sync-worker, migrate, export-schema, create-token, generate-key,
+"""`slotgraph`: serve, worker, migrate, export-schema, create-token, generate-key,
 rotate-keys."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import signal
 import sys
 from pathlib import Path
 
-import anyio
 import uvicorn
 from sqlalchemy import func, select
 
@@ -30,7 +29,6 @@ from resolvers.tokens import issue_token
 from server.demo import seed_demo
 from server.logs import configure_logging
 from server.settings import Mode, Settings, SettingsError, load_settings
-from server.sync_worker import run_sync_worker
 from server.worker import run_worker
 
 SCHEMA_FILE = Path("schema.graphql")
@@ -136,7 +134,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """Run the background jobs (outbox deliveries) alone, without the API (#5)."""
+    """Run the background jobs (outbox deliveries, calendar sync) alone, without the API (#5)."""
     settings = _settings()
     if settings.is_demo and not settings.secret_keys:  # read what demo `serve` stored (C15)
         settings = settings.model_copy(update={"secret_keys": (_demo_key(settings),)})
@@ -209,13 +207,6 @@ def cmd_rotate_keys(_: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sync_worker(_: argparse.Namespace) -> int:
-    """Run the calendar sync worker (issue #5) until SIGTERM or SIGINT."""
-    settings = _settings()
-    anyio.run(run_sync_worker, settings, _database_url(settings))
-    return 0
-
-
 def cmd_generate_key(_: argparse.Namespace) -> int:
     print(generate_key())
     return 0
@@ -239,10 +230,6 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run the background jobs alone")
     worker.add_argument("--no-migrate", action="store_true", help="skip migrating at start")
     worker.set_defaults(run=cmd_worker)
-
-    commands.add_parser(
-        "sync-worker", help="sync calendars' busy time (run one or more beside serve)"
-    ).set_defaults(run=cmd_sync_worker)
 
     commands.add_parser("migrate", help="upgrade the database schema").set_defaults(run=cmd_migrate)
 

@@ -1,4 +1,5 @@
-"""The background workers: the job queue with the outbox's delivery registered (#5).
+"""The background workers: the job queue with the outbox's delivery and the calendar sync
+registered (#5).
 
 They run inside each API process (`slotgraph serve`, unless `--no-worker`), started and
 stopped by the app's lifespan, or alone (`slotgraph worker`), so API and worker processes
@@ -10,16 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import signal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from resolvers.calendar_clients import ConnectionClients
 from server.runtime import Runtime, build_runtime
+from sync.engine import SYNC_JOB, SyncConfig, SyncContext, sync_connection
 from sync.mail import Mailer
 from sync.outbox import DeliveryPolicy, Outbox
 from sync.queue import JobQueue
+from sync.scheduler import run_due_syncs
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -49,7 +53,40 @@ def build_queue(runtime: Runtime, database_url: str) -> JobQueue:
         ),
     )
     outbox.register(queue, sweep_seconds=settings.outbox_sweep_seconds)
+    register_sync(queue, runtime)
     return queue
+
+
+def sync_config(settings: Settings) -> SyncConfig:
+    return SyncConfig(
+        interval=dt.timedelta(seconds=settings.sync_interval_seconds),
+        ahead=dt.timedelta(days=settings.sync_window_days),
+        lease=dt.timedelta(seconds=settings.sync_lease_seconds),
+        max_attempts=settings.sync_max_attempts,
+        concurrency=settings.sync_concurrency,
+        poll_seconds=settings.sync_poll_seconds,
+    )
+
+
+def register_sync(queue: JobQueue, runtime: Runtime) -> SyncContext:
+    """Calendar sync in the workers: every `sync_poll_seconds` a sweep claims the due
+    connections (leases and SKIP LOCKED share them between processes), and an on-demand
+    `syncCalendarConnection` enqueues a job that syncs its connection at once."""
+    ctx = SyncContext(
+        sessionmaker=runtime.sessionmaker,
+        clients=ConnectionClients(runtime.services),
+        config=sync_config(runtime.settings),
+    )
+
+    async def on_demand(payload: dict[str, Any]) -> None:
+        await sync_connection(ctx, int(payload["id"]))
+
+    async def sweep() -> None:
+        await run_due_syncs(ctx)
+
+    queue.register(SYNC_JOB, on_demand)
+    queue.every(ctx.config.poll_seconds, sweep)
+    return ctx
 
 
 class BackgroundWorker:

@@ -1,43 +1,23 @@
-"""The provider client of a stored connection, for the sync engine: the credential is
-decrypted for the call and OAuth tokens come from the credential store's token source,
-which refreshes them and marks the connection ACCESS_LOST when the grant is revoked (S13)."""
+"""What background work needs from the layer that holds credentials: a provider client for a
+stored connection, and a way to record that its grant is gone. `resolvers.calendar_clients`
+implements it over the credential store and the provider registry; `sync` cannot reach
+credentials itself, since it sits below `resolvers`."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from models.enums import Provider
-from providers.base import AccessRevoked, CalendarClient, NotOffered
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
     from models import CalendarConnection
-    from providers.registry import ProviderRegistry
-    from resolvers.credentials import CredentialStore
-    from sync.engine import ClientFactory
+    from providers.base import CalendarClient
 
 
-def registry_clients(
-    registry: ProviderRegistry,
-    credentials: CredentialStore,
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> ClientFactory:
-    """A `ClientFactory` over the process's provider registry."""
+class CalendarClients(Protocol):
+    async def client(self, connection: CalendarConnection) -> CalendarClient:
+        """A client for the connection (credential decrypted, OAuth tokens refreshed);
+        raises `AccessRevoked` when its credential is gone."""
+        ...
 
-    async def client_for(connection: CalendarConnection) -> CalendarClient:
-        async with sessionmaker() as session:
-            secret = await credentials.load(session, connection.id)
-        if secret is None:
-            raise AccessRevoked("This calendar was disconnected; connect it again.")
-        if connection.provider is Provider.EXCHANGE:
-            if registry.exchange is None:
-                raise NotOffered("Exchange is not enabled on this server.")
-            return registry.exchange.client(secret)
-        oauth = registry.oauth.get(connection.provider.value)
-        if oauth is None:
-            raise NotOffered(f"{connection.provider.value} is not configured on this server.")
-        tokens = credentials.token_source(sessionmaker, oauth, connection.id)
-        return oauth.client(tokens, connection.account_email)
-
-    return client_for
+    async def access_lost(self, connection_id: int) -> None:
+        """Mark the connection ACCESS_LOST (S13, C2)."""
+        ...

@@ -16,7 +16,7 @@ What a run ends in, on the connection (C1 keeps `status` and the sync state apar
   dropped and its window listed again in full, in the same run;
 - `CalendarGone` for one calendar: that calendar becomes ACCESS_LOST (C2) and the others sync
   on; booking with the user stops until it is removed (S13);
-- `AccessRevoked`: the connection becomes ACCESS_LOST through `mark_access_lost` (S13) and
+- `AccessRevoked`: the connection becomes ACCESS_LOST through `clients.access_lost` (S13) and
   is parked (no automatic retries) until reconnected;
 - any other provider failure, after the adapter's own bounded retries: sync state ERROR
   with the provider's safe message, one more attempt counted and `next_sync_at` backed off
@@ -68,7 +68,8 @@ from providers.base import (
     TransientError,
 )
 from providers.busy import busy_interval
-from resolvers.credentials import mark_access_lost
+from sync.clients import CalendarClients
+from sync.queue import enqueue
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -76,9 +77,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger("slotgraph.sync")
 
 Hook = Callable[[int], Awaitable[None]]
-ClientFactory = Callable[[CalendarConnection], Awaitable[CalendarClient]]
-"""Builds the provider client for a connection (credentials decrypted, tokens refreshed);
-raises `AccessRevoked` when the connection has no usable grant."""
 
 # asyncpg takes at most 32,767 bind parameters per statement.
 ROWS_PER_STATEMENT = 1_000
@@ -122,7 +120,7 @@ class SyncContext:
     """Everything a sync run needs; one per worker process."""
 
     sessionmaker: async_sessionmaker[AsyncSession]
-    clients: ClientFactory
+    clients: CalendarClients
     config: SyncConfig = SyncConfig()
     on_state_change: Hook = no_hook
     on_busy_change: Hook = no_hook
@@ -208,13 +206,19 @@ async def claim_due(ctx: SyncContext, limit: int) -> list[CalendarConnection]:
     return rows
 
 
+SYNC_JOB = "sync.connection"
+
+
 async def request_sync(session: AsyncSession, connection_id: int, now: dt.datetime) -> None:
-    """Make a connection due now (on demand: also un-parks it and forgets past failures)."""
+    """Make a connection due now (on demand: also un-parks it and forgets past failures),
+    and enqueue its sync job in the same transaction so a worker starts at once rather
+    than at its next sweep."""
     await session.execute(
         update(CalendarConnection)
         .where(CalendarConnection.id == connection_id)
         .values(next_sync_at=now, sync_attempts=0)
     )
+    await enqueue(session, SYNC_JOB, {"id": connection_id}, dedupe_key=f"sync:{connection_id}")
 
 
 # -- running -----------------------------------------------------------------------------
@@ -254,7 +258,7 @@ class _Run:
 
     async def execute(self) -> Outcome:
         try:
-            client = await self.ctx.clients(self.connection)
+            client = await self.ctx.clients.client(self.connection)
             for calendar in await self._calendars():
                 try:
                     await self._sync_calendar(client, calendar)
@@ -266,7 +270,7 @@ class _Run:
             log.warning("sync lease lost", connection_id=self.connection.id)
             return Outcome.LEASE_LOST
         except AccessRevoked as revoked:
-            await mark_access_lost(self.ctx.sessionmaker, self.connection.id)
+            await self.ctx.clients.access_lost(self.connection.id)
             self.busy_changed = True  # booking with this user stops (S13)
             return await self._finish_access_lost(revoked.message)
         except ProviderError as error:

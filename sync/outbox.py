@@ -29,7 +29,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 from sqlalchemy import func, select, update
@@ -51,6 +51,7 @@ from providers.base import (
     ProviderError,
     TransientError,
 )
+from sync.clients import CalendarClients
 from sync.mail import MailError, MailRejected
 from sync.queue import Job, JobQueue, Retry, RetryPolicy, enqueue, enqueue_many
 
@@ -88,18 +89,6 @@ def event_key(booking: Booking) -> str:
     Lowercase hex, which suits Google's event-id alphabet and Graph's transactionId."""
     seed = f"slotgraph-booking:{booking.id}:{booking.created_at.isoformat()}"
     return "sg" + hashlib.sha256(seed.encode()).hexdigest()[:40]
-
-
-class CalendarClients(Protocol):
-    """What delivery needs from the layer holding credentials (`resolvers` provides it)."""
-
-    async def client(self, connection: CalendarConnection) -> CalendarClient:
-        """A client for the connection; raises `AccessRevoked` when its credential is gone."""
-        ...
-
-    async def access_lost(self, connection_id: int) -> None:
-        """Mark the connection ACCESS_LOST (S13, C2)."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

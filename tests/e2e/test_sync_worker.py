@@ -1,4 +1,4 @@
-"""A real `slotgraph sync-worker` process (issue #5): it syncs a new connection at once,
+"""A real `slotgraph worker` process (issue #5): it syncs a new connection at once,
 syncs again on `syncCalendarConnection`, and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
@@ -75,7 +75,9 @@ async def test_sync_worker_syncs_new_connections_and_on_demand_then_stops_on_sig
         "SLOTGRAPH_SYNC_POLL_SECONDS": "0.2",
     }
     with (tmp_path / "stderr.log").open("wb") as stderr:
-        process = await anyio.open_process([SLOTGRAPH, "sync-worker"], env=env, stderr=stderr)
+        process = await anyio.open_process(
+            [SLOTGRAPH, "worker", "--no-migrate"], env=env, stderr=stderr
+        )
     try:
         first = await wait_for(sessionmaker, connection_id, 1)
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from models.enums import Scope
-from sync.clients import registry_clients
+from resolvers.calendar_clients import ConnectionClients
 from sync.engine import Outcome, SyncContext
 from sync.scheduler import run_due_syncs
 from tests.conftest import Factory, GraphQLClient, Person
@@ -68,8 +68,7 @@ async def connect(gql: GraphQLClient, person: Person, exchange: FakeExchange) ->
 
 def worker(app: Starlette, sessionmaker: async_sessionmaker[AsyncSession]) -> SyncContext:
     """A sync worker as a process would build it: the app's registry and credentials."""
-    services = app.state.runtime.services
-    clients = registry_clients(services.registry, services.credentials, sessionmaker)
+    clients = ConnectionClients(app.state.runtime.services)
     return SyncContext(sessionmaker=sessionmaker, clients=clients, worker="test-worker")
 
 

@@ -12,14 +12,13 @@ import sys
 import anyio
 
 import providers.exchange as exchange
-from models import CalendarConnection
 from models.db import create_engine, create_sessionmaker
-from providers.base import CalendarClient
 from providers.exchange import ExchangeCalendarClient, ExchangeCredentials
 from providers.retry import FAST
 from sync.engine import SyncConfig, SyncContext, sync_connection
 from tests.fakes.exchange import PASSWORD
 from tests.fakes.scenario import TIME_ZONE
+from tests.sync.clients import FixedClients
 
 LEASE = dt.timedelta(minutes=2)
 
@@ -38,13 +37,11 @@ async def main(database_url: str, ews_url: str, email: str, connection_id: int, 
         retry=FAST,
     )
 
-    async def clients(_: CalendarConnection) -> CalendarClient:
-        return client
-
     instant = dt.datetime.fromisoformat(now)
+    sessionmaker = create_sessionmaker(engine)
     ctx = SyncContext(
-        create_sessionmaker(engine),
-        clients,
+        sessionmaker,
+        FixedClients(client, sessionmaker),
         config=SyncConfig(lease=LEASE, ahead=dt.timedelta(days=30)),
         clock=lambda: instant,
         worker="doomed-worker",

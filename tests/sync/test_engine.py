@@ -34,7 +34,6 @@ from models.enums import (
     Provider,
     SyncState,
 )
-from providers.base import CalendarClient
 from providers.exchange import ExchangeCalendarClient, ExchangeCredentials
 from providers.retry import FAST
 from sync.busy import synced_busy
@@ -52,6 +51,7 @@ from tests.conftest import Factory
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.fakes.scenario import EXPECTED_BUSY, TIME_ZONE, ScriptedEvent, merged, utc
 from tests.sync import kill_worker
+from tests.sync.clients import FixedClients
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2030, 3, 1, 12, tzinfo=dt.UTC)
@@ -189,14 +189,9 @@ async def ctx(
     clock: Clock,
     recorder: Recorder,
 ) -> SyncContext:
-    client = exchange_client(fake, limiter)
-
-    async def clients(_: CalendarConnection) -> CalendarClient:
-        return client
-
     return SyncContext(
         sessionmaker=sessionmaker,
-        clients=clients,
+        clients=FixedClients(exchange_client(fake, limiter), sessionmaker),
         config=CONFIG,
         on_state_change=recorder.state,
         on_busy_change=recorder.busy_changed,
@@ -307,14 +302,9 @@ async def test_ten_changes_in_a_ten_thousand_event_calendar_transfer_only_the_ch
         for n in range(10_000)
     ]
     with FakeExchange(events=events) as big:
-        client = exchange_client(big, limiter, timeout=30.0)
-
-        async def clients(_: CalendarConnection) -> CalendarClient:
-            return client
-
         ctx = SyncContext(
             sessionmaker=sessionmaker,
-            clients=clients,
+            clients=FixedClients(exchange_client(big, limiter, timeout=30.0), sessionmaker),
             config=dataclasses.replace(CONFIG, ahead=dt.timedelta(days=120)),
             clock=clock,
             worker="worker-a",
@@ -474,11 +464,7 @@ async def test_short_503_burst_and_timeouts_are_absorbed_or_recorded(
     limiter: anyio.CapacityLimiter,
     clock: Clock,
 ) -> None:
-    slow_client = exchange_client(fake, limiter, timeout=0.3)
-
-    async def clients(_: CalendarConnection) -> CalendarClient:
-        return slow_client
-
+    clients = FixedClients(exchange_client(fake, limiter, timeout=0.3), sessionmaker)
     ctx = SyncContext(sessionmaker, clients, config=CONFIG, clock=clock, worker="worker-a")
     fake.fail("http503", times=2)  # shorter than the adapter's three attempts
     assert await sync_connection(ctx, host.connection.id) is Outcome.SYNCED
