@@ -62,7 +62,13 @@ mutation Book($input: BookMeetingInput!) {
 
 @pytest.fixture(scope="module")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = {"SLOTGRAPH_DB_POOL_SIZE": "4", "SLOTGRAPH_DB_MAX_OVERFLOW": "4"}
+    # No background workers: the rows counted are the booking path's alone (the in-process
+    # sync and outbox deliveries would write theirs meanwhile).
+    env = {
+        "SLOTGRAPH_DB_POOL_SIZE": "4",
+        "SLOTGRAPH_DB_MAX_OVERFLOW": "4",
+        "SLOTGRAPH_RUN_WORKER": "false",
+    }
     with serve(database_url, tmp_path_factory.mktemp("race"), workers=3, env=env) as base:
         yield base
 
