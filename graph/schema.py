@@ -20,6 +20,7 @@ from strawberry.schema.config import StrawberryConfig
 from graph.extensions import FreshLoaders, MaskUnexpectedErrors
 from graph.mutations import bookings, connections, pages, settings
 from graph.queries import Query
+from graph.subscriptions import Subscription
 from graph.types.accounts import ConnectedDomain, InboxConnection
 from graph.types.bookings import Booking, Contact
 from graph.types.connections import CalendarConnection, RemoteCalendar
@@ -90,6 +91,7 @@ def build_schema(
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=NODE_TYPES,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),

@@ -60,6 +60,7 @@ from resolvers.errors import (
     SharedInboxNotAllowedError,
 )
 from resolvers.viewer import Viewer, require_viewer
+from sync.changes import publish_connection_changed, publish_host_changed
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -69,6 +70,8 @@ if TYPE_CHECKING:
     from providers.base import RemoteCalendarInfo
     from providers.registry import OAuthProvider, ProviderRegistry
     from resolvers.credentials import CredentialStore
+    from resolvers.subscriptions import AvailabilityFeeds
+    from sync.pubsub import PubSub
 
 log = structlog.get_logger("slotgraph.connections")
 
@@ -86,6 +89,8 @@ class Services:
     registry: ProviderRegistry
     credentials: CredentialStore
     public_base_url: str
+    pubsub: PubSub
+    feeds: AvailabilityFeeds
 
 
 def redirect_uri(public_base_url: str, provider: Provider) -> str:
@@ -388,7 +393,14 @@ async def _create_connection(
         await _connect_inbox(session, user, connection)
         await session.flush()
     log.info("calendar connected", connection_id=connection.id, provider=provider.value)
+    await publish_connection(services, connection)
     return connection
+
+
+async def publish_connection(services: Services, connection: CalendarConnection) -> None:
+    """After commit: the connection's watchers (C1) and its host's pages re-read."""
+    await publish_connection_changed(services.pubsub, connection.id)
+    await publish_host_changed(services.pubsub, services.sessionmaker, connection.user_id)
 
 
 async def _connect_inbox(session: AsyncSession, user: User, connection: CalendarConnection) -> None:
@@ -457,6 +469,7 @@ async def disconnect(
         connection.disconnected_at = now
         connection.task_sync_enabled = False
         connection.sync_state = SyncState.IDLE
+    await publish_connection(services, connection)
     oauth = services.registry.oauth.get(connection.provider.value)
     if secret is not None and oauth is not None:
         try:

@@ -1,5 +1,6 @@
 """The Starlette application: `/graphql` (HTTP and graphql-transport-ws), health routes,
-request ids and access logs, and a lifespan that owns the database engine."""
+request ids and access logs, and a lifespan that owns the database engine and the pub/sub
+listener behind subscriptions."""
 
 from __future__ import annotations
 
@@ -30,11 +31,13 @@ from models.crypto import CredentialCipher, generate_key
 from models.db import create_engine, create_sessionmaker, start_embedded_postgres
 from resolvers.connections import Services
 from resolvers.credentials import CredentialStore
+from resolvers.subscriptions import AvailabilityFeeds
 from server.auth import REFUSED_MESSAGE, WS_TOKEN_KEY, BearerAuth, InvalidToken, viewer_for
 from server.logs import configure_logging
 from server.oauth import callback_endpoint
 from server.providers import build_registry
 from server.settings import Settings, load_settings
+from sync.pubsub import PostgresPubSub
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -167,11 +170,15 @@ def create_app(
     if not keys:  # demo mode started without `slotgraph serve`: a throwaway key (C15)
         log.warning("no SLOTGRAPH_SECRET_KEYS: credentials will not survive a restart")
         keys = (generate_key(),)
+    # Change notices for subscriptions: one LISTEN connection per process (sync/pubsub.py).
+    pubsub = PostgresPubSub(database_url, engine)
     services = Services(
         sessionmaker=sessionmaker,
         registry=registry or build_registry(settings, http),
-        credentials=CredentialStore(CredentialCipher(keys)),
+        credentials=CredentialStore(CredentialCipher(keys), pubsub),
         public_base_url=settings.public_base_url,
+        pubsub=pubsub,
+        feeds=AvailabilityFeeds(),
     )
     runtime = Runtime(
         settings=settings, engine=engine, sessionmaker=sessionmaker, http=http, services=services
@@ -194,10 +201,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         tune_garbage_collector()
+        await pubsub.start()
         log.info("started", mode=settings.mode.value)
         try:
             yield
         finally:
+            await pubsub.stop()
             await http.aclose()
             await engine.dispose()
             log.info("stopped")

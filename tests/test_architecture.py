@@ -48,3 +48,12 @@ def test_graph_does_not_open_sessions_or_reach_up() -> None:
         .should_not_import("server*", "models.db", "sqlalchemy.orm*", "asyncpg*")
         .check("graph")
     )
+
+
+def test_sync_sits_below_the_use_cases() -> None:
+    (
+        archrule("sync is background work below the use cases")
+        .match("sync*")
+        .should_not_import("server*", "graph*", "resolvers*", *WEB)
+        .check("sync")
+    )

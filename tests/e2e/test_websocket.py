@@ -4,14 +4,7 @@ authentication in `connection_init` (C10), health routes, graceful shutdown."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,58 +15,17 @@ from websockets.exceptions import ConnectionClosedError
 
 from models.crypto import generate_key
 from tests.conftest import Factory
+from tests.e2e.serve import serve
 
-SLOTGRAPH = str(Path(sys.executable).with_name("slotgraph"))
 VIEWER = gql("query { viewer { name } }")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`slotgraph serve --workers 2` on the test database, stopped with SIGTERM."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SLOTGRAPH_SECRET_KEYS": generate_key(),
-        "SLOTGRAPH_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "SLOTGRAPH_LOG_LEVEL": "WARNING",
-        "SLOTGRAPH_DB_POOL_SIZE": "2",
-    }
-    log = tmp_path_factory.mktemp("serve") / "stderr.log"
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [SLOTGRAPH, "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
-        time.sleep(0.2)
-    yield base
-    process.send_signal(signal.SIGTERM)
-    try:
-        code = process.wait(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert code == 0  # graceful shutdown
+    served = serve(database_url, generate_key(), tmp_path_factory.mktemp("serve"), workers=2)
+    yield served.base
+    assert served.stop() == 0  # graceful shutdown
 
 
 @pytest.fixture
