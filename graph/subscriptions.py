@@ -25,7 +25,7 @@ from graph.errors import (
     page_unavailable,
 )
 from graph.relay import pk_of, to_global_id
-from graph.types.availability import SlotDay, TimeSlot
+from graph.types.availability import SlotDay
 from graph.types.connections import CalendarConnection, ConnectionStatusType, SyncStateType
 from graph.types.pages import PageUnavailableReason
 from models import CalendarConnection as ConnectionRow
@@ -153,10 +153,7 @@ class Subscription:
                     duration=event.duration,
                     time_zone=zone,
                     offline=event.offline,
-                    days=[
-                        SlotDay(date=day, slots=[TimeSlot(start=s.start, end=s.end) for s in slots])
-                        for day, slots in event.days
-                    ],
+                    days=[SlotDay.of(day, slots) for day, slots in event.days],
                 )
         except DomainError as exc:
             yield _availability_error(exc)

@@ -121,13 +121,29 @@ Outcome = PageSlots | DomainError
 
 
 @dataclass(eq=False)
+class _Computed:
+    """One computation's outcome, with its slots grouped by day once per time zone for
+    every subscriber that shares it."""
+
+    outcome: Outcome
+    _by_zone: dict[str, dict[dt.date, list[Slot]]] = field(default_factory=dict)
+
+    def days(self, time_zone: str) -> dict[dt.date, list[Slot]]:
+        assert not isinstance(self.outcome, DomainError)
+        days = self._by_zone.get(time_zone)
+        if days is None:
+            days = self._by_zone[time_zone] = dict(group_by_day(self.outcome.slots, time_zone))
+        return days
+
+
+@dataclass(eq=False)
 class _Listener:
-    """One subscriber of a feed: the newest outcome it has not seen yet (older ones are
-    replaced, never queued, so a slow subscriber only skips to the newest)."""
+    """One subscriber of a feed: the newest computation it has not seen yet (older ones
+    are replaced, never queued, so a slow subscriber only skips to the newest)."""
 
     joined_at: int
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    outcome: Outcome | None = None
+    computed: _Computed | None = None
     ended: bool = False
 
 
@@ -147,12 +163,12 @@ class _Feed:
         async for _ in self._subscription:
             self.started += 1
             number = self.started
-            outcome = await self._compute()
+            computed = _Computed(await self._compute())
             for listener in self.listeners:
                 # Computations that began before a listener joined may predate its own
                 # starting snapshot; it waits for a newer one.
                 if number > listener.joined_at:
-                    listener.outcome = outcome
+                    listener.computed = computed
                     listener.wake.set()
         for listener in self.listeners:  # the pub/sub stopped (shutdown): end the streams
             listener.ended = True
@@ -195,10 +211,6 @@ class AvailabilityFeeds:
         return len(self._feeds)
 
 
-def _days(slots: list[Slot], time_zone: str) -> dict[dt.date, list[Slot]]:
-    return dict(group_by_day(slots, time_zone))
-
-
 async def watch_availability(
     services: Services, request: AvailabilityRequest, *, clock: Clock = _utc_now
 ) -> AsyncGenerator[AvailabilityEvent | DomainError, None]:
@@ -232,13 +244,13 @@ async def watch_availability(
 
     key: FeedKey = (public.page.id, request.start, request.end, request.duration)
     with services.feeds.listen(services.pubsub, key, compute) as listener:
-        first = await compute()
-        if isinstance(first, NotFoundError | InvalidInput):
-            raise first
+        computed = _Computed(await compute())
+        if isinstance(computed.outcome, NotFoundError | InvalidInput):
+            raise computed.outcome
         shown: dict[dt.date, list[Slot]] | None = None
         last_error: type[DomainError] | None = None
-        outcome: Outcome = first
         while True:
+            outcome = computed.outcome
             if isinstance(outcome, NotFoundError):
                 yield outcome
                 return
@@ -247,7 +259,7 @@ async def watch_availability(
                     last_error, shown = type(outcome), None
                     yield outcome
             else:
-                days = _days(outcome.slots, zone)
+                days = computed.days(zone)
                 if shown is None:
                     yield AvailabilityEvent(
                         snapshot=True,
@@ -269,6 +281,6 @@ async def watch_availability(
                 shown, last_error = days, None
             await listener.wake.wait()
             listener.wake.clear()
-            if listener.ended or listener.outcome is None:
+            if listener.ended or listener.computed is None:
                 return
-            outcome = listener.outcome
+            computed = listener.computed

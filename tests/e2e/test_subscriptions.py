@@ -18,13 +18,13 @@ from gql.transport.websockets import WebsocketsTransport
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bench.serve import Served, serve
 from models import CalendarConnection
 from models.crypto import generate_key
 from models.enums import SyncState
 from sync.changes import publish_connection_changed
 from sync.pubsub import PostgresPubSub
 from tests.conftest import Factory, GraphQLClient, Person
-from tests.e2e.serve import Served, serve
 from tests.graph.test_available_slots import make_page, next_monday
 
 GUARD = 15  # seconds; a guard against hanging, never a measurement

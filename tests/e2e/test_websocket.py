@@ -13,9 +13,9 @@ from gql.transport.exceptions import TransportConnectionFailed
 from gql.transport.websockets import WebsocketsTransport
 from websockets.exceptions import ConnectionClosedError
 
+from bench.serve import serve
 from models.crypto import generate_key
 from tests.conftest import Factory
-from tests.e2e.serve import serve
 
 VIEWER = gql("query { viewer { name } }")
 

@@ -1,4 +1,4 @@
-"""Start and stop real `slotgraph serve` processes on the test database."""
+"""Start and stop real `slotgraph serve` processes (end-to-end tests and benchmarks)."""
 
 from __future__ import annotations
 
