@@ -38,7 +38,7 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.graphql_overhead import fresh_database, postgres_server
+from bench.graphql_overhead import fresh_database, postgres_server, run_fast
 from bench.serve import Served, serve
 from models.crypto import generate_key
 from models.db import create_engine, create_sessionmaker, migrate
@@ -335,13 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 2 <= args.subscribers <= 10_000 or not 1 <= args.rounds <= 10:
         parser.error("--subscribers must be 2 to 10000 and --rounds 1 to 10")
-    try:
-        import uvloop
-    except ImportError:  # the standard loop works too, with a busier client
-        report = asyncio.run(bench(args))
-    else:
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            report = runner.run(bench(args))
+    report = run_fast(bench(args))
     if args.json:
         print(json.dumps(report, indent=2))
     else:
