@@ -317,3 +317,29 @@ def sync_event(connection_id: str, status: str, state: str, events: int = 0) -> 
             "connection": {"id": connection_id, "status": status},
         }
     }
+
+
+async def test_availability_of_an_unknown_page_or_a_too_long_window_is_a_typed_error(
+    processes: tuple[Served, Served], on_a: GraphQLClient, factory: Factory
+) -> None:
+    _, b = processes
+    _, slug = await host_with_page(on_a, factory)
+    monday = next_monday()
+    too_long = {
+        **window(monday),
+        "end": dt.datetime.combine(monday + dt.timedelta(days=63), dt.time(), dt.UTC).isoformat(),
+    }
+    async with websocket(b) as session:
+        answers = [
+            [
+                event["availabilityChanged"]
+                async for event in session.subscribe(
+                    GraphQLRequest(AVAILABILITY, variable_values=v)
+                )
+            ]
+            for v in ({"slug": "nobody/nothing", **window(monday)}, {"slug": slug, **too_long})
+        ]
+    assert [[(e["__typename"], e["field"]) for e in answer] for answer in answers] == [
+        [("NotFound", "slug")],
+        [("ValidationError", "end")],
+    ]
