@@ -60,7 +60,7 @@ class Subscription:
     subscribe first and read its starting state second without missing a change between.
 
     Iterate it (`async for _ in subscription`) and re-read on each wake-up; close it (or use
-    `async with`) when done. Iteration ends once it is closed, also by `PubSub.stop()`.
+    `with`) when done. Iteration ends once it is closed, also by `PubSub.stop()`.
     """
 
     def __init__(self, fanout: LocalFanout, channel: str, id: str) -> None:
@@ -104,17 +104,6 @@ class Subscription:
         return self
 
     def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
