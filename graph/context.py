@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from resolvers.connections import Services
     from resolvers.viewer import Viewer
+    from sync.pubsub import PubSub
 
 
 @dataclass
@@ -31,6 +32,12 @@ class Context:
 
     def __post_init__(self) -> None:
         self.reset_loaders()
+
+    @property
+    def pubsub(self) -> PubSub:
+        """Where use cases announce changes after commit (create_app always sets it)."""
+        assert self.services is not None
+        return self.services.pubsub
 
     def reset_loaders(self) -> None:
         """Fresh caches: called per operation, since a websocket reuses one context."""

@@ -20,7 +20,7 @@ from graph.errors import (
 )
 from graph.relay import Node, from_global_id
 from graph.types.accounts import ConnectedDomain, InboxConnection
-from graph.types.availability import AvailableSlots, SlotDay, TimeSlot
+from graph.types.availability import AvailableSlots, SlotDay
 from graph.types.bookings import Booking, BookingFormPrefill, Contact, FormAnswer
 from graph.types.connections import CalendarConnection, RemoteCalendar
 from graph.types.pages import PageUnavailableReason, PublicSchedulingPage, SchedulingPage
@@ -180,10 +180,7 @@ class Query:
             duration=found.duration,
             time_zone=zone,
             offline=found.offline,
-            days=[
-                SlotDay(date=day, slots=[TimeSlot(start=s.start, end=s.end) for s in slots])
-                for day, slots in group_by_day(found.slots, zone)
-            ],
+            days=[SlotDay.of(day, slots) for day, slots in group_by_day(found.slots, zone)],
         )
 
     @strawberry.field(

@@ -28,6 +28,7 @@ from graph.mutations import (
     settings,
 )
 from graph.queries import Query
+from graph.subscriptions import Subscription
 from graph.types.accounts import ConnectedDomain, InboxConnection
 from graph.types.bookings import Booking, Contact
 from graph.types.connections import CalendarConnection, RemoteCalendar
@@ -109,6 +110,7 @@ def build_schema(
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=NODE_TYPES,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),

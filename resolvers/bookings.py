@@ -39,6 +39,7 @@ from resolvers.errors import (
 from resolvers.pages import PublicPage, get_public_page
 from scheduling import rules
 from sync import outbox
+from sync.changes import publish_host_changed
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -265,6 +266,8 @@ async def book_meeting(
                 return BookingOutcome(booking=again[0], offline=found.offline, replayed=True)
         raise
     log.info("booked", booking_id=booking.id, offline=found.offline)
+    # After commit: every page of the host loses this time, not only the booked page.
+    await publish_host_changed(services.pubsub, services.sessionmaker, host.id)
     return BookingOutcome(
         booking=booking, offline=found.offline, replayed=False, manage_token=manage_token
     )

@@ -39,4 +39,4 @@ class ConnectionClients:
         return oauth.client(tokens, connection.account_email)
 
     async def access_lost(self, connection_id: int) -> None:
-        await mark_access_lost(self.services.sessionmaker, connection_id)
+        await mark_access_lost(self.services.sessionmaker, connection_id, self.services.pubsub)

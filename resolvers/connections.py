@@ -61,6 +61,7 @@ from resolvers.errors import (
     SharedInboxNotAllowedError,
 )
 from resolvers.viewer import Viewer, require_viewer
+from sync.changes import publish_connection_changed, publish_host_changed
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -70,6 +71,8 @@ if TYPE_CHECKING:
     from providers.base import RemoteCalendarInfo
     from providers.registry import OAuthProvider, ProviderRegistry
     from resolvers.credentials import CredentialStore
+    from resolvers.subscriptions import AvailabilityFeeds
+    from sync.pubsub import PubSub
 
 log = structlog.get_logger("slotgraph.connections")
 
@@ -91,6 +94,8 @@ class Services:
     registry: ProviderRegistry
     credentials: CredentialStore
     public_base_url: str
+    pubsub: PubSub
+    feeds: AvailabilityFeeds
     busy_cache: BusyCachePolicy = field(default_factory=BusyCachePolicy)
     # The time use cases take as "now" (aware UTC); a fixed clock lets the benchmark ask
     # for slots in the canonical workload's window, which lies in the past (C17).
@@ -400,7 +405,14 @@ async def _create_connection(
         await _connect_inbox(session, user, connection)
         await session.flush()
     log.info("calendar connected", connection_id=connection.id, provider=provider.value)
+    await publish_connection(services, connection)
     return connection
+
+
+async def publish_connection(services: Services, connection: CalendarConnection) -> None:
+    """After commit: the connection's watchers (C1) and its host's pages re-read."""
+    await publish_connection_changed(services.pubsub, connection.id)
+    await publish_host_changed(services.pubsub, services.sessionmaker, connection.user_id)
 
 
 async def _connect_inbox(session: AsyncSession, user: User, connection: CalendarConnection) -> None:
@@ -477,6 +489,7 @@ async def disconnect(
         connection.disconnected_at = now
         connection.task_sync_enabled = False
         connection.sync_state = SyncState.IDLE
+    await publish_connection(services, connection)
     oauth = services.registry.oauth.get(connection.provider.value)
     if secret is not None and oauth is not None:
         try:

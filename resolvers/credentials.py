@@ -16,19 +16,25 @@ from sqlalchemy import select, update
 from models import CalendarConnection, Credential
 from models.enums import ConnectionStatus
 from providers.base import AccessRevoked, TokenSource
+from sync.changes import publish_connection_changed, publish_host_changed
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from models.crypto import CredentialCipher
     from providers.registry import OAuthProvider
+    from sync.pubsub import PubSub
 
 log = structlog.get_logger("slotgraph.credentials")
 
 
 class CredentialStore:
-    def __init__(self, cipher: CredentialCipher) -> None:
+    """`pubsub` tells subscribers when a revoked grant marks a connection ACCESS_LOST;
+    None in processes nobody subscribes to (the CLI)."""
+
+    def __init__(self, cipher: CredentialCipher, pubsub: PubSub | None = None) -> None:
         self._cipher = cipher
+        self._pubsub = pubsub
         # One refresh at a time per connection in this process: concurrent requests that
         # all see an expired token would otherwise each spend a refresh.
         self._refresh_locks: dict[int, asyncio.Lock] = {}
@@ -89,7 +95,7 @@ class CredentialStore:
                 try:
                     token, renewed = await provider.access_token(secret, force=force)
                 except AccessRevoked:
-                    await mark_access_lost(sessionmaker, connection_id)
+                    await mark_access_lost(sessionmaker, connection_id, self._pubsub)
                     raise
                 if renewed is not None:
                     async with sessionmaker.begin() as session:
@@ -101,9 +107,12 @@ class CredentialStore:
 
 
 async def mark_access_lost(
-    sessionmaker: async_sessionmaker[AsyncSession], connection_id: int
+    sessionmaker: async_sessionmaker[AsyncSession],
+    connection_id: int,
+    pubsub: PubSub | None = None,
 ) -> None:
-    """S13/C2: a revoked grant. Booking with this user stops until they reconnect."""
+    """S13/C2: a revoked grant. Booking with this user stops until they reconnect; the
+    connection's watchers and the host's pages hear of it after commit."""
     async with sessionmaker.begin() as session:
         changed = await session.execute(
             update(CalendarConnection)
@@ -115,6 +124,12 @@ async def mark_access_lost(
                 status=ConnectionStatus.ACCESS_LOST,
                 last_error="Access to the calendar was revoked; reconnect it.",
             )
+            .returning(CalendarConnection.user_id)
         )
-    if changed.rowcount:  # type: ignore[attr-defined]
-        log.warning("calendar access lost", connection_id=connection_id)
+        host_user_id = changed.scalar_one_or_none()
+    if host_user_id is None:
+        return
+    log.warning("calendar access lost", connection_id=connection_id)
+    if pubsub is not None:
+        await publish_connection_changed(pubsub, connection_id)
+        await publish_host_changed(pubsub, sessionmaker, host_user_id)

@@ -57,6 +57,7 @@ from resolvers.errors import (
 )
 from resolvers.pages import get_public_page
 from resolvers.viewer import Viewer, require_viewer
+from sync.changes import publish_host_changed
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -161,6 +162,7 @@ async def cancel_booking(
                 reason=reason,
             )
     log.info("cancelled", booking_id=booking.id, by_contact=manager.is_contact)
+    await publish_host_changed(services.pubsub, services.sessionmaker, booking.host_user_id)
     return ChangeOutcome(booking=booking, changed=True)
 
 
@@ -266,4 +268,5 @@ async def reschedule_booking(
             raise SlotUnavailableError(_TAKEN, field="start") from None
         raise
     log.info("rescheduled", booking_id=booking.id, by_contact=manager.is_contact)
+    await publish_host_changed(services.pubsub, services.sessionmaker, booking.host_user_id)
     return ChangeOutcome(booking=booking, changed=True)

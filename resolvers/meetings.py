@@ -36,9 +36,12 @@ from resolvers.bookings import check_idempotency_key, queue_calendar_write, reme
 from resolvers.errors import InvalidInput, NotFoundError, SlotUnavailableError
 from resolvers.viewer import Viewer, require_viewer
 from scheduling import rules
+from sync.changes import publish_host_changed
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from sync.pubsub import PubSub
 
 log = structlog.get_logger("slotgraph.meetings")
 OPERATION = "createMeeting"
@@ -142,6 +145,7 @@ async def create_meeting(
     draft: MeetingDraft,
     *,
     now: dt.datetime,
+    pubsub: PubSub,
 ) -> MeetingOutcome:
     viewer = require_viewer(viewer, Scope.BOOKINGS_WRITE)
     _validate(draft)
@@ -214,4 +218,5 @@ async def create_meeting(
             ) from None
         raise
     log.info("meeting created", booking_id=booking.id, synced=not_synced is None)
+    await publish_host_changed(pubsub, sessionmaker, booking.host_user_id)  # its time is taken
     return MeetingOutcome(booking=booking, not_synced=not_synced, replayed=False)

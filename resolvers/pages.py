@@ -22,6 +22,8 @@ from resolvers.errors import DomainError, InvalidInput, NotFoundError, SlugTaken
 from resolvers.values import KEEP, Keep
 from resolvers.viewer import Viewer, require_viewer
 from scheduling import rules, slugs
+from sync.changes import publish_page_changed
+from sync.pubsub import PubSub
 
 MAX_PAGE_SIZE = 100
 
@@ -227,7 +229,10 @@ async def update_page(
     viewer: Viewer | None,
     page_id: int,
     draft: PageDraft,
+    *,
+    pubsub: PubSub,
 ) -> SchedulingPage:
+    """Change a page; its subscribers re-read its slots after commit."""
     viewer = require_viewer(viewer, Scope.PAGES_WRITE)
     columns = _validated_columns(draft)
     async with sessionmaker.begin() as session:
@@ -244,11 +249,16 @@ async def update_page(
         page.updated_at = dt.datetime.now(dt.UTC)
         await _flush_or_slug_taken(session, page.slug, name or "", "name")
         await session.refresh(page)
+    await publish_page_changed(pubsub, [page.id])
     return page
 
 
 async def delete_page(
-    sessionmaker: async_sessionmaker[AsyncSession], viewer: Viewer | None, page_id: int
+    sessionmaker: async_sessionmaker[AsyncSession],
+    viewer: Viewer | None,
+    page_id: int,
+    *,
+    pubsub: PubSub,
 ) -> int:
     """Delete a page; settings that pointed at it fall back (default link cleared, chat link
     turned off), and its bookings stay, detached from the page."""
@@ -263,6 +273,7 @@ async def delete_page(
             .values(chat_link_enabled=False, chat_page_id=None)
         )
         await session.execute(delete(SchedulingPage).where(SchedulingPage.id == page.id))
+    await publish_page_changed(pubsub, [page_id])  # its subscribers end (NotFound)
     return page_id
 
 

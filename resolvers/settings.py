@@ -44,6 +44,8 @@ from resolvers.errors import (
 from resolvers.values import KEEP, Keep
 from resolvers.viewer import Viewer, require_viewer
 from scheduling import slugs
+from sync.changes import publish_connection_changed, publish_host_changed
+from sync.pubsub import PubSub
 
 MAX_AVAILABILITY_CALENDARS = 50
 MAX_CONNECTION_TOGGLES = 20
@@ -148,7 +150,12 @@ async def update_calendar_settings(
     sessionmaker: async_sessionmaker[AsyncSession],
     viewer: Viewer | None,
     changes: SettingsChanges,
+    *,
+    pubsub: PubSub,
 ) -> CalendarSettings:
+    """Save in one transaction (C8); after commit, toggled connections and the user's
+    pages are announced to subscribers (toggles, availability calendars and S17 change
+    free slots)."""
     viewer = require_viewer(viewer, Scope.SETTINGS_WRITE)
     if (
         changes.availability_calendar_ids is not KEEP
@@ -186,6 +193,9 @@ async def update_calendar_settings(
             )
         await session.flush()
         await session.refresh(settings)
+    for toggle in changes.connections:
+        await publish_connection_changed(pubsub, toggle.connection_id)
+    await publish_host_changed(pubsub, sessionmaker, viewer.user_id)
     return settings
 
 

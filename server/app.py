@@ -1,5 +1,6 @@
 """The Starlette application: `/graphql` (HTTP and graphql-transport-ws), health routes,
-request ids and access logs, and a lifespan that owns the database engine."""
+request ids and access logs, and a lifespan that owns the database engine and the pub/sub
+listener behind subscriptions."""
 
 from __future__ import annotations
 
@@ -170,6 +171,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         tune_garbage_collector()
+        pubsub = runtime.services.pubsub
+        await pubsub.start()
         if background is not None:
             background.start()
         log.info("started", mode=settings.mode.value, worker=background is not None)
@@ -178,6 +181,7 @@ def create_app(
         finally:
             if background is not None:
                 await background.stop()
+            await pubsub.stop()
             await runtime.aclose()
             log.info("stopped")
 

@@ -127,6 +127,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             log_level=settings.log_level.lower(),
             timeout_graceful_shutdown=10,
             proxy_headers=True,
+            # Subscription events are small: per-message deflate cost more CPU per send
+            # than it saved, and a compressor per socket (bench/fanout.py, BENCHMARKS.md).
+            ws_per_message_deflate=False,
         )
     finally:
         stop_embedded_postgres()

@@ -16,7 +16,9 @@ from models.db import create_engine, create_sessionmaker
 from resolvers.busy_cache import BusyCachePolicy
 from resolvers.connections import Services, utc_now
 from resolvers.credentials import CredentialStore
+from resolvers.subscriptions import AvailabilityFeeds
 from server.providers import build_registry, provider_tls
+from sync.pubsub import PostgresPubSub
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -65,11 +67,16 @@ def build_runtime(
     if not keys:  # demo mode started without `slotgraph serve`: a throwaway key (C15)
         log.warning("no SLOTGRAPH_SECRET_KEYS: credentials will not survive a restart")
         keys = (generate_key(),)
+    # Change notices for subscriptions (sync/pubsub.py): NOTIFY from the pool; the one
+    # LISTEN connection of the process starts with the app's lifespan.
+    pubsub = PostgresPubSub(database_url, engine)
     services = Services(
         sessionmaker=sessionmaker,
         registry=registry or build_registry(settings, http),
-        credentials=CredentialStore(CredentialCipher(keys)),
+        credentials=CredentialStore(CredentialCipher(keys), pubsub),
         public_base_url=settings.public_base_url,
+        pubsub=pubsub,
+        feeds=AvailabilityFeeds(),
         busy_cache=BusyCachePolicy(
             fallback=dt.timedelta(seconds=settings.busy_cache_freshness_seconds),
             listing=dt.timedelta(seconds=settings.busy_cache_listing_seconds),

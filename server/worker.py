@@ -19,6 +19,7 @@ import structlog
 
 from resolvers.calendar_clients import ConnectionClients
 from server.runtime import Runtime, build_runtime
+from sync.changes import publish_connection_changed, publish_host_changed
 from sync.engine import SYNC_JOB, SyncConfig, SyncContext, sync_connection
 from sync.mail import Mailer
 from sync.outbox import DeliveryPolicy, Outbox
@@ -71,11 +72,22 @@ def sync_config(settings: Settings) -> SyncConfig:
 def register_sync(queue: JobQueue, runtime: Runtime) -> SyncContext:
     """Calendar sync in the workers: every `sync_poll_seconds` a sweep claims the due
     connections (leases and SKIP LOCKED share them between processes), and an on-demand
-    `syncCalendarConnection` enqueues a job that syncs its connection at once."""
+    `syncCalendarConnection` enqueues a job that syncs its connection at once. State and
+    busy-time changes are announced through pub/sub after each commit."""
+    services = runtime.services
+
+    async def state_changed(connection_id: int) -> None:
+        await publish_connection_changed(services.pubsub, connection_id)
+
+    async def busy_changed(user_id: int) -> None:
+        await publish_host_changed(services.pubsub, services.sessionmaker, user_id)
+
     ctx = SyncContext(
         sessionmaker=runtime.sessionmaker,
-        clients=ConnectionClients(runtime.services),
+        clients=ConnectionClients(services),
         config=sync_config(runtime.settings),
+        on_state_change=state_changed,  # syncStatus watchers on every process (C1)
+        on_busy_change=busy_changed,  # availabilityChanged on the host's pages
     )
 
     async def on_demand(payload: dict[str, Any]) -> None:

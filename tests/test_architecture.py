@@ -57,12 +57,3 @@ def test_graph_does_not_open_sessions_or_reach_up() -> None:
         .should_not_import("server*", "models.db", "sqlalchemy.orm*", "asyncpg*")
         .check("graph")
     )
-
-
-def test_sync_runs_below_the_api() -> None:
-    (
-        archrule("sync is background work under the use cases")
-        .match("sync*")
-        .should_not_import("server*", "graph*", *WEB)
-        .check("sync")
-    )

@@ -285,7 +285,7 @@ async def _save(
     context = info.context
     try:
         row = await settings_case.update_calendar_settings(
-            context.sessionmaker, context.viewer, settings_input.to_changes()
+            context.sessionmaker, context.viewer, settings_input.to_changes(), pubsub=context.pubsub
         )
         result = success(row)
         if hasattr(result, "__await__"):

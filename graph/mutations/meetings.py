@@ -84,7 +84,11 @@ async def create_meeting(info: Info, input: CreateMeetingInput) -> CreateMeeting
             idempotency_key=input.idempotency_key,
         )
         outcome = await use_case.create_meeting(
-            context.sessionmaker, context.viewer, draft, now=dt.datetime.now(dt.UTC)
+            context.sessionmaker,
+            context.viewer,
+            draft,
+            now=dt.datetime.now(dt.UTC),
+            pubsub=context.pubsub,
         )
     except DomainError as exc:
         return error_result(exc, CreateMeetingResult)  # type: ignore[no-any-return]

@@ -81,7 +81,7 @@ async def update_scheduling_page(
     try:
         page_pk = require_pk(input.id, "SchedulingPage", field="id", kind="scheduling page")
         row = await use_case.update_page(
-            context.sessionmaker, context.viewer, page_pk, input.to_draft()
+            context.sessionmaker, context.viewer, page_pk, input.to_draft(), pubsub=context.pubsub
         )
     except DomainError as exc:
         return error_result(exc, UpdateSchedulingPageResult)  # type: ignore[no-any-return]
@@ -95,7 +95,9 @@ async def delete_scheduling_page(
     context = info.context
     try:
         page_pk = require_pk(input.id, "SchedulingPage", field="id", kind="scheduling page")
-        await use_case.delete_page(context.sessionmaker, context.viewer, page_pk)
+        await use_case.delete_page(
+            context.sessionmaker, context.viewer, page_pk, pubsub=context.pubsub
+        )
     except DomainError as exc:
         return error_result(exc, DeleteSchedulingPageResult)  # type: ignore[no-any-return]
     return DeleteSchedulingPageSuccess(deleted_id=input.id)

@@ -48,7 +48,7 @@ async def update_calendar_settings(
     context = info.context
     try:
         row = await use_case.update_calendar_settings(
-            context.sessionmaker, context.viewer, input.to_changes()
+            context.sessionmaker, context.viewer, input.to_changes(), pubsub=context.pubsub
         )
     except DomainError as exc:
         return error_result(exc, UpdateCalendarSettingsResult)  # type: ignore[no-any-return]

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import strawberry
+
+if TYPE_CHECKING:
+    from scheduling.slots import Slot
 
 
 @strawberry.type
@@ -16,7 +21,21 @@ class TimeSlot:
 @strawberry.type(description="The slots starting on one date, in the requested time zone.")
 class SlotDay:
     date: dt.date
-    slots: list[TimeSlot]
+    starts: list[dt.datetime] = strawberry.field(
+        description="When each slot starts (they last the answer's `duration`): the same "
+        "slots as `slots`, several times cheaper to serve to many subscribers."
+    )
+    ends: strawberry.Private[list[dt.datetime]]
+
+    @strawberry.field
+    def slots(self) -> list[TimeSlot]:
+        # A resolver per day, not per slot: objects are made only when asked for.
+        return [TimeSlot(start=s, end=e) for s, e in zip(self.starts, self.ends, strict=True)]
+
+    @classmethod
+    def of(cls, date: dt.date, slots: Iterable[Slot]) -> SlotDay:
+        listed = list(slots)
+        return cls(date=date, starts=[s.start for s in listed], ends=[s.end for s in listed])
 
 
 @strawberry.type(description="Bookable times of a page (S8).")

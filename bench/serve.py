@@ -1,0 +1,92 @@
+"""Start and stop real `slotgraph serve` processes (end-to-end tests and benchmarks)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+SLOTGRAPH = str(Path(sys.executable).with_name("slotgraph"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[bytes]
+    base: str
+    log: Path
+
+    @property
+    def ws_url(self) -> str:
+        return self.base.replace("http://", "ws://") + "/graphql"
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit code (killed after 20 s)."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=20)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+
+def serve(
+    database_url: str,
+    secret_key: str,
+    log_dir: Path,
+    *,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+) -> Served:
+    """`slotgraph serve` on a free loopback port; returns once `/readyz` answers."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SLOTGRAPH_SECRET_KEYS": secret_key,
+        "SLOTGRAPH_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "SLOTGRAPH_LOG_LEVEL": "WARNING",
+        "SLOTGRAPH_DB_POOL_SIZE": "2",
+        **(extra_env or {}),
+    }
+    log = log_dir / f"serve-{port}.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [SLOTGRAPH, "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    base = f"http://127.0.0.1:{port}"
+    wait_ready(process, base, log)
+    return Served(process, base, log)
+
+
+def wait_ready(
+    process: subprocess.Popen[bytes], base: str, log: Path, *, seconds: float = 60.0
+) -> None:
+    """Wait until a `slotgraph` process answers /readyz; kill it and fail if it does not."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.2)

@@ -1,0 +1,345 @@
+"""Subscriptions across two `slotgraph serve` processes on one database, through a real
+graphql-transport-ws client (`gql`): a change made through process A reaches subscribers
+on process B by LISTEN/NOTIFY (C1, C9, C10; issue #5)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from gql import Client, GraphQLRequest, gql
+from gql.client import AsyncClientSession
+from gql.transport.websockets import WebsocketsTransport
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bench.serve import Served, serve
+from models import CalendarConnection
+from models.crypto import generate_key
+from models.enums import SyncState
+from sync.changes import publish_connection_changed
+from sync.pubsub import PostgresPubSub
+from tests.conftest import Factory, GraphQLClient, Person
+from tests.graph.test_available_slots import make_page, next_monday
+
+GUARD = 15  # seconds; a guard against hanging, never a measurement
+
+AVAILABILITY = gql(
+    """
+    subscription Slots($slug: String!, $start: DateTime!, $end: DateTime!, $zone: String!) {
+      availabilityChanged(pageSlug: $slug, start: $start, end: $end, timeZone: $zone) {
+        __typename
+        ... on AvailabilityChange {
+          snapshot offline duration timeZone days { date slots { start } }
+        }
+        ... on Error { message field code }
+        ... on PageUnavailable { reason }
+      }
+    }
+    """
+)
+SYNC_STATUS = gql(
+    """
+    subscription Sync($id: ID!) {
+      syncStatus(connectionId: $id) {
+        __typename
+        ... on SyncStatus { status syncState lastError eventsSynced connection { id status } }
+        ... on Error { code field }
+      }
+    }
+    """
+)
+BOOK = """
+mutation($input: BookMeetingInput!) { bookMeeting(input: $input) { __typename } }
+"""
+DISCONNECT = """
+mutation($id: ID!) {
+  disconnectCalendar(input: {connectionId: $id}) { __typename }
+}
+"""
+TURN_OFF_PAGES = """
+mutation { updateCalendarSettings(input: {schedulingPagesEnabled: false}) { __typename } }
+"""
+
+
+@pytest.fixture(scope="module")
+def processes(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Served, Served]]:
+    """Two API processes, A and B, each with its own pub/sub listener."""
+    key, logs = generate_key(), tmp_path_factory.mktemp("serve")
+    a = serve(database_url, key, logs)
+    b = serve(database_url, key, logs)
+    yield a, b
+    assert (a.stop(), b.stop()) == (0, 0)
+
+
+@pytest.fixture
+async def on_a(processes: tuple[Served, Served]) -> AsyncIterator[GraphQLClient]:
+    async with httpx.AsyncClient(base_url=processes[0].base, timeout=GUARD) as client:
+        yield GraphQLClient(client)
+
+
+@asynccontextmanager
+async def websocket(served: Served, token: str | None = None) -> AsyncIterator[AsyncClientSession]:
+    payload = {"authorization": f"Bearer {token}"} if token else {}
+    transport = WebsocketsTransport(url=served.ws_url, init_payload=payload, connect_timeout=5)
+    async with Client(transport=transport, fetch_schema_from_transport=False) as session:
+        yield session
+
+
+@asynccontextmanager
+async def subscription(
+    served: Served, document: Any, variables: dict[str, Any], token: str | None = None
+) -> AsyncIterator[AsyncGenerator[dict[str, Any], None]]:
+    """A live subscription; closed before its socket, so the client need not wait for the
+    server to complete it."""
+    async with websocket(served, token) as session:
+        stream = session.subscribe(GraphQLRequest(document, variable_values=variables))
+        try:
+            yield stream
+        finally:
+            await stream.aclose()
+
+
+async def next_event(stream: Any) -> dict[str, Any]:
+    event: dict[str, Any] = await asyncio.wait_for(anext(stream), GUARD)
+    return event
+
+
+def starts(monday: dt.date, *times: str) -> list[dict[str, str]]:
+    return [
+        {"start": dt.datetime.combine(monday, dt.time.fromisoformat(t), dt.UTC).isoformat()}
+        for t in times
+    ]
+
+
+async def host_with_page(on_a: GraphQLClient, factory: Factory) -> tuple[Person, str]:
+    ada = await factory.person(url_prefix="ada", name="Ada")
+    slug = await make_page(
+        on_a,
+        ada,
+        durations=[30],
+        weeklyHours=[{"weekday": "MONDAY", "start": "10:00", "end": "11:30"}],
+    )
+    return ada, slug
+
+
+def window(monday: dt.date) -> dict[str, str]:
+    start = dt.datetime.combine(monday, dt.time(), dt.UTC)
+    return {
+        "start": start.isoformat(),
+        "end": (start + dt.timedelta(days=1)).isoformat(),
+        "zone": "UTC",
+    }
+
+
+async def test_a_booking_through_a_changes_the_day_for_subscribers_on_b(
+    processes: tuple[Served, Served], on_a: GraphQLClient, factory: Factory
+) -> None:
+    _, b = processes
+    _, slug = await host_with_page(on_a, factory)
+    monday = next_monday()
+    async with subscription(
+        b, AVAILABILITY, {"slug": slug, **window(monday)}
+    ) as stream:  # anonymous: availabilityChanged is public (C10)
+        assert await next_event(stream) == {
+            "availabilityChanged": {
+                "__typename": "AvailabilityChange",
+                "snapshot": True,
+                "offline": True,
+                "duration": 30,
+                "timeZone": "UTC",
+                "days": [
+                    {
+                        "date": monday.isoformat(),
+                        "slots": starts(monday, "10:00", "10:15", "10:30", "10:45", "11:00"),
+                    }
+                ],
+            }
+        }
+        booked = await on_a(
+            BOOK,
+            {
+                "input": {
+                    "pageSlug": slug,
+                    "start": dt.datetime.combine(monday, dt.time(10, 15), dt.UTC).isoformat(),
+                    "timeZone": "UTC",
+                    "contact": {"name": "Cleo", "email": "cleo@example.test"},
+                }
+            },
+        )
+        assert booked == {"data": {"bookMeeting": {"__typename": "BookMeetingSuccess"}}}
+        assert await next_event(stream) == {
+            "availabilityChanged": {
+                "__typename": "AvailabilityChange",
+                "snapshot": False,
+                "offline": True,
+                "duration": 30,
+                "timeZone": "UTC",
+                "days": [{"date": monday.isoformat(), "slots": starts(monday, "10:45", "11:00")}],
+            }
+        }
+
+
+async def test_pages_turned_off_through_a_reach_b_as_a_typed_reason(
+    processes: tuple[Served, Served], on_a: GraphQLClient, factory: Factory
+) -> None:
+    _, b = processes
+    ada, slug = await host_with_page(on_a, factory)
+    async with subscription(b, AVAILABILITY, {"slug": slug, **window(next_monday())}) as stream:
+        assert (await next_event(stream))["availabilityChanged"]["snapshot"] is True
+        turned_off = await on_a(TURN_OFF_PAGES, token=ada.token)
+        assert turned_off == {
+            "data": {"updateCalendarSettings": {"__typename": "UpdateCalendarSettingsSuccess"}}
+        }
+        event = await next_event(stream)
+        assert event["availabilityChanged"]["__typename"] == "PageUnavailable"
+        assert event["availabilityChanged"]["reason"] == "PAGES_TURNED_OFF"  # S17
+
+
+async def test_sync_status_on_b_follows_a_disconnect_through_a(
+    processes: tuple[Served, Served], on_a: GraphQLClient, factory: Factory
+) -> None:
+    _, b = processes
+    ada = await factory.person(name="Ada")
+    connection, _ = await factory.connection(ada)
+    connection_id = await global_connection_id(on_a, ada)
+    async with subscription(b, SYNC_STATUS, {"id": connection_id}, ada.token) as stream:
+        assert await next_event(stream) == sync_event(connection_id, "CONNECTED", "IDLE")
+        disconnected = await on_a(DISCONNECT, {"id": connection_id}, token=ada.token)
+        assert disconnected == {
+            "data": {"disconnectCalendar": {"__typename": "DisconnectCalendarSuccess"}}
+        }
+        assert await next_event(stream) == sync_event(connection_id, "DISCONNECTED", "IDLE")
+    assert connection.id > 0
+
+
+async def test_sync_state_changes_published_by_any_process_reach_b(
+    processes: tuple[Served, Served],
+    on_a: GraphQLClient,
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    database_url: str,
+    engine: AsyncEngine,
+) -> None:
+    """What the sync engine does: write the state, commit, then one call to publish."""
+    _, b = processes
+    ada = await factory.person(name="Ada")
+    connection, _ = await factory.connection(ada)
+    connection_id = await global_connection_id(on_a, ada)
+    worker = PostgresPubSub(database_url, engine)  # publishing needs no listener
+
+    async def set_state(state: SyncState, events: int) -> None:
+        async with sessionmaker.begin() as session:
+            await session.execute(
+                update(CalendarConnection)
+                .where(CalendarConnection.id == connection.id)
+                .values(sync_state=state, events_synced=events)
+            )
+        await publish_connection_changed(worker, connection.id)
+
+    async with subscription(b, SYNC_STATUS, {"id": connection_id}, ada.token) as stream:
+        assert await next_event(stream) == sync_event(connection_id, "CONNECTED", "IDLE")
+        await set_state(SyncState.SYNCING, 0)
+        assert await next_event(stream) == sync_event(connection_id, "CONNECTED", "SYNCING")
+        await set_state(SyncState.SYNCED, 12)
+        assert await next_event(stream) == sync_event(connection_id, "CONNECTED", "SYNCED", 12)
+
+
+async def test_sync_status_needs_a_signed_in_session(processes: tuple[Served, Served]) -> None:
+    _, b = processes
+    async with websocket(b) as session:
+        events = [
+            event
+            async for event in session.subscribe(
+                GraphQLRequest(SYNC_STATUS, variable_values={"id": "Q2FsZW5kYXJDb25uZWN0aW9uOjE="})
+            )
+        ]
+    assert events == [
+        {
+            "syncStatus": {
+                "__typename": "PermissionDenied",
+                "code": "PERMISSION_DENIED",
+                "field": None,
+            }
+        }
+    ]
+
+
+async def test_sync_status_of_a_foreign_connection_is_not_found(
+    processes: tuple[Served, Served], on_a: GraphQLClient, factory: Factory
+) -> None:
+    _, b = processes
+    ada, eve = await factory.person(name="Ada"), await factory.person(name="Eve")
+    await factory.connection(ada)
+    adas_connection = await global_connection_id(on_a, ada)
+    async with websocket(b, eve.token) as session:
+        for connection_id in (adas_connection, "not-an-id"):
+            events = [
+                event
+                async for event in session.subscribe(
+                    GraphQLRequest(SYNC_STATUS, variable_values={"id": connection_id})
+                )
+            ]
+            assert events == [
+                {
+                    "syncStatus": {
+                        "__typename": "NotFound",
+                        "code": "NOT_FOUND",
+                        "field": "connectionId",
+                    }
+                }
+            ]
+
+
+async def global_connection_id(on_a: GraphQLClient, person: Person) -> str:
+    result = await on_a(
+        "{ viewer { calendarConnections { edges { node { id } } } } }", token=person.token
+    )
+    edges = result["data"]["viewer"]["calendarConnections"]["edges"]
+    return str(edges[0]["node"]["id"])
+
+
+def sync_event(connection_id: str, status: str, state: str, events: int = 0) -> dict[str, Any]:
+    return {
+        "syncStatus": {
+            "__typename": "SyncStatus",
+            "status": status,
+            "syncState": state,
+            "lastError": None,
+            "eventsSynced": events,
+            "connection": {"id": connection_id, "status": status},
+        }
+    }
+
+
+async def test_availability_of_an_unknown_page_or_a_too_long_window_is_a_typed_error(
+    processes: tuple[Served, Served], on_a: GraphQLClient, factory: Factory
+) -> None:
+    _, b = processes
+    _, slug = await host_with_page(on_a, factory)
+    monday = next_monday()
+    too_long = {
+        **window(monday),
+        "end": dt.datetime.combine(monday + dt.timedelta(days=63), dt.time(), dt.UTC).isoformat(),
+    }
+    async with websocket(b) as session:
+        answers = [
+            [
+                event["availabilityChanged"]
+                async for event in session.subscribe(
+                    GraphQLRequest(AVAILABILITY, variable_values=v)
+                )
+            ]
+            for v in ({"slug": "nobody/nothing", **window(monday)}, {"slug": slug, **too_long})
+        ]
+    assert [[(e["__typename"], e["field"]) for e in answer] for answer in answers] == [
+        [("NotFound", "slug")],
+        [("ValidationError", "end")],
+    ]
