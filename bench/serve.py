@@ -28,6 +28,7 @@ class Served:
     process: subprocess.Popen[bytes]
     base: str
     log: Path
+    secret_key: str  # what other processes on the same database must be given
 
     @property
     def ws_url(self) -> str:
@@ -72,7 +73,7 @@ def serve(
         )
     base = f"http://127.0.0.1:{port}"
     wait_ready(process, base, log)
-    return Served(process, base, log)
+    return Served(process, base, log, secret_key)
 
 
 def wait_ready(

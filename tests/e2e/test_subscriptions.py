@@ -6,26 +6,33 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import signal
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
+from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
 from gql import Client, GraphQLRequest, gql
 from gql.client import AsyncClientSession
 from gql.transport.websockets import WebsocketsTransport
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bench.serve import Served, serve
+from bench.serve import SLOTGRAPH, Served, serve
 from models import CalendarConnection
 from models.crypto import generate_key
 from models.enums import SyncState
 from sync.changes import publish_connection_changed
 from sync.pubsub import PostgresPubSub
 from tests.conftest import Factory, GraphQLClient, Person
+from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.graph.test_available_slots import make_page, next_monday
+from tests.graph.test_sync_connection import CONNECT, SYNC
 
 GUARD = 15  # seconds; a guard against hanging, never a measurement
 
@@ -71,12 +78,21 @@ mutation { updateCalendarSettings(input: {schedulingPagesEnabled: false}) { __ty
 def processes(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Served, Served]]:
-    """Two API processes, A and B, each with its own pub/sub listener."""
+    """Two API processes, A and B, each with its own pub/sub listener and no background
+    workers: the one test that needs a worker starts its own `slotgraph worker`."""
     key, logs = generate_key(), tmp_path_factory.mktemp("serve")
-    a = serve(database_url, key, logs)
-    b = serve(database_url, key, logs)
+    api_only = {"SLOTGRAPH_RUN_WORKER": "false"}
+    a = serve(database_url, key, logs, extra_env=api_only)
+    b = serve(database_url, key, logs, extra_env=api_only)
     yield a, b
     assert (a.stop(), b.stop()) == (0, 0)
+
+
+@pytest.fixture
+def exchange() -> Iterator[FakeExchange]:
+    with FakeExchange() as fake:
+        yield fake
+    close_connections()
 
 
 @pytest.fixture
@@ -250,6 +266,69 @@ async def test_sync_state_changes_published_by_any_process_reach_b(
         assert await next_event(stream) == sync_event(connection_id, "CONNECTED", "SYNCING")
         await set_state(SyncState.SYNCED, 12)
         assert await next_event(stream) == sync_event(connection_id, "CONNECTED", "SYNCED", 12)
+
+
+async def test_a_sync_asked_through_a_and_run_by_a_worker_moves_sync_status_on_b(
+    processes: tuple[Served, Served],
+    on_a: GraphQLClient,
+    factory: Factory,
+    exchange: FakeExchange,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    """Issue #5's acceptance: two API processes and one worker process on one database; a
+    subscriber on B sees SYNCING then SYNCED for a sync asked for through A."""
+    a, b = processes
+    ada = await factory.person(name="Ada")
+    connected = await on_a(
+        CONNECT,
+        {"i": {"email": exchange.email, "password": PASSWORD, "ewsUrl": exchange.url}},
+        token=ada.token,
+    )
+    connection_id = connected["data"]["connectExchangeCalendar"]["connection"]["id"]
+    # Each EWS answer takes a while, so SYNCING lasts long enough to be seen (notices carry
+    # ids only: a state shorter than a re-read may be skipped, by design).
+    exchange.fail("slow", times=None, delay=0.5)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SLOTGRAPH_SECRET_KEYS": a.secret_key,
+        "SLOTGRAPH_LOG_LEVEL": "WARNING",
+        "SLOTGRAPH_SYNC_POLL_SECONDS": "0.2",
+        "SLOTGRAPH_DB_POOL_SIZE": "2",
+    }
+    async with subscription(b, SYNC_STATUS, {"id": connection_id}, ada.token) as stream:
+        first = await next_event(stream)
+        assert first["syncStatus"]["syncState"] == "IDLE"
+        with (tmp_path / "worker.log").open("wb") as stderr:
+            worker = await anyio.open_process(
+                [SLOTGRAPH, "worker", "--no-migrate"], env=env, stderr=stderr
+            )
+        try:
+            # The new connection is due at once: the worker's first sweep syncs it.
+            assert await states_until_synced(stream) == ["SYNCING", "SYNCED"]
+            asked = await on_a(SYNC, {"input": {"connectionId": connection_id}}, token=ada.token)
+            assert asked["data"]["syncCalendarConnection"]["__typename"] == (
+                "SyncCalendarConnectionSuccess"
+            )
+            assert await states_until_synced(stream) == ["SYNCING", "SYNCED"]
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            with anyio.fail_after(30):
+                await worker.wait()
+            await worker.aclose()
+    assert worker.returncode == 0, (tmp_path / "worker.log").read_text()[-2000:]
+
+
+async def states_until_synced(stream: Any) -> list[str]:
+    """The sync states a subscriber sees up to the next SYNCED."""
+    states: list[str] = []
+    while not states or states[-1] != "SYNCED":
+        event = await next_event(stream)
+        state = event["syncStatus"]["syncState"]
+        assert state in {"SYNCING", "SYNCED"}, event
+        states.append(state)
+    return states
 
 
 async def test_sync_status_needs_a_signed_in_session(processes: tuple[Served, Served]) -> None:
