@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import null, select
 
 from models import (
     CalendarConnection,
@@ -76,6 +76,9 @@ async def _create_demo(session: AsyncSession) -> User:
         # No real Google account stands behind demo data, so booking does not use this
         # connection (C5): demo pages run in offline mode (S7) and bookings are requests.
         scheduling_pages_enabled=False,
+        # Nor does the sync worker: it would find no credential and mark the connection
+        # ACCESS_LOST at start (a sync asked for with syncCalendarConnection still runs).
+        next_sync_at=null(),  # None would take the column's server default (now)
     )
     session.add(connection)
     await session.flush()
