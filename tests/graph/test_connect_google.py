@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from graph.relay import from_global_id
 from models import BusyCacheWindow, Credential, InboxConnection
 from models.enums import InboxKind
+from resolvers.availability import available_slots
 from resolvers.errors import AvailabilityUnknownError
 from server.app import create_app
 from server.settings import Settings
@@ -31,9 +32,10 @@ from tests.fakes.google import (
     CLIENT_ID,
     CLIENT_SECRET,
     EMAIL_SCOPE,
+    TEAM_CALENDAR,
     FakeGoogle,
 )
-from tests.fakes.scenario import utc
+from tests.fakes.scenario import ScriptedEvent, utc
 from tests.graph.test_available_slots import (
     SLOTS,
     make_page,
@@ -378,6 +380,50 @@ async def test_google_busy_time_hides_slots_on_the_hosts_page(
         await session.execute(delete(BusyCacheWindow))
     with pytest.raises(AvailabilityUnknownError):
         await scenario_week_slots(app.state.runtime.services, slug)
+
+
+async def test_busy_time_on_an_availability_calendar_hides_its_slot_once_selected(
+    flow: GoogleFlow, factory: Factory, app: Starlette
+) -> None:
+    """S12: free/busy is checked on every availability calendar before a time is offered;
+    a calendar not selected is not consulted."""
+    ada = await factory.person(url_prefix="ada")
+    await flow.connect(ada)
+    slug = await make_page(flow.gql, ada, timeZone="America/New_York", bookingWindowDays=30)
+    flow.google.add_event(
+        ScriptedEvent("team-sync", "Team sync", utc(5, 15), utc(5, 16)),
+        calendar_id=TEAM_CALENDAR,
+    )
+    services = app.state.runtime.services
+
+    async def offered() -> set[dt.datetime]:
+        found = await available_slots(
+            services,
+            slug=slug,
+            domain=None,
+            start=utc(4, 0),
+            end=utc(9, 0),
+            duration=30,
+            now=dt.datetime(2030, 3, 1, tzinfo=dt.UTC),
+            live=True,  # read Google now, not the listing cache
+        )
+        return {slot.start for slot in found.slots}
+
+    # Team is not selected yet: only the primary's busy time hides slots.
+    assert {utc(5, 15), utc(5, 15, 15)} <= await offered()
+
+    (connection,) = await flow.connections(ada)
+    team = next(c["id"] for c in connection["remoteCalendars"] if c["name"] == "Team")
+    selected = await flow.gql(SET_AVAILABILITY, {"ids": [team]}, token=ada.token)
+    assert selected["data"]["setAvailabilityCalendars"]["__typename"] == (
+        "SetAvailabilityCalendarsSuccess"
+    )
+    starts = await offered()
+
+    assert not {utc(5, 14, 45), utc(5, 15), utc(5, 15, 30)} & starts  # overlap the team sync
+    assert utc(5, 16, 30) in starts  # after it (16:00 is the 1:1 on the primary)
+    asked = flow.google.calls("freeBusy.query")[-1].body["items"]
+    assert sorted(item["id"] for item in asked) == sorted([flow.google.email, TEAM_CALENDAR])
 
 
 async def test_an_expired_access_token_is_refreshed_and_the_new_one_stored_encrypted(
