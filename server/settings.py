@@ -133,6 +133,15 @@ class Settings(BaseSettings):
     sync_poll_seconds: float = Field(
         default=5.0, gt=0, le=300, description="How often an idle sync worker looks for due work."
     )
+    # Push notifications (issue #5, sync.watches): providers call `public_base_url`.
+    push_notifications: bool = Field(
+        default=True,
+        description="Open Google watch channels and Graph subscriptions on synced calendars; "
+        "public_base_url must then be reachable by Google and Microsoft over HTTPS.",
+    )
+    watch_ttl_hours: int = Field(default=72, ge=1, le=167)
+    watch_renew_margin_hours: int = Field(default=24, ge=1, le=166)
+    watch_sweep_seconds: float = Field(default=3_600.0, gt=0, le=86_400)
 
     @field_validator("secret_keys", "allowed_origins", mode="before")
     @classmethod
