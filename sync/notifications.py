@@ -79,6 +79,10 @@ async def google_notification(
         return Verdict.FORGED
     async with sessionmaker.begin() as session:
         verdict, row = await _verified(session, Provider.GOOGLE, channel_id, token)
+        if verdict is Verdict.UNKNOWN and state == "sync":
+            # Google sends `sync` while `events.watch` is still answering us, so before the
+            # channel is stored: acknowledged, with nothing to do.
+            return Verdict.ACCEPTED
         if row is None:
             return verdict
         if row.resource_id is not None and not hmac.compare_digest(
