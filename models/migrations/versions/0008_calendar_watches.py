@@ -59,9 +59,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_calendar_watches")),
-        sa.UniqueConstraint(
-            "provider", "remote_id", name=op.f("uq_calendar_watches_provider_remote_id")
-        ),
+        sa.UniqueConstraint("provider", "remote_id", name=op.f("uq_calendar_watches_provider")),
     )
     op.create_index(
         op.f("ix_calendar_watches_connection_id"),
