@@ -183,6 +183,15 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _watches_renewed_before_they_lapse(self) -> Settings:
+        if self.watch_renew_margin_hours >= self.watch_ttl_hours:
+            raise ValueError(
+                "SLOTGRAPH_WATCH_RENEW_MARGIN_HOURS must be shorter than "
+                "SLOTGRAPH_WATCH_TTL_HOURS, or push channels would be renewed without end"
+            )
+        return self
+
     @property
     def is_demo(self) -> bool:
         return self.mode is Mode.DEMO
