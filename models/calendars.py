@@ -200,3 +200,34 @@ class Credential(Base):
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = created_at_column()
     rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CalendarWatch(Base):
+    """A push channel on one remote calendar (issue #5): Google's `events.watch` channel
+    or a Graph change-notification subscription, renewed before `expires_at`.
+
+    `remote_id` is the provider's id for it (Google: the channel id we chose, sent back in
+    `X-Goog-Channel-ID`; Graph: the `subscriptionId`), `resource_id` Google's watched
+    resource (needed to stop the channel). The channel token / `clientState` is a random
+    secret of 256 bits that only the provider and we know; only its SHA-256 is stored, so
+    a database reader cannot forge notifications.
+    """
+
+    __tablename__ = "calendar_watches"
+
+    id: Mapped[int] = id_column()
+    connection_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("calendar_connections.id", ondelete="CASCADE"), index=True
+    )
+    remote_calendar_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("remote_calendars.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[Provider] = enum_column(Provider)
+    remote_id: Mapped[str] = mapped_column(String(500))
+    resource_id: Mapped[str | None] = mapped_column(String(500))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = created_at_column()
+    renewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("provider", "remote_id"),)

@@ -206,6 +206,18 @@ class EventDraft:
     send_invitations: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """A push channel on one calendar (issue #5): Google's `events.watch` channel or a Graph
+    change-notification subscription. `id` is the provider's id for it (Google: the channel
+    id we chose; Graph: the subscription id), `resource_id` Google's id of the watched
+    resource (needed to stop the channel; None on Graph)."""
+
+    id: str
+    resource_id: str | None
+    expires_at: dt.datetime
+
+
 class CalendarClient(Protocol):
     """What Slotgraph needs from a connected calendar account."""
 
@@ -245,6 +257,25 @@ class CalendarClient(Protocol):
     ) -> ChangeSet:
         """Changes since `cursor` (None: a full listing of the window). Raises
         `CursorExpired` when the provider no longer accepts the cursor."""
+        ...
+
+    async def watch(
+        self, calendar_id: str, *, channel_id: str, address: str, token: str, ttl: dt.timedelta
+    ) -> Watch:
+        """Ask the provider to notify `address` of changes to the calendar's events for
+        about `ttl` (providers may shorten it: see `Watch.expires_at`). `token` comes back
+        with every notification (Google's channel token, Graph's clientState); `channel_id`
+        is our id for the channel (Google uses it; Graph picks its own). `NotOffered` where
+        the provider has no push (Exchange: polling continues)."""
+        ...
+
+    async def renew_watch(self, watch: Watch, ttl: dt.timedelta) -> Watch:
+        """Extend a watch; `NotOffered` where channels cannot be extended (Google: open a
+        new channel and stop the old one instead)."""
+        ...
+
+    async def stop_watch(self, watch: Watch) -> None:
+        """Stop a watch; one the provider no longer knows is not an error."""
         ...
 
 

@@ -157,6 +157,7 @@ from providers.base import (
     EventStatus,
     FreeBusy,
     Interval,
+    NotOffered,
     ProviderError,
     RateLimited,
     RemoteCalendarInfo,
@@ -166,6 +167,7 @@ from providers.base import (
     ServerUnsupported,
     ShowAs,
     TransientError,
+    Watch,
     chunked,
     windows,
 )
@@ -497,6 +499,18 @@ class ExchangeCalendarClient:
 
     async def create_calendar(self, name: str) -> RemoteCalendarInfo:
         return await self._call(partial(self._create_calendar, name))
+
+    # EWS push and streaming subscriptions are not used: Exchange stays on polling.
+    async def watch(
+        self, calendar_id: str, *, channel_id: str, address: str, token: str, ttl: dt.timedelta
+    ) -> Watch:
+        raise NotOffered("Exchange calendars are polled; push notifications are not used.")
+
+    async def renew_watch(self, watch: Watch, ttl: dt.timedelta) -> Watch:
+        raise NotOffered("Exchange calendars are polled; push notifications are not used.")
+
+    async def stop_watch(self, watch: Watch) -> None:
+        raise NotOffered("Exchange calendars are polled; push notifications are not used.")
 
     async def list_changes(
         self,

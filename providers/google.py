@@ -67,6 +67,7 @@ from providers.base import (
     EventStatus,
     FreeBusy,
     Interval,
+    NotOffered,
     OAuthDenied,
     OAuthStateInvalid,
     ProviderError,
@@ -76,6 +77,7 @@ from providers.base import (
     ShowAs,
     TokenSource,
     TransientError,
+    Watch,
     chunked,
     windows,
 )
@@ -636,6 +638,45 @@ class GoogleCalendarClient:
             removed=tuple(removed),
             next_cursor=None if next_page else body.get("nextSyncToken"),
             next_page=next_page,
+        )
+
+    async def watch(
+        self, calendar_id: str, *, channel_id: str, address: str, token: str, ttl: dt.timedelta
+    ) -> Watch:
+        """`events.watch`: a `web_hook` channel with our id and token; Google answers with
+        the watched resource's id and the channel's expiry (milliseconds since the epoch),
+        which may be sooner than asked."""
+        response = await self._send(
+            "POST",
+            f"/calendars/{_segment(calendar_id)}/events/watch",
+            json={
+                "id": channel_id,
+                "type": "web_hook",
+                "address": address,
+                "token": token,
+                "params": {"ttl": str(int(ttl.total_seconds()))},
+            },
+            calendar_id=calendar_id,
+        )
+        body = response.json()
+        expiration = body.get("expiration")
+        expires_at = (
+            dt.datetime.fromtimestamp(int(expiration) / 1000, dt.UTC)
+            if expiration
+            else dt.datetime.now(dt.UTC) + ttl
+        )
+        return Watch(id=str(body["id"]), resource_id=str(body["resourceId"]), expires_at=expires_at)
+
+    async def renew_watch(self, watch: Watch, ttl: dt.timedelta) -> Watch:
+        raise NotOffered("Google channels cannot be extended; open a new one.")
+
+    async def stop_watch(self, watch: Watch) -> None:
+        """`channels.stop`; a channel Google no longer knows (404) is already stopped."""
+        await self._send(
+            "POST",
+            "/channels/stop",
+            json={"id": watch.id, "resourceId": watch.resource_id},
+            allow=frozenset({404}),
         )
 
 

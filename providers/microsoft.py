@@ -109,6 +109,7 @@ from providers.base import (
     ShowAs,
     TokenSource,
     TransientError,
+    Watch,
     chunked,
     windows,
 )
@@ -127,6 +128,9 @@ SCHEDULE_MAX_MAILBOXES: Final = 20
 SCHEDULE_MAX_SPAN: Final = dt.timedelta(days=62)
 MAX_CONCURRENT_PER_MAILBOX: Final = 4
 PAGE_SIZE: Final = 100
+# Graph's maximum subscription lifetime for Outlook resources is 10,080 minutes; stay a
+# little below it so clock skew cannot make Graph refuse the expiry.
+MAX_SUBSCRIPTION_TTL: Final = dt.timedelta(minutes=10_080) - dt.timedelta(hours=1)
 SECRET_VERSION: Final = 1
 # Slotgraph's idempotency key, in the same MAPI property set the Exchange adapter uses, so an
 # event written over EWS is recognised over Graph too.
@@ -609,6 +613,57 @@ class MicrosoftCalendarClient:
             next_page=next_page,
         )
 
+    # push (issue #5) ---------------------------------------------------------------------
+
+    async def watch(
+        self, calendar_id: str, *, channel_id: str, address: str, token: str, ttl: dt.timedelta
+    ) -> Watch:
+        """A change-notification subscription on the calendar's events. Graph validates
+        `address` (the validation handshake) before answering, and caps Outlook resources at
+        10,080 minutes, so `ttl` is clipped below that. Lifecycle notifications (`missed`,
+        `subscriptionRemoved`, `reauthorizationRequired`) go to the same address."""
+        expires = dt.datetime.now(dt.UTC) + min(ttl, MAX_SUBSCRIPTION_TTL)
+        response = await self._request(
+            "POST",
+            f"{self._base}/subscriptions",
+            body={
+                "changeType": "created,updated,deleted",
+                "notificationUrl": address,
+                "lifecycleNotificationUrl": address,
+                "resource": self._events_resource(calendar_id),
+                "expirationDateTime": _iso_z(expires),
+                "clientState": token,
+            },
+            calendar_id=calendar_id,
+        )
+        assert response is not None
+        return _watch(response.json(), expires)
+
+    async def renew_watch(self, watch: Watch, ttl: dt.timedelta) -> Watch:
+        """PATCH the subscription's expiry; a subscription Graph no longer knows fails
+        (the caller opens a new one)."""
+        expires = dt.datetime.now(dt.UTC) + min(ttl, MAX_SUBSCRIPTION_TTL)
+        response = await self._request(
+            "PATCH",
+            f"{self._base}/subscriptions/{_segment(watch.id)}",
+            body={"expirationDateTime": _iso_z(expires)},
+        )
+        assert response is not None
+        return _watch(response.json(), expires)
+
+    async def stop_watch(self, watch: Watch) -> None:
+        await self._request(
+            "DELETE", f"{self._base}/subscriptions/{_segment(watch.id)}", missing="none"
+        )
+
+    def _events_resource(self, calendar_id: str) -> str:
+        """The subscription `resource`, relative to the Graph root."""
+        if not _is_mailbox(calendar_id):
+            return f"me/calendars/{calendar_id}/events"
+        if calendar_id.lower() == self._email.lower():
+            return "me/events"
+        return f"users/{calendar_id}/events"
+
     # reads ------------------------------------------------------------------------------
 
     async def _zone(self) -> str:
@@ -930,6 +985,19 @@ def _event_body(draft: EventDraft) -> dict[str, Any]:
         "location": {"displayName": draft.location or ""},
         "attendees": attendees if draft.send_invitations else [],
     }
+
+
+def _watch(body: Mapping[str, Any], asked: dt.datetime) -> Watch:
+    """A subscription as Graph answered it (its expiry, or the one we asked for)."""
+    expiry = body.get("expirationDateTime")
+    expires_at = _parse_z(str(expiry)) if expiry else asked
+    return Watch(id=str(body["id"]), resource_id=None, expires_at=expires_at)
+
+
+def _parse_z(value: str) -> dt.datetime:
+    """Graph's `expirationDateTime` (ISO 8601 with `Z` or an offset, up to 7 fraction digits)."""
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=parsed.tzinfo or dt.UTC).astimezone(dt.UTC)
 
 
 def _is_mailbox(calendar_id: str) -> bool:

@@ -62,6 +62,7 @@ from resolvers.errors import (
 )
 from resolvers.viewer import Viewer, require_viewer
 from sync.changes import publish_connection_changed, publish_host_changed
+from sync.watches import forget_watches, stop_all
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -246,21 +247,28 @@ async def finish_oauth(
         grant = await oauth.finish(flow, params, redirect_uri(services.public_base_url, provider))
     except provider_errors.ProviderError as exc:
         raise _oauth_error(exc) from None
-    secret = grant.secret
-
-    async def token(force: bool) -> str:
-        nonlocal secret
-        access, renewed = await oauth.access_token(secret, force=force)
-        secret = renewed or secret
-        return access
-
+    tokens = _SecretTokens(oauth, grant.secret)
     try:
-        calendars = await oauth.client(token, grant.account_email).list_calendars()
+        calendars = await oauth.client(tokens, grant.account_email).list_calendars()
     except provider_errors.ProviderError as exc:
         raise _oauth_error(exc) from None
     return await _create_connection(
-        services, flow_row.user_id, provider, grant.account_email, secret, calendars
+        services, flow_row.user_id, provider, grant.account_email, tokens.secret, calendars
     )
+
+
+class _SecretTokens:
+    """A `TokenSource` over a secret held in memory (not yet stored, or about to be
+    deleted), keeping the refreshed secret in `secret`."""
+
+    def __init__(self, oauth: OAuthProvider, secret: dict[str, Any]) -> None:
+        self.oauth = oauth
+        self.secret = secret
+
+    async def __call__(self, force: bool) -> str:
+        access, renewed = await self.oauth.access_token(self.secret, force=force)
+        self.secret = renewed or self.secret
+        return access
 
 
 def _oauth_error(exc: provider_errors.ProviderError) -> Exception:
@@ -466,7 +474,8 @@ async def disconnect(
     services: Services, viewer: Viewer | None, connection_id: int
 ) -> CalendarConnection:
     """Disconnect: the credentials are deleted, the calendars leave the availability
-    selection, the grant is revoked at the provider (best effort, after commit). The inbox
+    selection, push channels are stopped and the grant revoked at the provider (best effort,
+    after commit). The inbox
     stays connected (S5). A legacy user's dual setup ends here (S6)."""
     viewer = require_viewer(viewer, Scope.CONNECTIONS_WRITE)
     secret: dict[str, Any] | None = None
@@ -482,6 +491,7 @@ async def disconnect(
             )
         )
         await session.execute(delete(Credential).where(Credential.connection_id == connection.id))
+        watches = await forget_watches(session, connection.id)
         now = dt.datetime.now(dt.UTC)
         if connection.purpose is not ConnectionPurpose.BOTH:
             user.dual_connections_ended_at = now
@@ -492,8 +502,10 @@ async def disconnect(
     await publish_connection(services, connection)
     oauth = services.registry.oauth.get(connection.provider.value)
     if secret is not None and oauth is not None:
+        tokens = _SecretTokens(oauth, secret)
+        await stop_all(oauth.client(tokens, connection.account_email), watches)
         try:
-            await oauth.revoke(secret)
+            await oauth.revoke(tokens.secret)
         except provider_errors.ProviderError:
             log.warning("revocation failed", connection_id=connection.id)
     return connection

@@ -1,6 +1,7 @@
-"""The Starlette application: `/graphql` (HTTP and graphql-transport-ws), health routes,
-request ids and access logs, and a lifespan that owns the database engine and the pub/sub
-listener behind subscriptions."""
+"""The Starlette application: `/graphql` (HTTP and graphql-transport-ws), the OAuth
+callbacks, the push notification routes (`server.notifications`), health routes, request
+ids and access logs, and a lifespan that owns the database engine, the pub/sub listener
+behind subscriptions and, unless turned off, the background workers."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from models.db import start_embedded_postgres
 from resolvers.connections import utc_now
 from server.auth import REFUSED_MESSAGE, WS_TOKEN_KEY, BearerAuth, InvalidToken, viewer_for
 from server.logs import configure_logging
+from server.notifications import google_endpoint, microsoft_endpoint
 from server.oauth import callback_endpoint
 from server.robots import robots_endpoint
 from server.runtime import Runtime, build_runtime
@@ -193,6 +195,16 @@ def create_app(
                 "/oauth/{provider}/callback",
                 callback_endpoint(services, settings.dashboard_url),
                 methods=["GET", "POST"],
+            ),
+            Route(
+                "/notifications/google",
+                google_endpoint(runtime.sessionmaker, services.clock),
+                methods=["POST"],
+            ),
+            Route(
+                "/notifications/microsoft",
+                microsoft_endpoint(runtime.sessionmaker, services.clock),
+                methods=["POST"],
             ),
             Route("/robots.txt", robots_endpoint(runtime.sessionmaker), methods=["GET"]),
             Route("/healthz", healthz),

@@ -133,6 +133,15 @@ class Settings(BaseSettings):
     sync_poll_seconds: float = Field(
         default=5.0, gt=0, le=300, description="How often an idle sync worker looks for due work."
     )
+    # Push notifications (issue #5, sync.watches): providers call `public_base_url`.
+    push_notifications: bool = Field(
+        default=True,
+        description="Open Google watch channels and Graph subscriptions on synced calendars; "
+        "public_base_url must then be reachable by Google and Microsoft over HTTPS.",
+    )
+    watch_ttl_hours: int = Field(default=72, ge=1, le=167)
+    watch_renew_margin_hours: int = Field(default=24, ge=1, le=166)
+    watch_sweep_seconds: float = Field(default=3_600.0, gt=0, le=86_400)
 
     @field_validator("secret_keys", "allowed_origins", mode="before")
     @classmethod
@@ -171,6 +180,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SLOTGRAPH_SECRET_KEYS is required in production: generate one with "
                 "`slotgraph generate-key`, or run with --demo for a local throwaway key"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _watches_renewed_before_they_lapse(self) -> Settings:
+        if self.watch_renew_margin_hours >= self.watch_ttl_hours:
+            raise ValueError(
+                "SLOTGRAPH_WATCH_RENEW_MARGIN_HOURS must be shorter than "
+                "SLOTGRAPH_WATCH_TTL_HOURS, or push channels would be renewed without end"
             )
         return self
 

@@ -25,6 +25,7 @@ from sync.mail import Mailer
 from sync.outbox import DeliveryPolicy, Outbox
 from sync.queue import JobQueue
 from sync.scheduler import run_due_syncs
+from sync.watches import RENEW_JOB, WatchConfig, Watches
 
 if TYPE_CHECKING:
     from server.settings import Settings
@@ -69,12 +70,44 @@ def sync_config(settings: Settings) -> SyncConfig:
     )
 
 
+def watch_config(settings: Settings) -> WatchConfig:
+    return WatchConfig(
+        public_base_url=settings.public_base_url,
+        ttl=dt.timedelta(hours=settings.watch_ttl_hours),
+        renew_margin=dt.timedelta(hours=settings.watch_renew_margin_hours),
+        sweep_seconds=settings.watch_sweep_seconds,
+    )
+
+
+def register_push(queue: JobQueue, runtime: Runtime) -> Watches:
+    """Push channels in the workers: renewals every `watch_sweep_seconds` and on Graph's
+    `reauthorizationRequired` (a job enqueued by the notification route)."""
+    watches = Watches(
+        runtime.sessionmaker,
+        ConnectionClients(runtime.services),
+        watch_config(runtime.settings),
+        clock=runtime.services.clock,
+    )
+
+    async def renew(payload: dict[str, Any]) -> None:
+        await watches.renew(int(payload["id"]))
+
+    async def sweep() -> None:
+        await watches.renew_due()
+
+    queue.register(RENEW_JOB, renew)
+    queue.every(watches.config.sweep_seconds, sweep)
+    return watches
+
+
 def register_sync(queue: JobQueue, runtime: Runtime) -> SyncContext:
     """Calendar sync in the workers: every `sync_poll_seconds` a sweep claims the due
     connections (leases and SKIP LOCKED share them between processes), and an on-demand
-    `syncCalendarConnection` enqueues a job that syncs its connection at once. State and
-    busy-time changes are announced through pub/sub after each commit."""
+    `syncCalendarConnection` or a push notification enqueues a job that syncs its
+    connection at once. State and busy-time changes are announced through pub/sub after
+    each commit; with push on, a connection's channels are opened after its sync."""
     services = runtime.services
+    watches = register_push(queue, runtime) if runtime.settings.push_notifications else None
 
     async def state_changed(connection_id: int) -> None:
         await publish_connection_changed(services.pubsub, connection_id)
@@ -82,12 +115,17 @@ def register_sync(queue: JobQueue, runtime: Runtime) -> SyncContext:
     async def busy_changed(user_id: int) -> None:
         await publish_host_changed(services.pubsub, services.sessionmaker, user_id)
 
+    async def on_synced(connection_id: int) -> None:
+        if watches is not None:
+            await watches.ensure(connection_id)
+
     ctx = SyncContext(
         sessionmaker=runtime.sessionmaker,
         clients=ConnectionClients(services),
         config=sync_config(runtime.settings),
         on_state_change=state_changed,  # syncStatus watchers on every process (C1)
         on_busy_change=busy_changed,  # availabilityChanged on the host's pages
+        on_synced=on_synced,
     )
 
     async def on_demand(payload: dict[str, Any]) -> None:

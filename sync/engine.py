@@ -32,7 +32,8 @@ lease was taken over stops at its next page without writing (`LeaseLost`).
 State changes (SYNCING on claim, then SYNCED or ERROR) are committed in their own
 transactions so other processes see them; `on_state_change(connection_id)` is called after
 each such commit and `on_busy_change(user_id)` once a run changed synced busy time: the
-pub/sub integration plugs in there.
+pub/sub integration plugs in there. `on_synced(connection_id)` follows each successful run:
+push channels (`sync.watches`) are opened there once a connection has synced.
 """
 
 from __future__ import annotations
@@ -124,6 +125,9 @@ class SyncContext:
     config: SyncConfig = SyncConfig()
     on_state_change: Hook = no_hook
     on_busy_change: Hook = no_hook
+    # Called with the connection id after each successful run: push channels are opened
+    # (or reopened) there (`sync.watches.Watches.ensure`).
+    on_synced: Hook = no_hook
     clock: Callable[[], dt.datetime] = _utcnow
     worker: str = field(default_factory=default_worker_id)
 
@@ -244,6 +248,8 @@ async def run_claimed(ctx: SyncContext, connection: CalendarConnection) -> Outco
             await _call(ctx.on_busy_change, connection.user_id)
     if outcome is not Outcome.LEASE_LOST:
         await _call(ctx.on_state_change, connection.id)
+    if outcome is Outcome.SYNCED:
+        await _call(ctx.on_synced, connection.id)
     log.info("calendar sync", connection_id=connection.id, outcome=outcome.value)
     return outcome
 
@@ -285,29 +291,10 @@ class _Run:
     async def _calendars(self) -> list[RemoteCalendar]:
         """The calendars availability checks on this connection (primary + availability
         calendars, still reachable); synced data of the others is dropped."""
-        connection = self.connection
         async with self.ctx.sessionmaker.begin() as session:
-            selected = select(AvailabilityCalendar.remote_calendar_id).where(
-                AvailabilityCalendar.user_id == connection.user_id
-            )
-            rows = list(
-                (
-                    await session.execute(
-                        select(RemoteCalendar)
-                        .where(RemoteCalendar.connection_id == connection.id)
-                        .order_by(RemoteCalendar.id)
-                    )
-                ).scalars()
-            )
-            chosen = set((await session.execute(selected)).scalars())
-            checked = [
-                row
-                for row in rows
-                if (row.is_primary or row.id in chosen) and row.status is CalendarStatus.CONNECTED
-            ]
-            others = [row.id for row in rows if row not in checked]
+            checked, others = await checked_calendars(session, self.connection)
             if others:
-                await _forget(session, others)
+                await _forget(session, [row.id for row in others])
         return checked
 
     async def _calendar_lost(self, calendar: RemoteCalendar) -> None:
@@ -507,6 +494,33 @@ class _Run:
 
 
 # -- table helpers -----------------------------------------------------------------------
+
+
+async def checked_calendars(
+    session: AsyncSession, connection: CalendarConnection
+) -> tuple[list[RemoteCalendar], list[RemoteCalendar]]:
+    """The connection's calendars that availability checks (its primary calendar and the
+    user's availability calendars on it, still reachable), and the others. Sync and push
+    notifications (`sync.watches`) cover the first."""
+    selected = select(AvailabilityCalendar.remote_calendar_id).where(
+        AvailabilityCalendar.user_id == connection.user_id
+    )
+    rows = list(
+        (
+            await session.execute(
+                select(RemoteCalendar)
+                .where(RemoteCalendar.connection_id == connection.id)
+                .order_by(RemoteCalendar.id)
+            )
+        ).scalars()
+    )
+    chosen = set((await session.execute(selected)).scalars())
+    checked = [
+        row
+        for row in rows
+        if (row.is_primary or row.id in chosen) and row.status is CalendarStatus.CONNECTED
+    ]
+    return checked, [row for row in rows if row not in checked]
 
 
 async def _upsert(

@@ -40,6 +40,17 @@ Calendar API v3 under `/calendar/v3` (developers.google.com/calendar/api/v3/refe
   already deleted event, 404 for an unknown one), `calendars.insert`.
 - Bearer tokens: a missing, expired or revoked access token answers 401 `authError`; a token
   without the calendar scope answers 403 `insufficientPermissions`.
+- Push (developers.google.com/calendar/api/guides/push): `events.watch` (POST
+  `calendars/{id}/events/watch` with `id`, `type: web_hook`, `address`, `token`,
+  `params.ttl`) answers an `api#channel` with a `resourceId` and `expiration` (ms since the
+  epoch, capped at `max_channel_seconds`; a channel id already in use is 400), then sends
+  the channel's `sync` message; every later change to the calendar's events is POSTed to
+  the address with `X-Goog-Channel-ID`, `X-Goog-Channel-Token`, `X-Goog-Channel-Expiration`,
+  `X-Goog-Resource-ID`, `X-Goog-Resource-URI`, `X-Goog-Resource-State: exists` and
+  `X-Goog-Message-Number`, over real HTTP from a background thread (`notifier.deliveries`),
+  until the channel expires by the fake's clock or is stopped. `channels.stop` (POST
+  `/channels/stop` with `id` and `resourceId`) answers 204, or 404 for an unknown pair.
+  Unlike Google, loopback `http://` addresses are accepted (tests have no public HTTPS).
 - Fault injection (`fail`): 429 with `Retry-After`, 403 `rateLimitExceeded`, 503 bursts, and
   answers slower than the client's timeout.
 
@@ -56,6 +67,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import email.utils
 import hashlib
 import itertools
 import json
@@ -69,6 +81,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from tests.fakes.http import Answer, LoopbackServer, Request
+from tests.fakes.push import Notifier
 from tests.fakes.scenario import EVENTS, TIME_ZONE, ScriptedEvent
 
 CLIENT_ID = "1234567890-slotgraph.apps.googleusercontent.com"
@@ -98,6 +111,7 @@ TEAM_CALENDAR = "c_7f3a9e1b2d@group.calendar.google.com"
 HOLIDAYS_CALENDAR = "en.usa#holiday@group.v.calendar.google.com"
 BOSS_CALENDAR = "boss@example.test"
 ORGANIZER = "boss@example.test"
+CHANNEL_ID = re.compile(r"[A-Za-z0-9\-_+/=]{1,64}")
 
 Consent = Literal["allow", "deny"]
 FaultKind = Literal["429", "403-rate", "503", "slow"]
@@ -175,6 +189,20 @@ class _Grant:
 
 
 @dataclass(slots=True)
+class Channel:
+    """A push channel as Google keeps it."""
+
+    id: str
+    resource_id: str
+    calendar_id: str
+    address: str
+    token: str | None
+    expires_at: float  # the fake's clock, seconds
+    stopped: bool = False
+    messages: int = 0
+
+
+@dataclass(slots=True)
 class _Fault:
     kind: FaultKind
     operation: str | None
@@ -209,16 +237,21 @@ class FakeGoogle:
         self._pages: dict[str, dict[str, Any]] = {}
         self._faults: list[_Fault] = []
         self._issued: list[str] = []
+        self.channels: dict[str, Channel] = {}
+        self.max_channel_seconds = 7 * 86_400
+        self.notifier = Notifier()
         self._seed()
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> FakeGoogle:
         self._server.start()
+        self.notifier.start()
         return self
 
     def stop(self) -> None:
         self._server.stop()
+        self.notifier.stop()
 
     def __enter__(self) -> FakeGoogle:
         return self.start()
@@ -516,7 +549,32 @@ class FakeGoogle:
         master["recurrence"] = [f"RRULE:FREQ=DAILY;COUNT={count}"]
         return master
 
+    def live_channels(self) -> list[Channel]:
+        with self._lock:
+            return [c for c in self.channels.values() if self._live(c)]
+
+    def _live(self, channel: Channel) -> bool:
+        return not channel.stopped and channel.expires_at > self._clock
+
+    def _notify(self, channel: Channel, state: str) -> None:
+        channel.messages += 1
+        headers = {
+            "X-Goog-Channel-ID": channel.id,
+            "X-Goog-Channel-Expiration": email.utils.formatdate(channel.expires_at, usegmt=True),
+            "X-Goog-Resource-ID": channel.resource_id,
+            "X-Goog-Resource-URI": f"{self.api_base_url}/calendars/"
+            f"{quote(channel.calendar_id, safe='')}/events?alt=json",
+            "X-Goog-Resource-State": state,
+            "X-Goog-Message-Number": str(channel.messages),
+        }
+        if channel.token is not None:
+            headers["X-Goog-Channel-Token"] = channel.token
+        self.notifier.send(channel.address, headers)
+
     def _touch(self, calendar: Calendar, resource: dict[str, Any]) -> None:
+        for channel in self.channels.values():
+            if channel.calendar_id == calendar.id and self._live(channel):
+                self._notify(channel, "exists")
         seq = next(self._seq)
         calendar.changed[str(resource["id"])] = seq
         if resource.get("status") != "cancelled" or "updated" in resource:
@@ -586,11 +644,15 @@ class FakeGoogle:
                 return self._free_busy(request)
             case "calendars.insert":
                 return self._insert_calendar(request)
+            case "channels.stop":
+                return self._stop_channel(request)
         parts = [unquote(part) for part in path.split("/")[1:]]
         calendar = self._calendar(parts[1])
         match operation:
             case "events.list":
                 return self._list_events(request, calendar)
+            case "events.watch":
+                return self._watch(request, calendar)
             case "events.insert":
                 return self._insert_event(request, calendar)
             case "events.patch":
@@ -1047,6 +1109,55 @@ class FakeGoogle:
             },
         )
 
+    # -- push ----------------------------------------------------------------------------
+
+    def _watch(self, request: Request, calendar: Calendar) -> Answer:
+        body = _json_or_none(request)
+        if not isinstance(body, dict):
+            raise _Refusal(_api_error(400, "parseError", "Parse Error"))
+        channel_id, address = body.get("id"), body.get("address")
+        if body.get("type") not in ("web_hook", "webhook"):
+            raise _Refusal(_api_error(400, "invalid", "Invalid value for: type"))
+        if not isinstance(channel_id, str) or not CHANNEL_ID.fullmatch(channel_id):
+            raise _Refusal(_api_error(400, "invalid", "Invalid channel id"))
+        if not isinstance(address, str) or not address.startswith(
+            ("https://", "http://127.0.0.1", "http://localhost")
+        ):
+            raise _Refusal(
+                _api_error(400, "push.webhookUrlNotHttps", "WebHook callback must be HTTPS")
+            )
+        if channel_id in self.channels:
+            raise _Refusal(_api_error(400, "channelIdNotUnique", "Channel id not unique"))
+        ttl = float((body.get("params") or {}).get("ttl") or self.max_channel_seconds)
+        channel = Channel(
+            id=channel_id,
+            resource_id=f"res-{hashlib.sha256(calendar.id.encode()).hexdigest()[:20]}",
+            calendar_id=calendar.id,
+            address=address,
+            token=body.get("token"),
+            expires_at=self._clock + min(ttl, self.max_channel_seconds),
+        )
+        self.channels[channel_id] = channel
+        self._notify(channel, "sync")
+        answer = {
+            "kind": "api#channel",
+            "id": channel.id,
+            "resourceId": channel.resource_id,
+            "resourceUri": f"{self.api_base_url}/calendars/{quote(calendar.id, safe='')}/events",
+            "expiration": str(int(channel.expires_at * 1000)),
+        }
+        if channel.token is not None:
+            answer["token"] = channel.token
+        return Answer(200, answer)
+
+    def _stop_channel(self, request: Request) -> Answer:
+        body = _json_or_none(request)
+        channel = self.channels.get(str(body.get("id"))) if isinstance(body, dict) else None
+        if channel is None or channel.stopped or channel.resource_id != body.get("resourceId"):
+            raise _Refusal(_api_error(404, "notFound", "Channel not found"))
+        channel.stopped = True
+        return Answer(204)
+
 
 _FORM_OPERATIONS = frozenset({"token", "revoke"})
 
@@ -1074,11 +1185,14 @@ def _operation(request: Request) -> str:
         ("GET", ("users", "me", "calendarList")): "calendarList.list",
         ("POST", ("freeBusy",)): "freeBusy.query",
         ("POST", ("calendars",)): "calendars.insert",
+        ("POST", ("channels", "stop")): "channels.stop",
     }
     if (method, tuple(parts)) in routes:
         return routes[(method, tuple(parts))]
     if len(parts) == 3 and parts[0] == "calendars" and parts[2] == "events":
         return {"GET": "events.list", "POST": "events.insert"}.get(method, "unknown")
+    if parts[0] == "calendars" and parts[2:] == ["events", "watch"] and method == "POST":
+        return "events.watch"
     if len(parts) == 4 and parts[0] == "calendars" and parts[2] == "events":
         return {"PATCH": "events.patch", "DELETE": "events.delete"}.get(method, "unknown")
     return "unknown"

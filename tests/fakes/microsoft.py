@@ -45,6 +45,23 @@ It serves `tests.fakes.scenario.EVENTS` in Graph terms: `isAllDay`, `showAs`,
 a series (`type: occurrence`, `seriesMasterId`), its cancelled one an `exception` with
 `isCancelled`, as an attendee's calendar keeps it.
 
+Change notifications (learn.microsoft.com/graph/change-notifications-delivery-webhooks):
+- POST `/subscriptions` for `me/events`, `me/calendars/{id}/events` or
+  `users/{address}/events` with `changeType` from created/updated/deleted, `notificationUrl`,
+  optional `lifecycleNotificationUrl`, `clientState` (at most 128 characters) and an
+  `expirationDateTime` in the future and at most 10,080 minutes ahead (else 400). Before
+  answering 201, the fake performs Graph's validation handshake: a POST to each URL with
+  `?validationToken=...` that must answer 200 with the token as `text/plain` within 10
+  seconds, or the subscription is refused (400 `ValidationError`). PATCH
+  `/subscriptions/{id}` renews (the same limits), DELETE removes (204); unknown ids are 404.
+- Each created, updated or deleted event of a watched calendar is POSTed to the
+  `notificationUrl` as `{"value": [{subscriptionId, subscriptionExpirationDateTime,
+  changeType, resource, resourceData, clientState, tenantId}]}`; `lifecycle(id, event)`
+  sends a lifecycle notification (`reauthorizationRequired`, `missed`,
+  `subscriptionRemoved`, which also drops the subscription) to the lifecycle URL. Deliveries
+  go over real HTTP from a background thread (`notifier.deliveries`). As with the Google
+  fake, loopback `http://` URLs are accepted, where Graph requires HTTPS.
+
 Faults (`fail`): any status with `Retry-After` and an error code (429 throttling, 503 bursts),
 for a number of requests or for good, and slow answers. At most 4 concurrent requests per
 mailbox are allowed (more answer 429 `ApplicationThrottled`, Graph's MailboxConcurrency limit);
@@ -64,6 +81,7 @@ import secrets
 import ssl
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -77,6 +95,7 @@ import httpx
 import trustme
 
 from tests.fakes.http import Answer, LoopbackServer, Request
+from tests.fakes.push import Notifier
 from tests.fakes.scenario import EVENTS, TIME_ZONE, ScriptedEvent
 
 CLIENT_ID = "9f0c2b1e-3d4a-4c5b-8e6f-7a8b9c0d1e2f"
@@ -87,6 +106,8 @@ EMAIL = "ada@contoso.test"
 MAX_SCHEDULES = 20
 MAX_SCHEDULE_SPAN = dt.timedelta(days=62)
 MAX_CONCURRENT = 4
+MAX_SUBSCRIPTION_MINUTES = 10_080
+MAX_CLIENT_STATE = 128
 
 WINDOWS_ZONES = {
     "America/New_York": "Eastern Standard Time",
@@ -168,6 +189,36 @@ class LoggedRequest:
 
 
 @dataclass
+class Subscription:
+    """A change-notification subscription as Graph keeps it."""
+
+    id: str
+    resource: str
+    calendar_id: str
+    change_types: frozenset[str]
+    notification_url: str
+    lifecycle_url: str | None
+    client_state: str | None
+    expires_at: dt.datetime
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#subscriptions/$entity",
+            "id": self.id,
+            "resource": self.resource,
+            "applicationId": CLIENT_ID,
+            "changeType": ",".join(sorted(self.change_types)),
+            "clientState": self.client_state,
+            "notificationUrl": self.notification_url,
+            "lifecycleNotificationUrl": self.lifecycle_url,
+            "expirationDateTime": self.expires_at.strftime("%Y-%m-%dT%H:%M:%S.%f0Z"),
+            "creatorId": USER_ID,
+            "latestSupportedTlsVersion": "v1_2",
+            "includeResourceData": False,
+        }
+
+
+@dataclass
 class Fault:
     status: int
     path: str | None
@@ -218,6 +269,8 @@ class FakeMicrosoft:
         self._delta_rounds: dict[str, DeltaRound] = {}
         self.calendars: list[FakeCalendar] = []
         self.events: dict[str, FakeEvent] = {}
+        self.subscriptions: dict[str, Subscription] = {}
+        self.notifier = Notifier()
         self._server: LoopbackServer | None = None
         self._reset_mailbox()
 
@@ -228,6 +281,7 @@ class FakeMicrosoft:
         self.ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
         self._server = LoopbackServer(self._handle, ssl_context=context)
         self._server.start()
+        self.notifier.start()
         return self
 
     def __exit__(
@@ -238,6 +292,7 @@ class FakeMicrosoft:
     ) -> None:
         if self._server is not None:
             self._server.stop()
+        self.notifier.stop()
 
     @property
     def base_url(self) -> str:
@@ -273,6 +328,7 @@ class FakeMicrosoft:
             self._access_tokens = {}
             self._delta_rounds = {}
             self._tombstones = {}
+            self.subscriptions = {}
             self._reset_mailbox()
 
     def _reset_mailbox(self) -> None:
@@ -340,12 +396,57 @@ class FakeMicrosoft:
         with self._lock:
             event = self.events.pop(event_id)
             self._tombstones[event_id] = (event.calendar_id, next(self._seq))
+            self._changed(event, "deleted")
 
     def _store(self, event: FakeEvent) -> None:
         with self._lock:
+            change = "updated" if event.id in self.events else "created"
             event.changed_seq = next(self._seq)
             self.events[event.id] = event
             self._tombstones.pop(event.id, None)
+            self._changed(event, change)
+
+    def lifecycle(self, subscription_id: str, event: str) -> None:
+        """Send a lifecycle notification; `subscriptionRemoved` drops the subscription."""
+        with self._lock:
+            subscription = self.subscriptions[subscription_id]
+            if event == "subscriptionRemoved":
+                del self.subscriptions[subscription_id]
+            item = {
+                "subscriptionId": subscription.id,
+                "subscriptionExpirationDateTime": subscription.wire()["expirationDateTime"],
+                "tenantId": TENANT_ID,
+                "clientState": subscription.client_state,
+                "lifecycleEvent": event,
+            }
+            url = subscription.lifecycle_url or subscription.notification_url
+            self.notifier.send(url, {}, {"value": [item]})
+
+    def _changed(self, event: FakeEvent, change: str) -> None:
+        now = dt.datetime.now(dt.UTC)
+        for subscription in self.subscriptions.values():
+            if (
+                subscription.calendar_id != event.calendar_id
+                or change not in subscription.change_types
+                or subscription.expires_at <= now
+            ):
+                continue
+            path = f"Users/{USER_ID}/Events/{event.id}"
+            item = {
+                "subscriptionId": subscription.id,
+                "subscriptionExpirationDateTime": subscription.wire()["expirationDateTime"],
+                "changeType": change,
+                "resource": path,
+                "resourceData": {
+                    "@odata.type": "#Microsoft.Graph.Event",
+                    "@odata.id": path,
+                    "@odata.etag": f'W/"{event.changed_seq}"',
+                    "id": event.id,
+                },
+                "clientState": subscription.client_state,
+                "tenantId": TENANT_ID,
+            }
+            self.notifier.send(subscription.notification_url, {}, {"value": [item]})
 
     def calendar_events(self, calendar_id: str) -> list[FakeEvent]:
         with self._lock:
@@ -700,6 +801,10 @@ class FakeMicrosoft:
                 return self._create_calendar(request)
             case ["me", "calendar", "getSchedule"] if method == "POST":
                 return self._get_schedule(request, zone)
+            case ["subscriptions"] if method == "POST":
+                return self._subscribe(request)
+            case ["subscriptions", subscription_id] if method in ("PATCH", "DELETE"):
+                return self._subscription(request, subscription_id)
         calendar, rest = self._calendar_of(segments)
         if calendar is None:
             return _graph_error(
@@ -730,6 +835,104 @@ class FakeMicrosoft:
 
     def _calendar(self, calendar_id: str) -> FakeCalendar | None:
         return next((c for c in self.calendars if c.id == calendar_id), None)
+
+    # subscriptions -----------------------------------------------------------------------
+
+    def _subscribe(self, request: Request) -> Answer:
+        body = request.json()
+        if not isinstance(body, dict):
+            return _graph_error(400, "InvalidRequest", "Invalid request body.")
+        changes = frozenset(str(body.get("changeType") or "").split(","))
+        url, lifecycle_url = body.get("notificationUrl"), body.get("lifecycleNotificationUrl")
+        client_state = body.get("clientState")
+        calendar = self._subscribed_calendar(str(body.get("resource") or ""))
+        if calendar is None:
+            return _graph_error(404, "ResourceNotFound", "Resource not found for the segment.")
+        if not changes or not changes <= {"created", "updated", "deleted"}:
+            return _graph_error(400, "InvalidRequest", "Invalid changeType.")
+        if not all(_callback_url(u) for u in (url, lifecycle_url or url)):
+            return _graph_error(400, "InvalidRequest", "The notification URL must be HTTPS.")
+        if client_state is not None and len(str(client_state)) > MAX_CLIENT_STATE:
+            return _graph_error(400, "InvalidRequest", "clientState is too long.")
+        expires = self._expiry(body)
+        if expires is None:
+            return _graph_error(400, "InvalidRequest", "Subscription expiration is out of range.")
+        for target in dict.fromkeys((url, lifecycle_url or url)):
+            if not self._validated(str(target)):
+                return _graph_error(
+                    400,
+                    "ValidationError",
+                    "Subscription validation request failed. Notification endpoint must "
+                    "respond with 200 OK to validation request.",
+                )
+        subscription = Subscription(
+            id=str(uuid.uuid4()),
+            resource=str(body["resource"]),
+            calendar_id=calendar.id,
+            change_types=changes,
+            notification_url=str(url),
+            lifecycle_url=str(lifecycle_url) if lifecycle_url else None,
+            client_state=str(client_state) if client_state is not None else None,
+            expires_at=expires,
+        )
+        with self._lock:
+            self.subscriptions[subscription.id] = subscription
+        return Answer(201, subscription.wire())
+
+    def _subscription(self, request: Request, subscription_id: str) -> Answer:
+        with self._lock:
+            subscription = self.subscriptions.get(subscription_id)
+            if subscription is None:
+                return _graph_error(
+                    404, "ResourceNotFound", "The object was not found.", {"request-id": "x"}
+                )
+            if request.method == "DELETE":
+                del self.subscriptions[subscription_id]
+                return Answer(204)
+            expires = self._expiry(request.json() or {})
+            if expires is None:
+                return _graph_error(
+                    400, "InvalidRequest", "Subscription expiration is out of range."
+                )
+            subscription.expires_at = expires
+            return Answer(200, subscription.wire())
+
+    @staticmethod
+    def _expiry(body: dict[str, Any]) -> dt.datetime | None:
+        try:
+            expires = dt.datetime.fromisoformat(str(body.get("expirationDateTime")))
+        except ValueError:
+            return None
+        now = dt.datetime.now(dt.UTC)
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=dt.UTC)
+        if not now < expires <= now + dt.timedelta(minutes=MAX_SUBSCRIPTION_MINUTES):
+            return None
+        return expires
+
+    def _validated(self, url: str) -> bool:
+        """Graph's handshake: the endpoint must echo the token as text/plain, 200, in 10 s."""
+        token = f"Validation: Testing client application reachability {secrets.token_hex(8)}"
+        answer = self.notifier.send_now(
+            url, {"Content-Type": "text/plain; charset=utf-8"}, params={"validationToken": token}
+        )
+        return (
+            answer is not None
+            and answer.status_code == 200
+            and answer.headers.get("content-type", "").startswith("text/plain")
+            and answer.text == token
+        )
+
+    def _subscribed_calendar(self, resource: str) -> FakeCalendar | None:
+        parts = [unquote(part) for part in resource.strip("/").split("/")]
+        match parts:
+            case ["me", "events"]:
+                return self._calendar(self.primary_id)
+            case ["me", "calendars", calendar_id, "events"]:
+                return self._calendar(calendar_id)
+            case ["users", address, "events"] if address.lower() == self.email:
+                return self._calendar(self.primary_id)
+        return None
 
     # calendars ---------------------------------------------------------------------------
 
@@ -1065,6 +1268,12 @@ class FakeMicrosoft:
 
 
 # -- wire helpers ----------------------------------------------------------------------
+
+
+def _callback_url(url: object) -> bool:
+    return isinstance(url, str) and url.startswith(
+        ("https://", "http://127.0.0.1", "http://localhost")
+    )
 
 
 def _b64(raw: bytes) -> str:

@@ -19,12 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from graph.relay import from_global_id
-from models import BusyCacheWindow, Credential, InboxConnection
+from models import BusyCacheWindow, CalendarWatch, Credential, InboxConnection
 from models.enums import InboxKind
 from resolvers.availability import available_slots
+from resolvers.calendar_clients import ConnectionClients
 from resolvers.errors import AvailabilityUnknownError
 from server.app import create_app
 from server.settings import Settings
+from sync.watches import WatchConfig, Watches
 from tests.conftest import PUBLIC_BASE_URL, Factory, GraphQLClient, Person
 from tests.fakes.google import (
     BOSS_CALENDAR,
@@ -503,3 +505,35 @@ async def test_disconnect_revokes_the_grant_at_google_and_deletes_the_credential
     assert revoke.body["token"].startswith("1//")  # the refresh token: the whole grant
     async with sessionmaker() as session:
         assert (await session.execute(select(Credential))).first() is None
+
+
+async def test_disconnect_stops_the_push_channels_before_revoking_the_grant(
+    flow: GoogleFlow,
+    factory: Factory,
+    app: Starlette,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    ada, connection_id, _ = await connected_host(flow, factory)
+    watches = Watches(
+        sessionmaker,
+        ConnectionClients(app.state.runtime.services),
+        # Nothing listens there: the channel's `sync` message goes unanswered, as it may.
+        WatchConfig(public_base_url="http://127.0.0.1:9"),
+    )
+    assert await watches.ensure(connection_id) == 1
+    [channel] = flow.google.live_channels()
+    [connection] = await flow.connections(ada)
+
+    result = await flow.gql(DISCONNECT, {"id": connection["id"]}, token=ada.token)
+
+    assert result["data"]["disconnectCalendar"]["__typename"] == "DisconnectCalendarSuccess"
+    [stop] = flow.google.calls("channels.stop")
+    assert (stop.status, stop.body) == (
+        204,
+        {"id": channel.id, "resourceId": channel.resource_id},
+    )
+    assert flow.google.live_channels() == []
+    operations = [r.operation for r in flow.google.requests]
+    assert operations.index("channels.stop") < operations.index("revoke")
+    async with sessionmaker() as session:
+        assert (await session.execute(select(CalendarWatch))).first() is None

@@ -61,3 +61,12 @@ def test_a_malformed_key_is_explained() -> None:
     with pytest.raises(ValueError, match="slotgraph generate-key"):
         CredentialCipher(("not-a-key",))
     assert "keys hidden" in repr(CredentialCipher((generate_key(),)))
+
+
+def test_a_watch_renewal_margin_as_long_as_the_lifetime_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SLOTGRAPH_WATCH_TTL_HOURS", "24")
+    monkeypatch.setenv("SLOTGRAPH_WATCH_RENEW_MARGIN_HOURS", "24")
+    with pytest.raises(SettingsError, match="SLOTGRAPH_WATCH_RENEW_MARGIN_HOURS must be shorter"):
+        load_settings(mode=Mode.DEMO)

@@ -1,0 +1,551 @@
+"""Push notifications (issue #5 part 2) end to end over loopback HTTP: the first sync opens
+a Google `events.watch` channel or a Graph subscription (Graph validating our route first),
+a change at the fake is POSTed by the fake to the app's notification route served by
+uvicorn, the route verifies the channel token / clientState and makes the connection due
+with its sync job enqueued, and the sync that follows puts the change in synced busy time.
+Forged notifications change nothing; Graph's lifecycle events resync, reopen or renew;
+channels are renewed before they expire and stopped on disconnect."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import ssl
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from models import CalendarConnection, CalendarSyncCursor, CalendarWatch, RemoteCalendar
+from models.enums import (
+    CalendarAccess,
+    ConnectionPurpose,
+    ConnectionStatus,
+    Provider,
+    SyncState,
+)
+from providers.base import CalendarClient
+from providers.microsoft import MicrosoftOAuth
+from providers.retry import FAST
+from server.app import create_app
+from server.settings import Settings
+from sync.busy import synced_busy
+from sync.engine import SYNC_JOB, Outcome, SyncConfig, SyncContext, sync_connection
+from sync.watches import RENEW_JOB, WatchConfig, Watches, token_hash
+from tests.conftest import Factory
+from tests.e2e.serving import free_port
+from tests.fakes.google import FakeGoogle
+from tests.fakes.microsoft import CLIENT_ID, CLIENT_SECRET, EMAIL, FakeMicrosoft
+from tests.fakes.push import Delivery
+from tests.fakes.scenario import TIME_ZONE, ScriptedEvent
+from tests.providers.test_google import Tokens, oauth_for, stored_secret
+from tests.providers.test_microsoft import SecretBox, connect
+from tests.sync.clients import FixedClients
+
+CONFIG = SyncConfig(
+    interval=dt.timedelta(minutes=5), ahead=dt.timedelta(days=14), margin=dt.timedelta(days=1)
+)
+TTL = dt.timedelta(days=3)
+MARGIN = dt.timedelta(days=1)
+
+
+class Clock:
+    """The use cases' clock, near real time (Graph checks expiries against its own)."""
+
+    def __init__(self) -> None:
+        self.now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, delta: dt.timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture
+def receiver(settings: Settings, database_url: str) -> Iterator[str]:
+    """The app served by uvicorn on a loopback port (its own thread and event loop), so
+    the fakes reach its notification routes over real HTTP."""
+    port = free_port()
+    app = create_app(settings.model_copy(update={"db_pool_size": 2}), database_url)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        threading.Event().wait(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=20)
+
+
+@pytest.fixture
+def google() -> Iterator[FakeGoogle]:
+    with FakeGoogle() as fake:
+        yield fake
+
+
+@pytest.fixture
+def microsoft() -> Iterator[FakeMicrosoft]:
+    with FakeMicrosoft() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def http(microsoft: FakeMicrosoft, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    ca_file = microsoft.write_ca(tmp_path / "ca.pem")
+    context = ssl.create_default_context(cafile=str(ca_file))
+    async with httpx.AsyncClient(verify=context, trust_env=False, timeout=5.0) as client:
+        yield client
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@dataclasses.dataclass
+class Setup:
+    """A connected host on one fake, with the sync and watch use cases wired as the
+    worker wires them (`server.worker.register_sync`)."""
+
+    connection: CalendarConnection
+    primary: RemoteCalendar
+    ctx: SyncContext
+    watches: Watches
+    receiver: str
+
+
+async def make_setup(
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    receiver: str,
+    provider: Provider,
+    client: CalendarClient,
+    email: str,
+) -> Setup:
+    person = await factory.person()
+    connection = CalendarConnection(
+        account_id=person.account.id,
+        user_id=person.user.id,
+        provider=provider,
+        account_email=email,
+        purpose=ConnectionPurpose.BOTH,
+        status=ConnectionStatus.CONNECTED,
+        sync_state=SyncState.IDLE,
+        calendar_sync_enabled=True,
+        task_sync_enabled=False,
+        scheduling_pages_enabled=True,
+        events_synced=0,
+    )
+    await factory.add(connection)
+    primary = RemoteCalendar(
+        account_id=person.account.id,
+        connection_id=connection.id,
+        remote_id=email,
+        name="Calendar",
+        time_zone=TIME_ZONE,
+        access=CalendarAccess.OWNER,
+        is_primary=True,
+    )
+    await factory.add(primary)
+    clients = FixedClients(client, sessionmaker)
+    watches = Watches(
+        sessionmaker,
+        clients,
+        WatchConfig(public_base_url=receiver, ttl=TTL, renew_margin=MARGIN),
+        clock=clock,
+    )
+
+    async def on_synced(connection_id: int) -> None:
+        await watches.ensure(connection_id)
+
+    ctx = SyncContext(
+        sessionmaker=sessionmaker,
+        clients=clients,
+        config=CONFIG,
+        on_synced=on_synced,
+        clock=clock,
+        worker="worker-push",
+    )
+    return Setup(connection, primary, ctx, watches, receiver)
+
+
+@pytest.fixture
+async def on_google(
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    receiver: str,
+    google: FakeGoogle,
+) -> AsyncIterator[Setup]:
+    async with httpx.AsyncClient(trust_env=False) as client:
+        adapter = oauth_for(google, client).client(
+            Tokens(oauth_for(google, client), stored_secret(google)), google.email
+        )
+        yield await make_setup(
+            factory, sessionmaker, clock, receiver, Provider.GOOGLE, adapter, google.email
+        )
+
+
+@pytest.fixture
+async def on_graph(
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    receiver: str,
+    microsoft: FakeMicrosoft,
+    http: httpx.AsyncClient,
+    tmp_path: Path,
+) -> Setup:
+    oauth = MicrosoftOAuth(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        authority=microsoft.authority,
+        graph_base_url=microsoft.graph_url,
+        http=http,
+        timeout=5.0,
+        ca_bundle=microsoft.write_ca(tmp_path / "ca-oauth.pem"),
+        retry=FAST,
+    )
+    grant = await connect(oauth, http)
+    adapter = oauth.client(SecretBox(oauth, grant.secret), EMAIL)
+    return await make_setup(
+        factory, sessionmaker, clock, receiver, Provider.MICROSOFT365, adapter, EMAIL
+    )
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+async def watch_rows(sessionmaker: async_sessionmaker[AsyncSession]) -> list[CalendarWatch]:
+    async with sessionmaker() as session:
+        return list(
+            (await session.execute(select(CalendarWatch).order_by(CalendarWatch.id))).scalars()
+        )
+
+
+async def due_state(
+    sessionmaker: async_sessionmaker[AsyncSession], setup: Setup
+) -> tuple[dt.datetime | None, list[tuple[str, Any]]]:
+    """The connection's `next_sync_at` and the queued jobs (entrypoint, payload)."""
+    async with sessionmaker() as session:
+        row = await session.get_one(CalendarConnection, setup.connection.id)
+        jobs = (
+            await session.execute(
+                text("SELECT entrypoint, convert_from(payload, 'UTF8') FROM pgqueuer ORDER BY id")
+            )
+        ).all()
+    return row.next_sync_at, [(str(name), payload) for name, payload in jobs]
+
+
+async def busy_of(
+    sessionmaker: async_sessionmaker[AsyncSession], setup: Setup, clock: Clock
+) -> list[tuple[dt.datetime, dt.datetime]] | None:
+    async with sessionmaker() as session:
+        answer = await synced_busy(
+            session,
+            [setup.primary.id],
+            clock(),
+            clock() + dt.timedelta(days=7),
+            now=clock(),
+            freshness=dt.timedelta(hours=1),
+        )
+    spans = answer[setup.primary.id]
+    return None if spans is None else [(s.start, s.end) for s in spans]
+
+
+async def settled(notifier_owner: FakeGoogle | FakeMicrosoft) -> list[Delivery]:
+    return await anyio.to_thread.run_sync(notifier_owner.notifier.settled)
+
+
+def pushed_event(clock: Clock, event_id: str) -> ScriptedEvent:
+    start = clock() + dt.timedelta(days=2)
+    return ScriptedEvent(event_id, "Pushed meeting", start, start + dt.timedelta(hours=1))
+
+
+# -- Google ------------------------------------------------------------------------------
+
+
+async def test_first_sync_opens_a_google_channel_and_a_pushed_change_is_synced(
+    on_google: Setup,
+    google: FakeGoogle,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+) -> None:
+    assert await sync_connection(on_google.ctx, on_google.connection.id) is Outcome.SYNCED
+
+    [watch_call] = google.calls("events.watch")
+    body = watch_call.body
+    assert watch_call.status == 200
+    assert body == {
+        "id": body["id"],
+        "type": "web_hook",
+        "address": f"{on_google.receiver}/notifications/google",
+        "token": body["token"],
+        "params": {"ttl": str(int(TTL.total_seconds()))},
+    }
+    assert len(body["token"]) >= 43
+    [row] = await watch_rows(sessionmaker)
+    channel = google.channels[body["id"]]
+    assert (row.provider, row.remote_id, row.resource_id, row.token_hash) == (
+        Provider.GOOGLE,
+        body["id"],
+        channel.resource_id,
+        token_hash(body["token"]),
+    )
+    assert body["token"] not in row.token_hash
+    # Google's first message on a channel is `sync`: answered, nothing to do.
+    [first] = await settled(google)
+    assert (first.headers["X-Goog-Resource-State"], first.status) == ("sync", 200)
+    synced_at, jobs = await due_state(sessionmaker, on_google)
+    assert synced_at == clock() + CONFIG.interval
+    assert jobs == []
+
+    # When: an event is added in Google Calendar.
+    google.add_event(pushed_event(clock, "pushed"))
+    deliveries = await settled(google)
+
+    # Then: the notification was accepted, the connection is due and its job queued ...
+    assert [(d.headers["X-Goog-Resource-State"], d.status) for d in deliveries] == [
+        ("sync", 200),
+        ("exists", 200),
+    ]
+    due_at, jobs = await due_state(sessionmaker, on_google)
+    assert due_at is not None
+    assert due_at <= dt.datetime.now(dt.UTC)  # due now: the route's clock is real time
+    assert jobs == [(SYNC_JOB, f'{{"id":{on_google.connection.id}}}')]
+    # ... and the sync it asks for puts the new event in synced busy time.
+    assert await sync_connection(on_google.ctx, on_google.connection.id) is Outcome.SYNCED
+    start = clock() + dt.timedelta(days=2)
+    assert await busy_of(sessionmaker, on_google, clock) == [(start, start + dt.timedelta(hours=1))]
+    assert len(google.calls("events.watch")) == 1  # the channel lives on: no second one
+
+
+async def test_forged_or_unknown_google_notifications_are_refused_without_effect(
+    on_google: Setup,
+    google: FakeGoogle,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    await sync_connection(on_google.ctx, on_google.connection.id)
+    [row] = await watch_rows(sessionmaker)
+    before = await due_state(sessionmaker, on_google)
+    genuine = {
+        "X-Goog-Channel-ID": row.remote_id,
+        "X-Goog-Channel-Token": "forged-token",
+        "X-Goog-Resource-ID": str(row.resource_id),
+        "X-Goog-Resource-State": "exists",
+        "X-Goog-Message-Number": "2",
+    }
+    url = f"{on_google.receiver}/notifications/google"
+    async with httpx.AsyncClient(trust_env=False) as client:
+        forged = await client.post(url, headers=genuine)
+        unknown = await client.post(url, headers={**genuine, "X-Goog-Channel-ID": "nope"})
+        wrong_resource = await client.post(
+            url,
+            headers={
+                **genuine,
+                "X-Goog-Channel-Token": google.channels[row.remote_id].token or "",
+                "X-Goog-Resource-ID": "res-other",
+            },
+        )
+        bare = await client.post(url)
+        huge = await client.post(url, headers=genuine, content=b"x" * 300_000)
+
+    assert [r.status_code for r in (forged, unknown, wrong_resource, bare, huge)] == [
+        401,
+        404,
+        401,
+        400,
+        413,
+    ]
+    assert "forged-token" not in forged.text
+    assert await due_state(sessionmaker, on_google) == before
+
+
+async def test_google_channels_are_replaced_before_they_expire(
+    on_google: Setup,
+    google: FakeGoogle,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+) -> None:
+    await sync_connection(on_google.ctx, on_google.connection.id)
+    [old] = await watch_rows(sessionmaker)
+    assert await on_google.watches.renew_due() == 0  # not yet within the margin
+
+    clock.now = old.expires_at - MARGIN + dt.timedelta(minutes=1)
+    assert await on_google.watches.renew_due() == 1
+
+    [new] = await watch_rows(sessionmaker)
+    assert new.remote_id != old.remote_id
+    [stopped] = google.calls("channels.stop")
+    assert (stopped.status, stopped.body) == (
+        204,
+        {"id": old.remote_id, "resourceId": old.resource_id},
+    )
+    assert [c.id for c in google.live_channels()] == [new.remote_id]
+
+
+# -- Microsoft Graph -----------------------------------------------------------------------
+
+
+async def test_graph_subscription_is_validated_then_a_pushed_change_is_synced(
+    on_graph: Setup,
+    microsoft: FakeMicrosoft,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+) -> None:
+    assert await sync_connection(on_graph.ctx, on_graph.connection.id) is Outcome.SYNCED
+
+    [created] = microsoft.graph_requests("/v1.0/subscriptions", "POST")
+    address = f"{on_graph.receiver}/notifications/microsoft"
+    body = created.body
+    assert created.status == 201
+    expires = dt.datetime.fromisoformat(body["expirationDateTime"])
+    assert body == {
+        "changeType": "created,updated,deleted",
+        "notificationUrl": address,
+        "lifecycleNotificationUrl": address,
+        "resource": "me/events",
+        "expirationDateTime": body["expirationDateTime"],
+        "clientState": body["clientState"],
+    }
+    assert dt.timedelta(days=2) < expires - dt.datetime.now(dt.UTC) <= TTL
+    # Graph validated the route before creating the subscription.
+    [handshake] = await settled(microsoft)
+    assert handshake.url.startswith(f"{address}?validationToken=")
+    assert handshake.status == 200
+    [row] = await watch_rows(sessionmaker)
+    [subscription] = microsoft.subscriptions.values()
+    assert (row.provider, row.remote_id, row.token_hash) == (
+        Provider.MICROSOFT365,
+        subscription.id,
+        token_hash(body["clientState"]),
+    )
+
+    microsoft.add_event(pushed_event(clock, "pushed"))
+    deliveries = await settled(microsoft)
+
+    assert [(d.body["value"][0]["changeType"], d.status) for d in deliveries[1:]] == [
+        ("created", 202)
+    ]
+    due_at, jobs = await due_state(sessionmaker, on_graph)
+    assert due_at is not None
+    assert due_at <= dt.datetime.now(dt.UTC)  # due now: the route's clock is real time
+    assert jobs == [(SYNC_JOB, f'{{"id":{on_graph.connection.id}}}')]
+    assert await sync_connection(on_graph.ctx, on_graph.connection.id) is Outcome.SYNCED
+    start = clock() + dt.timedelta(days=2)
+    assert await busy_of(sessionmaker, on_graph, clock) == [(start, start + dt.timedelta(hours=1))]
+
+
+async def test_graph_validation_handshake_echoes_the_token_as_plain_text(receiver: str) -> None:
+    token = "Validation: Testing client application reachability for subscription Request-Id"
+    async with httpx.AsyncClient(trust_env=False) as client:
+        answer = await client.post(
+            f"{receiver}/notifications/microsoft", params={"validationToken": token}
+        )
+    assert (answer.status_code, answer.headers["content-type"], answer.text) == (
+        200,
+        "text/plain; charset=utf-8",
+        token,
+    )
+
+
+async def test_forged_graph_client_state_is_refused_without_effect(
+    on_graph: Setup, microsoft: FakeMicrosoft, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await sync_connection(on_graph.ctx, on_graph.connection.id)
+    [row] = await watch_rows(sessionmaker)
+    before = await due_state(sessionmaker, on_graph)
+    url = f"{on_graph.receiver}/notifications/microsoft"
+    item = {"subscriptionId": row.remote_id, "clientState": "guess", "changeType": "updated"}
+    async with httpx.AsyncClient(trust_env=False) as client:
+        forged = await client.post(url, json={"value": [item]})
+        unknown = await client.post(url, json={"value": [{**item, "subscriptionId": "x"}]})
+        lifecycle = await client.post(
+            url, json={"value": [{**item, "lifecycleEvent": "subscriptionRemoved"}]}
+        )
+        garbage = await client.post(url, content=b"{not json")
+    assert [r.status_code for r in (forged, unknown, lifecycle, garbage)] == [401, 401, 401, 400]
+    assert await due_state(sessionmaker, on_graph) == before
+    assert [w.id for w in await watch_rows(sessionmaker)] == [row.id]
+
+
+async def test_missed_lifecycle_event_lists_the_calendar_again_in_full(
+    on_graph: Setup, microsoft: FakeMicrosoft, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await sync_connection(on_graph.ctx, on_graph.connection.id)
+    [subscription] = microsoft.subscriptions
+    microsoft.lifecycle(subscription, "missed")
+    assert (await settled(microsoft))[-1].status == 202
+
+    async with sessionmaker() as session:
+        cursor = await session.get(CalendarSyncCursor, on_graph.primary.id)
+    assert cursor is None  # the delta link is no longer trusted
+    _, jobs = await due_state(sessionmaker, on_graph)
+    assert [name for name, _ in jobs] == [SYNC_JOB]
+    mark = len(microsoft.requests)
+    assert await sync_connection(on_graph.ctx, on_graph.connection.id) is Outcome.SYNCED
+    first = next(r for r in microsoft.requests[mark:] if "calendarView/delta" in r.path)
+    assert "startDateTime" in first.query  # a full listing, not a delta round
+    assert len(microsoft.subscriptions) == 1
+
+
+async def test_subscription_removed_resyncs_and_reopens_the_subscription(
+    on_graph: Setup, microsoft: FakeMicrosoft, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    await sync_connection(on_graph.ctx, on_graph.connection.id)
+    [old] = microsoft.subscriptions
+    microsoft.lifecycle(old, "subscriptionRemoved")
+    assert (await settled(microsoft))[-1].status == 202
+    assert await watch_rows(sessionmaker) == []
+
+    assert await sync_connection(on_graph.ctx, on_graph.connection.id) is Outcome.SYNCED
+
+    [new] = microsoft.subscriptions
+    assert new != old
+    assert [row.remote_id for row in await watch_rows(sessionmaker)] == [new]
+    assert len(microsoft.graph_requests("/v1.0/subscriptions", "POST")) == 2
+
+
+async def test_graph_subscriptions_are_renewed_before_expiry_and_on_reauthorization(
+    on_graph: Setup,
+    microsoft: FakeMicrosoft,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+) -> None:
+    await sync_connection(on_graph.ctx, on_graph.connection.id)
+    [row] = await watch_rows(sessionmaker)
+    [subscription] = microsoft.subscriptions
+    assert await on_graph.watches.renew_due() == 0
+
+    # Graph asks for reauthorization: the route queues a renewal job.
+    microsoft.lifecycle(subscription, "reauthorizationRequired")
+    assert (await settled(microsoft))[-1].status == 202
+    _, jobs = await due_state(sessionmaker, on_graph)
+    assert jobs == [(RENEW_JOB, f'{{"id":{row.id}}}')]
+
+    # Two and a bit days on, the periodic sweep renews it in place (PATCH).
+    clock.advance(TTL - MARGIN + dt.timedelta(hours=1))
+    assert await on_graph.watches.renew_due() == 1
+    [patch] = microsoft.graph_requests(f"/v1.0/subscriptions/{subscription}", "PATCH")
+    assert patch.status == 200
+    [renewed] = await watch_rows(sessionmaker)
+    assert (renewed.id, renewed.remote_id) == (row.id, row.remote_id)
+    assert renewed.expires_at >= row.expires_at
+    assert renewed.renewed_at == clock()
+    async with sessionmaker() as session:
+        count = await session.scalar(select(func.count()).select_from(CalendarWatch))
+    assert count == 1
