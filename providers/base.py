@@ -204,6 +204,8 @@ class EventDraft:
     location: str | None = None
     idempotency_key: str | None = None
     send_invitations: bool = True
+    # Shown as free, so it blocks no one's time (task events, S10).
+    transparent: bool = False
 
 
 class CalendarClient(Protocol):

@@ -676,6 +676,8 @@ def _event_body(draft: EventDraft) -> dict[str, Any]:
     }
     if draft.location:
         body["location"] = draft.location
+    if draft.transparent:
+        body["transparency"] = "transparent"
     return body
 
 

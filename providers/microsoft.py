@@ -926,7 +926,7 @@ def _event_body(draft: EventDraft) -> dict[str, Any]:
         "start": _graph_time(draft.start, draft.time_zone),
         "end": _graph_time(draft.end, draft.time_zone),
         "isAllDay": False,
-        "showAs": "busy",
+        "showAs": "free" if draft.transparent else "busy",
         "location": {"displayName": draft.location or ""},
         "attendees": attendees if draft.send_invitations else [],
     }
