@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -80,11 +81,56 @@ mutation($ids: [ID!]!) { setAvailabilityCalendars(input: {calendarIds: $ids}) {
 DUE = dt.datetime(2030, 3, 4, 9, 30, tzinfo=dt.UTC)
 
 
-async def connected(flow: GoogleFlow, factory: Factory, **person: Any) -> tuple[Person, str]:
-    """A user connected to Google through the consent flow: (person, connection id)."""
-    ada = await factory.person(**person)
-    landed = await flow.connect(ada)
-    return ada, landed["calendarConnection"]
+@dataclass
+class World:
+    """A Google account connected through the consent flow against the fake, the API over
+    HTTP, and the outbox delivering as a worker would."""
+
+    gql: GraphQLClient
+    factory: Factory
+    flow: GoogleFlow
+    google: FakeGoogle
+    app: Starlette
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    async def connect(self) -> tuple[Person, str]:
+        """A user connected to Google: (person, connection id)."""
+        ada = await self.factory.person()
+        landed = await self.flow.connect(ada)
+        return ada, landed["calendarConnection"]
+
+    async def deliver(self) -> int:
+        """Run every pending delivery, and those they post; how many."""
+        outbox = make_outbox(self.app)
+        delivered = 0
+        while True:
+            async with self.sessionmaker() as session:
+                ids = list(
+                    (
+                        await session.execute(
+                            select(OutboxMessage.id)
+                            .where(OutboxMessage.state == OutboxState.PENDING)
+                            .order_by(OutboxMessage.id)
+                        )
+                    ).scalars()
+                )
+            if not ids:
+                return delivered
+            for outbox_id in ids:
+                assert (await outbox.deliver(outbox_id)).state is OutboxState.DONE
+                delivered += 1
+
+
+@pytest.fixture
+def world(
+    gql: GraphQLClient,
+    factory: Factory,
+    flow: GoogleFlow,
+    google: FakeGoogle,
+    app: Starlette,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> World:
+    return World(gql, factory, flow, google, app, sessionmaker)
 
 
 async def task_sync(gql: GraphQLClient, person: Person, connection: str, on: bool) -> str:
@@ -98,28 +144,6 @@ async def create(gql: GraphQLClient, person: Person, **fields: Any) -> dict[str,
     result = await gql(CREATE, {"input": fields}, token=person.token)
     answer: dict[str, Any] = result["data"]["createTask"]
     return answer
-
-
-async def deliver_all(app: Starlette, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    """Run every pending delivery, and those they post, as the worker would; how many."""
-    outbox = make_outbox(app)
-    delivered = 0
-    while True:
-        async with sessionmaker() as session:
-            ids = list(
-                (
-                    await session.execute(
-                        select(OutboxMessage.id)
-                        .where(OutboxMessage.state == OutboxState.PENDING)
-                        .order_by(OutboxMessage.id)
-                    )
-                ).scalars()
-            )
-        if not ids:
-            return delivered
-        for outbox_id in ids:
-            assert (await outbox.deliver(outbox_id)).state is OutboxState.DONE
-            delivered += 1
 
 
 def task_calendars(google: FakeGoogle) -> list[str]:
@@ -156,17 +180,13 @@ async def task_rows(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Task
 
 
 async def test_a_task_with_a_due_date_becomes_a_free_event_in_a_task_calendar_made_once(
-    flow: GoogleFlow,
-    gql: GraphQLClient,
-    factory: Factory,
-    google: FakeGoogle,
-    app: Starlette,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    world: World,
 ) -> None:
-    ada, connection = await connected(flow, factory)
+    gql, google = world.gql, world.google
+    ada, connection = await world.connect()
     assert await task_sync(gql, ada, connection, True) == "UpdateCalendarConnectionSuccess"
     contact = Contact(account_id=ada.account.id, email="cleo@example.test", name="Cleo")
-    await factory.add(contact)
+    await world.factory.add(contact)
 
     created = await create(
         gql,
@@ -186,11 +206,11 @@ async def test_a_task_with_a_due_date_becomes_a_free_event_in_a_task_calendar_ma
     }
     assert task_calendars(google) == []  # nothing written before the commit's delivery
 
-    assert await deliver_all(app, sessionmaker) == 1
+    assert await world.deliver() == 1
     assert events(google) == [event("Call Cleo", DUE)]
     later = DUE + dt.timedelta(days=1)
     await create(gql, ada, title="Send the offer", dueAt=later.isoformat())
-    await deliver_all(app, sessionmaker)
+    await world.deliver()
 
     assert len(task_calendars(google)) == 1  # created on first use only
     assert len(google.calls("calendars.insert")) == 1
@@ -214,17 +234,13 @@ async def test_a_task_with_a_due_date_becomes_a_free_event_in_a_task_calendar_ma
 
 
 async def test_editing_completing_and_deleting_a_task_update_and_remove_its_event(
-    flow: GoogleFlow,
-    gql: GraphQLClient,
-    factory: Factory,
-    google: FakeGoogle,
-    app: Starlette,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    world: World,
 ) -> None:
-    ada, connection = await connected(flow, factory)
+    gql, google, sessionmaker = world.gql, world.google, world.sessionmaker
+    ada, connection = await world.connect()
     await task_sync(gql, ada, connection, True)
     task_id = (await create(gql, ada, title="Call Cleo", dueAt=DUE.isoformat()))["task"]["id"]
-    await deliver_all(app, sessionmaker)
+    await world.deliver()
 
     moved = DUE + dt.timedelta(hours=2)
     edited = await gql(
@@ -233,14 +249,14 @@ async def test_editing_completing_and_deleting_a_task_update_and_remove_its_even
         token=ada.token,
     )
     assert edited["data"]["updateTask"]["task"]["dueAt"] == moved.isoformat()
-    await deliver_all(app, sessionmaker)
+    await world.deliver()
     assert events(google) == [event("Call Cleo back", moved)]
 
     done = await gql(COMPLETE, {"input": {"taskId": task_id}}, token=ada.token)
     assert done["data"]["completeTask"]["alreadyCompleted"] is False
     again = await gql(COMPLETE, {"input": {"taskId": task_id}}, token=ada.token)
     assert again["data"]["completeTask"]["alreadyCompleted"] is True
-    await deliver_all(app, sessionmaker)
+    await world.deliver()
     assert events(google) == [event("✓ Call Cleo back", moved)]
 
     deleted = await gql(DELETE, {"input": {"taskId": task_id}}, token=ada.token)
@@ -248,79 +264,67 @@ async def test_editing_completing_and_deleting_a_task_update_and_remove_its_even
         "data": {"deleteTask": {"__typename": "DeleteTaskSuccess", "deletedTaskId": task_id}}
     }
     assert await gql(NODE, {"id": task_id}, token=ada.token) == {"data": {"node": None}}
-    await deliver_all(app, sessionmaker)
+    await world.deliver()
     assert events(google) == []
     assert await task_rows(sessionmaker) == []  # the row went once its event was gone
 
 
 async def test_a_task_without_a_due_date_has_no_event_and_clearing_it_removes_the_event(
-    flow: GoogleFlow,
-    gql: GraphQLClient,
-    factory: Factory,
-    google: FakeGoogle,
-    app: Starlette,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    world: World,
 ) -> None:
-    ada, connection = await connected(flow, factory)
+    gql, google = world.gql, world.google
+    ada, connection = await world.connect()
     await task_sync(gql, ada, connection, True)
     undated = await create(gql, ada, title="Someday")
     assert undated["task"]["dueAt"] is None
-    await deliver_all(app, sessionmaker)
+    await world.deliver()
     assert google.calls("events.insert") == []
     assert google.calls("calendars.insert") == []
 
     task_id = undated["task"]["id"]
     await gql(UPDATE, {"input": {"taskId": task_id, "dueAt": DUE.isoformat()}}, token=ada.token)
-    await deliver_all(app, sessionmaker)
+    await world.deliver()
     assert events(google) == [event("Someday", DUE)]
     await gql(UPDATE, {"input": {"taskId": task_id, "dueAt": None}}, token=ada.token)
-    await deliver_all(app, sessionmaker)
+    await world.deliver()
     assert events(google) == []
 
     # A due date again: a new event, although Google keeps the deleted one's id reserved.
     await gql(UPDATE, {"input": {"taskId": task_id, "dueAt": DUE.isoformat()}}, token=ada.token)
-    await deliver_all(app, sessionmaker)
+    await world.deliver()
     assert events(google) == [event("Someday", DUE)]
 
 
 async def test_with_task_sync_off_nothing_is_written_and_turning_it_on_and_off_follows(
-    flow: GoogleFlow,
-    gql: GraphQLClient,
-    factory: Factory,
-    google: FakeGoogle,
-    app: Starlette,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    world: World,
 ) -> None:
-    ada, connection = await connected(flow, factory)
+    gql, google, sessionmaker = world.gql, world.google, world.sessionmaker
+    ada, connection = await world.connect()
     await create(gql, ada, title="Open", dueAt=DUE.isoformat())
     done = await create(gql, ada, title="Done", dueAt=DUE.isoformat())
     await gql(COMPLETE, {"input": {"taskId": done["task"]["id"]}}, token=ada.token)
     await create(gql, ada, title="Undated")
-    assert await deliver_all(app, sessionmaker) == 0  # off: not even a delivery is posted
+    assert await world.deliver() == 0  # off: not even a delivery is posted
     assert google.calls("calendars.insert") == []
 
     await task_sync(gql, ada, connection, True)
-    await deliver_all(app, sessionmaker)
+    await world.deliver()
     assert events(google) == [event("Open", DUE)]  # backfill: open tasks with due dates
 
     # Off removes the events (a stale copy would show tasks done since as open).
     assert await task_sync(gql, ada, connection, False) == "UpdateCalendarConnectionSuccess"
-    await deliver_all(app, sessionmaker)
+    await world.deliver()
     assert events(google) == []
     await create(gql, ada, title="Later", dueAt=DUE.isoformat())
-    assert await deliver_all(app, sessionmaker) == 0
+    assert await world.deliver() == 0
     assert [task.remote_event_id for task in await task_rows(sessionmaker)] == [None] * 4
 
 
 async def test_a_retried_or_doubled_delivery_creates_no_second_event(
-    flow: GoogleFlow,
-    gql: GraphQLClient,
-    factory: Factory,
-    google: FakeGoogle,
-    app: Starlette,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    world: World,
 ) -> None:
-    ada, connection = await connected(flow, factory)
+    gql, google, sessionmaker = world.gql, world.google, world.sessionmaker
+    ada, connection = await world.connect()
     await task_sync(gql, ada, connection, True)
     await create(gql, ada, title="Call Cleo", dueAt=DUE.isoformat())
     async with sessionmaker() as session:
@@ -331,7 +335,7 @@ async def test_a_retried_or_doubled_delivery_creates_no_second_event(
     async with sessionmaker.begin() as session:
         task = await session.get_one(Task, message.payload["task_id"])
         second = await post_task_event(session, task)
-    outbox = make_outbox(app)
+    outbox = make_outbox(world.app)
     outcomes = await asyncio.gather(outbox.deliver(message.id), outbox.deliver(second.id))
     assert [outcome.state for outcome in outcomes] == [OutboxState.DONE, OutboxState.DONE]
     assert events(google) == [event("Call Cleo", DUE)]
@@ -344,7 +348,7 @@ async def test_a_retried_or_doubled_delivery_creates_no_second_event(
             .where(OutboxMessage.id == message.id)
             .values(state=OutboxState.PENDING, available_at=text("now()"))
         )
-    await deliver_all(app, sessionmaker)
+    await world.deliver()
     assert events(google) == [event("Call Cleo", DUE)]
     (task,) = await task_rows(sessionmaker)
     (calendar_id,) = task_calendars(google)
