@@ -100,25 +100,29 @@ class World:
         return ada, landed["calendarConnection"]
 
     async def deliver(self) -> int:
-        """Run every pending delivery, and those they post; how many."""
-        outbox = make_outbox(self.app)
-        delivered = 0
-        while True:
-            async with self.sessionmaker() as session:
-                ids = list(
-                    (
-                        await session.execute(
-                            select(OutboxMessage.id)
-                            .where(OutboxMessage.state == OutboxState.PENDING)
-                            .order_by(OutboxMessage.id)
-                        )
-                    ).scalars()
-                )
-            if not ids:
-                return delivered
-            for outbox_id in ids:
-                assert (await outbox.deliver(outbox_id)).state is OutboxState.DONE
-                delivered += 1
+        return await pending_deliveries(self.app, self.sessionmaker)
+
+
+async def pending_deliveries(app: Starlette, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """Run every pending delivery, and those they post, as a worker would; how many."""
+    outbox = make_outbox(app)
+    delivered = 0
+    while True:
+        async with sessionmaker() as session:
+            ids = list(
+                (
+                    await session.execute(
+                        select(OutboxMessage.id)
+                        .where(OutboxMessage.state == OutboxState.PENDING)
+                        .order_by(OutboxMessage.id)
+                    )
+                ).scalars()
+            )
+        if not ids:
+            return delivered
+        for outbox_id in ids:
+            assert (await outbox.deliver(outbox_id)).state is OutboxState.DONE
+            delivered += 1
 
 
 @pytest.fixture
