@@ -97,6 +97,7 @@ from providers.base import (
     ChangeSet,
     CursorExpired,
     EventDraft,
+    EventGone,
     EventStatus,
     FreeBusy,
     Interval,
@@ -794,7 +795,7 @@ def _status_error(
         return server_failure(PROVIDER, response)
     if status in (403, 404):
         if missing == "event":
-            return ProviderError("The event no longer exists on the Microsoft 365 calendar.")
+            return EventGone("The event no longer exists on the Microsoft 365 calendar.")
         if calendar_id is not None:
             return CalendarGone("The calendar is gone or no longer shared.", calendar_id)
     return ProviderError(f"{PROVIDER} refused the request (HTTP {status}, {code}).")

@@ -64,6 +64,7 @@ from providers.base import (
     Attendee,
     CalendarGone,
     EventDraft,
+    EventGone,
     NotOffered,
     ProviderError,
     TransientError,
@@ -155,6 +156,9 @@ _NO_CALENDAR = (
     "meetings written to it."
 )
 _NO_MAIL = "No mail server is configured (SLOTGRAPH_SMTP_HOST); the email was not sent."
+_TASK_CALENDAR_GONE = (
+    "The 'Slotgraph tasks' calendar was deleted at the provider; a new one is made on retry."
+)
 _UNEXPECTED = "Unexpected error while delivering; it will be retried."
 
 
@@ -446,7 +450,11 @@ class Outbox:
             contact = await session.get(Contact, task.contact_id) if task.contact_id else None
         revision = task.revision
         if holder is not None and task.remote_event_id is not None:
-            moved = connection is None or holder.connection.id != connection.id
+            moved = (
+                connection is None
+                or holder.connection.id != connection.id
+                or holder.calendar.status is not CalendarStatus.CONNECTED
+            )
             if not wanted or moved:
                 await self._delete_task_event(holder, task.remote_event_id)
                 await self._record_task(task_id, revision, event=None, generation_up=True)
@@ -459,15 +467,35 @@ class Outbox:
             return
         calendar = await self._task_calendar(connection)
         client = await self._client(connection)
-        draft = task_draft(task, contact, calendar.time_zone)
-        if task.remote_event_id is not None:
-            call = client.update_event(calendar.remote_id, task.remote_event_id, draft)
-            await self._guarded(connection, call)
-            event_id = task.remote_event_id
-        else:
-            created = client.create_event(calendar.remote_id, draft)
-            event_id = await self._guarded(connection, created)
+        event_id = task.remote_event_id
+        if event_id is not None:
+            draft = task_draft(task, contact, calendar.time_zone)
+            try:
+                await self._guarded(
+                    connection, client.update_event(calendar.remote_id, event_id, draft)
+                )
+            except EventGone:  # deleted in the calendar app: write a new one, with a new key
+                await self._record_task(task_id, revision, event=None, generation_up=True)
+                task.event_generation += 1
+                event_id = None
+        try:
+            if event_id is None:
+                draft = task_draft(task, contact, calendar.time_zone)
+                created = client.create_event(calendar.remote_id, draft)
+                event_id = await self._guarded(connection, created)
+        except CalendarGone:
+            # The user deleted the task calendar: the next attempt makes a new one.
+            await self._task_calendar_gone(calendar.id)
+            raise _Failure(_TASK_CALENDAR_GONE, retry_after=0.0) from None
         await self._record_task(task_id, revision, event=(event_id, calendar.id))
+
+    async def _task_calendar_gone(self, calendar_id: int) -> None:
+        async with self.sessionmaker.begin() as session:
+            await session.execute(
+                update(RemoteCalendar)
+                .where(RemoteCalendar.id == calendar_id)
+                .values(status=CalendarStatus.ACCESS_LOST)
+            )
 
     async def _delete_task_event(self, holder: _Target, event_id: str) -> None:
         if holder.connection.status is ConnectionStatus.DISCONNECTED:

@@ -25,7 +25,7 @@ from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.google import FakeGoogle
 from tests.graph import test_connect_google as google_connect
 from tests.graph.test_connect_google import GoogleFlow
-from tests.sync.test_outbox import make_outbox
+from tests.sync.test_outbox import make_due, make_outbox
 
 # The Google fixtures of the connect tests: the fake, the app configured against it, the
 # consent flow.
@@ -151,7 +151,9 @@ async def create(gql: GraphQLClient, person: Person, **fields: Any) -> dict[str,
 
 
 def task_calendars(google: FakeGoogle) -> list[str]:
-    return [c.id for c in google.calendars.values() if c.summary == TASK_CALENDAR_NAME]
+    return [
+        c.id for c in google.calendars.values() if c.summary == TASK_CALENDAR_NAME and not c.deleted
+    ]
 
 
 def events(google: FakeGoogle) -> list[dict[str, Any]]:
@@ -357,6 +359,37 @@ async def test_a_retried_or_doubled_delivery_creates_no_second_event(
     (task,) = await task_rows(sessionmaker)
     (calendar_id,) = task_calendars(google)
     assert list(google.calendars[calendar_id].events) == [task.remote_event_id]
+
+
+async def test_a_task_calendar_deleted_at_google_is_made_again_on_the_next_delivery(
+    world: World,
+) -> None:
+    gql, google = world.gql, world.google
+    ada, connection = await world.connect()
+    await task_sync(gql, ada, connection, True)
+    task_id = (await create(gql, ada, title="Call Cleo", dueAt=DUE.isoformat()))["task"]["id"]
+    await world.deliver()
+    (first_calendar,) = task_calendars(google)
+    google.delete_calendar(first_calendar)
+
+    await gql(UPDATE, {"input": {"taskId": task_id, "title": "Call Cleo now"}}, token=ada.token)
+    async with world.sessionmaker() as session:
+        (pending,) = (
+            await session.execute(
+                select(OutboxMessage.id).where(OutboxMessage.state == OutboxState.PENDING)
+            )
+        ).scalars()
+    failed = await make_outbox(world.app).deliver(pending)
+    assert (failed.state, failed.error) == (
+        OutboxState.PENDING,
+        "The 'Slotgraph tasks' calendar was deleted at the provider; a new one is made on retry.",
+    )
+    await make_due(world.sessionmaker)
+    await world.deliver()
+
+    (second_calendar,) = task_calendars(google)
+    assert second_calendar != first_calendar
+    assert events(google) == [event("Call Cleo now", DUE)]
 
 
 async def test_task_sync_is_refused_on_exchange_and_without_a_qualifying_seat(
