@@ -99,6 +99,14 @@ class World:
         landed = await self.flow.connect(ada)
         return ada, landed["calendarConnection"]
 
+    async def syncing(self) -> Person:
+        """A connected user with task sync on."""
+        ada, connection = await self.connect()
+        assert await task_sync(self.gql, ada, connection, True) == (
+            "UpdateCalendarConnectionSuccess"
+        )
+        return ada
+
     async def deliver(self) -> int:
         return await pending_deliveries(self.app, self.sessionmaker)
 
@@ -243,8 +251,7 @@ async def test_editing_completing_and_deleting_a_task_update_and_remove_its_even
     world: World,
 ) -> None:
     gql, google, sessionmaker = world.gql, world.google, world.sessionmaker
-    ada, connection = await world.connect()
-    await task_sync(gql, ada, connection, True)
+    ada = await world.syncing()
     task_id = (await create(gql, ada, title="Call Cleo", dueAt=DUE.isoformat()))["task"]["id"]
     await world.deliver()
 
@@ -279,8 +286,7 @@ async def test_a_task_without_a_due_date_has_no_event_and_clearing_it_removes_th
     world: World,
 ) -> None:
     gql, google = world.gql, world.google
-    ada, connection = await world.connect()
-    await task_sync(gql, ada, connection, True)
+    ada = await world.syncing()
     undated = await create(gql, ada, title="Someday")
     assert undated["task"]["dueAt"] is None
     await world.deliver()
@@ -330,8 +336,7 @@ async def test_a_retried_or_doubled_delivery_creates_no_second_event(
     world: World,
 ) -> None:
     gql, google, sessionmaker = world.gql, world.google, world.sessionmaker
-    ada, connection = await world.connect()
-    await task_sync(gql, ada, connection, True)
+    ada = await world.syncing()
     await create(gql, ada, title="Call Cleo", dueAt=DUE.isoformat())
     async with sessionmaker() as session:
         (message,) = (await session.execute(select(OutboxMessage))).scalars()
@@ -365,8 +370,7 @@ async def test_a_task_calendar_deleted_at_google_is_made_again_on_the_next_deliv
     world: World,
 ) -> None:
     gql, google = world.gql, world.google
-    ada, connection = await world.connect()
-    await task_sync(gql, ada, connection, True)
+    ada = await world.syncing()
     task_id = (await create(gql, ada, title="Call Cleo", dueAt=DUE.isoformat()))["task"]["id"]
     await world.deliver()
     (first_calendar,) = task_calendars(google)
