@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         InboxConnection,
         RemoteCalendar,
         SchedulingPage,
+        Task,
         User,
     )
     from resolvers.viewer import Viewer
@@ -54,6 +55,7 @@ class Loaders:
         self.inboxes: DataLoader[int, InboxConnection | None] = self._make(reads.inboxes)
         self.bookings: DataLoader[int, Booking | None] = self._make(reads.bookings)
         self.contacts: DataLoader[int, Contact | None] = self._make(reads.contacts)
+        self.tasks: DataLoader[int, Task | None] = self._make(reads.tasks)
         self.base_urls: DataLoader[int, str] = self._make(self._base_urls)
         self._availability: DataLoader[int, frozenset[int]] = self._make(self._availability_ids)
 

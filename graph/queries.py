@@ -25,6 +25,7 @@ from graph.types.bookings import Booking, BookingFormPrefill, Contact, FormAnswe
 from graph.types.connections import CalendarConnection, RemoteCalendar
 from graph.types.pages import PageUnavailableReason, PublicSchedulingPage, SchedulingPage
 from graph.types.settings import CalendarSettings
+from graph.types.tasks import Task
 from graph.types.users import User
 from models.enums import Scope
 from resolvers import availability, prefill
@@ -85,6 +86,7 @@ NODE_RESOLVERS: dict[str, Callable[[Loaders, int], Awaitable[Node | None]]] = {
     "RemoteCalendar": _simple(lambda loaders: loaders.remote_calendars, RemoteCalendar.from_row),
     "Booking": _simple(lambda loaders: loaders.bookings, Booking.from_row),
     "Contact": _simple(lambda loaders: loaders.contacts, Contact.from_row),
+    "Task": _simple(lambda loaders: loaders.tasks, Task.from_row),
 }
 
 

@@ -26,6 +26,7 @@ from graph.mutations import (
     meetings,
     pages,
     settings,
+    tasks,
 )
 from graph.queries import Query
 from graph.subscriptions import Subscription
@@ -34,6 +35,7 @@ from graph.types.bookings import Booking, Contact
 from graph.types.connections import CalendarConnection, RemoteCalendar
 from graph.types.pages import SchedulingPage
 from graph.types.settings import CalendarSettings
+from graph.types.tasks import Task
 from graph.types.users import User
 
 
@@ -65,6 +67,10 @@ class Mutation:
     update_calendar_connection = strawberry.mutation(
         resolver=connections.update_calendar_connection
     )
+    create_task = strawberry.mutation(resolver=tasks.create_task)
+    update_task = strawberry.mutation(resolver=tasks.update_task)
+    complete_task = strawberry.mutation(resolver=tasks.complete_task)
+    delete_task = strawberry.mutation(resolver=tasks.delete_task)
 
 
 NODE_TYPES = (
@@ -77,6 +83,7 @@ NODE_TYPES = (
     RemoteCalendar,
     Booking,
     Contact,
+    Task,
 )
 
 

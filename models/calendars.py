@@ -93,6 +93,9 @@ class RemoteCalendar(Base):
     can_see_all_details: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[CalendarStatus] = enum_column(CalendarStatus, default=CalendarStatus.CONNECTED)
     created_at: Mapped[datetime] = created_at_column()
+    # S10: the "Slotgraph tasks" sub-calendar task sync created. Never an availability
+    # calendar and never read for busy time: a task's due time is a deadline, not a meeting.
+    is_task_calendar: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
     __table_args__ = (UniqueConstraint("connection_id", "remote_id"),)
 

@@ -102,3 +102,4 @@ class Scope(enum.StrEnum):
     PAGES_WRITE = "pages:write"
     CONNECTIONS_WRITE = "connections:write"
     BOOKINGS_WRITE = "bookings:write"
+    TASKS_WRITE = "tasks:write"

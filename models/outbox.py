@@ -20,6 +20,8 @@ class OutboxKind(enum.StrEnum):
     CALENDAR_UPDATE = "CALENDAR_UPDATE"
     CALENDAR_DELETE = "CALENDAR_DELETE"
     EMAIL = "EMAIL"
+    # S10: make a task's event in the task sub-calendar match the task (`sync.task_events`).
+    TASK_EVENT = "TASK_EVENT"
 
 
 class OutboxState(enum.StrEnum):

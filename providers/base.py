@@ -14,6 +14,7 @@ Error tree (modelled on httpx's `_exceptions.py`):
     ├── OAuthStateInvalid         the redirect's state does not match the flow
     ├── AuthenticationFailed      credentials refused at connect time (Exchange password)
     ├── CalendarGone              one calendar deleted or unshared (404/403 on it): S13, C2
+    ├── EventGone                 the event to update was deleted at the provider
     ├── NotOffered                the provider does not offer this operation (C11)
     ├── ServerUnsupported         server too old (Exchange older than 2010 SP2)
     ├── ServerUnreachable         DNS, connect, TLS failure to a configured URL
@@ -62,6 +63,11 @@ class CalendarGone(ProviderError):
     def __init__(self, message: str, calendar_id: str) -> None:
         super().__init__(message)
         self.calendar_id = calendar_id
+
+
+class EventGone(ProviderError):
+    """The event to update no longer exists (deleted in the calendar app, or with its
+    calendar). Task sync (S10) answers it by writing a new event."""
 
 
 class NotOffered(ProviderError):
@@ -204,6 +210,8 @@ class EventDraft:
     location: str | None = None
     idempotency_key: str | None = None
     send_invitations: bool = True
+    # Shown as free, so it blocks no one's time (task events, S10).
+    transparent: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,7 @@ from providers.base import (
     ChangeSet,
     CursorExpired,
     EventDraft,
+    EventGone,
     EventStatus,
     FreeBusy,
     Interval,
@@ -559,7 +560,7 @@ class GoogleCalendarClient:
         if response.status_code in {404, 410}:
             # Google answers the same for a missing event and a missing calendar; the
             # event is what the caller asked about.
-            raise ProviderError(
+            raise EventGone(
                 "This event no longer exists at Google (deleted there?); book it again."
             )
 
@@ -717,6 +718,8 @@ def _event_body(draft: EventDraft) -> dict[str, Any]:
     }
     if draft.location:
         body["location"] = draft.location
+    if draft.transparent:
+        body["transparency"] = "transparent"
     return body
 
 

@@ -97,6 +97,7 @@ from providers.base import (
     ChangeSet,
     CursorExpired,
     EventDraft,
+    EventGone,
     EventStatus,
     FreeBusy,
     Interval,
@@ -849,7 +850,7 @@ def _status_error(
         return server_failure(PROVIDER, response)
     if status in (403, 404):
         if missing == "event":
-            return ProviderError("The event no longer exists on the Microsoft 365 calendar.")
+            return EventGone("The event no longer exists on the Microsoft 365 calendar.")
         if calendar_id is not None:
             return CalendarGone("The calendar is gone or no longer shared.", calendar_id)
     return ProviderError(f"{PROVIDER} refused the request (HTTP {status}, {code}).")
@@ -981,7 +982,7 @@ def _event_body(draft: EventDraft) -> dict[str, Any]:
         "start": _graph_time(draft.start, draft.time_zone),
         "end": _graph_time(draft.end, draft.time_zone),
         "isAllDay": False,
-        "showAs": "busy",
+        "showAs": "free" if draft.transparent else "busy",
         "location": {"displayName": draft.location or ""},
         "attendees": attendees if draft.send_invitations else [],
     }

@@ -3,8 +3,8 @@
 Each function takes many ids and answers in one query, in the order asked, with None for
 an id the viewer may not see (another account's, or another user's private object): the
 caller cannot tell the two apart (C9). Scope per type: users, contacts and domains are
-account-wide; connections, calendars, pages, settings, inboxes and bookings are the
-viewer's own.
+account-wide; connections, calendars, pages, settings, inboxes, bookings and tasks are
+the viewer's own.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from models import (
     InboxConnection,
     RemoteCalendar,
     SchedulingPage,
+    Task,
     User,
 )
 from models.enums import Scope
@@ -224,6 +225,24 @@ async def list_bookings(
     sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
 ) -> Slice[Booking]:
     return await _keyset(sm, viewer, Booking, Booking.host_user_id == viewer.user_id, first, after)
+
+
+def _own_tasks(viewer: Viewer) -> ColumnElement[bool]:
+    """The viewer's tasks; deleted ones are gone at once though the row waits for its event
+    to be removed (`resolvers.tasks.delete_task`)."""
+    return (Task.user_id == viewer.user_id) & Task.deleted_at.is_(None)
+
+
+async def tasks(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
+) -> list[Task | None]:
+    return await _by_ids(sm, Task, ids, _own_tasks(viewer))
+
+
+async def list_tasks(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
+) -> Slice[Task]:
+    return await _keyset(sm, viewer, Task, _own_tasks(viewer), first, after)
 
 
 async def list_pages(

@@ -33,6 +33,7 @@ from models.enums import (
     Seat,
     Tier,
 )
+from resolvers import tasks
 from resolvers.errors import (
     CalendarRequiredError,
     InvalidInput,
@@ -46,13 +47,13 @@ from resolvers.viewer import Viewer, require_viewer
 from scheduling import slugs
 from sync.changes import publish_connection_changed, publish_host_changed
 from sync.pubsub import PubSub
+from sync.task_events import can_sync_tasks as can_sync_tasks
 
 MAX_AVAILABILITY_CALENDARS = 50
 MAX_CONNECTION_TOGGLES = 20
 
 PAID_SEATS = frozenset({Seat.SALES, Seat.SERVICE})
 URL_TIERS = frozenset({Tier.STARTER, Tier.PROFESSIONAL, Tier.ENTERPRISE})
-TASK_SYNC_TIERS = frozenset({Tier.PROFESSIONAL, Tier.ENTERPRISE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,11 +81,6 @@ class SettingsChanges:
 def can_customize_url(user: User) -> bool:
     """S14/C7: a Sales or Service seat at Starter, Professional or Enterprise."""
     return user.seat in PAID_SEATS and user.tier in URL_TIERS
-
-
-def can_sync_tasks(user: User) -> bool:
-    """S10: a Sales or Service seat at Professional or Enterprise."""
-    return user.seat in PAID_SEATS and user.tier in TASK_SYNC_TIERS
 
 
 async def get_settings(
@@ -287,6 +283,7 @@ async def _apply_connection_toggles(
                 "change its settings.",
                 field="connections.connectionId",
             )
+        task_sync_was = connection.task_sync_enabled
         if toggle.calendar_sync_enabled is not None:
             connection.calendar_sync_enabled = toggle.calendar_sync_enabled
         if toggle.scheduling_pages_enabled is not None:
@@ -303,6 +300,10 @@ async def _apply_connection_toggles(
                 )
             # Turning calendar sync off takes task sync with it (S10: task sync rides on it).
             connection.task_sync_enabled = False
+        if connection.task_sync_enabled != task_sync_was:
+            # S10: on backfills open tasks with due dates; off removes the task events.
+            await session.flush()
+            await tasks.task_sync_toggled(session, viewer.user_id)
 
 
 def _check_task_sync(connection: CalendarConnection, user: User) -> None:
@@ -372,6 +373,12 @@ async def _replace_availability_calendars(
 
 def _check_offerable(calendar: RemoteCalendar, connection: CalendarConnection) -> None:
     field = "availabilityCalendarIds"
+    if calendar.is_task_calendar:
+        raise InvalidInput(
+            f"'{calendar.name}' holds your synced tasks (S10), which never block booking "
+            "times; pick another calendar.",
+            field=field,
+        )
     if not connection.scheduling_pages_enabled:
         raise InvalidInput(
             f"Scheduling pages are off for {connection.account_email}; turn them on for that "

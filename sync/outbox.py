@@ -21,6 +21,12 @@ Delivering one row (`Outbox.deliver`):
    exponential backoff or the provider's Retry-After, whichever is longer; after
    `max_attempts`, or at once for failures retrying cannot fix, FAILED, visible on the
    booking. A revoked grant also marks the connection ACCESS_LOST (S13, C2).
+
+TASK_EVENT (task sync, S10) is state-based: its delivery makes the task's event in the
+"Slotgraph tasks" sub-calendar match the task as it is now (`sync.task_events` holds the
+rules), creating the sub-calendar on first use. So deliveries may run in any order, twice,
+or concurrently and still converge; a task written while its delivery ran is delivered
+again (`Task.revision`).
 """
 
 from __future__ import annotations
@@ -33,10 +39,21 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
 
-from models import Booking, CalendarConnection, Contact, OutboxMessage, RemoteCalendar
+from models import (
+    Booking,
+    CalendarConnection,
+    Contact,
+    OutboxMessage,
+    RemoteCalendar,
+    Task,
+    User,
+)
 from models.enums import (
     BookingStatus,
+    CalendarAccess,
+    CalendarStatus,
     CalendarWriteState,
     ConnectionPurpose,
     ConnectionStatus,
@@ -47,6 +64,7 @@ from providers.base import (
     Attendee,
     CalendarGone,
     EventDraft,
+    EventGone,
     NotOffered,
     ProviderError,
     TransientError,
@@ -54,6 +72,7 @@ from providers.base import (
 from sync.clients import CalendarClients
 from sync.mail import MailError, MailRejected
 from sync.queue import Job, JobQueue, Retry, RetryPolicy, enqueue, enqueue_many
+from sync.task_events import TASK_CALENDAR_NAME, syncs_tasks, task_draft, wants_event
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -68,6 +87,8 @@ DELIVER = "outbox.deliver"
 SWEEP_BATCH = 500
 # An update or delete waits this long for a create of the same booking still under way.
 WAIT_FOR_CREATE = 5.0
+# The first key of the advisory lock under which a connection's task calendar is created.
+TASK_CALENDAR_LOCK = 0x5347_5443  # "SGTC"
 
 
 def job_key(outbox_id: int) -> str:
@@ -135,6 +156,9 @@ _NO_CALENDAR = (
     "meetings written to it."
 )
 _NO_MAIL = "No mail server is configured (SLOTGRAPH_SMTP_HOST); the email was not sent."
+_TASK_CALENDAR_GONE = (
+    "The 'Slotgraph tasks' calendar was deleted at the provider; a new one is made on retry."
+)
 _UNEXPECTED = "Unexpected error while delivering; it will be retried."
 
 
@@ -331,6 +355,9 @@ class Outbox:
                 return await self._create(message)
             case OutboxKind.CALENDAR_UPDATE | OutboxKind.CALENDAR_DELETE:
                 return await self._change(message)
+            case OutboxKind.TASK_EVENT:
+                await self._task_event(int(message.payload["task_id"]))
+                return None
         raise _Failure(f"Unknown outbox kind {message.kind}.", permanent=True)
 
     async def _email(self, payload: dict[str, Any]) -> None:
@@ -405,6 +432,179 @@ class Outbox:
         except AccessRevoked:
             await self.clients.access_lost(connection.id)
             raise _Failure(_LOST) from None
+
+    # task sync (S10) -----------------------------------------------------------------------
+
+    async def _task_event(self, task_id: int) -> None:
+        """Make the task's event match the task: create or update it in the connection's
+        task sub-calendar, or delete it when the task should have none."""
+        async with self.sessionmaker() as session:
+            task = await session.get(Task, task_id)
+            if task is None:
+                return
+            user = await session.get_one(User, task.user_id)
+            target = await default_calendar(session, task.user_id)
+            connection = None if target is None else target.connection
+            wanted = wants_event(task, syncs_tasks(connection, user))
+            holder = await _task_holder(session, task)
+            contact = await session.get(Contact, task.contact_id) if task.contact_id else None
+        revision = task.revision
+        if holder is not None and task.remote_event_id is not None:
+            moved = (
+                connection is None
+                or holder.connection.id != connection.id
+                or holder.calendar.status is not CalendarStatus.CONNECTED
+            )
+            if not wanted or moved:
+                await self._delete_task_event(holder, task.remote_event_id)
+                await self._record_task(task_id, revision, event=None, generation_up=True)
+                if not wanted:
+                    return
+                task.remote_event_id = None
+                task.event_generation += 1
+        if not wanted or connection is None:
+            await self._record_task(task_id, revision, event=None, generation_up=False)
+            return
+        calendar = await self._task_calendar(connection)
+        client = await self._client(connection)
+        event_id = task.remote_event_id
+        if event_id is not None:
+            draft = task_draft(task, contact, calendar.time_zone)
+            try:
+                await self._guarded(
+                    connection, client.update_event(calendar.remote_id, event_id, draft)
+                )
+            except EventGone:  # deleted in the calendar app: write a new one, with a new key
+                await self._record_task(task_id, revision, event=None, generation_up=True)
+                task.event_generation += 1
+                event_id = None
+        try:
+            if event_id is None:
+                draft = task_draft(task, contact, calendar.time_zone)
+                created = client.create_event(calendar.remote_id, draft)
+                event_id = await self._guarded(connection, created)
+        except CalendarGone:
+            # The user deleted the task calendar: the next attempt makes a new one.
+            await self._task_calendar_gone(calendar.id)
+            raise _Failure(_TASK_CALENDAR_GONE, retry_after=0.0) from None
+        await self._record_task(task_id, revision, event=(event_id, calendar.id))
+
+    async def _task_calendar_gone(self, calendar_id: int) -> None:
+        async with self.sessionmaker.begin() as session:
+            await session.execute(
+                update(RemoteCalendar)
+                .where(RemoteCalendar.id == calendar_id)
+                .values(status=CalendarStatus.ACCESS_LOST)
+            )
+
+    async def _delete_task_event(self, holder: _Target, event_id: str) -> None:
+        if holder.connection.status is ConnectionStatus.DISCONNECTED:
+            return  # the grant is gone; the calendar is no longer ours to change
+        client = await self._client(holder.connection)
+        deleted = client.delete_event(holder.calendar.remote_id, event_id)
+        await self._guarded(holder.connection, deleted)
+
+    async def _task_calendar(self, connection: CalendarConnection) -> RemoteCalendar:
+        """The connection's task sub-calendar, created at the provider on first use. The
+        first deliveries of a connection take turns (an advisory lock held across that one
+        provider call), so two workers cannot both create it."""
+        found = await self._find_task_calendar(connection.id)
+        if found is not None:
+            return found
+        client = await self._client(connection)
+        async with self.sessionmaker.begin() as session:
+            lock = func.pg_advisory_xact_lock(TASK_CALENDAR_LOCK, connection.id % 2**31)
+            await session.execute(select(lock))
+            found = await self._find_task_calendar(connection.id, session)
+            if found is not None:
+                return found
+            info = await self._guarded(connection, client.create_calendar(TASK_CALENDAR_NAME))
+            values = {
+                "account_id": connection.account_id,
+                "connection_id": connection.id,
+                "remote_id": info.remote_id,
+                "name": info.name[:500],
+                "time_zone": info.time_zone,
+                "access": CalendarAccess.OWNER,
+                "is_primary": False,
+                "can_see_all_details": True,
+                "status": CalendarStatus.CONNECTED,
+                "is_task_calendar": True,
+            }
+            statement = insert(RemoteCalendar).values(**values)
+            statement = statement.on_conflict_do_update(
+                index_elements=[RemoteCalendar.connection_id, RemoteCalendar.remote_id],
+                set_={"is_task_calendar": True, "status": CalendarStatus.CONNECTED},
+            )
+            calendar = (
+                await session.execute(
+                    statement.returning(RemoteCalendar),
+                    execution_options={"populate_existing": True},
+                )
+            ).scalar_one()
+        log.info("task calendar created", connection_id=connection.id)
+        return calendar
+
+    async def _find_task_calendar(
+        self, connection_id: int, session: AsyncSession | None = None
+    ) -> RemoteCalendar | None:
+        query = select(RemoteCalendar).where(
+            RemoteCalendar.connection_id == connection_id,
+            RemoteCalendar.is_task_calendar.is_(True),
+            RemoteCalendar.status == CalendarStatus.CONNECTED,
+        )
+        if session is not None:
+            return (await session.execute(query)).scalar_one_or_none()
+        async with self.sessionmaker() as own:
+            return (await own.execute(query)).scalar_one_or_none()
+
+    async def _record_task(
+        self,
+        task_id: int,
+        revision: int,
+        *,
+        event: tuple[str, int] | None,
+        generation_up: bool = False,
+    ) -> None:
+        """Store where the task's event is (None: it has none). A task gone from the API
+        whose event is gone leaves no row; one written since `revision` was read is
+        delivered again."""
+        async with self.sessionmaker.begin() as session:
+            task = (
+                await session.execute(select(Task).where(Task.id == task_id).with_for_update())
+            ).scalar_one_or_none()
+            if task is None:
+                return
+            if event is None:
+                task.remote_event_id = None
+                task.remote_calendar_id = None
+                if generation_up:
+                    task.event_generation += 1
+            else:
+                task.remote_event_id, task.remote_calendar_id = event
+            if task.revision != revision:
+                await post_task_event(session, task)
+            elif task.deleted_at is not None and task.remote_event_id is None:
+                await session.delete(task)
+
+
+async def post_task_event(session: AsyncSession, task: Task) -> OutboxMessage:
+    """Enqueue a TASK_EVENT delivery for `task` in the session's transaction."""
+    message = OutboxMessage(
+        account_id=task.account_id, kind=OutboxKind.TASK_EVENT, payload={"task_id": task.id}
+    )
+    return await post(session, message)
+
+
+async def _task_holder(session: AsyncSession, task: Task) -> _Target | None:
+    """The calendar holding the task's event, if it has one."""
+    if task.remote_calendar_id is None:
+        return None
+    calendar = await session.get(RemoteCalendar, task.remote_calendar_id)
+    if calendar is None:
+        return None
+    connection = await session.get_one(CalendarConnection, calendar.connection_id)
+    return _Target(connection, calendar)
 
 
 def _provider_failure(error: ProviderError) -> _Failure:

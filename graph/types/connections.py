@@ -41,6 +41,10 @@ class RemoteCalendar(Node):
         description="Google: 'See all event details' access; needed for availability (S12)."
     )
     status: CalendarStatusType  # type: ignore[valid-type]
+    is_task_calendar: bool = strawberry.field(
+        description="The sub-calendar task sync writes tasks to (S10); never checked for "
+        "free/busy and not offered as an availability calendar."
+    )
 
     @strawberry.field(description="Checked for free/busy before times are offered (S12).")
     async def is_availability_calendar(self, info: Info) -> bool:
@@ -57,6 +61,7 @@ class RemoteCalendar(Node):
             is_primary=row.is_primary,
             can_see_all_details=row.can_see_all_details,
             status=row.status,
+            is_task_calendar=row.is_task_calendar,
         )
 
 

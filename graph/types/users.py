@@ -14,6 +14,7 @@ from graph.types.bookings import Booking
 from graph.types.connections import CalendarConnection
 from graph.types.pages import SchedulingPage
 from graph.types.settings import CalendarSettings
+from graph.types.tasks import Task
 from resolvers import reads
 from resolvers.settings import can_customize_url, can_sync_tasks
 
@@ -104,6 +105,20 @@ class User(Node):
         )
         return Connection.build(
             [(row.id, CalendarConnection.from_row(row)) for row in found.items],
+            has_next_page=found.has_next_page,
+            has_previous_page=cursor is not None,
+        )
+
+    @strawberry.field(description="The viewer's CRM tasks, oldest first (S10).")
+    async def tasks(
+        self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
+    ) -> Connection[Task]:
+        if not self._is_viewer(info):
+            return Connection.build([], has_next_page=False, has_previous_page=False)
+        cursor = from_cursor(after)
+        found = await reads.list_tasks(info.context.sessionmaker, _viewer(info), first, cursor)
+        return Connection.build(
+            [(row.id, Task.from_row(row)) for row in found.items],
             has_next_page=found.has_next_page,
             has_previous_page=cursor is not None,
         )

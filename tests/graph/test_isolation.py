@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from graph.relay import to_global_id
-from models import Booking, ConnectedDomain, Contact, InboxConnection, SchedulingPage
+from models import Booking, ConnectedDomain, Contact, InboxConnection, SchedulingPage, Task
 from models.enums import BookingStatus, InboxKind
 from tests.conftest import CalendarSpec, Factory, GraphQLClient, Person
 
@@ -22,6 +22,11 @@ mutation Update($input: UpdateSchedulingPageInput!) {
 DELETE_PAGE = """
 mutation Delete($input: DeleteSchedulingPageInput!) {
   deleteSchedulingPage(input: $input) { __typename ... on Error { message field code } }
+}
+"""
+COMPLETE_TASK = """
+mutation($input: CompleteTaskInput!) {
+  completeTask(input: $input) { __typename ... on Error { message field code } }
 }
 """
 SAVE_SETTINGS = """
@@ -77,7 +82,14 @@ async def _everything(factory: Factory, person: Person) -> dict[str, int]:
         status=BookingStatus.CONFIRMED,
         answers={},
     )
-    await factory.add(booking)
+    task = Task(
+        account_id=person.account.id,
+        user_id=person.user.id,
+        contact_id=contact.id,
+        title="Follow up",
+        due_at=start,
+    )
+    await factory.add(booking, task)
     return {
         "User": person.user.id,
         "CalendarSettings": person.user.id,
@@ -88,6 +100,7 @@ async def _everything(factory: Factory, person: Person) -> dict[str, int]:
         "RemoteCalendar": calendars[1].id,
         "Booking": booking.id,
         "Contact": contact.id,
+        "Task": task.id,
     }
 
 
@@ -178,6 +191,7 @@ async def test_mutations_answer_not_found_for_foreign_and_unknown_ids_alike(
         lambda i: {"input": {"connections": [{"connectionId": i, "calendarSyncEnabled": False}]}},
         "CalendarConnection",
     )
+    await both(COMPLETE_TASK, "completeTask", lambda i: {"input": {"taskId": i}}, "Task")
 
 
 async def test_lists_show_only_the_viewers_objects(
@@ -191,6 +205,7 @@ async def test_lists_show_only_the_viewers_objects(
             calendarConnections { edges { node { id remoteCalendars { name } } } }
             connectedDomains { id }
             inboxConnections { id }
+            tasks { edges { node { id contact { name } } } }
         } }""",
         token=ada.token,
     )
@@ -216,4 +231,9 @@ async def test_lists_show_only_the_viewers_objects(
         },
         "connectedDomains": [{"id": to_global_id("ConnectedDomain", mine["ConnectedDomain"])}],
         "inboxConnections": [{"id": to_global_id("InboxConnection", mine["InboxConnection"])}],
+        "tasks": {
+            "edges": [
+                {"node": {"id": to_global_id("Task", mine["Task"]), "contact": {"name": "C"}}}
+            ]
+        },
     }
