@@ -166,6 +166,9 @@ async def test_without_a_calendar_taking_bookings_the_page_is_offline(
     gql: GraphQLClient, factory: Factory, ada: Person
 ) -> None:
     """C5: a connection with scheduling pages off, or disconnected, books nothing (S7)."""
+    bob = await factory.person(name="Bob")
+    await factory.connection(bob)  # another host's calendar is not Ada's
+    assert await offline(gql) is True
     await factory.connection(ada, scheduling_pages=False)
     assert await offline(gql) is True
     await factory.connection(ada, status=ConnectionStatus.DISCONNECTED)
