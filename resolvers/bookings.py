@@ -2,13 +2,14 @@
 
 The slot is re-checked live (the same computation `availableSlots` answers, always with a
 live free/busy read; the busy cache answers only when that read fails transiently, C16),
-then written in one transaction: the contact (matched by email, S20), the
-booking, the outbox row for the calendar write (C14) and the idempotency record (C12). The
-exclusion constraint on bookings decides any race: the loser gets `SlotUnavailable`.
-Offline mode (S7): no usable calendar, the booking is REQUESTED and nothing is written to a
-calendar. Lost access (S13): refused, and the host gets at most one email per page and
-day saying a contact tried to book (C13). The contact gets a secret manage token, shown
-once, for cancelling or rescheduling without an account (`resolvers.manage_bookings`).
+then written in one transaction: the contact (matched by email, S20), the booking (its
+answers checked first against the page's form fields, `scheduling.forms`), the outbox row
+for the calendar write (C14) and the idempotency record (C12). The exclusion constraint
+on bookings decides any race: the loser gets `SlotUnavailable`. Offline mode (S7): no
+usable calendar, the booking is REQUESTED and nothing is written to a calendar. Lost
+access (S13): refused, and the host gets at most one email per page and day saying a
+contact tried to book (C13). The contact gets a secret manage token, shown once, for
+cancelling or rescheduling without an account (`resolvers.manage_bookings`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from resolvers.errors import (
     SlotUnavailableError,
 )
 from resolvers.pages import PublicPage, get_public_page
-from scheduling import rules
+from scheduling import forms, rules
 from sync import outbox
 from sync.changes import publish_host_changed
 
@@ -53,6 +54,7 @@ IDEMPOTENCY_TTL = dt.timedelta(hours=24)
 MANAGE_TOKEN_PREFIX = "sgm_"  # noqa: S105 (a public prefix, not a secret)
 OPERATION = "bookMeeting"
 MAX_ANSWERS = 30
+MAX_ANSWER_CHARS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +111,16 @@ def _validate(request: BookingRequest) -> None:
         raise InvalidInput(
             "Give a valid email address, like name@example.com.", field="contact.email"
         )
-    if len(request.answers) > MAX_ANSWERS or any(
-        len(k) > 100 or len(v) > 2_000 for k, v in request.answers.items()
-    ):
-        raise InvalidInput(f"At most {MAX_ANSWERS} answers of 2,000 characters.", field="answers")
+    # A bound on the work before the page is read; each answer's own limits are its form
+    # field's (`scheduling.forms`, checked in `_answers`).
+    if len(request.answers) > MAX_ANSWERS or any(len(k) > 100 for k in request.answers):
+        raise InvalidInput(f"At most {MAX_ANSWERS} answers.", field="answers")
+    for key, answer in request.answers.items():
+        if len(answer) > MAX_ANSWER_CHARS:
+            raise InvalidInput(
+                f"An answer has at most {forms.MAX_ANSWER['LONG_TEXT']:,} characters; shorten it.",
+                field=f"answers.{key}",
+            )
     check_idempotency_key(request.idempotency_key)
 
 
@@ -218,6 +226,7 @@ async def book_meeting(
         return BookingOutcome(
             booking=booking, offline=booking.status is BookingStatus.REQUESTED, replayed=True
         )
+    answers = _answers(public, request.answers)
     start = request.start.astimezone(dt.UTC)
     found = await check_slot(services, public, request.domain, start, request.duration, now=now)
     end = start + dt.timedelta(minutes=found.duration)
@@ -235,7 +244,7 @@ async def book_meeting(
                 ends_at=end,
                 time_zone=request.time_zone,
                 status=BookingStatus.REQUESTED if found.offline else BookingStatus.CONFIRMED,
-                answers=request.answers,
+                answers=answers,
                 idempotency_key=request.idempotency_key,
                 on_calendar=not found.offline,
                 manage_token_hash=token_hash,
@@ -274,6 +283,16 @@ async def book_meeting(
 
 
 _TAKEN = "This time is no longer available; pick another slot."
+
+
+def _answers(public: PublicPage, answers: dict[str, str]) -> dict[str, str]:
+    """The answers as stored: checked against the page's form fields as they are now,
+    before any provider call or write."""
+    try:
+        return forms.check_answers(public.form_fields, answers)
+    except rules.RuleError as exc:
+        sentence = exc.message[:1].upper() + exc.message[1:] + "."
+        raise InvalidInput(sentence, field=exc.field) from None
 
 
 async def check_slot(

@@ -1,5 +1,8 @@
 """Scheduling pages: create, update, delete, list, and the public lookup (S7, S14, S15, S17).
 
+A page's booking form fields (`scheduling.forms`) are validated here with its other rules
+and stored as JSON; bookMeeting checks answers against them.
+
 Creating and editing pages needs no connected calendar (S7). A page's slug is
 `<prefix>/<name>`; the prefix is fixed when the page is created (S14) and the whole slug is
 unique across every domain (S15), enforced by a unique index on `lower(slug)`.
@@ -12,16 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models import CalendarSettings, ConnectedDomain, SchedulingPage, User
-from models.enums import Scope
+from models import CalendarConnection, CalendarSettings, ConnectedDomain, SchedulingPage, User
+from models.enums import ConnectionStatus, Scope
 from resolvers.errors import DomainError, InvalidInput, NotFoundError, SlugTakenError
 from resolvers.values import KEEP, Keep
 from resolvers.viewer import Viewer, require_viewer
-from scheduling import rules, slugs
+from scheduling import forms, rules, slugs
 from sync.changes import publish_page_changed
 from sync.pubsub import PubSub
 
@@ -45,6 +48,7 @@ class PageDraft:
     time_zone: str | None | Keep = KEEP
     weekly_hours: list[rules.WeeklyHours] | Keep = KEEP
     date_overrides: list[rules.DateOverride] | Keep = KEEP
+    form_fields: list[forms.FormField] | Keep = KEEP
 
 
 @dataclass(slots=True)
@@ -53,6 +57,12 @@ class PublicPage:
     host: User
     base_url: str
     pages_enabled: bool
+    # S7: no connection books for the host, so a booking is a request the host confirms.
+    offline: bool
+
+    @property
+    def form_fields(self) -> list[forms.FormField]:
+        return [forms.FormField.from_json(row) for row in self.page.form_fields]
 
 
 def _validated_columns(draft: PageDraft) -> dict[str, Any]:
@@ -117,6 +127,8 @@ def _validated_columns(draft: PageDraft) -> dict[str, Any]:
                 }
                 for o in sorted(draft.date_overrides, key=lambda o: o.date)
             ]
+        if draft.form_fields is not KEEP:
+            columns["form_fields"] = [f.to_json() for f in forms.check_fields(draft.form_fields)]
         if draft.name is not KEEP:
             columns["name"] = slugs.validate_segment(draft.name)
     except rules.RuleError as exc:
@@ -313,11 +325,19 @@ async def get_public_page(
     public_base_url: str,
 ) -> PublicPage:
     """A page as an anonymous contact reaches it. The same page answers on the app domain
-    and on every domain its account connected (S15); any other domain does not have it."""
+    and on every domain its account connected (S15); any other domain does not have it.
+    `offline` is read in the same statement, with the notion `resolvers.availability`
+    books by: no connection that is not DISCONNECTED has scheduling pages on (S7, C5). A
+    connection that lost access does count: its page is refused (S13), not offline."""
+    books_on_calendar = exists().where(
+        CalendarConnection.user_id == SchedulingPage.user_id,
+        CalendarConnection.status != ConnectionStatus.DISCONNECTED,
+        CalendarConnection.scheduling_pages_enabled.is_(True),
+    )
     async with sessionmaker() as session:
         row = (
             await session.execute(
-                select(SchedulingPage, User, CalendarSettings.pages_enabled)
+                select(SchedulingPage, User, CalendarSettings.pages_enabled, ~books_on_calendar)
                 .join(User, User.id == SchedulingPage.user_id)
                 .join(CalendarSettings, CalendarSettings.user_id == SchedulingPage.user_id)
                 .where(func.lower(SchedulingPage.slug) == slug.strip("/").lower())
@@ -325,7 +345,7 @@ async def get_public_page(
         ).one_or_none()
         if row is None:
             raise NotFoundError("scheduling page", field="slug", message=_NO_PUBLIC_PAGE)
-        page, host, pages_enabled = row
+        page, host, pages_enabled, offline = row
         if domain is not None and domain.lower() != _host_of(public_base_url):
             known = (
                 await session.execute(
@@ -338,7 +358,9 @@ async def get_public_page(
             if known is None:
                 raise NotFoundError("scheduling page", field="slug", message=_NO_PUBLIC_PAGE)
         base = await user_base_url(session, host.id, public_base_url)
-    return PublicPage(page=page, host=host, base_url=base, pages_enabled=pages_enabled)
+    return PublicPage(
+        page=page, host=host, base_url=base, pages_enabled=pages_enabled, offline=offline
+    )
 
 
 __all__ = [

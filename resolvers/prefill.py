@@ -6,6 +6,11 @@ SHA-256 is stored; an unknown token and one from another account answer the same
 `NotFound`). The answer draws on that contact's submissions in the page's account only,
 newest answer per question first, and is offered only on the account's custom domains, as
 S16 describes; on the app domain the form starts empty.
+
+Only answers the page's form would take today are returned: one per current form field
+(by key, so a question shared by several pages of the account is prefilled on each),
+and only if that field accepts it now (a choice since removed is left out). Anything else
+the contact once answered is not needed to fill this form, so it is not disclosed.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from models import Booking, Contact
 from resolvers.bookings import manage_token_digest
 from resolvers.errors import InvalidInput, NotFoundError
 from resolvers.pages import get_public_page
+from scheduling import forms
 
 MAX_SUBMISSIONS = 50
 _UNKNOWN_LINK = "No earlier booking for this link; fill in the form."
@@ -70,8 +76,11 @@ async def booking_form_prefill(
                 .limit(MAX_SUBMISSIONS)
             )
         ).scalars()
+        fields = {item.key: item for item in public.form_fields}
         answers: dict[str, str] = {}
         for submitted in submissions:
-            for question, answer in submitted.items():
-                answers.setdefault(question, answer)
+            for key, answer in submitted.items():
+                item = fields.get(key)
+                if item is not None and key not in answers and forms.accepts(item, answer):
+                    answers[key] = answer
     return Prefill(name=contact.name, email=contact.email, answers=answers)

@@ -7,10 +7,10 @@ from typing import Any
 
 import strawberry
 
-from graph.types.pages import Weekday
+from graph.types.pages import FormFieldKind, Weekday
 from resolvers.errors import InvalidInput
 from resolvers.pages import PageDraft
-from scheduling import rules
+from scheduling import forms, rules
 
 MAX_WEEKLY_HOURS = 56
 MAX_OVERRIDES = 366
@@ -27,6 +27,29 @@ class WeeklyHoursInput:
 class DateOverrideInput:
     date: dt.date
     intervals: list[list[str]]
+
+
+@strawberry.input(
+    description="A question of the booking form; name and email are always asked. Answers "
+    "are stored under `key`, so keep it stable when the label changes."
+)
+class FormFieldInput:
+    key: str = strawberry.field(description="1 to 40 of a-z, 0-9, '-', '_'; unique per page.")
+    label: str
+    kind: FormFieldKind  # type: ignore[valid-type]
+    required: bool = False
+    options: list[str] | None = strawberry.field(
+        default=None, description="The choices of a SINGLE_CHOICE field (2 to 20)."
+    )
+
+    def to_field(self) -> forms.FormField:
+        return forms.FormField(
+            key=self.key,
+            label=self.label,
+            kind=forms.FieldKind(self.kind),
+            required=self.required,
+            options=tuple(self.options or ()),
+        )
 
 
 @strawberry.input
@@ -49,6 +72,10 @@ class PageFieldsInput:
     time_zone: str | None = strawberry.UNSET
     weekly_hours: list[WeeklyHoursInput] | None = strawberry.UNSET
     date_overrides: list[DateOverrideInput] | None = strawberry.UNSET
+    form_fields: list[FormFieldInput] | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The booking form's questions, in order (at most 20); [] removes them.",
+    )
 
     def to_draft(self) -> PageDraft:
         values: dict[str, Any] = {}
@@ -78,6 +105,8 @@ class PageFieldsInput:
             values["weekly_hours"] = _weekly_hours(self.weekly_hours or [])
         if self.date_overrides is not strawberry.UNSET:
             values["date_overrides"] = _overrides(self.date_overrides or [])
+        if self.form_fields is not strawberry.UNSET:
+            values["form_fields"] = [item.to_field() for item in self.form_fields or []]
         return PageDraft(**values)
 
 

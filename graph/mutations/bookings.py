@@ -34,8 +34,10 @@ class ContactInput:
 
 @strawberry.input(description="One answer of the booking form.")
 class AnswerInput:
-    question: str
-    answer: str
+    question: str = strawberry.field(description="The form field's `key`.")
+    answer: str = strawberry.field(
+        description="Text; for SINGLE_CHOICE one of its options; for CHECKBOX true or false."
+    )
 
 
 @strawberry.input

@@ -11,6 +11,7 @@ import strawberry
 from graph.context import Info
 from graph.relay import Node, to_global_id
 from resolvers.pages import page_url
+from scheduling import forms
 from scheduling.rules import Weekday as RuleWeekday
 
 if TYPE_CHECKING:
@@ -18,6 +19,34 @@ if TYPE_CHECKING:
     from resolvers.pages import PublicPage
 
 Weekday = strawberry.enum(RuleWeekday, name="Weekday")
+FormFieldKind = strawberry.enum(
+    forms.FieldKind,
+    name="FormFieldKind",
+    description="SHORT_TEXT (200 characters), LONG_TEXT (2,000), PHONE, SINGLE_CHOICE (one "
+    "of `options`), CHECKBOX (answered true or false; a required one must be ticked).",
+)
+
+
+@strawberry.type(description="A question of the booking form; answers are keyed by `key`.")
+class FormField:
+    key: str
+    label: str
+    kind: FormFieldKind  # type: ignore[valid-type]
+    required: bool
+    options: list[str] = strawberry.field(description="SINGLE_CHOICE only; [] otherwise.")
+
+
+def _form(rows: list[dict[str, Any]]) -> list[FormField]:
+    return [
+        FormField(
+            key=item.key,
+            label=item.label,
+            kind=item.kind,
+            required=item.required,
+            options=list(item.options),
+        )
+        for item in map(forms.FormField.from_json, rows)
+    ]
 
 
 @strawberry.type(description="Bookable hours on one weekday, in the page's time zone.")
@@ -65,6 +94,9 @@ class SchedulingPage(Node):
     time_zone: str | None = strawberry.field(description="Null: the host's time zone.")
     weekly_hours: list[WeeklyHours]
     date_overrides: list[DateOverride]
+    form_fields: list[FormField] = strawberry.field(
+        description="The booking form's questions besides name and email, in order."
+    )
     created_at: dt.datetime
     updated_at: dt.datetime
 
@@ -88,6 +120,7 @@ class SchedulingPage(Node):
             time_zone=row.time_zone,
             weekly_hours=_weekly(row.weekly_hours),
             date_overrides=_overrides(row.date_overrides),
+            form_fields=_form(row.form_fields),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
@@ -120,6 +153,13 @@ class PublicSchedulingPage:
     durations: list[int]
     host_name: str
     time_zone: str
+    form_fields: list[FormField] = strawberry.field(
+        description="The questions to ask besides name and email, in order."
+    )
+    offline: bool = strawberry.field(
+        description="The host has no calendar taking bookings (S7, C5): a booking is a "
+        "request the host confirms, on no calendar."
+    )
 
     @classmethod
     def from_public(cls, public: PublicPage) -> PublicSchedulingPage:
@@ -133,4 +173,6 @@ class PublicSchedulingPage:
             durations=page.durations_minutes,
             host_name=public.host.name,
             time_zone=page.time_zone or public.host.time_zone,
+            form_fields=_form(page.form_fields),
+            offline=public.offline,
         )

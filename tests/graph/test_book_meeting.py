@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -40,10 +41,22 @@ async def book(gql: GraphQLClient, slug: str, start: dt.datetime, **extra: Any) 
     return payload
 
 
-async def page_and_nine(gql: GraphQLClient, factory: Factory) -> tuple[Person, str, dt.datetime]:
+# Two optional questions: bookings that answer nothing stay valid.
+TOPIC_AND_COMPANY = [
+    {"key": "topic", "label": "Topic", "kind": "SHORT_TEXT"},
+    {"key": "company", "label": "Company", "kind": "SHORT_TEXT"},
+]
+
+
+async def page_and_nine(
+    gql: GraphQLClient, factory: Factory, form_fields: list[dict[str, Any]] = TOPIC_AND_COMPANY
+) -> tuple[Person, str, dt.datetime]:
     ada = await factory.person(url_prefix="ada", name="Ada")
     slug = await make_page(
-        gql, ada, weeklyHours=[{"weekday": "MONDAY", "start": "09:00", "end": "12:00"}]
+        gql,
+        ada,
+        weeklyHours=[{"weekday": "MONDAY", "start": "09:00", "end": "12:00"}],
+        formFields=form_fields,
     )
     return ada, slug, dt.datetime.combine(next_monday(), dt.time(9), dt.UTC)
 
@@ -52,7 +65,7 @@ async def test_offline_booking_is_a_request_and_links_a_contact(
     gql: GraphQLClient, factory: Factory, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     _, slug, nine = await page_and_nine(gql, factory)
-    payload = await book(gql, slug, nine, answers=[{"question": "Topic", "answer": "Pricing"}])
+    payload = await book(gql, slug, nine, answers=[{"question": "topic", "answer": "Pricing"}])
     assert payload == {
         "__typename": "BookMeetingSuccess",
         "offline": True,
@@ -81,7 +94,7 @@ async def test_offline_booking_is_a_request_and_links_a_contact(
         outbox = (await session.execute(select(OutboxMessage))).scalars().all()
     assert [c.email for c in contacts] == ["Cleo@Example.test"]  # matched by email (S20)
     assert {b.contact_id for b in bookings} == {contacts[0].id}
-    assert bookings[0].answers == {"Topic": "Pricing"}
+    assert bookings[0].answers == {"topic": "Pricing"}
     assert outbox == []  # offline: nothing goes to a calendar (S7)
 
 
@@ -145,3 +158,119 @@ async def test_cancelled_bookings_free_their_slot(
     async with sessionmaker.begin() as session:
         await session.execute(update(Booking).values(status=BookingStatus.CANCELLED))
     assert (await book(gql, slug, nine))["__typename"] == "BookMeetingSuccess"
+
+
+DEMO_FORM: list[dict[str, Any]] = [
+    {"key": "company", "label": "Company", "kind": "SHORT_TEXT", "required": True},
+    {
+        "key": "team_size",
+        "label": "Team size",
+        "kind": "SINGLE_CHOICE",
+        "options": ["1-10", "11-50"],
+    },
+    {"key": "notes", "label": "Notes", "kind": "LONG_TEXT"},
+    {"key": "phone", "label": "Phone", "kind": "PHONE"},
+    {"key": "terms", "label": "I accept the terms", "kind": "CHECKBOX", "required": True},
+]
+GOOD_ANSWERS = {"company": "Initech", "terms": "true"}
+
+
+def answer_list(answers: dict[str, str]) -> list[dict[str, str]]:
+    return [{"question": key, "answer": value} for key, value in answers.items()]
+
+
+@pytest.mark.parametrize(
+    ("answers", "field", "message"),
+    [
+        ({"terms": "true"}, "answers.company", "'Company' is required; give an answer."),
+        (
+            {**GOOD_ANSWERS, "company": "   "},
+            "answers.company",
+            "'Company' is required; give an answer.",
+        ),
+        (
+            {**GOOD_ANSWERS, "terms": "false"},
+            "answers.terms",
+            "'I accept the terms' is required; tick it.",
+        ),
+        (
+            {**GOOD_ANSWERS, "budget": "lots"},
+            "answers.budget",
+            "This page has no question 'budget'; its questions: company, notes, phone, "
+            "team_size, terms.",
+        ),
+        (
+            {**GOOD_ANSWERS, "team_size": "500+"},
+            "answers.team_size",
+            "'Team size': choose one of 1-10, 11-50.",
+        ),
+        (
+            {**GOOD_ANSWERS, "phone": "call me"},
+            "answers.phone",
+            "'Phone': give a phone number of digits, spaces and + ( ) . -, e.g. +44 20 7946 0000.",
+        ),
+        (
+            {**GOOD_ANSWERS, "notes": "x" * 2_001},
+            "answers.notes",
+            "'Notes': at most 2,000 characters.",
+        ),
+        (
+            {**GOOD_ANSWERS, "terms": "yes"},
+            "answers.terms",
+            "'I accept the terms': answer true or false.",
+        ),
+    ],
+)
+async def test_answers_the_form_does_not_take_are_refused_and_nothing_is_written(
+    gql: GraphQLClient,
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    answers: dict[str, str],
+    field: str,
+    message: str,
+) -> None:
+    _, slug, nine = await page_and_nine(gql, factory, DEMO_FORM)
+    assert await book(gql, slug, nine, answers=answer_list(answers)) == {
+        "__typename": "ValidationError",
+        "message": message,
+        "field": field,
+        "code": "VALIDATION",
+    }
+    async with sessionmaker() as session:
+        assert (await session.execute(select(Booking))).scalars().all() == []
+        assert (await session.execute(select(Contact))).scalars().all() == []
+
+
+HOST_BOOKINGS = """
+{ viewer { bookings(first: 10) { edges { node { status answers { question answer } } } } } }
+"""
+
+
+async def test_valid_answers_are_stored_trimmed_and_shown_on_the_hosts_booking(
+    gql: GraphQLClient, factory: Factory
+) -> None:
+    ada, slug, nine = await page_and_nine(gql, factory, DEMO_FORM)
+    answers = {"company": "  Initech ", "team_size": "11-50", "notes": "", "terms": "true"}
+    booked = await book(gql, slug, nine, answers=answer_list(answers))
+    assert booked["__typename"] == "BookMeetingSuccess", booked
+    hosted = await gql(HOST_BOOKINGS, token=ada.token)
+    assert hosted == {
+        "data": {
+            "viewer": {
+                "bookings": {
+                    "edges": [
+                        {
+                            "node": {
+                                "status": "REQUESTED",
+                                "answers": [  # by key; the blank optional note is left out
+                                    {"question": "company", "answer": "Initech"},
+                                    {"question": "team_size", "answer": "11-50"},
+                                    {"question": "terms", "answer": "true"},
+                                ],
+                            }
+                        }
+                    ]
+                }
+            }
+        }
+    }

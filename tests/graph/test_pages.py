@@ -13,6 +13,7 @@ PAGE_FIELDS = """
   id title slug url urlPrefix description durations slotInterval bufferBefore bufferAfter
   minimumNotice bookingWindowDays maxMeetingsPerDay timeZone
   weeklyHours { weekday start end } dateOverrides { date intervals }
+  formFields { key label kind required options }
 """
 RESULT = """
   __typename
@@ -93,6 +94,7 @@ async def test_create_fills_sensible_defaults(gql: GraphQLClient, ada: Person) -
             for day in ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY")
         ],
         "dateOverrides": [],
+        "formFields": [],  # name and email are always asked; nothing else by default
     }
 
 
@@ -194,6 +196,107 @@ async def test_create_refuses_bad_input_with_a_validation_error(
     assert message_part in payload["message"]
     listed = await gql(LIST, {"first": 10}, token=ada.token)
     assert listed["data"]["viewer"]["schedulingPages"]["edges"] == []
+
+
+COMPANY = {"key": "company", "label": "Company", "kind": "SHORT_TEXT", "required": True}
+SIZE = {
+    "key": "team_size",
+    "label": "Team size",
+    "kind": "SINGLE_CHOICE",
+    "options": ["1-10", " 11-50 "],
+}
+TERMS = {"key": "terms", "label": "  I accept the terms  ", "kind": "CHECKBOX", "required": True}
+
+
+async def test_form_fields_are_kept_in_order_and_replaced_as_a_whole(
+    gql: GraphQLClient, ada: Person
+) -> None:
+    payload = await create(gql, ada, title="Demo", formFields=[COMPANY, SIZE, TERMS])
+    page = payload["page"]
+    assert page["formFields"] == [
+        {**COMPANY, "options": []},
+        {**SIZE, "required": False, "options": ["1-10", "11-50"]},  # trimmed
+        {**TERMS, "label": "I accept the terms", "options": []},
+    ]
+    kept = await gql(UPDATE, {"input": {"id": page["id"], "title": "Demo 2"}}, token=ada.token)
+    assert kept["data"]["updateSchedulingPage"]["page"]["formFields"] == page["formFields"]
+    phone = {"key": "phone", "label": "Phone", "kind": "PHONE"}
+    replaced = await gql(
+        UPDATE, {"input": {"id": page["id"], "formFields": [phone]}}, token=ada.token
+    )
+    assert replaced["data"]["updateSchedulingPage"]["page"]["formFields"] == [
+        {**phone, "required": False, "options": []}
+    ]
+    cleared = await gql(UPDATE, {"input": {"id": page["id"], "formFields": []}}, token=ada.token)
+    assert cleared["data"]["updateSchedulingPage"]["page"]["formFields"] == []
+
+
+@pytest.mark.parametrize(
+    ("form_fields", "expected"),
+    [
+        (
+            [COMPANY, {**SIZE, "key": "Team Size"}],
+            {
+                "field": "formFields.1.key",
+                "message": "'Team Size' is not a key; use 1 to 40 lowercase letters, digits, "
+                "'-' or '_', starting with a letter, e.g. 'company'",
+            },
+        ),
+        (
+            [COMPANY, TERMS, {**COMPANY, "label": "Firm"}],
+            {
+                "field": "formFields.2.key",
+                "message": "the key 'company' is used twice; keys are unique",
+            },
+        ),
+        (
+            [{**COMPANY, "key": "email"}],
+            {
+                "field": "formFields.0.key",
+                "message": "name and email are always asked; leave them out of the form fields",
+            },
+        ),
+        (
+            [{**COMPANY, "label": "   "}],
+            {"field": "formFields.0.label", "message": "give a label of 1 to 200 characters"},
+        ),
+        (
+            [{**SIZE, "options": ["1-10"]}],
+            {"field": "formFields.0.options", "message": "give 2 to 20 options to choose from"},
+        ),
+        (
+            [{**SIZE, "options": ["a", " a"]}],
+            {"field": "formFields.0.options", "message": "each option appears once"},
+        ),
+        (
+            [{**COMPANY, "options": ["a", "b"]}],
+            {"field": "formFields.0.options", "message": "only SINGLE_CHOICE fields take options"},
+        ),
+        (
+            [{**COMPANY, "key": f"q{index}"} for index in range(21)],
+            {"field": "formFields", "message": "at most 20 form fields"},
+        ),
+    ],
+)
+async def test_bad_form_fields_are_refused_naming_the_item(
+    gql: GraphQLClient, ada: Person, form_fields: list[dict[str, Any]], expected: dict[str, str]
+) -> None:
+    assert await create(gql, ada, title="x", formFields=form_fields) == {
+        "__typename": "ValidationError",
+        "code": "VALIDATION",
+        **expected,
+    }
+    page = (await create(gql, ada, title="Kept", formFields=[COMPANY]))["page"]
+    update = {"id": page["id"], "title": "Changed", "formFields": form_fields}
+    refused = await gql(UPDATE, {"input": update}, token=ada.token)
+    assert refused["data"]["updateSchedulingPage"]["field"] == expected["field"]
+    listed = await gql(LIST, {"first": 10}, token=ada.token)
+    assert listed["data"]["viewer"]["schedulingPages"]["edges"] == [
+        {
+            "cursor": listed["data"]["viewer"]["schedulingPages"]["edges"][0]["cursor"],
+            "node": {"title": "Kept"},
+        }
+    ]  # the refused create left nothing, the refused update changed nothing
 
 
 async def test_slug_is_unique_across_accounts_and_domains(

@@ -44,23 +44,23 @@ async def test_prefill_offers_earlier_answers_on_a_custom_domain_to_the_token_ho
         nine,
         domain="meet.ada.test",
         answers=[
-            {"question": "Company", "answer": "Initech"},
-            {"question": "Topic", "answer": "Pricing"},
+            {"question": "company", "answer": "Initech"},
+            {"question": "topic", "answer": "Pricing"},
         ],
     )
     second = await book_with_token(
         gql,
         slug,
         nine + dt.timedelta(hours=1),
-        answers=[{"question": "Topic", "answer": "Renewal"}],
+        answers=[{"question": "topic", "answer": "Renewal"}],
     )
     expected = {
         "__typename": "BookingFormPrefill",
         "name": "Cleo Contact",
         "email": "cleo@example.test",
         "answers": [  # by question; the newest answer to each wins
-            {"question": "Company", "answer": "Initech"},
-            {"question": "Topic", "answer": "Renewal"},
+            {"question": "company", "answer": "Initech"},
+            {"question": "topic", "answer": "Renewal"},
         ],
     }
     for booked in (first, second):
@@ -68,8 +68,8 @@ async def test_prefill_offers_earlier_answers_on_a_custom_domain_to_the_token_ho
     # The host sees each submission's answers on the booking.
     hosted = await gql(HOST_ANSWERS, token=ada.token)
     assert [e["node"]["answers"] for e in hosted["data"]["viewer"]["bookings"]["edges"]] == [
-        [{"question": "Company", "answer": "Initech"}, {"question": "Topic", "answer": "Pricing"}],
-        [{"question": "Topic", "answer": "Renewal"}],
+        [{"question": "company", "answer": "Initech"}, {"question": "topic", "answer": "Pricing"}],
+        [{"question": "topic", "answer": "Renewal"}],
     ]
 
 
@@ -103,3 +103,46 @@ async def test_prefill_is_refused_off_custom_domains_and_for_unknown_or_foreign_
     await factory.add(ConnectedDomain(account_id=other.account.id, domain="meet.otto.test"))
     otto_slug = await make_page(gql, other)
     assert await prefill(gql, otto_slug, "meet.otto.test", token) == unknown
+
+
+PAGE_ID = "{ viewer { schedulingPages(first: 1) { edges { node { id } } } } }"
+SET_FORM = """
+mutation Form($input: UpdateSchedulingPageInput!) {
+  updateSchedulingPage(input: $input) { __typename }
+}
+"""
+
+
+async def test_prefill_offers_only_what_the_pages_current_form_takes(
+    gql: GraphQLClient, factory: Factory
+) -> None:
+    """A removed question is not disclosed; an answer the field no longer accepts (a choice
+    since dropped) gives way to an older one it does."""
+    ada, slug, nine = await page_and_nine(gql, factory)
+    await factory.add(ConnectedDomain(account_id=ada.account.id, domain="meet.ada.test"))
+    await book_with_token(
+        gql,
+        slug,
+        nine,
+        answers=[
+            {"question": "company", "answer": "Initech"},
+            {"question": "topic", "answer": "Pricing"},
+        ],
+    )
+    latest = await book_with_token(
+        gql, slug, nine + dt.timedelta(hours=1), answers=[{"question": "topic", "answer": "Other"}]
+    )
+    listed = await gql(PAGE_ID, token=ada.token)
+    page_id = listed["data"]["viewer"]["schedulingPages"]["edges"][0]["node"]["id"]
+    form = [
+        {"key": "topic", "label": "Topic", "kind": "SINGLE_CHOICE", "options": ["Pricing", "Demo"]},
+        {"key": "phone", "label": "Phone", "kind": "PHONE"},
+    ]
+    changed = await gql(SET_FORM, {"input": {"id": page_id, "formFields": form}}, token=ada.token)
+    assert changed["data"]["updateSchedulingPage"]["__typename"] == "UpdateSchedulingPageSuccess"
+    assert await prefill(gql, slug, "meet.ada.test", latest["manageToken"]) == {
+        "__typename": "BookingFormPrefill",
+        "name": "Cleo Contact",
+        "email": "cleo@example.test",
+        "answers": [{"question": "topic", "answer": "Pricing"}],
+    }

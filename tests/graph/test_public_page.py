@@ -6,13 +6,17 @@ from __future__ import annotations
 import pytest
 
 from models import ConnectedDomain
+from models.enums import ConnectionStatus, Provider
 from tests.conftest import PUBLIC_BASE_URL, Factory, GraphQLClient, Person
 
 PUBLIC_PAGE = """
 query Page($slug: String!, $domain: String) {
   schedulingPage(slug: $slug, domain: $domain) {
     __typename
-    ... on PublicSchedulingPage { title slug url durations hostName timeZone }
+    ... on PublicSchedulingPage {
+      title slug url durations hostName timeZone offline
+      formFields { key label kind required options }
+    }
     ... on Error { message field code }
     ... on PageUnavailable { reason }
   }
@@ -48,6 +52,8 @@ async def test_anyone_can_read_a_public_page(gql: GraphQLClient, ada: Person) ->
                 "durations": [15, 30],
                 "hostName": "Ada",
                 "timeZone": "UTC",
+                "offline": True,  # no calendar connected (S7)
+                "formFields": [],
             }
         }
     }
@@ -109,3 +115,69 @@ async def test_turned_off_pages_answer_with_a_reason_and_come_back(
     await gql(turn, {"on": True}, token=ada.token)
     on = await gql(PUBLIC_PAGE, {"slug": "ada/intro"})
     assert on["data"]["schedulingPage"]["__typename"] == "PublicSchedulingPage"
+
+
+FORM_PAGE = """
+mutation {
+  createSchedulingPage(input: {title: "Demo", formFields: [
+    {key: "company", label: "Company", kind: SHORT_TEXT, required: true},
+    {key: "team_size", label: "Team size", kind: SINGLE_CHOICE, options: ["1-10", "11-50"]}
+  ]}) { __typename }
+}
+"""
+
+
+async def test_the_public_page_shows_its_form_fields(gql: GraphQLClient, ada: Person) -> None:
+    created = await gql(FORM_PAGE, token=ada.token)
+    assert created["data"]["createSchedulingPage"]["__typename"] == "CreateSchedulingPageSuccess"
+    page = (await gql(PUBLIC_PAGE, {"slug": "ada/demo"}))["data"]["schedulingPage"]
+    assert page["formFields"] == [
+        {
+            "key": "company",
+            "label": "Company",
+            "kind": "SHORT_TEXT",
+            "required": True,
+            "options": [],
+        },
+        {
+            "key": "team_size",
+            "label": "Team size",
+            "kind": "SINGLE_CHOICE",
+            "required": False,
+            "options": ["1-10", "11-50"],
+        },
+    ]
+
+
+async def offline(gql: GraphQLClient) -> bool:
+    page = (await gql(PUBLIC_PAGE, {"slug": "ada/intro"}))["data"]["schedulingPage"]
+    return bool(page["offline"])
+
+
+@pytest.mark.parametrize("provider", [Provider.GOOGLE, Provider.EXCHANGE])
+async def test_a_connected_calendar_with_scheduling_pages_on_takes_the_page_online(
+    gql: GraphQLClient, factory: Factory, ada: Person, provider: Provider
+) -> None:
+    await factory.connection(ada, provider=provider)
+    assert await offline(gql) is False
+
+
+async def test_without_a_calendar_taking_bookings_the_page_is_offline(
+    gql: GraphQLClient, factory: Factory, ada: Person
+) -> None:
+    """C5: a connection with scheduling pages off, or disconnected, books nothing (S7)."""
+    bob = await factory.person(name="Bob")
+    await factory.connection(bob)  # another host's calendar is not Ada's
+    assert await offline(gql) is True
+    await factory.connection(ada, scheduling_pages=False)
+    assert await offline(gql) is True
+    await factory.connection(ada, status=ConnectionStatus.DISCONNECTED)
+    assert await offline(gql) is True
+
+
+async def test_a_connection_that_lost_access_does_not_make_the_page_offline(
+    gql: GraphQLClient, factory: Factory, ada: Person
+) -> None:
+    """S13: booking is refused until access is regained, so no "request" promise is shown."""
+    await factory.connection(ada, status=ConnectionStatus.ACCESS_LOST)
+    assert await offline(gql) is False
