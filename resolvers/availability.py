@@ -32,12 +32,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from models import AvailabilityCalendar, Booking, CalendarConnection, RemoteCalendar
 from models.enums import BookingStatus, CalendarStatus, ConnectionStatus, Provider
 from providers import base as provider_errors
 from resolvers import busy_cache
+from resolvers.credentials import mark_access_lost
 from resolvers.errors import (
     AvailabilityUnknownError,
     HostAccessLostError,
@@ -48,6 +49,7 @@ from resolvers.pages import PublicPage, get_public_page
 from scheduling import rules
 from scheduling.slots import Slot, SlotRules, compute_slots
 from sync.busy import synced_busy
+from sync.changes import publish_host_changed
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -192,12 +194,21 @@ async def _live_busy(
     try:
         answer = await client.free_busy(list(by_remote_id), start, end)
     except provider_errors.AccessRevoked:
+        # S13: the grant or password is gone; say so on the connection, not only here.
+        await mark_access_lost(services.sessionmaker, group.connection.id, services.pubsub)
         raise HostAccessLostError(_LOST) from None
     except provider_errors.TransientError:
         transient = list(by_remote_id.values())
     except provider_errors.ProviderError:
         raise AvailabilityUnknownError(_UNKNOWN) from None
     else:
+        gone = [
+            by_remote_id[remote_id]
+            for remote_id, error in answer.errors.items()
+            if isinstance(error, provider_errors.CalendarGone) and remote_id in by_remote_id
+        ]
+        if gone:
+            await _mark_calendars_lost(services, group.connection.user_id, gone)
         for remote_id, error in answer.errors.items():
             if isinstance(error, provider_errors.CalendarGone | provider_errors.AccessRevoked):
                 raise HostAccessLostError(_LOST)
@@ -233,6 +244,22 @@ async def _live_busy(
         )
         busy.extend(cached.busy)
     return busy
+
+
+async def _mark_calendars_lost(services: Services, host_id: int, calendar_ids: list[int]) -> None:
+    """C2: a calendar deleted or unshared at the provider is ACCESS_LOST until the user
+    regains access or removes it from the availability calendars (the "X", S13)."""
+    async with services.sessionmaker.begin() as session:
+        await session.execute(
+            update(RemoteCalendar)
+            .where(
+                RemoteCalendar.id.in_(calendar_ids),
+                RemoteCalendar.status == CalendarStatus.CONNECTED,
+            )
+            .values(status=CalendarStatus.ACCESS_LOST)
+        )
+    log.warning("calendar gone at the provider", calendar_ids=calendar_ids)
+    await publish_host_changed(services.pubsub, services.sessionmaker, host_id)
 
 
 async def calendar_busy(

@@ -54,6 +54,12 @@ def callback_endpoint(
         except DomainError as exc:
             log.info("oauth callback refused", provider=provider.value, code=error_code(exc))
             return redirect(calendarConnectionError=error_code(exc), message=exc.message)
+        except Exception:  # the user is mid-redirect: a 500 page would strand them
+            log.exception("oauth callback failed", provider=provider.value)
+            return redirect(
+                calendarConnectionError="INTERNAL",
+                message="Something went wrong on our side while connecting; try again.",
+            )
         return redirect(
             calendarConnection=to_global_id("CalendarConnection", connection.id),
             status="CONNECTED",

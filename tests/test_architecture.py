@@ -1,8 +1,9 @@
 """The layering of DESIGN.md: arrows point down only.
 
 server → graph → resolvers → (scheduling, models, providers, sync); `scheduling` imports
-nothing of ours; `models` and `providers` never import the web stack; `sync` uses models
-and providers only; `graph` reaches the database only through resolvers.
+nothing of ours and does no I/O; `models` and `providers` never import the web stack, and
+providers know nothing of our tables (they return their own frozen dataclasses); `sync`
+uses models and providers only; `graph` reaches the database only through resolvers.
 """
 
 from __future__ import annotations
@@ -17,7 +18,18 @@ def test_scheduling_is_pure() -> None:
         archrule("scheduling is pure rules", comment="no I/O, nothing else of ours")
         .match("scheduling*")
         .should_not_import(
-            "server*", "graph*", "resolvers*", "models*", "sqlalchemy*", "asyncpg*", "httpx*", *WEB
+            "server*",
+            "graph*",
+            "resolvers*",
+            "models*",
+            "providers*",
+            "sync*",
+            "sqlalchemy*",
+            "asyncpg*",
+            "httpx*",
+            "anyio*",
+            "asyncio*",
+            *WEB,
         )
         .check("scheduling")
     )
@@ -29,6 +41,17 @@ def test_models_know_nothing_of_the_web_or_the_api() -> None:
         .match("models*")
         .should_not_import("server*", "graph*", "resolvers*", *WEB)
         .check("models")
+    )
+
+
+def test_providers_are_adapters_only() -> None:
+    (
+        archrule("providers behind one protocol", comment="no tables, no API, no web stack")
+        .match("providers*")
+        .should_not_import(
+            "server*", "graph*", "resolvers*", "models*", "sync*", "sqlalchemy*", *WEB
+        )
+        .check("providers")
     )
 
 

@@ -114,7 +114,7 @@ ORGANIZER = "boss@example.test"
 CHANNEL_ID = re.compile(r"[A-Za-z0-9\-_+/=]{1,64}")
 
 Consent = Literal["allow", "deny"]
-FaultKind = Literal["429", "403-rate", "503", "slow"]
+FaultKind = Literal["429", "403-rate", "503", "slow", "garbled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,7 +349,8 @@ class FakeGoogle:
     ) -> None:
         """The next `times` requests (all when None) for `operation` (any when None) fail:
         `429` (with `Retry-After` when given), `403-rate` (403 `rateLimitExceeded`), `503`,
-        or `slow` (answered correctly after `delay` seconds)."""
+        `slow` (answered correctly after `delay` seconds), or `garbled` (200 with an HTML
+        page, as a misconfigured proxy in front of the API answers)."""
         with self._lock:
             self._faults.append(_Fault(kind, operation, times, retry_after, delay))
 
@@ -1229,6 +1230,9 @@ def _api_error(
 
 def _fault_answer(fault: _Fault) -> Answer:
     headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+    if fault.kind == "garbled":
+        page = b"<html><body>Welcome to the proxy</body></html>"
+        return Answer(200, page, headers={"Content-Type": "text/html; charset=utf-8"})
     if fault.kind == "429":
         answer = _api_error(
             429, "rateLimitExceeded", "Rate Limit Exceeded", status="RESOURCE_EXHAUSTED"

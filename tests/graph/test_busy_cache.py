@@ -341,6 +341,11 @@ async def test_reads_too_old_to_answer_are_dropped_when_their_calendar_is_writte
 CALENDARS = """
 query { viewer { calendarConnections { edges { node { remoteCalendars { id name } } } } } }
 """
+CALENDARS_WITH_STATUS = """
+query { viewer { calendarConnections { edges { node {
+  remoteCalendars { name status }
+} } } } }
+"""
 SELECT = """
 mutation($ids: [ID!]!) { setAvailabilityCalendars(input: {calendarIds: $ids}) { __typename } }
 """
@@ -373,3 +378,18 @@ async def test_a_calendar_gone_at_the_provider_is_never_served_from_the_cache(
     assert (await book(api, slug, FREE_SLOT))["reason"] == "HOST_ACCESS_LOST"
     clock.advance(40)
     assert await slots(api, slug) == {"__typename": "PageUnavailable", "reason": "HOST_ACCESS_LOST"}
+
+    # C2: the calendar itself is marked, and removing it (the "X") is the user's fix.
+    statuses = {
+        c["name"]: c["status"]
+        for c in (await api(CALENDARS_WITH_STATUS, token=ada.token))["data"]["viewer"][
+            "calendarConnections"
+        ]["edges"][0]["node"]["remoteCalendars"]
+    }
+    assert statuses["Team offsite"] == "ACCESS_LOST"
+    assert set(statuses.values()) == {"CONNECTED", "ACCESS_LOST"}
+    removed = await api(SELECT, {"ids": []}, token=ada.token)
+    assert removed["data"]["setAvailabilityCalendars"]["__typename"] == (
+        "SetAvailabilityCalendarsSuccess"
+    )
+    assert (await slots(api, slug))["__typename"] == "AvailableSlots"

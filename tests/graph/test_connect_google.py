@@ -266,6 +266,23 @@ async def test_google_failing_at_the_callback_lands_on_the_dashboard_with_a_type
     assert await flow.connections(ada) == []
 
 
+async def test_an_unreadable_token_answer_lands_on_the_dashboard_not_on_a_500(
+    flow: GoogleFlow, factory: Factory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    ada = await factory.person()
+    flow.google.fail("garbled", operation="token")
+
+    landed = await flow.connect(ada)
+
+    assert landed == {
+        "calendarConnectionError": "INTERNAL",
+        "message": "Something went wrong on our side while connecting; try again.",
+    }
+    async with sessionmaker() as session:
+        assert (await session.execute(select(Credential))).first() is None
+    assert await flow.connections(ada) == []
+
+
 async def test_unticked_calendar_scope_is_oauth_denied(flow: GoogleFlow, factory: Factory) -> None:
     ada = await factory.person()
     flow.google.granted_scopes = ("openid", EMAIL_SCOPE)
