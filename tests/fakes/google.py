@@ -115,6 +115,7 @@ class LoggedRequest:
     body: Any
     status: int
     bearer: str | None
+    items: int | None = None  # how many `items` the answer carried (listings)
 
 
 @dataclass(slots=True)
@@ -550,6 +551,7 @@ class FakeGoogle:
                     body,
                     answer.status,
                     request.bearer,
+                    _item_count(answer),
                 )
             )
         return answer
@@ -1049,6 +1051,12 @@ class FakeGoogle:
 
 
 _FORM_OPERATIONS = frozenset({"token", "revoke"})
+
+
+def _item_count(answer: Answer) -> int | None:
+    if isinstance(answer.body, dict) and isinstance(answer.body.get("items"), list):
+        return len(answer.body["items"])
+    return None
 
 
 class _Refusal(Exception):
