@@ -400,6 +400,12 @@ class Outbox:
             booking = await session.get(Booking, message.booking_id)
             if booking is None:
                 return None
+            if message.kind is OutboxKind.CALENDAR_UPDATE and (
+                booking.status is not BookingStatus.CONFIRMED
+            ):
+                # Cancelled since the move: the delete behind it removes the event; a patch
+                # would have the provider mail the contact a new time first.
+                return None
             if booking.remote_event_id is None:
                 create = await _pending_create(session, booking.id)
                 if create is not None:

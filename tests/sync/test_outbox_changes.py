@@ -314,3 +314,38 @@ async def make_due_only(sessionmaker: async_sessionmaker[AsyncSession], outbox_i
             .where(OutboxMessage.id == outbox_id)
             .values(available_at=text("now()"))
         )
+
+
+async def test_a_move_of_a_meeting_cancelled_meanwhile_sends_the_contact_no_update(
+    flow: GoogleFlow,
+    factory: Factory,
+    app: Starlette,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Moved, then cancelled before the move was delivered: delivering the move first must
+    not patch the event (Google would mail the contact a new time for a cancelled meeting);
+    the delete then removes it, and the booking shows no calendar error."""
+    gql, google = flow.gql, flow.google
+    ada = await google_host(flow, factory)
+    booking_id, manage_token = await booked_at_nine(gql, ada)
+    outbox = make_outbox(app)
+    await deliver_pending(outbox, sessionmaker)
+    ten = nine() + dt.timedelta(hours=1)
+    moved = await run(gql, RESCHEDULE, ada.token, bookingId=booking_id, start=ten.isoformat())
+    assert moved["__typename"] == "RescheduleBookingSuccess", moved
+    cancelled = await run(gql, CANCEL_AS_CONTACT, manageToken=manage_token)
+    assert cancelled["booking"]["status"] == "CANCELLED", cancelled
+
+    assert await deliver_pending(outbox, sessionmaker) == [
+        (OutboxKind.CALENDAR_UPDATE, OutboxState.DONE),
+        (OutboxKind.CALENDAR_DELETE, OutboxState.DONE),
+    ]
+
+    (booking,), _ = await rows(sessionmaker)
+    event_id = event_id_for(event_key(booking))
+    assert [(op, sent) for op, eid, sent in google.notifications if eid == event_id] == [
+        ("events.insert", "all"),
+        ("events.delete", "all"),
+    ]
+    assert google_copies(google, event_id) == []
+    assert (booking.remote_event_id, booking.calendar_write_error) == (None, None)
