@@ -22,6 +22,7 @@ from models import OutboxMessage
 from models.outbox import OutboxKind, OutboxState
 from providers.google import event_id_for
 from sync.outbox import Outbox, event_key
+from sync.queue import JobQueue
 from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.google import TEAM_CALENDAR, FakeGoogle
@@ -29,7 +30,7 @@ from tests.graph import test_connect_google as connect_google
 from tests.graph.test_available_slots import make_page, next_monday
 from tests.graph.test_connect_google import SET_AVAILABILITY, GoogleFlow
 from tests.graph.test_manage_bookings import CANCEL_AS_CONTACT, RESCHEDULE, book_with_token, run
-from tests.sync.helpers import exchange_host, rows
+from tests.sync.helpers import eventually, exchange_host, rows, working
 from tests.sync.test_outbox import make_outbox
 
 # The app configured against the Google fake, and the consent flow's parties (fixtures).
@@ -218,51 +219,62 @@ async def test_google_changes_delivered_all_at_once_end_in_the_last_state(
 # -- Exchange (C11) ----------------------------------------------------------------------
 
 
-async def test_exchange_booking_is_written_moved_and_removed_through_the_outbox(
+async def test_exchange_booking_is_written_moved_and_removed_by_the_queue_worker(
     gql: GraphQLClient,
     factory: Factory,
     exchange: FakeExchange,
     app: Starlette,
+    database_url: str,
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
+    """The same on Exchange (C11), delivered as production does: by the job queue's worker
+    loop, from the jobs each change enqueued in its own transaction."""
     ada = await exchange_host(gql, factory, exchange)
     assert await choose_availability_calendar(gql, ada) == "Team offsite"
-    booking_id, manage_token = await booked_at_nine(gql, ada)
-    outbox = make_outbox(app)
+    queue = JobQueue(database_url, concurrency=4, heartbeat_seconds=5, idle_poll_seconds=0.2)
+    make_outbox(app).register(queue, sweep_seconds=60)
 
-    assert await deliver_pending(outbox, sessionmaker) == [
-        (OutboxKind.CALENDAR_CREATE, OutboxState.DONE)
-    ]
-    (booking,), _ = await rows(sessionmaker)
-    key = event_key(booking)
-    (item,) = exchange.items_with_key(key)
-    assert (item.folder_id, item.start, item.end, item.attendees) == (
-        exchange.calendar.id,  # the default calendar, not "Team offsite" (C3, S12)
-        nine(),
-        nine() + dt.timedelta(minutes=30),
-        [CONTACT],
-    )
+    async def delivered() -> bool:
+        _, messages = await rows(sessionmaker)
+        return all(m.state is OutboxState.DONE for m in messages)
 
-    quarter = nine() + dt.timedelta(minutes=15)
-    moved = await run(gql, RESCHEDULE, ada.token, bookingId=booking_id, start=quarter.isoformat())
-    assert moved["__typename"] == "RescheduleBookingSuccess", moved
-    assert await deliver_pending(outbox, sessionmaker) == [
-        (OutboxKind.CALENDAR_UPDATE, OutboxState.DONE)
-    ]
-    (moved_item,) = exchange.items_with_key(key)
-    assert (moved_item.id, moved_item.folder_id, moved_item.start, moved_item.end) == (
-        item.id,
-        exchange.calendar.id,
-        quarter,
-        quarter + dt.timedelta(minutes=30),
-    )
+    async with working(queue):
+        booking_id, manage_token = await booked_at_nine(gql, ada)
+        await eventually(delivered)
+        (booking,), _ = await rows(sessionmaker)
+        key = event_key(booking)
+        (item,) = exchange.items_with_key(key)
+        assert (item.folder_id, item.start, item.end, item.attendees) == (
+            exchange.calendar.id,  # the default calendar, not "Team offsite" (C3, S12)
+            nine(),
+            nine() + dt.timedelta(minutes=30),
+            [CONTACT],
+        )
 
-    cancelled = await run(gql, CANCEL_AS_CONTACT, manageToken=manage_token)
-    assert cancelled["booking"]["status"] == "CANCELLED", cancelled
-    assert await deliver_pending(outbox, sessionmaker) == [
-        (OutboxKind.CALENDAR_DELETE, OutboxState.DONE)
+        quarter = nine() + dt.timedelta(minutes=15)
+        moved = await run(
+            gql, RESCHEDULE, ada.token, bookingId=booking_id, start=quarter.isoformat()
+        )
+        assert moved["__typename"] == "RescheduleBookingSuccess", moved
+        await eventually(delivered)
+        (moved_item,) = exchange.items_with_key(key)
+        assert (moved_item.id, moved_item.folder_id, moved_item.start, moved_item.end) == (
+            item.id,
+            exchange.calendar.id,
+            quarter,
+            quarter + dt.timedelta(minutes=30),
+        )
+
+        cancelled = await run(gql, CANCEL_AS_CONTACT, manageToken=manage_token)
+        assert cancelled["booking"]["status"] == "CANCELLED", cancelled
+        await eventually(delivered)
+        assert exchange.items_with_key(key) == []
+    _, messages = await rows(sessionmaker)
+    assert [m.kind for m in messages] == [
+        OutboxKind.CALENDAR_CREATE,
+        OutboxKind.CALENDAR_UPDATE,
+        OutboxKind.CALENDAR_DELETE,
     ]
-    assert exchange.items_with_key(key) == []
 
 
 async def test_a_move_waits_for_a_throttled_create_however_long_and_then_lands(
