@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -30,6 +27,7 @@ from tests.graph import test_connect_google as connect_google
 from tests.graph.test_available_slots import make_page, next_monday
 from tests.graph.test_connect_google import SET_AVAILABILITY, GoogleFlow
 from tests.graph.test_manage_bookings import CANCEL_AS_CONTACT, RESCHEDULE, book_with_token, run
+from tests.sync import test_outbox as outbox_tests
 from tests.sync.helpers import eventually, exchange_host, rows, working
 from tests.sync.test_outbox import make_outbox
 
@@ -38,6 +36,7 @@ app = connect_google.app
 browser = connect_google.browser
 flow = connect_google.flow
 google = connect_google.google
+exchange = outbox_tests.exchange
 
 CONTACT = "cleo@example.test"
 CONNECTIONS = """
@@ -45,13 +44,6 @@ CONNECTIONS = """
   remoteCalendars { id name isPrimary }
 } } } } }
 """
-
-
-@pytest.fixture
-def exchange() -> Iterator[FakeExchange]:
-    with FakeExchange() as fake:
-        yield fake
-    close_connections()
 
 
 def nine() -> dt.datetime:

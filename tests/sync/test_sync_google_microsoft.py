@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -34,11 +34,15 @@ from tests.conftest import Factory
 from tests.fakes.google import FakeGoogle
 from tests.fakes.microsoft import CLIENT_ID, CLIENT_SECRET, FakeMicrosoft
 from tests.fakes.scenario import EXPECTED_BUSY, TIME_ZONE, ScriptedEvent, merged, spread, utc
+from tests.providers import test_google as google_tests
 from tests.providers.test_google import Tokens, oauth_for, stored_secret
 from tests.providers.test_microsoft import SecretBox, connect
 from tests.sync.clients import FixedClients
+from tests.sync.test_engine import Clock
 
-NOW = dt.datetime(2030, 3, 1, 12, tzinfo=dt.UTC)
+# The Google fake and a plain HTTP client for it (fixtures of the adapter's tests).
+google = google_tests.google
+http = google_tests.http
 SPAN = (utc(4, 0), utc(12, 0))  # the scenario week
 # The bulk lies after the scenario week and inside the synced window (NOW + 30 + 7 days).
 BULK = (utc(12, 0), utc(31, 0))
@@ -49,17 +53,6 @@ CONFIG = SyncConfig(
     max_attempts=3,
 )
 TIMEOUT = 30.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, delta: dt.timedelta) -> None:
-        self.now += delta
 
 
 @pytest.fixture
@@ -151,19 +144,53 @@ def ten_changes(
         fake.add_event(ScriptedEvent(f"new{n}", "New", at, at + dt.timedelta(minutes=30)))
 
 
+async def assert_ten_changes_transfer_only_the_changes(
+    ctx: SyncContext,
+    clock: Clock,
+    connection: CalendarConnection,
+    primary: RemoteCalendar,
+    fake: FakeGoogle | FakeMicrosoft,
+    bulk: list[ScriptedEvent],
+    ids: dict[str, str],
+    listings: Callable[[int], list[tuple[bool, int | None, int]]],
+    *,
+    pages: int,
+) -> None:
+    """A full sync lists the bulk and the scenario (17 items) in `pages` pages and stores
+    C4's busy time; after ten changes the next sync transfers them in one answer after the
+    cursor, and stores them."""
+    sessionmaker = ctx.sessionmaker
+    assert await sync_connection(ctx, connection.id) is Outcome.SYNCED
+
+    full = listings(0)
+    assert len(full) == pages
+    assert sum(items or 0 for _, items, _ in full) == len(bulk) + 17
+    assert await stored_busy(sessionmaker, primary, clock) == list(EXPECTED_BUSY)
+    before = await held(sessionmaker)
+    assert (await reload(sessionmaker, connection)).events_synced == before
+
+    ten_changes(fake, bulk, ids)
+    mark = len(fake.requests)
+    clock.advance(CONFIG.interval)
+
+    assert await sync_connection(ctx, connection.id) is Outcome.SYNCED
+
+    assert listings(mark) == [(True, 10, 200)]  # the ten changes, nothing else
+    assert await held(sessionmaker) == before
+    async with sessionmaker() as session:
+        moved = await session.get(SyncedEvent, (primary.id, ids[bulk[1].id]))
+        removed = await session.get(SyncedEvent, (primary.id, ids[bulk[100].id]))
+    assert moved is not None
+    assert isinstance(bulk[1].start, dt.datetime)
+    assert (moved.busy_start, moved.busy_end) == (
+        bulk[1].start + dt.timedelta(minutes=1),
+        bulk[1].start + dt.timedelta(minutes=2),
+    )
+    assert removed is None
+    assert await stored_busy(sessionmaker, primary, clock) == list(EXPECTED_BUSY)
+
+
 # -- Google ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def google() -> Iterator[FakeGoogle]:
-    with FakeGoogle() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as client:
-        yield client
 
 
 def google_client(google: FakeGoogle, http: httpx.AsyncClient) -> CalendarClient:
@@ -192,34 +219,17 @@ async def test_google_ten_changes_in_ten_thousand_events_transfer_only_the_chang
     connection, primary = await make_connection(factory, Provider.GOOGLE, google.email)
     ctx = context(sessionmaker, google_client(google, http), clock)
 
-    assert await sync_connection(ctx, connection.id) is Outcome.SYNCED
-
-    full = google_listings(google, 0)
-    assert len(full) == 41  # 250 a page, as the adapter asks: 10,017 items
-    assert sum(items or 0 for _, items, _ in full) == 10_000 + 17
-    assert await stored_busy(sessionmaker, primary, clock) == list(EXPECTED_BUSY)
-    before = await held(sessionmaker)
-    assert (await reload(sessionmaker, connection)).events_synced == before
-
-    ten_changes(google, bulk, ids)
-    mark = len(google.requests)
-    clock.advance(CONFIG.interval)
-
-    assert await sync_connection(ctx, connection.id) is Outcome.SYNCED
-
-    assert google_listings(google, mark) == [(True, 10, 200)]  # the ten changes, nothing else
-    assert await held(sessionmaker) == before
-    async with sessionmaker() as session:
-        moved = await session.get(SyncedEvent, (primary.id, ids[bulk[1].id]))
-        removed = await session.get(SyncedEvent, (primary.id, ids[bulk[100].id]))
-    assert moved is not None
-    assert isinstance(bulk[1].start, dt.datetime)
-    assert (moved.busy_start, moved.busy_end) == (
-        bulk[1].start + dt.timedelta(minutes=1),
-        bulk[1].start + dt.timedelta(minutes=2),
+    await assert_ten_changes_transfer_only_the_changes(
+        ctx,
+        clock,
+        connection,
+        primary,
+        google,
+        bulk,
+        ids,
+        lambda mark: google_listings(google, mark),
+        pages=41,  # 250 a page, as the adapter asks
     )
-    assert removed is None
-    assert await stored_busy(sessionmaker, primary, clock) == list(EXPECTED_BUSY)
 
 
 async def test_google_expired_sync_token_resyncs_the_calendar_in_full(
@@ -327,33 +337,17 @@ async def test_microsoft_ten_changes_in_ten_thousand_events_transfer_only_the_ch
     connection, primary = await make_connection(factory, Provider.MICROSOFT365, microsoft.email)
     ctx = context(sessionmaker, microsoft_client, clock)
 
-    assert await sync_connection(ctx, connection.id) is Outcome.SYNCED
-
-    full = deltas(microsoft, 0)
-    assert len(full) == 101  # 100 a page: 10,000 events and the scenario's 17 items
-    assert sum(items or 0 for _, items, _ in full) == 10_000 + 17
-    assert await stored_busy(sessionmaker, primary, clock) == list(EXPECTED_BUSY)
-    before = await held(sessionmaker)
-
-    ten_changes(microsoft, bulk, ids)
-    mark = len(microsoft.requests)
-    clock.advance(CONFIG.interval)
-
-    assert await sync_connection(ctx, connection.id) is Outcome.SYNCED
-
-    assert deltas(microsoft, mark) == [(True, 10, 200)]
-    assert await held(sessionmaker) == before
-    async with sessionmaker() as session:
-        moved = await session.get(SyncedEvent, (primary.id, ids[bulk[2].id]))
-        removed = await session.get(SyncedEvent, (primary.id, ids[bulk[101].id]))
-    assert moved is not None
-    assert isinstance(bulk[2].start, dt.datetime)
-    assert (moved.busy_start, moved.busy_end) == (
-        bulk[2].start + dt.timedelta(minutes=1),
-        bulk[2].start + dt.timedelta(minutes=2),
+    await assert_ten_changes_transfer_only_the_changes(
+        ctx,
+        clock,
+        connection,
+        primary,
+        microsoft,
+        bulk,
+        ids,
+        lambda mark: deltas(microsoft, mark),
+        pages=101,  # 100 a page, as the adapter asks (Prefer: odata.maxpagesize)
     )
-    assert removed is None
-    assert await stored_busy(sessionmaker, primary, clock) == list(EXPECTED_BUSY)
 
 
 async def test_microsoft_expired_delta_token_resyncs_the_calendar_in_full(
