@@ -134,6 +134,16 @@ class Outcome:
     error: str | None = None
 
 
+class _Waiting(Exception):
+    """An update or delete whose booking's create is still to be delivered: it must go out
+    after the create, however long that takes. `until` is when a create that failed before
+    is retried (None while its first attempt is under way or about to be)."""
+
+    def __init__(self, until: dt.datetime | None) -> None:
+        super().__init__(_WAITING)
+        self.until = until
+
+
 class _Failure(Exception):
     def __init__(
         self,
@@ -141,13 +151,11 @@ class _Failure(Exception):
         *,
         permanent: bool = False,
         retry_after: float | None = None,
-        on_booking: bool = True,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
         self.retry_after = retry_after
-        self.on_booking = on_booking
 
 
 _LOST = "Access to the host's calendar was lost; reconnect it and the meeting will be written."
@@ -160,6 +168,7 @@ _TASK_CALENDAR_GONE = (
     "The 'Slotgraph tasks' calendar was deleted at the provider; a new one is made on retry."
 )
 _UNEXPECTED = "Unexpected error while delivering; it will be retried."
+_WAITING = "Waiting for the meeting to be written to the calendar first."
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +249,8 @@ class Outbox:
             return claimed
         try:
             changes = await self._perform(claimed)
+        except _Waiting as waiting:
+            return await self._wait(claimed, waiting.until)
         except _Failure as failure:
             return await self._failed(claimed, failure)
         except ProviderError as error:
@@ -310,6 +321,27 @@ class Outbox:
         log.info("outbox delivered", outbox_id=message.id, kind=message.kind)
         return Outcome(OutboxState.DONE)
 
+    async def _wait(self, message: OutboxMessage, until: dt.datetime | None) -> Outcome:
+        """Put an update or delete back behind its booking's create. Waiting is no failed
+        attempt: the row never gives up while its create is still to come (else a create
+        throttled for longer than the row's attempts last would leave the calendar at the
+        old time). It is retried WAIT_FOR_CREATE from now, or once the create's own retry
+        is due if that is later."""
+        async with self.sessionmaker.begin() as session:
+            now = (await session.execute(select(func.now()))).scalar_one()
+            due = now + dt.timedelta(seconds=WAIT_FOR_CREATE)
+            if until is not None and until > due:
+                due = until
+            recorded = await session.execute(
+                update(OutboxMessage)
+                .where(self._claim_held(message))
+                .values(attempts=message.attempts - 1, available_at=due, last_error=_WAITING)
+            )
+        if not recorded.rowcount:  # type: ignore[attr-defined]
+            return Outcome(OutboxState.PENDING, retry_in=0.0)
+        log.info("outbox delivery waits for its create", outbox_id=message.id)
+        return Outcome(OutboxState.PENDING, retry_in=(due - now).total_seconds(), error=_WAITING)
+
     async def _failed(self, message: OutboxMessage, failure: _Failure) -> Outcome:
         give_up = failure.permanent or message.attempts >= self.policy.max_attempts
         delay = self.policy.delay(message.attempts, failure.retry_after)
@@ -324,7 +356,7 @@ class Outbox:
             )
             if not recorded.rowcount:  # type: ignore[attr-defined]
                 return Outcome(OutboxState.PENDING, retry_in=0.0)
-            if failure.on_booking and message.booking_id is not None:
+            if message.booking_id is not None:
                 booking_values: dict[str, Any] = {"calendar_write_error": failure.message}
                 if give_up:
                     booking_values["calendar_write_state"] = CalendarWriteState.FAILED
@@ -395,13 +427,16 @@ class Outbox:
             booking = await session.get(Booking, message.booking_id)
             if booking is None:
                 return None
+            if message.kind is OutboxKind.CALENDAR_UPDATE and (
+                booking.status is not BookingStatus.CONFIRMED
+            ):
+                # Cancelled since the move: the delete behind it removes the event; a patch
+                # would have the provider mail the contact a new time first.
+                return None
             if booking.remote_event_id is None:
-                if await _create_pending(session, booking.id):
-                    raise _Failure(
-                        "Waiting for the meeting to be written to the calendar first.",
-                        retry_after=WAIT_FOR_CREATE,
-                        on_booking=False,
-                    )
+                create = await _pending_create(session, booking.id)
+                if create is not None:
+                    raise _Waiting(create.available_at if create.last_error else None)
                 return None  # never written: the calendar has nothing to change
             contact = await session.get_one(Contact, booking.contact_id)
             target = await _written_to(session, booking)
@@ -627,15 +662,18 @@ def _draft(booking: Booking, contact: Contact) -> EventDraft:
     )
 
 
-async def _create_pending(session: AsyncSession, booking_id: int) -> bool:
+async def _pending_create(session: AsyncSession, booking_id: int) -> OutboxMessage | None:
+    """The booking's calendar create still to be delivered, if any."""
     found = await session.execute(
-        select(OutboxMessage.id).where(
+        select(OutboxMessage)
+        .where(
             OutboxMessage.booking_id == booking_id,
             OutboxMessage.kind == OutboxKind.CALENDAR_CREATE,
             OutboxMessage.state == OutboxState.PENDING,
         )
+        .limit(1)
     )
-    return found.first() is not None
+    return found.scalar_one_or_none()
 
 
 async def _written_to(session: AsyncSession, booking: Booking) -> _Target | None:

@@ -129,6 +129,7 @@ class LoggedRequest:
     body: Any
     status: int
     bearer: str | None
+    items: int | None = None  # how many `items` the answer carried (listings)
 
 
 @dataclass(slots=True)
@@ -609,6 +610,7 @@ class FakeGoogle:
                     body,
                     answer.status,
                     request.bearer,
+                    _item_count(answer),
                 )
             )
         return answer
@@ -1161,6 +1163,12 @@ class FakeGoogle:
 
 
 _FORM_OPERATIONS = frozenset({"token", "revoke"})
+
+
+def _item_count(answer: Answer) -> int | None:
+    if isinstance(answer.body, dict) and isinstance(answer.body.get("items"), list):
+        return len(answer.body["items"])
+    return None
 
 
 class _Refusal(Exception):

@@ -186,6 +186,7 @@ class LoggedRequest:
     body: Any
     mailbox: str | None
     prefer: str
+    items: int | None = None  # how many `value` items the answer carried (listings)
 
 
 @dataclass
@@ -747,6 +748,9 @@ class FakeMicrosoft:
                     body=request.json() if request.body else None,
                     mailbox=mailbox,
                     prefer=request.headers.get("prefer", ""),
+                    items=len(answer.body["value"])
+                    if isinstance(answer.body, dict) and isinstance(answer.body.get("value"), list)
+                    else None,
                 )
             )
         return answer

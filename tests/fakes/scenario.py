@@ -98,3 +98,18 @@ def merged(
         else:
             result.append((start, end))
     return result
+
+
+def spread(
+    count: int, start: dt.datetime, end: dt.datetime, *, prefix: str = "bulk"
+) -> list[ScriptedEvent]:
+    """`count` plain busy events evenly spread over [start, end), each lasting half of its
+    share of the span (whole seconds, as every provider's wire format keeps), so none
+    overlap: a large calendar for sync tests and the sync benchmark. Ids are `<prefix><n>`
+    (letters and digits only, valid at every provider)."""
+    step = dt.timedelta(seconds=(end - start).total_seconds() // count)
+    length = dt.timedelta(seconds=step.total_seconds() // 2)
+    return [
+        ScriptedEvent(f"{prefix}{n:05d}", "Busy", start + step * n, start + step * n + length)
+        for n in range(count)
+    ]
