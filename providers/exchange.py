@@ -185,7 +185,9 @@ SYNC_PAGE_SIZE: Final = 512  # the most SyncFolderItems returns per call
 # Each EWS operation may take several HTTP requests (auth-type and version probing, paging);
 # each request is bounded by `timeout`, the whole call by `timeout` times these factors.
 CLIENT_DEADLINE_FACTOR: Final = 10
-CONNECT_DEADLINE_FACTOR: Final = 20
+# A whole connect (autodiscover, version probing, every username tried) answers within this:
+# exchangelib probes many URLs and versions, each bounded only by `timeout` (#4).
+CONNECT_DEADLINE: Final = 30.0
 MAX_CONNECTIONS: Final = 4  # sessions per login; Exchange throttles concurrent connections
 DEFAULT_RETRY: Final = RetryPolicy()
 
@@ -318,6 +320,7 @@ async def connect_exchange(
     *,
     limiter: anyio.CapacityLimiter,
     timeout: float,  # noqa: ASYNC109 - bounds each HTTP request made in the worker thread
+    deadline: float = CONNECT_DEADLINE,
 ) -> ExchangeAccountInfo:
     """Validate an Exchange login (S2): find the EWS URL (given, or by autodiscover), refuse
     servers older than 2010 SP2, check the password and read the mailbox's time zone.
@@ -325,27 +328,35 @@ async def connect_exchange(
     Without an explicit username the email address is tried first, then the part before the
     "@", the two forms Exchange servers usually accept.
     Raises AuthenticationFailed (with the app-password hint), ServerUnsupported,
-    ServerUnreachable or DiscoveryFailed, each with a message safe to show.
+    ServerUnreachable or DiscoveryFailed, each with a message safe to show; all of it within
+    `deadline` seconds, however many probes exchangelib would still make.
     """
     failure: AuthenticationFailed | None = None
+    ends_at = anyio.current_time() + deadline
+
+    def remaining() -> float:
+        return max(0.0, ends_at - anyio.current_time())
+
     for username in _username_candidates(creds):
+        if failure is not None and remaining() <= 0:
+            break  # out of time: the refusal already seen is the better answer
         try:
             ews_url = creds.ews_url
             if not ews_url:
                 ews_url = await _run_in_thread(
                     partial(_discover, creds.email, username, creds.password, timeout),
                     limiter=limiter,
-                    deadline=timeout * CONNECT_DEADLINE_FACTOR,
+                    deadline=remaining(),
                     on_deadline=lambda: DiscoveryFailed(
                         "Autodiscover did not find the Exchange server in time; enter the EWS URL."
                     ),
                     translate=_discovery_error,
                 )
-            await _check_host_resolves(ews_url, timeout)
+            await _check_host_resolves(ews_url, min(timeout, remaining()))
             return await _run_in_thread(
                 partial(_validate, creds.email, username, creds.password, ews_url, timeout),
                 limiter=limiter,
-                deadline=timeout * CONNECT_DEADLINE_FACTOR,
+                deadline=remaining(),
                 on_deadline=lambda: ServerUnreachable(
                     "The Exchange server did not answer in time; check the EWS URL."
                 ),

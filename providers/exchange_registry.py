@@ -8,18 +8,23 @@ from typing import Any
 import anyio
 
 from providers.base import CalendarClient
-from providers.exchange import ExchangeCalendarClient, ExchangeCredentials, connect_exchange
+from providers.exchange import (
+    DEFAULT_RETRY,
+    ExchangeCalendarClient,
+    ExchangeCredentials,
+    connect_exchange,
+)
 from providers.registry import ExchangeAccount
+from providers.retry import RetryPolicy
 
 
-class ExchangeConnector:
-    """Validates logins and builds clients; all EWS threads share one capacity limiter so a
-    slow Exchange server cannot starve the process (NOTES: exchangelib is blocking)."""
+class ExchangeThreads:
+    """The one capacity limiter every EWS thread of the process runs under, shared by the
+    interactive and the background connector (NOTES: exchangelib is blocking)."""
 
-    def __init__(self, *, max_threads: int, timeout: float) -> None:
+    def __init__(self, max_threads: int) -> None:
         self._max_threads = max_threads
         self._limiter: anyio.CapacityLimiter | None = None
-        self._timeout = timeout
 
     @property
     def limiter(self) -> anyio.CapacityLimiter:
@@ -27,6 +32,27 @@ class ExchangeConnector:
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self._max_threads)
         return self._limiter
+
+
+class ExchangeConnector:
+    """Validates logins and builds clients with one retry policy and request timeout; all
+    EWS threads share `threads` so a slow Exchange server cannot starve the process."""
+
+    def __init__(
+        self,
+        *,
+        max_threads: int,
+        timeout: float,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        threads: ExchangeThreads | None = None,
+    ) -> None:
+        self._threads = threads or ExchangeThreads(max_threads)
+        self._timeout = timeout
+        self._retry = retry
+
+    @property
+    def limiter(self) -> anyio.CapacityLimiter:
+        return self._threads.limiter
 
     async def connect(
         self, *, email: str, password: str, username: str | None, ews_url: str | None
@@ -58,4 +84,5 @@ class ExchangeConnector:
             limiter=self.limiter,
             timeout=self._timeout,
             time_zone=secret.get("time_zone"),
+            retry=self._retry,
         )

@@ -1,6 +1,7 @@
 """Calendar clients for background work: `sync.clients.CalendarClients` over the credential
 store and the provider registry (the outbox cannot reach credentials itself: `sync` sits
-below `resolvers`). Used by the outbox and the sync engine."""
+below `resolvers`). Used by the outbox and the sync engine, so its clients come from the
+background registry: patient retries, nobody waiting (#4)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ class ConnectionClients:
             secret = await services.credentials.load(session, connection.id)
         if secret is None:
             raise AccessRevoked("This calendar was disconnected; connect it again.")
-        registry = services.registry
+        registry = services.job_registry
         if connection.provider is Provider.EXCHANGE and registry.exchange is not None:
             return registry.exchange.client(secret)
         oauth = registry.oauth.get(connection.provider.value)

@@ -104,6 +104,13 @@ class Services:
     # How recent a calendar's last sync must be for availability to use its synced events
     # instead of live free/busy (issue #5; `Settings.sync_freshness_seconds`).
     sync_freshness: dt.timedelta = dt.timedelta(minutes=15)
+    # The providers background jobs use (outbox, sync, push, task events): patient retries,
+    # where `registry` is tuned for a person waiting (#4). None: `registry` serves both.
+    background_registry: ProviderRegistry | None = None
+
+    @property
+    def job_registry(self) -> ProviderRegistry:
+        return self.background_registry or self.registry
 
 
 def redirect_uri(public_base_url: str, provider: Provider) -> str:

@@ -1,18 +1,23 @@
-"""Building the provider registry from settings: which providers are configured, their
-base URLs, and the shared HTTP client they use."""
+"""Building the provider registries from settings: which providers are configured, their
+base URLs, the shared HTTP client they use, and how patient their calls are: one registry
+for calls a person waits on (tight retries and timeout, #4) and one for background jobs."""
 
 from __future__ import annotations
 
 import ssl
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import certifi
 
 from models.enums import Provider
-from providers.exchange_registry import ExchangeConnector
+from providers.exchange_registry import ExchangeConnector, ExchangeThreads
 from providers.google import GoogleOAuth
 from providers.microsoft import MicrosoftOAuth
 from providers.registry import OAuthProvider, ProviderRegistry
+from providers.retry import INTERACTIVE, RetryPolicy
+
+PATIENT = RetryPolicy()  # background jobs: nobody waits, and they come back later anyway
 
 if TYPE_CHECKING:
     import httpx
@@ -30,12 +35,53 @@ def provider_tls(settings: Settings) -> ssl.SSLContext | bool:
     return context
 
 
-def build_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegistry:
-    """Google and Microsoft 365 appear only when their client id and secret are set."""
+@dataclass(frozen=True, slots=True)
+class Registries:
+    """`interactive` serves requests (slot listing, booking, connecting: a person waits);
+    `background` serves the worker's jobs (outbox, sync, push, task events)."""
+
+    interactive: ProviderRegistry
+    background: ProviderRegistry
+
+
+def build_registries(settings: Settings, http: httpx.AsyncClient) -> Registries:
+    """Both registries over one HTTP client and one Exchange thread limiter."""
+    threads = ExchangeThreads(settings.exchange_max_threads)
+    return Registries(
+        interactive=build_registry(
+            settings,
+            http,
+            retry=INTERACTIVE,
+            timeout=min(
+                settings.provider_interactive_timeout_seconds, settings.provider_timeout_seconds
+            ),
+            exchange_threads=threads,
+        ),
+        background=build_registry(settings, http, exchange_threads=threads),
+    )
+
+
+def build_registry(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    *,
+    retry: RetryPolicy = PATIENT,
+    timeout: float | None = None,
+    exchange_threads: ExchangeThreads | None = None,
+) -> ProviderRegistry:
+    """Google and Microsoft 365 appear only when their client id and secret are set. Every
+    adapter retries per `retry` and bounds each request by `timeout` (default: the
+    `provider_timeout_seconds` setting)."""
+    timeout = settings.provider_timeout_seconds if timeout is None else timeout
     oauth: dict[str, OAuthProvider] = {}
     if settings.google_client_id and settings.google_client_secret:
         oauth[Provider.GOOGLE.value] = _google(
-            settings, http, settings.google_client_id, settings.google_client_secret
+            settings,
+            http,
+            settings.google_client_id,
+            settings.google_client_secret,
+            retry=retry,
+            timeout=timeout,
         )
     if settings.microsoft_client_id and settings.microsoft_client_secret:
         oauth[Provider.MICROSOFT365.value] = MicrosoftOAuth(
@@ -44,13 +90,16 @@ def build_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegis
             authority=settings.microsoft_authority,
             graph_base_url=settings.microsoft_graph_base_url,
             http=http,
-            timeout=settings.provider_timeout_seconds,
+            timeout=timeout,
             ca_bundle=settings.microsoft_ca_bundle,
+            retry=retry,
         )
     exchange = (
         ExchangeConnector(
             max_threads=settings.exchange_max_threads,
-            timeout=settings.provider_timeout_seconds,
+            timeout=timeout,
+            retry=retry,
+            threads=exchange_threads,
         )
         if settings.exchange_enabled
         else None
@@ -59,7 +108,13 @@ def build_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegis
 
 
 def _google(
-    settings: Settings, http: httpx.AsyncClient, client_id: str, client_secret: str
+    settings: Settings,
+    http: httpx.AsyncClient,
+    client_id: str,
+    client_secret: str,
+    *,
+    retry: RetryPolicy,
+    timeout: float,
 ) -> GoogleOAuth:
     return GoogleOAuth(
         client_id=client_id,
@@ -70,5 +125,6 @@ def _google(
         userinfo_url=settings.google_userinfo_url,
         api_base_url=settings.google_api_base_url,
         http=http,
-        timeout=settings.provider_timeout_seconds,
+        timeout=timeout,
+        retry=retry,
     )

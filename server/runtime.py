@@ -17,7 +17,7 @@ from resolvers.busy_cache import BusyCachePolicy
 from resolvers.connections import Services, utc_now
 from resolvers.credentials import CredentialStore
 from resolvers.subscriptions import AvailabilityFeeds
-from server.providers import build_registry, provider_tls
+from server.providers import Registries, build_registries, provider_tls
 from sync.pubsub import PostgresPubSub
 
 if TYPE_CHECKING:
@@ -51,8 +51,9 @@ def build_runtime(
     registry: ProviderRegistry | None = None,
     clock: Callable[[], dt.datetime] = utc_now,
 ) -> Runtime:
-    """The engine connects lazily; `registry` defaults to the providers in `settings`;
-    `clock` is the use cases' "now"."""
+    """The engine connects lazily; `registry` defaults to the providers in `settings` (two
+    registries: tight retries for requests, patient ones for jobs; a given `registry` serves
+    both); `clock` is the use cases' "now"."""
     engine = create_engine(
         database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
@@ -70,9 +71,15 @@ def build_runtime(
     # Change notices for subscriptions (sync/pubsub.py): NOTIFY from the pool; the one
     # LISTEN connection of the process starts with the app's lifespan.
     pubsub = PostgresPubSub(database_url, engine)
+    registries = (
+        build_registries(settings, http)
+        if registry is None
+        else Registries(interactive=registry, background=registry)
+    )
     services = Services(
         sessionmaker=sessionmaker,
-        registry=registry or build_registry(settings, http),
+        registry=registries.interactive,
+        background_registry=registries.background,
         credentials=CredentialStore(CredentialCipher(keys), pubsub),
         public_base_url=settings.public_base_url,
         pubsub=pubsub,

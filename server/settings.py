@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # Where the dashboard lives: the OAuth callback redirects there (S1).
     dashboard_url: str = "http://localhost:3000/settings/calendar"
     provider_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Each provider request a person waits on (slot listing, booking, connecting) is bounded
+    # tighter than background work (#4); never above `provider_timeout_seconds`.
+    provider_interactive_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     # Google (S1). Base URLs are settings so the same adapter runs against a fake in tests.
     google_client_id: str | None = None
     google_client_secret: str | None = None

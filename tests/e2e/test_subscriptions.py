@@ -69,6 +69,18 @@ mutation($id: ID!) {
   disconnectCalendar(input: {connectionId: $id}) { __typename }
 }
 """
+BOOK_WITH_TOKEN = """
+mutation($input: BookMeetingInput!) {
+  bookMeeting(input: $input) { __typename ... on BookMeetingSuccess { manageToken } }
+}
+"""
+CANCEL_AS_CONTACT = """
+mutation($token: String!) {
+  cancelBookingAsContact(input: {manageToken: $token, reason: "Something came up"}) {
+    __typename
+  }
+}
+"""
 TURN_OFF_PAGES = """
 mutation { updateCalendarSettings(input: {schedulingPagesEnabled: false}) { __typename } }
 """
@@ -155,6 +167,34 @@ def window(monday: dt.date) -> dict[str, str]:
     }
 
 
+def change(monday: dt.date, *times: str, snapshot: bool = False) -> dict[str, Any]:
+    """The availabilityChanged event for the host_with_page day offering `times`."""
+    return {
+        "availabilityChanged": {
+            "__typename": "AvailabilityChange",
+            "snapshot": snapshot,
+            "offline": True,
+            "duration": 30,
+            "timeZone": "UTC",
+            "days": [{"date": monday.isoformat(), "slots": starts(monday, *times)}],
+        }
+    }
+
+
+ALL_DAY = ("10:00", "10:15", "10:30", "10:45", "11:00")
+
+
+def booking_at_10_15(slug: str, monday: dt.date) -> dict[str, Any]:
+    return {
+        "input": {
+            "pageSlug": slug,
+            "start": dt.datetime.combine(monday, dt.time(10, 15), dt.UTC).isoformat(),
+            "timeZone": "UTC",
+            "contact": {"name": "Cleo", "email": "cleo@example.test"},
+        }
+    }
+
+
 async def test_a_booking_through_a_changes_the_day_for_subscribers_on_b(
     processes: tuple[Served, Served], on_a: GraphQLClient, factory: Factory
 ) -> None:
@@ -164,43 +204,33 @@ async def test_a_booking_through_a_changes_the_day_for_subscribers_on_b(
     async with subscription(
         b, AVAILABILITY, {"slug": slug, **window(monday)}
     ) as stream:  # anonymous: availabilityChanged is public (C10)
-        assert await next_event(stream) == {
-            "availabilityChanged": {
-                "__typename": "AvailabilityChange",
-                "snapshot": True,
-                "offline": True,
-                "duration": 30,
-                "timeZone": "UTC",
-                "days": [
-                    {
-                        "date": monday.isoformat(),
-                        "slots": starts(monday, "10:00", "10:15", "10:30", "10:45", "11:00"),
-                    }
-                ],
-            }
-        }
-        booked = await on_a(
-            BOOK,
-            {
-                "input": {
-                    "pageSlug": slug,
-                    "start": dt.datetime.combine(monday, dt.time(10, 15), dt.UTC).isoformat(),
-                    "timeZone": "UTC",
-                    "contact": {"name": "Cleo", "email": "cleo@example.test"},
-                }
-            },
-        )
+        assert await next_event(stream) == change(monday, *ALL_DAY, snapshot=True)
+        booked = await on_a(BOOK, booking_at_10_15(slug, monday))
         assert booked == {"data": {"bookMeeting": {"__typename": "BookMeetingSuccess"}}}
-        assert await next_event(stream) == {
-            "availabilityChanged": {
-                "__typename": "AvailabilityChange",
-                "snapshot": False,
-                "offline": True,
-                "duration": 30,
-                "timeZone": "UTC",
-                "days": [{"date": monday.isoformat(), "slots": starts(monday, "10:45", "11:00")}],
-            }
+        assert await next_event(stream) == change(monday, "10:45", "11:00")
+
+
+async def test_a_contact_cancelling_through_a_gives_the_slot_back_to_subscribers_on_b(
+    processes: tuple[Served, Served], on_a: GraphQLClient, factory: Factory
+) -> None:
+    """The manage token from the confirmation cancels on A; B's subscribers see the freed
+    slot, and the ones its meeting overlapped, offered again (S12, C1)."""
+    _, b = processes
+    _, slug = await host_with_page(on_a, factory)
+    monday = next_monday()
+    booked = await on_a(
+        BOOK_WITH_TOKEN,
+        booking_at_10_15(slug, monday),
+    )
+    token = booked["data"]["bookMeeting"]["manageToken"]
+    assert isinstance(token, str)
+    async with subscription(b, AVAILABILITY, {"slug": slug, **window(monday)}) as stream:
+        assert await next_event(stream) == change(monday, "10:45", "11:00", snapshot=True)
+        cancelled = await on_a(CANCEL_AS_CONTACT, {"token": token})
+        assert cancelled == {
+            "data": {"cancelBookingAsContact": {"__typename": "CancelBookingAsContactSuccess"}}
         }
+        assert await next_event(stream) == change(monday, *ALL_DAY)
 
 
 async def test_pages_turned_off_through_a_reach_b_as_a_typed_reason(

@@ -1,18 +1,27 @@
 """A real `slotgraph serve` process and a real graphql-transport-ws client (`gql`):
-authentication in `connection_init` (C10), health routes, graceful shutdown."""
+authentication in `connection_init` (C10), health routes, graceful shutdown; and, with a raw
+`websockets` client to see the protocol's own messages, the socket limits: the subscription
+past SLOTGRAPH_MAX_SUBSCRIPTIONS_PER_SOCKET is refused with an `error` message for that
+operation only (what Strawberry's graphql-transport-ws handler sends), and a client offering
+only the legacy `graphql-ws` subprotocol is closed with 4406."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 from gql import Client, gql
 from gql.transport.exceptions import TransportConnectionFailed
 from gql.transport.websockets import WebsocketsTransport
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedError
+from websockets.typing import Subprotocol
 
+from graph.relay import to_global_id
 from tests.conftest import Factory
 from tests.e2e.serving import serve
 
@@ -83,3 +92,113 @@ async def test_http_through_several_workers(server: str, factory: Factory) -> No
         )
     assert {response.status_code for response in answers} == {200}
     assert all(response.json() == {"data": {"viewer": {"name": "Ada"}}} for response in answers)
+
+
+# -- socket limits (raw graphql-transport-ws frames) -------------------------------------
+
+LIMIT = 2
+GUARD = 10  # seconds; a guard against hanging, never a measurement
+SYNC_STATUS = """
+subscription($id: ID!) { syncStatus(connectionId: $id) { ... on SyncStatus { status } } }
+"""
+DISCONNECT = """
+mutation($id: ID!) { disconnectCalendar(input: {connectionId: $id}) { __typename } }
+"""
+
+
+@pytest.fixture(scope="module")
+def limited_ws_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`slotgraph serve` allowing LIMIT operations per socket."""
+    env = {"SLOTGRAPH_MAX_SUBSCRIPTIONS_PER_SOCKET": str(LIMIT)}
+    with serve(database_url, tmp_path_factory.mktemp("limited"), workers=1, env=env) as base:
+        yield base.replace("http://", "ws://") + "/graphql"
+
+
+async def receive(socket: ClientConnection) -> dict[str, Any]:
+    """The next protocol message other than a keep-alive ping."""
+    while True:
+        message: dict[str, Any] = json.loads(await asyncio.wait_for(socket.recv(), GUARD))
+        if message["type"] != "ping":
+            return message
+        await socket.send(json.dumps({"type": "pong"}))
+
+
+async def subscribe(socket: ClientConnection, operation_id: str, connection_id: str) -> None:
+    await socket.send(
+        json.dumps(
+            {
+                "id": operation_id,
+                "type": "subscribe",
+                "payload": {"query": SYNC_STATUS, "variables": {"id": connection_id}},
+            }
+        )
+    )
+
+
+def status(operation_id: str, value: str) -> dict[str, Any]:
+    return {
+        "id": operation_id,
+        "type": "next",
+        "payload": {"data": {"syncStatus": {"status": value}}},
+    }
+
+
+async def test_the_subscription_past_the_socket_limit_is_refused_and_the_others_keep_running(
+    limited_ws_url: str, factory: Factory
+) -> None:
+    ada = await factory.person(name="Ada")
+    connection, _ = await factory.connection(ada)
+    connection_id = to_global_id("CalendarConnection", connection.id)
+    async with connect(
+        limited_ws_url, subprotocols=[Subprotocol("graphql-transport-ws")]
+    ) as socket:
+        init = {"authorization": f"Bearer {ada.token}"}
+        await socket.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert await receive(socket) == {"type": "connection_ack", "payload": None}
+        for operation_id in ("1", "2"):
+            await subscribe(socket, operation_id, connection_id)
+            assert await receive(socket) == status(operation_id, "CONNECTED")
+
+        await subscribe(socket, "3", connection_id)
+        assert await receive(socket) == {
+            "id": "3",
+            "type": "error",
+            "payload": [{"message": "Subscription limit reached"}],
+        }
+
+        # Completing one frees its place; the socket itself was never closed.
+        await socket.send(json.dumps({"id": "1", "type": "complete"}))
+        await subscribe(socket, "4", connection_id)
+        assert await receive(socket) == status("4", "CONNECTED")
+
+        async with httpx.AsyncClient(
+            base_url=limited_ws_url.replace("ws://", "http://").removesuffix("/graphql"),
+            timeout=GUARD,
+        ) as client:
+            dropped = await client.post(
+                "/graphql",
+                json={"query": DISCONNECT, "variables": {"id": connection_id}},
+                headers={"Authorization": f"Bearer {ada.token}"},
+            )
+        assert dropped.json() == {
+            "data": {"disconnectCalendar": {"__typename": "DisconnectCalendarSuccess"}}
+        }
+        changes = [await receive(socket), await receive(socket)]
+        assert sorted(changes, key=lambda m: str(m["id"])) == [
+            status("2", "DISCONNECTED"),
+            status("4", "DISCONNECTED"),
+        ]
+
+
+async def test_a_client_offering_only_the_legacy_graphql_ws_protocol_is_closed_with_4406(
+    limited_ws_url: str,
+) -> None:
+    async with connect(limited_ws_url, subprotocols=[Subprotocol("graphql-ws")]) as socket:
+        assert socket.subprotocol is None  # the server chose none of the offered ones
+        with pytest.raises(ConnectionClosedError) as closed:
+            await asyncio.wait_for(socket.recv(), GUARD)  # closed before any message
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+        4406,
+        "Subprotocol not acceptable",
+    )

@@ -3,6 +3,11 @@ EWS fake through the real Exchange adapter.
 
 The app here runs on a clock the tests move: the scenario week lies in March 2030, and
 moving the clock is how a cached read grows old (listing window 30 s, freshness 300 s).
+
+Live reads a person waits on are bounded tightly (#4): the INTERACTIVE retry policy and a
+short request timeout, so a throttling, failing or slow provider answers from the cache or
+AvailabilityUnknown after a couple of quick tries, proved by counting the fake's requests;
+background delivery keeps the patient default policy.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from models import Booking, BusyCacheInterval, BusyCacheWindow, OutboxMessage
-from models.outbox import OutboxKind
+from models.outbox import OutboxKind, OutboxState
+from providers.retry import INTERACTIVE, RetryPolicy
+from resolvers.calendar_clients import ConnectionClients
 from server.app import create_app
 from server.settings import Settings
+from sync.outbox import DeliveryPolicy, Outbox, Outcome
 from tests.conftest import Factory, GraphQLClient
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.fakes.scenario import EXPECTED_BUSY, ScriptedEvent, merged, utc
@@ -87,6 +95,8 @@ async def clocked_app(
             "db_pool_size": 2,
             "busy_cache_freshness_seconds": 300.0,
             "busy_cache_listing_seconds": 30.0,
+            # A slow provider is given up on quickly (tests/graph/test_interactive_retries.py).
+            "provider_interactive_timeout_seconds": 0.5,
         }
     )
     app = create_app(tuned, database_url, clock=clock)
@@ -393,3 +403,73 @@ async def test_a_calendar_gone_at_the_provider_is_never_served_from_the_cache(
         "SetAvailabilityCalendarsSuccess"
     )
     assert (await slots(api, slug))["__typename"] == "AvailableSlots"
+
+
+# Longer than INTERACTIVE waits for, shorter than the default policy does: a request that
+# honoured it would retry after 10 s; an interactive one gives up and falls back at once.
+BACK_OFF_MS = 10_000
+SLOW_SECONDS = 3.0  # the fake's slow answers; the interactive request timeout is far shorter
+
+
+def availability_statuses(exchange: FakeExchange) -> list[int]:
+    return [r.status for r in exchange.operations("GetUserAvailability", status=None)]
+
+
+async def test_a_throttling_provider_is_asked_once_and_listing_and_booking_use_the_cache(
+    api: GraphQLClient, slug: str, exchange: FakeExchange, clock: Clock
+) -> None:
+    first = await slots(api, slug)
+    assert first["__typename"] == "AvailableSlots"
+    exchange.fail("busy", operation="GetUserAvailability", times=None, back_off_ms=BACK_OFF_MS)
+    clock.advance(120)  # past the listing window, within freshness
+
+    assert await slots(api, slug) == first
+    assert (await book(api, slug, FREE_SLOT))["__typename"] == "BookMeetingSuccess"
+    # One try each: the 10 s back-off is not waited for while a person waits.
+    assert availability_statuses(exchange) == [200, 500, 500]
+
+
+async def test_a_failing_provider_is_tried_only_interactive_attempts_times(
+    api: GraphQLClient, slug: str, exchange: FakeExchange
+) -> None:
+    exchange.fail("http503", operation="GetUserAvailability", times=None)
+
+    assert await slots(api, slug) == UNKNOWN
+    assert availability_statuses(exchange) == [503] * INTERACTIVE.attempts
+    assert INTERACTIVE.attempts < RetryPolicy().attempts
+
+
+async def test_a_slow_provider_is_abandoned_after_the_interactive_timeout(
+    api: GraphQLClient, slug: str, exchange: FakeExchange
+) -> None:
+    exchange.fail("slow", operation="GetUserAvailability", times=None, delay=SLOW_SECONDS)
+
+    assert await slots(api, slug) == UNKNOWN
+    # Each try timed out (0.5 s) long before the fake answered (3 s): two tries, no more.
+    assert len(exchange.operations("GetUserAvailability", status=None)) == INTERACTIVE.attempts
+    exchange.clear_failures()
+
+
+async def test_background_delivery_keeps_retrying_with_the_patient_policy(
+    api: GraphQLClient,
+    slug: str,
+    exchange: FakeExchange,
+    clocked_app: Starlette,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    assert (await book(api, slug, FREE_SLOT))["__typename"] == "BookMeetingSuccess"
+    async with sessionmaker() as session:
+        (message,) = (await session.execute(select(OutboxMessage))).scalars().all()
+    # More failures in a row than an interactive call would sit through.
+    exchange.fail("http503", operation="CreateItem", times=INTERACTIVE.attempts)
+    services = clocked_app.state.runtime.services
+    outbox = Outbox(
+        services.sessionmaker,
+        ConnectionClients(services),  # what the worker builds (server/worker.py)
+        mailer=None,
+        policy=DeliveryPolicy(max_attempts=5, initial_backoff=1.0, lease=60.0),
+    )
+
+    assert await outbox.deliver(message.id) == Outcome(OutboxState.DONE)
+    statuses = [r.status for r in exchange.operations("CreateItem", status=None)]
+    assert statuses == [503] * INTERACTIVE.attempts + [200]  # all within one delivery

@@ -3,17 +3,20 @@ adapter (exchangelib) → the EWS fake on loopback → a CONNECTED connection.""
 
 from __future__ import annotations
 
+import datetime as dt
 import socket
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models import InboxConnection
-from models.enums import InboxKind
+from models import Account, CalendarConnection, InboxConnection
+from models.enums import ConnectionPurpose, InboxKind
 from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import EXCHANGE_2007_SP3, PASSWORD, FakeExchange
+from tests.graph.test_disconnect import DISCONNECT
 from tests.models.test_credentials import dump
 
 CONNECT = """
@@ -139,3 +142,85 @@ async def test_connecting_needs_the_permission_and_a_personal_inbox(
     refused = await connect(gql, shared, email=fake.email, password=PASSWORD, ewsUrl=fake.url)
     assert refused["__typename"] == "SharedInboxNotAllowed"  # S4
     assert fake.requests == []  # refused before any call to Exchange
+
+
+# -- S6: legacy dual connections ------------------------------------------------------------
+
+LEGACY_CUTOFF = dt.datetime(2023, 3, 13, tzinfo=dt.UTC)
+LIMIT_REACHED = {
+    "__typename": "ConnectionLimitReached",
+    "message": "You already have a calendar connected; disconnect it before connecting another.",
+    "field": None,
+    "code": "CONNECTION_LIMIT_REACHED",
+}
+
+
+async def calendar_settings_user(
+    factory: Factory, sessionmaker: async_sessionmaker[AsyncSession], created_at: dt.datetime
+) -> tuple[Person, CalendarConnection]:
+    """A user of an account created at `created_at` whose one connection is the
+    calendar-settings half of a dual setup (how legacy accounts were left, S6)."""
+    ada = await factory.person()
+    existing, _ = await factory.connection(ada)
+    async with sessionmaker.begin() as session:
+        (await session.get_one(Account, ada.account.id)).created_at = created_at
+        (
+            await session.get_one(CalendarConnection, existing.id)
+        ).purpose = ConnectionPurpose.CALENDAR_SETTINGS
+    return ada, existing
+
+
+@pytest.mark.parametrize("disconnected", ["calendar settings", "meetings settings"])
+async def test_a_legacy_account_holds_two_connections_until_either_is_disconnected(
+    gql: GraphQLClient,
+    factory: Factory,
+    fake: FakeExchange,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    disconnected: str,
+) -> None:
+    ada, _ = await calendar_settings_user(
+        factory, sessionmaker, LEGACY_CUTOFF - dt.timedelta(seconds=1)
+    )
+    login = {"email": fake.email, "password": PASSWORD, "ewsUrl": fake.url}
+    second = await connect(gql, ada, **login)
+    assert second["__typename"] == "ConnectExchangeCalendarSuccess", second
+    assert (second["connection"]["purpose"], second["connection"]["status"]) == (
+        "MEETINGS_SETTINGS",
+        "CONNECTED",
+    )
+    listed = await gql(
+        "{ viewer { calendarConnections { edges { node { id purpose status } } } } }",
+        token=ada.token,
+    )
+    nodes = [e["node"] for e in listed["data"]["viewer"]["calendarConnections"]["edges"]]
+    assert sorted((n["purpose"], n["status"]) for n in nodes) == [
+        ("CALENDAR_SETTINGS", "CONNECTED"),
+        ("MEETINGS_SETTINGS", "CONNECTED"),
+    ]
+    gone = next(n["id"] for n in nodes if n["purpose"] == disconnected.upper().replace(" ", "_"))
+    dropped = await gql(DISCONNECT, {"id": gone}, token=ada.token)
+    assert dropped["data"]["disconnectCalendar"]["__typename"] == "DisconnectCalendarSuccess"
+    requests_before = len(fake.operations(status=None))
+
+    assert await connect(gql, ada, **login) == LIMIT_REACHED  # the dual setup has ended
+    assert len(fake.operations(status=None)) == requests_before  # refused before Exchange
+
+
+@pytest.mark.parametrize(
+    ("created_at", "answer"),
+    [
+        (LEGACY_CUTOFF - dt.timedelta(seconds=1), "ConnectExchangeCalendarSuccess"),
+        (LEGACY_CUTOFF, "ConnectionLimitReached"),
+    ],
+)
+async def test_only_accounts_created_before_2023_03_13_may_add_the_second_connection(
+    gql: GraphQLClient,
+    factory: Factory,
+    fake: FakeExchange,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    created_at: dt.datetime,
+    answer: str,
+) -> None:
+    ada, _ = await calendar_settings_user(factory, sessionmaker, created_at)
+    second = await connect(gql, ada, email=fake.email, password=PASSWORD, ewsUrl=fake.url)
+    assert second["__typename"] == answer, second

@@ -252,6 +252,22 @@ async def test_unreachable_ews_url_fails_fast_with_server_unreachable(
     assert time.monotonic() - started < TIMEOUT
 
 
+async def test_a_connect_answers_within_its_whole_deadline_however_many_probes_are_left(
+    fake: FakeExchange, limiter: anyio.CapacityLimiter
+) -> None:
+    """Each request alone is within `timeout`, but the whole connect (auth-type and version
+    probing, every username) is bounded by `deadline` (#4): the typed error says so."""
+    fake.fail("slow", times=None, delay=TIMEOUT * 1.5)
+    with pytest.raises(ServerUnreachable) as refused:
+        await connect_exchange(creds_for(fake), limiter=limiter, timeout=TIMEOUT, deadline=0.5)
+    assert refused.value.message == (
+        "The Exchange server did not answer in time; check the EWS URL."
+    )
+    # The auth-type probe (answered 401 at once), then the first version probe, abandoned.
+    assert [r.status for r in fake.operations(status=None)] == [401, 200]
+    fake.clear_failures()
+
+
 async def test_ews_url_whose_host_does_not_resolve_fails_fast_with_server_unreachable(
     limiter: anyio.CapacityLimiter,
 ) -> None:
