@@ -172,7 +172,7 @@ from providers.base import (
     windows,
 )
 from providers.busy import all_day_span, busy_interval, merge_spans
-from providers.retry import RetryPolicy, with_retries
+from providers.retry import PATIENT, RetryPolicy, with_retries
 
 T = TypeVar("T")
 
@@ -189,7 +189,6 @@ CLIENT_DEADLINE_FACTOR: Final = 10
 # exchangelib probes many URLs and versions, each bounded only by `timeout` (#4).
 CONNECT_DEADLINE: Final = 30.0
 MAX_CONNECTIONS: Final = 4  # sessions per login; Exchange throttles concurrent connections
-DEFAULT_RETRY: Final = RetryPolicy()
 
 AUTH_FAILED_MESSAGE: Final = (
     "Exchange refused the email, username or password. Accounts with two-factor "
@@ -442,7 +441,7 @@ class ExchangeCalendarClient:
         limiter: anyio.CapacityLimiter,
         timeout: float,
         time_zone: str | None = None,
-        retry: RetryPolicy = DEFAULT_RETRY,
+        retry: RetryPolicy = PATIENT,
     ) -> None:
         self._email = creds.email
         self._username = creds.username or creds.email

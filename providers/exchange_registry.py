@@ -9,13 +9,12 @@ import anyio
 
 from providers.base import CalendarClient
 from providers.exchange import (
-    DEFAULT_RETRY,
     ExchangeCalendarClient,
     ExchangeCredentials,
     connect_exchange,
 )
 from providers.registry import ExchangeAccount
-from providers.retry import RetryPolicy
+from providers.retry import PATIENT, RetryPolicy
 
 
 class ExchangeThreads:
@@ -39,14 +38,9 @@ class ExchangeConnector:
     EWS threads share `threads` so a slow Exchange server cannot starve the process."""
 
     def __init__(
-        self,
-        *,
-        max_threads: int,
-        timeout: float,
-        retry: RetryPolicy = DEFAULT_RETRY,
-        threads: ExchangeThreads | None = None,
+        self, *, threads: ExchangeThreads, timeout: float, retry: RetryPolicy = PATIENT
     ) -> None:
-        self._threads = threads or ExchangeThreads(max_threads)
+        self._threads = threads
         self._timeout = timeout
         self._retry = retry
 

@@ -84,7 +84,7 @@ from providers.base import (
 )
 from providers.registry import OAuthGrant
 from providers.rest import server_failure, throttled, transport_failure
-from providers.retry import RetryPolicy, with_retries
+from providers.retry import PATIENT, RetryPolicy, with_retries
 
 PROVIDER: Final = "Google"
 CALENDAR_SCOPE: Final = "https://www.googleapis.com/auth/calendar"
@@ -108,7 +108,6 @@ _RESPONSES: Final = {
 }
 _REVOKED_MESSAGE: Final = "Google access was revoked or has expired; reconnect the calendar."
 _GONE_MESSAGE: Final = "This Google calendar was deleted or is no longer shared with the account."
-DEFAULT_RETRY: Final = RetryPolicy()
 
 
 class GoogleOAuth:
@@ -126,7 +125,7 @@ class GoogleOAuth:
         api_base_url: str,
         http: httpx.AsyncClient,
         timeout: float,
-        retry: RetryPolicy = DEFAULT_RETRY,
+        retry: RetryPolicy = PATIENT,
     ) -> None:
         self._client_id = client_id
         self._client_secret = client_secret
@@ -406,7 +405,7 @@ class GoogleCalendarClient:
         tokens: TokenSource,
         account_email: str,
         timeout: float,
-        retry: RetryPolicy = DEFAULT_RETRY,
+        retry: RetryPolicy = PATIENT,
     ) -> None:
         self._http = http
         self._base = api_base_url.rstrip("/")

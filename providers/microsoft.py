@@ -117,7 +117,7 @@ from providers.base import (
 from providers.busy import busy_interval, merge_spans
 from providers.registry import OAuthGrant
 from providers.rest import server_failure, throttled, transport_failure
-from providers.retry import RetryPolicy, with_retries
+from providers.retry import PATIENT, RetryPolicy, with_retries
 
 T = TypeVar("T")
 
@@ -138,7 +138,6 @@ SECRET_VERSION: Final = 1
 KEY_PROPERTY: Final = "String {5107a9a0-7c1e-4d4b-9a57-8f2d3c6e1b11} Name SlotgraphIdempotencyKey"
 DISCOVERY_LIFETIME: Final = 12 * 3600.0
 THREAD_DEADLINE_FACTOR: Final = 3
-DEFAULT_RETRY: Final = RetryPolicy()
 
 REVOKED_MESSAGE: Final = (
     "Microsoft 365 no longer grants Slotgraph access to this calendar (the grant was revoked "
@@ -208,7 +207,7 @@ class MicrosoftOAuth:
         timeout: float,
         ca_bundle: Path | None = None,
         max_threads: int = 8,
-        retry: RetryPolicy = DEFAULT_RETRY,
+        retry: RetryPolicy = PATIENT,
     ) -> None:
         self._client_id = client_id
         self._client_secret = client_secret
@@ -441,7 +440,7 @@ class MicrosoftCalendarClient:
         account_email: str,
         base_url: str,
         timeout: float,
-        retry: RetryPolicy = DEFAULT_RETRY,
+        retry: RetryPolicy = PATIENT,
         time_zone: str | None = None,
     ) -> None:
         self._http = http

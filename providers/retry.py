@@ -34,6 +34,8 @@ class RetryPolicy:
     max_retry_after: float = 20.0
 
 
+# Background jobs (outbox, sync, push, task events): nobody waits, and they come back later.
+PATIENT = RetryPolicy()
 FAST = RetryPolicy(
     attempts=3, max_seconds=5.0, initial_backoff=0.05, max_backoff=0.5, max_retry_after=2.0
 )
@@ -79,7 +81,7 @@ class _StopOnLongRetryAfter(stop_base):
         )
 
 
-async def with_retries(call: Callable[[], Awaitable[T]], policy: RetryPolicy = RetryPolicy()) -> T:
+async def with_retries(call: Callable[[], Awaitable[T]], policy: RetryPolicy = PATIENT) -> T:
     """Run `call`, retrying `TransientError`s per `policy`; the last error is re-raised."""
     retrying = AsyncRetrying(
         retry=retry_if_exception_type(TransientError),

@@ -209,6 +209,8 @@ async def _live_busy(
         ]
         if gone:
             await _mark_calendars_lost(services, group.connection.user_id, gone)
+        if any(isinstance(e, provider_errors.AccessRevoked) for e in answer.errors.values()):
+            await mark_access_lost(services.sessionmaker, group.connection.id, services.pubsub)
         for remote_id, error in answer.errors.items():
             if isinstance(error, provider_errors.CalendarGone | provider_errors.AccessRevoked):
                 raise HostAccessLostError(_LOST)

@@ -1,8 +1,9 @@
 """On-demand sync of a calendar connection (issue #5 part 2: `syncCalendarConnection`).
 
-The use case only makes the connection due now (and un-parks it after failures); a sync
-worker claims it on its next sweep (`sync.scheduler`), so the answer shows the state at the
-time of asking: unchanged (IDLE, SYNCED or ERROR) until a worker claims it, then SYNCING.
+The use case makes the connection due now (and un-parks it after failures) and enqueues its
+sync job in the same transaction, so a worker starts it at once; the answer shows the state
+at the time of asking: unchanged (IDLE, SYNCED or ERROR) until a worker claims it, then
+SYNCING.
 Clients follow the change through the connection's sync fields (or the `syncStatus`
 subscription).
 """

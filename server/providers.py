@@ -15,9 +15,7 @@ from providers.exchange_registry import ExchangeConnector, ExchangeThreads
 from providers.google import GoogleOAuth
 from providers.microsoft import MicrosoftOAuth
 from providers.registry import OAuthProvider, ProviderRegistry
-from providers.retry import INTERACTIVE, RetryPolicy
-
-PATIENT = RetryPolicy()  # background jobs: nobody waits, and they come back later anyway
+from providers.retry import INTERACTIVE, PATIENT, RetryPolicy
 
 if TYPE_CHECKING:
     import httpx
@@ -96,10 +94,9 @@ def build_registry(
         )
     exchange = (
         ExchangeConnector(
-            max_threads=settings.exchange_max_threads,
+            threads=exchange_threads or ExchangeThreads(settings.exchange_max_threads),
             timeout=timeout,
             retry=retry,
-            threads=exchange_threads,
         )
         if settings.exchange_enabled
         else None

@@ -134,7 +134,7 @@ class Settings(BaseSettings):
     sync_lease_seconds: int = Field(default=300, ge=10, le=3_600)
     sync_concurrency: int = Field(default=4, ge=1, le=64)
     sync_poll_seconds: float = Field(
-        default=5.0, gt=0, le=300, description="How often an idle sync worker looks for due work."
+        default=5.0, gt=0, le=300, description="How often the workers sweep for due syncs."
     )
     # Push notifications (issue #5, sync.watches): providers call `public_base_url`.
     push_notifications: bool = Field(

@@ -213,16 +213,29 @@ async def claim_due(ctx: SyncContext, limit: int) -> list[CalendarConnection]:
 SYNC_JOB = "sync.connection"
 
 
-async def request_sync(session: AsyncSession, connection_id: int, now: dt.datetime) -> None:
-    """Make a connection due now (on demand: also un-parks it and forgets past failures),
-    and enqueue its sync job in the same transaction so a worker starts at once rather
-    than at its next sweep."""
-    await session.execute(
-        update(CalendarConnection)
-        .where(CalendarConnection.id == connection_id)
-        .values(next_sync_at=now, sync_attempts=0)
-    )
+async def request_sync(
+    session: AsyncSession, connection_id: int, now: dt.datetime, *, on_demand: bool = True
+) -> bool:
+    """Make a connection due now and enqueue its sync job in the same transaction, so a
+    worker starts at once rather than at its next sweep; whether it was.
+
+    On demand (`syncCalendarConnection`) this also un-parks the connection and forgets past
+    failures. A push notification (`on_demand=False`) does neither: a connection backing off
+    after failures, or parked, keeps its schedule, so a provider in trouble is not asked
+    again on every change it announces."""
+    statement = update(CalendarConnection).where(CalendarConnection.id == connection_id)
+    if on_demand:
+        statement = statement.values(next_sync_at=now, sync_attempts=0)
+    else:
+        statement = statement.where(
+            CalendarConnection.next_sync_at.is_not(None),
+            CalendarConnection.sync_attempts == 0,
+        ).values(next_sync_at=func.least(CalendarConnection.next_sync_at, now))
+    changed = await session.execute(statement)
+    if not changed.rowcount:  # type: ignore[attr-defined]
+        return False
     await enqueue(session, SYNC_JOB, {"id": connection_id}, dedupe_key=f"sync:{connection_id}")
+    return True
 
 
 # -- running -----------------------------------------------------------------------------

@@ -90,7 +90,7 @@ async def google_notification(
         ):
             return Verdict.FORGED
         if state != "sync":
-            await request_sync(session, row.connection_id, now)
+            await request_sync(session, row.connection_id, now, on_demand=False)
     return Verdict.ACCEPTED
 
 
@@ -127,7 +127,7 @@ async def _act(
 ) -> None:
     match lifecycle:
         case None:
-            await request_sync(session, row.connection_id, now)
+            await request_sync(session, row.connection_id, now, on_demand=False)
         case "reauthorizationRequired":
             await enqueue(session, RENEW_JOB, {"id": row.id}, dedupe_key=f"watch:{row.id}")
         case "missed":
@@ -136,7 +136,7 @@ async def _act(
             await session.execute(delete(CalendarWatch).where(CalendarWatch.id == row.id))
             await _full_resync(session, row, now)
         case _:  # a lifecycle event newer than this code: a resync is always safe
-            await request_sync(session, row.connection_id, now)
+            await request_sync(session, row.connection_id, now, on_demand=False)
 
 
 async def _full_resync(session: AsyncSession, row: CalendarWatch, now: dt.datetime) -> None:
@@ -147,4 +147,4 @@ async def _full_resync(session: AsyncSession, row: CalendarWatch, now: dt.dateti
             CalendarSyncCursor.remote_calendar_id == row.remote_calendar_id
         )
     )
-    await request_sync(session, row.connection_id, now)
+    await request_sync(session, row.connection_id, now, on_demand=False)

@@ -1,7 +1,8 @@
 """Running due syncs: claim due connections (`FOR UPDATE SKIP LOCKED` plus a lease, so any
-number of workers share the work) and sync them with bounded concurrency; `sync_loop` does
-that until stopped. A job queue can replace the loop: its job is `sync_connection(ctx, id)`,
-which is idempotent (see `sync.engine`)."""
+number of workers share the work) and sync them with bounded concurrency. The job queue's
+workers run this as a periodic sweep (`server.worker.register_sync`); on-demand syncs and
+push notifications enqueue `sync_connection(ctx, id)` jobs instead (idempotent, see
+`sync.engine`)."""
 
 from __future__ import annotations
 
@@ -28,17 +29,3 @@ async def run_due_syncs(ctx: SyncContext, *, limit: int | None = None) -> list[O
         for index in range(len(claimed)):
             group.start_soon(one, index)
     return [outcome for outcome in outcomes if outcome is not None]
-
-
-async def sync_loop(ctx: SyncContext, stop: anyio.Event) -> None:
-    """Run due syncs until `stop` is set: straight on while work is due, else every
-    `config.poll_seconds`. A failing sweep (database down) is logged and retried."""
-    while not stop.is_set():
-        try:
-            busy = bool(await run_due_syncs(ctx))
-        except Exception:  # keep the worker alive; the next sweep tries again
-            log.exception("sync sweep failed")
-            busy = False
-        if not busy:
-            with anyio.move_on_after(ctx.config.poll_seconds):
-                await stop.wait()

@@ -120,9 +120,10 @@ class Watches:
         self.clock = clock
 
     async def ensure(self, connection_id: int) -> int:
-        """Open a channel on each checked calendar of the connection that has none lasting
-        beyond the renewal margin; returns how many were opened. Called after each
-        successful sync, so channels lost at the provider are reopened by the next sync."""
+        """Open a channel on each checked calendar of the connection that has no live one;
+        returns how many were opened. Called after each successful sync, so channels lost
+        at the provider are reopened by the next sync. A channel inside its renewal margin
+        is the renewal sweep's to renew or replace: opening another here would leave two."""
         now = self.clock()
         async with self.sessionmaker() as session:
             connection = await session.get(CalendarConnection, connection_id)
@@ -138,7 +139,7 @@ class Watches:
                     await session.execute(
                         select(CalendarWatch.remote_calendar_id).where(
                             CalendarWatch.connection_id == connection_id,
-                            CalendarWatch.expires_at > now + self.config.renew_margin,
+                            CalendarWatch.expires_at > now,
                         )
                     )
                 ).scalars()

@@ -355,6 +355,10 @@ class FakeGoogle:
         with self._lock:
             self._faults.append(_Fault(kind, operation, times, retry_after, delay))
 
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
     def calls(
         self, operation: str | None = None, *, status: int | None = None
     ) -> list[LoggedRequest]:

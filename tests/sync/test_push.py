@@ -334,6 +334,31 @@ async def test_first_sync_opens_a_google_channel_and_a_pushed_change_is_synced(
     assert len(google.calls("events.watch")) == 1  # the channel lives on: no second one
 
 
+async def test_a_notification_leaves_a_connection_backing_off_on_its_schedule(
+    on_google: Setup,
+    google: FakeGoogle,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+) -> None:
+    """A provider in trouble is not asked again on every change it announces: the backoff
+    (and parking) of failed syncs stands; only `syncCalendarConnection` overrides it."""
+    assert await sync_connection(on_google.ctx, on_google.connection.id) is Outcome.SYNCED
+    await settled(google)
+    google.fail("503", times=None)
+    clock.advance(CONFIG.interval)
+    assert await sync_connection(on_google.ctx, on_google.connection.id) is Outcome.FAILED
+    google.clear_faults()
+    backing_off_until, _ = await due_state(sessionmaker, on_google)
+    assert backing_off_until is not None
+    assert backing_off_until > dt.datetime.now(dt.UTC)
+
+    google.add_event(pushed_event(clock, "during-backoff"))
+    deliveries = await settled(google)
+
+    assert [d.status for d in deliveries][-1] == 200  # accepted ...
+    assert await due_state(sessionmaker, on_google) == (backing_off_until, [])  # ... no effect
+
+
 async def test_forged_or_unknown_google_notifications_are_refused_without_effect(
     on_google: Setup,
     google: FakeGoogle,
@@ -386,6 +411,9 @@ async def test_google_channels_are_replaced_before_they_expire(
     assert await on_google.watches.renew_due() == 0  # not yet within the margin
 
     clock.now = old.expires_at - MARGIN + dt.timedelta(minutes=1)
+    # A sync inside the margin leaves the channel to the renewal sweep: no second one.
+    assert await on_google.watches.ensure(on_google.connection.id) == 0
+    assert len(google.calls("events.watch")) == 1
     assert await on_google.watches.renew_due() == 1
 
     [new] = await watch_rows(sessionmaker)
