@@ -35,9 +35,10 @@ import structlog
 from sqlalchemy import select, update
 
 from models import AvailabilityCalendar, Booking, CalendarConnection, RemoteCalendar
-from models.enums import BookingStatus, CalendarStatus, ConnectionStatus, Provider
+from models.enums import BookingStatus, CalendarStatus, ConnectionStatus
 from providers import base as provider_errors
 from resolvers import busy_cache
+from resolvers.calendar_clients import client_for
 from resolvers.credentials import mark_access_lost
 from resolvers.errors import (
     AvailabilityUnknownError,
@@ -157,19 +158,15 @@ _LOST = (
 async def _client(
     services: Services, session: AsyncSession, connection: CalendarConnection
 ) -> CalendarClient:
-    registry = services.registry
     secret = await services.credentials.load(session, connection.id)
     if secret is None:
         raise HostAccessLostError(_LOST)
-    if connection.provider is Provider.EXCHANGE and registry.exchange is not None:
-        return registry.exchange.client(secret)
-    oauth = registry.oauth.get(connection.provider.value)
-    if oauth is None:
+    client = client_for(services, services.registry, connection, secret)
+    if client is None:
         raise AvailabilityUnknownError(
             "The host's calendar provider is not reachable from this server; try again later."
         )
-    tokens = services.credentials.token_source(services.sessionmaker, oauth, connection.id)
-    return oauth.client(tokens, connection.account_email)
+    return client
 
 
 _UNKNOWN = (

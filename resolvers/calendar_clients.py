@@ -12,9 +12,30 @@ from providers.base import AccessRevoked, TransientError
 from resolvers.credentials import mark_access_lost
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from models import CalendarConnection
     from providers.base import CalendarClient
+    from providers.registry import ProviderRegistry
     from resolvers.connections import Services
+
+
+def client_for(
+    services: Services,
+    registry: ProviderRegistry,
+    connection: CalendarConnection,
+    secret: dict[str, Any],
+) -> CalendarClient | None:
+    """The adapter for a stored connection from `registry` (the interactive or the
+    background one), with OAuth tokens from the credential store's token source; None when
+    this server has no adapter configured for the connection's provider."""
+    if connection.provider is Provider.EXCHANGE:
+        return None if registry.exchange is None else registry.exchange.client(secret)
+    oauth = registry.oauth.get(connection.provider.value)
+    if oauth is None:
+        return None
+    tokens = services.credentials.token_source(services.sessionmaker, oauth, connection.id)
+    return oauth.client(tokens, connection.account_email)
 
 
 class ConnectionClients:
@@ -27,17 +48,13 @@ class ConnectionClients:
             secret = await services.credentials.load(session, connection.id)
         if secret is None:
             raise AccessRevoked("This calendar was disconnected; connect it again.")
-        registry = services.job_registry
-        if connection.provider is Provider.EXCHANGE and registry.exchange is not None:
-            return registry.exchange.client(secret)
-        oauth = registry.oauth.get(connection.provider.value)
-        if oauth is None:  # configuration, not the user's doing: retried until it is fixed
+        client = client_for(services, services.job_registry, connection, secret)
+        if client is None:  # configuration, not the user's doing: retried until it is fixed
             raise TransientError(
                 f"{connection.provider.value} is not configured on this server; the write "
                 "will be retried."
             )
-        tokens = services.credentials.token_source(services.sessionmaker, oauth, connection.id)
-        return oauth.client(tokens, connection.account_email)
+        return client
 
     async def access_lost(self, connection_id: int) -> None:
         await mark_access_lost(self.services.sessionmaker, connection_id, self.services.pubsub)
