@@ -43,7 +43,7 @@ from sync import outbox
 from sync.changes import publish_host_changed
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from resolvers.connections import Services
     from resolvers.viewer import Viewer
@@ -148,6 +148,24 @@ async def replay(
         )
     booking = await session.get(Booking, record.response["bookingId"])
     return None if booking is None else (booking, record.response)
+
+
+async def replay_race(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    scope: str,
+    operation: str,
+    key: str | None,
+    fingerprint: str,
+    now: dt.datetime,
+) -> tuple[Booking, dict[str, Any]] | None:
+    """After a conflict on commit: when a call with the same key completed meanwhile (the
+    key raced itself), what that call answered (C12); None for the caller to map or
+    re-raise. The race can show as either constraint: the same request also overlaps its
+    own twin's booking (`no_overlapping_bookings`) before it reaches `idempotency_keys`."""
+    if key is None:
+        return None
+    async with sessionmaker.begin() as session:
+        return await replay(session, scope, operation, key, fingerprint, now)
 
 
 def remember(
@@ -264,15 +282,18 @@ async def book_meeting(
             )
             await session.flush()
     except IntegrityError as exc:
+        again = await replay_race(
+            services.sessionmaker,
+            scope,
+            OPERATION,
+            request.idempotency_key,
+            request.fingerprint(),
+            now,
+        )
+        if again is not None:  # the same key raced itself: the first call's answer
+            return BookingOutcome(booking=again[0], offline=found.offline, replayed=True)
         if "no_overlapping_bookings" in str(exc.orig):
             raise SlotUnavailableError(_TAKEN, field="start") from None
-        if "idempotency_keys" in str(exc.orig):  # the same key raced itself: replay it
-            async with services.sessionmaker.begin() as session:
-                again = await replay(
-                    session, scope, OPERATION, request.idempotency_key, request.fingerprint(), now
-                )
-            if again is not None:
-                return BookingOutcome(booking=again[0], offline=found.offline, replayed=True)
         raise
     log.info("booked", booking_id=booking.id, offline=found.offline)
     # After commit: every page of the host loses this time, not only the booked page.

@@ -48,6 +48,7 @@ from resolvers.bookings import (
     queue_calendar_write,
     remember,
     replay,
+    replay_race,
 )
 from resolvers.errors import (
     BookingNotChangeableError,
@@ -264,6 +265,11 @@ async def reschedule_booking(
             remember(session, scope, OPERATION, move.idempotency_key, fingerprint, booking.id, now)
             await session.flush()
     except IntegrityError as exc:
+        again = await replay_race(
+            services.sessionmaker, scope, OPERATION, move.idempotency_key, fingerprint, now
+        )
+        if again is not None:  # the same key raced itself: the first call's answer
+            return ChangeOutcome(booking=again[0], changed=False)
         if "no_overlapping_bookings" in str(exc.orig):
             raise SlotUnavailableError(_TAKEN, field="start") from None
         raise

@@ -23,7 +23,7 @@ import enum
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import select
@@ -32,7 +32,13 @@ from sqlalchemy.exc import IntegrityError
 from models import Booking, CalendarConnection, Contact, User
 from models.enums import BookingStatus, ConnectionPurpose, ConnectionStatus, Scope
 from models.outbox import OutboxKind
-from resolvers.bookings import check_idempotency_key, queue_calendar_write, remember, replay
+from resolvers.bookings import (
+    check_idempotency_key,
+    queue_calendar_write,
+    remember,
+    replay,
+    replay_race,
+)
 from resolvers.errors import InvalidInput, NotFoundError, SlotUnavailableError
 from resolvers.viewer import Viewer, require_viewer
 from scheduling import rules
@@ -156,13 +162,7 @@ async def create_meeting(
                 session, scope, OPERATION, draft.idempotency_key, draft.fingerprint(), now
             )
             if replayed is not None:
-                booking, answered = replayed
-                reason = answered.get("notSynced")
-                return MeetingOutcome(
-                    booking=booking,
-                    not_synced=None if reason is None else NotSynced(reason),
-                    replayed=True,
-                )
+                return _replayed(*replayed)
             contact = (
                 await session.execute(
                     select(Contact).where(
@@ -210,6 +210,11 @@ async def create_meeting(
             )
             await session.flush()
     except IntegrityError as exc:
+        again = await replay_race(
+            sessionmaker, scope, OPERATION, draft.idempotency_key, draft.fingerprint(), now
+        )
+        if again is not None:  # the same key raced itself: the first call's answer
+            return _replayed(*again)
         if "no_overlapping_bookings" in str(exc.orig):
             raise SlotUnavailableError(
                 "You already have a meeting booked at this time; cancel or move it first, "
@@ -220,3 +225,11 @@ async def create_meeting(
     log.info("meeting created", booking_id=booking.id, synced=not_synced is None)
     await publish_host_changed(pubsub, sessionmaker, booking.host_user_id)  # its time is taken
     return MeetingOutcome(booking=booking, not_synced=not_synced, replayed=False)
+
+
+def _replayed(booking: Booking, answered: dict[str, Any]) -> MeetingOutcome:
+    """What an earlier call with the same key answered (C12)."""
+    reason = answered.get("notSynced")
+    return MeetingOutcome(
+        booking=booking, not_synced=None if reason is None else NotSynced(reason), replayed=True
+    )

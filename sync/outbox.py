@@ -67,6 +67,7 @@ from providers.base import (
     EventGone,
     NotOffered,
     ProviderError,
+    RemoteCalendarInfo,
     TransientError,
 )
 from sync.clients import CalendarClients
@@ -540,20 +541,41 @@ class Outbox:
         await self._guarded(holder.connection, deleted)
 
     async def _task_calendar(self, connection: CalendarConnection) -> RemoteCalendar:
-        """The connection's task sub-calendar, created at the provider on first use. The
-        first deliveries of a connection take turns (an advisory lock held across that one
-        provider call), so two workers cannot both create it."""
+        """The connection's task sub-calendar, created at the provider on first use.
+
+        The first deliveries of a connection take turns, so two workers cannot both create
+        it: a session-level advisory lock, taken on a connection of its own in autocommit
+        mode, is held across the one provider call and released in `finally`. No
+        transaction is open while the provider is awaited (that call may take ~30 s with
+        its retries): the lookup and the insert each run in a short transaction of their
+        own, as on every other path here. A lock rather than a placeholder row, because a
+        placeholder would be a half-made calendar every other reader of `remote_calendars`
+        had to learn to skip, and one a crashed worker would leave behind; the lock goes
+        with its connection.
+        """
         found = await self._find_task_calendar(connection.id)
         if found is not None:
             return found
         client = await self._client(connection)
+        key = (TASK_CALENDAR_LOCK, connection.id % 2**31)
+        async with self.sessionmaker() as locker:
+            await locker.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            await locker.execute(select(func.pg_advisory_lock(*key)))
+            try:
+                found = await self._find_task_calendar(connection.id)
+                if found is not None:
+                    return found
+                info = await self._guarded(connection, client.create_calendar(TASK_CALENDAR_NAME))
+                calendar = await self._store_task_calendar(connection, info)
+            finally:
+                await locker.execute(select(func.pg_advisory_unlock(*key)))
+        log.info("task calendar created", connection_id=connection.id)
+        return calendar
+
+    async def _store_task_calendar(
+        self, connection: CalendarConnection, info: RemoteCalendarInfo
+    ) -> RemoteCalendar:
         async with self.sessionmaker.begin() as session:
-            lock = func.pg_advisory_xact_lock(TASK_CALENDAR_LOCK, connection.id % 2**31)
-            await session.execute(select(lock))
-            found = await self._find_task_calendar(connection.id, session)
-            if found is not None:
-                return found
-            info = await self._guarded(connection, client.create_calendar(TASK_CALENDAR_NAME))
             values = {
                 "account_id": connection.account_id,
                 "connection_id": connection.id,
@@ -571,27 +593,21 @@ class Outbox:
                 index_elements=[RemoteCalendar.connection_id, RemoteCalendar.remote_id],
                 set_={"is_task_calendar": True, "status": CalendarStatus.CONNECTED},
             )
-            calendar = (
+            return (
                 await session.execute(
                     statement.returning(RemoteCalendar),
                     execution_options={"populate_existing": True},
                 )
             ).scalar_one()
-        log.info("task calendar created", connection_id=connection.id)
-        return calendar
 
-    async def _find_task_calendar(
-        self, connection_id: int, session: AsyncSession | None = None
-    ) -> RemoteCalendar | None:
+    async def _find_task_calendar(self, connection_id: int) -> RemoteCalendar | None:
         query = select(RemoteCalendar).where(
             RemoteCalendar.connection_id == connection_id,
             RemoteCalendar.is_task_calendar.is_(True),
             RemoteCalendar.status == CalendarStatus.CONNECTED,
         )
-        if session is not None:
+        async with self.sessionmaker() as session:
             return (await session.execute(query)).scalar_one_or_none()
-        async with self.sessionmaker() as own:
-            return (await own.execute(query)).scalar_one_or_none()
 
     async def _record_task(
         self,

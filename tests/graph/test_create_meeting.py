@@ -3,6 +3,7 @@ invited; with it off (or from an integration), only the engagement."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -177,3 +178,21 @@ async def test_foreign_contacts_bad_input_and_missing_scope_answer_typed_errors(
     assert (await run(gql, CREATE_MEETING, ada.token, **zone))["field"] == "timeZone"
     anonymous = await run(gql, CREATE_MEETING, None, **meeting(contact))
     assert anonymous["__typename"] == "PermissionDenied"
+
+
+async def test_the_same_idempotency_key_racing_itself_makes_one_meeting_and_replays_it(
+    gql: GraphQLClient, factory: Factory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # Two concurrent calls with one key (C12): one creates, the other answers its result.
+    ada, contact = await host_and_contact(factory)
+    fields = {"input": meeting(contact, idempotencyKey="m-race")}
+    both = await asyncio.gather(
+        gql(CREATE_MEETING, fields, token=ada.token), gql(CREATE_MEETING, fields, token=ada.token)
+    )
+    assert all("errors" not in result for result in both), both
+    answers = [result["data"]["createMeeting"] for result in both]
+    assert sorted(answer.pop("replayed") for answer in answers) == [False, True]
+    assert answers[0] == answers[1]
+    assert answers[0]["__typename"] == "CreateMeetingSuccess"
+    async with sessionmaker() as session:
+        assert len((await session.execute(select(Booking))).scalars().all()) == 1

@@ -25,6 +25,7 @@ from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.google import FakeGoogle
 from tests.graph import test_connect_google as google_connect
 from tests.graph.test_connect_google import GoogleFlow
+from tests.sync.helpers import eventually
 from tests.sync.test_outbox import make_due, make_outbox
 
 # The Google fixtures of the connect tests: the fake, the app configured against it, the
@@ -332,20 +333,57 @@ async def test_with_task_sync_off_nothing_is_written_and_turning_it_on_and_off_f
     assert [task.remote_event_id for task in await task_rows(sessionmaker)] == [None] * 4
 
 
+async def two_deliveries_of_one_task(
+    world: World, ada: Person
+) -> tuple[OutboxMessage, OutboxMessage]:
+    """A task created over the API (its delivery row) and a second row for the same task."""
+    await create(world.gql, ada, title="Call Cleo", dueAt=DUE.isoformat())
+    async with world.sessionmaker() as session:
+        (message,) = (await session.execute(select(OutboxMessage))).scalars()
+    async with world.sessionmaker.begin() as session:
+        task = await session.get_one(Task, message.payload["task_id"])
+        second = await post_task_event(session, task)
+    return message, second
+
+
+IDLE_IN_TRANSACTION = """
+SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND state LIKE 'idle in transaction%'
+"""
+
+
+async def test_no_transaction_stays_open_while_the_task_calendar_is_created(
+    world: World,
+) -> None:
+    # The provider call may take ~30 s with its retries: two deliveries still take turns
+    # (one calendar), but neither holds a transaction open meanwhile (review finding A).
+    google, sessionmaker = world.google, world.sessionmaker
+    ada = await world.syncing()
+    message, second = await two_deliveries_of_one_task(world, ada)
+    google.fail("slow", operation="calendars.insert", delay=1.0)
+    outbox = make_outbox(world.app)
+    both = asyncio.gather(outbox.deliver(message.id), outbox.deliver(second.id))
+
+    async def in_flight() -> bool:
+        return bool(google.calls("calendars.insert"))
+
+    await eventually(in_flight)
+    async with sessionmaker() as session:
+        assert (await session.execute(text(IDLE_IN_TRANSACTION))).scalar_one() == 0
+    outcomes = await both
+    assert [outcome.state for outcome in outcomes] == [OutboxState.DONE, OutboxState.DONE]
+    assert len(task_calendars(google)) == 1
+    assert len(google.calls("calendars.insert")) == 1
+
+
 async def test_a_retried_or_doubled_delivery_creates_no_second_event(
     world: World,
 ) -> None:
-    gql, google, sessionmaker = world.gql, world.google, world.sessionmaker
+    google, sessionmaker = world.google, world.sessionmaker
     ada = await world.syncing()
-    await create(gql, ada, title="Call Cleo", dueAt=DUE.isoformat())
-    async with sessionmaker() as session:
-        (message,) = (await session.execute(select(OutboxMessage))).scalars()
-    assert message.kind is OutboxKind.TASK_EVENT
-
     # Two deliveries of one task at once (two rows, two workers): the same idempotency key.
-    async with sessionmaker.begin() as session:
-        task = await session.get_one(Task, message.payload["task_id"])
-        second = await post_task_event(session, task)
+    message, second = await two_deliveries_of_one_task(world, ada)
+    assert message.kind is OutboxKind.TASK_EVENT
     outbox = make_outbox(world.app)
     outcomes = await asyncio.gather(outbox.deliver(message.id), outbox.deliver(second.id))
     assert [outcome.state for outcome in outcomes] == [OutboxState.DONE, OutboxState.DONE]
