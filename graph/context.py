@@ -3,6 +3,7 @@ this operation's DataLoaders."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,12 @@ class Context:
         """Where use cases announce changes after commit (create_app always sets it)."""
         assert self.services is not None
         return self.services.pubsub
+
+    def now(self) -> dt.datetime:
+        """The process's one "now" (`Services.clock`) for every use case, so slots offered,
+        bookings, cancellations, reschedules and tasks agree under a fixed clock (C17)."""
+        assert self.services is not None
+        return self.services.clock()
 
     def reset_loaders(self) -> None:
         """Fresh caches: called per operation, since a websocket reuses one context."""

@@ -45,12 +45,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("slotgraph.subscriptions")
 
-Clock = Callable[[], dt.datetime]
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
 
 # --- syncStatus ------------------------------------------------------------------------
 
@@ -212,7 +206,7 @@ class AvailabilityFeeds:
 
 
 async def watch_availability(
-    services: Services, request: AvailabilityRequest, *, clock: Clock = _utc_now
+    services: Services, request: AvailabilityRequest
 ) -> AsyncGenerator[AvailabilityEvent | DomainError, None]:
     """A snapshot, then the changed days after every booking, cancellation or calendar
     change of the page's host. Raises before the first item for a bad request or unknown
@@ -232,7 +226,7 @@ async def watch_availability(
                 start=request.start,
                 end=request.end,
                 duration=request.duration,
-                now=clock(),
+                now=services.clock(),
             )
         except DomainError as exc:
             return exc

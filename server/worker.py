@@ -126,6 +126,7 @@ def register_sync(queue: JobQueue, runtime: Runtime) -> SyncContext:
         on_state_change=state_changed,  # syncStatus watchers on every process (C1)
         on_busy_change=busy_changed,  # availabilityChanged on the host's pages
         on_synced=on_synced,
+        clock=services.clock,  # the process's one "now"
     )
 
     async def on_demand(payload: dict[str, Any]) -> None:

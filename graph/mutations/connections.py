@@ -3,7 +3,6 @@ per-connection toggles (S9, S10, C5)."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 import strawberry
@@ -213,7 +212,7 @@ async def sync_calendar_connection(
             kind="connected calendar",
         )
         row = await sync_case.sync_calendar_connection(
-            info.context.sessionmaker, info.context.viewer, pk, now=dt.datetime.now(dt.UTC)
+            info.context.sessionmaker, info.context.viewer, pk, now=info.context.now()
         )
     except DomainError as exc:
         return error_result(exc, SyncCalendarConnectionResult)  # type: ignore[no-any-return]

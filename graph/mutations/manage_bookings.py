@@ -133,10 +133,6 @@ async def _answer(
     return success(outcome)
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 async def cancel_booking(info: Info, input: CancelBookingInput) -> CancelBookingResult:
     """The host cancels one of their bookings; its calendar event is deleted (C11, C14)."""
     services = info.context.services
@@ -145,7 +141,9 @@ async def cancel_booking(info: Info, input: CancelBookingInput) -> CancelBooking
     async def run() -> use_case.ChangeOutcome:
         manager = use_case.for_host(info.context.viewer)
         pk = require_pk(input.booking_id, "Booking", field="bookingId", kind="booking")
-        return await use_case.cancel_booking(services, manager, pk, input.reason, now=_now())
+        return await use_case.cancel_booking(
+            services, manager, pk, input.reason, now=services.clock()
+        )
 
     return await _answer(
         run,
@@ -165,7 +163,7 @@ async def reschedule_booking(info: Info, input: RescheduleBookingInput) -> Resch
         manager = use_case.for_host(info.context.viewer)
         pk = require_pk(input.booking_id, "Booking", field="bookingId", kind="booking")
         move = use_case.Move(start=input.start, idempotency_key=input.idempotency_key)
-        return await use_case.reschedule_booking(services, manager, pk, move, now=_now())
+        return await use_case.reschedule_booking(services, manager, pk, move, now=services.clock())
 
     return await _answer(
         run,
@@ -185,7 +183,9 @@ async def cancel_booking_as_contact(
 
     async def run() -> use_case.ChangeOutcome:
         manager = use_case.for_contact(input.manage_token)
-        return await use_case.cancel_booking(services, manager, None, input.reason, now=_now())
+        return await use_case.cancel_booking(
+            services, manager, None, input.reason, now=services.clock()
+        )
 
     return await _answer(
         run,
@@ -210,7 +210,9 @@ async def reschedule_booking_as_contact(
             domain=input.domain[:253] if input.domain else None,
             idempotency_key=input.idempotency_key,
         )
-        return await use_case.reschedule_booking(services, manager, None, move, now=_now())
+        return await use_case.reschedule_booking(
+            services, manager, None, move, now=services.clock()
+        )
 
     return await _answer(
         run,

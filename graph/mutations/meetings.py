@@ -87,7 +87,7 @@ async def create_meeting(info: Info, input: CreateMeetingInput) -> CreateMeeting
             context.sessionmaker,
             context.viewer,
             draft,
-            now=dt.datetime.now(dt.UTC),
+            now=context.now(),
             pubsub=context.pubsub,
         )
     except DomainError as exc:

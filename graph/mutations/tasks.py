@@ -125,7 +125,7 @@ async def complete_task(info: Info, input: CompleteTaskInput) -> CompleteTaskRes
 
     async def run() -> CompleteTaskSuccess:
         pk = _task_pk(input.task_id)
-        now = dt.datetime.now(dt.UTC)
+        now = context.now()
         row, changed = await use_case.complete_task(
             context.sessionmaker, context.viewer, pk, now=now
         )

@@ -473,3 +473,41 @@ async def test_background_delivery_keeps_retrying_with_the_patient_policy(
     assert await outbox.deliver(message.id) == Outcome(OutboxState.DONE)
     statuses = [r.status for r in exchange.operations("CreateItem", status=None)]
     assert statuses == [503] * INTERACTIVE.attempts + [200]  # all within one delivery
+
+
+BOOK_FOR_TOKEN = """
+mutation Book($input: BookMeetingInput!) {
+  bookMeeting(input: $input) { __typename ... on BookMeetingSuccess { manageToken } }
+}
+"""
+RESCHEDULE_AS_CONTACT = """
+mutation Move($input: RescheduleBookingAsContactInput!) {
+  rescheduleBookingAsContact(input: $input) {
+    __typename ... on BookingNotChangeable { reason }
+  }
+}
+"""
+
+
+async def test_a_reschedule_is_judged_by_the_same_clock_as_the_slots_offered(
+    api: GraphQLClient, slug: str, clock: Clock
+) -> None:
+    # One "now" per process (C17): the booking's start passes on the app's clock, long
+    # before it passes on the wall clock, and moving it is refused as started.
+    contact = {"name": "Cleo", "email": "cleo@example.test"}
+    fields = {"pageSlug": slug, "start": FREE_SLOT.isoformat(), "timeZone": "America/New_York"}
+    booked = await api(BOOK_FOR_TOKEN, {"input": {**fields, "contact": contact}})
+    token = booked["data"]["bookMeeting"]["manageToken"]
+    clock.now = FREE_SLOT + dt.timedelta(hours=1)
+    later = FREE_SLOT + dt.timedelta(days=2)
+    moved = await api(
+        RESCHEDULE_AS_CONTACT, {"input": {"manageToken": token, "start": later.isoformat()}}
+    )
+    assert moved == {
+        "data": {
+            "rescheduleBookingAsContact": {
+                "__typename": "BookingNotChangeable",
+                "reason": "STARTED",
+            }
+        }
+    }
