@@ -422,7 +422,7 @@ def _code_error(result: Mapping[str, Any]) -> ProviderError:
 # -- the calendar client -----------------------------------------------------------------
 
 
-Missing = Literal["calendar", "event", "none"]
+Missing = Literal["calendar", "event"]
 
 
 class MicrosoftCalendarClient:
@@ -545,7 +545,7 @@ class MicrosoftCalendarClient:
             "DELETE",
             f"{self._calendar_path(calendar_id)}/events/{_segment(event_id)}",
             calendar_id=calendar_id,
-            missing="none",  # already gone: deleting is idempotent
+            tolerate=(404,),  # already gone: deleting is idempotent
         )
 
     async def create_calendar(self, name: str) -> RemoteCalendarInfo:
@@ -615,7 +615,7 @@ class MicrosoftCalendarClient:
         """The mailbox's IANA zone (mailboxSettings), read once; UTC when Graph will not say."""
         if self._time_zone is None:
             response = await self._request(
-                "GET", f"{self._base}/me/mailboxSettings", missing="none"
+                "GET", f"{self._base}/me/mailboxSettings", tolerate=(403, 404)
             )
             name = response.json().get("timeZone") if response is not None else None
             zone = _zone_name(str(name)) if name else None
@@ -730,10 +730,12 @@ class MicrosoftCalendarClient:
         body: dict[str, Any] | None = None,
         calendar_id: str | None = None,
         missing: Missing = "calendar",
+        tolerate: tuple[int, ...] = (),
         page_size: int | None = None,
         accept: tuple[int, ...] = (),
     ) -> httpx.Response | None:
-        """One Graph request, retried per the policy; None for a tolerated 404/403."""
+        """One Graph request, retried per the policy; None for a `tolerate`d status. A 404/403
+        is `CalendarGone` for `calendar_id` (missing="calendar") or a vanished event."""
 
         async def attempt() -> httpx.Response | None:
             used = await self._token(None)
@@ -745,7 +747,7 @@ class MicrosoftCalendarClient:
                     raise AccessRevoked(REVOKED_MESSAGE)
             if response.is_success or response.status_code in accept:
                 return response
-            if missing == "none" and response.status_code in (403, 404):
+            if response.status_code in tolerate:
                 return None
             raise _status_error(response, calendar_id=calendar_id, missing=missing)
 

@@ -21,13 +21,10 @@ import pytest
 from providers.base import (
     Access,
     AccessRevoked,
-    Attendee,
     CalendarClient,
     CalendarGone,
     ChangeSet,
     CursorExpired,
-    EventDraft,
-    Interval,
     OAuthDenied,
     OAuthStateInvalid,
     ProviderError,
@@ -56,6 +53,7 @@ from tests.fakes.scenario import (
     merged,
     utc,
 )
+from tests.providers.test_exchange import as_pairs, draft
 
 REDIRECT_URI = "https://app.slotgraph.test/oauth/microsoft365/callback"
 TIMEOUT = 2.0
@@ -134,25 +132,6 @@ async def box(oauth: MicrosoftOAuth, http: httpx.AsyncClient) -> SecretBox:
 @pytest.fixture
 def client(oauth: MicrosoftOAuth, box: SecretBox) -> CalendarClient:
     return oauth.client(box, EMAIL)
-
-
-def draft(key: str | None = "booking-1", **changes: object) -> EventDraft:
-    values: dict[str, object] = {
-        "title": "Intro call",
-        "start": utc(12, 15),
-        "end": utc(12, 15, 30),
-        "time_zone": TIME_ZONE,
-        "attendees": (Attendee("contact@client.test", "A Contact"),),
-        "description": "Booked on Slotgraph",
-        "location": "Phone",
-        "idempotency_key": key,
-    }
-    values.update(changes)
-    return EventDraft(**values)  # type: ignore[arg-type]
-
-
-def as_pairs(spans: tuple[Interval, ...]) -> list[tuple[dt.datetime, dt.datetime]]:
-    return [(span.start, span.end) for span in spans]
 
 
 def assert_no_secret(secrets: list[str], *texts: str) -> None:
@@ -305,6 +284,14 @@ async def test_list_calendars_pages_and_maps_primary_and_access(
     pages = fake.graph_requests("/me/calendars", method="GET")
     assert len(pages) == 2  # four per page on the fake, then @odata.nextLink
     assert "$skip" in pages[1].query
+
+
+async def test_mailbox_zone_falls_back_to_utc_when_graph_will_not_tell(
+    client: CalendarClient, fake: FakeMicrosoft
+) -> None:
+    fake.fail(403, path="mailboxSettings", code="ErrorAccessDenied")
+    calendars = await client.list_calendars()
+    assert {c.time_zone for c in calendars} == {"UTC"}
 
 
 async def test_free_busy_for_the_scenario_is_exactly_the_expected_busy_time(
