@@ -218,7 +218,7 @@ class MicrosoftOAuth:
         self._max_threads = max_threads
         self._limiter: anyio.CapacityLimiter | None = None
         self._discovery: dict[str, Any] = {}
-        self._discovered_at = 0.0
+        self._discovered_at: float | None = None
         self._discovery_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -251,6 +251,9 @@ class MicrosoftOAuth:
     async def finish(
         self, flow: dict[str, Any], params: Mapping[str, str], redirect_uri: str
     ) -> OAuthGrant:
+        if flow.get("redirect_uri") != redirect_uri:
+            raise OAuthStateInvalid("The sign-in answer came back to another address.")
+
         def work() -> tuple[dict[str, Any], str]:
             cache = msal.SerializableTokenCache()
             app = self._app(cache)
@@ -323,7 +326,10 @@ class MicrosoftOAuth:
     def _app(self, cache: Any) -> Any:
         """A msal application over `cache`, starting from the kept openid-configuration."""
         with self._discovery_lock:
-            fresh = time.monotonic() - self._discovered_at < DISCOVERY_LIFETIME
+            fresh = (
+                self._discovered_at is not None
+                and time.monotonic() - self._discovered_at < DISCOVERY_LIFETIME
+            )
             http_cache = copy.deepcopy(self._discovery) if fresh else {}
         app = msal.ConfidentialClientApplication(
             self._client_id,

@@ -203,6 +203,8 @@ async def test_token_cache_round_trips_through_the_secret(
     # A fresh process reading the stored secret gets the refreshed token without a request.
     again, renewed = await oauth.access_token(json.loads(json.dumps(box.secret)), force=False)
     assert (again, renewed, len(fake.token_requests)) == (refreshed, None, 2)
+    # msal read the openid-configuration once; later applications start from a copy of it.
+    assert fake.discovery_requests == 1
 
 
 async def test_access_token_close_to_expiry_is_refreshed_without_being_forced(
