@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+import providers.microsoft as microsoft
 from providers.base import (
     Access,
     AccessRevoked,
@@ -645,3 +646,41 @@ async def test_tokens_never_reach_logs_or_reprs(
             await box(True)
     assert "oauth2/v2.0/token" in caplog.text  # msal's and urllib3's debug lines were captured
     assert_no_secret(list(iter_secrets(fake)), caplog.text, repr(oauth), repr(client))
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        # Midnights in the event's own zone, as the event stores them.
+        (
+            ("2030-03-10T00:00:00.0000000", "Eastern Standard Time"),
+            ("2030-03-11T00:00:00", "Eastern Standard Time"),
+        ),
+        # The same instants asked in UTC (DST began in between: 05:00 then 04:00).
+        (("2030-03-10T05:00:00.0000000", "UTC"), ("2030-03-11T04:00:00.0000000", "UTC")),
+        # Floating midnights labelled UTC.
+        (("2030-03-10T00:00:00.0000000", "UTC"), ("2030-03-11T00:00:00.0000000", "UTC")),
+    ],
+)
+def test_all_day_events_keep_their_dates_whatever_zone_graph_reports_them_in(
+    start: tuple[str, str], end: tuple[str, str]
+) -> None:
+    item = {
+        "id": "AAMkZGF5",
+        "subject": "Family day",
+        "isAllDay": True,
+        "showAs": "busy",
+        "originalStartTimeZone": "Eastern Standard Time",
+        "responseStatus": {"response": "organizer"},
+        "start": {"dateTime": start[0], "timeZone": start[1]},
+        "end": {"dateTime": end[0], "timeZone": end[1]},
+    }
+    event = microsoft._to_event(item, "UTC")
+    assert (event.all_day, event.start.date(), event.end.date()) == (
+        True,
+        dt.date(2030, 3, 10),
+        dt.date(2030, 3, 11),
+    )
+    span = busy_interval(event, TIME_ZONE)
+    assert span is not None
+    assert (span.start, span.end) == (utc(10, 5), utc(11, 4))  # 23 hours in New York (C4)
