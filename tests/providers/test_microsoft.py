@@ -614,6 +614,16 @@ async def test_expired_access_token_is_refreshed_once_after_a_401(
     assert statuses.count(401) == 1
 
 
+async def test_a_401_after_a_fresh_token_is_access_revoked(
+    client: CalendarClient, box: SecretBox, fake: FakeMicrosoft
+) -> None:
+    fake.fail(401, path="/me/calendars", times=None, code="InvalidAuthenticationToken")
+    with pytest.raises(AccessRevoked):
+        await client.list_calendars()
+    assert box.renewals == 1  # one forced refresh, then no more
+    assert [r.status for r in fake.graph_requests("/me/calendars")] == [401, 401]
+
+
 async def test_error_messages_never_contain_a_token(
     client: CalendarClient, fake: FakeMicrosoft
 ) -> None:
