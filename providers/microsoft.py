@@ -222,7 +222,7 @@ class MicrosoftOAuth:
         self._max_threads = max_threads
         self._limiter: anyio.CapacityLimiter | None = None
         self._discovery: dict[str, Any] = {}
-        self._discovered_at = 0.0
+        self._discovered_at: float | None = None
         self._discovery_lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -255,6 +255,9 @@ class MicrosoftOAuth:
     async def finish(
         self, flow: dict[str, Any], params: Mapping[str, str], redirect_uri: str
     ) -> OAuthGrant:
+        if flow.get("redirect_uri") != redirect_uri:
+            raise OAuthStateInvalid("The sign-in answer came back to another address.")
+
         def work() -> tuple[dict[str, Any], str]:
             cache = msal.SerializableTokenCache()
             app = self._app(cache)
@@ -327,7 +330,10 @@ class MicrosoftOAuth:
     def _app(self, cache: Any) -> Any:
         """A msal application over `cache`, starting from the kept openid-configuration."""
         with self._discovery_lock:
-            fresh = time.monotonic() - self._discovered_at < DISCOVERY_LIFETIME
+            fresh = (
+                self._discovered_at is not None
+                and time.monotonic() - self._discovered_at < DISCOVERY_LIFETIME
+            )
             http_cache = copy.deepcopy(self._discovery) if fresh else {}
         app = msal.ConfidentialClientApplication(
             self._client_id,
@@ -426,7 +432,7 @@ def _code_error(result: Mapping[str, Any]) -> ProviderError:
 # -- the calendar client -----------------------------------------------------------------
 
 
-Missing = Literal["calendar", "event", "none"]
+Missing = Literal["calendar", "event"]
 
 
 class MicrosoftCalendarClient:
@@ -549,7 +555,7 @@ class MicrosoftCalendarClient:
             "DELETE",
             f"{self._calendar_path(calendar_id)}/events/{_segment(event_id)}",
             calendar_id=calendar_id,
-            missing="none",  # already gone: deleting is idempotent
+            tolerate=(404,),  # already gone: deleting is idempotent
         )
 
     async def create_calendar(self, name: str) -> RemoteCalendarInfo:
@@ -670,7 +676,7 @@ class MicrosoftCalendarClient:
         """The mailbox's IANA zone (mailboxSettings), read once; UTC when Graph will not say."""
         if self._time_zone is None:
             response = await self._request(
-                "GET", f"{self._base}/me/mailboxSettings", missing="none"
+                "GET", f"{self._base}/me/mailboxSettings", tolerate=(403, 404)
             )
             name = response.json().get("timeZone") if response is not None else None
             zone = _zone_name(str(name)) if name else None
@@ -785,10 +791,12 @@ class MicrosoftCalendarClient:
         body: dict[str, Any] | None = None,
         calendar_id: str | None = None,
         missing: Missing = "calendar",
+        tolerate: tuple[int, ...] = (),
         page_size: int | None = None,
         accept: tuple[int, ...] = (),
     ) -> httpx.Response | None:
-        """One Graph request, retried per the policy; None for a tolerated 404/403."""
+        """One Graph request, retried per the policy; None for a `tolerate`d status. A 404/403
+        is `CalendarGone` for `calendar_id` (missing="calendar") or a vanished event."""
 
         async def attempt() -> httpx.Response | None:
             used = await self._token(None)
@@ -800,7 +808,7 @@ class MicrosoftCalendarClient:
                     raise AccessRevoked(REVOKED_MESSAGE)
             if response.is_success or response.status_code in accept:
                 return response
-            if missing == "none" and response.status_code in (403, 404):
+            if response.status_code in tolerate:
                 return None
             raise _status_error(response, calendar_id=calendar_id, missing=missing)
 

@@ -256,6 +256,7 @@ class FakeMicrosoft:
         self.requests: list[LoggedRequest] = []
         self.arrivals: list[str] = []  # Graph paths as they arrive (logged before answering)
         self.token_requests: list[dict[str, str]] = []
+        self.discovery_requests = 0
         self.peak_in_flight = 0
         self.delay = 0.0
         self._response_mode = "query"
@@ -516,6 +517,8 @@ class FakeMicrosoft:
     # identity platform ------------------------------------------------------------------
 
     def _openid_configuration(self, tenant: str) -> Answer:
+        with self._lock:
+            self.discovery_requests += 1
         base = f"{self.base_url}/{tenant}"
         return Answer(
             200,

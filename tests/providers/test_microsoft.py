@@ -18,16 +18,14 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+import providers.microsoft as microsoft
 from providers.base import (
     Access,
     AccessRevoked,
-    Attendee,
     CalendarClient,
     CalendarGone,
     ChangeSet,
     CursorExpired,
-    EventDraft,
-    Interval,
     OAuthDenied,
     OAuthStateInvalid,
     ProviderError,
@@ -56,6 +54,7 @@ from tests.fakes.scenario import (
     merged,
     utc,
 )
+from tests.providers.test_exchange import as_pairs, draft
 
 REDIRECT_URI = "https://app.slotgraph.test/oauth/microsoft365/callback"
 TIMEOUT = 2.0
@@ -136,25 +135,6 @@ def client(oauth: MicrosoftOAuth, box: SecretBox) -> CalendarClient:
     return oauth.client(box, EMAIL)
 
 
-def draft(key: str | None = "booking-1", **changes: object) -> EventDraft:
-    values: dict[str, object] = {
-        "title": "Intro call",
-        "start": utc(12, 15),
-        "end": utc(12, 15, 30),
-        "time_zone": TIME_ZONE,
-        "attendees": (Attendee("contact@client.test", "A Contact"),),
-        "description": "Booked on Slotgraph",
-        "location": "Phone",
-        "idempotency_key": key,
-    }
-    values.update(changes)
-    return EventDraft(**values)  # type: ignore[arg-type]
-
-
-def as_pairs(spans: tuple[Interval, ...]) -> list[tuple[dt.datetime, dt.datetime]]:
-    return [(span.start, span.end) for span in spans]
-
-
 def assert_no_secret(secrets: list[str], *texts: str) -> None:
     assert secrets
     for secret in secrets:
@@ -224,6 +204,8 @@ async def test_token_cache_round_trips_through_the_secret(
     # A fresh process reading the stored secret gets the refreshed token without a request.
     again, renewed = await oauth.access_token(json.loads(json.dumps(box.secret)), force=False)
     assert (again, renewed, len(fake.token_requests)) == (refreshed, None, 2)
+    # msal read the openid-configuration once; later applications start from a copy of it.
+    assert fake.discovery_requests == 1
 
 
 async def test_access_token_close_to_expiry_is_refreshed_without_being_forced(
@@ -305,6 +287,14 @@ async def test_list_calendars_pages_and_maps_primary_and_access(
     pages = fake.graph_requests("/me/calendars", method="GET")
     assert len(pages) == 2  # four per page on the fake, then @odata.nextLink
     assert "$skip" in pages[1].query
+
+
+async def test_mailbox_zone_falls_back_to_utc_when_graph_will_not_tell(
+    client: CalendarClient, fake: FakeMicrosoft
+) -> None:
+    fake.fail(403, path="mailboxSettings", code="ErrorAccessDenied")
+    calendars = await client.list_calendars()
+    assert {c.time_zone for c in calendars} == {"UTC"}
 
 
 async def test_free_busy_for_the_scenario_is_exactly_the_expected_busy_time(
@@ -624,6 +614,16 @@ async def test_expired_access_token_is_refreshed_once_after_a_401(
     assert statuses.count(401) == 1
 
 
+async def test_a_401_after_a_fresh_token_is_access_revoked(
+    client: CalendarClient, box: SecretBox, fake: FakeMicrosoft
+) -> None:
+    fake.fail(401, path="/me/calendars", times=None, code="InvalidAuthenticationToken")
+    with pytest.raises(AccessRevoked):
+        await client.list_calendars()
+    assert box.renewals == 1  # one forced refresh, then no more
+    assert [r.status for r in fake.graph_requests("/me/calendars")] == [401, 401]
+
+
 async def test_error_messages_never_contain_a_token(
     client: CalendarClient, fake: FakeMicrosoft
 ) -> None:
@@ -656,3 +656,41 @@ async def test_tokens_never_reach_logs_or_reprs(
             await box(True)
     assert "oauth2/v2.0/token" in caplog.text  # msal's and urllib3's debug lines were captured
     assert_no_secret(list(iter_secrets(fake)), caplog.text, repr(oauth), repr(client))
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        # Midnights in the event's own zone, as the event stores them.
+        (
+            ("2030-03-10T00:00:00.0000000", "Eastern Standard Time"),
+            ("2030-03-11T00:00:00", "Eastern Standard Time"),
+        ),
+        # The same instants asked in UTC (DST began in between: 05:00 then 04:00).
+        (("2030-03-10T05:00:00.0000000", "UTC"), ("2030-03-11T04:00:00.0000000", "UTC")),
+        # Floating midnights labelled UTC.
+        (("2030-03-10T00:00:00.0000000", "UTC"), ("2030-03-11T00:00:00.0000000", "UTC")),
+    ],
+)
+def test_all_day_events_keep_their_dates_whatever_zone_graph_reports_them_in(
+    start: tuple[str, str], end: tuple[str, str]
+) -> None:
+    item = {
+        "id": "AAMkZGF5",
+        "subject": "Family day",
+        "isAllDay": True,
+        "showAs": "busy",
+        "originalStartTimeZone": "Eastern Standard Time",
+        "responseStatus": {"response": "organizer"},
+        "start": {"dateTime": start[0], "timeZone": start[1]},
+        "end": {"dateTime": end[0], "timeZone": end[1]},
+    }
+    event = microsoft._to_event(item, "UTC")
+    assert (event.all_day, event.start.date(), event.end.date()) == (
+        True,
+        dt.date(2030, 3, 10),
+        dt.date(2030, 3, 11),
+    )
+    span = busy_interval(event, TIME_ZONE)
+    assert span is not None
+    assert (span.start, span.end) == (utc(10, 5), utc(11, 4))  # 23 hours in New York (C4)
