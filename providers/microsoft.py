@@ -659,7 +659,7 @@ class MicrosoftCalendarClient:
 
     async def stop_watch(self, watch: Watch) -> None:
         await self._request(
-            "DELETE", f"{self._base}/subscriptions/{_segment(watch.id)}", missing="none"
+            "DELETE", f"{self._base}/subscriptions/{_segment(watch.id)}", tolerate=(404,)
         )
 
     def _events_resource(self, calendar_id: str) -> str:
