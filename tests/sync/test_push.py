@@ -25,11 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import CalendarConnection, CalendarSyncCursor, CalendarWatch, RemoteCalendar
 from models.enums import (
-    CalendarAccess,
-    ConnectionPurpose,
-    ConnectionStatus,
     Provider,
-    SyncState,
 )
 from providers.base import CalendarClient
 from providers.microsoft import MicrosoftOAuth
@@ -44,10 +40,10 @@ from tests.e2e.serving import free_port
 from tests.fakes.google import FakeGoogle
 from tests.fakes.microsoft import CLIENT_ID, CLIENT_SECRET, EMAIL, FakeMicrosoft
 from tests.fakes.push import Delivery
-from tests.fakes.scenario import TIME_ZONE, ScriptedEvent
+from tests.fakes.scenario import ScriptedEvent
 from tests.providers.test_google import Tokens, oauth_for, stored_secret
 from tests.providers.test_microsoft import SecretBox, connect
-from tests.sync.clients import FixedClients
+from tests.sync.clients import FixedClients, make_connection
 
 CONFIG = SyncConfig(
     interval=dt.timedelta(minutes=5), ahead=dt.timedelta(days=14), margin=dt.timedelta(days=1)
@@ -136,31 +132,7 @@ async def make_setup(
     client: CalendarClient,
     email: str,
 ) -> Setup:
-    person = await factory.person()
-    connection = CalendarConnection(
-        account_id=person.account.id,
-        user_id=person.user.id,
-        provider=provider,
-        account_email=email,
-        purpose=ConnectionPurpose.BOTH,
-        status=ConnectionStatus.CONNECTED,
-        sync_state=SyncState.IDLE,
-        calendar_sync_enabled=True,
-        task_sync_enabled=False,
-        scheduling_pages_enabled=True,
-        events_synced=0,
-    )
-    await factory.add(connection)
-    primary = RemoteCalendar(
-        account_id=person.account.id,
-        connection_id=connection.id,
-        remote_id=email,
-        name="Calendar",
-        time_zone=TIME_ZONE,
-        access=CalendarAccess.OWNER,
-        is_primary=True,
-    )
-    await factory.add(primary)
+    connection, primary = await make_connection(factory, provider, email, calendar_sync=True)
     clients = FixedClients(client, sessionmaker)
     watches = Watches(
         sessionmaker,

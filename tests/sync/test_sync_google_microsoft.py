@@ -19,8 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import CalendarConnection, RemoteCalendar, SyncedEvent
 from models.enums import (
-    CalendarAccess,
-    ConnectionPurpose,
     ConnectionStatus,
     Provider,
     SyncState,
@@ -33,11 +31,11 @@ from sync.engine import Outcome, SyncConfig, SyncContext, sync_connection
 from tests.conftest import Factory
 from tests.fakes.google import FakeGoogle
 from tests.fakes.microsoft import CLIENT_ID, CLIENT_SECRET, FakeMicrosoft
-from tests.fakes.scenario import EXPECTED_BUSY, TIME_ZONE, ScriptedEvent, merged, spread, utc
+from tests.fakes.scenario import EXPECTED_BUSY, ScriptedEvent, merged, spread, utc
 from tests.providers import test_google as google_tests
 from tests.providers.test_google import Tokens, oauth_for, stored_secret
 from tests.providers.test_microsoft import SecretBox, connect
-from tests.sync.clients import FixedClients
+from tests.sync.clients import FixedClients, make_connection
 from tests.sync.test_engine import Clock
 
 # The Google fake and a plain HTTP client for it (fixtures of the adapter's tests).
@@ -58,38 +56,6 @@ TIMEOUT = 30.0
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-async def make_connection(
-    factory: Factory, provider: Provider, email: str
-) -> tuple[CalendarConnection, RemoteCalendar]:
-    """A connected account whose primary calendar (`email`) is on the provider's fake."""
-    person = await factory.person()
-    connection = CalendarConnection(
-        account_id=person.account.id,
-        user_id=person.user.id,
-        provider=provider,
-        account_email=email,
-        purpose=ConnectionPurpose.BOTH,
-        status=ConnectionStatus.CONNECTED,
-        sync_state=SyncState.IDLE,
-        calendar_sync_enabled=False,
-        task_sync_enabled=False,
-        scheduling_pages_enabled=True,
-        events_synced=0,
-    )
-    await factory.add(connection)
-    primary = RemoteCalendar(
-        account_id=person.account.id,
-        connection_id=connection.id,
-        remote_id=email,
-        name="Calendar",
-        time_zone=TIME_ZONE,
-        access=CalendarAccess.OWNER,
-        is_primary=True,
-    )
-    await factory.add(primary)
-    return connection, primary
 
 
 def context(
