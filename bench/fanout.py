@@ -40,11 +40,11 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from bench.graphql_overhead import fresh_database, postgres_server, run_fast
 from bench.serve import Served, serve
-from models.crypto import generate_key
-from models.db import create_engine, create_sessionmaker, migrate
-from models.enums import Scope
-from resolvers.accounts import create_account, create_user
-from resolvers.tokens import issue_token
+from slotgraph.models.crypto import generate_key
+from slotgraph.models.db import create_engine, create_sessionmaker, migrate
+from slotgraph.models.enums import Scope
+from slotgraph.usecases.accounts import create_account, create_user
+from slotgraph.usecases.tokens import issue_token
 
 WAIT = 30.0  # seconds: the longest any single step may take before the run fails
 SUBSCRIBE = """

@@ -5,7 +5,7 @@ process, for the dashboard's settings query (the viewer, their calendar settings
 default page, and 20 scheduling pages), served two ways by the same process on the same
 freshly seeded database in the same run:
 
-- `POST /graphql`: the real application from `server.app.create_app` (bearer-token
+- `POST /graphql`: the real application from `slotgraph.server.app.create_app` (bearer-token
   middleware, Strawberry with the production extensions, DataLoaders);
 - `GET /plain`: a Starlette route added to that same application that does the same
   database work through the same `resolvers` functions (authenticate the token, load the
@@ -57,10 +57,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from graph.relay import to_cursor, to_global_id
-from models import CalendarSettings, ConnectedDomain
-from models.crypto import generate_key
-from models.db import (
+from slotgraph.graph.relay import to_cursor, to_global_id
+from slotgraph.models import CalendarSettings, ConnectedDomain
+from slotgraph.models.crypto import generate_key
+from slotgraph.models.db import (
     connect_raw,
     create_engine,
     create_sessionmaker,
@@ -69,15 +69,15 @@ from models.db import (
     start_embedded_postgres,
     stop_embedded_postgres,
 )
-from models.enums import Scope, Seat, Tier
-from resolvers import reads
-from resolvers.accounts import create_account, create_user
-from resolvers.pages import PageDraft, create_page, page_url
-from resolvers.tokens import authenticate, issue_token
-from server.app import create_app
-from server.auth import bearer_token
-from server.logs import configure_logging
-from server.settings import Mode, Settings
+from slotgraph.models.enums import Scope, Seat, Tier
+from slotgraph.server.app import create_app
+from slotgraph.server.auth import bearer_token
+from slotgraph.server.logs import configure_logging
+from slotgraph.server.settings import Mode, Settings
+from slotgraph.usecases import reads
+from slotgraph.usecases.accounts import create_account, create_user
+from slotgraph.usecases.pages import PageDraft, create_page, page_url
+from slotgraph.usecases.tokens import authenticate, issue_token
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -85,7 +85,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Send
     from starlette.types import Scope as AsgiScope
 
-    from server.runtime import Runtime
+    from slotgraph.server.runtime import Runtime
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = 20

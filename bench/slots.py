@@ -1,6 +1,7 @@
 """Availability engine benchmark: slots for the canonical workload (C17, NOTES.md "Benchmarks").
 
-What it measures: `scheduling.slots.compute_slots`, in-process, on the canonical workload of
+What it measures: `slotgraph.scheduling.slots.compute_slots`, in-process, on the canonical workload
+of
 `../shared/bench/slots_workload.py` (host in Europe/Berlin; 30 days from 2026-10-12 across
 the 2026-10-25 DST change; Mon-Fri 09:00-17:00; 30-minute meetings on a 15-minute grid;
 5 calendars holding 10,000 busy intervals), so that the figures compare with other
@@ -44,8 +45,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from scheduling.rules import Weekday, WeeklyHours, parse_hhmm
-from scheduling.slots import SlotRules, compute_slots
+from slotgraph.scheduling.rules import Weekday, WeeklyHours, parse_hhmm
+from slotgraph.scheduling.slots import SlotRules, compute_slots
 
 WORKLOAD = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "slots_workload.py"
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -4,7 +4,7 @@ A fresh database (on `DATABASE_URL`, else the embedded PostgreSQL) gets one host
 workload's zone with one page carrying the workload's rules (weekly hours, 30-minute
 meetings on the 15-minute grid, no notice, no buffers) and one calendar connection whose 5
 calendars are all availability calendars. The workload's 10,000 busy intervals go into the
-busy cache through `resolvers.busy_cache.store`, the path live reads take, read "now".
+busy cache through `slotgraph.calendars.busy_cache.store`, the path live reads take, read "now".
 
 One uvicorn process (`make_app`, a separate process from this client) serves the real
 application on loopback with the production settings and a fixed clock a day before the
@@ -39,9 +39,10 @@ from bench.graphql_overhead import (
     run_server,
     wait_until_ready,
 )
-from models import AvailabilityCalendar, CalendarConnection, RemoteCalendar
-from models.db import create_engine, create_sessionmaker, migrate
-from models.enums import (
+from slotgraph.calendars import busy_cache
+from slotgraph.models import AvailabilityCalendar, CalendarConnection, RemoteCalendar
+from slotgraph.models.db import create_engine, create_sessionmaker, migrate
+from slotgraph.models.enums import (
     CalendarAccess,
     ConnectionPurpose,
     ConnectionStatus,
@@ -51,15 +52,14 @@ from models.enums import (
     SyncState,
     Tier,
 )
-from providers.base import Interval
-from resolvers import busy_cache
-from resolvers.accounts import create_account, create_user
-from resolvers.pages import PageDraft, create_page
-from resolvers.viewer import Viewer
-from scheduling.slots import SlotRules
-from server.app import create_app
-from server.logs import configure_logging
-from server.settings import Mode, Settings
+from slotgraph.providers.base import Interval
+from slotgraph.scheduling.slots import SlotRules
+from slotgraph.server.app import create_app
+from slotgraph.server.logs import configure_logging
+from slotgraph.server.settings import Mode, Settings
+from slotgraph.usecases.accounts import create_account, create_user
+from slotgraph.usecases.pages import PageDraft, create_page
+from slotgraph.usecases.viewer import Viewer
 
 ENV_NOW = "SLOTGRAPH_BENCH_NOW"
 FACTORY = "bench.slots_http:make_app"

@@ -1,7 +1,7 @@
 """Calendar sync benchmark (issue #5 acceptance): a full sync of a 10,000-event Google
 calendar, then an incremental one after 10 changes.
 
-What it measures: `sync.engine.sync_connection` with the real `GoogleCalendarClient`
+What it measures: `slotgraph.calsync.engine.sync_connection` with the real `GoogleCalendarClient`
 (httpx) against the Google fake of `tests/fakes/google.py`, which serves Calendar API v3
 over loopback HTTP with Google's paging (250 items a page, as the adapter asks), on a fresh
 database (on `DATABASE_URL`, else the embedded PostgreSQL) with one Google connection whose
@@ -53,9 +53,10 @@ import httpx
 from sqlalchemy import delete, func, select
 
 from bench.graphql_overhead import BenchError, fresh_database, postgres_server
-from models import CalendarConnection, CalendarSyncCursor, RemoteCalendar, SyncedEvent
-from models.db import create_engine, create_sessionmaker, migrate
-from models.enums import (
+from slotgraph.calsync.engine import Outcome, SyncConfig, SyncContext, sync_connection
+from slotgraph.models import CalendarConnection, CalendarSyncCursor, RemoteCalendar, SyncedEvent
+from slotgraph.models.db import create_engine, create_sessionmaker, migrate
+from slotgraph.models.enums import (
     CalendarAccess,
     ConnectionPurpose,
     ConnectionStatus,
@@ -64,12 +65,11 @@ from models.enums import (
     SyncState,
     Tier,
 )
-from providers.base import CalendarClient
-from providers.google import PAGE_SIZE, GoogleCalendarClient
-from providers.retry import FAST
-from resolvers.accounts import create_account, create_user
-from server.logs import configure_logging
-from sync.engine import Outcome, SyncConfig, SyncContext, sync_connection
+from slotgraph.providers.base import CalendarClient
+from slotgraph.providers.google import PAGE_SIZE, GoogleCalendarClient
+from slotgraph.providers.retry import FAST
+from slotgraph.server.logs import configure_logging
+from slotgraph.usecases.accounts import create_account, create_user
 
 NOW = dt.datetime(2030, 3, 1, 12, tzinfo=dt.UTC)  # the scenario week lies ahead
 CONFIG = SyncConfig()
@@ -164,7 +164,7 @@ class Fake:
 
 @dataclass
 class OneClient:
-    """`sync.clients.CalendarClients` answering the one Google client."""
+    """`slotgraph.calendars.protocol.CalendarClients` answering the one Google client."""
 
     adapter: CalendarClient
 

@@ -21,9 +21,9 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from models import Account, Base, CalendarConnection, RemoteCalendar, User
-from models.crypto import generate_key
-from models.db import (
+from slotgraph.models import Account, Base, CalendarConnection, RemoteCalendar, User
+from slotgraph.models.crypto import generate_key
+from slotgraph.models.db import (
     connect_raw,
     create_engine,
     create_sessionmaker,
@@ -32,7 +32,7 @@ from models.db import (
     start_embedded_postgres,
     stop_embedded_postgres,
 )
-from models.enums import (
+from slotgraph.models.enums import (
     CalendarAccess,
     CalendarStatus,
     ConnectionPurpose,
@@ -43,11 +43,11 @@ from models.enums import (
     SyncState,
     Tier,
 )
-from models.queue import QUEUE_TABLES
-from resolvers.accounts import create_account, create_user
-from resolvers.tokens import issue_token
-from server.app import create_app
-from server.settings import Mode, Settings
+from slotgraph.models.queue import QUEUE_TABLES
+from slotgraph.server.app import create_app
+from slotgraph.server.settings import Mode, Settings
+from slotgraph.usecases.accounts import create_account, create_user
+from slotgraph.usecases.tokens import issue_token
 
 PUBLIC_BASE_URL = "https://app.slotgraph.test"
 

@@ -1,9 +1,10 @@
-"""The layering of DESIGN.md: arrows point down only.
+"""The layering of docs/architecture.md: arrows point down only.
 
-server → graph → resolvers → (scheduling, models, providers, sync); `scheduling` imports
-nothing of ours and does no I/O; `models` and `providers` never import the web stack, and
-providers know nothing of our tables (they return their own frozen dataclasses); `sync`
-uses models and providers only; `graph` reaches the database only through resolvers.
+server → graph → usecases → (calendars, calsync, jobs, notices) → (scheduling, models,
+providers). `scheduling` imports nothing of ours and does no I/O; `models` and `providers`
+never import the web stack, and providers know nothing of our tables (they return their own
+frozen dataclasses); the background layers never reach the use cases or the API; `graph`
+reaches the database only through use cases.
 """
 
 from __future__ import annotations
@@ -11,19 +12,24 @@ from __future__ import annotations
 from pytest_archon import archrule
 
 WEB = ("strawberry*", "starlette*", "uvicorn*", "graphql*")
+P = "slotgraph."
+ABOVE_BACKGROUND = (f"{P}server*", f"{P}graph*", f"{P}usecases*", *WEB)
 
 
 def test_scheduling_is_pure() -> None:
     (
         archrule("scheduling is pure rules", comment="no I/O, nothing else of ours")
-        .match("scheduling*")
+        .match(f"{P}scheduling*")
         .should_not_import(
-            "server*",
-            "graph*",
-            "resolvers*",
-            "models*",
-            "providers*",
-            "sync*",
+            f"{P}server*",
+            f"{P}graph*",
+            f"{P}usecases*",
+            f"{P}models*",
+            f"{P}providers*",
+            f"{P}calendars*",
+            f"{P}calsync*",
+            f"{P}jobs*",
+            f"{P}notices*",
             "sqlalchemy*",
             "asyncpg*",
             "httpx*",
@@ -31,52 +37,59 @@ def test_scheduling_is_pure() -> None:
             "asyncio*",
             *WEB,
         )
-        .check("scheduling")
+        .check("slotgraph.scheduling")
     )
 
 
 def test_models_know_nothing_of_the_web_or_the_api() -> None:
     (
         archrule("models below the API")
-        .match("models*")
-        .should_not_import("server*", "graph*", "resolvers*", *WEB)
-        .check("models")
+        .match(f"{P}models*")
+        .should_not_import(*ABOVE_BACKGROUND, f"{P}calendars*", f"{P}calsync*", f"{P}jobs*")
+        .check("slotgraph.models")
     )
 
 
 def test_providers_are_adapters_only() -> None:
     (
         archrule("providers behind one protocol", comment="no tables, no API, no web stack")
-        .match("providers*")
+        .match(f"{P}providers*")
         .should_not_import(
-            "server*", "graph*", "resolvers*", "models*", "sync*", "sqlalchemy*", *WEB
+            *ABOVE_BACKGROUND,
+            f"{P}models*",
+            f"{P}calendars*",
+            f"{P}calsync*",
+            f"{P}jobs*",
+            f"{P}notices*",
+            "sqlalchemy*",
         )
-        .check("providers")
+        .check("slotgraph.providers")
     )
 
 
-def test_resolvers_know_nothing_of_graphql_or_http() -> None:
+def test_use_cases_know_nothing_of_graphql_or_http() -> None:
     (
         archrule("use cases are transport-free")
-        .match("resolvers*")
-        .should_not_import("server*", "graph*", *WEB)
-        .check("resolvers")
+        .match(f"{P}usecases*")
+        .should_not_import(f"{P}server*", f"{P}graph*", *WEB)
+        .check("slotgraph.usecases")
     )
 
 
-def test_sync_sits_below_the_use_cases() -> None:
-    (
-        archrule("background work below the API", comment="models and providers only")
-        .match("sync*")
-        .should_not_import("server*", "graph*", "resolvers*", *WEB)
-        .check("sync")
-    )
+def test_background_layers_sit_below_the_use_cases() -> None:
+    for package in ("calendars", "calsync", "jobs", "notices"):
+        (
+            archrule(f"{package} below the API", comment="models, providers and each other")
+            .match(f"{P}{package}*")
+            .should_not_import(*ABOVE_BACKGROUND)
+            .check(f"{P}{package}")
+        )
 
 
 def test_graph_does_not_open_sessions_or_reach_up() -> None:
     (
         archrule("graph is the API surface only")
-        .match("graph*")
-        .should_not_import("server*", "models.db", "sqlalchemy.orm*", "asyncpg*")
-        .check("graph")
+        .match(f"{P}graph*")
+        .should_not_import(f"{P}server*", f"{P}models.db", "sqlalchemy.orm*", "asyncpg*")
+        .check("slotgraph.graph")
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.serve import SLOTGRAPH, free_port, wait_ready
 from bench.serve import serve as start
-from models.crypto import generate_key
+from slotgraph.models.crypto import generate_key
 
 __all__ = ["SLOTGRAPH", "free_port", "serve", "wait_ready"]
 

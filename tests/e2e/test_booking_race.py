@@ -26,7 +26,7 @@ from exchangelib.protocol import close_connections  # type: ignore[import-untype
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models import (
+from slotgraph.models import (
     Base,
     Booking,
     BusyCacheWindow,
@@ -35,8 +35,8 @@ from models import (
     LostAccessNotice,
     OutboxMessage,
 )
-from models.enums import BookingStatus
-from models.outbox import OutboxKind
+from slotgraph.models.enums import BookingStatus
+from slotgraph.models.outbox import OutboxKind
 from tests.conftest import Factory
 from tests.e2e.serving import serve
 from tests.fakes.exchange import PASSWORD, FakeExchange

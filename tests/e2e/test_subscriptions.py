@@ -24,11 +24,11 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bench.serve import SLOTGRAPH, Served, serve
-from models import CalendarConnection
-from models.crypto import generate_key
-from models.enums import SyncState
-from sync.changes import publish_connection_changed
-from sync.pubsub import PostgresPubSub
+from slotgraph.models import CalendarConnection
+from slotgraph.models.crypto import generate_key
+from slotgraph.models.enums import SyncState
+from slotgraph.notices.changes import publish_connection_changed
+from slotgraph.notices.pubsub import PostgresPubSub
 from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.graph.test_available_slots import make_page, next_monday

@@ -15,10 +15,10 @@ import pytest
 from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from graph.relay import pk_of
-from models import CalendarConnection
-from models.enums import SyncState
-from server.settings import Settings
+from slotgraph.graph.relay import pk_of
+from slotgraph.models import CalendarConnection
+from slotgraph.models.enums import SyncState
+from slotgraph.server.settings import Settings
 from tests.conftest import Factory, GraphQLClient
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.fakes.scenario import ScriptedEvent

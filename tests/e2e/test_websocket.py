@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedError
 from websockets.typing import Subprotocol
 
-from graph.relay import to_global_id
+from slotgraph.graph.relay import to_global_id
 from tests.conftest import Factory
 from tests.e2e.serving import serve
 

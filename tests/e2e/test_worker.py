@@ -14,9 +14,9 @@ import pytest
 from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models.enums import CalendarWriteState
-from server.settings import Settings
-from sync.outbox import event_key
+from slotgraph.jobs.outbox import event_key
+from slotgraph.models.enums import CalendarWriteState
+from slotgraph.server.settings import Settings
 from tests.conftest import Factory, GraphQLClient
 from tests.e2e.serving import SLOTGRAPH, free_port, wait_ready
 from tests.fakes.exchange import FakeExchange

@@ -8,9 +8,9 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models import ApiToken
-from models.enums import Scope
-from resolvers.tokens import hash_token
+from slotgraph.models import ApiToken
+from slotgraph.models.enums import Scope
+from slotgraph.usecases.tokens import hash_token
 from tests.conftest import Factory, GraphQLClient
 
 VIEWER = "query { viewer { name email calendarSettings { meetingUrlPrefix } } }"

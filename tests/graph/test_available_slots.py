@@ -12,10 +12,10 @@ from exchangelib.protocol import close_connections  # type: ignore[import-untype
 from sqlalchemy import update
 from starlette.applications import Starlette
 
-from models import Booking, CalendarConnection, Contact
-from models.enums import BookingStatus, ConnectionStatus
-from resolvers.availability import PageSlots, available_slots
-from resolvers.connections import Services
+from slotgraph.models import Booking, CalendarConnection, Contact
+from slotgraph.models.enums import BookingStatus, ConnectionStatus
+from slotgraph.usecases.availability import PageSlots, available_slots
+from slotgraph.usecases.connections import Services
 from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.fakes.scenario import EXPECTED_BUSY, utc

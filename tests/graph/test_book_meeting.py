@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models import Booking, CalendarConnection, Contact, OutboxMessage
-from models.enums import BookingStatus, ConnectionStatus
-from models.outbox import OutboxKind
+from slotgraph.models import Booking, CalendarConnection, Contact, OutboxMessage
+from slotgraph.models.enums import BookingStatus, ConnectionStatus
+from slotgraph.models.outbox import OutboxKind
 from tests.conftest import Factory, GraphQLClient, Person
 from tests.graph.test_available_slots import make_page, next_monday
 

@@ -23,13 +23,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from models import Booking, BusyCacheInterval, BusyCacheWindow, OutboxMessage
-from models.outbox import OutboxKind, OutboxState
-from providers.retry import INTERACTIVE, RetryPolicy
-from resolvers.calendar_clients import ConnectionClients
-from server.app import create_app
-from server.settings import Settings
-from sync.outbox import DeliveryPolicy, Outbox, Outcome
+from slotgraph.jobs.outbox import DeliveryPolicy, Outbox, Outcome
+from slotgraph.models import Booking, BusyCacheInterval, BusyCacheWindow, OutboxMessage
+from slotgraph.models.outbox import OutboxKind, OutboxState
+from slotgraph.providers.retry import INTERACTIVE, RetryPolicy
+from slotgraph.server.app import create_app
+from slotgraph.server.settings import Settings
 from tests.conftest import Factory, GraphQLClient
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.fakes.scenario import EXPECTED_BUSY, ScriptedEvent, merged, utc
@@ -465,7 +464,7 @@ async def test_background_delivery_keeps_retrying_with_the_patient_policy(
     services = clocked_app.state.runtime.services
     outbox = Outbox(
         services.sessionmaker,
-        ConnectionClients(services),  # what the worker builds (server/worker.py)
+        services.connection_clients,  # what the worker builds (server/worker.py)
         mailer=None,
         policy=DeliveryPolicy(max_attempts=5, initial_backoff=1.0, lease=60.0),
     )

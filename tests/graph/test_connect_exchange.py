@@ -12,8 +12,8 @@ import pytest
 from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models import Account, CalendarConnection, InboxConnection
-from models.enums import ConnectionPurpose, InboxKind
+from slotgraph.models import Account, CalendarConnection, InboxConnection
+from slotgraph.models.enums import ConnectionPurpose, InboxKind
 from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import EXCHANGE_2007_SP3, PASSWORD, FakeExchange
 from tests.graph.test_disconnect import DISCONNECT

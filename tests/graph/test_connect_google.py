@@ -18,15 +18,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from graph.relay import from_global_id
-from models import BusyCacheWindow, CalendarWatch, Credential, InboxConnection
-from models.enums import InboxKind
-from resolvers.availability import available_slots
-from resolvers.calendar_clients import ConnectionClients
-from resolvers.errors import AvailabilityUnknownError
-from server.app import create_app
-from server.settings import Settings
-from sync.watches import WatchConfig, Watches
+from slotgraph.calsync.watches import WatchConfig, Watches
+from slotgraph.graph.relay import from_global_id
+from slotgraph.models import BusyCacheWindow, CalendarWatch, Credential, InboxConnection
+from slotgraph.models.enums import InboxKind
+from slotgraph.server.app import create_app
+from slotgraph.server.settings import Settings
+from slotgraph.usecases.availability import available_slots
+from slotgraph.usecases.errors import AvailabilityUnknownError
 from tests.conftest import PUBLIC_BASE_URL, Factory, GraphQLClient, Person
 from tests.fakes.google import (
     BOSS_CALENDAR,
@@ -533,7 +532,7 @@ async def test_disconnect_stops_the_push_channels_before_revoking_the_grant(
     ada, connection_id, _ = await connected_host(flow, factory)
     watches = Watches(
         sessionmaker,
-        ConnectionClients(app.state.runtime.services),
+        app.state.runtime.services.connection_clients,
         # Nothing listens there: the channel's `sync` message goes unanswered, as it may.
         WatchConfig(public_base_url="http://127.0.0.1:9"),
     )

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from models import Credential
-from models.crypto import generate_key
-from server.app import create_app
-from server.settings import Mode, Settings
+from slotgraph.models import Credential
+from slotgraph.models.crypto import generate_key
+from slotgraph.server.app import create_app
+from slotgraph.server.settings import Mode, Settings
 from tests.conftest import PUBLIC_BASE_URL, Factory, GraphQLClient, Person
 from tests.fakes.microsoft import (
     CLIENT_ID,

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from graph.relay import to_global_id
-from models import Booking, Contact
-from models.enums import ConnectionStatus, Provider
-from models.outbox import OutboxKind
+from slotgraph.graph.relay import to_global_id
+from slotgraph.models import Booking, Contact
+from slotgraph.models.enums import ConnectionStatus, Provider
+from slotgraph.models.outbox import OutboxKind
 from tests.conftest import Factory, GraphQLClient, Person
 from tests.graph.test_manage_bookings import RESCHEDULE, outbox, run
 

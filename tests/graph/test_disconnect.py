@@ -8,9 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from graph.relay import to_global_id
-from models import AvailabilityCalendar, Credential, InboxConnection, User
-from models.enums import ConnectionPurpose, InboxKind, Provider
+from slotgraph.graph.relay import to_global_id
+from slotgraph.models import AvailabilityCalendar, Credential, InboxConnection, User
+from slotgraph.models.enums import ConnectionPurpose, InboxKind, Provider
 from tests.conftest import CalendarSpec, Factory, GraphQLClient
 
 DISCONNECT = """

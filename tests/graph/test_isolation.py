@@ -8,9 +8,16 @@ from typing import Any
 
 import pytest
 
-from graph.relay import to_global_id
-from models import Booking, ConnectedDomain, Contact, InboxConnection, SchedulingPage, Task
-from models.enums import BookingStatus, InboxKind
+from slotgraph.graph.relay import to_global_id
+from slotgraph.models import (
+    Booking,
+    ConnectedDomain,
+    Contact,
+    InboxConnection,
+    SchedulingPage,
+    Task,
+)
+from slotgraph.models.enums import BookingStatus, InboxKind
 from tests.conftest import CalendarSpec, Factory, GraphQLClient, Person
 
 NODE = "query Node($id: ID!) { node(id: $id) { __typename id } }"

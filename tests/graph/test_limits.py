@@ -5,9 +5,9 @@ from __future__ import annotations
 import httpx
 import strawberry
 
-from graph.extensions import MaskUnexpectedErrors
-from server.app import create_app
-from server.settings import Settings
+from slotgraph.graph.extensions import MaskUnexpectedErrors
+from slotgraph.server.app import create_app
+from slotgraph.server.settings import Settings
 from tests.conftest import GraphQLClient
 
 DEEP = "{ viewer { bookings { edges { node { page { weeklyHours { weekday } } } } } } }"

@@ -14,11 +14,11 @@ from exchangelib.protocol import close_connections  # type: ignore[import-untype
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from graph.relay import to_global_id
-from models import Booking, Contact, OutboxMessage
-from models.enums import BookingStatus, Scope
-from models.outbox import OutboxKind
-from resolvers.bookings import new_manage_token
+from slotgraph.graph.relay import to_global_id
+from slotgraph.models import Booking, Contact, OutboxMessage
+from slotgraph.models.enums import BookingStatus, Scope
+from slotgraph.models.outbox import OutboxKind
+from slotgraph.usecases.bookings import new_manage_token
 from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.scenario import ScriptedEvent

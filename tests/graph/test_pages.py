@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from graph.relay import to_global_id
+from slotgraph.graph.relay import to_global_id
 from tests.conftest import PUBLIC_BASE_URL, Factory, GraphQLClient, Person
 
 PAGE_FIELDS = """

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from models import ConnectedDomain
-from resolvers.bookings import new_manage_token
+from slotgraph.models import ConnectedDomain
+from slotgraph.usecases.bookings import new_manage_token
 from tests.conftest import PUBLIC_BASE_URL, Factory, GraphQLClient
 from tests.graph.test_available_slots import make_page
 from tests.graph.test_book_meeting import page_and_nine

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from models import ConnectedDomain
-from models.enums import ConnectionStatus, Provider
+from slotgraph.models import ConnectedDomain
+from slotgraph.models.enums import ConnectionStatus, Provider
 from tests.conftest import PUBLIC_BASE_URL, Factory, GraphQLClient, Person
 
 PUBLIC_PAGE = """

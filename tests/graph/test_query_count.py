@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event
 from starlette.applications import Starlette
 
-from models import Base
+from slotgraph.models import Base
 from tests.conftest import Factory, GraphQLClient
 
 TABLES = tuple(table.name for table in Base.metadata.sorted_tables)

@@ -7,9 +7,16 @@ from typing import Any
 
 import pytest
 
-from graph.relay import to_global_id
-from models import ConnectedDomain
-from models.enums import CalendarAccess, CalendarStatus, ConnectionStatus, Provider, Seat, Tier
+from slotgraph.graph.relay import to_global_id
+from slotgraph.models import ConnectedDomain
+from slotgraph.models.enums import (
+    CalendarAccess,
+    CalendarStatus,
+    ConnectionStatus,
+    Provider,
+    Seat,
+    Tier,
+)
 from tests.conftest import PUBLIC_BASE_URL, CalendarSpec, Factory, GraphQLClient, Person
 
 SAVE = """

@@ -14,10 +14,9 @@ from exchangelib.protocol import close_connections  # type: ignore[import-untype
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from models.enums import Scope
-from resolvers.calendar_clients import ConnectionClients
-from sync.engine import Outcome, SyncContext
-from sync.scheduler import run_due_syncs
+from slotgraph.calsync.engine import Outcome, SyncContext
+from slotgraph.calsync.scheduler import run_due_syncs
+from slotgraph.models.enums import Scope
 from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.fakes.scenario import ScriptedEvent
@@ -68,7 +67,7 @@ async def connect(gql: GraphQLClient, person: Person, exchange: FakeExchange) ->
 
 def worker(app: Starlette, sessionmaker: async_sessionmaker[AsyncSession]) -> SyncContext:
     """A sync worker as a process would build it: the app's registry and credentials."""
-    clients = ConnectionClients(app.state.runtime.services)
+    clients = app.state.runtime.services.connection_clients
     return SyncContext(sessionmaker=sessionmaker, clients=clients, worker="test-worker")
 
 

@@ -15,12 +15,12 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from graph.relay import from_global_id, to_global_id
-from models import Contact, OutboxMessage, Task
-from models.enums import Provider, Seat, Tier
-from models.outbox import OutboxKind, OutboxState
-from sync.outbox import post_task_event
-from sync.task_events import TASK_CALENDAR_NAME
+from slotgraph.graph.relay import from_global_id, to_global_id
+from slotgraph.jobs.outbox import post_task_event
+from slotgraph.jobs.task_events import TASK_CALENDAR_NAME
+from slotgraph.models import Contact, OutboxMessage, Task
+from slotgraph.models.enums import Provider, Seat, Tier
+from slotgraph.models.outbox import OutboxKind, OutboxState
 from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.google import FakeGoogle
 from tests.graph import test_connect_google as google_connect

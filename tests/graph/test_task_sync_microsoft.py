@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from sync.task_events import TASK_CALENDAR_NAME
+from slotgraph.jobs.task_events import TASK_CALENDAR_NAME
 from tests.conftest import Factory, GraphQLClient
 from tests.fakes.microsoft import FakeMicrosoft
 from tests.graph import test_connect_microsoft as microsoft_connect

@@ -7,10 +7,10 @@ import asyncio
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models import Base
-from models.crypto import CredentialCipher, generate_key
-from resolvers.credentials import CredentialStore
-from server.cli import main
+from slotgraph.calendars.credentials import CredentialStore
+from slotgraph.models import Base
+from slotgraph.models.crypto import CredentialCipher, generate_key
+from slotgraph.server.cli import main
 from tests.conftest import Factory, _admin
 
 SECRET = {"refresh_token": "1//refresh-SECRET-abc", "password": "hunter2-SECRET"}

@@ -9,9 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, make_url
 
-from models import Base
-from models.db import create_engine, downgrade, migrate, plain_url
-from models.queue import QUEUE_TABLES, include_object
+from slotgraph.models import Base
+from slotgraph.models.db import create_engine, downgrade, migrate, plain_url
+from slotgraph.models.queue import QUEUE_TABLES, include_object
 from tests.conftest import _admin
 
 

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from models import Booking, Contact
-from models.enums import BookingStatus
+from slotgraph.models import Booking, Contact
+from slotgraph.models.enums import BookingStatus
 from tests.conftest import Factory, Person
 
 NINE = dt.datetime(2030, 1, 7, 9, tzinfo=dt.UTC)

@@ -25,8 +25,8 @@ from exchangelib.configuration import Configuration  # type: ignore[import-untyp
 from exchangelib.credentials import Credentials  # type: ignore[import-untyped]
 from exchangelib.protocol import FailFast, close_connections  # type: ignore[import-untyped]
 
-import providers.exchange as exchange
-from providers.base import (
+import slotgraph.providers.exchange as exchange
+from slotgraph.providers.base import (
     Access,
     AccessRevoked,
     Attendee,
@@ -44,13 +44,13 @@ from providers.base import (
     ServerUnsupported,
     TransientError,
 )
-from providers.busy import busy_interval
-from providers.exchange import (
+from slotgraph.providers.busy import busy_interval
+from slotgraph.providers.exchange import (
     ExchangeCalendarClient,
     ExchangeCredentials,
     connect_exchange,
 )
-from providers.retry import FAST
+from slotgraph.providers.retry import FAST
 from tests.fakes.exchange import (
     EXCHANGE_2007_SP3,
     EXCHANGE_2010_SP1,

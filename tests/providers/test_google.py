@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from providers.base import (
+from slotgraph.providers.base import (
     Access,
     AccessRevoked,
     Attendee,
@@ -32,9 +32,9 @@ from providers.base import (
     RemoteEvent,
     TransientError,
 )
-from providers.busy import busy_interval
-from providers.google import CALENDAR_SCOPE, GoogleOAuth, event_id_for
-from providers.retry import FAST
+from slotgraph.providers.busy import busy_interval
+from slotgraph.providers.google import CALENDAR_SCOPE, GoogleOAuth, event_id_for
+from slotgraph.providers.retry import FAST
 from tests.fakes.google import (
     BOSS_CALENDAR,
     CLIENT_ID,

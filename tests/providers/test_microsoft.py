@@ -18,8 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-import providers.microsoft as microsoft
-from providers.base import (
+import slotgraph.providers.microsoft as microsoft
+from slotgraph.providers.base import (
     Access,
     AccessRevoked,
     CalendarClient,
@@ -32,10 +32,10 @@ from providers.base import (
     RateLimited,
     TransientError,
 )
-from providers.busy import busy_interval
-from providers.microsoft import MicrosoftOAuth
-from providers.registry import OAuthGrant
-from providers.retry import FAST
+from slotgraph.providers.busy import busy_interval
+from slotgraph.providers.microsoft import MicrosoftOAuth
+from slotgraph.providers.registry import OAuthGrant
+from slotgraph.providers.retry import FAST
 from tests.fakes.microsoft import (
     CLIENT_ID,
     CLIENT_SECRET,

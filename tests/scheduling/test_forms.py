@@ -1,11 +1,11 @@
-"""Booking form answers against a page's fields (`scheduling.forms`), pure."""
+"""Booking form answers against a page's fields (`slotgraph.scheduling.forms`), pure."""
 
 from __future__ import annotations
 
 import pytest
 
-from scheduling.forms import FieldKind, FormField, accepts, check_answers
-from scheduling.rules import RuleError
+from slotgraph.scheduling.forms import FieldKind, FormField, accepts, check_answers
+from slotgraph.scheduling.rules import RuleError
 
 NEWSLETTER = FormField("newsletter", "Send me news", FieldKind.CHECKBOX)
 PHONE = FormField("phone", "Phone", FieldKind.PHONE, required=True)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduling.intervals import intersect, merge, overlaps, overlaps_any, subtract
+from slotgraph.scheduling.intervals import intersect, merge, overlaps, overlaps_any, subtract
 
 Spans = list[tuple[int, int]]
 

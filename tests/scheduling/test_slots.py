@@ -2,7 +2,7 @@
 tests against a brute-force reading of the rules, and the canonical benchmark workload.
 
 The brute force (`brute_force_starts`) walks every minute of the window with plain datetime
-arithmetic and checks each rule of `scheduling.slots` literally, so it shares no code or
+arithmetic and checks each rule of `slotgraph.scheduling.slots` literally, so it shares no code or
 trick with the engine. Its one simplification: every input lies on whole minutes (hours,
 busy times, `now`, zone transitions), which makes minute sampling exact.
 """
@@ -22,9 +22,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.slots import WORKLOAD, Query, load_generator, to_query
-from scheduling.intervals import Interval, overlaps
-from scheduling.rules import DateOverride, Weekday, WeeklyHours, parse_hhmm
-from scheduling.slots import Slot, SlotRules, compute_slots, group_by_day
+from slotgraph.scheduling.intervals import Interval, overlaps
+from slotgraph.scheduling.rules import DateOverride, Weekday, WeeklyHours, parse_hhmm
+from slotgraph.scheduling.slots import Slot, SlotRules, compute_slots, group_by_day
 
 WORKDAYS = tuple(Weekday)[:5]
 MINUTE = dt.timedelta(minutes=1)

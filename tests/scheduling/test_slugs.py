@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scheduling.slugs import InvalidSlug, slugify, suggest_free, validate_segment
+from slotgraph.scheduling.slugs import InvalidSlug, slugify, suggest_free, validate_segment
 
 
 @given(st.text(max_size=300))

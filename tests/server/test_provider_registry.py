@@ -6,9 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from providers.google import GoogleOAuth
-from server.providers import build_registry
-from server.settings import Mode, Settings
+from slotgraph.providers.google import GoogleOAuth
+from slotgraph.server.providers import build_registry
+from slotgraph.server.settings import Mode, Settings
 from tests.conftest import Factory, GraphQLClient
 
 START = """

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
-from graph.relay import to_global_id
-from models import ConnectedDomain
+from slotgraph.graph.relay import to_global_id
+from slotgraph.models import ConnectedDomain
 from tests.conftest import Factory, GraphQLClient
 
 UPDATE_DOMAIN = """

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from models.crypto import CredentialCipher, CredentialError, generate_key
-from server.settings import Mode, SettingsError, load_settings
+from slotgraph.models.crypto import CredentialCipher, CredentialError, generate_key
+from slotgraph.server.settings import Mode, SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)

@@ -6,22 +6,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from models import CalendarConnection, RemoteCalendar
-from models.enums import CalendarAccess, ConnectionPurpose, ConnectionStatus, SyncState
-from resolvers.credentials import mark_access_lost
+from slotgraph.calendars.credentials import mark_access_lost
+from slotgraph.models import CalendarConnection, RemoteCalendar
+from slotgraph.models.enums import CalendarAccess, ConnectionPurpose, ConnectionStatus, SyncState
 from tests.fakes.scenario import TIME_ZONE
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-    from models.enums import Provider
-    from providers.base import CalendarClient
+    from slotgraph.models.enums import Provider
+    from slotgraph.providers.base import CalendarClient
     from tests.conftest import Factory
 
 
 @dataclass
 class FixedClients:
-    """`sync.clients.CalendarClients` answering one adapter for every connection, and
+    """`slotgraph.calendars.protocol.CalendarClients` answering one adapter for every connection,
+    and
     recording lost access as the app does."""
 
     adapter: CalendarClient

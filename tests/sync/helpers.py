@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models import Booking, OutboxMessage
-from sync.queue import JobQueue
+from slotgraph.jobs.queue import JobQueue
+from slotgraph.models import Booking, OutboxMessage
 from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.graph.test_available_slots import make_page, next_monday

@@ -11,11 +11,11 @@ import sys
 
 import anyio
 
-import providers.exchange as exchange
-from models.db import create_engine, create_sessionmaker
-from providers.exchange import ExchangeCalendarClient, ExchangeCredentials
-from providers.retry import FAST
-from sync.engine import SyncConfig, SyncContext, sync_connection
+import slotgraph.providers.exchange as exchange
+from slotgraph.calsync.engine import SyncConfig, SyncContext, sync_connection
+from slotgraph.models.db import create_engine, create_sessionmaker
+from slotgraph.providers.exchange import ExchangeCalendarClient, ExchangeCredentials
+from slotgraph.providers.retry import FAST
 from tests.fakes.exchange import PASSWORD
 from tests.fakes.scenario import TIME_ZONE
 from tests.sync.clients import FixedClients

@@ -19,25 +19,8 @@ from exchangelib.protocol import close_connections  # type: ignore[import-untype
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models import (
-    AvailabilityCalendar,
-    CalendarConnection,
-    CalendarSyncCursor,
-    RemoteCalendar,
-    SyncedEvent,
-)
-from models.enums import (
-    CalendarAccess,
-    CalendarStatus,
-    ConnectionPurpose,
-    ConnectionStatus,
-    Provider,
-    SyncState,
-)
-from providers.exchange import ExchangeCalendarClient, ExchangeCredentials
-from providers.retry import FAST
-from sync.busy import synced_busy
-from sync.engine import (
+from slotgraph.calendars.synced_busy import synced_busy
+from slotgraph.calsync.engine import (
     Outcome,
     SyncConfig,
     SyncContext,
@@ -46,7 +29,24 @@ from sync.engine import (
     run_claimed,
     sync_connection,
 )
-from sync.scheduler import run_due_syncs
+from slotgraph.calsync.scheduler import run_due_syncs
+from slotgraph.models import (
+    AvailabilityCalendar,
+    CalendarConnection,
+    CalendarSyncCursor,
+    RemoteCalendar,
+    SyncedEvent,
+)
+from slotgraph.models.enums import (
+    CalendarAccess,
+    CalendarStatus,
+    ConnectionPurpose,
+    ConnectionStatus,
+    Provider,
+    SyncState,
+)
+from slotgraph.providers.exchange import ExchangeCalendarClient, ExchangeCredentials
+from slotgraph.providers.retry import FAST
 from tests.conftest import Factory
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.fakes.scenario import EXPECTED_BUSY, TIME_ZONE, ScriptedEvent, merged, utc

@@ -22,13 +22,12 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from models import Booking, CalendarConnection, OutboxMessage
-from models.enums import CalendarWriteState, ConnectionStatus
-from models.outbox import OutboxKind, OutboxState
-from resolvers.calendar_clients import ConnectionClients
-from sync.mail import Mailer, SmtpConfig, SmtpSecurity
-from sync.outbox import DELIVER, DeliveryPolicy, Outbox, Outcome, event_key, job_key
-from sync.queue import JobQueue
+from slotgraph.jobs.mail import Mailer, SmtpConfig, SmtpSecurity
+from slotgraph.jobs.outbox import DELIVER, DeliveryPolicy, Outbox, Outcome, event_key, job_key
+from slotgraph.jobs.queue import JobQueue
+from slotgraph.models import Booking, CalendarConnection, OutboxMessage
+from slotgraph.models.enums import CalendarWriteState, ConnectionStatus
+from slotgraph.models.outbox import OutboxKind, OutboxState
 from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import FakeExchange
 from tests.graph.test_available_slots import make_page, next_monday
@@ -57,7 +56,7 @@ def make_outbox(app: Starlette, *, max_attempts: int = 5, mailer: Mailer | None 
     services = app.state.runtime.services
     return Outbox(
         services.sessionmaker,
-        ConnectionClients(services),
+        services.connection_clients,
         mailer=mailer,
         policy=DeliveryPolicy(max_attempts=max_attempts, initial_backoff=1.0, lease=60.0),
     )

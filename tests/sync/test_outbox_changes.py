@@ -15,11 +15,11 @@ from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from models import OutboxMessage
-from models.outbox import OutboxKind, OutboxState
-from providers.google import event_id_for
-from sync.outbox import Outbox, event_key
-from sync.queue import JobQueue
+from slotgraph.jobs.outbox import Outbox, event_key
+from slotgraph.jobs.queue import JobQueue
+from slotgraph.models import OutboxMessage
+from slotgraph.models.outbox import OutboxKind, OutboxState
+from slotgraph.providers.google import event_id_for
 from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.google import TEAM_CALENDAR, FakeGoogle

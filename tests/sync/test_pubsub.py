@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from models.db import connect_raw
-from sync.pubsub import InMemoryPubSub, PostgresPubSub, Subscription
+from slotgraph.models.db import connect_raw
+from slotgraph.notices.pubsub import InMemoryPubSub, PostgresPubSub, Subscription
 
 GUARD = 10  # seconds; a guard against hanging, never a measurement
 

@@ -23,18 +23,18 @@ import uvicorn
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models import CalendarConnection, CalendarSyncCursor, CalendarWatch, RemoteCalendar
-from models.enums import (
+from slotgraph.calendars.synced_busy import synced_busy
+from slotgraph.calsync.engine import SYNC_JOB, Outcome, SyncConfig, SyncContext, sync_connection
+from slotgraph.calsync.watches import RENEW_JOB, WatchConfig, Watches, token_hash
+from slotgraph.models import CalendarConnection, CalendarSyncCursor, CalendarWatch, RemoteCalendar
+from slotgraph.models.enums import (
     Provider,
 )
-from providers.base import CalendarClient
-from providers.microsoft import MicrosoftOAuth
-from providers.retry import FAST
-from server.app import create_app
-from server.settings import Settings
-from sync.busy import synced_busy
-from sync.engine import SYNC_JOB, Outcome, SyncConfig, SyncContext, sync_connection
-from sync.watches import RENEW_JOB, WatchConfig, Watches, token_hash
+from slotgraph.providers.base import CalendarClient
+from slotgraph.providers.microsoft import MicrosoftOAuth
+from slotgraph.providers.retry import FAST
+from slotgraph.server.app import create_app
+from slotgraph.server.settings import Settings
 from tests.conftest import Factory
 from tests.e2e.serving import free_port
 from tests.fakes.google import FakeGoogle
@@ -114,7 +114,7 @@ def clock() -> Clock:
 @dataclasses.dataclass
 class Setup:
     """A connected host on one fake, with the sync and watch use cases wired as the
-    worker wires them (`server.worker.register_sync`)."""
+    worker wires them (`slotgraph.server.worker.register_sync`)."""
 
     connection: CalendarConnection
     primary: RemoteCalendar

@@ -13,9 +13,9 @@ from pgqueuer.db import AsyncpgDriver
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models.db import connect_raw
-from sync.queue import Job as NewJob
-from sync.queue import JobQueue, Retry, RetryPolicy, enqueue, enqueue_many, prune_log
+from slotgraph.jobs.queue import Job as NewJob
+from slotgraph.jobs.queue import JobQueue, Retry, RetryPolicy, enqueue, enqueue_many, prune_log
+from slotgraph.models.db import connect_raw
 from tests.sync.helpers import eventually, working
 
 

@@ -17,17 +17,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models import CalendarConnection, RemoteCalendar, SyncedEvent
-from models.enums import (
+from slotgraph.calendars.synced_busy import synced_busy
+from slotgraph.calsync.engine import Outcome, SyncConfig, SyncContext, sync_connection
+from slotgraph.models import CalendarConnection, RemoteCalendar, SyncedEvent
+from slotgraph.models.enums import (
     ConnectionStatus,
     Provider,
     SyncState,
 )
-from providers.base import CalendarClient
-from providers.microsoft import MicrosoftOAuth
-from providers.retry import FAST
-from sync.busy import synced_busy
-from sync.engine import Outcome, SyncConfig, SyncContext, sync_connection
+from slotgraph.providers.base import CalendarClient
+from slotgraph.providers.microsoft import MicrosoftOAuth
+from slotgraph.providers.retry import FAST
 from tests.conftest import Factory
 from tests.fakes.google import FakeGoogle
 from tests.fakes.microsoft import CLIENT_ID, CLIENT_SECRET, FakeMicrosoft

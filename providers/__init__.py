@@ -1,1 +1,0 @@
-"""Calendar providers behind one interface (`providers.base.CalendarClient`)."""

@@ -1,2 +1,0 @@
-"""Use cases: each opens its own transaction, enforces SPEC rules, returns domain rows or
-raises a `resolvers.errors.DomainError`."""

@@ -1,0 +1,2 @@
+"""What use cases and background work share about calendars: credentials, building a client, the
+busy stores."""

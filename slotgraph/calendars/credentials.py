@@ -1,0 +1,135 @@
+"""The credential store (encrypted provider secrets) and token sources for adapters.
+
+Secrets are decrypted only here and only for the duration of a call; they never reach a
+GraphQL type, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import select, update
+
+from slotgraph.models import CalendarConnection, Credential
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.notices.changes import publish_connection_changed, publish_host_changed
+from slotgraph.providers.base import AccessRevoked, TokenSource
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from slotgraph.models.crypto import CredentialCipher
+    from slotgraph.notices.pubsub import PubSub
+    from slotgraph.providers.registry import OAuthProvider
+
+log = structlog.get_logger("slotgraph.credentials")
+
+
+class CredentialStore:
+    """`pubsub` tells subscribers when a revoked grant marks a connection ACCESS_LOST;
+    None in processes nobody subscribes to (the CLI)."""
+
+    def __init__(self, cipher: CredentialCipher, pubsub: PubSub | None = None) -> None:
+        self._cipher = cipher
+        self._pubsub = pubsub
+        # One refresh at a time per connection in this process: concurrent requests that
+        # all see an expired token would otherwise each spend a refresh.
+        self._refresh_locks: dict[int, asyncio.Lock] = {}
+
+    def seal(self, value: dict[str, Any]) -> bytes:
+        """Encrypt a short-lived secret that is not a credential row (an OAuth flow)."""
+        return self._cipher.encrypt(value)
+
+    def unseal(self, ciphertext: bytes) -> dict[str, Any]:
+        return self._cipher.decrypt(ciphertext)
+
+    async def save(
+        self, session: AsyncSession, connection: CalendarConnection, secret: dict[str, Any]
+    ) -> None:
+        existing = await session.get(Credential, connection.id)
+        ciphertext = self._cipher.encrypt(secret)
+        if existing is None:
+            session.add(
+                Credential(
+                    connection_id=connection.id,
+                    account_id=connection.account_id,
+                    ciphertext=ciphertext,
+                )
+            )
+        else:
+            existing.ciphertext = ciphertext
+        await session.flush()
+
+    async def load(self, session: AsyncSession, connection_id: int) -> dict[str, Any] | None:
+        row = await session.get(Credential, connection_id)
+        return None if row is None else self._cipher.decrypt(row.ciphertext)
+
+    async def rotate_all(self, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+        """Re-encrypt every credential under the newest key; returns how many."""
+        async with sessionmaker.begin() as session:
+            rows = (await session.execute(select(Credential).with_for_update())).scalars().all()
+            for row in rows:
+                row.ciphertext = self._cipher.rotate(row.ciphertext)
+                row.rotated_at = dt.datetime.now(dt.UTC)
+        return len(rows)
+
+    def token_source(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        provider: OAuthProvider,
+        connection_id: int,
+    ) -> TokenSource:
+        """Access tokens for one connection: refreshed when needed (or forced after a 401)
+        and persisted; a revoked grant marks the connection ACCESS_LOST (S13, C2)."""
+        lock = self._refresh_locks.setdefault(connection_id, asyncio.Lock())
+
+        async def get(force: bool) -> str:
+            async with lock:
+                async with sessionmaker() as session:
+                    secret = await self.load(session, connection_id)
+                if secret is None:
+                    raise AccessRevoked("This calendar was disconnected; connect it again.")
+                try:
+                    token, renewed = await provider.access_token(secret, force=force)
+                except AccessRevoked:
+                    await mark_access_lost(sessionmaker, connection_id, self._pubsub)
+                    raise
+                if renewed is not None:
+                    async with sessionmaker.begin() as session:
+                        connection = await session.get_one(CalendarConnection, connection_id)
+                        await self.save(session, connection, renewed)
+                return token
+
+        return get
+
+
+async def mark_access_lost(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    connection_id: int,
+    pubsub: PubSub | None = None,
+) -> None:
+    """S13/C2: a revoked grant. Booking with this user stops until they reconnect; the
+    connection's watchers and the host's pages hear of it after commit."""
+    async with sessionmaker.begin() as session:
+        changed = await session.execute(
+            update(CalendarConnection)
+            .where(
+                CalendarConnection.id == connection_id,
+                CalendarConnection.status == ConnectionStatus.CONNECTED,
+            )
+            .values(
+                status=ConnectionStatus.ACCESS_LOST,
+                last_error="Access to the calendar was revoked; reconnect it.",
+            )
+            .returning(CalendarConnection.user_id)
+        )
+        host_user_id = changed.scalar_one_or_none()
+    if host_user_id is None:
+        return
+    log.warning("calendar access lost", connection_id=connection_id)
+    if pubsub is not None:
+        await publish_connection_changed(pubsub, connection_id)
+        await publish_host_changed(pubsub, sessionmaker, host_user_id)

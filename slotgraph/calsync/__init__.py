@@ -1,0 +1,1 @@
+"""Incremental calendar sync: the engine, scheduling of syncs, push channels."""

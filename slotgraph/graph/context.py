@@ -1,0 +1,54 @@
+"""The per-request context: the sessionmaker (never a shared session), the viewer and
+this operation's DataLoaders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from strawberry.types import Info as StrawberryInfo
+
+from slotgraph.graph.loaders import Loaders
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from slotgraph.notices.pubsub import PubSub
+    from slotgraph.usecases.connections import Services
+    from slotgraph.usecases.viewer import Viewer
+
+
+@dataclass
+class Context:
+    sessionmaker: async_sessionmaker[AsyncSession]
+    public_base_url: str
+    viewer: Viewer | None
+    request_id: str
+    request: Any = None
+    response: Any = None
+    connection_params: dict[str, Any] | None = None
+    services: Services | None = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reset_loaders()
+
+    @property
+    def pubsub(self) -> PubSub:
+        """Where use cases announce changes after commit (create_app always sets it)."""
+        assert self.services is not None
+        return self.services.pubsub
+
+    def now(self) -> dt.datetime:
+        """The process's one "now" (`Services.clock`) for every use case, so slots offered,
+        bookings, cancellations, reschedules and tasks agree under a fixed clock (C17)."""
+        assert self.services is not None
+        return self.services.clock()
+
+    def reset_loaders(self) -> None:
+        """Fresh caches: called per operation, since a websocket reuses one context."""
+        self.loaders = Loaders(self.sessionmaker, self.viewer, self.public_base_url)
+
+
+Info = StrawberryInfo[Context, None]

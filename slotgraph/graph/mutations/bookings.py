@@ -1,0 +1,145 @@
+"""bookMeeting: a contact (anonymous allowed) books a slot of a public page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Annotated
+
+import strawberry
+
+from slotgraph.graph.context import Info
+from slotgraph.graph.errors import (
+    AvailabilityUnknown,
+    IdempotencyKeyReused,
+    NotFound,
+    PageUnavailable,
+    SlotUnavailable,
+    ValidationError,
+    error_result,
+    page_unavailable,
+)
+from slotgraph.graph.relay import to_global_id
+from slotgraph.graph.types.pages import PageUnavailableReason
+from slotgraph.models import Booking as BookingRow
+from slotgraph.usecases import bookings as use_case
+from slotgraph.usecases.errors import DomainError, HostAccessLostError, PagesTurnedOffError
+
+
+@strawberry.input
+class ContactInput:
+    name: str
+    email: str
+
+
+@strawberry.input(description="One answer of the booking form.")
+class AnswerInput:
+    question: str = strawberry.field(description="The form field's `key`.")
+    answer: str = strawberry.field(
+        description="Text; for SINGLE_CHOICE one of its options; for CHECKBOX true or false."
+    )
+
+
+@strawberry.input
+class BookMeetingInput:
+    page_slug: str
+    start: dt.datetime
+    time_zone: str = strawberry.field(description="The contact's zone, for the confirmation.")
+    contact: ContactInput
+    duration: int | None = strawberry.field(
+        default=None, description="One of the page's durations; default: its first."
+    )
+    domain: str | None = None
+    answers: list[AnswerInput] | None = None
+    idempotency_key: str | None = strawberry.field(
+        default=None,
+        description="Retry with the same key to get the first result again (C12, 24 hours).",
+    )
+
+
+@strawberry.enum
+class BookedStatus(enum.Enum):
+    REQUESTED = "REQUESTED"
+    CONFIRMED = "CONFIRMED"
+    CANCELLED = "CANCELLED"
+
+
+@strawberry.type(description="What the contact learns about their booking.")
+class BookedMeeting:
+    id: strawberry.ID
+    title: str
+    start: dt.datetime
+    end: dt.datetime
+    time_zone: str
+    status: BookedStatus
+
+    @classmethod
+    def from_row(cls, row: BookingRow) -> BookedMeeting:
+        return cls(
+            id=to_global_id("Booking", row.id),
+            title=row.title,
+            start=row.starts_at,
+            end=row.ends_at,
+            time_zone=row.time_zone,
+            status=BookedStatus(row.status.value),
+        )
+
+
+@strawberry.type
+class BookMeetingSuccess:
+    booking: BookedMeeting
+    offline: bool = strawberry.field(
+        description="The host has no calendar connected: a request, on no calendar (S7)."
+    )
+    replayed: bool = strawberry.field(description="The first result for this idempotency key.")
+    manage_token: str | None = strawberry.field(
+        description="The contact's secret for the confirmation's manage link "
+        "(cancelBookingAsContact, rescheduleBookingAsContact, bookingFormPrefill). Shown "
+        "once: only its digest is stored, so it is null on a replay."
+    )
+
+
+BookMeetingResult = Annotated[
+    BookMeetingSuccess
+    | SlotUnavailable
+    | PageUnavailable
+    | AvailabilityUnknown
+    | NotFound
+    | ValidationError
+    | IdempotencyKeyReused,
+    strawberry.union("BookMeetingResult"),
+]
+
+
+async def book_meeting(info: Info, input: BookMeetingInput) -> BookMeetingResult:
+    """Book a slot (S8): re-checked live; the database refuses double bookings."""
+    services = info.context.services
+    assert services is not None
+    answers = {a.question[:100]: a.answer for a in (input.answers or [])[:31]}
+    request = use_case.BookingRequest(
+        slug=input.page_slug[:300],
+        domain=input.domain[:253] if input.domain else None,
+        start=input.start,
+        duration=input.duration,
+        time_zone=input.time_zone,
+        contact_name=input.contact.name,
+        contact_email=input.contact.email,
+        answers=answers,
+        idempotency_key=input.idempotency_key,
+    )
+    try:
+        outcome = await use_case.book_meeting(
+            services, info.context.viewer, request, now=services.clock()
+        )
+    except PagesTurnedOffError as exc:
+        return page_unavailable(exc, PageUnavailableReason.PAGES_TURNED_OFF)
+    except HostAccessLostError as exc:
+        return page_unavailable(exc, PageUnavailableReason.HOST_ACCESS_LOST)
+    except DomainError as exc:
+        return error_result(exc, BookMeetingResult)  # type: ignore[no-any-return]
+    return BookMeetingSuccess(
+        booking=BookedMeeting.from_row(outcome.booking),
+        offline=outcome.offline,
+        replayed=outcome.replayed,
+        manage_token=outcome.manage_token,
+    )

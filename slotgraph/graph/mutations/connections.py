@@ -1,0 +1,294 @@
+"""Connecting and disconnecting calendars (S1–S6), availability calendars (S12, C8) and
+per-connection toggles (S9, S10, C5)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+
+from slotgraph.graph.context import Info
+from slotgraph.graph.errors import (
+    AutodiscoverFailed,
+    CalendarRequired,
+    ConnectionLimitReached,
+    ExchangeAuthFailed,
+    ExchangeUnreachable,
+    ExchangeVersionUnsupported,
+    NotFound,
+    PermissionDenied,
+    PermissionRequired,
+    ProviderLimitation,
+    ProviderUnavailable,
+    SeatRequired,
+    SharedInboxNotAllowed,
+    ValidationError,
+    error_result,
+)
+from slotgraph.graph.inputs.connections import (
+    ConnectExchangeCalendarInput,
+    DisconnectCalendarInput,
+    DisconnectInboxInput,
+    SetAvailabilityCalendarsInput,
+    StartCalendarConnectionInput,
+    SyncCalendarConnectionInput,
+    UpdateCalendarConnectionInput,
+)
+from slotgraph.graph.inputs.settings import ConnectionTogglesInput, UpdateCalendarSettingsInput
+from slotgraph.graph.relay import require_pk
+from slotgraph.graph.types.accounts import InboxConnection
+from slotgraph.graph.types.connections import CalendarConnection, ProviderType
+from slotgraph.graph.types.settings import CalendarSettings
+from slotgraph.models import CalendarSettings as SettingsRow
+from slotgraph.models.enums import Provider
+from slotgraph.usecases import connections as use_case
+from slotgraph.usecases import reads
+from slotgraph.usecases import settings as settings_case
+from slotgraph.usecases import sync as sync_case
+from slotgraph.usecases.connections import Services
+from slotgraph.usecases.errors import DomainError
+
+
+@strawberry.type
+class StartCalendarConnectionSuccess:
+    provider: ProviderType  # type: ignore[valid-type]
+    authorization_url: str = strawberry.field(
+        description="Send the user here; the provider redirects back to Slotgraph, which "
+        "finishes the connection and redirects to the dashboard."
+    )
+
+
+@strawberry.type
+class ConnectExchangeCalendarSuccess:
+    connection: CalendarConnection
+
+
+@strawberry.type
+class DisconnectCalendarSuccess:
+    connection: CalendarConnection
+
+
+@strawberry.type
+class DisconnectInboxSuccess:
+    inbox: InboxConnection
+
+
+@strawberry.type
+class SetAvailabilityCalendarsSuccess:
+    settings: CalendarSettings
+
+
+@strawberry.type
+class UpdateCalendarConnectionSuccess:
+    connection: CalendarConnection
+
+
+@strawberry.type
+class SyncCalendarConnectionSuccess:
+    connection: CalendarConnection = strawberry.field(
+        description="As it stands now: the sync state is unchanged until a sync worker "
+        "claims the connection (then SYNCING); `nextSyncAt` is now."
+    )
+
+
+StartCalendarConnectionResult = Annotated[
+    StartCalendarConnectionSuccess
+    | PermissionRequired
+    | SharedInboxNotAllowed
+    | ConnectionLimitReached
+    | PermissionDenied
+    | ValidationError
+    | ProviderUnavailable,
+    strawberry.union("StartCalendarConnectionResult"),
+]
+ConnectExchangeCalendarResult = Annotated[
+    ConnectExchangeCalendarSuccess
+    | ExchangeAuthFailed
+    | ExchangeVersionUnsupported
+    | ExchangeUnreachable
+    | AutodiscoverFailed
+    | PermissionRequired
+    | SharedInboxNotAllowed
+    | ConnectionLimitReached
+    | PermissionDenied
+    | ValidationError
+    | ProviderUnavailable,
+    strawberry.union("ConnectExchangeCalendarResult"),
+]
+DisconnectCalendarResult = Annotated[
+    DisconnectCalendarSuccess | NotFound | PermissionDenied,
+    strawberry.union("DisconnectCalendarResult"),
+]
+DisconnectInboxResult = Annotated[
+    DisconnectInboxSuccess | NotFound | PermissionDenied,
+    strawberry.union("DisconnectInboxResult"),
+]
+SetAvailabilityCalendarsResult = Annotated[
+    SetAvailabilityCalendarsSuccess
+    | ValidationError
+    | NotFound
+    | PermissionDenied
+    | CalendarRequired,
+    strawberry.union("SetAvailabilityCalendarsResult"),
+]
+UpdateCalendarConnectionResult = Annotated[
+    UpdateCalendarConnectionSuccess
+    | ValidationError
+    | NotFound
+    | PermissionDenied
+    | SeatRequired
+    | ProviderLimitation,
+    strawberry.union("UpdateCalendarConnectionResult"),
+]
+
+SyncCalendarConnectionResult = Annotated[
+    SyncCalendarConnectionSuccess | NotFound | PermissionDenied | ValidationError,
+    strawberry.union("SyncCalendarConnectionResult"),
+]
+
+
+def _services(info: Info) -> Services:
+    services = info.context.services
+    assert services is not None, "create_app always provides connection services"
+    return services
+
+
+async def start_calendar_connection(
+    info: Info, input: StartCalendarConnectionInput
+) -> StartCalendarConnectionResult:
+    """S1: the consent URL for Google or Microsoft 365 (authorization code + PKCE + state)."""
+    provider = Provider(input.provider.value)
+    try:
+        url = await use_case.start_oauth(_services(info), info.context.viewer, provider)
+    except DomainError as exc:
+        return error_result(exc, StartCalendarConnectionResult)  # type: ignore[no-any-return]
+    return StartCalendarConnectionSuccess(provider=provider, authorization_url=url)
+
+
+async def connect_exchange_calendar(
+    info: Info, input: ConnectExchangeCalendarInput
+) -> ConnectExchangeCalendarResult:
+    """S2: connect an Exchange 2010 SP2+ mailbox over EWS."""
+    try:
+        row = await use_case.connect_exchange(
+            _services(info),
+            info.context.viewer,
+            email=input.email,
+            password=input.password,
+            username=input.username,
+            ews_url=input.ews_url,
+        )
+    except DomainError as exc:
+        return error_result(exc, ConnectExchangeCalendarResult)  # type: ignore[no-any-return]
+    return ConnectExchangeCalendarSuccess(connection=CalendarConnection.from_row(row))
+
+
+async def disconnect_calendar(
+    info: Info, input: DisconnectCalendarInput
+) -> DisconnectCalendarResult:
+    """Disconnect; credentials are deleted and the grant revoked. The inbox stays (S5)."""
+    try:
+        pk = require_pk(
+            input.connection_id,
+            "CalendarConnection",
+            field="connectionId",
+            kind="connected calendar",
+        )
+        row = await use_case.disconnect(_services(info), info.context.viewer, pk)
+    except DomainError as exc:
+        return error_result(exc, DisconnectCalendarResult)  # type: ignore[no-any-return]
+    return DisconnectCalendarSuccess(connection=CalendarConnection.from_row(row))
+
+
+async def sync_calendar_connection(
+    info: Info, input: SyncCalendarConnectionInput
+) -> SyncCalendarConnectionResult:
+    """Issue #5: sync now (also after retries were parked); a worker picks it up."""
+    try:
+        pk = require_pk(
+            input.connection_id,
+            "CalendarConnection",
+            field="connectionId",
+            kind="connected calendar",
+        )
+        row = await sync_case.sync_calendar_connection(
+            info.context.sessionmaker, info.context.viewer, pk, now=info.context.now()
+        )
+    except DomainError as exc:
+        return error_result(exc, SyncCalendarConnectionResult)  # type: ignore[no-any-return]
+    return SyncCalendarConnectionSuccess(connection=CalendarConnection.from_row(row))
+
+
+async def disconnect_inbox(info: Info, input: DisconnectInboxInput) -> DisconnectInboxResult:
+    """S5: disconnect the inbox only; the calendar keeps working."""
+    try:
+        pk = require_pk(input.inbox_id, "InboxConnection", field="inboxId", kind="inbox connection")
+        row = await use_case.disconnect_inbox(info.context.sessionmaker, info.context.viewer, pk)
+    except DomainError as exc:
+        return error_result(exc, DisconnectInboxResult)  # type: ignore[no-any-return]
+    return DisconnectInboxSuccess(inbox=InboxConnection.from_row(row))
+
+
+async def set_availability_calendars(
+    info: Info, input: SetAvailabilityCalendarsInput
+) -> SetAvailabilityCalendarsResult:
+    """S12/C8: replace the availability calendars (an empty list removes all: S13's "X")."""
+
+    async def success(row: SettingsRow) -> SetAvailabilityCalendarsSuccess:
+        return SetAvailabilityCalendarsSuccess(settings=CalendarSettings.from_row(row))
+
+    return await _save(  # type: ignore[no-any-return]
+        info,
+        UpdateCalendarSettingsInput(availability_calendar_ids=input.calendar_ids),
+        SetAvailabilityCalendarsResult,
+        success,
+    )
+
+
+async def update_calendar_connection(
+    info: Info, input: UpdateCalendarConnectionInput
+) -> UpdateCalendarConnectionResult:
+    """Per-connection toggles: calendar sync (S9), task sync (S10), scheduling pages (C5)."""
+    toggles = ConnectionTogglesInput(
+        connection_id=input.connection_id,
+        calendar_sync_enabled=input.calendar_sync_enabled,
+        task_sync_enabled=input.task_sync_enabled,
+        scheduling_pages_enabled=input.scheduling_pages_enabled,
+    )
+    context = info.context
+
+    async def success(_: SettingsRow) -> UpdateCalendarConnectionSuccess:
+        assert context.viewer is not None
+        pk = require_pk(
+            input.connection_id,
+            "CalendarConnection",
+            field="connectionId",
+            kind="calendar connection",
+        )
+        [row] = await reads.connections(context.sessionmaker, context.viewer, [pk])
+        assert row is not None
+        return UpdateCalendarConnectionSuccess(connection=CalendarConnection.from_row(row))
+
+    return await _save(  # type: ignore[no-any-return]
+        info,
+        UpdateCalendarSettingsInput(connections=[toggles]),
+        UpdateCalendarConnectionResult,
+        success,
+    )
+
+
+async def _save(
+    info: Info, settings_input: UpdateCalendarSettingsInput, union: Any, success: Any
+) -> Any:
+    """Partner-app mutations are slices of the settings save, each atomic too (C8)."""
+    context = info.context
+    try:
+        row = await settings_case.update_calendar_settings(
+            context.sessionmaker, context.viewer, settings_input.to_changes(), pubsub=context.pubsub
+        )
+        result = success(row)
+        if hasattr(result, "__await__"):
+            result = await result
+    except DomainError as exc:
+        return error_result(exc, union)
+    return result

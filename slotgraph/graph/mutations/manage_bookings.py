@@ -1,0 +1,223 @@
+"""cancelBooking, rescheduleBooking (the host) and their `AsContact` twins (the contact,
+anonymous, with the manage token from bookMeeting)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import strawberry
+
+from slotgraph.graph.context import Info
+from slotgraph.graph.errors import (
+    AvailabilityUnknown,
+    BookingNotChangeable,
+    IdempotencyKeyReused,
+    NotFound,
+    PageUnavailable,
+    PermissionDenied,
+    SlotUnavailable,
+    ValidationError,
+    error_result,
+    page_unavailable,
+)
+from slotgraph.graph.mutations.bookings import BookedMeeting
+from slotgraph.graph.relay import require_pk
+from slotgraph.graph.types.bookings import Booking
+from slotgraph.graph.types.pages import PageUnavailableReason
+from slotgraph.usecases import manage_bookings as use_case
+from slotgraph.usecases.errors import DomainError, HostAccessLostError, PagesTurnedOffError
+
+T = TypeVar("T")
+
+
+@strawberry.input
+class CancelBookingInput:
+    booking_id: strawberry.ID
+    reason: str | None = strawberry.field(
+        default=None, description="Passed on with the calendar cancellation."
+    )
+
+
+@strawberry.input
+class RescheduleBookingInput:
+    booking_id: strawberry.ID
+    start: dt.datetime = strawberry.field(
+        description="The new start; the length stays. A page's booking must take one of "
+        "the page's free slots."
+    )
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class CancelBookingAsContactInput:
+    manage_token: str = strawberry.field(description="From the booking confirmation.")
+    reason: str | None = None
+
+
+@strawberry.input
+class RescheduleBookingAsContactInput:
+    manage_token: str = strawberry.field(description="From the booking confirmation.")
+    start: dt.datetime
+    domain: str | None = strawberry.field(
+        default=None, description="The host the page was opened on; omit for the app domain."
+    )
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class CancelBookingSuccess:
+    booking: Booking
+    already_cancelled: bool = strawberry.field(description="Nothing changed: it was cancelled.")
+
+
+@strawberry.type
+class RescheduleBookingSuccess:
+    booking: Booking
+    replayed: bool = strawberry.field(description="The first result for this idempotency key.")
+
+
+@strawberry.type
+class CancelBookingAsContactSuccess:
+    booking: BookedMeeting
+    already_cancelled: bool
+
+
+@strawberry.type
+class RescheduleBookingAsContactSuccess:
+    booking: BookedMeeting
+    replayed: bool
+
+
+CancelBookingResult = Annotated[
+    CancelBookingSuccess | NotFound | PermissionDenied | BookingNotChangeable | ValidationError,
+    strawberry.union("CancelBookingResult"),
+]
+CancelBookingAsContactResult = Annotated[
+    CancelBookingAsContactSuccess | NotFound | BookingNotChangeable | ValidationError,
+    strawberry.union("CancelBookingAsContactResult"),
+]
+_RESCHEDULE_ERRORS = (
+    NotFound
+    | BookingNotChangeable
+    | SlotUnavailable
+    | PageUnavailable
+    | AvailabilityUnknown
+    | ValidationError
+    | IdempotencyKeyReused
+)
+RescheduleBookingResult = Annotated[
+    RescheduleBookingSuccess | PermissionDenied | _RESCHEDULE_ERRORS,
+    strawberry.union("RescheduleBookingResult"),
+]
+RescheduleBookingAsContactResult = Annotated[
+    RescheduleBookingAsContactSuccess | _RESCHEDULE_ERRORS,
+    strawberry.union("RescheduleBookingAsContactResult"),
+]
+
+
+async def _answer(
+    run: Callable[[], Awaitable[use_case.ChangeOutcome]],
+    union: Any,
+    success: Callable[[use_case.ChangeOutcome], T],
+) -> T | Any:
+    try:
+        outcome = await run()
+    except PagesTurnedOffError as exc:
+        return page_unavailable(exc, PageUnavailableReason.PAGES_TURNED_OFF)
+    except HostAccessLostError as exc:
+        return page_unavailable(exc, PageUnavailableReason.HOST_ACCESS_LOST)
+    except DomainError as exc:
+        return error_result(exc, union)
+    return success(outcome)
+
+
+async def cancel_booking(info: Info, input: CancelBookingInput) -> CancelBookingResult:
+    """The host cancels one of their bookings; its calendar event is deleted (C11, C14)."""
+    services = info.context.services
+    assert services is not None
+
+    async def run() -> use_case.ChangeOutcome:
+        manager = use_case.for_host(info.context.viewer)
+        pk = require_pk(input.booking_id, "Booking", field="bookingId", kind="booking")
+        return await use_case.cancel_booking(
+            services, manager, pk, input.reason, now=services.clock()
+        )
+
+    return await _answer(
+        run,
+        CancelBookingResult,
+        lambda o: CancelBookingSuccess(
+            booking=Booking.from_row(o.booking), already_cancelled=not o.changed
+        ),
+    )
+
+
+async def reschedule_booking(info: Info, input: RescheduleBookingInput) -> RescheduleBookingResult:
+    """The host moves a booking; re-checked live like bookMeeting (S8), event updated."""
+    services = info.context.services
+    assert services is not None
+
+    async def run() -> use_case.ChangeOutcome:
+        manager = use_case.for_host(info.context.viewer)
+        pk = require_pk(input.booking_id, "Booking", field="bookingId", kind="booking")
+        move = use_case.Move(start=input.start, idempotency_key=input.idempotency_key)
+        return await use_case.reschedule_booking(services, manager, pk, move, now=services.clock())
+
+    return await _answer(
+        run,
+        RescheduleBookingResult,
+        lambda o: RescheduleBookingSuccess(
+            booking=Booking.from_row(o.booking), replayed=not o.changed
+        ),
+    )
+
+
+async def cancel_booking_as_contact(
+    info: Info, input: CancelBookingAsContactInput
+) -> CancelBookingAsContactResult:
+    """The contact cancels with their manage token (no sign-in), before the meeting starts."""
+    services = info.context.services
+    assert services is not None
+
+    async def run() -> use_case.ChangeOutcome:
+        manager = use_case.for_contact(input.manage_token)
+        return await use_case.cancel_booking(
+            services, manager, None, input.reason, now=services.clock()
+        )
+
+    return await _answer(
+        run,
+        CancelBookingAsContactResult,
+        lambda o: CancelBookingAsContactSuccess(
+            booking=BookedMeeting.from_row(o.booking), already_cancelled=not o.changed
+        ),
+    )
+
+
+async def reschedule_booking_as_contact(
+    info: Info, input: RescheduleBookingAsContactInput
+) -> RescheduleBookingAsContactResult:
+    """The contact moves their booking to another free slot of its page (no sign-in)."""
+    services = info.context.services
+    assert services is not None
+
+    async def run() -> use_case.ChangeOutcome:
+        manager = use_case.for_contact(input.manage_token)
+        move = use_case.Move(
+            start=input.start,
+            domain=input.domain[:253] if input.domain else None,
+            idempotency_key=input.idempotency_key,
+        )
+        return await use_case.reschedule_booking(
+            services, manager, None, move, now=services.clock()
+        )
+
+    return await _answer(
+        run,
+        RescheduleBookingAsContactResult,
+        lambda o: RescheduleBookingAsContactSuccess(
+            booking=BookedMeeting.from_row(o.booking), replayed=not o.changed
+        ),
+    )

@@ -1,0 +1,109 @@
+"""createSchedulingPage, updateSchedulingPage, deleteSchedulingPage (S7, S14, S15)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from slotgraph.graph.context import Info
+from slotgraph.graph.errors import (
+    NotFound,
+    PermissionDenied,
+    SlugTaken,
+    ValidationError,
+    error_result,
+)
+from slotgraph.graph.inputs.pages import (
+    CreateSchedulingPageInput,
+    DeleteSchedulingPageInput,
+    UpdateSchedulingPageInput,
+)
+from slotgraph.graph.relay import require_pk
+from slotgraph.graph.types.pages import SchedulingPage
+from slotgraph.usecases import pages as use_case
+from slotgraph.usecases import reads
+from slotgraph.usecases.errors import DomainError
+
+if TYPE_CHECKING:
+    from slotgraph.models import SchedulingPage as PageRow
+
+
+@strawberry.type
+class CreateSchedulingPageSuccess:
+    page: SchedulingPage
+
+
+@strawberry.type
+class UpdateSchedulingPageSuccess:
+    page: SchedulingPage
+
+
+@strawberry.type
+class DeleteSchedulingPageSuccess:
+    deleted_id: strawberry.ID
+
+
+CreateSchedulingPageResult = Annotated[
+    CreateSchedulingPageSuccess | ValidationError | SlugTaken | PermissionDenied,
+    strawberry.union("CreateSchedulingPageResult"),
+]
+UpdateSchedulingPageResult = Annotated[
+    UpdateSchedulingPageSuccess | ValidationError | SlugTaken | NotFound | PermissionDenied,
+    strawberry.union("UpdateSchedulingPageResult"),
+]
+DeleteSchedulingPageResult = Annotated[
+    DeleteSchedulingPageSuccess | NotFound | PermissionDenied,
+    strawberry.union("DeleteSchedulingPageResult"),
+]
+
+
+async def _with_url(info: Info, row: PageRow) -> SchedulingPage:
+    context = info.context
+    assert context.viewer is not None
+    [base] = await reads.base_urls(
+        context.sessionmaker, context.viewer, [row.user_id], context.public_base_url
+    )
+    return SchedulingPage.from_row(row, base)
+
+
+async def create_scheduling_page(
+    info: Info, input: CreateSchedulingPageInput
+) -> CreateSchedulingPageResult:
+    """Create a page; its link is `<your prefix>/<name>`. No calendar needed (S7)."""
+    context = info.context
+    try:
+        row = await use_case.create_page(context.sessionmaker, context.viewer, input.to_draft())
+    except DomainError as exc:
+        return error_result(exc, CreateSchedulingPageResult)  # type: ignore[no-any-return]
+    return CreateSchedulingPageSuccess(page=await _with_url(info, row))
+
+
+async def update_scheduling_page(
+    info: Info, input: UpdateSchedulingPageInput
+) -> UpdateSchedulingPageResult:
+    """Change a page; a new `name` keeps the page's original prefix (S14)."""
+    context = info.context
+    try:
+        page_pk = require_pk(input.id, "SchedulingPage", field="id", kind="scheduling page")
+        row = await use_case.update_page(
+            context.sessionmaker, context.viewer, page_pk, input.to_draft(), pubsub=context.pubsub
+        )
+    except DomainError as exc:
+        return error_result(exc, UpdateSchedulingPageResult)  # type: ignore[no-any-return]
+    return UpdateSchedulingPageSuccess(page=await _with_url(info, row))
+
+
+async def delete_scheduling_page(
+    info: Info, input: DeleteSchedulingPageInput
+) -> DeleteSchedulingPageResult:
+    """Delete a page; its bookings are kept."""
+    context = info.context
+    try:
+        page_pk = require_pk(input.id, "SchedulingPage", field="id", kind="scheduling page")
+        await use_case.delete_page(
+            context.sessionmaker, context.viewer, page_pk, pubsub=context.pubsub
+        )
+    except DomainError as exc:
+        return error_result(exc, DeleteSchedulingPageResult)  # type: ignore[no-any-return]
+    return DeleteSchedulingPageSuccess(deleted_id=input.id)

@@ -1,0 +1,55 @@
+"""updateCalendarSettings (S14, S15, S17, S18, S19, C8)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from slotgraph.graph.context import Info
+from slotgraph.graph.errors import (
+    CalendarRequired,
+    NotFound,
+    PermissionDenied,
+    PlanFeatureRequired,
+    ProviderLimitation,
+    SeatRequired,
+    ValidationError,
+    error_result,
+)
+from slotgraph.graph.inputs.settings import UpdateCalendarSettingsInput
+from slotgraph.graph.types.settings import CalendarSettings
+from slotgraph.usecases import settings as use_case
+from slotgraph.usecases.errors import DomainError
+
+
+@strawberry.type
+class UpdateCalendarSettingsSuccess:
+    settings: CalendarSettings
+
+
+UpdateCalendarSettingsResult = Annotated[
+    UpdateCalendarSettingsSuccess
+    | ValidationError
+    | NotFound
+    | PermissionDenied
+    | SeatRequired
+    | CalendarRequired
+    | PlanFeatureRequired
+    | ProviderLimitation,
+    strawberry.union("UpdateCalendarSettingsResult"),
+]
+
+
+async def update_calendar_settings(
+    info: Info, input: UpdateCalendarSettingsInput
+) -> UpdateCalendarSettingsResult:
+    """Save the settings screen in one transaction: all of it, or none of it."""
+    context = info.context
+    try:
+        row = await use_case.update_calendar_settings(
+            context.sessionmaker, context.viewer, input.to_changes(), pubsub=context.pubsub
+        )
+    except DomainError as exc:
+        return error_result(exc, UpdateCalendarSettingsResult)  # type: ignore[no-any-return]
+    return UpdateCalendarSettingsSuccess(settings=CalendarSettings.from_row(row))

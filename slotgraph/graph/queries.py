@@ -1,0 +1,211 @@
+"""Query root fields: `viewer`, `node` (Relay) and the public `schedulingPage`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from slotgraph.graph.context import Info
+from slotgraph.graph.errors import (
+    AvailabilityUnknown,
+    ErrorCode,
+    NotFound,
+    PageUnavailable,
+    ValidationError,
+    error_result,
+    page_unavailable,
+)
+from slotgraph.graph.relay import Node, from_global_id
+from slotgraph.graph.types.accounts import ConnectedDomain, InboxConnection
+from slotgraph.graph.types.availability import AvailableSlots, SlotDay
+from slotgraph.graph.types.bookings import Booking, BookingFormPrefill, Contact, FormAnswer
+from slotgraph.graph.types.connections import CalendarConnection, RemoteCalendar
+from slotgraph.graph.types.pages import PageUnavailableReason, PublicSchedulingPage, SchedulingPage
+from slotgraph.graph.types.settings import CalendarSettings
+from slotgraph.graph.types.tasks import Task
+from slotgraph.graph.types.users import User
+from slotgraph.models.enums import Scope
+from slotgraph.scheduling import rules
+from slotgraph.scheduling.slots import group_by_day
+from slotgraph.usecases import availability, prefill
+from slotgraph.usecases import pages as page_cases
+from slotgraph.usecases.errors import DomainError, HostAccessLostError, PagesTurnedOffError
+
+if TYPE_CHECKING:
+    from slotgraph.graph.loaders import Loaders
+
+
+AvailableSlotsResult = Annotated[
+    AvailableSlots | NotFound | PageUnavailable | AvailabilityUnknown | ValidationError,
+    strawberry.union("AvailableSlotsResult"),
+]
+
+BookingFormPrefillResult = Annotated[
+    BookingFormPrefill | NotFound | ValidationError,
+    strawberry.union("BookingFormPrefillResult"),
+]
+
+PublicSchedulingPageResult = Annotated[
+    PublicSchedulingPage | NotFound | PageUnavailable,
+    strawberry.union("PublicSchedulingPageResult"),
+]
+
+
+async def _settings_node(loaders: Loaders, pk: int) -> CalendarSettings | None:
+    row = await loaders.settings.load(pk)
+    return None if row is None else CalendarSettings.from_row(row)
+
+
+async def _page_node(loaders: Loaders, pk: int) -> SchedulingPage | None:
+    row = await loaders.pages.load(pk)
+    if row is None:
+        return None
+    return SchedulingPage.from_row(row, await loaders.base_urls.load(row.user_id))
+
+
+def _simple(
+    loader: Callable[[Loaders], Any], build: Callable[[Any], Node]
+) -> Callable[[Loaders, int], Awaitable[Node | None]]:
+    async def resolve(loaders: Loaders, pk: int) -> Node | None:
+        row = await loader(loaders).load(pk)
+        return None if row is None else build(row)
+
+    return resolve
+
+
+NODE_RESOLVERS: dict[str, Callable[[Loaders, int], Awaitable[Node | None]]] = {
+    "User": _simple(lambda loaders: loaders.users, User.from_row),
+    "CalendarSettings": _settings_node,
+    "SchedulingPage": _page_node,
+    "ConnectedDomain": _simple(lambda loaders: loaders.domains, ConnectedDomain.from_row),
+    "InboxConnection": _simple(lambda loaders: loaders.inboxes, InboxConnection.from_row),
+    "CalendarConnection": _simple(lambda loaders: loaders.connections, CalendarConnection.from_row),
+    "RemoteCalendar": _simple(lambda loaders: loaders.remote_calendars, RemoteCalendar.from_row),
+    "Booking": _simple(lambda loaders: loaders.bookings, Booking.from_row),
+    "Contact": _simple(lambda loaders: loaders.contacts, Contact.from_row),
+    "Task": _simple(lambda loaders: loaders.tasks, Task.from_row),
+}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The signed-in user; null when anonymous.")
+    async def viewer(self, info: Info) -> User | None:
+        viewer = info.context.viewer
+        if viewer is None:
+            return None
+        viewer.require(Scope.READ)
+        row = await info.context.loaders.users.load(viewer.user_id)
+        return None if row is None else User.from_row(row)
+
+    @strawberry.field(
+        description="Refetch any object by global id; null for an unknown or foreign id (C9)."
+    )
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        viewer = info.context.viewer
+        decoded = from_global_id(id)
+        if viewer is None or decoded is None:
+            return None
+        viewer.require(Scope.READ)
+        type_name, pk = decoded
+        resolve = NODE_RESOLVERS.get(type_name)
+        if resolve is None:
+            return None
+        return await resolve(info.context.loaders, pk)
+
+    @strawberry.field(
+        description="A scheduling page as a contact sees it (public). `domain` is the host "
+        "the link was opened on; omit it for the app domain."
+    )
+    async def scheduling_page(
+        self, info: Info, slug: str, domain: str | None = None
+    ) -> PublicSchedulingPageResult:
+        context = info.context
+        try:
+            public = await page_cases.get_public_page(
+                context.sessionmaker,
+                slug[:300],
+                domain[:253] if domain else None,
+                context.public_base_url,
+            )
+        except DomainError as exc:
+            return error_result(exc, PublicSchedulingPageResult)  # type: ignore[no-any-return]
+        if not public.pages_enabled:
+            return PageUnavailable(
+                message=f"{public.host.name} is not taking bookings through scheduling pages "
+                "right now; contact them directly.",
+                field="slug",
+                code=ErrorCode.PAGE_UNAVAILABLE,
+                reason=PageUnavailableReason.PAGES_TURNED_OFF,
+            )
+        return PublicSchedulingPage.from_public(public)
+
+    @strawberry.field(
+        description="Free slots of a page between `start` and `end` (at most 62 days), "
+        "grouped by day in `timeZone` (public). `duration` defaults to the page's first."
+    )
+    async def available_slots(
+        self,
+        info: Info,
+        page_slug: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        time_zone: str,
+        duration: int | None = None,
+        domain: str | None = None,
+    ) -> AvailableSlotsResult:
+        services = info.context.services
+        assert services is not None
+        try:
+            zone = rules.check_time_zone("timeZone", time_zone)
+            found = await availability.available_slots(
+                services,
+                slug=page_slug[:300],
+                domain=domain[:253] if domain else None,
+                start=start,
+                end=end,
+                duration=duration,
+                now=services.clock(),
+            )
+        except rules.RuleError as exc:
+            return ValidationError(message=exc.message, field=exc.field, code=ErrorCode.VALIDATION)
+        except PagesTurnedOffError as exc:
+            return page_unavailable(exc, PageUnavailableReason.PAGES_TURNED_OFF)
+        except HostAccessLostError as exc:
+            return page_unavailable(exc, PageUnavailableReason.HOST_ACCESS_LOST)
+        except DomainError as exc:
+            return error_result(exc, AvailableSlotsResult)  # type: ignore[no-any-return]
+        return AvailableSlots(
+            duration=found.duration,
+            time_zone=zone,
+            offline=found.offline,
+            days=[SlotDay.of(day, slots) for day, slots in group_by_day(found.slots, zone)],
+        )
+
+    @strawberry.field(
+        description="Prefill for a page's booking form from the contact's earlier "
+        "submissions (public, S16): only on the account's custom domains, and only for a "
+        "visitor presenting the manage token of an earlier booking."
+    )
+    async def booking_form_prefill(
+        self, info: Info, page_slug: str, domain: str, manage_token: str
+    ) -> BookingFormPrefillResult:
+        context = info.context
+        try:
+            found = await prefill.booking_form_prefill(
+                context.sessionmaker,
+                slug=page_slug[:300],
+                domain=domain[:253],
+                manage_token=manage_token,
+                public_base_url=context.public_base_url,
+            )
+        except DomainError as exc:
+            return error_result(exc, BookingFormPrefillResult)  # type: ignore[no-any-return]
+        return BookingFormPrefill(
+            name=found.name,
+            email=found.email,
+            answers=[FormAnswer(question=q, answer=a) for q, a in sorted(found.answers.items())],
+        )

@@ -1,0 +1,124 @@
+"""Schema assembly: roots plus the hardening extensions (limits, caches, masking)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import strawberry
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from slotgraph.graph.extensions import FreshLoaders, MaskUnexpectedErrors
+from slotgraph.graph.mutations import (
+    bookings,
+    connections,
+    domains,
+    manage_bookings,
+    meetings,
+    pages,
+    settings,
+    tasks,
+)
+from slotgraph.graph.queries import Query
+from slotgraph.graph.subscriptions import Subscription
+from slotgraph.graph.types.accounts import ConnectedDomain, InboxConnection
+from slotgraph.graph.types.bookings import Booking, Contact
+from slotgraph.graph.types.connections import CalendarConnection, RemoteCalendar
+from slotgraph.graph.types.pages import SchedulingPage
+from slotgraph.graph.types.settings import CalendarSettings
+from slotgraph.graph.types.tasks import Task
+from slotgraph.graph.types.users import User
+
+
+@strawberry.type
+class Mutation:
+    update_calendar_settings = strawberry.mutation(resolver=settings.update_calendar_settings)
+    create_scheduling_page = strawberry.mutation(resolver=pages.create_scheduling_page)
+    update_scheduling_page = strawberry.mutation(resolver=pages.update_scheduling_page)
+    delete_scheduling_page = strawberry.mutation(resolver=pages.delete_scheduling_page)
+    start_calendar_connection = strawberry.mutation(resolver=connections.start_calendar_connection)
+    connect_exchange_calendar = strawberry.mutation(resolver=connections.connect_exchange_calendar)
+    disconnect_calendar = strawberry.mutation(resolver=connections.disconnect_calendar)
+    disconnect_inbox = strawberry.mutation(resolver=connections.disconnect_inbox)
+    sync_calendar_connection = strawberry.mutation(resolver=connections.sync_calendar_connection)
+    set_availability_calendars = strawberry.mutation(
+        resolver=connections.set_availability_calendars
+    )
+    book_meeting = strawberry.mutation(resolver=bookings.book_meeting)
+    cancel_booking = strawberry.mutation(resolver=manage_bookings.cancel_booking)
+    reschedule_booking = strawberry.mutation(resolver=manage_bookings.reschedule_booking)
+    cancel_booking_as_contact = strawberry.mutation(
+        resolver=manage_bookings.cancel_booking_as_contact
+    )
+    reschedule_booking_as_contact = strawberry.mutation(
+        resolver=manage_bookings.reschedule_booking_as_contact
+    )
+    create_meeting = strawberry.mutation(resolver=meetings.create_meeting)
+    update_connected_domain = strawberry.mutation(resolver=domains.update_connected_domain)
+    update_calendar_connection = strawberry.mutation(
+        resolver=connections.update_calendar_connection
+    )
+    create_task = strawberry.mutation(resolver=tasks.create_task)
+    update_task = strawberry.mutation(resolver=tasks.update_task)
+    complete_task = strawberry.mutation(resolver=tasks.complete_task)
+    delete_task = strawberry.mutation(resolver=tasks.delete_task)
+
+
+NODE_TYPES = (
+    User,
+    CalendarSettings,
+    SchedulingPage,
+    ConnectedDomain,
+    InboxConnection,
+    CalendarConnection,
+    RemoteCalendar,
+    Booking,
+    Contact,
+    Task,
+)
+
+
+def build_schema(
+    *,
+    introspection: bool = False,
+    max_depth: int = 12,
+    max_aliases: int = 30,
+    max_tokens: int = 2_000,
+) -> strawberry.Schema:
+    # The limits' validation rules, made once per schema. QueryDepthLimiter and
+    # MaxAliasesLimiter build a new rule class in every instance, and ValidationCache keys
+    # on the rule classes: with a limiter made per operation, every operation missed the
+    # cache and was validated from scratch (about half of GraphQL's cost, BENCHMARKS.md).
+    rules = [
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+    ]
+    if not introspection:
+        rules += DisableIntrospection().validation_rules
+    # Factories, so every operation gets fresh extension state; the parser and validation
+    # caches live at module level in strawberry and are shared all the same.
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: ParserCache(maxsize=1_000),
+        lambda: AddValidationRules(rules),
+        lambda: ValidationCache(maxsize=1_000),
+        FreshLoaders,
+        MaskUnexpectedErrors,
+    ]
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=NODE_TYPES,
+        extensions=extensions,
+        config=StrawberryConfig(auto_camel_case=True),
+    )

@@ -1,0 +1,165 @@
+"""Subscription root (graphql-transport-ws only): `syncStatus` and `availabilityChanged`.
+
+Each stream starts with its current state and then follows change notices from any API
+process (sync/pubsub.py). Expected failures are typed results, as for mutations: a
+stream that cannot start yields one error and ends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncGenerator
+from typing import Annotated
+
+import strawberry
+
+from slotgraph.graph.context import Info
+from slotgraph.graph.errors import (
+    AvailabilityUnknown,
+    ErrorCode,
+    NotFound,
+    PageUnavailable,
+    PermissionDenied,
+    ValidationError,
+    error_result,
+    page_unavailable,
+)
+from slotgraph.graph.relay import pk_of, to_global_id
+from slotgraph.graph.types.availability import SlotDay
+from slotgraph.graph.types.connections import (
+    CalendarConnection,
+    ConnectionStatusType,
+    SyncStateType,
+)
+from slotgraph.graph.types.pages import PageUnavailableReason
+from slotgraph.models import CalendarConnection as ConnectionRow
+from slotgraph.scheduling import rules
+from slotgraph.usecases import subscriptions as use_case
+from slotgraph.usecases.errors import DomainError, HostAccessLostError, PagesTurnedOffError
+
+
+@strawberry.type(description="A connection's status and sync state (C1), as of now.")
+class SyncStatus:
+    connection_id: strawberry.ID
+    status: ConnectionStatusType  # type: ignore[valid-type]
+    sync_state: SyncStateType  # type: ignore[valid-type]
+    last_synced_at: dt.datetime | None
+    last_error: str | None
+    events_synced: int
+    connection: CalendarConnection = strawberry.field(
+        description="The whole connection, for client caches keyed by id."
+    )
+
+    @classmethod
+    def from_row(cls, row: ConnectionRow) -> SyncStatus:
+        return cls(
+            connection_id=to_global_id("CalendarConnection", row.id),
+            status=row.status,
+            sync_state=row.sync_state,
+            last_synced_at=row.last_synced_at,
+            last_error=row.last_error,
+            events_synced=row.events_synced,
+            connection=CalendarConnection.from_row(row),
+        )
+
+
+@strawberry.type(
+    description="Days whose free slots changed, each with all its slots now (an empty list: "
+    "none left). The first event is a snapshot of every day of the window with slots."
+)
+class AvailabilityChange:
+    snapshot: bool
+    duration: int
+    time_zone: str
+    offline: bool = strawberry.field(
+        description="No calendar connected: a booking is a request, on no calendar (S7)."
+    )
+    days: list[SlotDay]
+
+
+SyncStatusResult = Annotated[
+    SyncStatus | NotFound | PermissionDenied, strawberry.union("SyncStatusResult")
+]
+AvailabilityChangedResult = Annotated[
+    AvailabilityChange | NotFound | PageUnavailable | AvailabilityUnknown | ValidationError,
+    strawberry.union("AvailabilityChangedResult"),
+]
+
+
+def _availability_error(exc: DomainError) -> AvailabilityChangedResult:
+    if isinstance(exc, PagesTurnedOffError):
+        return page_unavailable(exc, PageUnavailableReason.PAGES_TURNED_OFF)
+    if isinstance(exc, HostAccessLostError):
+        return page_unavailable(exc, PageUnavailableReason.HOST_ACCESS_LOST)
+    return error_result(exc, AvailabilityChangedResult)  # type: ignore[no-any-return]
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Your calendar connection's status and sync state now, then on every "
+        "change (C1). Needs a token with the `read` scope in `connection_init` (C10)."
+    )
+    async def sync_status(
+        self, info: Info, connection_id: strawberry.ID
+    ) -> AsyncGenerator[SyncStatusResult, None]:
+        services = info.context.services
+        assert services is not None
+        changes = use_case.watch_connection(
+            services, info.context.viewer, pk_of(connection_id, "CalendarConnection")
+        )
+        try:
+            async for row in changes:
+                yield SyncStatus.from_row(row)
+        except DomainError as exc:
+            yield error_result(exc, SyncStatusResult)
+        finally:
+            await changes.aclose()
+
+    @strawberry.subscription(
+        description="A page's free slots between `start` and `end` (at most 62 days), by day "
+        "in `timeZone` (public): a snapshot first, then the days that changed after each "
+        "booking, cancellation or calendar change."
+    )
+    async def availability_changed(
+        self,
+        info: Info,
+        page_slug: str,
+        start: dt.datetime,
+        end: dt.datetime,
+        time_zone: str,
+        duration: int | None = None,
+        domain: str | None = None,
+    ) -> AsyncGenerator[AvailabilityChangedResult, None]:
+        services = info.context.services
+        assert services is not None
+        try:
+            zone = rules.check_time_zone("timeZone", time_zone)
+        except rules.RuleError as exc:
+            yield ValidationError(message=exc.message, field=exc.field, code=ErrorCode.VALIDATION)
+            return
+        request = use_case.AvailabilityRequest(
+            slug=page_slug[:300],
+            domain=domain[:253] if domain else None,
+            start=start,
+            end=end,
+            duration=duration,
+            time_zone=zone,
+        )
+        events = use_case.watch_availability(services, request)
+        try:
+            async for event in events:
+                if isinstance(event, DomainError):
+                    yield _availability_error(event)
+                    continue
+                yield AvailabilityChange(
+                    snapshot=event.snapshot,
+                    duration=event.duration,
+                    time_zone=zone,
+                    offline=event.offline,
+                    days=[SlotDay.of(day, slots) for day, slots in event.days],
+                )
+        except DomainError as exc:
+            yield _availability_error(exc)
+        finally:
+            await events.aclose()

@@ -1,0 +1,109 @@
+"""Bookings and CRM contacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import strawberry
+
+from slotgraph.graph.context import Info
+from slotgraph.graph.relay import Node, to_global_id
+from slotgraph.graph.types.pages import SchedulingPage, load_page
+from slotgraph.models.enums import BookingStatus, CalendarWriteState
+
+if TYPE_CHECKING:
+    from slotgraph.models import Booking as BookingRow
+    from slotgraph.models import Contact as ContactRow
+
+BookingStatusType = strawberry.enum(BookingStatus, name="BookingStatus")
+CalendarWriteStateType = strawberry.enum(
+    CalendarWriteState,
+    name="CalendarWriteState",
+    description=(
+        "The booking's calendar write (C14): NONE for offline requests (S7), PENDING while "
+        "it is written or retried, WRITTEN once the calendar matches, FAILED after bounded "
+        "retries."
+    ),
+)
+
+
+@strawberry.type(description="A CRM contact (S20).")
+class Contact(Node):
+    name: str
+    email: str
+
+    @classmethod
+    def from_row(cls, row: ContactRow) -> Contact:
+        return cls(id=to_global_id("Contact", row.id), name=row.name, email=row.email)
+
+
+@strawberry.type(description="A meeting booked with the viewer.")
+class Booking(Node):
+    page_pk: strawberry.Private[int | None]
+    contact_pk: strawberry.Private[int]
+    host_pk: strawberry.Private[int]
+    title: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    time_zone: str
+    status: BookingStatusType  # type: ignore[valid-type]
+    on_calendar: bool = strawberry.field(
+        description="Has, or is getting, an event on your calendar (false: offline request "
+        "or engagement only, S7, S9)."
+    )
+    integration: str | None = strawberry.field(
+        description="The integration that created this meeting (recorded only, S9)."
+    )
+    answers: list[FormAnswer] = strawberry.field(
+        description="The booking form's answers, by question."
+    )
+    calendar_write_state: CalendarWriteStateType  # type: ignore[valid-type]
+    calendar_write_error: str | None = strawberry.field(
+        description="Why the last calendar write failed; null once it succeeds (C14)."
+    )
+    created_at: dt.datetime
+    cancelled_at: dt.datetime | None
+
+    @strawberry.field
+    async def contact(self, info: Info) -> Contact | None:
+        row = await info.context.loaders.contacts.load(self.contact_pk)
+        return None if row is None else Contact.from_row(row)
+
+    @strawberry.field(description="Null when the page was deleted since.")
+    async def page(self, info: Info) -> SchedulingPage | None:
+        return await load_page(info, self.page_pk, self.host_pk)
+
+    @classmethod
+    def from_row(cls, row: BookingRow) -> Booking:
+        return cls(
+            id=to_global_id("Booking", row.id),
+            page_pk=row.page_id,
+            contact_pk=row.contact_id,
+            host_pk=row.host_user_id,
+            title=row.title,
+            starts_at=row.starts_at,
+            ends_at=row.ends_at,
+            time_zone=row.time_zone,
+            status=row.status,
+            on_calendar=row.on_calendar,
+            integration=row.integration,
+            answers=[FormAnswer(question=q, answer=a) for q, a in sorted(row.answers.items())],
+            calendar_write_state=row.calendar_write_state,
+            calendar_write_error=row.calendar_write_error,
+            created_at=row.created_at,
+            cancelled_at=row.cancelled_at,
+        )
+
+
+@strawberry.type(description="One answer of an earlier booking form.")
+class FormAnswer:
+    question: str
+    answer: str
+
+
+@strawberry.type(description="What the contact entered before, for the booking form (S16).")
+class BookingFormPrefill:
+    name: str
+    email: str
+    answers: list[FormAnswer]

@@ -1,0 +1,119 @@
+"""Calendar connections and the remote calendars they reach."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import strawberry
+
+from slotgraph.graph.context import Info
+from slotgraph.graph.relay import Node, to_global_id
+from slotgraph.models.enums import (
+    CalendarAccess,
+    CalendarStatus,
+    ConnectionPurpose,
+    ConnectionStatus,
+    Provider,
+    SyncState,
+)
+
+if TYPE_CHECKING:
+    from slotgraph.models import CalendarConnection as ConnectionRow
+    from slotgraph.models import RemoteCalendar as CalendarRow
+
+ProviderType = strawberry.enum(Provider, name="Provider")
+ConnectionStatusType = strawberry.enum(ConnectionStatus, name="ConnectionStatus")
+SyncStateType = strawberry.enum(SyncState, name="SyncState")
+ConnectionPurposeType = strawberry.enum(ConnectionPurpose, name="ConnectionPurpose")
+CalendarAccessType = strawberry.enum(CalendarAccess, name="CalendarAccess")
+CalendarStatusType = strawberry.enum(CalendarStatus, name="CalendarStatus")
+
+
+@strawberry.type(description="A calendar at the provider that the connection can reach.")
+class RemoteCalendar(Node):
+    pk: strawberry.Private[int]
+    name: str
+    time_zone: str
+    access: CalendarAccessType  # type: ignore[valid-type]
+    is_primary: bool
+    can_see_all_details: bool = strawberry.field(
+        description="Google: 'See all event details' access; needed for availability (S12)."
+    )
+    status: CalendarStatusType  # type: ignore[valid-type]
+    is_task_calendar: bool = strawberry.field(
+        description="The sub-calendar task sync writes tasks to (S10); never checked for "
+        "free/busy and not offered as an availability calendar."
+    )
+
+    @strawberry.field(description="Checked for free/busy before times are offered (S12).")
+    async def is_availability_calendar(self, info: Info) -> bool:
+        return self.pk in await info.context.loaders.availability_calendar_ids()
+
+    @classmethod
+    def from_row(cls, row: CalendarRow) -> RemoteCalendar:
+        return cls(
+            id=to_global_id("RemoteCalendar", row.id),
+            pk=row.id,
+            name=row.name,
+            time_zone=row.time_zone,
+            access=row.access,
+            is_primary=row.is_primary,
+            can_see_all_details=row.can_see_all_details,
+            status=row.status,
+            is_task_calendar=row.is_task_calendar,
+        )
+
+
+@strawberry.type(description="One grant to a calendar provider account (C1).")
+class CalendarConnection(Node):
+    pk: strawberry.Private[int]
+    provider: ProviderType  # type: ignore[valid-type]
+    account_email: str
+    purpose: ConnectionPurposeType  # type: ignore[valid-type]
+    status: ConnectionStatusType  # type: ignore[valid-type]
+    sync_state: SyncStateType = strawberry.field(  # type: ignore[valid-type]
+        description="The busy-time sync, apart from `status` (C1): IDLE, SYNCING, SYNCED, ERROR."
+    )
+    calendar_sync_enabled: bool
+    task_sync_enabled: bool
+    scheduling_pages_enabled: bool
+    last_synced_at: dt.datetime | None = strawberry.field(
+        description="When the last sync succeeded."
+    )
+    last_error: str | None = strawberry.field(
+        description="Why the last sync failed, or access was lost; null after a success."
+    )
+    events_synced: int = strawberry.field(
+        description="Events held from the connection's synced calendars after the last sync."
+    )
+    next_sync_at: dt.datetime | None = strawberry.field(
+        description="When the next automatic sync is due; null while retries are parked "
+        "(after repeated failures or lost access): run syncCalendarConnection."
+    )
+    created_at: dt.datetime
+
+    @strawberry.field
+    async def remote_calendars(self, info: Info) -> list[RemoteCalendar]:
+        rows = await info.context.loaders.calendars_of_connection.load(self.pk)
+        return [RemoteCalendar.from_row(row) for row in rows]
+
+    @classmethod
+    def from_row(cls, row: ConnectionRow) -> CalendarConnection:
+        return cls(
+            id=to_global_id("CalendarConnection", row.id),
+            pk=row.id,
+            provider=row.provider,
+            account_email=row.account_email,
+            purpose=row.purpose,
+            status=row.status,
+            sync_state=row.sync_state,
+            calendar_sync_enabled=row.calendar_sync_enabled,
+            task_sync_enabled=row.task_sync_enabled,
+            scheduling_pages_enabled=row.scheduling_pages_enabled,
+            last_synced_at=row.last_synced_at,
+            last_error=row.last_error,
+            events_synced=row.events_synced,
+            next_sync_at=row.next_sync_at,
+            created_at=row.created_at,
+        )

@@ -1,0 +1,178 @@
+"""Scheduling page types: the owner's view and the public (anonymous) view."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING, Any
+
+import strawberry
+
+from slotgraph.graph.context import Info
+from slotgraph.graph.relay import Node, to_global_id
+from slotgraph.scheduling import forms
+from slotgraph.scheduling.rules import Weekday as RuleWeekday
+from slotgraph.usecases.pages import page_url
+
+if TYPE_CHECKING:
+    from slotgraph.models import SchedulingPage as PageRow
+    from slotgraph.usecases.pages import PublicPage
+
+Weekday = strawberry.enum(RuleWeekday, name="Weekday")
+FormFieldKind = strawberry.enum(
+    forms.FieldKind,
+    name="FormFieldKind",
+    description="SHORT_TEXT (200 characters), LONG_TEXT (2,000), PHONE, SINGLE_CHOICE (one "
+    "of `options`), CHECKBOX (answered true or false; a required one must be ticked).",
+)
+
+
+@strawberry.type(description="A question of the booking form; answers are keyed by `key`.")
+class FormField:
+    key: str
+    label: str
+    kind: FormFieldKind  # type: ignore[valid-type]
+    required: bool
+    options: list[str] = strawberry.field(description="SINGLE_CHOICE only; [] otherwise.")
+
+
+def _form(rows: list[dict[str, Any]]) -> list[FormField]:
+    return [
+        FormField(
+            key=item.key,
+            label=item.label,
+            kind=item.kind,
+            required=item.required,
+            options=list(item.options),
+        )
+        for item in map(forms.FormField.from_json, rows)
+    ]
+
+
+@strawberry.type(description="Bookable hours on one weekday, in the page's time zone.")
+class WeeklyHours:
+    weekday: Weekday  # type: ignore[valid-type]
+    start: str = strawberry.field(description="HH:MM, inclusive.")
+    end: str = strawberry.field(description="HH:MM, exclusive; 24:00 is midnight.")
+
+
+@strawberry.type(description="Replaces the weekly hours on one date; none means unavailable.")
+class DateOverride:
+    date: dt.date
+    intervals: list[list[str]]
+
+
+def _weekly(rows: list[dict[str, Any]]) -> list[WeeklyHours]:
+    return [
+        WeeklyHours(weekday=RuleWeekday[row["weekday"]], start=row["start"], end=row["end"])
+        for row in rows
+    ]
+
+
+def _overrides(rows: list[dict[str, Any]]) -> list[DateOverride]:
+    return [
+        DateOverride(date=dt.date.fromisoformat(row["date"]), intervals=row["intervals"])
+        for row in rows
+    ]
+
+
+@strawberry.type(description="A scheduling page owned by the viewer.")
+class SchedulingPage(Node):
+    pk: strawberry.Private[int]
+    title: str
+    description: str
+    slug: str = strawberry.field(description="The path after /meetings/, unique on all domains.")
+    url: str = strawberry.field(description="The full public link, on the meeting domain.")
+    url_prefix: str
+    durations: list[int] = strawberry.field(description="Meeting lengths offered, minutes.")
+    slot_interval: int
+    buffer_before: int
+    buffer_after: int
+    minimum_notice: int
+    booking_window_days: int
+    max_meetings_per_day: int | None
+    time_zone: str | None = strawberry.field(description="Null: the host's time zone.")
+    weekly_hours: list[WeeklyHours]
+    date_overrides: list[DateOverride]
+    form_fields: list[FormField] = strawberry.field(
+        description="The booking form's questions besides name and email, in order."
+    )
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, row: PageRow, base_url: str) -> SchedulingPage:
+        return cls(
+            id=to_global_id("SchedulingPage", row.id),
+            pk=row.id,
+            title=row.title,
+            description=row.description,
+            slug=row.slug,
+            url=page_url(base_url, row.slug),
+            url_prefix=row.url_prefix,
+            durations=row.durations_minutes,
+            slot_interval=row.slot_interval_minutes,
+            buffer_before=row.buffer_before_minutes,
+            buffer_after=row.buffer_after_minutes,
+            minimum_notice=row.minimum_notice_minutes,
+            booking_window_days=row.booking_window_days,
+            max_meetings_per_day=row.max_meetings_per_day,
+            time_zone=row.time_zone,
+            weekly_hours=_weekly(row.weekly_hours),
+            date_overrides=_overrides(row.date_overrides),
+            form_fields=_form(row.form_fields),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+async def load_page(info: Info, page_pk: int | None, host_pk: int) -> SchedulingPage | None:
+    """A page of `host_pk` by id through the loaders, with its link on the host's domain."""
+    if page_pk is None:
+        return None
+    loaders = info.context.loaders
+    row = await loaders.pages.load(page_pk)
+    if row is None:
+        return None
+    return SchedulingPage.from_row(row, await loaders.base_urls.load(host_pk))
+
+
+@strawberry.enum
+class PageUnavailableReason(enum.Enum):
+    PAGES_TURNED_OFF = "PAGES_TURNED_OFF"
+    HOST_ACCESS_LOST = "HOST_ACCESS_LOST"
+
+
+@strawberry.type(description="What a contact sees of a scheduling page.")
+class PublicSchedulingPage:
+    id: strawberry.ID
+    title: str
+    description: str
+    slug: str
+    url: str
+    durations: list[int]
+    host_name: str
+    time_zone: str
+    form_fields: list[FormField] = strawberry.field(
+        description="The questions to ask besides name and email, in order."
+    )
+    offline: bool = strawberry.field(
+        description="The host has no calendar taking bookings (S7, C5): a booking is a "
+        "request the host confirms, on no calendar."
+    )
+
+    @classmethod
+    def from_public(cls, public: PublicPage) -> PublicSchedulingPage:
+        page = public.page
+        return cls(
+            id=to_global_id("SchedulingPage", page.id),
+            title=page.title,
+            description=page.description,
+            slug=page.slug,
+            url=page_url(public.base_url, page.slug),
+            durations=page.durations_minutes,
+            host_name=public.host.name,
+            time_zone=page.time_zone or public.host.time_zone,
+            form_fields=_form(page.form_fields),
+            offline=public.offline,
+        )

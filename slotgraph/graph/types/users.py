@@ -1,0 +1,150 @@
+"""The signed-in user (`viewer`) and everything reachable from it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import strawberry
+
+from slotgraph.graph.context import Info
+from slotgraph.graph.relay import Connection, Node, from_cursor, to_global_id
+from slotgraph.graph.types.accounts import ConnectedDomain, InboxConnection, SeatType, TierType
+from slotgraph.graph.types.bookings import Booking
+from slotgraph.graph.types.connections import CalendarConnection
+from slotgraph.graph.types.pages import SchedulingPage
+from slotgraph.graph.types.settings import CalendarSettings
+from slotgraph.graph.types.tasks import Task
+from slotgraph.usecases import reads
+from slotgraph.usecases.settings import can_customize_url, can_sync_tasks
+
+if TYPE_CHECKING:
+    from slotgraph.models import User as UserRow
+    from slotgraph.usecases.viewer import Viewer
+
+DEFAULT_PAGE_SIZE = 20
+
+
+def _viewer(info: Info) -> Viewer:
+    viewer = info.context.viewer
+    assert viewer is not None, "User fields are reached only through an authorised lookup"
+    return viewer
+
+
+@strawberry.type(description="A user of the account.")
+class User(Node):
+    pk: strawberry.Private[int]
+    name: str
+    email: str
+    time_zone: str
+    locale: str
+    seat: SeatType  # type: ignore[valid-type]
+    tier: TierType  # type: ignore[valid-type]
+    has_personal_email_access: bool = strawberry.field(
+        description="Granted 'personal email access': may connect a calendar (S3)."
+    )
+    can_customize_meeting_url: bool = strawberry.field(
+        description="May change the URL prefix and default link (S14, C7)."
+    )
+    can_sync_tasks: bool = strawberry.field(description="Eligible for task sync (S10).")
+    created_at: dt.datetime
+
+    @classmethod
+    def from_row(cls, row: UserRow) -> User:
+        return cls(
+            id=to_global_id("User", row.id),
+            pk=row.id,
+            name=row.name,
+            email=row.email,
+            time_zone=row.time_zone,
+            locale=row.locale,
+            seat=row.seat,
+            tier=row.tier,
+            has_personal_email_access=row.personal_email_access,
+            can_customize_meeting_url=can_customize_url(row),
+            can_sync_tasks=can_sync_tasks(row),
+            created_at=row.created_at,
+        )
+
+    def _is_viewer(self, info: Info) -> bool:
+        return _viewer(info).user_id == self.pk
+
+    @strawberry.field(description="Null for users other than the viewer.")
+    async def calendar_settings(self, info: Info) -> CalendarSettings | None:
+        if not self._is_viewer(info):
+            return None
+        row = await info.context.loaders.settings.load(self.pk)
+        return None if row is None else CalendarSettings.from_row(row)
+
+    @strawberry.field(description="The viewer's scheduling pages, oldest first.")
+    async def scheduling_pages(
+        self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
+    ) -> Connection[SchedulingPage]:
+        if not self._is_viewer(info):
+            return Connection.build([], has_next_page=False, has_previous_page=False)
+        loaders = info.context.loaders
+        cursor = from_cursor(after)
+        found = await reads.list_pages(info.context.sessionmaker, _viewer(info), first, cursor)
+        loaders.prime_pages(found.items)
+        base = await loaders.base_urls.load(self.pk)
+        return Connection.build(
+            [(row.id, SchedulingPage.from_row(row, base)) for row in found.items],
+            has_next_page=found.has_next_page,
+            has_previous_page=cursor is not None,
+        )
+
+    @strawberry.field(description="The viewer's calendar connections (S1, S2, S6).")
+    async def calendar_connections(
+        self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
+    ) -> Connection[CalendarConnection]:
+        if not self._is_viewer(info):
+            return Connection.build([], has_next_page=False, has_previous_page=False)
+        cursor = from_cursor(after)
+        found = await reads.list_connections(
+            info.context.sessionmaker, _viewer(info), first, cursor
+        )
+        return Connection.build(
+            [(row.id, CalendarConnection.from_row(row)) for row in found.items],
+            has_next_page=found.has_next_page,
+            has_previous_page=cursor is not None,
+        )
+
+    @strawberry.field(description="The viewer's CRM tasks, oldest first (S10).")
+    async def tasks(
+        self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
+    ) -> Connection[Task]:
+        if not self._is_viewer(info):
+            return Connection.build([], has_next_page=False, has_previous_page=False)
+        cursor = from_cursor(after)
+        found = await reads.list_tasks(info.context.sessionmaker, _viewer(info), first, cursor)
+        return Connection.build(
+            [(row.id, Task.from_row(row)) for row in found.items],
+            has_next_page=found.has_next_page,
+            has_previous_page=cursor is not None,
+        )
+
+    @strawberry.field(description="Meetings booked with the viewer, oldest first.")
+    async def bookings(
+        self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
+    ) -> Connection[Booking]:
+        if not self._is_viewer(info):
+            return Connection.build([], has_next_page=False, has_previous_page=False)
+        cursor = from_cursor(after)
+        found = await reads.list_bookings(info.context.sessionmaker, _viewer(info), first, cursor)
+        return Connection.build(
+            [(row.id, Booking.from_row(row)) for row in found.items],
+            has_next_page=found.has_next_page,
+            has_previous_page=cursor is not None,
+        )
+
+    @strawberry.field(description="Domains connected in the account's domain manager (S15).")
+    async def connected_domains(self, info: Info) -> list[ConnectedDomain]:
+        rows = await reads.list_domains(info.context.sessionmaker, _viewer(info))
+        return [ConnectedDomain.from_row(row) for row in rows]
+
+    @strawberry.field(description="The viewer's email integrations (S4, S5).")
+    async def inbox_connections(self, info: Info) -> list[InboxConnection]:
+        if not self._is_viewer(info):
+            return []
+        rows = await reads.list_inboxes(info.context.sessionmaker, _viewer(info))
+        return [InboxConnection.from_row(row) for row in rows]

@@ -1,0 +1,1 @@
+"""Background jobs: the job queue, the outbox and its deliveries, mail."""

@@ -1,0 +1,50 @@
+"""Persistence: SQLAlchemy tables, the engine, and Alembic migrations.
+
+Importing this package registers every table on `Base.metadata`.
+"""
+
+from slotgraph.models.accounts import Account, ApiToken, ConnectedDomain, InboxConnection, User
+from slotgraph.models.base import Base
+from slotgraph.models.bookings import Booking, Contact
+from slotgraph.models.busy_cache import BusyCacheInterval, BusyCacheWindow
+from slotgraph.models.calendars import (
+    AvailabilityCalendar,
+    CalendarConnection,
+    CalendarSyncCursor,
+    CalendarWatch,
+    Credential,
+    OAuthFlow,
+    RemoteCalendar,
+    SyncedEvent,
+)
+from slotgraph.models.outbox import IdempotencyKey, LostAccessNotice, OutboxMessage
+from slotgraph.models.pages import SchedulingPage
+from slotgraph.models.settings import CalendarSettings
+from slotgraph.models.tasks import Task
+
+__all__ = [
+    "Account",
+    "ApiToken",
+    "AvailabilityCalendar",
+    "Base",
+    "Booking",
+    "BusyCacheInterval",
+    "BusyCacheWindow",
+    "CalendarConnection",
+    "CalendarSettings",
+    "CalendarSyncCursor",
+    "CalendarWatch",
+    "ConnectedDomain",
+    "Contact",
+    "Credential",
+    "IdempotencyKey",
+    "InboxConnection",
+    "LostAccessNotice",
+    "OAuthFlow",
+    "OutboxMessage",
+    "RemoteCalendar",
+    "SchedulingPage",
+    "SyncedEvent",
+    "Task",
+    "User",
+]

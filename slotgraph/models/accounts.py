@@ -1,0 +1,113 @@
+"""Accounts (tenants), their users, API tokens, inboxes and connected domains."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from slotgraph.models.base import Base, created_at_column, enum_column, id_column
+from slotgraph.models.enums import InboxKind, InboxStatus, Seat, Tier
+
+
+class Account(Base):
+    """A customer portal. `created_at` decides S6 legacy dual connections."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = id_column()
+    name: Mapped[str] = mapped_column(String(200))
+    custom_domains_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    locale: Mapped[str] = mapped_column(String(35), default="en-US")
+    seat: Mapped[Seat] = enum_column(Seat, default=Seat.NONE)
+    tier: Mapped[Tier] = enum_column(Tier, default=Tier.FREE)
+    personal_email_access: Mapped[bool] = mapped_column(Boolean, default=False)
+    # S6: set when a legacy (pre-2023-03-13) user disconnects one of two connections;
+    # from then on only one connection may exist.
+    dual_connections_ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        Index("uq_users_account_email", "account_id", func.lower(email), unique=True),
+    )
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 is stored, so a database leak reveals no token."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    created_at: Mapped[datetime] = created_at_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class InboxConnection(Base):
+    """An email integration. S4: a SHARED inbox owner cannot connect a calendar; S5: a
+    calendar connect also connects this, and it can be disconnected on its own."""
+
+    __tablename__ = "inbox_connections"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[InboxKind] = enum_column(InboxKind)
+    status: Mapped[InboxStatus] = enum_column(InboxStatus, default=InboxStatus.CONNECTED)
+    calendar_connection_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("calendar_connections.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = created_at_column()
+
+
+class ConnectedDomain(Base):
+    """A domain connected in the domain manager; pages may be hosted on it (S15)."""
+
+    __tablename__ = "connected_domains"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    domain: Mapped[str] = mapped_column(String(253))
+    robots_disallow_meetings: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (Index("uq_connected_domains_domain", func.lower(domain), unique=True),)

@@ -1,0 +1,106 @@
+"""CRM contacts and the meetings they book."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from slotgraph.models.base import Base, created_at_column, enum_column, id_column
+from slotgraph.models.enums import BookingStatus, CalendarWriteState
+
+
+class Contact(Base):
+    """A CRM contact, matched by email within an account (S20)."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (
+        Index("uq_contacts_account_email", "account_id", func.lower(email), unique=True),
+    )
+
+
+class Booking(Base):
+    """A meeting booked on a page (or created from a contact record)."""
+
+    __tablename__ = "bookings"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    host_user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    page_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("scheduling_pages.id", ondelete="SET NULL"), index=True
+    )
+    contact_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(300))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    status: Mapped[BookingStatus] = enum_column(BookingStatus)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    remote_event_id: Mapped[str | None] = mapped_column(Text)
+    # The calendar the event was written to, so updates and deletes find it there even
+    # after the host's default calendar changed.
+    remote_calendar_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("remote_calendars.id", ondelete="SET NULL")
+    )
+    # C14: the calendar write follows through the outbox; its state and failure show here.
+    calendar_write_state: Mapped[CalendarWriteState] = enum_column(
+        CalendarWriteState, default=CalendarWriteState.NONE
+    )
+    calendar_write_error: Mapped[str | None] = mapped_column(Text)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # Whether the booking has, or will get through the outbox, an event on the host's
+    # calendar: cancel and reschedule write outbox rows only then (REQUESTED offline
+    # bookings and engagement-only CRM meetings never reach a calendar, S7, S9).
+    on_calendar: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The contact's secret for cancel/reschedule without signing in: only its SHA-256 is
+    # kept, so the database cannot give it back (it is shown once, in bookMeeting's answer).
+    manage_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # S9: a meeting an integration created (and already holds elsewhere) is recorded only.
+    integration: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = created_at_column()
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_bookings_host_user_id_id", "host_user_id", "id"),
+        # S8 / goal 4: the database itself refuses overlapping live bookings of one host,
+        # whatever the race. The host id becomes a one-point range so GiST handles
+        # equality without btree_gist (absent from the embedded server; see NOTES).
+        ExcludeConstraint(
+            (text("int8range(host_user_id, host_user_id, '[]')"), "&&"),
+            (text("tstzrange(starts_at, ends_at)"), "&&"),
+            name="no_overlapping_bookings",
+            using="gist",
+            where=text("status <> 'CANCELLED'"),
+        ),
+        CheckConstraint("starts_at < ends_at", name="starts_before_end"),
+    )

@@ -1,0 +1,238 @@
+"""Calendar connections, the remote calendars they reach, availability selections and
+the encrypted credential store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from slotgraph.models.base import Base, created_at_column, enum_column, id_column
+from slotgraph.models.enums import (
+    CalendarAccess,
+    CalendarStatus,
+    ConnectionPurpose,
+    ConnectionStatus,
+    Provider,
+    SyncState,
+)
+
+
+class CalendarConnection(Base):
+    """One grant to one provider account. Toggles default per S9/S12 at connect time."""
+
+    __tablename__ = "calendar_connections"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[Provider] = enum_column(Provider)
+    account_email: Mapped[str] = mapped_column(String(320))
+    purpose: Mapped[ConnectionPurpose] = enum_column(
+        ConnectionPurpose, default=ConnectionPurpose.BOTH
+    )
+    status: Mapped[ConnectionStatus] = enum_column(
+        ConnectionStatus, default=ConnectionStatus.CONNECTED
+    )
+    sync_state: Mapped[SyncState] = enum_column(SyncState, default=SyncState.IDLE)
+    calendar_sync_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    task_sync_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    scheduling_pages_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    events_synced: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = created_at_column()
+    disconnected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Sync scheduling (issue #5, slotgraph.calsync.engine): due when `next_sync_at` has passed;
+    # NULL is
+    # parked (after too many failures, or access lost) until someone asks for a sync. New
+    # connections are due at once.
+    next_sync_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+    # The lease of the worker running the sync: a killed worker's claim simply expires.
+    sync_claimed_by: Mapped[str | None] = mapped_column(String(200))
+    sync_claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Failed runs in a row; reset by a success or an on-demand sync.
+    sync_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class RemoteCalendar(Base):
+    """A calendar the connected account can reach at the provider."""
+
+    __tablename__ = "remote_calendars"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    connection_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("calendar_connections.id", ondelete="CASCADE"), index=True
+    )
+    remote_id: Mapped[str] = mapped_column(String(1024))
+    name: Mapped[str] = mapped_column(String(500))
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    access: Mapped[CalendarAccess] = enum_column(CalendarAccess)
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    can_see_all_details: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[CalendarStatus] = enum_column(CalendarStatus, default=CalendarStatus.CONNECTED)
+    created_at: Mapped[datetime] = created_at_column()
+    # S10: the "Slotgraph tasks" sub-calendar task sync created. Never an availability
+    # calendar and never read for busy time: a task's due time is a deadline, not a meeting.
+    is_task_calendar: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+
+    __table_args__ = (UniqueConstraint("connection_id", "remote_id"),)
+
+
+class CalendarSyncCursor(Base):
+    """Where the incremental sync of one remote calendar stands (issue #5).
+
+    `cursor` is the provider's opaque token (Google syncToken, Graph deltaLink, EWS sync
+    state) after the last complete pass; NULL means the synced events are not current and
+    a full listing is due. `page_token` is set between the pages of a pass, so a killed
+    worker's successor resumes where the last committed page ended; `full_listing` says
+    whether that pass is a full listing. `window_start`/`window_end` is the span the synced
+    events cover; `synced_at` when the last pass completed.
+    """
+
+    __tablename__ = "calendar_sync_cursors"
+
+    remote_calendar_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("remote_calendars.id", ondelete="CASCADE"), primary_key=True
+    )
+    cursor: Mapped[str | None] = mapped_column(Text)
+    page_token: Mapped[str | None] = mapped_column(Text)
+    full_listing: Mapped[bool] = mapped_column(Boolean, default=True)
+    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SyncedEvent(Base):
+    """One remote event as the sync engine keeps it: only its busy span after C4 (NULL
+    when the event leaves the time free), never its details. Keyed by calendar and remote
+    id, so a replayed page upserts instead of duplicating."""
+
+    __tablename__ = "synced_events"
+
+    remote_calendar_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("remote_calendars.id", ondelete="CASCADE"), primary_key=True
+    )
+    remote_event_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    busy_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    busy_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_synced_events_calendar_busy", "remote_calendar_id", "busy_start"),)
+
+
+class AvailabilityCalendar(Base):
+    """A user's choice to check a remote calendar's free/busy before offering times (S12)."""
+
+    __tablename__ = "availability_calendars"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    remote_calendar_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("remote_calendars.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = created_at_column()
+
+    __table_args__ = (UniqueConstraint("user_id", "remote_calendar_id"),)
+
+
+class OAuthFlow(Base):
+    """A consent flow between `startCalendarConnection` and the provider's redirect back.
+
+    Only the SHA-256 of `state` is stored (it travels in URLs); the flow itself (PKCE code
+    verifier, nonce) is encrypted like any credential. Flows expire after a few minutes
+    and are consumed exactly once.
+    """
+
+    __tablename__ = "oauth_flows"
+
+    id: Mapped[int] = id_column()
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[Provider] = enum_column(Provider)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Credential(Base):
+    """Provider secrets (tokens, passwords) as one authenticated ciphertext per connection.
+
+    Only `slotgraph.models.crypto` reads or writes `ciphertext`; no other column ever holds a
+    secret.
+    """
+
+    __tablename__ = "credentials"
+
+    connection_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("calendar_connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = created_at_column()
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CalendarWatch(Base):
+    """A push channel on one remote calendar (issue #5): Google's `events.watch` channel
+    or a Graph change-notification subscription, renewed before `expires_at`.
+
+    `remote_id` is the provider's id for it (Google: the channel id we chose, sent back in
+    `X-Goog-Channel-ID`; Graph: the `subscriptionId`), `resource_id` Google's watched
+    resource (needed to stop the channel). The channel token / `clientState` is a random
+    secret of 256 bits that only the provider and we know; only its SHA-256 is stored, so
+    a database reader cannot forge notifications.
+    """
+
+    __tablename__ = "calendar_watches"
+
+    id: Mapped[int] = id_column()
+    connection_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("calendar_connections.id", ondelete="CASCADE"), index=True
+    )
+    remote_calendar_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("remote_calendars.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[Provider] = enum_column(Provider)
+    remote_id: Mapped[str] = mapped_column(String(500))
+    resource_id: Mapped[str | None] = mapped_column(String(500))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[datetime] = created_at_column()
+    renewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("provider", "remote_id"),)

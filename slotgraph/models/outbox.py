@@ -1,0 +1,91 @@
+"""Work that must follow a commit: calendar writes and emails (C14). Rows are written in
+the same transaction as the change that needs them, so a crash can neither lose nor
+double one; a worker delivers them and records failures for retry."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from slotgraph.models.base import Base, created_at_column, enum_column, id_column
+
+
+class OutboxKind(enum.StrEnum):
+    CALENDAR_CREATE = "CALENDAR_CREATE"
+    CALENDAR_UPDATE = "CALENDAR_UPDATE"
+    CALENDAR_DELETE = "CALENDAR_DELETE"
+    EMAIL = "EMAIL"
+    # S10: make a task's event in the task sub-calendar match the task
+    # (`slotgraph.jobs.task_events`).
+    TASK_EVENT = "TASK_EVENT"
+
+
+class OutboxState(enum.StrEnum):
+    PENDING = "PENDING"
+    DONE = "DONE"
+    FAILED = "FAILED"  # gave up after bounded retries; visible on the booking
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[OutboxKind] = enum_column(OutboxKind)
+    state: Mapped[OutboxState] = enum_column(OutboxState, default=OutboxState.PENDING)
+    booking_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("bookings.id", ondelete="CASCADE"), index=True
+    )
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    available_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    created_at: Mapped[datetime] = created_at_column()
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index(
+            "ix_outbox_pending",
+            "available_at",
+            postgresql_where="state = 'PENDING'",
+        ),
+    )
+
+
+class IdempotencyKey(Base):
+    """C12: the first completed result of a mutation per (scope, key), kept 24 hours.
+    `scope` is `page:<id>` for anonymous callers and `token:<id>` otherwise; only
+    completed results are stored, so a failed attempt may be retried."""
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(100), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(64))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = created_at_column()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class LostAccessNotice(Base):
+    """C13: at most one "a contact tried to book" email per host, page and day."""
+
+    __tablename__ = "lost_access_notices"
+
+    host_user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    page_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("scheduling_pages.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)

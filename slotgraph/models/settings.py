@@ -1,0 +1,38 @@
+"""Per-user calendar settings shown on the settings screen (S14, S15, S17, S18)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from slotgraph.models.base import Base
+
+
+class CalendarSettings(Base):
+    """One row per user, created with the user."""
+
+    __tablename__ = "calendar_settings"
+
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    meeting_url_prefix: Mapped[str] = mapped_column(String(64))
+    default_page_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("scheduling_pages.id", ondelete="SET NULL")
+    )
+    meeting_domain_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("connected_domains.id", ondelete="SET NULL")
+    )
+    pages_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    chat_link_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    chat_page_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("scheduling_pages.id", ondelete="SET NULL")
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

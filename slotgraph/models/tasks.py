@@ -1,0 +1,43 @@
+"""CRM tasks, which task sync mirrors into a sub-calendar (S10).
+
+A deleted task stays as a row (`deleted_at`) until its event is gone, so the outbox can
+still find the event to delete. `revision` counts writes: a delivery that finds it changed
+since it read the task delivers again, so racing writes converge. `event_generation` counts
+events deleted: the next event gets a fresh idempotency key (providers keep a deleted
+event's id reserved)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from slotgraph.models.base import Base, created_at_column, id_column
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    contact_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("contacts.id", ondelete="SET NULL")
+    )
+    title: Mapped[str] = mapped_column(String(300))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    remote_event_id: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = created_at_column()
+    # Task sync (S10): where the event lives, and the bookkeeping described above.
+    remote_calendar_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("remote_calendars.id", ondelete="SET NULL")
+    )
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    event_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

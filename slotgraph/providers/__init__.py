@@ -1,0 +1,1 @@
+"""Calendar providers behind one interface (`slotgraph.providers.base.CalendarClient`)."""

@@ -1,0 +1,270 @@
+"""`slotgraph`: serve, worker, migrate, export-schema, create-token, generate-key,
+rotate-keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy import func, select
+
+from slotgraph.calendars.credentials import CredentialStore
+from slotgraph.graph.schema import build_schema
+from slotgraph.models import User
+from slotgraph.models.crypto import CredentialCipher, generate_key
+from slotgraph.models.db import (
+    create_engine,
+    create_sessionmaker,
+    migrate,
+    start_embedded_postgres,
+    stop_embedded_postgres,
+)
+from slotgraph.models.enums import Scope
+from slotgraph.server.demo import seed_demo
+from slotgraph.server.logs import configure_logging
+from slotgraph.server.settings import Mode, Settings, SettingsError, load_settings
+from slotgraph.server.worker import run_worker
+from slotgraph.usecases.tokens import issue_token
+
+SCHEMA_FILE = Path("schema.graphql")
+DEMO_QUERY = '{"query": "{ viewer { name schedulingPages { edges { node { title url } } } } }"}'
+
+
+def schema_sdl() -> str:
+    return build_schema(introspection=True).as_str() + "\n"
+
+
+def _settings(demo: bool = False, *, need_keys: bool = True) -> Settings:
+    overrides: dict[str, object] = {}
+    if demo or os.environ.get("SLOTGRAPH_MODE") == Mode.DEMO.value:
+        overrides["mode"] = Mode.DEMO
+    if not need_keys and not os.environ.get("SLOTGRAPH_SECRET_KEYS"):
+        overrides["mode"] = Mode.DEMO  # commands that touch no credentials need no key
+    try:
+        settings = load_settings(**overrides)
+    except SettingsError as exc:
+        print(f"slotgraph: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(settings.log_level, json=settings.log_json)
+    return settings
+
+
+def _demo_key(settings: Settings) -> str:
+    """C15: demo mode generates a secret key, kept in the data dir so restarts can still
+    read credentials stored earlier."""
+    path = settings.data_dir / "demo-secret.key"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(generate_key())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    print(f"slotgraph: starting embedded PostgreSQL in {settings.data_dir}", file=sys.stderr)
+    return start_embedded_postgres(settings.data_dir)
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _seed(url: str) -> str:
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        return await seed_demo(create_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    # Links on pages point at this server unless an operator says where it is published.
+    os.environ.setdefault("SLOTGRAPH_PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
+    settings = _settings(args.demo)
+    url = _database_url(settings)
+    # Workers are fresh processes that read the environment: hand them what we resolved.
+    os.environ["DATABASE_URL"] = url
+    os.environ["SLOTGRAPH_MODE"] = settings.mode.value
+    if args.no_worker:
+        os.environ["SLOTGRAPH_RUN_WORKER"] = "false"
+    if settings.is_demo and not settings.secret_keys:
+        os.environ["SLOTGRAPH_SECRET_KEYS"] = _demo_key(settings)
+    if not args.no_migrate:
+        asyncio.run(_migrate(url))
+    if settings.is_demo:
+        token = asyncio.run(_seed(url))
+        address = f"http://{args.host}:{args.port}/graphql"
+        print(
+            f"\nSlotgraph demo on {address} (GraphiQL in a browser)\n"
+            f"Demo user token (new each start): {token}\n"
+            f"Try: curl -s {address} -H 'Authorization: Bearer {token}' "
+            f"-H 'Content-Type: application/json' -d '{DEMO_QUERY}'\n",
+            file=sys.stderr,
+            flush=True,
+        )
+    # uvicorn drains requests on SIGTERM, then re-raises the signal with the previous handler
+    # in place; exiting normally there lets the embedded PostgreSQL be stopped below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        uvicorn.run(
+            "slotgraph.server.app:create_app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            access_log=False,
+            log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=10,
+            proxy_headers=True,
+            # Subscription events are small: per-message deflate cost more CPU per send
+            # than it saved, and a compressor per socket (bench/fanout.py, BENCHMARKS.md).
+            ws_per_message_deflate=False,
+        )
+    finally:
+        stop_embedded_postgres()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run the background jobs (outbox deliveries, calendar sync) alone, without the API (#5)."""
+    settings = _settings()
+    if settings.is_demo and not settings.secret_keys:  # read what demo `serve` stored (C15)
+        settings = settings.model_copy(update={"secret_keys": (_demo_key(settings),)})
+    url = _database_url(settings)
+    if not args.no_migrate:
+        asyncio.run(_migrate(url))
+    try:
+        run_worker(settings, url)
+    finally:
+        stop_embedded_postgres()
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    settings = _settings(need_keys=False)
+    asyncio.run(_migrate(_database_url(settings)))
+    print("slotgraph: database schema is up to date", file=sys.stderr)
+    return 0
+
+
+def cmd_export_schema(args: argparse.Namespace) -> int:
+    sdl = schema_sdl()
+    if args.output == "-":
+        sys.stdout.write(sdl)
+    else:
+        Path(args.output).write_text(sdl)
+    return 0
+
+
+async def _create_token(url: str, email: str, name: str, scopes: list[Scope]) -> str | None:
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            user = (
+                await session.execute(select(User).where(func.lower(User.email) == email.lower()))
+            ).scalar_one_or_none()
+            if user is None:
+                return None
+            return await issue_token(session, user, name=name, scopes=scopes)
+    finally:
+        await engine.dispose()
+
+
+def cmd_create_token(args: argparse.Namespace) -> int:
+    settings = _settings(need_keys=False)
+    scopes = [Scope(s) for s in args.scope] if args.scope else list(Scope)
+    token = asyncio.run(_create_token(_database_url(settings), args.email, args.name, scopes))
+    if token is None:
+        print(f"slotgraph: no user with email {args.email!r}", file=sys.stderr)
+        return 1
+    print(token)
+    return 0
+
+
+async def _rotate_keys(url: str, keys: tuple[str, ...]) -> int:
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        store = CredentialStore(CredentialCipher(keys))
+        return await store.rotate_all(create_sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
+def cmd_rotate_keys(_: argparse.Namespace) -> int:
+    """Re-encrypt every stored credential under the first key of SLOTGRAPH_SECRET_KEYS; keep
+    the old keys listed until this has run, then drop them."""
+    settings = _settings()
+    count = asyncio.run(_rotate_keys(_database_url(settings), settings.secret_keys))
+    print(f"slotgraph: re-encrypted {count} credential(s) under the newest key", file=sys.stderr)
+    return 0
+
+
+def cmd_generate_key(_: argparse.Namespace) -> int:
+    print(generate_key())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="slotgraph", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the API (uvicorn)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true", help="GraphiQL, introspection, demo data")
+    serve.add_argument("--no-migrate", action="store_true", help="skip migrating at start")
+    serve.add_argument(
+        "--no-worker", action="store_true", help="run no background jobs (use `slotgraph worker`)"
+    )
+    serve.set_defaults(run=cmd_serve)
+
+    worker = commands.add_parser("worker", help="run the background jobs alone")
+    worker.add_argument("--no-migrate", action="store_true", help="skip migrating at start")
+    worker.set_defaults(run=cmd_worker)
+
+    commands.add_parser("migrate", help="upgrade the database schema").set_defaults(run=cmd_migrate)
+
+    export = commands.add_parser("export-schema", help="write the GraphQL SDL")
+    export.add_argument("--output", default=str(SCHEMA_FILE), help="file, or - for stdout")
+    export.set_defaults(run=cmd_export_schema)
+
+    token = commands.add_parser("create-token", help="print a new API token for a user")
+    token.add_argument("--email", required=True)
+    token.add_argument("--name", default="cli")
+    token.add_argument(
+        "--scope",
+        action="append",
+        choices=[s.value for s in Scope],
+        help="repeat for several; default: all scopes",
+    )
+    token.set_defaults(run=cmd_create_token)
+
+    commands.add_parser("generate-key", help="print a new secret key").set_defaults(
+        run=cmd_generate_key
+    )
+    commands.add_parser(
+        "rotate-keys", help="re-encrypt credentials under the newest SLOTGRAPH_SECRET_KEYS key"
+    ).set_defaults(run=cmd_rotate_keys)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,127 @@
+"""Building the provider registries from settings: which providers are configured, their
+base URLs, the shared HTTP client they use, and how patient their calls are: one registry
+for calls a person waits on (tight retries and timeout, #4) and one for background jobs."""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import certifi
+
+from slotgraph.models.enums import Provider
+from slotgraph.providers.exchange_registry import ExchangeConnector, ExchangeThreads
+from slotgraph.providers.google import GoogleOAuth
+from slotgraph.providers.microsoft import MicrosoftOAuth
+from slotgraph.providers.registry import OAuthProvider, ProviderRegistry
+from slotgraph.providers.retry import INTERACTIVE, PATIENT, RetryPolicy
+
+if TYPE_CHECKING:
+    import httpx
+
+    from slotgraph.server.settings import Settings
+
+
+def provider_tls(settings: Settings) -> ssl.SSLContext | bool:
+    """What the shared provider HTTP client verifies against: the public CAs, plus
+    `microsoft_ca_bundle` when set (a private PKI in front of Microsoft, or the tests' fake)."""
+    if settings.microsoft_ca_bundle is None:
+        return True
+    context = ssl.create_default_context(cafile=certifi.where())
+    context.load_verify_locations(cafile=str(settings.microsoft_ca_bundle))
+    return context
+
+
+@dataclass(frozen=True, slots=True)
+class Registries:
+    """`interactive` serves requests (slot listing, booking, connecting: a person waits);
+    `background` serves the worker's jobs (outbox, sync, push, task events)."""
+
+    interactive: ProviderRegistry
+    background: ProviderRegistry
+
+
+def build_registries(settings: Settings, http: httpx.AsyncClient) -> Registries:
+    """Both registries over one HTTP client and one Exchange thread limiter."""
+    threads = ExchangeThreads(settings.exchange_max_threads)
+    return Registries(
+        interactive=build_registry(
+            settings,
+            http,
+            retry=INTERACTIVE,
+            timeout=min(
+                settings.provider_interactive_timeout_seconds, settings.provider_timeout_seconds
+            ),
+            exchange_threads=threads,
+        ),
+        background=build_registry(settings, http, exchange_threads=threads),
+    )
+
+
+def build_registry(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    *,
+    retry: RetryPolicy = PATIENT,
+    timeout: float | None = None,
+    exchange_threads: ExchangeThreads | None = None,
+) -> ProviderRegistry:
+    """Google and Microsoft 365 appear only when their client id and secret are set. Every
+    adapter retries per `retry` and bounds each request by `timeout` (default: the
+    `provider_timeout_seconds` setting)."""
+    timeout = settings.provider_timeout_seconds if timeout is None else timeout
+    oauth: dict[str, OAuthProvider] = {}
+    if settings.google_client_id and settings.google_client_secret:
+        oauth[Provider.GOOGLE.value] = _google(
+            settings,
+            http,
+            settings.google_client_id,
+            settings.google_client_secret,
+            retry=retry,
+            timeout=timeout,
+        )
+    if settings.microsoft_client_id and settings.microsoft_client_secret:
+        oauth[Provider.MICROSOFT365.value] = MicrosoftOAuth(
+            client_id=settings.microsoft_client_id,
+            client_secret=settings.microsoft_client_secret,
+            authority=settings.microsoft_authority,
+            graph_base_url=settings.microsoft_graph_base_url,
+            http=http,
+            timeout=timeout,
+            ca_bundle=settings.microsoft_ca_bundle,
+            retry=retry,
+        )
+    exchange = (
+        ExchangeConnector(
+            threads=exchange_threads or ExchangeThreads(settings.exchange_max_threads),
+            timeout=timeout,
+            retry=retry,
+        )
+        if settings.exchange_enabled
+        else None
+    )
+    return ProviderRegistry(oauth=oauth, exchange=exchange)
+
+
+def _google(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    client_id: str,
+    client_secret: str,
+    *,
+    retry: RetryPolicy,
+    timeout: float,
+) -> GoogleOAuth:
+    return GoogleOAuth(
+        client_id=client_id,
+        client_secret=client_secret,
+        auth_url=settings.google_auth_url,
+        token_url=settings.google_token_url,
+        revoke_url=settings.google_revoke_url,
+        userinfo_url=settings.google_userinfo_url,
+        api_base_url=settings.google_api_base_url,
+        http=http,
+        timeout=timeout,
+        retry=retry,
+    )

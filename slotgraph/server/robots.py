@@ -1,0 +1,27 @@
+"""`GET /robots.txt`, answered per request host (S15): a connected custom domain whose
+operator asked for no indexing tells crawlers `Disallow: /meetings*`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from starlette.responses import PlainTextResponse, Response
+
+from slotgraph.usecases.domains import robots_txt
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from starlette.requests import Request
+
+
+def robots_endpoint(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> Callable[[Request], Awaitable[Response]]:
+    async def robots(request: Request) -> Response:
+        host = request.url.hostname or ""
+        body = await robots_txt(sessionmaker, host)
+        # Short cache: an operator's change shows within minutes.
+        return PlainTextResponse(body, headers={"Cache-Control": "public, max-age=300"})
+
+    return robots

@@ -1,0 +1,96 @@
+"""What one process shares between requests and background jobs, built once from settings:
+the engine and sessions, the HTTP client for providers, and the use cases' services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import httpx
+import structlog
+
+from slotgraph.calendars.busy_cache import BusyCachePolicy
+from slotgraph.calendars.credentials import CredentialStore
+from slotgraph.models.crypto import CredentialCipher, generate_key
+from slotgraph.models.db import create_engine, create_sessionmaker
+from slotgraph.notices.pubsub import PostgresPubSub
+from slotgraph.server.providers import Registries, build_registries, provider_tls
+from slotgraph.usecases.connections import Services, utc_now
+from slotgraph.usecases.subscriptions import AvailabilityFeeds
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+    from slotgraph.providers.registry import ProviderRegistry
+    from slotgraph.server.settings import Settings
+
+log = structlog.get_logger("slotgraph.runtime")
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """What every request needs, built once per process."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    http: httpx.AsyncClient
+    services: Services
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        await self.engine.dispose()
+
+
+def build_runtime(
+    settings: Settings,
+    database_url: str,
+    *,
+    registry: ProviderRegistry | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> Runtime:
+    """The engine connects lazily; `registry` defaults to the providers in `settings` (two
+    registries: tight retries for requests, patient ones for jobs; a given `registry` serves
+    both); `clock` is the use cases' "now"."""
+    engine = create_engine(
+        database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+    )
+    sessionmaker = create_sessionmaker(engine)
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.provider_timeout_seconds, connect=5.0),
+        follow_redirects=False,
+        trust_env=False,
+        verify=provider_tls(settings),
+    )
+    keys = settings.secret_keys
+    if not keys:  # demo mode started without `slotgraph serve`: a throwaway key (C15)
+        log.warning("no SLOTGRAPH_SECRET_KEYS: credentials will not survive a restart")
+        keys = (generate_key(),)
+    # Change notices for subscriptions (sync/pubsub.py): NOTIFY from the pool; the one
+    # LISTEN connection of the process starts with the app's lifespan.
+    pubsub = PostgresPubSub(database_url, engine)
+    registries = (
+        build_registries(settings, http)
+        if registry is None
+        else Registries(interactive=registry, background=registry)
+    )
+    services = Services(
+        sessionmaker=sessionmaker,
+        registry=registries.interactive,
+        background_registry=registries.background,
+        credentials=CredentialStore(CredentialCipher(keys), pubsub),
+        public_base_url=settings.public_base_url,
+        pubsub=pubsub,
+        feeds=AvailabilityFeeds(),
+        busy_cache=BusyCachePolicy(
+            fallback=dt.timedelta(seconds=settings.busy_cache_freshness_seconds),
+            listing=dt.timedelta(seconds=settings.busy_cache_listing_seconds),
+        ),
+        clock=clock,
+        sync_freshness=dt.timedelta(seconds=settings.sync_freshness_seconds),
+    )
+    return Runtime(
+        settings=settings, engine=engine, sessionmaker=sessionmaker, http=http, services=services
+    )

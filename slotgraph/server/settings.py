@@ -1,0 +1,233 @@
+"""Typed, frozen service settings read once from the environment.
+
+Every knob lives here and is passed down explicitly; nothing else reads `os.environ`.
+Variables use the `SLOTGRAPH_` prefix, except `DATABASE_URL`, which keeps the name every
+PostgreSQL tool and platform already uses.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import platformdirs
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from slotgraph.jobs.mail import SmtpConfig, SmtpSecurity
+
+
+class Mode(enum.StrEnum):
+    """Production is the default (C15); demo turns on GraphiQL and introspection."""
+
+    PRODUCTION = "production"
+    DEMO = "demo"
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("slotgraph"))
+
+
+class Settings(BaseSettings):
+    """All configuration of one Slotgraph process."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SLOTGRAPH_", frozen=True, extra="ignore", populate_by_name=True
+    )
+
+    mode: Mode = Mode.PRODUCTION
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "database_url"),
+        description="PostgreSQL URL; unset starts the embedded server in data_dir.",
+    )
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    public_base_url: str = "http://localhost:8000"
+    secret_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Fernet keys, newest first, comma separated; encrypt provider credentials.",
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=50)
+    db_max_overflow: int = Field(default=5, ge=0, le=50)
+    max_body_bytes: int = Field(default=1_000_000, ge=1_024)
+    max_query_depth: int = Field(default=12, ge=2, le=50)
+    max_aliases: int = Field(default=30, ge=1, le=1_000)
+    max_tokens: int = Field(default=2_000, ge=50, le=100_000)
+    max_subscriptions_per_socket: int = Field(default=20, ge=1, le=1_000)
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ("*",)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    # Where the dashboard lives: the OAuth callback redirects there (S1).
+    dashboard_url: str = "http://localhost:3000/settings/calendar"
+    provider_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Each provider request a person waits on (slot listing, booking, connecting) is bounded
+    # tighter than background work (#4); never above `provider_timeout_seconds`.
+    provider_interactive_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    # Google (S1). Base URLs are settings so the same adapter runs against a fake in tests.
+    google_client_id: str | None = None
+    google_client_secret: str | None = None
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+    google_revoke_url: str = "https://oauth2.googleapis.com/revoke"
+    google_userinfo_url: str = "https://openidconnect.googleapis.com/v1/userinfo"
+    google_api_base_url: str = "https://www.googleapis.com/calendar/v3"
+    # Microsoft 365 (S1): msal against the authority, Graph over httpx.
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: str | None = None
+    microsoft_authority: str = "https://login.microsoftonline.com/common"
+    microsoft_graph_base_url: str = "https://graph.microsoft.com/v1.0"
+    microsoft_ca_bundle: Path | None = Field(
+        default=None, description="Extra CA bundle for the authority (tests, private PKI)."
+    )
+    # Exchange (S2): EWS calls run in threads, at most this many at once per process.
+    exchange_enabled: bool = True
+    exchange_max_threads: int = Field(default=8, ge=1, le=64)
+    # The busy cache (C16, README "Busy cache"): how old a cached free/busy read may be
+    # when a live read fails transiently, and how old it may be for slot listing to skip
+    # the live read altogether (0: always read live). Bookings always read live first.
+    busy_cache_freshness_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    busy_cache_listing_seconds: float = Field(default=30.0, ge=0, le=3_600)
+
+    # Background work (#5): the job queue and the outbox of calendar writes and emails.
+    run_worker: bool = Field(
+        default=True, description="`serve` runs the job workers in-process (--no-worker)."
+    )
+    worker_concurrency: int = Field(default=20, ge=2, le=200)
+    job_heartbeat_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="A silent worker's job is re-run after this."
+    )
+    outbox_max_attempts: int = Field(default=8, ge=1, le=100)
+    outbox_initial_backoff_seconds: float = Field(default=30.0, ge=0, le=86_400)
+    outbox_max_backoff_seconds: float = Field(default=3_600.0, ge=0, le=86_400)
+    outbox_lease_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    outbox_sweep_seconds: float = Field(default=30.0, gt=0, le=3_600)
+    # SMTP for the outbox's emails (S13); no host: emails are recorded as failed.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65_535)
+    smtp_from: str = "Slotgraph <no-reply@localhost>"
+    smtp_security: SmtpSecurity = SmtpSecurity.STARTTLS
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Incremental calendar sync (issue #5, slotgraph.calsync.engine).
+    sync_interval_seconds: int = Field(default=300, ge=10, le=86_400)
+    sync_window_days: int = Field(
+        default=62, ge=1, le=730, description="How far ahead busy time is synced."
+    )
+    sync_freshness_seconds: int = Field(
+        default=900,
+        ge=0,
+        le=86_400,
+        description="availableSlots uses a calendar's synced events when its last sync is "
+        "at most this old; 0 always reads free/busy live.",
+    )
+    sync_max_attempts: int = Field(default=5, ge=1, le=100)
+    sync_lease_seconds: int = Field(default=300, ge=10, le=3_600)
+    sync_concurrency: int = Field(default=4, ge=1, le=64)
+    sync_poll_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="How often the workers sweep for due syncs."
+    )
+    # Push notifications (issue #5, slotgraph.calsync.watches): providers call `public_base_url`.
+    push_notifications: bool = Field(
+        default=True,
+        description="Open Google watch channels and Graph subscriptions on synced calendars; "
+        "public_base_url must then be reachable by Google and Microsoft over HTTPS.",
+    )
+    watch_ttl_hours: int = Field(default=72, ge=1, le=167)
+    watch_renew_margin_hours: int = Field(default=24, ge=1, le=166)
+    watch_sweep_seconds: float = Field(default=3_600.0, gt=0, le=86_400)
+
+    @field_validator("secret_keys", "allowed_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("postgresql://", "postgres://", "postgresql+asyncpg://")):
+            raise ValueError("must be a PostgreSQL URL such as postgresql://user@host:5432/db")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _keys_required_in_production(self) -> Settings:
+        if self.mode is Mode.PRODUCTION and not self.secret_keys:
+            raise ValueError(
+                "SLOTGRAPH_SECRET_KEYS is required in production: generate one with "
+                "`slotgraph generate-key`, or run with --demo for a local throwaway key"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _watches_renewed_before_they_lapse(self) -> Settings:
+        if self.watch_renew_margin_hours >= self.watch_ttl_hours:
+            raise ValueError(
+                "SLOTGRAPH_WATCH_RENEW_MARGIN_HOURS must be shorter than "
+                "SLOTGRAPH_WATCH_TTL_HOURS, or push channels would be renewed without end"
+            )
+        return self
+
+    @property
+    def is_demo(self) -> bool:
+        return self.mode is Mode.DEMO
+
+    @property
+    def smtp(self) -> SmtpConfig | None:
+        if not self.smtp_host:
+            return None
+        return SmtpConfig(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            sender=self.smtp_from,
+            security=self.smtp_security,
+            username=self.smtp_username,
+            password=self.smtp_password.get_secret_value() if self.smtp_password else None,
+            timeout=self.smtp_timeout_seconds,
+        )
+
+
+class SettingsError(Exception):
+    """Raised with a readable, per-variable explanation of invalid settings."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment plus explicit overrides, explaining any error."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]) or "settings"
+            variable = "DATABASE_URL" if name == "database_url" else f"SLOTGRAPH_{name.upper()}"
+            if name == "settings":
+                variable = "settings"
+            lines.append(f"{variable}: {error['msg']}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,402 @@
+"""Free slots of a public scheduling page (S7, S8, S12, S13, S17, C16).
+
+Busy time is the union of the host's live bookings and of every calendar the page books
+against: the primary calendar of each connection with scheduling pages on (C3, C5) and
+every availability calendar (S12). Without a usable connection the page is in offline mode
+(S7): bookings only.
+
+Where calendar busy time comes from:
+- Slot listing first takes every calendar whose incremental sync is current (issue #5:
+  last pass within `Services.sync_freshness`, window covered) from its synced events
+  (`slotgraph.calendars.synced_busy`), without asking the provider.
+- For the other calendars, the busy cache (`slotgraph.calendars.busy_cache`):
+- Every successful live free/busy read is stored in the busy cache with the time read.
+- Slot listing (`availableSlots`) answers from the cache without calling the provider when
+  every checked calendar was read within `BusyCachePolicy.listing` (setting
+  `busy_cache_listing_seconds`, 30 s): a page that many contacts open at once costs the
+  provider one read, not one per visitor. Otherwise it reads live.
+- Booking (`bookMeeting`) always reads live first: it is the last check before a commit.
+- A *transient* failure of a live read (timeout, 5xx, 429 after the adapter's retries) is
+  answered from the cache when it covers the window and was read within
+  `BusyCachePolicy.fallback` (setting `busy_cache_freshness_seconds`, 300 s), for listing
+  and booking alike; past it the answer is a retryable `AvailabilityUnknownError`. Never
+  free time over an unknown calendar, never a page blocked by one provider hiccup.
+- Lost access is never served from the cache: a revoked grant or a calendar gone at the
+  provider makes the page unavailable (S13, C2), whatever the cache holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+from sqlalchemy import select, update
+
+from slotgraph.calendars import busy_cache
+from slotgraph.calendars.clients import client_for
+from slotgraph.calendars.credentials import mark_access_lost
+from slotgraph.calendars.synced_busy import synced_busy
+from slotgraph.models import AvailabilityCalendar, Booking, CalendarConnection, RemoteCalendar
+from slotgraph.models.enums import BookingStatus, CalendarStatus, ConnectionStatus
+from slotgraph.notices.changes import publish_host_changed
+from slotgraph.providers import base as provider_errors
+from slotgraph.scheduling import rules
+from slotgraph.scheduling.slots import Slot, SlotRules, compute_slots
+from slotgraph.usecases.errors import (
+    AvailabilityUnknownError,
+    HostAccessLostError,
+    InvalidInput,
+    PagesTurnedOffError,
+)
+from slotgraph.usecases.pages import PublicPage, get_public_page
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from slotgraph.models import SchedulingPage
+    from slotgraph.providers.base import CalendarClient, Interval
+    from slotgraph.usecases.connections import Services
+
+log = structlog.get_logger("slotgraph.availability")
+MAX_WINDOW = dt.timedelta(days=62)
+
+
+@dataclass(frozen=True, slots=True)
+class PageSlots:
+    public: PublicPage
+    offline: bool
+    duration: int
+    slots: list[Slot]
+
+
+@dataclass(frozen=True, slots=True)
+class _Calendars:
+    connection: CalendarConnection
+    calendars: list[RemoteCalendar]
+
+
+def slot_rules(page: SchedulingPage, host_zone: str, duration: int) -> SlotRules:
+    weekly = [
+        rules.WeeklyHours(
+            rules.Weekday[row["weekday"]],
+            rules.parse_hhmm("weeklyHours", row["start"]),
+            rules.parse_hhmm("weeklyHours", row["end"]),
+        )
+        for row in page.weekly_hours
+    ]
+    overrides = [
+        rules.DateOverride(
+            dt.date.fromisoformat(row["date"]),
+            tuple(
+                (rules.parse_hhmm("dateOverrides", a), rules.parse_hhmm("dateOverrides", b))
+                for a, b in row["intervals"]
+            ),
+        )
+        for row in page.date_overrides
+    ]
+    return SlotRules(
+        time_zone=page.time_zone or host_zone,
+        weekly_hours=weekly,
+        date_overrides=overrides,
+        duration_minutes=duration,
+        interval_minutes=page.slot_interval_minutes,
+        buffer_before_minutes=page.buffer_before_minutes,
+        buffer_after_minutes=page.buffer_after_minutes,
+        minimum_notice_minutes=page.minimum_notice_minutes,
+        booking_window_days=page.booking_window_days,
+        max_meetings_per_day=page.max_meetings_per_day,
+    )
+
+
+async def _calendars(session: AsyncSession, host_id: int) -> list[_Calendars]:
+    """Per usable connection, the remote calendars to check (primary + availability);
+    raises HostAccessLostError when any of them, or its grant, was lost (S13, C2)."""
+    connections = list(
+        (
+            await session.execute(
+                select(CalendarConnection).where(
+                    CalendarConnection.user_id == host_id,
+                    CalendarConnection.status != ConnectionStatus.DISCONNECTED,
+                    CalendarConnection.scheduling_pages_enabled.is_(True),
+                )
+            )
+        ).scalars()
+    )
+    selected = set(
+        (
+            await session.execute(
+                select(AvailabilityCalendar.remote_calendar_id).where(
+                    AvailabilityCalendar.user_id == host_id
+                )
+            )
+        ).scalars()
+    )
+    result = []
+    for connection in connections:
+        calendars = (
+            await session.execute(
+                select(RemoteCalendar).where(RemoteCalendar.connection_id == connection.id)
+            )
+        ).scalars()
+        checked = [c for c in calendars if c.is_primary or c.id in selected]
+        if connection.status is ConnectionStatus.ACCESS_LOST or any(
+            c.status is CalendarStatus.ACCESS_LOST for c in checked
+        ):
+            raise HostAccessLostError(_LOST)
+        result.append(_Calendars(connection, checked))
+    return result
+
+
+_LOST = (
+    "This host cannot take bookings right now: access to one of their calendars was lost. "
+    "They have been told; please try again later."
+)
+
+
+async def _client(
+    services: Services, session: AsyncSession, connection: CalendarConnection
+) -> CalendarClient:
+    secret = await services.credentials.load(session, connection.id)
+    if secret is None:
+        raise HostAccessLostError(_LOST)
+    client = client_for(
+        services.sessionmaker, services.credentials, services.registry, connection, secret
+    )
+    if client is None:
+        raise AvailabilityUnknownError(
+            "The host's calendar provider is not reachable from this server; try again later."
+        )
+    return client
+
+
+_UNKNOWN = (
+    "The host's calendar did not answer and no recent copy of it is kept, so no time can be "
+    "offered safely; try again in a minute."
+)
+
+
+async def _live_busy(
+    services: Services,
+    group: _Calendars,
+    client: CalendarClient,
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+) -> list[Interval]:
+    """One connection's calendars read live (and stored in the busy cache); calendars that
+    failed transiently are answered from a fresh enough cached read, or not at all."""
+    by_remote_id = {c.remote_id: c.id for c in group.calendars}
+    transient: list[int] = []
+    read: dict[int, list[Interval]] = {}
+    try:
+        answer = await client.free_busy(list(by_remote_id), start, end)
+    except provider_errors.AccessRevoked:
+        # S13: the grant or password is gone; say so on the connection, not only here.
+        await mark_access_lost(services.sessionmaker, group.connection.id, services.pubsub)
+        raise HostAccessLostError(_LOST) from None
+    except provider_errors.TransientError:
+        transient = list(by_remote_id.values())
+    except provider_errors.ProviderError:
+        raise AvailabilityUnknownError(_UNKNOWN) from None
+    else:
+        gone = [
+            by_remote_id[remote_id]
+            for remote_id, error in answer.errors.items()
+            if isinstance(error, provider_errors.CalendarGone) and remote_id in by_remote_id
+        ]
+        if gone:
+            await _mark_calendars_lost(services, group.connection.user_id, gone)
+        if any(isinstance(e, provider_errors.AccessRevoked) for e in answer.errors.values()):
+            await mark_access_lost(services.sessionmaker, group.connection.id, services.pubsub)
+        for remote_id, error in answer.errors.items():
+            if isinstance(error, provider_errors.CalendarGone | provider_errors.AccessRevoked):
+                raise HostAccessLostError(_LOST)
+            if not isinstance(error, provider_errors.TransientError):
+                raise AvailabilityUnknownError(_UNKNOWN)
+            transient.append(by_remote_id[remote_id])
+        read = {
+            by_remote_id[remote_id]: list(spans)
+            for remote_id, spans in answer.busy.items()
+            if remote_id in by_remote_id and remote_id not in answer.errors
+        }
+        async with services.sessionmaker.begin() as session:
+            await busy_cache.store(
+                session,
+                read,
+                start,
+                end,
+                read_at=now,
+                keep_since=now - services.busy_cache.longest,
+            )
+    busy = [span for spans in read.values() for span in spans]
+    if transient:
+        async with services.sessionmaker() as session:
+            cached = await busy_cache.lookup(
+                session, transient, start, end, fresh_since=now - services.busy_cache.fallback
+            )
+        if cached is None:
+            raise AvailabilityUnknownError(_UNKNOWN)
+        log.warning(
+            "busy cache answered for a failed live read",
+            calendars=transient,
+            age_seconds=round((now - cached.read_at).total_seconds(), 1),
+        )
+        busy.extend(cached.busy)
+    return busy
+
+
+async def _mark_calendars_lost(services: Services, host_id: int, calendar_ids: list[int]) -> None:
+    """C2: a calendar deleted or unshared at the provider is ACCESS_LOST until the user
+    regains access or removes it from the availability calendars (the "X", S13)."""
+    async with services.sessionmaker.begin() as session:
+        await session.execute(
+            update(RemoteCalendar)
+            .where(
+                RemoteCalendar.id.in_(calendar_ids),
+                RemoteCalendar.status == CalendarStatus.CONNECTED,
+            )
+            .values(status=CalendarStatus.ACCESS_LOST)
+        )
+    log.warning("calendar gone at the provider", calendar_ids=calendar_ids)
+    await publish_host_changed(services.pubsub, services.sessionmaker, host_id)
+
+
+async def calendar_busy(
+    services: Services,
+    host_id: int,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    now: dt.datetime,
+    live: bool,
+    moving_id: int | None = None,
+) -> tuple[list[Interval], list[tuple[dt.datetime, dt.datetime]], bool]:
+    """Busy intervals from every checked calendar, the host's bookings (but `moving_id`,
+    a booking being rescheduled), and whether the host is offline (S7). `live`: read the
+    providers even when the cache is fresh enough for listing (bookings). The database
+    session is closed before any provider call, so a slow provider never holds a pooled
+    connection."""
+    booked = select(Booking.starts_at, Booking.ends_at).where(
+        Booking.host_user_id == host_id,
+        Booking.status != BookingStatus.CANCELLED,
+        Booking.ends_at > start,
+        Booking.starts_at < end,
+    )
+    if moving_id is not None:
+        booked = booked.where(Booking.id != moving_id)
+    clients: list[CalendarClient] = []
+    busy: list[Interval] = []
+    async with services.sessionmaker() as session:
+        bookings = [(a, b) for a, b in (await session.execute(booked)).all()]
+        groups = await _calendars(session, host_id)
+        offline = not groups
+        if groups and not live:
+            groups, busy = await _listing_busy(services, session, groups, start, end, now)
+        for group in groups:
+            clients.append(await _client(services, session, group.connection))
+    for group, client in zip(groups, clients, strict=True):
+        busy.extend(await _live_busy(services, group, client, start, end, now))
+    return busy, bookings, offline
+
+
+async def _listing_busy(
+    services: Services,
+    session: AsyncSession,
+    groups: list[_Calendars],
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+) -> tuple[list[_Calendars], list[Interval]]:
+    """For slot listing, what the database can answer without a provider call: calendars
+    with a current sync from their synced events, then (when every other calendar was read
+    within the listing window) the rest from the busy cache. Returns the calendars still to
+    read live and the busy time found."""
+    busy: list[Interval] = []
+    remaining: list[_Calendars] = []
+    for group in groups:
+        synced = await synced_busy(
+            session,
+            [c.id for c in group.calendars],
+            start,
+            end,
+            now=now,
+            freshness=services.sync_freshness,
+        )
+        busy.extend(span for spans in synced.values() for span in spans or ())
+        unsynced = [c for c in group.calendars if synced[c.id] is None]
+        if unsynced:
+            remaining.append(_Calendars(group.connection, unsynced))
+    listing = services.busy_cache.listing
+    if remaining and listing > dt.timedelta(0):
+        cached = await busy_cache.lookup(
+            session,
+            [c.id for group in remaining for c in group.calendars],
+            start,
+            end,
+            fresh_since=now - listing,
+        )
+        if cached is not None:
+            return [], [*busy, *cached.busy]
+    return remaining, busy
+
+
+async def available_slots(
+    services: Services,
+    *,
+    slug: str,
+    domain: str | None,
+    start: dt.datetime,
+    end: dt.datetime,
+    duration: int | None,
+    now: dt.datetime,
+    moving: Booking | None = None,
+    live: bool = False,
+) -> PageSlots:
+    """The page's free slots in `[start, end)`; `live` as in `calendar_busy`. `moving` is a
+    booking being rescheduled: its own time is not busy, neither as a booking nor as the
+    calendar event it wrote (the span exactly equal to it)."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise InvalidInput(
+            "Give times with a UTC offset, e.g. 2030-01-07T09:00:00Z.", field="start"
+        )
+    if not start < end or end - start > MAX_WINDOW:
+        raise InvalidInput("`end` must follow `start`, at most 62 days later.", field="end")
+    public = await get_public_page(services.sessionmaker, slug, domain, services.public_base_url)
+    if not public.pages_enabled:
+        raise PagesTurnedOffError(
+            f"{public.host.name} is not taking bookings through scheduling pages right now; "
+            "contact them directly.",
+            field="slug",
+        )
+    page = public.page
+    chosen = duration if duration is not None else page.durations_minutes[0]
+    if chosen not in page.durations_minutes:
+        raise InvalidInput(
+            f"This page offers meetings of {', '.join(map(str, page.durations_minutes))} minutes.",
+            field="duration",
+        )
+    rules_ = slot_rules(page, public.host.time_zone, chosen)
+    margin = dt.timedelta(days=1)
+    busy, bookings, offline = await calendar_busy(
+        services,
+        public.host.id,
+        start - margin,
+        end + margin,
+        now=now,
+        live=live,
+        moving_id=moving.id if moving is not None else None,
+    )
+    if moving is not None and moving.on_calendar:
+        own = (moving.starts_at, moving.ends_at)
+        busy = [span for span in busy if (span.start, span.end) != own]
+    slots = compute_slots(
+        rules_,
+        now=now,
+        start=start.astimezone(dt.UTC),
+        end=end.astimezone(dt.UTC),
+        busy=[(span.start, span.end) for span in busy],
+        bookings=bookings,
+    )
+    return PageSlots(public=public, offline=offline, duration=chosen, slots=slots)

@@ -1,0 +1,407 @@
+"""bookMeeting: a contact books a slot of a public page (S7, S8, S12, S13, S20, C12–C14).
+
+The slot is re-checked live (the same computation `availableSlots` answers, always with a
+live free/busy read; the busy cache answers only when that read fails transiently, C16),
+then written in one transaction: the contact (matched by email, S20), the booking (its
+answers checked first against the page's form fields, `slotgraph.scheduling.forms`), the outbox row
+for the calendar write (C14) and the idempotency record (C12). The exclusion constraint
+on bookings decides any race: the loser gets `SlotUnavailable`. Offline mode (S7): no
+usable calendar, the booking is REQUESTED and nothing is written to a calendar. Lost
+access (S13): refused, and the host gets at most one email per page and day saying a
+contact tried to book (C13). The contact gets a secret manage token, shown once, for
+cancelling or rescheduling without an account (`slotgraph.usecases.manage_bookings`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+
+from slotgraph.jobs import outbox
+from slotgraph.models import Booking, Contact, IdempotencyKey, LostAccessNotice, OutboxMessage, User
+from slotgraph.models.enums import BookingStatus, CalendarWriteState
+from slotgraph.models.outbox import OutboxKind
+from slotgraph.notices.changes import publish_host_changed
+from slotgraph.scheduling import forms, rules
+from slotgraph.usecases.availability import PageSlots, available_slots
+from slotgraph.usecases.errors import (
+    HostAccessLostError,
+    IdempotencyKeyReusedError,
+    InvalidInput,
+    SlotUnavailableError,
+)
+from slotgraph.usecases.pages import PublicPage, get_public_page
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from slotgraph.usecases.connections import Services
+    from slotgraph.usecases.viewer import Viewer
+
+log = structlog.get_logger("slotgraph.bookings")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]+$")
+IDEMPOTENCY_TTL = dt.timedelta(hours=24)
+MANAGE_TOKEN_PREFIX = "sgm_"  # noqa: S105 (a public prefix, not a secret)
+OPERATION = "bookMeeting"
+MAX_ANSWERS = 30
+MAX_ANSWER_CHARS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class BookingRequest:
+    slug: str
+    domain: str | None
+    start: dt.datetime
+    duration: int | None
+    time_zone: str
+    contact_name: str
+    contact_email: str
+    answers: dict[str, str] = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+    def fingerprint(self) -> str:
+        """What makes two calls "the same" for C12 (the key itself excluded)."""
+        canonical = json.dumps(
+            {
+                "slug": self.slug.strip("/").lower(),
+                "domain": (self.domain or "").lower(),
+                "start": self.start.astimezone(dt.UTC).isoformat(),
+                "duration": self.duration,
+                "timeZone": self.time_zone,
+                "name": self.contact_name,
+                "email": self.contact_email.lower(),
+                "answers": self.answers,
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class BookingOutcome:
+    booking: Booking
+    offline: bool
+    replayed: bool
+    # Shown once: only its digest is stored, so a replay (C12) cannot give it again.
+    manage_token: str | None = None
+
+
+def _validate(request: BookingRequest) -> None:
+    if request.start.tzinfo is None:
+        raise InvalidInput(
+            "Give the start with a UTC offset, e.g. 2030-01-07T09:00:00Z.", field="start"
+        )
+    try:
+        rules.check_time_zone("timeZone", request.time_zone)
+    except rules.RuleError as exc:
+        raise InvalidInput(exc.message, field=exc.field) from None
+    if not 1 <= len(request.contact_name.strip()) <= 200:
+        raise InvalidInput("Give your name (1 to 200 characters).", field="contact.name")
+    if not EMAIL.match(request.contact_email.strip()):
+        raise InvalidInput(
+            "Give a valid email address, like name@example.com.", field="contact.email"
+        )
+    # A bound on the work before the page is read; each answer's own limits are its form
+    # field's (`slotgraph.scheduling.forms`, checked in `_answers`).
+    if len(request.answers) > MAX_ANSWERS or any(len(k) > 100 for k in request.answers):
+        raise InvalidInput(f"At most {MAX_ANSWERS} answers.", field="answers")
+    for key, answer in request.answers.items():
+        if len(answer) > MAX_ANSWER_CHARS:
+            raise InvalidInput(
+                f"An answer has at most {forms.MAX_ANSWER['LONG_TEXT']:,} characters; shorten it.",
+                field=f"answers.{key}",
+            )
+    check_idempotency_key(request.idempotency_key)
+
+
+async def replay(
+    session: AsyncSession,
+    scope: str,
+    operation: str,
+    key: str | None,
+    fingerprint: str,
+    now: dt.datetime,
+) -> tuple[Booking, dict[str, Any]] | None:
+    """The booking a completed earlier call with this key made or changed, with what it
+    answered, or None (C12)."""
+    if key is None:
+        return None
+    await session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < now))
+    record = await session.get(IdempotencyKey, (scope, key))
+    if record is None:
+        return None
+    if record.operation != operation or record.request_hash != fingerprint:
+        raise IdempotencyKeyReusedError(
+            "This idempotency key was used for a different request; use a new key for a new "
+            "request.",
+            field="idempotencyKey",
+        )
+    booking = await session.get(Booking, record.response["bookingId"])
+    return None if booking is None else (booking, record.response)
+
+
+async def replay_race(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    scope: str,
+    operation: str,
+    key: str | None,
+    fingerprint: str,
+    now: dt.datetime,
+) -> tuple[Booking, dict[str, Any]] | None:
+    """After a conflict on commit: when a call with the same key completed meanwhile (the
+    key raced itself), what that call answered (C12); None for the caller to map or
+    re-raise. The race can show as either constraint: the same request also overlaps its
+    own twin's booking (`no_overlapping_bookings`) before it reaches `idempotency_keys`."""
+    if key is None:
+        return None
+    async with sessionmaker.begin() as session:
+        return await replay(session, scope, operation, key, fingerprint, now)
+
+
+def remember(
+    session: AsyncSession,
+    scope: str,
+    operation: str,
+    key: str | None,
+    fingerprint: str,
+    booking_id: int,
+    now: dt.datetime,
+    **answered: Any,
+) -> None:
+    """Keep a completed result for C12, in the transaction that completed it."""
+    if key is None:
+        return
+    session.add(
+        IdempotencyKey(
+            scope=scope,
+            key=key,
+            operation=operation,
+            request_hash=fingerprint,
+            response={**answered, "bookingId": booking_id},
+            expires_at=now + IDEMPOTENCY_TTL,
+        )
+    )
+
+
+async def queue_calendar_write(
+    session: AsyncSession, booking: Booking, kind: OutboxKind, **details: Any
+) -> None:
+    """C14: the calendar change follows the commit through the outbox, so it is written
+    (with its delivery job) in the same transaction as the change itself and can be
+    neither lost nor doubled."""
+    booking.calendar_write_state = CalendarWriteState.PENDING
+    await outbox.post(
+        session,
+        OutboxMessage(
+            account_id=booking.account_id,
+            kind=kind,
+            booking_id=booking.id,
+            payload={"bookingId": booking.id, **details},
+        ),
+    )
+
+
+def check_idempotency_key(key: str | None) -> None:
+    if key is not None and not 1 <= len(key) <= 200:
+        raise InvalidInput("An idempotency key has 1 to 200 characters.", field="idempotencyKey")
+
+
+def new_manage_token() -> tuple[str, str]:
+    """A contact's secret for managing their booking, and the digest that is stored."""
+    token = MANAGE_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return token, manage_token_digest(token)
+
+
+def manage_token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def book_meeting(
+    services: Services, viewer: Viewer | None, request: BookingRequest, *, now: dt.datetime
+) -> BookingOutcome:
+    _validate(request)
+    public = await get_public_page(
+        services.sessionmaker, request.slug, request.domain, services.public_base_url
+    )
+    page, host = public.page, public.host
+    scope = f"token:{viewer.token_id}" if viewer is not None else f"page:{page.id}"
+    async with services.sessionmaker.begin() as session:
+        replayed = await replay(
+            session, scope, OPERATION, request.idempotency_key, request.fingerprint(), now
+        )
+    if replayed is not None:
+        booking = replayed[0]
+        return BookingOutcome(
+            booking=booking, offline=booking.status is BookingStatus.REQUESTED, replayed=True
+        )
+    answers = _answers(public, request.answers)
+    start = request.start.astimezone(dt.UTC)
+    found = await check_slot(services, public, request.domain, start, request.duration, now=now)
+    end = start + dt.timedelta(minutes=found.duration)
+    manage_token, token_hash = new_manage_token()
+    try:
+        async with services.sessionmaker.begin() as session:
+            contact = await _contact(session, page.account_id, request)
+            booking = Booking(
+                account_id=page.account_id,
+                host_user_id=host.id,
+                page_id=page.id,
+                contact_id=contact.id,
+                title=f"{page.title}: {request.contact_name.strip()}"[:300],
+                starts_at=start,
+                ends_at=end,
+                time_zone=request.time_zone,
+                status=BookingStatus.REQUESTED if found.offline else BookingStatus.CONFIRMED,
+                answers=answers,
+                idempotency_key=request.idempotency_key,
+                on_calendar=not found.offline,
+                manage_token_hash=token_hash,
+            )
+            session.add(booking)
+            await session.flush()
+            if not found.offline:
+                await queue_calendar_write(session, booking, OutboxKind.CALENDAR_CREATE)
+            remember(
+                session,
+                scope,
+                OPERATION,
+                request.idempotency_key,
+                request.fingerprint(),
+                booking.id,
+                now,
+            )
+            await session.flush()
+    except IntegrityError as exc:
+        again = await replay_race(
+            services.sessionmaker,
+            scope,
+            OPERATION,
+            request.idempotency_key,
+            request.fingerprint(),
+            now,
+        )
+        if again is not None:  # the same key raced itself: the first call's answer
+            return BookingOutcome(booking=again[0], offline=found.offline, replayed=True)
+        if "no_overlapping_bookings" in str(exc.orig):
+            raise SlotUnavailableError(_TAKEN, field="start") from None
+        raise
+    log.info("booked", booking_id=booking.id, offline=found.offline)
+    # After commit: every page of the host loses this time, not only the booked page.
+    await publish_host_changed(services.pubsub, services.sessionmaker, host.id)
+    return BookingOutcome(
+        booking=booking, offline=found.offline, replayed=False, manage_token=manage_token
+    )
+
+
+_TAKEN = "This time is no longer available; pick another slot."
+
+
+def _answers(public: PublicPage, answers: dict[str, str]) -> dict[str, str]:
+    """The answers as stored: checked against the page's form fields as they are now,
+    before any provider call or write."""
+    try:
+        return forms.check_answers(public.form_fields, answers)
+    except rules.RuleError as exc:
+        sentence = exc.message[:1].upper() + exc.message[1:] + "."
+        raise InvalidInput(sentence, field=exc.field) from None
+
+
+async def check_slot(
+    services: Services,
+    public: PublicPage,
+    domain: str | None,
+    start: dt.datetime,
+    duration: int | None,
+    *,
+    now: dt.datetime,
+    moving: Booking | None = None,
+    tell_host: bool = True,
+) -> PageSlots:
+    """The live re-check every booking and reschedule goes through: `start` must be one of
+    the slots `availableSlots` would offer right now (S8), `moving` excepted from busy time.
+    Lost access refuses and, for a contact (`tell_host`), tells the host at most once per
+    page and day (S13, C13)."""
+    page, host = public.page, public.host
+    try:
+        found = await available_slots(
+            services,
+            slug=page.slug,
+            domain=domain,
+            start=start,
+            end=start + dt.timedelta(minutes=1),
+            duration=duration,
+            now=now,
+            moving=moving,
+            live=True,
+        )
+    except HostAccessLostError:
+        if tell_host:
+            await _tell_host_someone_tried(services, host, page.id, page.title, now)
+        raise
+    if not any(slot.start == start for slot in found.slots):
+        raise SlotUnavailableError(_TAKEN, field="start")
+    return found
+
+
+async def _contact(session: AsyncSession, account_id: int, request: BookingRequest) -> Contact:
+    """S20: the CRM contact with this email in the account, created on first booking."""
+    email = request.contact_email.strip()
+    await session.execute(
+        insert(Contact)
+        .values(account_id=account_id, email=email, name=request.contact_name.strip())
+        .on_conflict_do_nothing()
+    )
+    return (
+        await session.execute(
+            select(Contact).where(
+                Contact.account_id == account_id, func.lower(Contact.email) == email.lower()
+            )
+        )
+    ).scalar_one()
+
+
+async def _tell_host_someone_tried(
+    services: Services, host: User, page_id: int, page_title: str, now: dt.datetime
+) -> None:
+    """S13/C13: one email per host, page and day, however often contacts try."""
+    day = dt.datetime.combine(now.date(), dt.time(), dt.UTC)
+    async with services.sessionmaker.begin() as session:
+        claimed = await session.execute(
+            insert(LostAccessNotice)
+            .values(host_user_id=host.id, page_id=page_id, day=day)
+            .on_conflict_do_nothing()
+            .returning(LostAccessNotice.page_id)
+        )
+        if claimed.first() is None:
+            return
+        await outbox.post(
+            session,
+            OutboxMessage(
+                account_id=host.account_id,
+                kind=OutboxKind.EMAIL,
+                payload=_lost_access_email(host, page_title),
+            ),
+        )
+
+
+def _lost_access_email(host: User, page_title: str) -> dict[str, Any]:
+    return {
+        "to": host.email,
+        "subject": f"A contact tried to book '{page_title}'",
+        "body": (
+            f"Hi {host.name},\n\nA contact tried to book a meeting on your scheduling page "
+            f"'{page_title}', but Slotgraph has lost access to one of your calendars, so no "
+            "time could be offered.\n\nTo fix it, reconnect the calendar, or remove it from "
+            "your availability calendars (the X beside it) in your calendar settings.\n"
+        ),
+    }

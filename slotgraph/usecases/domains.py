@@ -1,0 +1,60 @@
+"""Connected domains: the operator's indexing choice and the robots.txt it yields (S15).
+
+S15 lets operators keep scheduling pages out of search engines by putting
+`Disallow: /meetings*` in that domain's robots.txt. Slotgraph answers `/robots.txt` for
+every host it serves, so the choice is a per-domain flag: on a connected domain with the
+flag set, crawlers are told to stay off `/meetings*`; everywhere else (the app domain,
+unknown hosts) everything is allowed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from slotgraph.models import ConnectedDomain
+from slotgraph.models.enums import Scope
+from slotgraph.usecases.errors import NotFoundError
+from slotgraph.usecases.viewer import Viewer, require_viewer
+
+ALLOW_ALL = "User-agent: *\nDisallow:\n"
+DISALLOW_MEETINGS = "User-agent: *\nDisallow: /meetings*\n"
+
+
+async def robots_txt(sessionmaker: async_sessionmaker[AsyncSession], host: str) -> str:
+    """The robots.txt for a request's host name (no port)."""
+    async with sessionmaker() as session:
+        disallow = (
+            await session.execute(
+                select(ConnectedDomain.robots_disallow_meetings).where(
+                    func.lower(ConnectedDomain.domain) == host.lower()[:253]
+                )
+            )
+        ).scalar_one_or_none()
+    return DISALLOW_MEETINGS if disallow else ALLOW_ALL
+
+
+async def update_connected_domain(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    viewer: Viewer | None,
+    domain_id: int,
+    *,
+    disallow_meetings_indexing: bool | None,
+) -> ConnectedDomain:
+    viewer = require_viewer(viewer, Scope.SETTINGS_WRITE)
+    async with sessionmaker.begin() as session:
+        domain = (
+            await session.execute(
+                select(ConnectedDomain)
+                .where(
+                    ConnectedDomain.id == domain_id,
+                    ConnectedDomain.account_id == viewer.account_id,
+                )
+                .with_for_update()
+            )
+        ).scalar_one_or_none()
+        if domain is None:
+            raise NotFoundError("connected domain")
+        if disallow_meetings_indexing is not None:
+            domain.robots_disallow_meetings = disallow_meetings_indexing
+    return domain

@@ -1,0 +1,278 @@
+"""Cancel and reschedule a booking, by its host or by its contact (issue #4 part 4, C11).
+
+Two doors, one set of rules:
+- the host, signed in with a token holding `bookings:write`; only their own bookings are
+  found, any other id is `NotFound` (C9);
+- the contact, anonymous, presenting the secret manage token bookMeeting answered once
+  (only its SHA-256 is stored, so an unknown and a forged token look the same).
+
+Rules:
+- A reschedule goes through the same live re-check as bookMeeting (`check_slot`), with the
+  booking's own time not counted as busy; the move is one UPDATE, so the exclusion
+  constraint still refuses an overlap with another booking (`SlotUnavailable`). Bookings
+  without a page (CRM meetings, or a page deleted since) move wherever the host puts them,
+  bounded by that constraint only; a contact cannot move those.
+- Cancelled bookings, and bookings that have started, cannot be rescheduled. While the
+  host's pages are turned off (S17) or a calendar lost access (S13), page bookings cannot
+  move either (`PageUnavailable`), the host's own moves included; cancelling still works.
+- A contact may cancel only before the meeting starts (after that it has happened, or is
+  happening: they tell the host); the host may cancel until it ends. Cancelling a
+  cancelled booking answers success again and changes nothing (safe to retry).
+- A booking on a calendar (`on_calendar`) gets a CALENDAR_UPDATE or CALENDAR_DELETE outbox
+  row in the same transaction (C14); Exchange is no exception since its adapter updates and
+  deletes items (C11 lifts S11). Offline (REQUESTED) bookings and engagement-only meetings
+  change without outbox rows.
+- Idempotency keys replay a completed reschedule (C12): per token for the host, per
+  booking for the contact (narrower than the page, so two contacts never collide).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from slotgraph.models import Booking, SchedulingPage
+from slotgraph.models.enums import BookingStatus, Scope
+from slotgraph.models.outbox import OutboxKind
+from slotgraph.notices.changes import publish_host_changed
+from slotgraph.usecases.bookings import (
+    check_idempotency_key,
+    check_slot,
+    manage_token_digest,
+    queue_calendar_write,
+    remember,
+    replay,
+    replay_race,
+)
+from slotgraph.usecases.errors import (
+    BookingNotChangeableError,
+    InvalidInput,
+    NotFoundError,
+    SlotUnavailableError,
+)
+from slotgraph.usecases.pages import get_public_page
+from slotgraph.usecases.viewer import Viewer, require_viewer
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from slotgraph.usecases.connections import Services
+
+log = structlog.get_logger("slotgraph.bookings")
+OPERATION = "rescheduleBooking"
+MAX_REASON = 500
+_TAKEN = "This time is no longer available; pick another slot."
+_UNKNOWN_LINK = (
+    "No booking for this link; use the manage link from your booking confirmation, or "
+    "contact the host."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Manager:
+    """Who asks: the signed-in host, or the contact holding the manage token."""
+
+    viewer: Viewer | None = None
+    manage_token: str | None = None
+
+    @property
+    def is_contact(self) -> bool:
+        return self.viewer is None
+
+    @property
+    def who(self) -> str:
+        return "contact" if self.is_contact else "host"
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeOutcome:
+    booking: Booking
+    changed: bool  # False: already cancelled (cancel) or replayed (reschedule)
+
+
+def for_host(viewer: Viewer | None) -> Manager:
+    return Manager(viewer=require_viewer(viewer, Scope.BOOKINGS_WRITE))
+
+
+def for_contact(manage_token: str) -> Manager:
+    if not 1 <= len(manage_token) <= 200:
+        raise NotFoundError("booking", field="manageToken", message=_UNKNOWN_LINK)
+    return Manager(manage_token=manage_token)
+
+
+async def _locked(session: AsyncSession, manager: Manager, booking_id: int | None) -> Booking:
+    """The booking, locked for the change; NotFound for anything the caller may not see."""
+    query = select(Booking).with_for_update()
+    if manager.viewer is not None:
+        query = query.where(
+            Booking.id == booking_id,
+            Booking.account_id == manager.viewer.account_id,
+            Booking.host_user_id == manager.viewer.user_id,
+        )
+    else:
+        assert manager.manage_token is not None
+        query = query.where(Booking.manage_token_hash == manage_token_digest(manager.manage_token))
+    booking = (await session.execute(query)).scalar_one_or_none()
+    if booking is None:
+        if manager.is_contact:
+            raise NotFoundError("booking", field="manageToken", message=_UNKNOWN_LINK)
+        raise NotFoundError("booking", field="bookingId")
+    return booking
+
+
+async def cancel_booking(
+    services: Services,
+    manager: Manager,
+    booking_id: int | None,
+    reason: str | None,
+    *,
+    now: dt.datetime,
+) -> ChangeOutcome:
+    if reason is not None and len(reason) > MAX_REASON:
+        raise InvalidInput(f"Give a reason of at most {MAX_REASON} characters.", field="reason")
+    async with services.sessionmaker.begin() as session:
+        booking = await _locked(session, manager, booking_id)
+        if booking.status is BookingStatus.CANCELLED:
+            return ChangeOutcome(booking=booking, changed=False)
+        if manager.is_contact and booking.starts_at <= now:
+            raise BookingNotChangeableError(
+                "This meeting has already started, so it can no longer be cancelled here; "
+                "contact the host.",
+                reason="STARTED",
+            )
+        if booking.ends_at <= now:
+            raise BookingNotChangeableError(
+                "This meeting is over; there is nothing left to cancel.", reason="ENDED"
+            )
+        booking.status = BookingStatus.CANCELLED
+        booking.cancelled_at = now
+        if booking.on_calendar:
+            await queue_calendar_write(
+                session,
+                booking,
+                OutboxKind.CALENDAR_DELETE,
+                remoteEventId=booking.remote_event_id,
+                cancelledBy=manager.who,
+                reason=reason,
+            )
+    log.info("cancelled", booking_id=booking.id, by_contact=manager.is_contact)
+    await publish_host_changed(services.pubsub, services.sessionmaker, booking.host_user_id)
+    return ChangeOutcome(booking=booking, changed=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    start: dt.datetime
+    domain: str | None = None
+    idempotency_key: str | None = None
+
+    def fingerprint(self, booking_id: int) -> str:
+        canonical = json.dumps(
+            {"booking": booking_id, "start": self.start.astimezone(dt.UTC).isoformat()},
+            sort_keys=True,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _check_movable(booking: Booking, now: dt.datetime) -> None:
+    if booking.status is BookingStatus.CANCELLED:
+        raise BookingNotChangeableError(
+            "This booking was cancelled; book a new time instead.", reason="CANCELLED"
+        )
+    if booking.starts_at <= now:
+        raise BookingNotChangeableError(
+            "This meeting has already started; book a new one instead.", reason="STARTED"
+        )
+
+
+def _scope(manager: Manager, booking: Booking) -> str:
+    if manager.viewer is not None:
+        return f"token:{manager.viewer.token_id}"
+    return f"booking:{booking.id}"
+
+
+async def reschedule_booking(
+    services: Services,
+    manager: Manager,
+    booking_id: int | None,
+    move: Move,
+    *,
+    now: dt.datetime,
+) -> ChangeOutcome:
+    if move.start.tzinfo is None:
+        raise InvalidInput(
+            "Give the start with a UTC offset, e.g. 2030-01-07T09:00:00Z.", field="start"
+        )
+    check_idempotency_key(move.idempotency_key)
+    start = move.start.astimezone(dt.UTC)
+    async with services.sessionmaker.begin() as session:
+        booking = await _locked(session, manager, booking_id)
+        scope = _scope(manager, booking)
+        fingerprint = move.fingerprint(booking.id)
+        replayed = await replay(session, scope, OPERATION, move.idempotency_key, fingerprint, now)
+        if replayed is not None:
+            return ChangeOutcome(booking=replayed[0], changed=False)
+        _check_movable(booking, now)
+        page = (
+            None if booking.page_id is None else await session.get(SchedulingPage, booking.page_id)
+        )
+    duration = booking.ends_at - booking.starts_at
+    if page is not None:
+        public = await get_public_page(
+            services.sessionmaker, page.slug, move.domain, services.public_base_url
+        )
+        await check_slot(
+            services,
+            public,
+            move.domain,
+            start,
+            int(duration.total_seconds() // 60),
+            now=now,
+            moving=booking,
+            tell_host=manager.is_contact,
+        )
+    elif manager.is_contact:
+        raise BookingNotChangeableError(
+            "The page this meeting was booked on no longer exists; contact the host to move it.",
+            reason="PAGE_DELETED",
+        )
+    elif start <= now:
+        raise InvalidInput("Pick a time in the future.", field="start")
+    try:
+        async with services.sessionmaker.begin() as session:
+            booking = await _locked(session, manager, booking.id)
+            _check_movable(booking, now)
+            previous = booking.starts_at
+            booking.starts_at, booking.ends_at = start, start + duration
+            if booking.on_calendar:
+                await queue_calendar_write(
+                    session,
+                    booking,
+                    OutboxKind.CALENDAR_UPDATE,
+                    remoteEventId=booking.remote_event_id,
+                    start=booking.starts_at.isoformat(),
+                    end=booking.ends_at.isoformat(),
+                    previousStart=previous.isoformat(),
+                    rescheduledBy=manager.who,
+                )
+            remember(session, scope, OPERATION, move.idempotency_key, fingerprint, booking.id, now)
+            await session.flush()
+    except IntegrityError as exc:
+        again = await replay_race(
+            services.sessionmaker, scope, OPERATION, move.idempotency_key, fingerprint, now
+        )
+        if again is not None:  # the same key raced itself: the first call's answer
+            return ChangeOutcome(booking=again[0], changed=False)
+        if "no_overlapping_bookings" in str(exc.orig):
+            raise SlotUnavailableError(_TAKEN, field="start") from None
+        raise
+    log.info("rescheduled", booking_id=booking.id, by_contact=manager.is_contact)
+    await publish_host_changed(services.pubsub, services.sessionmaker, booking.host_user_id)
+    return ChangeOutcome(booking=booking, changed=True)

@@ -1,0 +1,235 @@
+"""createMeeting: a signed-in user logs a meeting on a CRM contact record (S9).
+
+With calendar sync on for the user's meetings connection (C3: the meetings-settings
+connection of a legacy dual account, else the only one) the meeting is CONFIRMED and a
+CALENDAR_CREATE outbox row asks for the event with the contact invited (C14). With sync
+off, no usable connection, or a meeting an integration created, only the engagement is
+recorded: no outbox row, no invitation.
+
+"Meetings created by integrations are not synced" (S9): every caller, SPA or partner
+app, signs in with the same kind of bearer token, so a token cannot tell them apart.
+An integration names itself in `integration` (it holds the meeting in its own system
+already); such meetings are recorded only. Anything else is the user's own meeting.
+
+The host chose the time on purpose, so it is not checked against their calendars or a
+page's hours (it may overlap calendar events); the database still refuses an overlap with
+another of the host's live bookings (`SlotUnavailable`), as it does for every booking.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from slotgraph.models import Booking, CalendarConnection, Contact, User
+from slotgraph.models.enums import BookingStatus, ConnectionPurpose, ConnectionStatus, Scope
+from slotgraph.models.outbox import OutboxKind
+from slotgraph.notices.changes import publish_host_changed
+from slotgraph.scheduling import rules
+from slotgraph.usecases.bookings import (
+    check_idempotency_key,
+    queue_calendar_write,
+    remember,
+    replay,
+    replay_race,
+)
+from slotgraph.usecases.errors import InvalidInput, NotFoundError, SlotUnavailableError
+from slotgraph.usecases.viewer import Viewer, require_viewer
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from slotgraph.notices.pubsub import PubSub
+
+log = structlog.get_logger("slotgraph.meetings")
+OPERATION = "createMeeting"
+MAX_LENGTH = dt.timedelta(hours=24)
+
+
+class NotSynced(enum.StrEnum):
+    """Why a meeting was recorded only, not written to a calendar."""
+
+    INTEGRATION = "INTEGRATION"
+    NO_CALENDAR = "NO_CALENDAR"
+    SYNC_OFF = "SYNC_OFF"
+    ACCESS_LOST = "ACCESS_LOST"
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingDraft:
+    contact_id: int
+    start: dt.datetime
+    end: dt.datetime
+    title: str
+    time_zone: str | None = None
+    integration: str | None = None
+    idempotency_key: str | None = None
+
+    def fingerprint(self) -> str:
+        canonical = json.dumps(
+            {
+                "contact": self.contact_id,
+                "start": self.start.astimezone(dt.UTC).isoformat(),
+                "end": self.end.astimezone(dt.UTC).isoformat(),
+                "title": self.title,
+                "timeZone": self.time_zone,
+                "integration": self.integration,
+            },
+            sort_keys=True,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingOutcome:
+    booking: Booking
+    not_synced: NotSynced | None
+    replayed: bool
+
+
+def _validate(draft: MeetingDraft) -> None:
+    if draft.start.tzinfo is None or draft.end.tzinfo is None:
+        raise InvalidInput(
+            "Give times with a UTC offset, e.g. 2030-01-07T09:00:00Z.", field="start"
+        )
+    if not draft.start < draft.end <= draft.start + MAX_LENGTH:
+        raise InvalidInput("`end` must follow `start`, at most 24 hours later.", field="end")
+    if not 1 <= len(draft.title.strip()) <= 300:
+        raise InvalidInput("Give a title of 1 to 300 characters.", field="title")
+    if draft.time_zone is not None:
+        try:
+            rules.check_time_zone("timeZone", draft.time_zone)
+        except rules.RuleError as exc:
+            raise InvalidInput(exc.message, field=exc.field) from None
+    if draft.integration is not None and not 1 <= len(draft.integration.strip()) <= 100:
+        raise InvalidInput("Name the integration in 1 to 100 characters.", field="integration")
+    check_idempotency_key(draft.idempotency_key)
+
+
+async def _meetings_connection(session: AsyncSession, user_id: int) -> CalendarConnection | None:
+    """C3: the connection used for meetings (the meetings-settings one for S6 legacy dual
+    accounts)."""
+    connections = (
+        await session.execute(
+            select(CalendarConnection).where(
+                CalendarConnection.user_id == user_id,
+                CalendarConnection.status != ConnectionStatus.DISCONNECTED,
+                CalendarConnection.purpose != ConnectionPurpose.CALENDAR_SETTINGS,
+            )
+        )
+    ).scalars()
+    return min(
+        connections,
+        key=lambda c: (c.purpose is not ConnectionPurpose.MEETINGS_SETTINGS, c.id),
+        default=None,
+    )
+
+
+def _not_synced(draft: MeetingDraft, connection: CalendarConnection | None) -> NotSynced | None:
+    if draft.integration is not None:
+        return NotSynced.INTEGRATION
+    if connection is None:
+        return NotSynced.NO_CALENDAR
+    if not connection.calendar_sync_enabled:
+        return NotSynced.SYNC_OFF
+    if connection.status is ConnectionStatus.ACCESS_LOST:
+        return NotSynced.ACCESS_LOST
+    return None
+
+
+async def create_meeting(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    viewer: Viewer | None,
+    draft: MeetingDraft,
+    *,
+    now: dt.datetime,
+    pubsub: PubSub,
+) -> MeetingOutcome:
+    viewer = require_viewer(viewer, Scope.BOOKINGS_WRITE)
+    _validate(draft)
+    scope = f"token:{viewer.token_id}"
+    try:
+        async with sessionmaker.begin() as session:
+            replayed = await replay(
+                session, scope, OPERATION, draft.idempotency_key, draft.fingerprint(), now
+            )
+            if replayed is not None:
+                return _replayed(*replayed)
+            contact = (
+                await session.execute(
+                    select(Contact).where(
+                        Contact.id == draft.contact_id, Contact.account_id == viewer.account_id
+                    )
+                )
+            ).scalar_one_or_none()
+            if contact is None:
+                raise NotFoundError("contact", field="contactId")
+            host = await session.get_one(User, viewer.user_id)
+            not_synced = _not_synced(draft, await _meetings_connection(session, host.id))
+            booking = Booking(
+                account_id=viewer.account_id,
+                host_user_id=host.id,
+                page_id=None,
+                contact_id=contact.id,
+                title=draft.title.strip(),
+                starts_at=draft.start.astimezone(dt.UTC),
+                ends_at=draft.end.astimezone(dt.UTC),
+                time_zone=draft.time_zone or host.time_zone,
+                status=BookingStatus.CONFIRMED,
+                answers={},
+                on_calendar=not_synced is None,
+                integration=draft.integration.strip() if draft.integration else None,
+            )
+            session.add(booking)
+            await session.flush()
+            if not_synced is None:
+                await queue_calendar_write(
+                    session,
+                    booking,
+                    OutboxKind.CALENDAR_CREATE,
+                    attendees=[{"email": contact.email, "name": contact.name}],
+                    sendInvitations=True,
+                )
+            remember(
+                session,
+                scope,
+                OPERATION,
+                draft.idempotency_key,
+                draft.fingerprint(),
+                booking.id,
+                now,
+                notSynced=None if not_synced is None else not_synced.value,
+            )
+            await session.flush()
+    except IntegrityError as exc:
+        again = await replay_race(
+            sessionmaker, scope, OPERATION, draft.idempotency_key, draft.fingerprint(), now
+        )
+        if again is not None:  # the same key raced itself: the first call's answer
+            return _replayed(*again)
+        if "no_overlapping_bookings" in str(exc.orig):
+            raise SlotUnavailableError(
+                "You already have a meeting booked at this time; cancel or move it first, "
+                "or pick another time.",
+                field="start",
+            ) from None
+        raise
+    log.info("meeting created", booking_id=booking.id, synced=not_synced is None)
+    await publish_host_changed(pubsub, sessionmaker, booking.host_user_id)  # its time is taken
+    return MeetingOutcome(booking=booking, not_synced=not_synced, replayed=False)
+
+
+def _replayed(booking: Booking, answered: dict[str, Any]) -> MeetingOutcome:
+    """What an earlier call with the same key answered (C12)."""
+    reason = answered.get("notSynced")
+    return MeetingOutcome(
+        booking=booking, not_synced=None if reason is None else NotSynced(reason), replayed=True
+    )

@@ -1,0 +1,285 @@
+"""Batched, tenant-scoped reads behind the GraphQL DataLoaders and `node(id:)`.
+
+Each function takes many ids and answers in one query, in the order asked, with None for
+an id the viewer may not see (another account's, or another user's private object): the
+caller cannot tell the two apart (C9). Scope per type: users, contacts and domains are
+account-wide; connections, calendars, pages, settings, inboxes, bookings and tasks are
+the viewer's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from slotgraph.models import (
+    AvailabilityCalendar,
+    Booking,
+    CalendarConnection,
+    CalendarSettings,
+    ConnectedDomain,
+    Contact,
+    InboxConnection,
+    RemoteCalendar,
+    SchedulingPage,
+    Task,
+    User,
+)
+from slotgraph.models.enums import Scope
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.pages import MAX_PAGE_SIZE, base_url
+from slotgraph.usecases.viewer import Viewer
+
+Row = TypeVar("Row")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Slice(Generic[T]):
+    """One page of a keyset-paginated list."""
+
+    items: list[T]
+    has_next_page: bool
+
+
+def _ordered(rows: Sequence[Any], ids: Sequence[int], key: str = "id") -> list[Any]:
+    by_id = {getattr(row, key): row for row in rows}
+    return [by_id.get(i) for i in ids]
+
+
+async def _by_ids(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    model: type[Row],
+    ids: Sequence[int],
+    scope: ColumnElement[bool],
+    key: str = "id",
+) -> list[Row | None]:
+    column = getattr(model, key)
+    async with sessionmaker() as session:
+        rows = (await session.execute(select(model).where(column.in_(ids), scope))).scalars().all()
+    return _ordered(rows, ids, key)
+
+
+async def users(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
+) -> list[User | None]:
+    return await _by_ids(sm, User, ids, User.account_id == viewer.account_id)
+
+
+async def contacts(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
+) -> list[Contact | None]:
+    return await _by_ids(sm, Contact, ids, Contact.account_id == viewer.account_id)
+
+
+async def domains(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
+) -> list[ConnectedDomain | None]:
+    return await _by_ids(sm, ConnectedDomain, ids, ConnectedDomain.account_id == viewer.account_id)
+
+
+async def settings(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, user_ids: Sequence[int]
+) -> list[CalendarSettings | None]:
+    return await _by_ids(
+        sm, CalendarSettings, user_ids, CalendarSettings.user_id == viewer.user_id, key="user_id"
+    )
+
+
+async def pages(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
+) -> list[SchedulingPage | None]:
+    return await _by_ids(sm, SchedulingPage, ids, SchedulingPage.user_id == viewer.user_id)
+
+
+async def connections(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
+) -> list[CalendarConnection | None]:
+    return await _by_ids(sm, CalendarConnection, ids, CalendarConnection.user_id == viewer.user_id)
+
+
+async def inboxes(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
+) -> list[InboxConnection | None]:
+    return await _by_ids(sm, InboxConnection, ids, InboxConnection.user_id == viewer.user_id)
+
+
+async def bookings(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
+) -> list[Booking | None]:
+    return await _by_ids(sm, Booking, ids, Booking.host_user_id == viewer.user_id)
+
+
+async def remote_calendars(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
+) -> list[RemoteCalendar | None]:
+    async with sm() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(RemoteCalendar)
+                    .join(CalendarConnection, CalendarConnection.id == RemoteCalendar.connection_id)
+                    .where(RemoteCalendar.id.in_(ids), CalendarConnection.user_id == viewer.user_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    return _ordered(rows, ids)
+
+
+async def remote_calendars_of_connections(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, connection_ids: Sequence[int]
+) -> list[list[RemoteCalendar]]:
+    async with sm() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(RemoteCalendar)
+                    .join(CalendarConnection, CalendarConnection.id == RemoteCalendar.connection_id)
+                    .where(
+                        RemoteCalendar.connection_id.in_(connection_ids),
+                        CalendarConnection.user_id == viewer.user_id,
+                    )
+                    .order_by(RemoteCalendar.is_primary.desc(), RemoteCalendar.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    grouped: dict[int, list[RemoteCalendar]] = {i: [] for i in connection_ids}
+    for row in rows:
+        grouped[row.connection_id].append(row)
+    return [grouped[i] for i in connection_ids]
+
+
+async def availability_calendar_ids(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer
+) -> frozenset[int]:
+    async with sm() as session:
+        rows = await session.execute(
+            select(AvailabilityCalendar.remote_calendar_id).where(
+                AvailabilityCalendar.user_id == viewer.user_id
+            )
+        )
+        return frozenset(rows.scalars())
+
+
+async def base_urls(
+    sm: async_sessionmaker[AsyncSession],
+    viewer: Viewer,
+    user_ids: Sequence[int],
+    public_base_url: str,
+) -> list[str]:
+    """Each user's meeting base URL (S15): their meeting domain or the app address."""
+    async with sm() as session:
+        rows = (
+            await session.execute(
+                select(CalendarSettings.user_id, ConnectedDomain.domain)
+                .outerjoin(
+                    ConnectedDomain, ConnectedDomain.id == CalendarSettings.meeting_domain_id
+                )
+                .where(
+                    CalendarSettings.user_id.in_(user_ids),
+                    CalendarSettings.account_id == viewer.account_id,
+                )
+            )
+        ).all()
+    domains_by_user = {row.user_id: row.domain for row in rows}
+    return [base_url(public_base_url, domains_by_user.get(i)) for i in user_ids]
+
+
+async def _keyset(
+    sm: async_sessionmaker[AsyncSession],
+    viewer: Viewer,
+    model: type[Row],
+    scope: ColumnElement[bool],
+    first: int,
+    after: int | None,
+) -> Slice[Row]:
+    viewer.require(Scope.READ)
+    if not 0 <= first <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"`first` must be 0 to {MAX_PAGE_SIZE}.", field="first")
+    id_column = model.id  # type: ignore[attr-defined]
+    query = select(model).where(scope)
+    if after is not None:
+        query = query.where(id_column > after)
+    async with sm() as session:
+        rows = list((await session.execute(query.order_by(id_column).limit(first + 1))).scalars())
+    return Slice(items=rows[:first], has_next_page=len(rows) > first)
+
+
+async def list_connections(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
+) -> Slice[CalendarConnection]:
+    return await _keyset(
+        sm, viewer, CalendarConnection, CalendarConnection.user_id == viewer.user_id, first, after
+    )
+
+
+async def list_bookings(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
+) -> Slice[Booking]:
+    return await _keyset(sm, viewer, Booking, Booking.host_user_id == viewer.user_id, first, after)
+
+
+def _own_tasks(viewer: Viewer) -> ColumnElement[bool]:
+    """The viewer's tasks; deleted ones are gone at once though the row waits for its event
+    to be removed (`slotgraph.usecases.tasks.delete_task`)."""
+    return (Task.user_id == viewer.user_id) & Task.deleted_at.is_(None)
+
+
+async def tasks(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
+) -> list[Task | None]:
+    return await _by_ids(sm, Task, ids, _own_tasks(viewer))
+
+
+async def list_tasks(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
+) -> Slice[Task]:
+    return await _keyset(sm, viewer, Task, _own_tasks(viewer), first, after)
+
+
+async def list_pages(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
+) -> Slice[SchedulingPage]:
+    return await _keyset(
+        sm, viewer, SchedulingPage, SchedulingPage.user_id == viewer.user_id, first, after
+    )
+
+
+async def list_domains(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer
+) -> list[ConnectedDomain]:
+    viewer.require(Scope.READ)
+    async with sm() as session:
+        return list(
+            (
+                await session.execute(
+                    select(ConnectedDomain)
+                    .where(ConnectedDomain.account_id == viewer.account_id)
+                    .order_by(ConnectedDomain.domain)
+                )
+            ).scalars()
+        )
+
+
+async def list_inboxes(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer
+) -> list[InboxConnection]:
+    viewer.require(Scope.READ)
+    async with sm() as session:
+        return list(
+            (
+                await session.execute(
+                    select(InboxConnection)
+                    .where(InboxConnection.user_id == viewer.user_id)
+                    .order_by(InboxConnection.id)
+                )
+            ).scalars()
+        )

@@ -1,0 +1,286 @@
+"""Live views behind the GraphQL subscriptions: a connection's status and sync state (C1)
+and the changed days of a page's free slots (S8; "Beyond" goal 3).
+
+Both subscribe to change notices (`slotgraph.notices.pubsub`) before reading their starting state,
+so
+no change slips between the two, and re-read from the database on every notice.
+
+`watch_connection` re-reads one row per notice and yields only when it differs.
+
+`watch_availability` recomputes slots, which costs database reads and live free/busy
+calls, so all subscribers of one process watching the same page, window and duration share
+one computation per notice (`AvailabilityFeeds`). Each subscriber then keeps its own last
+answer, grouped by day in its own time zone, and yields only the days whose slots changed.
+The first event is a snapshot of the whole window (`snapshot=True`): a booking page needs
+no separate query and cannot miss a change between query and subscription. Slots that
+expire by the passing of time (minimum notice) are not notified: nothing changed.
+A page that becomes unavailable (S13, S17) yields its error once, keeps watching, and
+yields a fresh snapshot when it becomes bookable again; a deleted page ends the stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import structlog
+
+from slotgraph.models.enums import Scope
+from slotgraph.notices.changes import CONNECTION, PAGE
+from slotgraph.scheduling import rules
+from slotgraph.scheduling.slots import Slot, group_by_day
+from slotgraph.usecases import reads
+from slotgraph.usecases.availability import PageSlots, available_slots
+from slotgraph.usecases.errors import (
+    AvailabilityUnknownError,
+    DomainError,
+    InvalidInput,
+    NotFoundError,
+)
+from slotgraph.usecases.pages import get_public_page
+from slotgraph.usecases.viewer import Viewer, require_viewer
+
+if TYPE_CHECKING:
+    from slotgraph.models import CalendarConnection
+    from slotgraph.notices.pubsub import PubSub, Subscription
+    from slotgraph.usecases.connections import Services
+
+log = structlog.get_logger("slotgraph.subscriptions")
+
+
+# --- syncStatus ------------------------------------------------------------------------
+
+
+def _connection_state(row: CalendarConnection) -> tuple[object, ...]:
+    return (
+        row.status,
+        row.sync_state,
+        row.last_synced_at,
+        row.last_error,
+        row.events_synced,
+        row.calendar_sync_enabled,
+        row.task_sync_enabled,
+        row.scheduling_pages_enabled,
+    )
+
+
+async def watch_connection(
+    services: Services, viewer: Viewer | None, connection_id: int | None
+) -> AsyncGenerator[CalendarConnection, None]:
+    """The viewer's connection now and after every change of its status, sync state or
+    toggles (C1). Raises before the first item: PermissionDenied for anonymous sessions
+    (C10), NotFound for an unknown or foreign id (C9); ends if the row disappears."""
+    viewer = require_viewer(viewer, Scope.READ)
+    if connection_id is None:
+        raise NotFoundError("calendar connection", field="connectionId")
+    with services.pubsub.subscribe(CONNECTION, str(connection_id)) as changes:
+        [row] = await reads.connections(services.sessionmaker, viewer, [connection_id])
+        if row is None:
+            raise NotFoundError("calendar connection", field="connectionId")
+        last = _connection_state(row)
+        yield row
+        async for _ in changes:
+            [row] = await reads.connections(services.sessionmaker, viewer, [connection_id])
+            if row is None:
+                return
+            state = _connection_state(row)
+            if state != last:
+                last = state
+                yield row
+
+
+# --- availabilityChanged ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityRequest:
+    slug: str
+    domain: str | None
+    start: dt.datetime
+    end: dt.datetime
+    duration: int | None
+    time_zone: str
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityEvent:
+    """Days (in the subscriber's zone) whose slots changed; each with all its slots now,
+    an empty list when the day has none left. `snapshot`: every day with slots."""
+
+    snapshot: bool
+    offline: bool
+    duration: int
+    days: list[tuple[dt.date, list[Slot]]]
+
+
+Outcome = PageSlots | DomainError
+
+
+@dataclass(eq=False)
+class _Computed:
+    """One computation's outcome, with its slots grouped by day once per time zone for
+    every subscriber that shares it."""
+
+    outcome: Outcome
+    _by_zone: dict[str, dict[dt.date, list[Slot]]] = field(default_factory=dict)
+
+    def days(self, time_zone: str) -> dict[dt.date, list[Slot]]:
+        assert not isinstance(self.outcome, DomainError)
+        days = self._by_zone.get(time_zone)
+        if days is None:
+            days = self._by_zone[time_zone] = dict(group_by_day(self.outcome.slots, time_zone))
+        return days
+
+
+@dataclass(eq=False)
+class _Listener:
+    """One subscriber of a feed: the newest computation it has not seen yet (older ones
+    are replaced, never queued, so a slow subscriber only skips to the newest)."""
+
+    joined_at: int
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    computed: _Computed | None = None
+    ended: bool = False
+
+
+class _Feed:
+    """One computation per notice, shared by this process's subscribers of a key."""
+
+    def __init__(
+        self, subscription: Subscription, compute: Callable[[], Awaitable[Outcome]]
+    ) -> None:
+        self.listeners: set[_Listener] = set()
+        self.started = 0
+        self._subscription = subscription
+        self._compute = compute
+        self.task = asyncio.create_task(self._run(), name=f"feed-page-{subscription.id}")
+
+    async def _run(self) -> None:
+        async for _ in self._subscription:
+            self.started += 1
+            number = self.started
+            computed = _Computed(await self._compute())
+            for listener in self.listeners:
+                # Computations that began before a listener joined may predate its own
+                # starting snapshot; it waits for a newer one.
+                if number > listener.joined_at:
+                    listener.computed = computed
+                    listener.wake.set()
+        for listener in self.listeners:  # the pub/sub stopped (shutdown): end the streams
+            listener.ended = True
+            listener.wake.set()
+
+    def close(self) -> None:
+        self._subscription.close()
+        self.task.cancel()
+
+
+FeedKey = tuple[int, dt.datetime, dt.datetime, int | None]
+
+
+class AvailabilityFeeds:
+    """This process's shared feeds, one per (page, window, duration), kept while watched."""
+
+    def __init__(self) -> None:
+        self._feeds: dict[FeedKey, _Feed] = {}
+
+    @contextlib.contextmanager
+    def listen(
+        self, pubsub: PubSub, key: FeedKey, compute: Callable[[], Awaitable[Outcome]]
+    ) -> Iterator[_Listener]:
+        feed = self._feeds.get(key)
+        if feed is None:
+            feed = _Feed(pubsub.subscribe(PAGE, str(key[0])), compute)
+            self._feeds[key] = feed
+        listener = _Listener(joined_at=feed.started)
+        feed.listeners.add(listener)
+        try:
+            yield listener
+        finally:
+            feed.listeners.discard(listener)
+            if not feed.listeners:
+                feed.close()
+                del self._feeds[key]
+
+    @property
+    def feed_count(self) -> int:
+        return len(self._feeds)
+
+
+async def watch_availability(
+    services: Services, request: AvailabilityRequest
+) -> AsyncGenerator[AvailabilityEvent | DomainError, None]:
+    """A snapshot, then the changed days after every booking, cancellation or calendar
+    change of the page's host. Raises before the first item for a bad request or unknown
+    page; later errors are yielded (once per change of kind) and watching goes on, except
+    NotFound (the page was deleted), which ends the stream."""
+    zone = rules.check_time_zone("timeZone", request.time_zone)
+    public = await get_public_page(
+        services.sessionmaker, request.slug, request.domain, services.public_base_url
+    )
+
+    async def compute() -> Outcome:
+        try:
+            return await available_slots(
+                services,
+                slug=request.slug,
+                domain=request.domain,
+                start=request.start,
+                end=request.end,
+                duration=request.duration,
+                now=services.clock(),
+            )
+        except DomainError as exc:
+            return exc
+        except Exception:  # never let one failure end every subscriber's feed
+            log.exception("availability recomputation failed", page_id=public.page.id)
+            return AvailabilityUnknownError(
+                "Free times could not be computed just now; they will update shortly."
+            )
+
+    key: FeedKey = (public.page.id, request.start, request.end, request.duration)
+    with services.feeds.listen(services.pubsub, key, compute) as listener:
+        computed = _Computed(await compute())
+        if isinstance(computed.outcome, NotFoundError | InvalidInput):
+            raise computed.outcome
+        shown: dict[dt.date, list[Slot]] | None = None
+        last_error: type[DomainError] | None = None
+        while True:
+            outcome = computed.outcome
+            if isinstance(outcome, NotFoundError):
+                yield outcome
+                return
+            if isinstance(outcome, DomainError):
+                if type(outcome) is not last_error:
+                    last_error, shown = type(outcome), None
+                    yield outcome
+            else:
+                days = computed.days(zone)
+                if shown is None:
+                    yield AvailabilityEvent(
+                        snapshot=True,
+                        offline=outcome.offline,
+                        duration=outcome.duration,
+                        days=list(days.items()),
+                    )
+                else:
+                    changed = sorted(
+                        day for day in shown.keys() | days.keys() if shown.get(day) != days.get(day)
+                    )
+                    if changed:
+                        yield AvailabilityEvent(
+                            snapshot=False,
+                            offline=outcome.offline,
+                            duration=outcome.duration,
+                            days=[(day, days.get(day, [])) for day in changed],
+                        )
+                shown, last_error = days, None
+            await listener.wake.wait()
+            listener.wake.clear()
+            if listener.ended or listener.computed is None:
+                return
+            computed = listener.computed

@@ -1,0 +1,195 @@
+"""CRM tasks of the signed-in user: create, edit, complete, delete and list (S10).
+
+Each write bumps the task's `revision` and, when the user's tasks are mirrored into a
+calendar (or the task has an event already), posts a TASK_EVENT delivery in the same
+transaction, so the event follows every committed change and no rolled-back one
+(`slotgraph.jobs.outbox`, rules in `slotgraph.jobs.task_events`). Turning task sync on or off for a
+connection
+(`slotgraph.usecases.settings`) calls `task_sync_toggled`, which backfills or removes the events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from slotgraph.jobs.outbox import default_calendar, post_task_event
+from slotgraph.jobs.task_events import syncs_tasks
+from slotgraph.models import Contact, Task, User
+from slotgraph.models.enums import Scope
+from slotgraph.usecases.errors import InvalidInput, NotFoundError
+from slotgraph.usecases.values import KEEP, Keep
+from slotgraph.usecases.viewer import Viewer, require_viewer
+
+MAX_TITLE = 300
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDraft:
+    title: str
+    due_at: dt.datetime | None = None
+    contact_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskChanges:
+    """KEEP leaves a field as it is; a None due date removes the task's event."""
+
+    title: str | Keep = KEEP
+    due_at: dt.datetime | None | Keep = KEEP
+
+
+def _title(title: str) -> str:
+    title = title.strip()
+    if not title or len(title) > MAX_TITLE:
+        raise InvalidInput(f"Give the task a title of 1 to {MAX_TITLE} characters.", field="title")
+    return title
+
+
+def _due(due_at: dt.datetime | None) -> dt.datetime | None:
+    if due_at is not None and due_at.tzinfo is None:
+        raise InvalidInput(
+            "Give the due date with a UTC offset, e.g. 2030-01-07T10:00:00Z.", field="dueAt"
+        )
+    return None if due_at is None else due_at.astimezone(dt.UTC)
+
+
+async def create_task(
+    sessionmaker: async_sessionmaker[AsyncSession], viewer: Viewer | None, draft: TaskDraft
+) -> Task:
+    viewer = require_viewer(viewer, Scope.TASKS_WRITE)
+    title, due_at = _title(draft.title), _due(draft.due_at)
+    async with sessionmaker.begin() as session:
+        if draft.contact_id is not None:
+            found = await session.execute(
+                select(Contact.id).where(
+                    Contact.id == draft.contact_id, Contact.account_id == viewer.account_id
+                )
+            )
+            if found.scalar_one_or_none() is None:
+                raise NotFoundError("contact", field="contactId")
+        task = Task(
+            account_id=viewer.account_id,
+            user_id=viewer.user_id,
+            contact_id=draft.contact_id,
+            title=title,
+            due_at=due_at,
+            revision=0,
+            event_generation=0,
+        )
+        session.add(task)
+        await session.flush()
+        await _follow(session, task)
+        await session.refresh(task)
+    return task
+
+
+async def update_task(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    viewer: Viewer | None,
+    task_id: int,
+    changes: TaskChanges,
+) -> Task:
+    viewer = require_viewer(viewer, Scope.TASKS_WRITE)
+    async with sessionmaker.begin() as session:
+        task = await _own_task(session, viewer, task_id)
+        if changes.title is not KEEP:
+            task.title = _title(changes.title)
+        if changes.due_at is not KEEP:
+            task.due_at = _due(changes.due_at)
+        await _follow(session, task)
+    return task
+
+
+async def complete_task(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    viewer: Viewer | None,
+    task_id: int,
+    *,
+    now: dt.datetime,
+) -> tuple[Task, bool]:
+    """(task, whether it changed): completing a completed task changes nothing."""
+    viewer = require_viewer(viewer, Scope.TASKS_WRITE)
+    async with sessionmaker.begin() as session:
+        task = await _own_task(session, viewer, task_id)
+        if task.completed_at is not None:
+            return task, False
+        task.completed_at = now
+        await _follow(session, task)
+    return task, True
+
+
+async def delete_task(
+    sessionmaker: async_sessionmaker[AsyncSession], viewer: Viewer | None, task_id: int
+) -> int:
+    """Gone from the API at once. The row stays until a delivery has removed its event (or
+    found it has none, perhaps after a create still under way) and then drops it."""
+    viewer = require_viewer(viewer, Scope.TASKS_WRITE)
+    async with sessionmaker.begin() as session:
+        task = await _own_task(session, viewer, task_id)
+        task.deleted_at = dt.datetime.now(dt.UTC)
+        task.revision += 1
+        await post_task_event(session, task)
+    return task_id
+
+
+async def task_sync_toggled(session: AsyncSession, user_id: int) -> int:
+    """Task sync went on or off for the user's connection: deliver every task that may
+    need an event created (open with a due date) or removed (has one). Returns how many."""
+    tasks = list(
+        (
+            await session.execute(
+                update(Task)
+                .where(
+                    Task.user_id == user_id,
+                    Task.deleted_at.is_(None),
+                    or_(
+                        Task.remote_event_id.is_not(None),
+                        Task.due_at.is_not(None) & Task.completed_at.is_(None),
+                    ),
+                )
+                .values(revision=Task.revision + 1)
+                .returning(Task)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalars()
+    )
+    for task in tasks:
+        await post_task_event(session, task)
+    return len(tasks)
+
+
+async def _own_task(session: AsyncSession, viewer: Viewer, task_id: int) -> Task:
+    """C9: another user's task is NotFound, exactly like an unknown id."""
+    task = (
+        await session.execute(
+            select(Task)
+            .where(
+                Task.id == task_id,
+                Task.user_id == viewer.user_id,
+                Task.account_id == viewer.account_id,
+                Task.deleted_at.is_(None),
+            )
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if task is None:
+        raise NotFoundError("task", field="taskId")
+    return task
+
+
+async def _syncing(session: AsyncSession, user_id: int) -> bool:
+    user = await session.get_one(User, user_id)
+    target = await default_calendar(session, user_id)
+    return syncs_tasks(None if target is None else target.connection, user)
+
+
+async def _follow(session: AsyncSession, task: Task) -> None:
+    """Bump the revision, and post a delivery when the task's event may need to change."""
+    task.revision += 1
+    await session.flush()
+    if task.remote_event_id is not None or await _syncing(session, task.user_id):
+        await post_task_event(session, task)
