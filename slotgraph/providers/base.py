@@ -34,6 +34,8 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from slotgraph.scheduling.intervals import Interval as Interval  # re-exported: one interval type
+
 
 class ProviderError(Exception):
     """Base of every provider failure; `message` is safe to show to the user."""
@@ -124,14 +126,6 @@ class RemoteCalendarInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class Interval:
-    """A half-open `[start, end)` span of aware UTC datetimes."""
-
-    start: dt.datetime
-    end: dt.datetime
-
-
-@dataclass(frozen=True, slots=True)
 class FreeBusy:
     """Busy time per calendar id; calendars that failed are in `errors` (not busy-free!)."""
 
@@ -217,10 +211,10 @@ class EventDraft:
 
 @dataclass(frozen=True, slots=True)
 class Watch:
-    """A push channel on one calendar (issue #5): Google's `events.watch` channel or a Graph
-    change-notification subscription. `id` is the provider's id for it (Google: the channel
-    id we chose; Graph: the subscription id), `resource_id` Google's id of the watched
-    resource (needed to stop the channel; None on Graph)."""
+    """A push channel on one calendar (push-driven sync, C16): Google's `events.watch`
+    channel or a Graph change-notification subscription. `id` is the provider's id for it
+    (Google: the channel id we chose; Graph: the subscription id), `resource_id` Google's id
+    of the watched resource (needed to stop the channel; None on Graph)."""
 
     id: str
     resource_id: str | None

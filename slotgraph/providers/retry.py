@@ -41,7 +41,7 @@ FAST = RetryPolicy(
 )
 # For calls a person is waiting on (slot listing, booking, reschedule, connect): two quick
 # tries and no long Retry-After wait, so a throttling provider falls back on the busy cache
-# (C16) or answers AvailabilityUnknown within seconds (#4). Background jobs keep the default:
+# (C16) or answers AvailabilityUnknown within seconds. Background jobs keep the default:
 # nobody waits on them, and they come back later anyway.
 INTERACTIVE = RetryPolicy(
     attempts=2, max_seconds=3.0, initial_backoff=0.1, max_backoff=0.5, max_retry_after=1.0

@@ -1,14 +1,16 @@
 """Half-open time intervals `[start, end)` and the set operations availability needs.
 
-An interval is a plain pair `(start, end)`. Half-open (DESIGN.md convention 4) means that a
+An interval is a pair `(start, end)`. Half-open (DESIGN.md convention 4) means that a
 meeting ending at 10:00 and one starting at 10:00 do not overlap, and that an interval with
 `start == end` is empty: it covers nothing and disappears in `merge`.
 
-Plain tuples rather than a dataclass: the availability engine builds, sorts and sweeps tens of
+Tuples rather than a dataclass: the availability engine builds, sorts and sweeps tens of
 thousands of them per query, and tuples are created and compared in C. The functions are
 generic over the endpoint type, because they only ever compare endpoints: the public currency
-is aware UTC datetimes (`Interval`), while `slotgraph.scheduling.slots` runs the same functions over
-integer microseconds since the epoch, where comparisons are cheapest and exact.
+is `Interval`, a named tuple of aware UTC datetimes that every layer passes around (the
+provider adapters, the busy cache, the use cases and this engine alike, so nothing converts
+between interval types), while `slotgraph.scheduling.slots` runs the same functions over plain
+tuples of integer microseconds since the epoch, where comparisons are cheapest and exact.
 
 `merge` accepts anything (unsorted, overlapping, empty intervals). `subtract`, `intersect` and
 `overlaps_any` take *merged* lists, as `merge` returns them (sorted, disjoint, non-adjacent):
@@ -20,7 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol, TypeAlias, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeAlias, TypeVar
 
 
 class _Ordered(Protocol):
@@ -35,8 +37,14 @@ T = TypeVar("T", bound=_Ordered)
 Span: TypeAlias = tuple[T, T]
 """`(start, end)`, half-open, over any ordered endpoint type."""
 
-Interval: TypeAlias = tuple[dt.datetime, dt.datetime]
-"""`(start, end)` as aware UTC datetimes: what the rest of Slotgraph passes around."""
+
+class Interval(NamedTuple):
+    """A half-open `[start, end)` span of aware UTC datetimes: what the rest of Slotgraph
+    passes around. A tuple, so it sorts, compares and unpacks as `(start, end)` at C speed
+    and any `Span` function takes it; the names read better than `[0]` and `[1]`."""
+
+    start: dt.datetime
+    end: dt.datetime
 
 
 def _end(span: Span[T]) -> T:

@@ -63,7 +63,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from slotgraph.scheduling.intervals import Interval, merge, subtract
+from slotgraph.scheduling.intervals import Span, merge, subtract
 from slotgraph.scheduling.rules import DateOverride, RuleError, WeeklyHours, check_time_zone
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -126,13 +126,14 @@ def compute_slots(
     now: dt.datetime,
     start: dt.datetime,
     end: dt.datetime,
-    busy: Iterable[Interval] = (),
-    bookings: Iterable[Interval] = (),
+    busy: Iterable[Span[dt.datetime]] = (),
+    bookings: Iterable[Span[dt.datetime]] = (),
 ) -> list[Slot]:
     """The free slots starting in `[start, end)`, sorted by start (rules: module docstring).
 
     `now`, `start`, `end` and all intervals must be aware datetimes (`ValueError` or
-    `TypeError` otherwise); the slots come back in UTC.
+    `TypeError` otherwise); the slots come back in UTC. Intervals are any `(start, end)`
+    pairs: `Interval`s as the use cases pass them, or plain tuples.
     """
     for name, moment in (("now", now), ("start", start), ("end", end)):
         if moment.utcoffset() is None:

@@ -390,13 +390,13 @@ async def available_slots(
     )
     if moving is not None and moving.on_calendar:
         own = (moving.starts_at, moving.ends_at)
-        busy = [span for span in busy if (span.start, span.end) != own]
+        busy = [span for span in busy if span != own]
     slots = compute_slots(
         rules_,
         now=now,
         start=start.astimezone(dt.UTC),
         end=end.astimezone(dt.UTC),
-        busy=[(span.start, span.end) for span in busy],
+        busy=busy,
         bookings=bookings,
     )
     return PageSlots(public=public, offline=offline, duration=chosen, slots=slots)

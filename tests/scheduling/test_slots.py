@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.slots import WORKLOAD, Query, load_generator, to_query
-from slotgraph.scheduling.intervals import Interval, overlaps
+from slotgraph.scheduling.intervals import Span, overlaps
 from slotgraph.scheduling.rules import DateOverride, Weekday, WeeklyHours, parse_hhmm
 from slotgraph.scheduling.slots import Slot, SlotRules, compute_slots, group_by_day
 
@@ -60,8 +60,8 @@ def one_day(
     rules: SlotRules,
     day: str,
     *,
-    busy: Sequence[Interval] = (),
-    bookings: Sequence[Interval] = (),
+    busy: Sequence[Span[dt.datetime]] = (),
+    bookings: Sequence[Span[dt.datetime]] = (),
     now: dt.datetime | None = None,
 ) -> list[Slot]:
     start, end = day_of(rules.time_zone, day)
@@ -497,8 +497,8 @@ def brute_force_starts(
     now: dt.datetime,
     start: dt.datetime,
     end: dt.datetime,
-    busy: Sequence[Interval],
-    bookings: Sequence[Interval],
+    busy: Sequence[Span[dt.datetime]],
+    bookings: Sequence[Span[dt.datetime]],
 ) -> list[dt.datetime]:
     """Every whole minute of the window checked against each rule of the module docstring."""
     zone = ZoneInfo(rules.time_zone)
@@ -573,8 +573,8 @@ class Case:
     now: dt.datetime
     start: dt.datetime
     end: dt.datetime
-    busy: list[Interval]
-    bookings: list[Interval]
+    busy: list[Span[dt.datetime]]
+    bookings: list[Span[dt.datetime]]
 
     def slots(self) -> list[Slot]:
         return compute_slots(
@@ -625,7 +625,7 @@ def cases(draw: st.DrawFn) -> Case:
     override_days = draw(st.lists(st.sampled_from(local_days), unique=True, max_size=2))
     overrides = [DateOverride(day, draw(day_hours())) for day in override_days]
 
-    def intervals(max_size: int) -> list[Interval]:
+    def intervals(max_size: int) -> list[Span[dt.datetime]]:
         offsets = st.tuples(st.integers(-180, span + 180), st.integers(1, 180))
         return [
             (start + offset * MINUTE, start + (offset + length) * MINUTE)
