@@ -1,6 +1,11 @@
 """What the REST adapters (Google Calendar, Microsoft Graph) share: turning HTTP answers and
 transport failures into the provider error tree, and reading `Retry-After`.
 
+`mapped` is the one place an adapter's httpx failures become `ProviderError`s, in the style
+of httpx's own `_transports/default.py` (`map_httpcore_exceptions`): a call inside it raises
+`httpx.TransportError` or, through `Response.raise_for_status`, `httpx.HTTPStatusError`, and
+leaves it as the adapter's error for that status or a transient transport failure.
+
 Both providers say "slow down" the same ways: 429 with `Retry-After` (seconds or an HTTP
 date), 503/504 bursts, and, for Google, 403 with a rate-limit reason. Everything here is
 about status codes and headers only: a response body can echo request data, so it never
@@ -11,6 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Final
 
 import httpx
@@ -56,3 +63,18 @@ def transport_failure(provider: str, exc: httpx.TransportError) -> ProviderError
     if isinstance(exc, httpx.TimeoutException):
         return TransientError(f"{provider} did not answer in time; try again shortly.")
     return TransientError(f"{provider} could not be reached; try again shortly.")
+
+
+@contextmanager
+def mapped(
+    provider: str, status_error: Callable[[httpx.Response], ProviderError]
+) -> Iterator[None]:
+    """Translate httpx failures raised inside into the provider error tree: transport
+    failures by `transport_failure`, refused statuses (`raise_for_status`) by
+    `status_error`. ProviderErrors (a token refresh that failed) pass unchanged."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise transport_failure(provider, exc) from None
+    except httpx.HTTPStatusError as exc:
+        raise status_error(exc.response) from None

@@ -1,0 +1,306 @@
+"""The `CalendarClient` for one Google account over Calendar API v3 REST.
+
+Free/busy goes through `freeBusy` in requests of at most 50 calendars and windows of at most
+`FREE_BUSY_MAX_SPAN` (Google refuses longer ranges), asked in UTC; spans cut at a window seam
+are joined again by `merge_spans`. Google already applies transparency, declined invitations,
+cancellations and all-day blocking in the calendar's zone; per-calendar `errors` in the
+answer become that calendar's error (never free time): `notFound` is `CalendarGone` (S13, C2).
+
+Sync (`list_changes`) uses `events.list` with `singleEvents=true` (every occurrence is its own
+item, so a cancelled occurrence arrives as a `cancelled` item; the full listing asks for
+`showDeleted` so it reads like later syncs) and Google's `syncToken`; a `410 Gone` answer to
+an old token is `CursorExpired`. Incremental answers are not limited to the window, so an
+event moved out of it is reported as removed.
+
+Idempotent creates: a retried insert with the id derived from the key answers `409 Conflict`
+and lands once. Every request carries `BearerAuth` (one refresh and resend on 401) and runs
+inside `errors.mapped`, retried by `with_retries` within its bounds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import httpx
+
+from slotgraph.providers.auth import BearerAuth
+from slotgraph.providers.base import (
+    Access,
+    ChangeSet,
+    CursorExpired,
+    EventDraft,
+    EventGone,
+    FreeBusy,
+    Interval,
+    NotOffered,
+    ProviderError,
+    RemoteCalendarInfo,
+    RemoteEvent,
+    TokenSource,
+    TransientError,
+    Watch,
+    chunked,
+    windows,
+)
+from slotgraph.providers.busy import merge_spans
+from slotgraph.providers.google import push
+from slotgraph.providers.google.errors import REVOKED_MESSAGE, free_busy_error, mapped
+from slotgraph.providers.google.wire import (
+    calendar_info,
+    event_body,
+    event_id_for,
+    overlaps,
+    parse_instant,
+    remote_event,
+    rfc3339,
+    segment,
+)
+from slotgraph.providers.retry import PATIENT, RetryPolicy, with_retries
+
+FREE_BUSY_MAX_CALENDARS: Final = 50
+FREE_BUSY_MAX_SPAN: Final = dt.timedelta(days=60)
+PAGE_SIZE: Final = 250
+
+
+class GoogleCalendarClient:
+    """Calendar API v3 for one connected Google account."""
+
+    def __init__(
+        self,
+        *,
+        http: httpx.AsyncClient,
+        api_base_url: str,
+        tokens: TokenSource,
+        account_email: str,
+        timeout: float,
+        retry: RetryPolicy = PATIENT,
+    ) -> None:
+        self._http = http
+        self._base = api_base_url.rstrip("/")
+        self._auth = BearerAuth(tokens, REVOKED_MESSAGE)
+        self._account_email = account_email
+        self._timeout = timeout
+        self._retry = retry
+
+    def __repr__(self) -> str:
+        return f"GoogleCalendarClient(account_email={self._account_email!r})"
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        calendar_id: str | None = None,
+        allow: frozenset[int] = frozenset(),
+    ) -> httpx.Response:
+        """One authorized call with retries; a 401 forces one token refresh, and a second
+        401 means the grant is gone. Statuses in `allow` are returned to the caller."""
+
+        async def attempt() -> httpx.Response:
+            with mapped(calendar_id):
+                response = await self._http.request(
+                    method,
+                    f"{self._base}{path}",
+                    params=params,
+                    json=json,
+                    auth=self._auth,
+                    timeout=self._timeout,
+                )
+                if response.status_code not in allow:
+                    response.raise_for_status()
+            return response
+
+        return await with_retries(attempt, self._retry)
+
+    async def list_calendars(self) -> list[RemoteCalendarInfo]:
+        calendars: list[RemoteCalendarInfo] = []
+        page: str | None = None
+        while True:
+            params = {"maxResults": str(PAGE_SIZE)}
+            if page:
+                params["pageToken"] = page
+            body = (await self._send("GET", "/users/me/calendarList", params=params)).json()
+            calendars.extend(
+                calendar_info(item) for item in body.get("items") or () if not item.get("deleted")
+            )
+            page = body.get("nextPageToken")
+            if not page:
+                break
+        calendars.sort(key=lambda calendar: not calendar.is_primary)
+        return calendars
+
+    async def free_busy(
+        self, calendar_ids: Sequence[str], start: dt.datetime, end: dt.datetime
+    ) -> FreeBusy:
+        busy: dict[str, list[Interval]] = {calendar_id: [] for calendar_id in calendar_ids}
+        errors: dict[str, ProviderError] = {}
+        for chunk in chunked(list(dict.fromkeys(calendar_ids)), FREE_BUSY_MAX_CALENDARS):
+            for window in windows(start, end, FREE_BUSY_MAX_SPAN):
+                body = (
+                    await self._send(
+                        "POST",
+                        "/freeBusy",
+                        json={
+                            "timeMin": rfc3339(window.start),
+                            "timeMax": rfc3339(window.end),
+                            "timeZone": "UTC",
+                            "items": [{"id": calendar_id} for calendar_id in chunk],
+                        },
+                    )
+                ).json()
+                answers = body.get("calendars") or {}
+                for calendar_id in chunk:
+                    answer = answers.get(calendar_id)
+                    if answer is None:
+                        errors[calendar_id] = TransientError(
+                            "Google did not report this calendar's busy time."
+                        )
+                        continue
+                    if answer.get("errors"):
+                        errors[calendar_id] = free_busy_error(calendar_id, answer["errors"])
+                        continue
+                    busy[calendar_id].extend(
+                        Interval(parse_instant(b["start"]), parse_instant(b["end"]))
+                        for b in answer.get("busy") or ()
+                    )
+        return FreeBusy(
+            busy={
+                cid: merge_spans(spans, start, end)
+                for cid, spans in busy.items()
+                if cid not in errors
+            },
+            errors=errors,
+        )
+
+    async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
+        body = event_body(draft)
+        event_id = event_id_for(draft.idempotency_key) if draft.idempotency_key else None
+        if event_id is not None:
+            body["id"] = event_id
+        response = await self._send(
+            "POST",
+            f"/calendars/{segment(calendar_id)}/events",
+            params={"sendUpdates": "all" if draft.send_invitations else "none"},
+            json=body,
+            calendar_id=calendar_id,
+            allow=frozenset({409}) if event_id is not None else frozenset(),
+        )
+        if response.status_code == 409 and event_id is not None:
+            return event_id  # an earlier attempt with this key created it
+        return str(response.json()["id"])
+
+    async def update_event(self, calendar_id: str, event_id: str, draft: EventDraft) -> None:
+        response = await self._send(
+            "PATCH",
+            f"/calendars/{segment(calendar_id)}/events/{segment(event_id)}",
+            params={"sendUpdates": "all" if draft.send_invitations else "none"},
+            json=event_body(draft),
+            calendar_id=calendar_id,
+            allow=frozenset({404, 410}),
+        )
+        if response.status_code in {404, 410}:
+            # Google answers the same for a missing event and a missing calendar; the
+            # event is what the caller asked about.
+            raise EventGone(
+                "This event no longer exists at Google (deleted there?); book it again."
+            )
+
+    async def delete_event(self, calendar_id: str, event_id: str) -> None:
+        await self._send(
+            "DELETE",
+            f"/calendars/{segment(calendar_id)}/events/{segment(event_id)}",
+            params={"sendUpdates": "all"},
+            allow=frozenset({404, 410}),
+        )
+
+    async def create_calendar(self, name: str) -> RemoteCalendarInfo:
+        """Reuses an owned calendar of that name, so a retried create (task sync, S10)
+        does not leave two."""
+        for calendar in await self.list_calendars():
+            if (
+                calendar.access is Access.OWNER
+                and not calendar.is_primary
+                and calendar.name == name
+            ):
+                return calendar
+        body = (await self._send("POST", "/calendars", json={"summary": name})).json()
+        return RemoteCalendarInfo(
+            remote_id=str(body["id"]),
+            name=str(body.get("summary") or name),
+            time_zone=str(body.get("timeZone") or "UTC"),
+            access=Access.OWNER,
+            is_primary=False,
+        )
+
+    async def list_changes(
+        self,
+        calendar_id: str,
+        cursor: str | None,
+        *,
+        window_start: dt.datetime,
+        window_end: dt.datetime,
+        page: str | None = None,
+    ) -> ChangeSet:
+        params = {"singleEvents": "true", "maxResults": str(PAGE_SIZE)}
+        if cursor is not None:
+            params["syncToken"] = cursor  # Google refuses timeMin/timeMax with a syncToken
+        else:
+            params["timeMin"] = rfc3339(window_start)
+            params["timeMax"] = rfc3339(window_end)
+            # Cancelled instances of series come as `cancelled` items, as in later syncs.
+            params["showDeleted"] = "true"
+        if page is not None:
+            params["pageToken"] = page
+        response = await self._send(
+            "GET",
+            f"/calendars/{segment(calendar_id)}/events",
+            params=params,
+            calendar_id=calendar_id,
+            allow=frozenset({410}),
+        )
+        if response.status_code == 410:
+            raise CursorExpired("Google no longer accepts the sync token; run a full sync.")
+        body = response.json()
+        changed: list[RemoteEvent] = []
+        removed: list[str] = []
+        for item in body.get("items") or ():
+            if item.get("status") == "cancelled":
+                removed.append(str(item["id"]))
+                continue
+            event = remote_event(item)
+            # Incremental answers are not limited to the window: an event moved out of it
+            # is nothing to keep, like a deleted one.
+            if overlaps(event, window_start, window_end):
+                changed.append(event)
+            else:
+                removed.append(event.remote_id)
+        next_page = body.get("nextPageToken")
+        return ChangeSet(
+            changed=tuple(changed),
+            removed=tuple(removed),
+            next_cursor=None if next_page else body.get("nextSyncToken"),
+            next_page=next_page,
+        )
+
+    async def watch(
+        self, calendar_id: str, *, channel_id: str, address: str, token: str, ttl: dt.timedelta
+    ) -> Watch:
+        """`events.watch` (see `push`)."""
+        response = await self._send(
+            "POST",
+            push.watch_path(segment(calendar_id)),
+            json=push.watch_body(channel_id=channel_id, address=address, token=token, ttl=ttl),
+            calendar_id=calendar_id,
+        )
+        return push.watch_answer(response.json(), ttl)
+
+    async def renew_watch(self, watch: Watch, ttl: dt.timedelta) -> Watch:
+        raise NotOffered("Google channels cannot be extended; open a new one.")
+
+    async def stop_watch(self, watch: Watch) -> None:
+        """`channels.stop`; a channel Google no longer knows (404) is already stopped."""
+        await self._send("POST", push.STOP_PATH, json=push.stop_body(watch), allow=frozenset({404}))
