@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-import slotgraph.providers.microsoft as microsoft
+import slotgraph.providers.microsoft.wire as microsoft_wire
 from slotgraph.providers.base import (
     Access,
     AccessRevoked,
@@ -685,7 +685,7 @@ def test_all_day_events_keep_their_dates_whatever_zone_graph_reports_them_in(
         "start": {"dateTime": start[0], "timeZone": start[1]},
         "end": {"dateTime": end[0], "timeZone": end[1]},
     }
-    event = microsoft._to_event(item, "UTC")
+    event = microsoft_wire.to_event(item, "UTC")
     assert (event.all_day, event.start.date(), event.end.date()) == (
         True,
         dt.date(2030, 3, 10),

@@ -1,0 +1,34 @@
+"""Microsoft 365 adapter: the consent flow and token refresh with msal (`signin`), the
+`CalendarClient` over Microsoft Graph v1.0 with httpx (`client`), Graph JSON ↔ our value
+types (`wire`), Microsoft's failures → the provider error tree (`errors`) and change
+notification subscriptions (`push`). The names other code uses are importable from here.
+"""
+
+from slotgraph.providers.microsoft.client import (
+    KEY_PROPERTY,
+    MAX_CONCURRENT_PER_MAILBOX,
+    PAGE_SIZE,
+    SCHEDULE_MAX_MAILBOXES,
+    SCHEDULE_MAX_SPAN,
+    MicrosoftCalendarClient,
+    mailbox_gate,
+)
+from slotgraph.providers.microsoft.errors import PROVIDER, REVOKED_MESSAGE
+from slotgraph.providers.microsoft.push import MAX_SUBSCRIPTION_TTL
+from slotgraph.providers.microsoft.signin import SCOPES, SECRET_VERSION, MicrosoftOAuth
+
+__all__ = [
+    "KEY_PROPERTY",
+    "MAX_CONCURRENT_PER_MAILBOX",
+    "MAX_SUBSCRIPTION_TTL",
+    "PAGE_SIZE",
+    "PROVIDER",
+    "REVOKED_MESSAGE",
+    "SCHEDULE_MAX_MAILBOXES",
+    "SCHEDULE_MAX_SPAN",
+    "SCOPES",
+    "SECRET_VERSION",
+    "MicrosoftCalendarClient",
+    "MicrosoftOAuth",
+    "mailbox_gate",
+]

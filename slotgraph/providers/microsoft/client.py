@@ -1,0 +1,457 @@
+"""The `CalendarClient` for one Microsoft 365 mailbox over Microsoft Graph v1.0 with httpx.
+
+Free/busy. Mailbox addresses go through `getSchedule` (the mailbox's default calendar, computed
+by Exchange: cancelled and declined meetings already left out), in requests of at most 20
+schedules and 62 days, run concurrently; each `scheduleItem` status is mapped by C4 (`unknown`
+counts as busy), and a per-schedule `error` is `CalendarGone` for unknown or hidden mailboxes,
+else an error for that calendar, never free time. Other calendars are invisible to getSchedule,
+so their busy time comes from a paged `calendarView` through `slotgraph.providers.busy`.
+
+Sync (`list_changes`). calendarView delta: the first call lists the window; `@odata.nextLink`
+pages come back as `next_page`, the final `@odata.deltaLink` is the cursor; `@removed` items
+are removed ids. Graph reports occurrences and exceptions of series one by one, so no series
+special case is needed. The window is fixed by the round's first call: a caller whose window
+moved starts a full listing. Cursors and pages are Graph URLs and are followed only when they
+point at the configured Graph base URL, so a bearer token is never sent elsewhere.
+
+Writes. Creates carry Graph's `transactionId` (Graph drops a retried POST of the same
+transaction) and the key in a single-value extended property, looked up before creating, so a
+create retried later (an outbox retry) lands once too. Deleting a gone event is not an error.
+
+Limits. Graph allows 4 concurrent requests per mailbox: every request (with its token refresh
+and resend after a 401, `BearerAuth`) holds the mailbox's semaphore, shared by all clients of
+that mailbox in the process. 429/503/504 (with Retry-After) are retried by `with_retries`;
+failures are mapped once, by `errors.mapped`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Final
+
+import httpx
+import structlog
+
+from slotgraph.providers.auth import BearerAuth
+from slotgraph.providers.base import (
+    Access,
+    CalendarGone,
+    ChangeSet,
+    CursorExpired,
+    EventDraft,
+    FreeBusy,
+    Interval,
+    ProviderError,
+    RemoteCalendarInfo,
+    RemoteEvent,
+    ShowAs,
+    TokenSource,
+    Watch,
+    chunked,
+    windows,
+)
+from slotgraph.providers.busy import busy_interval, merge_spans
+from slotgraph.providers.microsoft import push
+from slotgraph.providers.microsoft.errors import (
+    REVOKED_MESSAGE,
+    Missing,
+    mapped,
+    schedule_error,
+    status_error,
+)
+from slotgraph.providers.microsoft.wire import (
+    SHOW_AS,
+    calendar_info,
+    event_body,
+    graph_utc,
+    instant,
+    is_mailbox,
+    iso_z,
+    segment,
+    to_event,
+    zone_name,
+)
+from slotgraph.providers.retry import PATIENT, RetryPolicy, with_retries
+
+log = structlog.get_logger("slotgraph.microsoft")
+
+SCHEDULE_MAX_MAILBOXES: Final = 20
+SCHEDULE_MAX_SPAN: Final = dt.timedelta(days=62)
+MAX_CONCURRENT_PER_MAILBOX: Final = 4
+PAGE_SIZE: Final = 100
+# Slotgraph's idempotency key, in the same MAPI property set the Exchange adapter uses, so an
+# event written over EWS is recognised over Graph too.
+KEY_PROPERTY: Final = "String {5107a9a0-7c1e-4d4b-9a57-8f2d3c6e1b11} Name SlotgraphIdempotencyKey"
+
+_MAILBOX_GATES: weakref.WeakValueDictionary[str, asyncio.Semaphore] = weakref.WeakValueDictionary()
+_GATES_LOCK = threading.Lock()
+
+
+def mailbox_gate(mailbox: str) -> asyncio.Semaphore:
+    """The process-wide semaphore of one mailbox (Graph: at most 4 concurrent requests per
+    mailbox and application). Kept while some client holds it."""
+    key = mailbox.lower()
+    with _GATES_LOCK:
+        gate = _MAILBOX_GATES.get(key)
+        if gate is None:
+            gate = asyncio.Semaphore(MAX_CONCURRENT_PER_MAILBOX)
+            _MAILBOX_GATES[key] = gate
+        return gate
+
+
+class MicrosoftCalendarClient:
+    """`CalendarClient` for one Microsoft 365 mailbox over Graph v1.0."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        tokens: TokenSource,
+        *,
+        account_email: str,
+        base_url: str,
+        timeout: float,
+        retry: RetryPolicy = PATIENT,
+        time_zone: str | None = None,
+    ) -> None:
+        self._http = http
+        self._auth = BearerAuth(tokens, REVOKED_MESSAGE, remember=True)
+        self._email = account_email
+        self._base = base_url.rstrip("/")
+        self._timeout = timeout
+        self._retry = retry
+        self._gate = mailbox_gate(account_email)
+        self._time_zone = time_zone
+
+    def __repr__(self) -> str:
+        return f"MicrosoftCalendarClient(account_email={self._email!r})"
+
+    # CalendarClient ---------------------------------------------------------------------
+
+    async def list_calendars(self) -> list[RemoteCalendarInfo]:
+        zone = await self._zone()
+        calendars: list[RemoteCalendarInfo] = []
+        async for item in self._items(f"{self._base}/me/calendars", {"$top": str(PAGE_SIZE)}):
+            calendars.append(calendar_info(item, self._email, zone))
+        return sorted(calendars, key=lambda c: not c.is_primary)
+
+    async def free_busy(
+        self, calendar_ids: Sequence[str], start: dt.datetime, end: dt.datetime
+    ) -> FreeBusy:
+        ids = list(dict.fromkeys(calendar_ids))
+        mailboxes = [c for c in ids if is_mailbox(c)]
+        busy: dict[str, list[Interval]] = {c: [] for c in ids}
+        errors: dict[str, ProviderError] = {}
+        requests_ = [
+            self._schedule(list(chunk), window)
+            for chunk in chunked(mailboxes, SCHEDULE_MAX_MAILBOXES)
+            for window in windows(start, end, SCHEDULE_MAX_SPAN)
+        ]
+        for answers in await asyncio.gather(*requests_):
+            for calendar_id, answer in answers.items():
+                if isinstance(answer, ProviderError):
+                    errors.setdefault(calendar_id, answer)
+                elif calendar_id in busy:
+                    busy[calendar_id].extend(answer)
+        others = [c for c in ids if not is_mailbox(c)]
+        if others:
+            zone = await self._zone()
+            views = await asyncio.gather(
+                *(self._view(c, start, end, zone) for c in others), return_exceptions=True
+            )
+            for calendar_id, view in zip(others, views, strict=True):
+                if isinstance(view, CalendarGone):
+                    errors[calendar_id] = view
+                elif isinstance(view, BaseException):
+                    raise view
+                else:
+                    busy[calendar_id].extend(
+                        span for event in view if (span := busy_interval(event, zone)) is not None
+                    )
+        return FreeBusy(
+            busy={
+                c: merge_spans(spans, start, end) for c, spans in busy.items() if c not in errors
+            },
+            errors=errors,
+        )
+
+    async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
+        base = self._calendar_path(calendar_id)
+        key = draft.idempotency_key
+        if key:
+            existing = await self._find_by_key(calendar_id, key)
+            if existing is not None:
+                return existing
+        body = event_body(draft)
+        if key:
+            body["transactionId"] = key[:255]
+            body["singleValueExtendedProperties"] = [{"id": KEY_PROPERTY, "value": key}]
+        response = await self._request("POST", f"{base}/events", body=body, calendar_id=calendar_id)
+        assert response is not None
+        return str(response.json()["id"])
+
+    async def update_event(self, calendar_id: str, event_id: str, draft: EventDraft) -> None:
+        await self._request(
+            "PATCH",
+            f"{self._calendar_path(calendar_id)}/events/{segment(event_id)}",
+            body=event_body(draft),
+            calendar_id=calendar_id,
+            missing="event",
+        )
+
+    async def delete_event(self, calendar_id: str, event_id: str) -> None:
+        await self._request(
+            "DELETE",
+            f"{self._calendar_path(calendar_id)}/events/{segment(event_id)}",
+            calendar_id=calendar_id,
+            tolerate=(404,),  # already gone: deleting is idempotent
+        )
+
+    async def create_calendar(self, name: str) -> RemoteCalendarInfo:
+        zone = await self._zone()
+        response = await self._request(
+            "POST", f"{self._base}/me/calendars", body={"name": name}, accept=(409,)
+        )
+        assert response is not None
+        if response.status_code == 409:  # ErrorFolderExists: a retried create, use the first
+            for calendar in await self.list_calendars():
+                if calendar.name == name and not calendar.is_primary:
+                    return calendar
+            raise ProviderError("A calendar with that name exists but cannot be opened.")
+        created = response.json()
+        return RemoteCalendarInfo(
+            remote_id=str(created["id"]),
+            name=str(created.get("name") or name),
+            time_zone=zone,
+            access=Access.OWNER,
+            is_primary=False,
+        )
+
+    async def list_changes(
+        self,
+        calendar_id: str,
+        cursor: str | None,
+        *,
+        window_start: dt.datetime,
+        window_end: dt.datetime,
+        page: str | None = None,
+    ) -> ChangeSet:
+        zone = await self._zone()
+        link = page or cursor
+        if link is None:
+            url = f"{self._calendar_path(calendar_id)}/calendarView/delta"
+            params: dict[str, str] | None = {
+                "startDateTime": iso_z(window_start),
+                "endDateTime": iso_z(window_end),
+            }
+        else:
+            if not link.startswith(f"{self._base}/"):
+                raise CursorExpired("The Microsoft 365 sync cursor is not valid; run a full sync.")
+            url, params = link, None
+        response = await self._request(
+            "GET", url, params=params, calendar_id=calendar_id, page_size=PAGE_SIZE
+        )
+        assert response is not None
+        payload = response.json()
+        changed: list[RemoteEvent] = []
+        removed: list[str] = []
+        for item in payload.get("value", ()):
+            if "@removed" in item:
+                removed.append(str(item["id"]))
+            elif item.get("type") != "seriesMaster":
+                changed.append(to_event(item, zone))
+        next_page = payload.get("@odata.nextLink")
+        return ChangeSet(
+            changed=tuple(changed),
+            removed=tuple(removed),
+            next_cursor=None if next_page else payload.get("@odata.deltaLink"),
+            next_page=next_page,
+        )
+
+    # push (see `push`) ---------------------------------------------------------------
+
+    async def watch(
+        self, calendar_id: str, *, channel_id: str, address: str, token: str, ttl: dt.timedelta
+    ) -> Watch:
+        """A change-notification subscription on the calendar's events (see `push`)."""
+        expires = push.expiry(ttl)
+        response = await self._request(
+            "POST",
+            f"{self._base}/subscriptions",
+            body=push.subscription_body(
+                resource=push.events_resource(calendar_id, self._email),
+                address=address,
+                token=token,
+                expires=expires,
+            ),
+            calendar_id=calendar_id,
+        )
+        assert response is not None
+        return push.watch_answer(response.json(), expires)
+
+    async def renew_watch(self, watch: Watch, ttl: dt.timedelta) -> Watch:
+        """PATCH the subscription's expiry; a subscription Graph no longer knows fails
+        (the caller opens a new one)."""
+        expires = push.expiry(ttl)
+        response = await self._request(
+            "PATCH",
+            f"{self._base}/subscriptions/{segment(watch.id)}",
+            body=push.renewal_body(expires),
+        )
+        assert response is not None
+        return push.watch_answer(response.json(), expires)
+
+    async def stop_watch(self, watch: Watch) -> None:
+        await self._request(
+            "DELETE", f"{self._base}/subscriptions/{segment(watch.id)}", tolerate=(404,)
+        )
+
+    # reads ------------------------------------------------------------------------------
+
+    async def _zone(self) -> str:
+        """The mailbox's IANA zone (mailboxSettings), read once; UTC when Graph will not say."""
+        if self._time_zone is None:
+            response = await self._request(
+                "GET", f"{self._base}/me/mailboxSettings", tolerate=(403, 404)
+            )
+            name = response.json().get("timeZone") if response is not None else None
+            zone = zone_name(str(name)) if name else None
+            if zone is None:
+                log.warning("microsoft_mailbox_zone_unknown", email=self._email)
+            self._time_zone = zone or "UTC"
+        return self._time_zone
+
+    async def _schedule(
+        self, mailboxes: list[str], window: Interval
+    ) -> dict[str, list[Interval] | ProviderError]:
+        response = await self._request(
+            "POST",
+            f"{self._base}/me/calendar/getSchedule",
+            body={
+                "schedules": mailboxes,
+                "startTime": graph_utc(window.start),
+                "endTime": graph_utc(window.end),
+                "availabilityViewInterval": 30,
+            },
+        )
+        assert response is not None
+        answers: dict[str, list[Interval] | ProviderError] = {}
+        for schedule in response.json().get("value", ()):
+            schedule_id = str(schedule.get("scheduleId") or "")
+            match = next((m for m in mailboxes if m.lower() == schedule_id.lower()), schedule_id)
+            error = schedule.get("error")
+            if error:
+                answers[match] = schedule_error(error, match)
+                continue
+            answers[match] = [
+                Interval(instant(item["start"]), instant(item["end"]))
+                for item in schedule.get("scheduleItems") or ()
+                if SHOW_AS.get(str(item.get("status")), ShowAs.BUSY)
+                not in (ShowAs.FREE, ShowAs.WORKING_ELSEWHERE)  # C4
+            ]
+        for mailbox in mailboxes:  # a schedule Graph did not answer for is not free time
+            answers.setdefault(mailbox, ProviderError("Microsoft 365 did not answer for it."))
+        return answers
+
+    async def _view(
+        self, calendar_id: str, start: dt.datetime, end: dt.datetime, zone: str
+    ) -> list[RemoteEvent]:
+        params = {
+            "startDateTime": iso_z(start),
+            "endDateTime": iso_z(end),
+            "$top": str(PAGE_SIZE),
+        }
+        url = f"{self._calendar_path(calendar_id)}/calendarView"
+        return [
+            to_event(item, zone)
+            async for item in self._items(url, params, calendar_id=calendar_id)
+            if item.get("type") != "seriesMaster"
+        ]
+
+    async def _find_by_key(self, calendar_id: str, key: str) -> str | None:
+        literal = key.replace("'", "''")
+        response = await self._request(
+            "GET",
+            f"{self._calendar_path(calendar_id)}/events",
+            params={
+                "$filter": (
+                    f"singleValueExtendedProperties/Any(ep: ep/id eq '{KEY_PROPERTY}' "
+                    f"and ep/value eq '{literal}')"
+                ),
+                "$select": "id",
+                "$top": "1",
+            },
+            calendar_id=calendar_id,
+        )
+        assert response is not None
+        found = response.json().get("value") or []
+        return str(found[0]["id"]) if found else None
+
+    async def _items(
+        self, url: str, params: dict[str, str] | None, *, calendar_id: str | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every item of a collection, following `@odata.nextLink`."""
+        next_url: str | None = url
+        while next_url is not None:
+            if not next_url.startswith(f"{self._base}/"):
+                raise ProviderError("Microsoft 365 sent a paging link elsewhere.")
+            response = await self._request(
+                "GET", next_url, params=params, calendar_id=calendar_id, page_size=PAGE_SIZE
+            )
+            assert response is not None
+            payload = response.json()
+            for item in payload.get("value", ()):
+                yield item
+            next_url, params = payload.get("@odata.nextLink"), None
+
+    def _calendar_path(self, calendar_id: str) -> str:
+        if not is_mailbox(calendar_id):
+            return f"{self._base}/me/calendars/{segment(calendar_id)}"
+        if calendar_id.lower() == self._email.lower():
+            return f"{self._base}/me/calendar"
+        return f"{self._base}/users/{segment(calendar_id)}/calendar"
+
+    # plumbing ---------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+        calendar_id: str | None = None,
+        missing: Missing = "calendar",
+        tolerate: tuple[int, ...] = (),
+        page_size: int | None = None,
+        accept: tuple[int, ...] = (),
+    ) -> httpx.Response | None:
+        """One Graph request, retried per the policy; None for a `tolerate`d status. A 404/403
+        is `CalendarGone` for `calendar_id` (missing="calendar") or a vanished event."""
+
+        prefer = 'outlook.timezone="UTC"'
+        if page_size is not None:
+            prefer += f", odata.maxpagesize={page_size}"
+
+        async def attempt() -> httpx.Response | None:
+            with mapped(calendar_id, missing):
+                async with self._gate:
+                    response = await self._http.request(
+                        method,
+                        url,
+                        params=params,
+                        json=body,
+                        headers={"Prefer": prefer},
+                        auth=self._auth,
+                        timeout=self._timeout,
+                    )
+                if response.is_success or response.status_code in accept:
+                    return response
+                if response.status_code in tolerate:
+                    return None
+                raise status_error(response, calendar_id=calendar_id, missing=missing)
+
+        return await with_retries(attempt, self._retry)
