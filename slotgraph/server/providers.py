@@ -1,6 +1,7 @@
 """Building the provider registries from settings: which providers are configured, their
 base URLs, the shared HTTP client they use, and how patient their calls are: one registry
-for calls a person waits on (tight retries and timeout, #4) and one for background jobs."""
+for calls a person waits on (tight retries and timeout, so a slow provider falls back on the
+busy cache, C16) and one for background jobs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 import certifi
 
 from slotgraph.models.enums import Provider
-from slotgraph.providers.exchange_registry import ExchangeConnector, ExchangeThreads
+from slotgraph.providers.exchange import ExchangeConnector, ExchangeThreads
 from slotgraph.providers.google import GoogleOAuth
 from slotgraph.providers.microsoft import MicrosoftOAuth
 from slotgraph.providers.registry import OAuthProvider, ProviderRegistry

@@ -25,7 +25,7 @@ from exchangelib.configuration import Configuration  # type: ignore[import-untyp
 from exchangelib.credentials import Credentials  # type: ignore[import-untyped]
 from exchangelib.protocol import FailFast, close_connections  # type: ignore[import-untyped]
 
-import slotgraph.providers.exchange as exchange
+import slotgraph.providers.exchange.sync as exchange_sync
 from slotgraph.providers.base import (
     Access,
     AccessRevoked,
@@ -541,7 +541,7 @@ async def test_incremental_sync_reports_only_what_changed(
 async def test_incremental_sync_pages_large_change_sets(
     fake: FakeExchange, client: CalendarClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(exchange, "SYNC_PAGE_SIZE", 2)
+    monkeypatch.setattr(exchange_sync, "SYNC_PAGE_SIZE", 2)
     listing = await full_listing(client, fake.email)
     for day in (9, 10, 11):
         fake.add_event(ScriptedEvent(f"extra-{day}", "Extra", utc(day, 18), utc(day, 19)))

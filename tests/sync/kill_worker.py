@@ -11,7 +11,7 @@ import sys
 
 import anyio
 
-import slotgraph.providers.exchange as exchange
+import slotgraph.providers.exchange.sync as exchange_sync
 from slotgraph.calsync.engine import SyncConfig, SyncContext, sync_connection
 from slotgraph.models.db import create_engine, create_sessionmaker
 from slotgraph.providers.exchange import ExchangeCalendarClient, ExchangeCredentials
@@ -25,7 +25,7 @@ LEASE = dt.timedelta(minutes=2)
 
 async def main(database_url: str, ews_url: str, email: str, connection_id: int, now: str) -> None:
     # Pages of two changes, so that a handful of changes makes a multi-page sync to kill.
-    exchange.SYNC_PAGE_SIZE = 2  # type: ignore[misc]
+    exchange_sync.SYNC_PAGE_SIZE = 2  # type: ignore[misc]
     engine = create_engine(database_url, pool_size=1, max_overflow=0)
     client = ExchangeCalendarClient(
         ExchangeCredentials(email, PASSWORD),

@@ -8,11 +8,8 @@ from typing import Any
 import anyio
 
 from slotgraph.providers.base import CalendarClient
-from slotgraph.providers.exchange import (
-    ExchangeCalendarClient,
-    ExchangeCredentials,
-    connect_exchange,
-)
+from slotgraph.providers.exchange.client import ExchangeCalendarClient
+from slotgraph.providers.exchange.connect import ExchangeCredentials, connect_exchange
 from slotgraph.providers.registry import ExchangeAccount
 from slotgraph.providers.retry import PATIENT, RetryPolicy
 

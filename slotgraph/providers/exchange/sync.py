@@ -1,0 +1,108 @@
+"""Sync (`list_changes`) over SyncFolderItems, run in worker threads.
+
+The cursor wraps the SyncFolderItems sync state. A full listing takes a sync state first and
+then the calendar view of the window, so a change made in between is reported again rather
+than lost. Incremental pages report single items as they change. EWS reports a change to any
+occurrence of a recurring series as a change of its master, without saying which occurrences
+appeared or vanished, so a changed or deleted series answers `CursorExpired`: the caller runs
+a full listing of the window, which is exact. To recognise a deleted master, the cursor
+carries short fingerprints of the calendar's recurring masters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Final
+
+from exchangelib.items import (  # type: ignore[import-untyped]
+    ID_ONLY,
+)
+from exchangelib.services import (  # type: ignore[import-untyped]
+    SyncFolderItems,
+)
+
+from slotgraph.providers.base import (
+    ChangeSet,
+    CursorExpired,
+    RemoteEvent,
+)
+from slotgraph.providers.exchange.ews import event_field_paths, field_path, read_change, view_events
+from slotgraph.providers.exchange.wire import (
+    fingerprint,
+    make_cursor,
+    overlaps_window,
+    read_cursor,
+    to_event,
+)
+
+SYNC_PAGE_SIZE: Final = 512  # the most SyncFolderItems returns per call
+
+
+def full_listing(
+    account: Any, folder: Any, zone: str, start: dt.datetime, end: dt.datetime
+) -> ChangeSet:
+    """The window's events, with a cursor taken before they were read."""
+    # The sync state first: a change made while the view is read comes again next time.
+    state: str | None = None
+    masters: set[str] = set()
+    service = SyncFolderItems(account=account)
+    while True:
+        for change in service.call(
+            folder=folder,
+            shape=ID_ONLY,
+            additional_fields={field_path("type")},
+            sync_state=state,
+            ignore=None,
+            max_changes_returned=SYNC_PAGE_SIZE,
+            sync_scope=None,
+        ):
+            kind, item = read_change(change)
+            if kind == SyncFolderItems.DELETE:
+                masters.discard(fingerprint(str(item.id)))
+            elif kind != SyncFolderItems.READ_FLAG_CHANGE and item.type == "RecurringMaster":
+                masters.add(fingerprint(str(item.id)))
+        previous, state = state, str(service.sync_state)
+        if service.includes_last_item_in_range or state == previous:
+            break
+    events = view_events(account, folder, start, end, zone)
+    return ChangeSet(changed=tuple(events), removed=(), next_cursor=make_cursor(state, masters))
+
+
+def changes(
+    account: Any, folder: Any, zone: str, token: str, start: dt.datetime, end: dt.datetime
+) -> ChangeSet:
+    """One page of changes since `token`; `CursorExpired` when a series changed."""
+    state, masters = read_cursor(token)
+    service = SyncFolderItems(account=account)
+    changed: list[RemoteEvent] = []
+    removed: list[str] = []
+    for change in service.call(
+        folder=folder,
+        shape=ID_ONLY,
+        additional_fields=event_field_paths(),
+        sync_state=state,
+        ignore=None,
+        max_changes_returned=SYNC_PAGE_SIZE,
+        sync_scope=None,
+    ):
+        kind, item = read_change(change)
+        if kind == SyncFolderItems.READ_FLAG_CHANGE:
+            continue
+        if kind == SyncFolderItems.DELETE:
+            if fingerprint(str(item.id)) in masters:
+                raise CursorExpired("A recurring series was deleted; run a full sync.")
+            removed.append(str(item.id))
+            continue
+        if item.type == "RecurringMaster":
+            raise CursorExpired("A recurring series changed on Exchange; run a full sync.")
+        event = to_event(item, zone)
+        if overlaps_window(event, zone, start, end):
+            changed.append(event)
+        else:  # moved out of (or created outside) the window: nothing to keep for it
+            removed.append(event.remote_id)
+    next_token = make_cursor(str(service.sync_state), masters)
+    if service.includes_last_item_in_range:
+        return ChangeSet(changed=tuple(changed), removed=tuple(removed), next_cursor=next_token)
+    return ChangeSet(
+        changed=tuple(changed), removed=tuple(removed), next_cursor=None, next_page=next_token
+    )
