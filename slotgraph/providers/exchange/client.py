@@ -98,9 +98,6 @@ CLIENT_DEADLINE_FACTOR: Final = 10
 T = TypeVar("T")
 
 
-# -- the calendar client -----------------------------------------------------------------
-
-
 class ExchangeCalendarClient:
     """`CalendarClient` for one Exchange mailbox, over EWS with exchangelib (delegate access:
     the login is the mailbox's own user, no impersonation).

@@ -75,9 +75,6 @@ class ExchangeAccountInfo:
     username: str
 
 
-# -- connecting --------------------------------------------------------------------------
-
-
 async def connect_exchange(
     creds: ExchangeCredentials,
     *,

@@ -6,14 +6,12 @@ notification subscriptions (`push`). The names other code uses are importable fr
 
 from slotgraph.providers.microsoft.client import (
     KEY_PROPERTY,
-    MAX_CONCURRENT_PER_MAILBOX,
-    PAGE_SIZE,
     SCHEDULE_MAX_MAILBOXES,
     SCHEDULE_MAX_SPAN,
     MicrosoftCalendarClient,
-    mailbox_gate,
 )
 from slotgraph.providers.microsoft.errors import PROVIDER, REVOKED_MESSAGE
+from slotgraph.providers.microsoft.graph import MAX_CONCURRENT_PER_MAILBOX, PAGE_SIZE, mailbox_gate
 from slotgraph.providers.microsoft.push import MAX_SUBSCRIPTION_TTL
 from slotgraph.providers.microsoft.signin import SCOPES, SECRET_VERSION, MicrosoftOAuth
 

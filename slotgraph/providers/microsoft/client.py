@@ -18,25 +18,20 @@ Writes. Creates carry Graph's `transactionId` (Graph drops a retried POST of the
 transaction) and the key in a single-value extended property, looked up before creating, so a
 create retried later (an outbox retry) lands once too. Deleting a gone event is not an error.
 
-Limits. Graph allows 4 concurrent requests per mailbox: every request (with its token refresh
-and resend after a 401, `BearerAuth`) holds the mailbox's semaphore, shared by all clients of
-that mailbox in the process. 429/503/504 (with Retry-After) are retried by `with_retries`;
-failures are mapped once, by `errors.mapped`.
+Requests go through `graph.Graph` (bearer auth with one refresh and resend on 401, the
+mailbox's concurrency gate, retries, failures mapped once by `errors.mapped`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import threading
-import weakref
-from collections.abc import AsyncIterator, Sequence
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Final
 
 import httpx
 import structlog
 
-from slotgraph.providers.auth import BearerAuth
 from slotgraph.providers.base import (
     Access,
     CalendarGone,
@@ -57,12 +52,9 @@ from slotgraph.providers.base import (
 from slotgraph.providers.busy import busy_interval, merge_spans
 from slotgraph.providers.microsoft import push
 from slotgraph.providers.microsoft.errors import (
-    REVOKED_MESSAGE,
-    Missing,
-    mapped,
     schedule_error,
-    status_error,
 )
+from slotgraph.providers.microsoft.graph import PAGE_SIZE, Graph
 from slotgraph.providers.microsoft.wire import (
     SHOW_AS,
     calendar_info,
@@ -75,32 +67,15 @@ from slotgraph.providers.microsoft.wire import (
     to_event,
     zone_name,
 )
-from slotgraph.providers.retry import PATIENT, RetryPolicy, with_retries
+from slotgraph.providers.retry import PATIENT, RetryPolicy
 
 log = structlog.get_logger("slotgraph.microsoft")
 
 SCHEDULE_MAX_MAILBOXES: Final = 20
 SCHEDULE_MAX_SPAN: Final = dt.timedelta(days=62)
-MAX_CONCURRENT_PER_MAILBOX: Final = 4
-PAGE_SIZE: Final = 100
 # Slotgraph's idempotency key, in the same MAPI property set the Exchange adapter uses, so an
 # event written over EWS is recognised over Graph too.
 KEY_PROPERTY: Final = "String {5107a9a0-7c1e-4d4b-9a57-8f2d3c6e1b11} Name SlotgraphIdempotencyKey"
-
-_MAILBOX_GATES: weakref.WeakValueDictionary[str, asyncio.Semaphore] = weakref.WeakValueDictionary()
-_GATES_LOCK = threading.Lock()
-
-
-def mailbox_gate(mailbox: str) -> asyncio.Semaphore:
-    """The process-wide semaphore of one mailbox (Graph: at most 4 concurrent requests per
-    mailbox and application). Kept while some client holds it."""
-    key = mailbox.lower()
-    with _GATES_LOCK:
-        gate = _MAILBOX_GATES.get(key)
-        if gate is None:
-            gate = asyncio.Semaphore(MAX_CONCURRENT_PER_MAILBOX)
-            _MAILBOX_GATES[key] = gate
-        return gate
 
 
 class MicrosoftCalendarClient:
@@ -117,13 +92,11 @@ class MicrosoftCalendarClient:
         retry: RetryPolicy = PATIENT,
         time_zone: str | None = None,
     ) -> None:
-        self._http = http
-        self._auth = BearerAuth(tokens, REVOKED_MESSAGE, remember=True)
+        self._graph = Graph(
+            http, tokens, mailbox=account_email, base_url=base_url, timeout=timeout, retry=retry
+        )
         self._email = account_email
-        self._base = base_url.rstrip("/")
-        self._timeout = timeout
-        self._retry = retry
-        self._gate = mailbox_gate(account_email)
+        self._base = self._graph.base
         self._time_zone = time_zone
 
     def __repr__(self) -> str:
@@ -134,7 +107,7 @@ class MicrosoftCalendarClient:
     async def list_calendars(self) -> list[RemoteCalendarInfo]:
         zone = await self._zone()
         calendars: list[RemoteCalendarInfo] = []
-        async for item in self._items(f"{self._base}/me/calendars", {"$top": str(PAGE_SIZE)}):
+        async for item in self._graph.items(f"{self._base}/me/calendars", {"$top": str(PAGE_SIZE)}):
             calendars.append(calendar_info(item, self._email, zone))
         return sorted(calendars, key=lambda c: not c.is_primary)
 
@@ -189,12 +162,14 @@ class MicrosoftCalendarClient:
         if key:
             body["transactionId"] = key[:255]
             body["singleValueExtendedProperties"] = [{"id": KEY_PROPERTY, "value": key}]
-        response = await self._request("POST", f"{base}/events", body=body, calendar_id=calendar_id)
+        response = await self._graph.request(
+            "POST", f"{base}/events", body=body, calendar_id=calendar_id
+        )
         assert response is not None
         return str(response.json()["id"])
 
     async def update_event(self, calendar_id: str, event_id: str, draft: EventDraft) -> None:
-        await self._request(
+        await self._graph.request(
             "PATCH",
             f"{self._calendar_path(calendar_id)}/events/{segment(event_id)}",
             body=event_body(draft),
@@ -203,7 +178,7 @@ class MicrosoftCalendarClient:
         )
 
     async def delete_event(self, calendar_id: str, event_id: str) -> None:
-        await self._request(
+        await self._graph.request(
             "DELETE",
             f"{self._calendar_path(calendar_id)}/events/{segment(event_id)}",
             calendar_id=calendar_id,
@@ -212,7 +187,7 @@ class MicrosoftCalendarClient:
 
     async def create_calendar(self, name: str) -> RemoteCalendarInfo:
         zone = await self._zone()
-        response = await self._request(
+        response = await self._graph.request(
             "POST", f"{self._base}/me/calendars", body={"name": name}, accept=(409,)
         )
         assert response is not None
@@ -251,7 +226,7 @@ class MicrosoftCalendarClient:
             if not link.startswith(f"{self._base}/"):
                 raise CursorExpired("The Microsoft 365 sync cursor is not valid; run a full sync.")
             url, params = link, None
-        response = await self._request(
+        response = await self._graph.request(
             "GET", url, params=params, calendar_id=calendar_id, page_size=PAGE_SIZE
         )
         assert response is not None
@@ -278,7 +253,7 @@ class MicrosoftCalendarClient:
     ) -> Watch:
         """A change-notification subscription on the calendar's events (see `push`)."""
         expires = push.expiry(ttl)
-        response = await self._request(
+        response = await self._graph.request(
             "POST",
             f"{self._base}/subscriptions",
             body=push.subscription_body(
@@ -296,7 +271,7 @@ class MicrosoftCalendarClient:
         """PATCH the subscription's expiry; a subscription Graph no longer knows fails
         (the caller opens a new one)."""
         expires = push.expiry(ttl)
-        response = await self._request(
+        response = await self._graph.request(
             "PATCH",
             f"{self._base}/subscriptions/{segment(watch.id)}",
             body=push.renewal_body(expires),
@@ -305,7 +280,7 @@ class MicrosoftCalendarClient:
         return push.watch_answer(response.json(), expires)
 
     async def stop_watch(self, watch: Watch) -> None:
-        await self._request(
+        await self._graph.request(
             "DELETE", f"{self._base}/subscriptions/{segment(watch.id)}", tolerate=(404,)
         )
 
@@ -314,7 +289,7 @@ class MicrosoftCalendarClient:
     async def _zone(self) -> str:
         """The mailbox's IANA zone (mailboxSettings), read once; UTC when Graph will not say."""
         if self._time_zone is None:
-            response = await self._request(
+            response = await self._graph.request(
                 "GET", f"{self._base}/me/mailboxSettings", tolerate=(403, 404)
             )
             name = response.json().get("timeZone") if response is not None else None
@@ -327,7 +302,7 @@ class MicrosoftCalendarClient:
     async def _schedule(
         self, mailboxes: list[str], window: Interval
     ) -> dict[str, list[Interval] | ProviderError]:
-        response = await self._request(
+        response = await self._graph.request(
             "POST",
             f"{self._base}/me/calendar/getSchedule",
             body={
@@ -367,13 +342,13 @@ class MicrosoftCalendarClient:
         url = f"{self._calendar_path(calendar_id)}/calendarView"
         return [
             to_event(item, zone)
-            async for item in self._items(url, params, calendar_id=calendar_id)
+            async for item in self._graph.items(url, params, calendar_id=calendar_id)
             if item.get("type") != "seriesMaster"
         ]
 
     async def _find_by_key(self, calendar_id: str, key: str) -> str | None:
         literal = key.replace("'", "''")
-        response = await self._request(
+        response = await self._graph.request(
             "GET",
             f"{self._calendar_path(calendar_id)}/events",
             params={
@@ -390,68 +365,9 @@ class MicrosoftCalendarClient:
         found = response.json().get("value") or []
         return str(found[0]["id"]) if found else None
 
-    async def _items(
-        self, url: str, params: dict[str, str] | None, *, calendar_id: str | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Every item of a collection, following `@odata.nextLink`."""
-        next_url: str | None = url
-        while next_url is not None:
-            if not next_url.startswith(f"{self._base}/"):
-                raise ProviderError("Microsoft 365 sent a paging link elsewhere.")
-            response = await self._request(
-                "GET", next_url, params=params, calendar_id=calendar_id, page_size=PAGE_SIZE
-            )
-            assert response is not None
-            payload = response.json()
-            for item in payload.get("value", ()):
-                yield item
-            next_url, params = payload.get("@odata.nextLink"), None
-
     def _calendar_path(self, calendar_id: str) -> str:
         if not is_mailbox(calendar_id):
             return f"{self._base}/me/calendars/{segment(calendar_id)}"
         if calendar_id.lower() == self._email.lower():
             return f"{self._base}/me/calendar"
         return f"{self._base}/users/{segment(calendar_id)}/calendar"
-
-    # plumbing ---------------------------------------------------------------------------
-
-    async def _request(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: dict[str, str] | None = None,
-        body: dict[str, Any] | None = None,
-        calendar_id: str | None = None,
-        missing: Missing = "calendar",
-        tolerate: tuple[int, ...] = (),
-        page_size: int | None = None,
-        accept: tuple[int, ...] = (),
-    ) -> httpx.Response | None:
-        """One Graph request, retried per the policy; None for a `tolerate`d status. A 404/403
-        is `CalendarGone` for `calendar_id` (missing="calendar") or a vanished event."""
-
-        prefer = 'outlook.timezone="UTC"'
-        if page_size is not None:
-            prefer += f", odata.maxpagesize={page_size}"
-
-        async def attempt() -> httpx.Response | None:
-            with mapped(calendar_id, missing):
-                async with self._gate:
-                    response = await self._http.request(
-                        method,
-                        url,
-                        params=params,
-                        json=body,
-                        headers={"Prefer": prefer},
-                        auth=self._auth,
-                        timeout=self._timeout,
-                    )
-                if response.is_success or response.status_code in accept:
-                    return response
-                if response.status_code in tolerate:
-                    return None
-                raise status_error(response, calendar_id=calendar_id, missing=missing)
-
-        return await with_retries(attempt, self._retry)
