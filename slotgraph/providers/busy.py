@@ -4,14 +4,27 @@ calendar yields the same busy time whichever provider serves it.
 Busy: busy, tentative, out of office, unanswered invitations, private events (their
 details are never shown), opaque all-day events (they block their dates in the calendar's
 own time zone). Free: free/transparent, declined by the user, cancelled, working elsewhere.
+
+`FreeBusyAnswer` gathers one `free_busy` call's pieces (request chunks, windows, calendar
+views) into the `FreeBusy` every adapter answers: a calendar that failed is in `errors`,
+never busy-free.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
-from slotgraph.providers.base import EventStatus, Interval, RemoteEvent, Response, ShowAs
+from slotgraph.providers.base import (
+    EventStatus,
+    FreeBusy,
+    Interval,
+    ProviderError,
+    RemoteEvent,
+    Response,
+    ShowAs,
+)
 
 FREE_SHOW_AS = frozenset({ShowAs.FREE, ShowAs.WORKING_ELSEWHERE})
 
@@ -56,3 +69,43 @@ def merge_spans(
         else:
             result.append(Interval(first, last))
     return tuple(result)
+
+
+class FreeBusyAnswer:
+    """Busy spans and errors per asked calendar, collected piece by piece."""
+
+    def __init__(self, calendar_ids: Iterable[str]) -> None:
+        self.busy: dict[str, list[Interval]] = {calendar_id: [] for calendar_id in calendar_ids}
+        self.errors: dict[str, ProviderError] = {}
+
+    def add(self, answers: dict[str, list[Interval] | ProviderError]) -> None:
+        """One request's answer per calendar; a calendar's first error is the one kept."""
+        for calendar_id, answer in answers.items():
+            if isinstance(answer, ProviderError):
+                self.errors.setdefault(calendar_id, answer)
+            elif calendar_id in self.busy:
+                self.busy[calendar_id].extend(answer)
+
+    def add_events(
+        self, calendar_id: str, events: Sequence[RemoteEvent], calendar_time_zone: str
+    ) -> None:
+        """A calendar view's events, through the C4 rules."""
+        self.busy[calendar_id].extend(
+            span
+            for event in events
+            if (span := busy_interval(event, calendar_time_zone)) is not None
+        )
+
+    def fail(self, calendar_id: str, error: ProviderError) -> None:
+        self.errors[calendar_id] = error
+
+    def result(self, start: dt.datetime, end: dt.datetime) -> FreeBusy:
+        """Each calendar's spans merged and clipped to `[start, end)`, failed ones left out."""
+        return FreeBusy(
+            busy={
+                calendar_id: merge_spans(spans, start, end)
+                for calendar_id, spans in self.busy.items()
+                if calendar_id not in self.errors
+            },
+            errors=self.errors,
+        )

@@ -66,7 +66,7 @@ from slotgraph.providers.base import (
     chunked,
     windows,
 )
-from slotgraph.providers.busy import busy_interval, merge_spans
+from slotgraph.providers.busy import FreeBusyAnswer
 from slotgraph.providers.exchange.connect import ExchangeCredentials
 from slotgraph.providers.exchange.errors import client_error, run_in_thread
 from slotgraph.providers.exchange.ews import (
@@ -142,33 +142,20 @@ class ExchangeCalendarClient:
     ) -> FreeBusy:
         ids = list(dict.fromkeys(calendar_ids))
         mailboxes = [c for c in ids if is_mailbox(c)]
-        busy: dict[str, list[Interval]] = {c: [] for c in ids}
-        errors: dict[str, ProviderError] = {}
+        answer = FreeBusyAnswer(ids)
         for chunk in chunked(mailboxes, FREE_BUSY_MAX_MAILBOXES):
             for window in windows(start, end, FREE_BUSY_MAX_SPAN):
-                answers = await self._call(partial(self._availability, list(chunk), window))
-                for calendar_id, answer in answers.items():
-                    if isinstance(answer, ProviderError):
-                        errors.setdefault(calendar_id, answer)
-                    else:
-                        busy[calendar_id].extend(answer)
+                answer.add(await self._call(partial(self._availability, list(chunk), window)))
         for calendar_id in (c for c in ids if not is_mailbox(c)):
             try:
                 events, zone = await self._call(
                     partial(self._folder_view, calendar_id, start, end), calendar_id=calendar_id
                 )
             except CalendarGone as error:
-                errors[calendar_id] = error
+                answer.fail(calendar_id, error)
                 continue
-            busy[calendar_id].extend(
-                span for event in events if (span := busy_interval(event, zone)) is not None
-            )
-        return FreeBusy(
-            busy={
-                c: merge_spans(spans, start, end) for c, spans in busy.items() if c not in errors
-            },
-            errors=errors,
-        )
+            answer.add_events(calendar_id, events, zone)
+        return answer.result(start, end)
 
     async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
         return await self._call(partial(self._create, calendar_id, draft), calendar_id=calendar_id)

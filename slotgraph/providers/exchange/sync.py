@@ -12,6 +12,7 @@ carries short fingerprints of the calendar's recurring masters.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any, Final
 
 from exchangelib.items import (  # type: ignore[import-untyped]
@@ -38,6 +39,22 @@ from slotgraph.providers.exchange.wire import (
 SYNC_PAGE_SIZE: Final = 512  # the most SyncFolderItems returns per call
 
 
+def _page(
+    service: Any, folder: Any, fields: set[Any], state: str | None
+) -> Iterator[tuple[str, Any]]:
+    """One SyncFolderItems page since `state` (None: from the start), as (kind, item)."""
+    for change in service.call(
+        folder=folder,
+        shape=ID_ONLY,
+        additional_fields=fields,
+        sync_state=state,
+        ignore=None,
+        max_changes_returned=SYNC_PAGE_SIZE,
+        sync_scope=None,
+    ):
+        yield read_change(change)
+
+
 def full_listing(
     account: Any, folder: Any, zone: str, start: dt.datetime, end: dt.datetime
 ) -> ChangeSet:
@@ -47,16 +64,7 @@ def full_listing(
     masters: set[str] = set()
     service = SyncFolderItems(account=account)
     while True:
-        for change in service.call(
-            folder=folder,
-            shape=ID_ONLY,
-            additional_fields={field_path("type")},
-            sync_state=state,
-            ignore=None,
-            max_changes_returned=SYNC_PAGE_SIZE,
-            sync_scope=None,
-        ):
-            kind, item = read_change(change)
+        for kind, item in _page(service, folder, {field_path("type")}, state):
             if kind == SyncFolderItems.DELETE:
                 masters.discard(fingerprint(str(item.id)))
             elif kind != SyncFolderItems.READ_FLAG_CHANGE and item.type == "RecurringMaster":
@@ -76,16 +84,7 @@ def changes(
     service = SyncFolderItems(account=account)
     changed: list[RemoteEvent] = []
     removed: list[str] = []
-    for change in service.call(
-        folder=folder,
-        shape=ID_ONLY,
-        additional_fields=event_field_paths(),
-        sync_state=state,
-        ignore=None,
-        max_changes_returned=SYNC_PAGE_SIZE,
-        sync_scope=None,
-    ):
-        kind, item = read_change(change)
+    for kind, item in _page(service, folder, event_field_paths(), state):
         if kind == SyncFolderItems.READ_FLAG_CHANGE:
             continue
         if kind == SyncFolderItems.DELETE:

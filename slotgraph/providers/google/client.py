@@ -35,7 +35,6 @@ from slotgraph.providers.base import (
     FreeBusy,
     Interval,
     NotOffered,
-    ProviderError,
     RemoteCalendarInfo,
     RemoteEvent,
     TokenSource,
@@ -44,7 +43,7 @@ from slotgraph.providers.base import (
     chunked,
     windows,
 )
-from slotgraph.providers.busy import merge_spans
+from slotgraph.providers.busy import FreeBusyAnswer
 from slotgraph.providers.google import push
 from slotgraph.providers.google.errors import REVOKED_MESSAGE, free_busy_error, mapped
 from slotgraph.providers.google.wire import (
@@ -136,8 +135,7 @@ class GoogleCalendarClient:
     async def free_busy(
         self, calendar_ids: Sequence[str], start: dt.datetime, end: dt.datetime
     ) -> FreeBusy:
-        busy: dict[str, list[Interval]] = {calendar_id: [] for calendar_id in calendar_ids}
-        errors: dict[str, ProviderError] = {}
+        collected = FreeBusyAnswer(calendar_ids)
         for chunk in chunked(list(dict.fromkeys(calendar_ids)), FREE_BUSY_MAX_CALENDARS):
             for window in windows(start, end, FREE_BUSY_MAX_SPAN):
                 body = (
@@ -156,25 +154,19 @@ class GoogleCalendarClient:
                 for calendar_id in chunk:
                     answer = answers.get(calendar_id)
                     if answer is None:
-                        errors[calendar_id] = TransientError(
-                            "Google did not report this calendar's busy time."
+                        collected.fail(
+                            calendar_id,
+                            TransientError("Google did not report this calendar's busy time."),
                         )
                         continue
                     if answer.get("errors"):
-                        errors[calendar_id] = free_busy_error(calendar_id, answer["errors"])
+                        collected.fail(calendar_id, free_busy_error(calendar_id, answer["errors"]))
                         continue
-                    busy[calendar_id].extend(
+                    collected.busy[calendar_id].extend(
                         Interval(parse_instant(b["start"]), parse_instant(b["end"]))
                         for b in answer.get("busy") or ()
                     )
-        return FreeBusy(
-            busy={
-                cid: merge_spans(spans, start, end)
-                for cid, spans in busy.items()
-                if cid not in errors
-            },
-            errors=errors,
-        )
+        return collected.result(start, end)
 
     async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
         body = event_body(draft)

@@ -30,23 +30,24 @@ def mapped(calendar_id: str | None = None) -> AbstractContextManager[None]:
     return rest.mapped(PROVIDER, partial(status_error, calendar_id=calendar_id))
 
 
-def oauth_error_code(response: httpx.Response) -> str | None:
-    """The `error` of an OAuth error answer (RFC 6749 section 5.2), if any."""
+def _error_member(response: httpx.Response) -> object:
+    """The `error` member of a JSON error answer (None when there is none)."""
     try:
         body = response.json()
     except ValueError:
         return None
-    error = body.get("error") if isinstance(body, dict) else None
+    return body.get("error") if isinstance(body, dict) else None
+
+
+def oauth_error_code(response: httpx.Response) -> str | None:
+    """The `error` of an OAuth error answer (RFC 6749 section 5.2), if any."""
+    error = _error_member(response)
     return error if isinstance(error, str) else None
 
 
 def _error_reason(response: httpx.Response) -> str | None:
     """The first `errors[].reason` of a Google API error answer."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
+    error = _error_member(response)
     if not isinstance(error, dict):
         return None
     for item in error.get("errors") or ():

@@ -49,7 +49,7 @@ from slotgraph.providers.base import (
     chunked,
     windows,
 )
-from slotgraph.providers.busy import busy_interval, merge_spans
+from slotgraph.providers.busy import FreeBusyAnswer
 from slotgraph.providers.microsoft import push
 from slotgraph.providers.microsoft.errors import (
     schedule_error,
@@ -116,19 +116,14 @@ class MicrosoftCalendarClient:
     ) -> FreeBusy:
         ids = list(dict.fromkeys(calendar_ids))
         mailboxes = [c for c in ids if is_mailbox(c)]
-        busy: dict[str, list[Interval]] = {c: [] for c in ids}
-        errors: dict[str, ProviderError] = {}
+        answer = FreeBusyAnswer(ids)
         requests_ = [
             self._schedule(list(chunk), window)
             for chunk in chunked(mailboxes, SCHEDULE_MAX_MAILBOXES)
             for window in windows(start, end, SCHEDULE_MAX_SPAN)
         ]
         for answers in await asyncio.gather(*requests_):
-            for calendar_id, answer in answers.items():
-                if isinstance(answer, ProviderError):
-                    errors.setdefault(calendar_id, answer)
-                elif calendar_id in busy:
-                    busy[calendar_id].extend(answer)
+            answer.add(answers)
         others = [c for c in ids if not is_mailbox(c)]
         if others:
             zone = await self._zone()
@@ -137,19 +132,12 @@ class MicrosoftCalendarClient:
             )
             for calendar_id, view in zip(others, views, strict=True):
                 if isinstance(view, CalendarGone):
-                    errors[calendar_id] = view
+                    answer.fail(calendar_id, view)
                 elif isinstance(view, BaseException):
                     raise view
                 else:
-                    busy[calendar_id].extend(
-                        span for event in view if (span := busy_interval(event, zone)) is not None
-                    )
-        return FreeBusy(
-            busy={
-                c: merge_spans(spans, start, end) for c, spans in busy.items() if c not in errors
-            },
-            errors=errors,
-        )
+                    answer.add_events(calendar_id, view, zone)
+        return answer.result(start, end)
 
     async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
         base = self._calendar_path(calendar_id)
