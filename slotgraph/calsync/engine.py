@@ -51,16 +51,17 @@ import structlog
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from slotgraph.calendars.protocol import CalendarClients
+from slotgraph.calendars.checked import checked_calendars
+from slotgraph.calendars.clients import CalendarClients
+from slotgraph.calendars.lost_access import mark_calendars_lost
 from slotgraph.jobs.queue import enqueue
 from slotgraph.models import (
-    AvailabilityCalendar,
     CalendarConnection,
     CalendarSyncCursor,
     RemoteCalendar,
     SyncedEvent,
 )
-from slotgraph.models.enums import CalendarStatus, ConnectionStatus, SyncState
+from slotgraph.models.enums import ConnectionStatus, SyncState
 from slotgraph.providers.base import (
     AccessRevoked,
     CalendarClient,
@@ -314,14 +315,9 @@ class _Run:
         """C2: the calendar was deleted or unshared at the provider."""
         async with self.ctx.sessionmaker.begin() as session:
             await self._renew(session)
-            await session.execute(
-                update(RemoteCalendar)
-                .where(RemoteCalendar.id == calendar.id)
-                .values(status=CalendarStatus.ACCESS_LOST)
-            )
+            await mark_calendars_lost(session, [calendar.id])
             await _forget(session, [calendar.id])
         self.busy_changed = True
-        log.warning("calendar access lost", remote_calendar_id=calendar.id)
 
     async def _sync_calendar(self, client: CalendarClient, calendar: RemoteCalendar) -> None:
         state = await self._cursor(calendar)
@@ -507,33 +503,6 @@ class _Run:
 
 
 # -- table helpers -----------------------------------------------------------------------
-
-
-async def checked_calendars(
-    session: AsyncSession, connection: CalendarConnection
-) -> tuple[list[RemoteCalendar], list[RemoteCalendar]]:
-    """The connection's calendars that availability checks (its primary calendar and the
-    user's availability calendars on it, still reachable), and the others. Sync and push
-    notifications (`slotgraph.calsync.watches`) cover the first."""
-    selected = select(AvailabilityCalendar.remote_calendar_id).where(
-        AvailabilityCalendar.user_id == connection.user_id
-    )
-    rows = list(
-        (
-            await session.execute(
-                select(RemoteCalendar)
-                .where(RemoteCalendar.connection_id == connection.id)
-                .order_by(RemoteCalendar.id)
-            )
-        ).scalars()
-    )
-    chosen = set((await session.execute(selected)).scalars())
-    checked = [
-        row
-        for row in rows
-        if (row.is_primary or row.id in chosen) and row.status is CalendarStatus.CONNECTED
-    ]
-    return checked, [row for row in rows if row not in checked]
 
 
 async def _upsert(

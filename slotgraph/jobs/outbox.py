@@ -41,7 +41,9 @@ import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from slotgraph.calendars.protocol import CalendarClients
+from slotgraph.calendars.clients import CalendarClients
+from slotgraph.calendars.default_calendar import ConnectedCalendar, default_calendar
+from slotgraph.calendars.lost_access import mark_calendars_lost
 from slotgraph.jobs.mail import MailError, MailRejected
 from slotgraph.jobs.queue import Job, JobQueue, Retry, RetryPolicy, enqueue, enqueue_many
 from slotgraph.jobs.task_events import TASK_CALENDAR_NAME, syncs_tasks, task_draft, wants_event
@@ -59,7 +61,6 @@ from slotgraph.models.enums import (
     CalendarAccess,
     CalendarStatus,
     CalendarWriteState,
-    ConnectionPurpose,
     ConnectionStatus,
 )
 from slotgraph.models.outbox import OutboxKind, OutboxState
@@ -170,35 +171,6 @@ _TASK_CALENDAR_GONE = (
 )
 _UNEXPECTED = "Unexpected error while delivering; it will be retried."
 _WAITING = "Waiting for the meeting to be written to the calendar first."
-
-
-@dataclass(frozen=True, slots=True)
-class _Target:
-    connection: CalendarConnection
-    calendar: RemoteCalendar
-
-
-async def default_calendar(session: AsyncSession, host_user_id: int) -> _Target | None:
-    """C3: the primary calendar of the host's connection used for meetings (for S6 legacy
-    dual accounts, the meetings-settings connection)."""
-    row = (
-        await session.execute(
-            select(CalendarConnection, RemoteCalendar)
-            .join(RemoteCalendar, RemoteCalendar.connection_id == CalendarConnection.id)
-            .where(
-                CalendarConnection.user_id == host_user_id,
-                CalendarConnection.status != ConnectionStatus.DISCONNECTED,
-                CalendarConnection.purpose != ConnectionPurpose.CALENDAR_SETTINGS,
-                RemoteCalendar.is_primary.is_(True),
-            )
-            .order_by(
-                (CalendarConnection.purpose == ConnectionPurpose.MEETINGS_SETTINGS).desc(),
-                CalendarConnection.id,
-            )
-            .limit(1)
-        )
-    ).first()
-    return None if row is None else _Target(row[0], row[1])
 
 
 class Outbox:
@@ -527,13 +499,9 @@ class Outbox:
 
     async def _task_calendar_gone(self, calendar_id: int) -> None:
         async with self.sessionmaker.begin() as session:
-            await session.execute(
-                update(RemoteCalendar)
-                .where(RemoteCalendar.id == calendar_id)
-                .values(status=CalendarStatus.ACCESS_LOST)
-            )
+            await mark_calendars_lost(session, [calendar_id])
 
-    async def _delete_task_event(self, holder: _Target, event_id: str) -> None:
+    async def _delete_task_event(self, holder: ConnectedCalendar, event_id: str) -> None:
         if holder.connection.status is ConnectionStatus.DISCONNECTED:
             return  # the grant is gone; the calendar is no longer ours to change
         client = await self._client(holder.connection)
@@ -647,7 +615,7 @@ async def post_task_event(session: AsyncSession, task: Task) -> OutboxMessage:
     return await post(session, message)
 
 
-async def _task_holder(session: AsyncSession, task: Task) -> _Target | None:
+async def _task_holder(session: AsyncSession, task: Task) -> ConnectedCalendar | None:
     """The calendar holding the task's event, if it has one."""
     if task.remote_calendar_id is None:
         return None
@@ -655,7 +623,7 @@ async def _task_holder(session: AsyncSession, task: Task) -> _Target | None:
     if calendar is None:
         return None
     connection = await session.get_one(CalendarConnection, calendar.connection_id)
-    return _Target(connection, calendar)
+    return ConnectedCalendar(connection, calendar)
 
 
 def _provider_failure(error: ProviderError) -> _Failure:
@@ -692,11 +660,11 @@ async def _pending_create(session: AsyncSession, booking_id: int) -> OutboxMessa
     return found.scalar_one_or_none()
 
 
-async def _written_to(session: AsyncSession, booking: Booking) -> _Target | None:
+async def _written_to(session: AsyncSession, booking: Booking) -> ConnectedCalendar | None:
     """The calendar holding the booking's event (else today's default calendar)."""
     if booking.remote_calendar_id is not None:
         calendar = await session.get(RemoteCalendar, booking.remote_calendar_id)
         if calendar is not None:
             connection = await session.get_one(CalendarConnection, calendar.connection_id)
-            return _Target(connection, calendar)
+            return ConnectedCalendar(connection, calendar)
     return await default_calendar(session, booking.host_user_id)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from slotgraph.jobs.outbox import default_calendar, post_task_event
+from slotgraph.calendars.default_calendar import default_calendar
+from slotgraph.jobs.outbox import post_task_event
 from slotgraph.jobs.task_events import syncs_tasks
 from slotgraph.models import Contact, Task, User
 from slotgraph.models.enums import Scope
