@@ -14,7 +14,7 @@ import pytest
 from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from slotgraph.jobs.outbox import event_key
+from slotgraph.jobs.deliveries.booking_events import event_key
 from slotgraph.models.enums import CalendarWriteState
 from slotgraph.server.settings import Settings
 from tests.conftest import Factory, GraphQLClient

@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from slotgraph.jobs.outbox import DeliveryPolicy, Outbox, Outcome
+from slotgraph.jobs.deliveries import build_outbox
+from slotgraph.jobs.outbox import DeliveryPolicy, Outcome
 from slotgraph.models import Booking, BusyCacheInterval, BusyCacheWindow, OutboxMessage
 from slotgraph.models.outbox import OutboxKind, OutboxState
 from slotgraph.providers.retry import INTERACTIVE, RetryPolicy
@@ -462,7 +463,7 @@ async def test_background_delivery_keeps_retrying_with_the_patient_policy(
     # More failures in a row than an interactive call would sit through.
     exchange.fail("http503", operation="CreateItem", times=INTERACTIVE.attempts)
     services = clocked_app.state.runtime.services
-    outbox = Outbox(
+    outbox = build_outbox(
         services.sessionmaker,
         services.connection_clients,  # what the worker builds (server/worker.py)
         mailer=None,

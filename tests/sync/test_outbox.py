@@ -22,8 +22,10 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
+from slotgraph.jobs.deliveries import build_outbox
+from slotgraph.jobs.deliveries.booking_events import event_key
 from slotgraph.jobs.mail import Mailer, SmtpConfig, SmtpSecurity
-from slotgraph.jobs.outbox import DELIVER, DeliveryPolicy, Outbox, Outcome, event_key, job_key
+from slotgraph.jobs.outbox import DELIVER, DeliveryPolicy, Outbox, Outcome, job_key
 from slotgraph.jobs.queue import JobQueue
 from slotgraph.models import Booking, CalendarConnection, OutboxMessage
 from slotgraph.models.enums import CalendarWriteState, ConnectionStatus
@@ -54,7 +56,7 @@ def exchange() -> Iterator[FakeExchange]:
 
 def make_outbox(app: Starlette, *, max_attempts: int = 5, mailer: Mailer | None = None) -> Outbox:
     services = app.state.runtime.services
-    return Outbox(
+    return build_outbox(
         services.sessionmaker,
         services.connection_clients,
         mailer=mailer,
