@@ -1,4 +1,4 @@
-"""Push channels on synced calendars (issue #5 part 2): Google `events.watch` channels and
+"""Push channels on synced calendars: Google `events.watch` channels and
 Microsoft Graph change-notification subscriptions, one per calendar that availability checks
 (`slotgraph.calendars.checked.checked_calendars`), opened once its connection has synced,
 renewed before they expire and stopped on disconnect.

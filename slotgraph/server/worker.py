@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from slotgraph.calsync.engine import SYNC_JOB, SyncConfig, SyncContext, sync_connection
+from slotgraph.calsync.context import SyncConfig, SyncContext
+from slotgraph.calsync.engine import SYNC_JOB, sync_connection
 from slotgraph.calsync.scheduler import run_due_syncs
 from slotgraph.calsync.watches import RENEW_JOB, WatchConfig, Watches
 from slotgraph.jobs.deliveries import build_outbox
