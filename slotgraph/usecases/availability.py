@@ -6,7 +6,7 @@ every availability calendar (S12). Without a usable connection the page is in of
 (S7): bookings only.
 
 Where calendar busy time comes from:
-- Slot listing first takes every calendar whose incremental sync is current (issue #5:
+- Slot listing first takes every calendar whose incremental sync is current (its
   last pass within `Services.sync_freshness`, window covered) from its synced events
   (`slotgraph.calendars.synced_busy`), without asking the provider.
 - For the other calendars, the busy cache (`slotgraph.calendars.busy_cache`):

@@ -1,4 +1,4 @@
-"""Real worker processes (#5): `slotgraph worker` SIGKILLed in the middle of a calendar write
+"""Real worker processes: `slotgraph worker` SIGKILLed in the middle of a calendar write
 and started again (every booking ends on the calendar exactly once, none is lost), and
 `slotgraph serve` running the workers in-process by default."""
 

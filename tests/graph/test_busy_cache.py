@@ -4,7 +4,7 @@ EWS fake through the real Exchange adapter.
 The app here runs on a clock the tests move: the scenario week lies in March 2030, and
 moving the clock is how a cached read grows old (listing window 30 s, freshness 300 s).
 
-Live reads a person waits on are bounded tightly (#4): the INTERACTIVE retry policy and a
+Live reads a person waits on are bounded tightly: the INTERACTIVE retry policy and a
 short request timeout, so a throttling, failing or slow provider answers from the cache or
 AvailabilityUnknown after a couple of quick tries, proved by counting the fake's requests;
 background delivery keeps the patient default policy.
