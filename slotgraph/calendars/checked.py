@@ -19,7 +19,17 @@ from slotgraph.models import AvailabilityCalendar, CalendarConnection, RemoteCal
 from slotgraph.models.enums import CalendarStatus, ConnectionStatus
 
 if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
     from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def used_for_booking() -> ColumnElement[bool]:
+    """C5: a connection books (its calendars are checked, S7's offline mode does not apply)
+    while it is not disconnected and has scheduling pages on; a filter on
+    `CalendarConnection` for queries of their own."""
+    return (CalendarConnection.status != ConnectionStatus.DISCONNECTED) & (
+        CalendarConnection.scheduling_pages_enabled.is_(True)
+    )
 
 
 def is_checked(calendar: RemoteCalendar, chosen: Set[int]) -> bool:
@@ -66,11 +76,7 @@ async def booking_calendars(
     connections = (
         await session.execute(
             select(CalendarConnection)
-            .where(
-                CalendarConnection.user_id == user_id,
-                CalendarConnection.status != ConnectionStatus.DISCONNECTED,
-                CalendarConnection.scheduling_pages_enabled.is_(True),
-            )
+            .where(CalendarConnection.user_id == user_id, used_for_booking())
             .order_by(CalendarConnection.id)
         )
     ).scalars()
