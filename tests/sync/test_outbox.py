@@ -239,6 +239,10 @@ async def test_refused_password_marks_the_connection_lost_and_keeps_the_write(
     assert (await host_bookings(gql, ada))[0]["calendarWriteError"] == lost
 
 
+def test_every_outbox_kind_has_its_delivery_registered(app: Starlette) -> None:
+    assert set(make_outbox(app).deliveries) == set(OutboxKind)
+
+
 async def test_sweep_enqueues_due_rows_without_a_job_once(
     factory: Factory, app: Starlette, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
