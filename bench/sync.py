@@ -1,4 +1,4 @@
-"""Calendar sync benchmark (issue #5 acceptance): a full sync of a 10,000-event Google
+"""Calendar sync benchmark (the incremental-sync acceptance): a full sync of a 10,000-event Google
 calendar, then an incremental one after 10 changes.
 
 What it measures: `slotgraph.calsync.engine.sync_connection` with the real `GoogleCalendarClient`
@@ -53,7 +53,8 @@ import httpx
 from sqlalchemy import delete, func, select
 
 from bench.graphql_overhead import BenchError, fresh_database, postgres_server
-from slotgraph.calsync.engine import Outcome, SyncConfig, SyncContext, sync_connection
+from slotgraph.calsync.context import Outcome, SyncConfig, SyncContext
+from slotgraph.calsync.engine import sync_connection
 from slotgraph.models import CalendarConnection, CalendarSyncCursor, RemoteCalendar, SyncedEvent
 from slotgraph.models.db import create_engine, create_sessionmaker, migrate
 from slotgraph.models.enums import (
@@ -164,7 +165,7 @@ class Fake:
 
 @dataclass
 class OneClient:
-    """`slotgraph.calendars.protocol.CalendarClients` answering the one Google client."""
+    """`slotgraph.calendars.clients.CalendarClients` answering the one Google client."""
 
     adapter: CalendarClient
 

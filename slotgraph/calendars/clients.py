@@ -3,14 +3,15 @@
 Use cases (availability, booking) ask with the interactive registry, tuned for a person
 waiting; the outbox, the sync engine and push channels ask through `ConnectionClients`,
 whose clients come from the background registry: patient retries, nobody waiting.
-`ConnectionClients` implements `slotgraph.calendars.protocol.CalendarClients`."""
+`CalendarClients` is what those workers rely on, so a test can hand them a fake that
+answers one adapter for every connection."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from slotgraph.calendars.credentials import mark_access_lost
+from slotgraph.calendars.lost_access import mark_access_lost
 from slotgraph.models.enums import Provider
 from slotgraph.providers.base import AccessRevoked, TransientError
 
@@ -24,6 +25,20 @@ if TYPE_CHECKING:
     from slotgraph.notices.pubsub import PubSub
     from slotgraph.providers.base import CalendarClient
     from slotgraph.providers.registry import ProviderRegistry
+
+
+class CalendarClients(Protocol):
+    """What background work needs of stored connections: a provider client, and a way to
+    record that a grant is gone. `ConnectionClients` is the one implementation."""
+
+    async def client(self, connection: CalendarConnection) -> CalendarClient:
+        """A client for the connection (credential decrypted, OAuth tokens refreshed);
+        raises `AccessRevoked` when its credential is gone."""
+        ...
+
+    async def access_lost(self, connection_id: int) -> None:
+        """Mark the connection ACCESS_LOST (S13, C2)."""
+        ...
 
 
 def client_for(

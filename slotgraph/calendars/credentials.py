@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
 
+from slotgraph.calendars.lost_access import mark_access_lost
 from slotgraph.models import CalendarConnection, Credential
-from slotgraph.models.enums import ConnectionStatus
-from slotgraph.notices.changes import publish_connection_changed, publish_host_changed
 from slotgraph.providers.base import AccessRevoked, TokenSource
 
 if TYPE_CHECKING:
@@ -25,16 +24,26 @@ if TYPE_CHECKING:
     from slotgraph.notices.pubsub import PubSub
     from slotgraph.providers.registry import OAuthProvider
 
-log = structlog.get_logger("slotgraph.credentials")
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 class CredentialStore:
     """`pubsub` tells subscribers when a revoked grant marks a connection ACCESS_LOST;
-    None in processes nobody subscribes to (the CLI)."""
+    None in processes nobody subscribes to (the CLI). `clock` is the process's "now" (C17),
+    which stamps key rotations."""
 
-    def __init__(self, cipher: CredentialCipher, pubsub: PubSub | None = None) -> None:
+    def __init__(
+        self,
+        cipher: CredentialCipher,
+        pubsub: PubSub | None = None,
+        *,
+        clock: Callable[[], dt.datetime] = _utcnow,
+    ) -> None:
         self._cipher = cipher
         self._pubsub = pubsub
+        self._clock = clock
         # One refresh at a time per connection in this process: concurrent requests that
         # all see an expired token would otherwise each spend a refresh.
         self._refresh_locks: dict[int, asyncio.Lock] = {}
@@ -71,9 +80,10 @@ class CredentialStore:
         """Re-encrypt every credential under the newest key; returns how many."""
         async with sessionmaker.begin() as session:
             rows = (await session.execute(select(Credential).with_for_update())).scalars().all()
+            now = self._clock()
             for row in rows:
                 row.ciphertext = self._cipher.rotate(row.ciphertext)
-                row.rotated_at = dt.datetime.now(dt.UTC)
+                row.rotated_at = now
         return len(rows)
 
     def token_source(
@@ -104,32 +114,3 @@ class CredentialStore:
                 return token
 
         return get
-
-
-async def mark_access_lost(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    connection_id: int,
-    pubsub: PubSub | None = None,
-) -> None:
-    """S13/C2: a revoked grant. Booking with this user stops until they reconnect; the
-    connection's watchers and the host's pages hear of it after commit."""
-    async with sessionmaker.begin() as session:
-        changed = await session.execute(
-            update(CalendarConnection)
-            .where(
-                CalendarConnection.id == connection_id,
-                CalendarConnection.status == ConnectionStatus.CONNECTED,
-            )
-            .values(
-                status=ConnectionStatus.ACCESS_LOST,
-                last_error="Access to the calendar was revoked; reconnect it.",
-            )
-            .returning(CalendarConnection.user_id)
-        )
-        host_user_id = changed.scalar_one_or_none()
-    if host_user_id is None:
-        return
-    log.warning("calendar access lost", connection_id=connection_id)
-    if pubsub is not None:
-        await publish_connection_changed(pubsub, connection_id)
-        await publish_host_changed(pubsub, sessionmaker, host_user_id)

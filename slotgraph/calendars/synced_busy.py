@@ -1,4 +1,4 @@
-"""Busy time answered from synced events, for the availability engine (issue #5).
+"""Busy time answered from synced events, for the availability engine.
 
 A calendar is answered from its synced events only while its sync is current: its last
 complete pass (full listing or incremental) ended less than `freshness` ago and its synced

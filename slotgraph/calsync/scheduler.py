@@ -9,7 +9,9 @@ from __future__ import annotations
 import anyio
 import structlog
 
-from slotgraph.calsync.engine import Outcome, SyncContext, claim_due, run_claimed
+from slotgraph.calsync.context import Outcome, SyncContext
+from slotgraph.calsync.engine import run_claimed
+from slotgraph.calsync.leases import claim_due
 
 log = structlog.get_logger("slotgraph.sync")
 

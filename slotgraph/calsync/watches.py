@@ -1,14 +1,12 @@
-"""Push channels on synced calendars (issue #5 part 2): Google `events.watch` channels and
+"""Push channels on synced calendars: Google `events.watch` channels and
 Microsoft Graph change-notification subscriptions, one per calendar that availability checks
-(`slotgraph.calsync.engine.checked_calendars`), opened once its connection has synced, renewed
-before
-they expire and stopped on disconnect.
+(`slotgraph.calendars.checked.checked_calendars`), opened once its connection has synced,
+renewed before they expire and stopped on disconnect.
 
-A notification only makes the connection due (`slotgraph.calsync.notifications`); the incremental
-sync
-then fetches what changed, so a lost or duplicated notification costs at most a sync, and
-the periodic sweep (polling) remains the safety net. Exchange offers no push here
-(`NotOffered`): it stays on polling.
+A notification only makes the connection due (`slotgraph.calsync.notifications`); the
+incremental sync then fetches what changed, so a lost or duplicated notification costs at
+most a sync, and the periodic sweep (polling) remains the safety net. Exchange offers no
+push here (`NotOffered`): it stays on polling.
 
 Every channel carries a fresh 256-bit secret (Google's channel token, Graph's
 `clientState`) that the provider echoes in each notification; only its SHA-256 is stored.
@@ -29,8 +27,8 @@ from typing import TYPE_CHECKING, Final
 import structlog
 from sqlalchemy import delete, select, update
 
-from slotgraph.calendars.protocol import CalendarClients
-from slotgraph.calsync.engine import checked_calendars
+from slotgraph.calendars.checked import checked_calendars
+from slotgraph.calendars.clients import CalendarClients
 from slotgraph.models import CalendarConnection, CalendarWatch, RemoteCalendar
 from slotgraph.models.enums import ConnectionStatus, Provider
 from slotgraph.providers.base import CalendarClient, NotOffered, ProviderError, Watch

@@ -1,6 +1,7 @@
 """Task sync's rules (S10, C11): when a user's tasks are mirrored, which tasks get an event,
-and what that event looks like. The outbox (`slotgraph.jobs.outbox`, kind TASK_EVENT) applies them;
-the task use cases (`slotgraph.usecases.tasks`) ask them whether a write needs a delivery.
+and what that event looks like. The outbox's task-event delivery
+(`slotgraph.jobs.deliveries.task_events`, kind TASK_EVENT) applies them; the task use cases
+(`slotgraph.usecases.tasks`) ask them whether a write needs a delivery.
 
 Decisions where the spec is silent:
 - Task events live in a sub-calendar named "Slotgraph tasks" of the connection used for

@@ -1,5 +1,5 @@
-"""The background workers: the job queue with the outbox's delivery and the calendar sync
-registered (#5).
+"""The background workers: the job queue with the outbox's deliveries and the calendar sync
+registered.
 
 They run inside each API process (`slotgraph serve`, unless `--no-worker`), started and
 stopped by the app's lifespan, or alone (`slotgraph worker`), so API and worker processes
@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from slotgraph.calsync.engine import SYNC_JOB, SyncConfig, SyncContext, sync_connection
+from slotgraph.calsync.context import SyncConfig, SyncContext
+from slotgraph.calsync.engine import SYNC_JOB, sync_connection
 from slotgraph.calsync.scheduler import run_due_syncs
 from slotgraph.calsync.watches import RENEW_JOB, WatchConfig, Watches
+from slotgraph.jobs.deliveries import build_outbox
 from slotgraph.jobs.mail import Mailer
-from slotgraph.jobs.outbox import DeliveryPolicy, Outbox
+from slotgraph.jobs.outbox import DeliveryPolicy
 from slotgraph.jobs.queue import JobQueue
 from slotgraph.notices.changes import publish_connection_changed, publish_host_changed
 from slotgraph.server.runtime import Runtime, build_runtime
@@ -42,7 +44,7 @@ def build_queue(runtime: Runtime, database_url: str) -> JobQueue:
         heartbeat_seconds=settings.job_heartbeat_seconds,
     )
     smtp = settings.smtp
-    outbox = Outbox(
+    outbox = build_outbox(
         runtime.sessionmaker,
         runtime.services.connection_clients,
         mailer=Mailer(smtp) if smtp is not None else None,

@@ -6,7 +6,7 @@ every availability calendar (S12). Without a usable connection the page is in of
 (S7): bookings only.
 
 Where calendar busy time comes from:
-- Slot listing first takes every calendar whose incremental sync is current (issue #5:
+- Slot listing first takes every calendar whose incremental sync is current (its
   last pass within `Services.sync_freshness`, window covered) from its synced events
   (`slotgraph.calendars.synced_busy`), without asking the provider.
 - For the other calendars, the busy cache (`slotgraph.calendars.busy_cache`):
@@ -32,15 +32,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from slotgraph.calendars import busy_cache
+from slotgraph.calendars.checked import booking_calendars
 from slotgraph.calendars.clients import client_for
-from slotgraph.calendars.credentials import mark_access_lost
+from slotgraph.calendars.lost_access import calendars_lost, mark_access_lost
 from slotgraph.calendars.synced_busy import synced_busy
-from slotgraph.models import AvailabilityCalendar, Booking, CalendarConnection, RemoteCalendar
+from slotgraph.models import Booking, CalendarConnection, RemoteCalendar
 from slotgraph.models.enums import BookingStatus, CalendarStatus, ConnectionStatus
-from slotgraph.notices.changes import publish_host_changed
 from slotgraph.providers import base as provider_errors
 from slotgraph.scheduling import rules
 from slotgraph.scheduling.slots import Slot, SlotRules, compute_slots
@@ -113,34 +113,8 @@ def slot_rules(page: SchedulingPage, host_zone: str, duration: int) -> SlotRules
 async def _calendars(session: AsyncSession, host_id: int) -> list[_Calendars]:
     """Per usable connection, the remote calendars to check (primary + availability);
     raises HostAccessLostError when any of them, or its grant, was lost (S13, C2)."""
-    connections = list(
-        (
-            await session.execute(
-                select(CalendarConnection).where(
-                    CalendarConnection.user_id == host_id,
-                    CalendarConnection.status != ConnectionStatus.DISCONNECTED,
-                    CalendarConnection.scheduling_pages_enabled.is_(True),
-                )
-            )
-        ).scalars()
-    )
-    selected = set(
-        (
-            await session.execute(
-                select(AvailabilityCalendar.remote_calendar_id).where(
-                    AvailabilityCalendar.user_id == host_id
-                )
-            )
-        ).scalars()
-    )
     result = []
-    for connection in connections:
-        calendars = (
-            await session.execute(
-                select(RemoteCalendar).where(RemoteCalendar.connection_id == connection.id)
-            )
-        ).scalars()
-        checked = [c for c in calendars if c.is_primary or c.id in selected]
+    for connection, checked in await booking_calendars(session, host_id):
         if connection.status is ConnectionStatus.ACCESS_LOST or any(
             c.status is CalendarStatus.ACCESS_LOST for c in checked
         ):
@@ -207,7 +181,9 @@ async def _live_busy(
             if isinstance(error, provider_errors.CalendarGone) and remote_id in by_remote_id
         ]
         if gone:
-            await _mark_calendars_lost(services, group.connection.user_id, gone)
+            await calendars_lost(
+                services.sessionmaker, services.pubsub, group.connection.user_id, gone
+            )
         if any(isinstance(e, provider_errors.AccessRevoked) for e in answer.errors.values()):
             await mark_access_lost(services.sessionmaker, group.connection.id, services.pubsub)
         for remote_id, error in answer.errors.items():
@@ -245,22 +221,6 @@ async def _live_busy(
         )
         busy.extend(cached.busy)
     return busy
-
-
-async def _mark_calendars_lost(services: Services, host_id: int, calendar_ids: list[int]) -> None:
-    """C2: a calendar deleted or unshared at the provider is ACCESS_LOST until the user
-    regains access or removes it from the availability calendars (the "X", S13)."""
-    async with services.sessionmaker.begin() as session:
-        await session.execute(
-            update(RemoteCalendar)
-            .where(
-                RemoteCalendar.id.in_(calendar_ids),
-                RemoteCalendar.status == CalendarStatus.CONNECTED,
-            )
-            .values(status=CalendarStatus.ACCESS_LOST)
-        )
-    log.warning("calendar gone at the provider", calendar_ids=calendar_ids)
-    await publish_host_changed(services.pubsub, services.sessionmaker, host_id)
 
 
 async def calendar_busy(

@@ -28,7 +28,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
 from slotgraph.jobs import outbox
-from slotgraph.models import Booking, Contact, IdempotencyKey, LostAccessNotice, OutboxMessage, User
+from slotgraph.jobs.deliveries import emails
+from slotgraph.models import Booking, Contact, IdempotencyKey, OutboxMessage, User
 from slotgraph.models.enums import BookingStatus, CalendarWriteState
 from slotgraph.models.outbox import OutboxKind
 from slotgraph.notices.changes import publish_host_changed
@@ -374,34 +375,5 @@ async def _tell_host_someone_tried(
     services: Services, host: User, page_id: int, page_title: str, now: dt.datetime
 ) -> None:
     """S13/C13: one email per host, page and day, however often contacts try."""
-    day = dt.datetime.combine(now.date(), dt.time(), dt.UTC)
     async with services.sessionmaker.begin() as session:
-        claimed = await session.execute(
-            insert(LostAccessNotice)
-            .values(host_user_id=host.id, page_id=page_id, day=day)
-            .on_conflict_do_nothing()
-            .returning(LostAccessNotice.page_id)
-        )
-        if claimed.first() is None:
-            return
-        await outbox.post(
-            session,
-            OutboxMessage(
-                account_id=host.account_id,
-                kind=OutboxKind.EMAIL,
-                payload=_lost_access_email(host, page_title),
-            ),
-        )
-
-
-def _lost_access_email(host: User, page_title: str) -> dict[str, Any]:
-    return {
-        "to": host.email,
-        "subject": f"A contact tried to book '{page_title}'",
-        "body": (
-            f"Hi {host.name},\n\nA contact tried to book a meeting on your scheduling page "
-            f"'{page_title}', but Slotgraph has lost access to one of your calendars, so no "
-            "time could be offered.\n\nTo fix it, reconnect the calendar, or remove it from "
-            "your availability calendars (the X beside it) in your calendar settings.\n"
-        ),
-    }
+        await emails.post_lost_access_email(session, host, page_id, page_title, now)

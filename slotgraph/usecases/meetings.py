@@ -29,8 +29,9 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from slotgraph.calendars.default_calendar import meetings_connection
 from slotgraph.models import Booking, CalendarConnection, Contact, User
-from slotgraph.models.enums import BookingStatus, ConnectionPurpose, ConnectionStatus, Scope
+from slotgraph.models.enums import BookingStatus, ConnectionStatus, Scope
 from slotgraph.models.outbox import OutboxKind
 from slotgraph.notices.changes import publish_host_changed
 from slotgraph.scheduling import rules
@@ -114,25 +115,6 @@ def _validate(draft: MeetingDraft) -> None:
     check_idempotency_key(draft.idempotency_key)
 
 
-async def _meetings_connection(session: AsyncSession, user_id: int) -> CalendarConnection | None:
-    """C3: the connection used for meetings (the meetings-settings one for S6 legacy dual
-    accounts)."""
-    connections = (
-        await session.execute(
-            select(CalendarConnection).where(
-                CalendarConnection.user_id == user_id,
-                CalendarConnection.status != ConnectionStatus.DISCONNECTED,
-                CalendarConnection.purpose != ConnectionPurpose.CALENDAR_SETTINGS,
-            )
-        )
-    ).scalars()
-    return min(
-        connections,
-        key=lambda c: (c.purpose is not ConnectionPurpose.MEETINGS_SETTINGS, c.id),
-        default=None,
-    )
-
-
 def _not_synced(draft: MeetingDraft, connection: CalendarConnection | None) -> NotSynced | None:
     if draft.integration is not None:
         return NotSynced.INTEGRATION
@@ -173,7 +155,7 @@ async def create_meeting(
             if contact is None:
                 raise NotFoundError("contact", field="contactId")
             host = await session.get_one(User, viewer.user_id)
-            not_synced = _not_synced(draft, await _meetings_connection(session, host.id))
+            not_synced = _not_synced(draft, await meetings_connection(session, host.id))
             booking = Booking(
                 account_id=viewer.account_id,
                 host_user_id=host.id,

@@ -3,9 +3,9 @@
 Each write bumps the task's `revision` and, when the user's tasks are mirrored into a
 calendar (or the task has an event already), posts a TASK_EVENT delivery in the same
 transaction, so the event follows every committed change and no rolled-back one
-(`slotgraph.jobs.outbox`, rules in `slotgraph.jobs.task_events`). Turning task sync on or off for a
-connection
-(`slotgraph.usecases.settings`) calls `task_sync_toggled`, which backfills or removes the events.
+(`slotgraph.jobs.deliveries.task_events`, rules in `slotgraph.jobs.task_events`). Turning task
+sync on or off for a connection (`slotgraph.usecases.settings`) calls `task_sync_toggled`,
+which backfills or removes the events.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from slotgraph.jobs.outbox import default_calendar, post_task_event
+from slotgraph.calendars.default_calendar import default_calendar
+from slotgraph.jobs.deliveries.task_events import post_task_event
 from slotgraph.jobs.task_events import syncs_tasks
 from slotgraph.models import Contact, Task, User
 from slotgraph.models.enums import Scope

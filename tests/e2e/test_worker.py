@@ -1,4 +1,4 @@
-"""Real worker processes (#5): `slotgraph worker` SIGKILLed in the middle of a calendar write
+"""Real worker processes: `slotgraph worker` SIGKILLed in the middle of a calendar write
 and started again (every booking ends on the calendar exactly once, none is lost), and
 `slotgraph serve` running the workers in-process by default."""
 
@@ -14,7 +14,7 @@ import pytest
 from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from slotgraph.jobs.outbox import event_key
+from slotgraph.jobs.deliveries.booking_events import event_key
 from slotgraph.models.enums import CalendarWriteState
 from slotgraph.server.settings import Settings
 from tests.conftest import Factory, GraphQLClient

@@ -4,7 +4,7 @@ EWS fake through the real Exchange adapter.
 The app here runs on a clock the tests move: the scenario week lies in March 2030, and
 moving the clock is how a cached read grows old (listing window 30 s, freshness 300 s).
 
-Live reads a person waits on are bounded tightly (#4): the INTERACTIVE retry policy and a
+Live reads a person waits on are bounded tightly: the INTERACTIVE retry policy and a
 short request timeout, so a throttling, failing or slow provider answers from the cache or
 AvailabilityUnknown after a couple of quick tries, proved by counting the fake's requests;
 background delivery keeps the patient default policy.
@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from slotgraph.jobs.outbox import DeliveryPolicy, Outbox, Outcome
+from slotgraph.jobs.deliveries import build_outbox
+from slotgraph.jobs.outbox import DeliveryPolicy, Outcome
 from slotgraph.models import Booking, BusyCacheInterval, BusyCacheWindow, OutboxMessage
 from slotgraph.models.outbox import OutboxKind, OutboxState
 from slotgraph.providers.retry import INTERACTIVE, RetryPolicy
@@ -462,7 +463,7 @@ async def test_background_delivery_keeps_retrying_with_the_patient_policy(
     # More failures in a row than an interactive call would sit through.
     exchange.fail("http503", operation="CreateItem", times=INTERACTIVE.attempts)
     services = clocked_app.state.runtime.services
-    outbox = Outbox(
+    outbox = build_outbox(
         services.sessionmaker,
         services.connection_clients,  # what the worker builds (server/worker.py)
         mailer=None,

@@ -1,4 +1,4 @@
-"""syncCalendarConnection and the connection's sync status (issue #5 parts 2 and 5, C1, C9),
+"""syncCalendarConnection and the connection's sync status (C1, C9),
 and availableSlots answered from synced busy time: GraphQL over HTTP, an Exchange
 connection made through connectExchangeCalendar, the sync worker running with the app's own
 provider registry and credential store against the EWS fake."""
@@ -14,7 +14,7 @@ from exchangelib.protocol import close_connections  # type: ignore[import-untype
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from slotgraph.calsync.engine import Outcome, SyncContext
+from slotgraph.calsync.context import Outcome, SyncContext
 from slotgraph.calsync.scheduler import run_due_syncs
 from slotgraph.models.enums import Scope
 from tests.conftest import Factory, GraphQLClient, Person

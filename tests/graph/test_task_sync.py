@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from slotgraph.graph.relay import from_global_id, to_global_id
-from slotgraph.jobs.outbox import post_task_event
+from slotgraph.jobs.deliveries.task_events import post_task_event
 from slotgraph.jobs.task_events import TASK_CALENDAR_NAME
 from slotgraph.models import Contact, OutboxMessage, Task
 from slotgraph.models.enums import Provider, Seat, Tier

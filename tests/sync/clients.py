@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from slotgraph.calendars.credentials import mark_access_lost
+from slotgraph.calendars.lost_access import mark_access_lost
 from slotgraph.models import CalendarConnection, RemoteCalendar
 from slotgraph.models.enums import CalendarAccess, ConnectionPurpose, ConnectionStatus, SyncState
 from tests.fakes.scenario import TIME_ZONE
@@ -21,9 +21,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class FixedClients:
-    """`slotgraph.calendars.protocol.CalendarClients` answering one adapter for every connection,
-    and
-    recording lost access as the app does."""
+    """`slotgraph.calendars.clients.CalendarClients` answering one adapter for every
+    connection, and recording lost access as the app does."""
 
     adapter: CalendarClient
     sessionmaker: async_sessionmaker[AsyncSession]

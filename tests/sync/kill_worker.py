@@ -12,7 +12,8 @@ import sys
 import anyio
 
 import slotgraph.providers.exchange.sync as exchange_sync
-from slotgraph.calsync.engine import SyncConfig, SyncContext, sync_connection
+from slotgraph.calsync.context import SyncConfig, SyncContext
+from slotgraph.calsync.engine import sync_connection
 from slotgraph.models.db import create_engine, create_sessionmaker
 from slotgraph.providers.exchange import ExchangeCalendarClient, ExchangeCredentials
 from slotgraph.providers.retry import FAST

@@ -1,4 +1,4 @@
-"""The sync engine (issue #5 parts 2 and 5; C1, C2, C4, S13) on real PostgreSQL, with the
+"""The sync engine (C1, C2, C4, S13) on real PostgreSQL, with the
 Exchange adapter talking SOAP to the protocol-level EWS fake. What the engine transferred is
 read off the fake's request log; what it stored is compared with the fake's own free/busy
 answer (GetUserAvailability, computed by the fake independently of the sync path)."""
@@ -20,15 +20,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.calendars.synced_busy import synced_busy
-from slotgraph.calsync.engine import (
-    Outcome,
-    SyncConfig,
-    SyncContext,
-    claim,
-    request_sync,
-    run_claimed,
-    sync_connection,
-)
+from slotgraph.calsync.context import Outcome, SyncConfig, SyncContext
+from slotgraph.calsync.engine import request_sync, run_claimed, sync_connection
+from slotgraph.calsync.leases import claim
 from slotgraph.calsync.scheduler import run_due_syncs
 from slotgraph.models import (
     AvailabilityCalendar,

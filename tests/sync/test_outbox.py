@@ -22,8 +22,10 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
+from slotgraph.jobs.deliveries import build_outbox
+from slotgraph.jobs.deliveries.booking_events import event_key
 from slotgraph.jobs.mail import Mailer, SmtpConfig, SmtpSecurity
-from slotgraph.jobs.outbox import DELIVER, DeliveryPolicy, Outbox, Outcome, event_key, job_key
+from slotgraph.jobs.outbox import DELIVER, DeliveryPolicy, Outbox, Outcome, job_key
 from slotgraph.jobs.queue import JobQueue
 from slotgraph.models import Booking, CalendarConnection, OutboxMessage
 from slotgraph.models.enums import CalendarWriteState, ConnectionStatus
@@ -54,7 +56,7 @@ def exchange() -> Iterator[FakeExchange]:
 
 def make_outbox(app: Starlette, *, max_attempts: int = 5, mailer: Mailer | None = None) -> Outbox:
     services = app.state.runtime.services
-    return Outbox(
+    return build_outbox(
         services.sessionmaker,
         services.connection_clients,
         mailer=mailer,
@@ -235,6 +237,10 @@ async def test_refused_password_marks_the_connection_lost_and_keeps_the_write(
         connection = (await session.execute(select(CalendarConnection))).scalar_one()
     assert connection.status is ConnectionStatus.ACCESS_LOST  # S13, C2
     assert (await host_bookings(gql, ada))[0]["calendarWriteError"] == lost
+
+
+def test_every_outbox_kind_has_its_delivery_registered(app: Starlette) -> None:
+    assert set(make_outbox(app).deliveries) == set(OutboxKind)
 
 
 async def test_sweep_enqueues_due_rows_without_a_job_once(

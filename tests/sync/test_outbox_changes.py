@@ -15,7 +15,8 @@ from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from slotgraph.jobs.outbox import Outbox, event_key
+from slotgraph.jobs.deliveries.booking_events import event_key
+from slotgraph.jobs.outbox import Outbox
 from slotgraph.jobs.queue import JobQueue
 from slotgraph.models import OutboxMessage
 from slotgraph.models.outbox import OutboxKind, OutboxState

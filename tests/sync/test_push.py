@@ -1,4 +1,4 @@
-"""Push notifications (issue #5 part 2) end to end over loopback HTTP: the first sync opens
+"""Push notifications end to end over loopback HTTP: the first sync opens
 a Google `events.watch` channel or a Graph subscription (Graph validating our route first),
 a change at the fake is POSTed by the fake to the app's notification route served by
 uvicorn, the route verifies the channel token / clientState and makes the connection due
@@ -24,7 +24,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.calendars.synced_busy import synced_busy
-from slotgraph.calsync.engine import SYNC_JOB, Outcome, SyncConfig, SyncContext, sync_connection
+from slotgraph.calsync.context import Outcome, SyncConfig, SyncContext
+from slotgraph.calsync.engine import SYNC_JOB, sync_connection
 from slotgraph.calsync.watches import RENEW_JOB, WatchConfig, Watches, token_hash
 from slotgraph.models import CalendarConnection, CalendarSyncCursor, CalendarWatch, RemoteCalendar
 from slotgraph.models.enums import (

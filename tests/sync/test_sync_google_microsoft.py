@@ -1,4 +1,4 @@
-"""The sync engine (issue #5; C1, C2, C4, S13) with the Google and Microsoft 365 adapters
+"""The sync engine (C1, C2, C4, S13) with the Google and Microsoft 365 adapters
 against their protocol-level fakes: httpx (and msal for Microsoft) send real requests over
 loopback; the engine stores events in real PostgreSQL. What the engine transferred is read
 off the fakes' request logs (items per answer); what it stored is compared with the scenario's
@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.calendars.synced_busy import synced_busy
-from slotgraph.calsync.engine import Outcome, SyncConfig, SyncContext, sync_connection
+from slotgraph.calsync.context import Outcome, SyncConfig, SyncContext
+from slotgraph.calsync.engine import sync_connection
 from slotgraph.models import CalendarConnection, RemoteCalendar, SyncedEvent
 from slotgraph.models.enums import (
     ConnectionStatus,

@@ -8,7 +8,7 @@ import asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from slotgraph.calendars.credentials import mark_access_lost
+from slotgraph.calendars.lost_access import mark_access_lost
 from slotgraph.models.enums import ConnectionStatus, Scope, SyncState
 from slotgraph.usecases.connections import Services
 from slotgraph.usecases.subscriptions import watch_connection

@@ -1,0 +1,90 @@
+"""Which calendars availability checks (S12, C5, C45), written once for the use cases (slot
+listing and booking read their busy time) and the workers (sync and push channels cover
+them).
+
+S12 and C45: on each connection, its primary calendar always, and every availability
+calendar the user chose. C5: a connection with scheduling pages off is not used for
+booking at all. A checked calendar whose access was lost stays checked: it stops booking
+with the user (S13) until they remove it (the "X") or regain access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from slotgraph.models import AvailabilityCalendar, CalendarConnection, RemoteCalendar
+from slotgraph.models.enums import CalendarStatus, ConnectionStatus
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def used_for_booking() -> ColumnElement[bool]:
+    """C5: a connection books (its calendars are checked, S7's offline mode does not apply)
+    while it is not disconnected and has scheduling pages on; a filter on
+    `CalendarConnection` for queries of their own."""
+    return (CalendarConnection.status != ConnectionStatus.DISCONNECTED) & (
+        CalendarConnection.scheduling_pages_enabled.is_(True)
+    )
+
+
+def is_checked(calendar: RemoteCalendar, chosen: Set[int]) -> bool:
+    """S12, C45: the primary calendar always; another only when the user chose it as an
+    availability calendar (`chosen`: the ids of their availability calendars)."""
+    return calendar.is_primary or calendar.id in chosen
+
+
+async def _chosen(session: AsyncSession, user_id: int) -> set[int]:
+    query = select(AvailabilityCalendar.remote_calendar_id).where(
+        AvailabilityCalendar.user_id == user_id
+    )
+    return set((await session.execute(query)).scalars())
+
+
+async def _calendars(session: AsyncSession, connection_id: int) -> list[RemoteCalendar]:
+    query = (
+        select(RemoteCalendar)
+        .where(RemoteCalendar.connection_id == connection_id)
+        .order_by(RemoteCalendar.id)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def checked_calendars(
+    session: AsyncSession, connection: CalendarConnection
+) -> tuple[list[RemoteCalendar], list[RemoteCalendar]]:
+    """The connection's calendars that availability checks and are still reachable, and
+    the others, in id order. Sync and push notifications (`slotgraph.calsync`) cover the
+    first; a lost calendar has nothing left to sync."""
+    chosen = await _chosen(session, connection.user_id)
+    rows = await _calendars(session, connection.id)
+    checked = [
+        row for row in rows if is_checked(row, chosen) and row.status is CalendarStatus.CONNECTED
+    ]
+    return checked, [row for row in rows if row not in checked]
+
+
+async def booking_calendars(
+    session: AsyncSession, user_id: int
+) -> list[tuple[CalendarConnection, list[RemoteCalendar]]]:
+    """C5: each of the user's connections used for booking (not disconnected, scheduling
+    pages on), with its checked calendars, lost ones included (S13: they stop booking)."""
+    connections = (
+        await session.execute(
+            select(CalendarConnection)
+            .where(CalendarConnection.user_id == user_id, used_for_booking())
+            .order_by(CalendarConnection.id)
+        )
+    ).scalars()
+    chosen = await _chosen(session, user_id)
+    return [
+        (
+            connection,
+            [row for row in await _calendars(session, connection.id) if is_checked(row, chosen)],
+        )
+        for connection in list(connections)
+    ]

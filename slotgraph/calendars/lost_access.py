@@ -1,0 +1,91 @@
+"""Lost access (C2, S13), written once for the use cases and the workers.
+
+Two things can be lost. A revoked grant marks the whole connection ACCESS_LOST
+(`mark_access_lost`); a calendar deleted or unshared at the provider marks that one calendar
+ACCESS_LOST (`mark_calendars_lost`). Either way booking with the user stops (S13) until
+they reconnect, regain access, or remove the calendar from their availability calendars
+(the "X"); the host's pages and the connection's watchers hear of it after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TYPE_CHECKING
+
+import structlog
+from sqlalchemy import update
+
+from slotgraph.models import CalendarConnection, RemoteCalendar
+from slotgraph.models.enums import CalendarStatus, ConnectionStatus
+from slotgraph.notices.changes import publish_connection_changed, publish_host_changed
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from slotgraph.notices.pubsub import PubSub
+
+log = structlog.get_logger("slotgraph.lost_access")
+
+
+async def mark_access_lost(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    connection_id: int,
+    pubsub: PubSub | None = None,
+) -> None:
+    """S13/C2: a revoked grant. Booking with this user stops until they reconnect; the
+    connection's watchers and the host's pages hear of it after commit (`pubsub` None:
+    a process nobody subscribes to)."""
+    async with sessionmaker.begin() as session:
+        changed = await session.execute(
+            update(CalendarConnection)
+            .where(
+                CalendarConnection.id == connection_id,
+                CalendarConnection.status == ConnectionStatus.CONNECTED,
+            )
+            .values(
+                status=ConnectionStatus.ACCESS_LOST,
+                last_error="Access to the calendar was revoked; reconnect it.",
+            )
+            .returning(CalendarConnection.user_id)
+        )
+        host_user_id = changed.scalar_one_or_none()
+    if host_user_id is None:
+        return
+    log.warning("calendar access lost", connection_id=connection_id)
+    if pubsub is not None:
+        await publish_connection_changed(pubsub, connection_id)
+        await publish_host_changed(pubsub, sessionmaker, host_user_id)
+
+
+async def mark_calendars_lost(session: AsyncSession, calendar_ids: Collection[int]) -> list[int]:
+    """C2: calendars deleted or unshared at the provider become ACCESS_LOST, in the caller's
+    transaction (the sync engine drops their synced events in the same one). Returns the
+    ids that were still CONNECTED. The caller tells the host's pages after commit
+    (`calendars_lost` does both for a caller without a transaction of its own)."""
+    if not calendar_ids:
+        return []
+    changed = await session.execute(
+        update(RemoteCalendar)
+        .where(
+            RemoteCalendar.id.in_(calendar_ids),
+            RemoteCalendar.status == CalendarStatus.CONNECTED,
+        )
+        .values(status=CalendarStatus.ACCESS_LOST)
+        .returning(RemoteCalendar.id)
+    )
+    lost = sorted(changed.scalars())
+    if lost:
+        log.warning("calendar access lost", calendar_ids=lost)
+    return lost
+
+
+async def calendars_lost(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    pubsub: PubSub,
+    host_user_id: int,
+    calendar_ids: Collection[int],
+) -> None:
+    """`mark_calendars_lost` in a transaction of its own, then the host's pages are told."""
+    async with sessionmaker.begin() as session:
+        await mark_calendars_lost(session, calendar_ids)
+    await publish_host_changed(pubsub, sessionmaker, host_user_id)
