@@ -73,6 +73,7 @@ from slotgraph.models.enums import Scope, Seat, Tier
 from slotgraph.server.app import create_app
 from slotgraph.server.auth import bearer_token
 from slotgraph.server.logs import configure_logging
+from slotgraph.server.runtime import offline_services
 from slotgraph.server.settings import Mode, Settings
 from slotgraph.usecases import reads
 from slotgraph.usecases.accounts import create_account, create_user
@@ -161,7 +162,7 @@ def _plain_viewer(
 
     async def endpoint(request: Request) -> Response:
         token = bearer_token(request.headers.get("authorization"))
-        viewer = None if token is None else await authenticate(sm, token)
+        viewer = None if token is None else await authenticate(runtime.services, token)
         if viewer is None:
             return JSONResponse({"errors": [{"message": "unauthenticated"}]}, status_code=401)
         viewer.require(Scope.READ)
@@ -319,13 +320,14 @@ async def migrate_and_seed(database_url: str) -> str:
             session.add(domain)
             await session.flush()
             domain_id, user_id = domain.id, user.id
-        viewer = await authenticate(sm, token)
+        services = offline_services(sm, PUBLIC_BASE_URL)
+        viewer = await authenticate(services, token)
         if viewer is None:
             raise BenchError("the freshly issued token does not authenticate")
         page_ids = [
             (
                 await create_page(
-                    sm,
+                    services,
                     viewer,
                     PageDraft(title=f"Meeting type {i:02d}", durations=[15, 30, 45, 60]),
                 )

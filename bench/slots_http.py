@@ -56,12 +56,14 @@ from slotgraph.providers.base import Interval
 from slotgraph.scheduling.slots import SlotRules
 from slotgraph.server.app import create_app
 from slotgraph.server.logs import configure_logging
+from slotgraph.server.runtime import offline_services
 from slotgraph.server.settings import Mode, Settings
 from slotgraph.usecases.accounts import create_account, create_user
 from slotgraph.usecases.pages import PageDraft, create_page
 from slotgraph.usecases.viewer import Viewer
 
 ENV_NOW = "SLOTGRAPH_BENCH_NOW"
+PUBLIC_BASE_URL = "http://localhost:8000"
 FACTORY = "bench.slots_http:make_app"
 SLOTS = """
 query Slots($slug: String!, $start: DateTime!, $end: DateTime!, $tz: String!) {
@@ -82,6 +84,7 @@ def make_app() -> Starlette:
         mode=Mode.PRODUCTION,
         database_url=database_url,
         secret_keys=(os.environ[ENV_SECRET_KEY],),
+        public_base_url=PUBLIC_BASE_URL,
         log_level="WARNING",
     )
     configure_logging(settings.log_level, json=True)
@@ -159,7 +162,7 @@ async def seed(
                 user_id=user.id, account_id=account.id, token_id=0, scopes=frozenset(Scope)
             )
         page = await create_page(
-            sessionmaker,
+            offline_services(sessionmaker, PUBLIC_BASE_URL),
             viewer,
             PageDraft(
                 title="Bench meeting",

@@ -56,7 +56,7 @@ def client_for(
     oauth = registry.oauth.get(connection.provider.value)
     if oauth is None:
         return None
-    tokens = credentials.token_source(sessionmaker, oauth, connection.id)
+    tokens = credentials.token_source(sessionmaker, oauth, connection.id, secret)
     return oauth.client(tokens, connection.account_email)
 
 

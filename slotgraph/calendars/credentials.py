@@ -47,6 +47,9 @@ class CredentialStore:
         # One refresh at a time per connection in this process: concurrent requests that
         # all see an expired token would otherwise each spend a refresh.
         self._refresh_locks: dict[int, asyncio.Lock] = {}
+        # Renewed tokens saved per connection by this process's token sources: a secret
+        # decrypted before a renewal is stale (`token_source`'s `loaded`).
+        self._renewals: dict[int, int] = {}
 
     def seal(self, value: dict[str, Any]) -> bytes:
         """Encrypt a short-lived secret that is not a credential row (an OAuth flow)."""
@@ -91,15 +94,24 @@ class CredentialStore:
         sessionmaker: async_sessionmaker[AsyncSession],
         provider: OAuthProvider,
         connection_id: int,
+        loaded: dict[str, Any] | None = None,
     ) -> TokenSource:
         """Access tokens for one connection: refreshed when needed (or forced after a 401)
-        and persisted; a revoked grant marks the connection ACCESS_LOST (S13, C2)."""
+        and persisted; a revoked grant marks the connection ACCESS_LOST (S13, C2).
+        `loaded`: the secret the caller has just decrypted; the first call uses it instead
+        of reading and decrypting the row again, unless a token source of this process
+        renewed the connection's token in between (then the row is newer). Later calls
+        read the row, which may have been renewed meanwhile."""
         lock = self._refresh_locks.setdefault(connection_id, asyncio.Lock())
+        renewals = self._renewals.get(connection_id, 0)
+        preloaded = [loaded] if loaded is not None else []
 
         async def get(force: bool) -> str:
             async with lock:
-                async with sessionmaker() as session:
-                    secret = await self.load(session, connection_id)
+                secret = preloaded.pop() if preloaded else None
+                if secret is None or self._renewals.get(connection_id, 0) != renewals:
+                    async with sessionmaker() as session:
+                        secret = await self.load(session, connection_id)
                 if secret is None:
                     raise AccessRevoked("This calendar was disconnected; connect it again.")
                 try:
@@ -111,6 +123,7 @@ class CredentialStore:
                     async with sessionmaker.begin() as session:
                         connection = await session.get_one(CalendarConnection, connection_id)
                         await self.save(session, connection, renewed)
+                    self._renewals[connection_id] = self._renewals.get(connection_id, 0) + 1
                 return token
 
         return get

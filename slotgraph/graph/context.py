@@ -3,7 +3,6 @@ this operation's DataLoaders."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -14,8 +13,7 @@ from slotgraph.graph.loaders import Loaders
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-    from slotgraph.notices.pubsub import PubSub
-    from slotgraph.usecases.connections import Services
+    from slotgraph.usecases.services import Services
     from slotgraph.usecases.viewer import Viewer
 
 
@@ -33,18 +31,6 @@ class Context:
 
     def __post_init__(self) -> None:
         self.reset_loaders()
-
-    @property
-    def pubsub(self) -> PubSub:
-        """Where use cases announce changes after commit (create_app always sets it)."""
-        assert self.services is not None
-        return self.services.pubsub
-
-    def now(self) -> dt.datetime:
-        """The process's one "now" (`Services.clock`) for every use case, so slots offered,
-        bookings, cancellations, reschedules and tasks agree under a fixed clock (C17)."""
-        assert self.services is not None
-        return self.services.clock()
 
     def reset_loaders(self) -> None:
         """Fresh caches: called per operation, since a websocket reuses one context."""

@@ -123,13 +123,11 @@ class Query:
     async def scheduling_page(
         self, info: Info, slug: str, domain: str | None = None
     ) -> PublicSchedulingPageResult:
-        context = info.context
+        services = info.context.services
+        assert services is not None
         try:
             public = await page_cases.get_public_page(
-                context.sessionmaker,
-                slug[:300],
-                domain[:253] if domain else None,
-                context.public_base_url,
+                services, slug[:300], domain[:253] if domain else None
             )
         except DomainError as exc:
             return error_result(exc, PublicSchedulingPageResult)  # type: ignore[no-any-return]
@@ -168,7 +166,6 @@ class Query:
                 start=start,
                 end=end,
                 duration=duration,
-                now=services.clock(),
             )
         except rules.RuleError as exc:
             return ValidationError(message=exc.message, field=exc.field, code=ErrorCode.VALIDATION)
@@ -193,14 +190,11 @@ class Query:
     async def booking_form_prefill(
         self, info: Info, page_slug: str, domain: str, manage_token: str
     ) -> BookingFormPrefillResult:
-        context = info.context
+        services = info.context.services
+        assert services is not None
         try:
             found = await prefill.booking_form_prefill(
-                context.sessionmaker,
-                slug=page_slug[:300],
-                domain=domain[:253],
-                manage_token=manage_token,
-                public_base_url=context.public_base_url,
+                services, slug=page_slug[:300], domain=domain[:253], manage_token=manage_token
             )
         except DomainError as exc:
             return error_result(exc, BookingFormPrefillResult)  # type: ignore[no-any-return]

@@ -42,7 +42,7 @@ from slotgraph.server.robots import robots_endpoint
 from slotgraph.server.runtime import Runtime, build_runtime
 from slotgraph.server.settings import Settings, load_settings
 from slotgraph.server.worker import BackgroundWorker, build_queue
-from slotgraph.usecases.connections import utc_now
+from slotgraph.usecases.services import utc_now
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -89,7 +89,7 @@ class SlotgraphGraphQL(GraphQL[Context, None]):
     async def on_ws_connect(self, context: Context) -> None:
         params = context.connection_params or {}
         try:
-            context.viewer = await viewer_for(self.runtime.sessionmaker, params.get(WS_TOKEN_KEY))
+            context.viewer = await viewer_for(self.runtime.services, params.get(WS_TOKEN_KEY))
         except InvalidToken:
             raise ConnectionRejectionError({"message": REFUSED_MESSAGE}) from None
         context.reset_loaders()
@@ -155,14 +155,14 @@ def create_app(
 ) -> Starlette:
     """The app on `database_url`; the engine connects lazily and closes at shutdown.
     `registry` defaults to the providers configured in `settings`; `worker` runs the job
-    queue's workers inside this process, started and stopped with the lifespan (#5); `clock`
+    queue's workers inside this process, started and stopped with the lifespan; `clock`
     is the use cases' "now" (a fixed one for the slots benchmark, whose workload lies in
     the past)."""
     runtime = build_runtime(settings, database_url, registry=registry, clock=clock)
     engine, services = runtime.engine, runtime.services
     background = BackgroundWorker(build_queue(runtime, database_url)) if worker else None
     graphql = SlotgraphGraphQL(runtime)
-    authed_graphql = BearerAuth(graphql, runtime.sessionmaker)
+    authed_graphql = BearerAuth(graphql, services)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -202,17 +202,9 @@ def create_app(
                 callback_endpoint(services, settings.dashboard_url),
                 methods=["GET", "POST"],
             ),
-            Route(
-                "/notifications/google",
-                google_endpoint(runtime.sessionmaker, services.clock),
-                methods=["POST"],
-            ),
-            Route(
-                "/notifications/microsoft",
-                microsoft_endpoint(runtime.sessionmaker, services.clock),
-                methods=["POST"],
-            ),
-            Route("/robots.txt", robots_endpoint(runtime.sessionmaker), methods=["GET"]),
+            Route("/notifications/google", google_endpoint(services), methods=["POST"]),
+            Route("/notifications/microsoft", microsoft_endpoint(services), methods=["POST"]),
+            Route("/robots.txt", robots_endpoint(services), methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

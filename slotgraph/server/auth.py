@@ -16,9 +16,9 @@ from starlette.responses import JSONResponse
 from slotgraph.usecases.tokens import authenticate
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
     from starlette.types import ASGIApp, Receive, Scope, Send
 
+    from slotgraph.usecases.services import Services
     from slotgraph.usecases.viewer import Viewer
 
 WS_TOKEN_KEY = "authorization"  # noqa: S105 - a key name, not a secret
@@ -41,13 +41,11 @@ def bearer_token(value: object) -> str | None:
     return value.strip()
 
 
-async def viewer_for(
-    sessionmaker: async_sessionmaker[AsyncSession], raw_header: object
-) -> Viewer | None:
+async def viewer_for(services: Services, raw_header: object) -> Viewer | None:
     token = bearer_token(raw_header)
     if token is None:
         return None
-    viewer = await authenticate(sessionmaker, token)
+    viewer = await authenticate(services, token)
     if viewer is None:
         raise InvalidToken
     return viewer
@@ -57,9 +55,9 @@ class BearerAuth:
     """ASGI middleware for the GraphQL route: puts the viewer in `scope["state"]`, or
     answers 401 with a GraphQL-shaped JSON body when the token is bad."""
 
-    def __init__(self, app: ASGIApp, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
-        self.sessionmaker = sessionmaker
+        self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -67,7 +65,7 @@ class BearerAuth:
                 (v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None
             )
             try:
-                viewer = await viewer_for(self.sessionmaker, header)
+                viewer = await viewer_for(self.services, header)
             except InvalidToken:
                 response = JSONResponse(
                     {

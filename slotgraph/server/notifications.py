@@ -1,13 +1,13 @@
-"""The push notification routes (issue #5 part 2): `POST /notifications/google` for
-`events.watch` channels and `POST /notifications/microsoft` for Graph change and lifecycle
-notifications, including Graph's validation handshake.
+"""The push notification routes: `POST /notifications/google` for `events.watch` channels
+and `POST /notifications/microsoft` for Graph change and lifecycle notifications, including
+Graph's validation handshake.
 
-They only read the request, hand it to `slotgraph.calsync.notifications` (which verifies it and
-makes the
-connection due) and answer at once: Google wants a 2xx quickly, Graph within 3 seconds for
-notifications and 10 seconds for the handshake. Bodies are bounded; an unknown channel is
-404, a wrong token or clientState 401, with nothing changed; a failure of ours is a 503
-(the provider retries), never a 500. Nothing logged holds a token or clientState.
+They only read the request, hand it to `slotgraph.calsync.notifications` (which verifies
+it and makes the connection due, as of `Services.clock`) and answer at once: Google wants
+a 2xx quickly, Graph within 3 seconds for notifications and 10 seconds for the handshake.
+Bodies are bounded; an unknown channel is 404, a wrong token or clientState 401, with
+nothing changed; a failure of ours is a 503 (the provider retries), never a 500. Nothing
+logged holds a token or clientState.
 """
 
 from __future__ import annotations
@@ -23,9 +23,7 @@ from starlette.responses import PlainTextResponse, Response
 from slotgraph.calsync.notifications import Verdict, google_notification, graph_notifications
 
 if TYPE_CHECKING:
-    import datetime as dt
-
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from slotgraph.usecases.services import Services
 
 log = structlog.get_logger("slotgraph.notifications")
 
@@ -72,9 +70,7 @@ def _guarded(name: str, handler: Endpoint) -> Endpoint:
     return endpoint
 
 
-def google_endpoint(
-    sessionmaker: async_sessionmaker[AsyncSession], clock: Callable[[], dt.datetime]
-) -> Endpoint:
+def google_endpoint(services: Services) -> Endpoint:
     async def handle(request: Request) -> Response:
         await _bounded_body(request, MAX_BODY)
         headers = request.headers
@@ -91,12 +87,12 @@ def google_endpoint(
             return _plain(400, "Not a Google Calendar notification.")
         channel_id, token, resource_id, state = values
         verdict = await google_notification(
-            sessionmaker,
+            services.sessionmaker,
             channel_id=channel_id,
             token=token,
             resource_id=resource_id,
             state=state,
-            now=clock(),
+            now=services.clock(),
         )
         if verdict is not Verdict.ACCEPTED:
             log.warning("google notification refused", verdict=verdict.value)
@@ -105,9 +101,7 @@ def google_endpoint(
     return _guarded("google", handle)
 
 
-def microsoft_endpoint(
-    sessionmaker: async_sessionmaker[AsyncSession], clock: Callable[[], dt.datetime]
-) -> Endpoint:
+def microsoft_endpoint(services: Services) -> Endpoint:
     async def handle(request: Request) -> Response:
         validation = request.query_params.get("validationToken")
         if validation is not None:
@@ -124,7 +118,9 @@ def microsoft_endpoint(
         if not isinstance(items, list) or len(items) > MAX_ITEMS:
             return _plain(400, "Not a Graph notification.")
         notifications = [item for item in items if isinstance(item, dict)]
-        accepted, refused = await graph_notifications(sessionmaker, notifications, now=clock())
+        accepted, refused = await graph_notifications(
+            services.sessionmaker, notifications, now=services.clock()
+        )
         if refused and not accepted:
             return _plain(401, "Unknown subscription or clientState.")
         return _plain(202)

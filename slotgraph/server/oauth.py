@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from slotgraph.usecases.connections import Services
+    from slotgraph.usecases.services import Services
 
 log = structlog.get_logger("slotgraph.oauth")
 PROVIDERS = {"google": Provider.GOOGLE, "microsoft365": Provider.MICROSOFT365}

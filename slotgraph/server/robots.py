@@ -11,16 +11,15 @@ from starlette.responses import PlainTextResponse, Response
 from slotgraph.usecases.domains import robots_txt
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
     from starlette.requests import Request
 
+    from slotgraph.usecases.services import Services
 
-def robots_endpoint(
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> Callable[[Request], Awaitable[Response]]:
+
+def robots_endpoint(services: Services) -> Callable[[Request], Awaitable[Response]]:
     async def robots(request: Request) -> Response:
         host = request.url.hostname or ""
-        body = await robots_txt(sessionmaker, host)
+        body = await robots_txt(services, host)
         # Short cache: an operator's change shows within minutes.
         return PlainTextResponse(body, headers={"Cache-Control": "public, max-age=300"})
 

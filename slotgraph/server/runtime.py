@@ -1,5 +1,6 @@
 """What one process shares between requests and background jobs, built once from settings:
-the engine and sessions, the HTTP client for providers, and the use cases' services."""
+the engine and sessions, the HTTP client for providers, and the use cases' services
+(`slotgraph.usecases.services.Services`, built here and only here)."""
 
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from slotgraph.calendars.busy_cache import BusyCachePolicy
 from slotgraph.calendars.credentials import CredentialStore
 from slotgraph.models.crypto import CredentialCipher, generate_key
 from slotgraph.models.db import create_engine, create_sessionmaker
-from slotgraph.notices.pubsub import PostgresPubSub
+from slotgraph.notices.feeds import AvailabilityFeeds
+from slotgraph.notices.pubsub import InMemoryPubSub, PostgresPubSub
+from slotgraph.providers.registry import ProviderRegistry
 from slotgraph.server.providers import Registries, build_registries, provider_tls
-from slotgraph.usecases.connections import Services, utc_now
-from slotgraph.usecases.subscriptions import AvailabilityFeeds
+from slotgraph.usecases.services import Services, utc_now
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-    from slotgraph.providers.registry import ProviderRegistry
     from slotgraph.server.settings import Settings
 
 log = structlog.get_logger("slotgraph.runtime")
@@ -68,7 +69,7 @@ def build_runtime(
     if not keys:  # demo mode started without `slotgraph serve`: a throwaway key (C15)
         log.warning("no SLOTGRAPH_SECRET_KEYS: credentials will not survive a restart")
         keys = (generate_key(),)
-    # Change notices for subscriptions (sync/pubsub.py): NOTIFY from the pool; the one
+    # Change notices for subscriptions (`slotgraph.notices.pubsub`): NOTIFY from the pool; the one
     # LISTEN connection of the process starts with the app's lifespan.
     pubsub = PostgresPubSub(database_url, engine)
     registries = (
@@ -80,7 +81,7 @@ def build_runtime(
         sessionmaker=sessionmaker,
         registry=registries.interactive,
         background_registry=registries.background,
-        credentials=CredentialStore(CredentialCipher(keys), pubsub),
+        credentials=CredentialStore(CredentialCipher(keys), pubsub, clock=clock),
         public_base_url=settings.public_base_url,
         pubsub=pubsub,
         feeds=AvailabilityFeeds(),
@@ -93,4 +94,26 @@ def build_runtime(
     )
     return Runtime(
         settings=settings, engine=engine, sessionmaker=sessionmaker, http=http, services=services
+    )
+
+
+def offline_services(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    public_base_url: str,
+    *,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> Services:
+    """Services for tools that run use cases outside a serving process (benchmark and test
+    seeding): no provider configured, change notices delivered in this process only, and a
+    throwaway credential key (connecting a calendar, the one use case that stores a
+    secret, needs a provider, so nothing is sealed with it)."""
+    pubsub = InMemoryPubSub()
+    return Services(
+        sessionmaker=sessionmaker,
+        registry=ProviderRegistry(),
+        credentials=CredentialStore(CredentialCipher((generate_key(),)), pubsub, clock=clock),
+        public_base_url=public_base_url,
+        pubsub=pubsub,
+        feeds=AvailabilityFeeds(),
+        clock=clock,
     )

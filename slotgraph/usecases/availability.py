@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
     from slotgraph.models import SchedulingPage
     from slotgraph.providers.base import CalendarClient, Interval
-    from slotgraph.usecases.connections import Services
+    from slotgraph.usecases.services import Services
 
 log = structlog.get_logger("slotgraph.availability")
 MAX_WINDOW = dt.timedelta(days=62)
@@ -310,20 +310,38 @@ async def available_slots(
     start: dt.datetime,
     end: dt.datetime,
     duration: int | None,
-    now: dt.datetime,
-    moving: Booking | None = None,
-    live: bool = False,
 ) -> PageSlots:
-    """The page's free slots in `[start, end)`; `live` as in `calendar_busy`. `moving` is a
-    booking being rescheduled: its own time is not busy, neither as a booking nor as the
-    calendar event it wrote (the span exactly equal to it)."""
+    """availableSlots: the free slots in `[start, end)` of the page at `slug` as reached on
+    `domain`, now (`services.clock`), answered from synced events or the busy cache where
+    they are fresh enough."""
     if start.tzinfo is None or end.tzinfo is None:
         raise InvalidInput(
             "Give times with a UTC offset, e.g. 2030-01-07T09:00:00Z.", field="start"
         )
     if not start < end or end - start > MAX_WINDOW:
         raise InvalidInput("`end` must follow `start`, at most 62 days later.", field="end")
-    public = await get_public_page(services.sessionmaker, slug, domain, services.public_base_url)
+    public = await get_public_page(services, slug, domain)
+    return await page_slots(
+        services, public, start=start, end=end, duration=duration, now=services.clock()
+    )
+
+
+async def page_slots(
+    services: Services,
+    public: PublicPage,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    duration: int | None,
+    now: dt.datetime,
+    moving: Booking | None = None,
+    live: bool = False,
+) -> PageSlots:
+    """The free slots in `[start, end)` (aware times, a window `available_slots` accepts)
+    of a page the caller has already read, as of `now`; `live` as in `calendar_busy`.
+    `moving` is a booking being rescheduled: its own time is not busy, neither as a
+    booking nor as the calendar event it wrote (the span exactly equal to it). Booking and
+    rescheduling come here with the page they read, so it is read once per request."""
     if not public.pages_enabled:
         raise PagesTurnedOffError(
             f"{public.host.name} is not taking bookings through scheduling pages right now; "

@@ -34,7 +34,7 @@ from slotgraph.models.enums import BookingStatus, CalendarWriteState
 from slotgraph.models.outbox import OutboxKind
 from slotgraph.notices.changes import publish_host_changed
 from slotgraph.scheduling import forms, rules
-from slotgraph.usecases.availability import PageSlots, available_slots
+from slotgraph.usecases.availability import PageSlots, page_slots
 from slotgraph.usecases.errors import (
     HostAccessLostError,
     IdempotencyKeyReusedError,
@@ -44,9 +44,9 @@ from slotgraph.usecases.errors import (
 from slotgraph.usecases.pages import PublicPage, get_public_page
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
 
-    from slotgraph.usecases.connections import Services
+    from slotgraph.usecases.services import Services
     from slotgraph.usecases.viewer import Viewer
 
 log = structlog.get_logger("slotgraph.bookings")
@@ -152,7 +152,7 @@ async def replay(
 
 
 async def replay_race(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    services: Services,
     scope: str,
     operation: str,
     key: str | None,
@@ -165,7 +165,7 @@ async def replay_race(
     own twin's booking (`no_overlapping_bookings`) before it reaches `idempotency_keys`."""
     if key is None:
         return None
-    async with sessionmaker.begin() as session:
+    async with services.sessionmaker.begin() as session:
         return await replay(session, scope, operation, key, fingerprint, now)
 
 
@@ -228,12 +228,11 @@ def manage_token_digest(token: str) -> str:
 
 
 async def book_meeting(
-    services: Services, viewer: Viewer | None, request: BookingRequest, *, now: dt.datetime
+    services: Services, viewer: Viewer | None, request: BookingRequest
 ) -> BookingOutcome:
     _validate(request)
-    public = await get_public_page(
-        services.sessionmaker, request.slug, request.domain, services.public_base_url
-    )
+    now = services.clock()
+    public = await get_public_page(services, request.slug, request.domain)
     page, host = public.page, public.host
     scope = f"token:{viewer.token_id}" if viewer is not None else f"page:{page.id}"
     async with services.sessionmaker.begin() as session:
@@ -247,7 +246,7 @@ async def book_meeting(
         )
     answers = _answers(public, request.answers)
     start = request.start.astimezone(dt.UTC)
-    found = await check_slot(services, public, request.domain, start, request.duration, now=now)
+    found = await check_slot(services, public, start, request.duration, now=now)
     end = start + dt.timedelta(minutes=found.duration)
     manage_token, token_hash = new_manage_token()
     try:
@@ -284,7 +283,7 @@ async def book_meeting(
             await session.flush()
     except IntegrityError as exc:
         again = await replay_race(
-            services.sessionmaker,
+            services,
             scope,
             OPERATION,
             request.idempotency_key,
@@ -320,7 +319,6 @@ def _answers(public: PublicPage, answers: dict[str, str]) -> dict[str, str]:
 async def check_slot(
     services: Services,
     public: PublicPage,
-    domain: str | None,
     start: dt.datetime,
     duration: int | None,
     *,
@@ -331,13 +329,13 @@ async def check_slot(
     """The live re-check every booking and reschedule goes through: `start` must be one of
     the slots `availableSlots` would offer right now (S8), `moving` excepted from busy time.
     Lost access refuses and, for a contact (`tell_host`), tells the host at most once per
-    page and day (S13, C13)."""
+    page and day (S13, C13). `public` is the page as the caller read it: it is not read
+    again."""
     page, host = public.page, public.host
     try:
-        found = await available_slots(
+        found = await page_slots(
             services,
-            slug=page.slug,
-            domain=domain,
+            public,
             start=start,
             end=start + dt.timedelta(minutes=1),
             duration=duration,

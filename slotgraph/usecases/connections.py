@@ -17,14 +17,11 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import delete, func, select
 
-from slotgraph.calendars.busy_cache import BusyCachePolicy
-from slotgraph.calendars.clients import ConnectionClients
 from slotgraph.calsync.watches import forget_watches, stop_all
 from slotgraph.models import (
     Account,
@@ -66,15 +63,13 @@ from slotgraph.usecases.errors import (
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
 
-    from slotgraph.calendars.credentials import CredentialStore
-    from slotgraph.notices.pubsub import PubSub
     from slotgraph.providers.base import RemoteCalendarInfo
-    from slotgraph.providers.registry import OAuthProvider, ProviderRegistry
-    from slotgraph.usecases.subscriptions import AvailabilityFeeds
+    from slotgraph.providers.registry import OAuthProvider
+    from slotgraph.usecases.services import Services
 
 log = structlog.get_logger("slotgraph.connections")
 
@@ -82,43 +77,6 @@ LEGACY_CUTOFF = dt.datetime(2023, 3, 13, tzinfo=dt.UTC)
 FLOW_LIFETIME = dt.timedelta(minutes=10)
 OAUTH_PROVIDERS = (Provider.GOOGLE, Provider.MICROSOFT365)
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Services:
-    """What connection use cases need besides the database."""
-
-    sessionmaker: async_sessionmaker[AsyncSession]
-    registry: ProviderRegistry
-    credentials: CredentialStore
-    public_base_url: str
-    pubsub: PubSub
-    feeds: AvailabilityFeeds
-    busy_cache: BusyCachePolicy = field(default_factory=BusyCachePolicy)
-    # The time use cases take as "now" (aware UTC); a fixed clock lets the benchmark ask
-    # for slots in the canonical workload's window, which lies in the past (C17).
-    clock: Callable[[], dt.datetime] = utc_now
-    # How recent a calendar's last sync must be for availability to use its synced events
-    # instead of live free/busy (issue #5; `Settings.sync_freshness_seconds`).
-    sync_freshness: dt.timedelta = dt.timedelta(minutes=15)
-    # The providers background jobs use (outbox, sync, push, task events): patient retries,
-    # where `registry` is tuned for a person waiting (#4). None: `registry` serves both.
-    background_registry: ProviderRegistry | None = None
-
-    @property
-    def job_registry(self) -> ProviderRegistry:
-        return self.background_registry or self.registry
-
-    @property
-    def connection_clients(self) -> ConnectionClients:
-        """Clients of stored connections for background work (outbox, sync, push)."""
-        return ConnectionClients(
-            self.sessionmaker, self.credentials, self.job_registry, self.pubsub
-        )
 
 
 def redirect_uri(public_base_url: str, provider: Provider) -> str:
@@ -206,7 +164,7 @@ async def start_oauth(services: Services, viewer: Viewer | None, provider: Provi
                 user_id=viewer.user_id,
                 provider=provider,
                 ciphertext=services.credentials.seal(flow),
-                expires_at=dt.datetime.now(dt.UTC) + FLOW_LIFETIME,
+                expires_at=services.clock() + FLOW_LIFETIME,
             )
         )
     return url
@@ -237,7 +195,7 @@ async def _consume_flow(
                 .returning(OAuthFlow)
             )
         ).scalar_one_or_none()
-    if flow is None or flow.provider is not provider or flow.expires_at < dt.datetime.now(dt.UTC):
+    if flow is None or flow.provider is not provider or flow.expires_at < services.clock():
         raise OAuthStateInvalidError(_STATE_MESSAGE)
     return flow, services.credentials.unseal(flow.ciphertext)
 
@@ -507,7 +465,7 @@ async def disconnect(
         )
         await session.execute(delete(Credential).where(Credential.connection_id == connection.id))
         watches = await forget_watches(session, connection.id)
-        now = dt.datetime.now(dt.UTC)
+        now = services.clock()
         if connection.purpose is not ConnectionPurpose.BOTH:
             user.dual_connections_ended_at = now
         connection.status = ConnectionStatus.DISCONNECTED
@@ -527,11 +485,11 @@ async def disconnect(
 
 
 async def disconnect_inbox(
-    sessionmaker: async_sessionmaker[AsyncSession], viewer: Viewer | None, inbox_id: int
+    services: Services, viewer: Viewer | None, inbox_id: int
 ) -> InboxConnection:
     """S5: the inbox can be disconnected alone; the calendar keeps working."""
     viewer = require_viewer(viewer, Scope.CONNECTIONS_WRITE)
-    async with sessionmaker.begin() as session:
+    async with services.sessionmaker.begin() as session:
         inbox = (
             await session.execute(
                 select(InboxConnection).where(

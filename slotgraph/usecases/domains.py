@@ -9,21 +9,25 @@ unknown hosts) everything is allowed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.models import ConnectedDomain
 from slotgraph.models.enums import Scope
 from slotgraph.usecases.errors import NotFoundError
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
+if TYPE_CHECKING:
+    from slotgraph.usecases.services import Services
+
 ALLOW_ALL = "User-agent: *\nDisallow:\n"
 DISALLOW_MEETINGS = "User-agent: *\nDisallow: /meetings*\n"
 
 
-async def robots_txt(sessionmaker: async_sessionmaker[AsyncSession], host: str) -> str:
+async def robots_txt(services: Services, host: str) -> str:
     """The robots.txt for a request's host name (no port)."""
-    async with sessionmaker() as session:
+    async with services.sessionmaker() as session:
         disallow = (
             await session.execute(
                 select(ConnectedDomain.robots_disallow_meetings).where(
@@ -35,14 +39,14 @@ async def robots_txt(sessionmaker: async_sessionmaker[AsyncSession], host: str) 
 
 
 async def update_connected_domain(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    services: Services,
     viewer: Viewer | None,
     domain_id: int,
     *,
     disallow_meetings_indexing: bool | None,
 ) -> ConnectedDomain:
     viewer = require_viewer(viewer, Scope.SETTINGS_WRITE)
-    async with sessionmaker.begin() as session:
+    async with services.sessionmaker.begin() as session:
         domain = (
             await session.execute(
                 select(ConnectedDomain)

@@ -1,4 +1,4 @@
-"""Cancel and reschedule a booking, by its host or by its contact (issue #4 part 4, C11).
+"""Cancel and reschedule a booking, by its host or by its contact (C11).
 
 Two doors, one set of rules:
 - the host, signed in with a token holding `bookings:write`; only their own bookings are
@@ -63,7 +63,7 @@ from slotgraph.usecases.viewer import Viewer, require_viewer
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from slotgraph.usecases.connections import Services
+    from slotgraph.usecases.services import Services
 
 log = structlog.get_logger("slotgraph.bookings")
 OPERATION = "rescheduleBooking"
@@ -128,15 +128,11 @@ async def _locked(session: AsyncSession, manager: Manager, booking_id: int | Non
 
 
 async def cancel_booking(
-    services: Services,
-    manager: Manager,
-    booking_id: int | None,
-    reason: str | None,
-    *,
-    now: dt.datetime,
+    services: Services, manager: Manager, booking_id: int | None, reason: str | None
 ) -> ChangeOutcome:
     if reason is not None and len(reason) > MAX_REASON:
         raise InvalidInput(f"Give a reason of at most {MAX_REASON} characters.", field="reason")
+    now = services.clock()
     async with services.sessionmaker.begin() as session:
         booking = await _locked(session, manager, booking_id)
         if booking.status is BookingStatus.CANCELLED:
@@ -199,12 +195,7 @@ def _scope(manager: Manager, booking: Booking) -> str:
 
 
 async def reschedule_booking(
-    services: Services,
-    manager: Manager,
-    booking_id: int | None,
-    move: Move,
-    *,
-    now: dt.datetime,
+    services: Services, manager: Manager, booking_id: int | None, move: Move
 ) -> ChangeOutcome:
     if move.start.tzinfo is None:
         raise InvalidInput(
@@ -212,6 +203,7 @@ async def reschedule_booking(
         )
     check_idempotency_key(move.idempotency_key)
     start = move.start.astimezone(dt.UTC)
+    now = services.clock()
     async with services.sessionmaker.begin() as session:
         booking = await _locked(session, manager, booking_id)
         scope = _scope(manager, booking)
@@ -225,13 +217,10 @@ async def reschedule_booking(
         )
     duration = booking.ends_at - booking.starts_at
     if page is not None:
-        public = await get_public_page(
-            services.sessionmaker, page.slug, move.domain, services.public_base_url
-        )
+        public = await get_public_page(services, page.slug, move.domain)
         await check_slot(
             services,
             public,
-            move.domain,
             start,
             int(duration.total_seconds() // 60),
             now=now,
@@ -266,7 +255,7 @@ async def reschedule_booking(
             await session.flush()
     except IntegrityError as exc:
         again = await replay_race(
-            services.sessionmaker, scope, OPERATION, move.idempotency_key, fingerprint, now
+            services, scope, OPERATION, move.idempotency_key, fingerprint, now
         )
         if again is not None:  # the same key raced itself: the first call's answer
             return ChangeOutcome(booking=again[0], changed=False)

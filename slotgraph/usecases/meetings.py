@@ -46,9 +46,7 @@ from slotgraph.usecases.errors import InvalidInput, NotFoundError, SlotUnavailab
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-    from slotgraph.notices.pubsub import PubSub
+    from slotgraph.usecases.services import Services
 
 log = structlog.get_logger("slotgraph.meetings")
 OPERATION = "createMeeting"
@@ -128,18 +126,14 @@ def _not_synced(draft: MeetingDraft, connection: CalendarConnection | None) -> N
 
 
 async def create_meeting(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    viewer: Viewer | None,
-    draft: MeetingDraft,
-    *,
-    now: dt.datetime,
-    pubsub: PubSub,
+    services: Services, viewer: Viewer | None, draft: MeetingDraft
 ) -> MeetingOutcome:
     viewer = require_viewer(viewer, Scope.BOOKINGS_WRITE)
     _validate(draft)
+    now = services.clock()
     scope = f"token:{viewer.token_id}"
     try:
-        async with sessionmaker.begin() as session:
+        async with services.sessionmaker.begin() as session:
             replayed = await replay(
                 session, scope, OPERATION, draft.idempotency_key, draft.fingerprint(), now
             )
@@ -193,7 +187,7 @@ async def create_meeting(
             await session.flush()
     except IntegrityError as exc:
         again = await replay_race(
-            sessionmaker, scope, OPERATION, draft.idempotency_key, draft.fingerprint(), now
+            services, scope, OPERATION, draft.idempotency_key, draft.fingerprint(), now
         )
         if again is not None:  # the same key raced itself: the first call's answer
             return _replayed(*again)
@@ -205,7 +199,8 @@ async def create_meeting(
             ) from None
         raise
     log.info("meeting created", booking_id=booking.id, synced=not_synced is None)
-    await publish_host_changed(pubsub, sessionmaker, booking.host_user_id)  # its time is taken
+    # Its time is taken on every page of the host.
+    await publish_host_changed(services.pubsub, services.sessionmaker, booking.host_user_id)
     return MeetingOutcome(booking=booking, not_synced=not_synced, replayed=False)
 
 

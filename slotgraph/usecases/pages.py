@@ -10,14 +10,12 @@ unique across every domain (S15), enforced by a unique index on `lower(slug)`.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.models import (
     CalendarConnection,
@@ -28,11 +26,15 @@ from slotgraph.models import (
 )
 from slotgraph.models.enums import ConnectionStatus, Scope
 from slotgraph.notices.changes import publish_page_changed
-from slotgraph.notices.pubsub import PubSub
 from slotgraph.scheduling import forms, rules, slugs
 from slotgraph.usecases.errors import DomainError, InvalidInput, NotFoundError, SlugTakenError
 from slotgraph.usecases.values import KEEP, Keep
 from slotgraph.usecases.viewer import Viewer, require_viewer
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from slotgraph.usecases.services import Services
 
 MAX_PAGE_SIZE = 100
 
@@ -200,14 +202,14 @@ async def _flush_or_slug_taken(session: AsyncSession, slug: str, name: str, fiel
 
 
 async def create_page(
-    sessionmaker: async_sessionmaker[AsyncSession], viewer: Viewer | None, draft: PageDraft
+    services: Services, viewer: Viewer | None, draft: PageDraft
 ) -> SchedulingPage:
     viewer = require_viewer(viewer, Scope.PAGES_WRITE)
     if draft.title is KEEP:
         raise InvalidInput("Give the page a title.", field="title")
     columns = _validated_columns(draft)
     name = columns.pop("name", None) or slugs.slugify(columns["title"])
-    async with sessionmaker.begin() as session:
+    async with services.sessionmaker.begin() as session:
         prefix = (
             await session.execute(
                 select(CalendarSettings.meeting_url_prefix).where(
@@ -243,17 +245,12 @@ async def _own_page(session: AsyncSession, viewer: Viewer, page_id: int) -> Sche
 
 
 async def update_page(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    viewer: Viewer | None,
-    page_id: int,
-    draft: PageDraft,
-    *,
-    pubsub: PubSub,
+    services: Services, viewer: Viewer | None, page_id: int, draft: PageDraft
 ) -> SchedulingPage:
     """Change a page; its subscribers re-read its slots after commit."""
     viewer = require_viewer(viewer, Scope.PAGES_WRITE)
     columns = _validated_columns(draft)
-    async with sessionmaker.begin() as session:
+    async with services.sessionmaker.begin() as session:
         page = await _own_page(session, viewer, page_id)
         name = columns.pop("name", None)
         if name is not None:
@@ -264,24 +261,18 @@ async def update_page(
                 page.slug = slug
         for column, value in columns.items():
             setattr(page, column, value)
-        page.updated_at = dt.datetime.now(dt.UTC)
+        page.updated_at = services.clock()
         await _flush_or_slug_taken(session, page.slug, name or "", "name")
         await session.refresh(page)
-    await publish_page_changed(pubsub, [page.id])
+    await publish_page_changed(services.pubsub, [page.id])
     return page
 
 
-async def delete_page(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    viewer: Viewer | None,
-    page_id: int,
-    *,
-    pubsub: PubSub,
-) -> int:
+async def delete_page(services: Services, viewer: Viewer | None, page_id: int) -> int:
     """Delete a page; settings that pointed at it fall back (default link cleared, chat link
     turned off), and its bookings stay, detached from the page."""
     viewer = require_viewer(viewer, Scope.PAGES_WRITE)
-    async with sessionmaker.begin() as session:
+    async with services.sessionmaker.begin() as session:
         page = await _own_page(session, viewer, page_id)
         await session.execute(
             update(CalendarSettings)
@@ -291,7 +282,7 @@ async def delete_page(
             .values(chat_link_enabled=False, chat_page_id=None)
         )
         await session.execute(delete(SchedulingPage).where(SchedulingPage.id == page.id))
-    await publish_page_changed(pubsub, [page_id])  # its subscribers end (NotFound)
+    await publish_page_changed(services.pubsub, [page_id])  # its subscribers end (NotFound)
     return page_id
 
 
@@ -324,12 +315,7 @@ def _host_of(public_base_url: str) -> str:
     return (urlsplit(public_base_url).hostname or "").lower()
 
 
-async def get_public_page(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    slug: str,
-    domain: str | None,
-    public_base_url: str,
-) -> PublicPage:
+async def get_public_page(services: Services, slug: str, domain: str | None) -> PublicPage:
     """A page as an anonymous contact reaches it. The same page answers on the app domain
     and on every domain its account connected (S15); any other domain does not have it.
     `offline` is read in the same statement, with the notion `slotgraph.usecases.availability`
@@ -340,7 +326,8 @@ async def get_public_page(
         CalendarConnection.status != ConnectionStatus.DISCONNECTED,
         CalendarConnection.scheduling_pages_enabled.is_(True),
     )
-    async with sessionmaker() as session:
+    public_base_url = services.public_base_url
+    async with services.sessionmaker() as session:
         row = (
             await session.execute(
                 select(SchedulingPage, User, CalendarSettings.pages_enabled, ~books_on_calendar)

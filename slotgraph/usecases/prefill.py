@@ -16,16 +16,19 @@ the contact once answered is not needed to fill this form, so it is not disclose
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.models import Booking, Contact
 from slotgraph.scheduling import forms
 from slotgraph.usecases.bookings import manage_token_digest
 from slotgraph.usecases.errors import InvalidInput, NotFoundError
 from slotgraph.usecases.pages import get_public_page
+
+if TYPE_CHECKING:
+    from slotgraph.usecases.services import Services
 
 MAX_SUBMISSIONS = 50
 _UNKNOWN_LINK = "No earlier booking for this link; fill in the form."
@@ -39,23 +42,18 @@ class Prefill:
 
 
 async def booking_form_prefill(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    slug: str,
-    domain: str | None,
-    manage_token: str,
-    public_base_url: str,
+    services: Services, *, slug: str, domain: str | None, manage_token: str
 ) -> Prefill:
-    app_host = (urlsplit(public_base_url).hostname or "").lower()
+    app_host = (urlsplit(services.public_base_url).hostname or "").lower()
     if domain is None or domain.lower() == app_host:
         raise InvalidInput(
             "Prefill is offered on the account's custom domains only (S16); fill in the form.",
             field="domain",
         )
-    public = await get_public_page(sessionmaker, slug, domain, public_base_url)
+    public = await get_public_page(services, slug, domain)
     if not 1 <= len(manage_token) <= 200:
         raise NotFoundError("booking", field="manageToken", message=_UNKNOWN_LINK)
-    async with sessionmaker() as session:
+    async with services.sessionmaker() as session:
         contact = (
             await session.execute(
                 select(Contact)

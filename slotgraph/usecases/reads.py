@@ -5,6 +5,11 @@ an id the viewer may not see (another account's, or another user's private objec
 caller cannot tell the two apart (C9). Scope per type: users, contacts and domains are
 account-wide; connections, calendars, pages, settings, inboxes, bookings and tasks are
 the viewer's own.
+
+These take a sessionmaker, not `Services`: they are plain tenant-scoped SELECTs with no
+clock, no provider, no notice and no rule beyond the scope, and the DataLoaders
+(`slotgraph.graph.loaders`) that batch them are built per request from the sessionmaker
+alone. Handing them the whole dependency object would only widen what a read can reach.
 """
 
 from __future__ import annotations

@@ -10,9 +10,9 @@ raises and the rollback leaves every field as it was.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.jobs.task_events import can_sync_tasks as can_sync_tasks
 from slotgraph.models import (
@@ -35,7 +35,6 @@ from slotgraph.models.enums import (
     Tier,
 )
 from slotgraph.notices.changes import publish_connection_changed, publish_host_changed
-from slotgraph.notices.pubsub import PubSub
 from slotgraph.scheduling import slugs
 from slotgraph.usecases import tasks
 from slotgraph.usecases.errors import (
@@ -48,6 +47,11 @@ from slotgraph.usecases.errors import (
 )
 from slotgraph.usecases.values import KEEP, Keep
 from slotgraph.usecases.viewer import Viewer, require_viewer
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from slotgraph.usecases.services import Services
 
 MAX_AVAILABILITY_CALENDARS = 50
 MAX_CONNECTION_TOGGLES = 20
@@ -83,11 +87,9 @@ def can_customize_url(user: User) -> bool:
     return user.seat in PAID_SEATS and user.tier in URL_TIERS
 
 
-async def get_settings(
-    sessionmaker: async_sessionmaker[AsyncSession], viewer: Viewer
-) -> CalendarSettings:
+async def get_settings(services: Services, viewer: Viewer) -> CalendarSettings:
     viewer.require(Scope.READ)
-    async with sessionmaker() as session:
+    async with services.sessionmaker() as session:
         return await _settings_row(session, viewer, lock=False)
 
 
@@ -143,11 +145,7 @@ def _needs_calendar_and_seat(changes: SettingsChanges) -> tuple[list[str], list[
 
 
 async def update_calendar_settings(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    viewer: Viewer | None,
-    changes: SettingsChanges,
-    *,
-    pubsub: PubSub,
+    services: Services, viewer: Viewer | None, changes: SettingsChanges
 ) -> CalendarSettings:
     """Save in one transaction (C8); after commit, toggled connections and the user's
     pages are announced to subscribers (toggles, availability calendars and S17 change
@@ -165,7 +163,7 @@ async def update_calendar_settings(
         raise InvalidInput(
             f"At most {MAX_CONNECTION_TOGGLES} connections per save.", field="connections"
         )
-    async with sessionmaker.begin() as session:
+    async with services.sessionmaker.begin() as session:
         settings = await _settings_row(session, viewer, lock=True)
         user = await session.get_one(User, viewer.user_id)
         calendar_fields, seat_fields = _needs_calendar_and_seat(changes)
@@ -190,8 +188,8 @@ async def update_calendar_settings(
         await session.flush()
         await session.refresh(settings)
     for toggle in changes.connections:
-        await publish_connection_changed(pubsub, toggle.connection_id)
-    await publish_host_changed(pubsub, sessionmaker, viewer.user_id)
+        await publish_connection_changed(services.pubsub, toggle.connection_id)
+    await publish_host_changed(services.pubsub, services.sessionmaker, viewer.user_id)
     return settings
 
 

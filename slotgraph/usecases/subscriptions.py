@@ -1,16 +1,16 @@
 """Live views behind the GraphQL subscriptions: a connection's status and sync state (C1)
 and the changed days of a page's free slots (S8; "Beyond" goal 3).
 
-Both subscribe to change notices (`slotgraph.notices.pubsub`) before reading their starting state,
-so
-no change slips between the two, and re-read from the database on every notice.
+Both subscribe to change notices (`slotgraph.notices.pubsub`) before reading their starting
+state, so no change slips between the two, and re-read from the database on every notice.
 
 `watch_connection` re-reads one row per notice and yields only when it differs.
 
 `watch_availability` recomputes slots, which costs database reads and live free/busy
 calls, so all subscribers of one process watching the same page, window and duration share
-one computation per notice (`AvailabilityFeeds`). Each subscriber then keeps its own last
-answer, grouped by day in its own time zone, and yields only the days whose slots changed.
+one computation per notice (`slotgraph.notices.feeds.AvailabilityFeeds`). Each subscriber
+then keeps its own last answer, grouped by day in its own time zone, and yields only the
+days whose slots changed.
 The first event is a snapshot of the whole window (`snapshot=True`): a booking page needs
 no separate query and cannot miss a change between query and subscription. Slots that
 expire by the passing of time (minimum notice) are not notified: nothing changed.
@@ -20,17 +20,16 @@ yields a fresh snapshot when it becomes bookable again; a deleted page ends the 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import structlog
 
 from slotgraph.models.enums import Scope
-from slotgraph.notices.changes import CONNECTION, PAGE
+from slotgraph.notices.changes import CONNECTION
+from slotgraph.notices.feeds import FeedKey
 from slotgraph.scheduling import rules
 from slotgraph.scheduling.slots import Slot, group_by_day
 from slotgraph.usecases import reads
@@ -46,8 +45,7 @@ from slotgraph.usecases.viewer import Viewer, require_viewer
 
 if TYPE_CHECKING:
     from slotgraph.models import CalendarConnection
-    from slotgraph.notices.pubsub import PubSub, Subscription
-    from slotgraph.usecases.connections import Services
+    from slotgraph.usecases.services import Services
 
 log = structlog.get_logger("slotgraph.subscriptions")
 
@@ -136,81 +134,6 @@ class _Computed:
         return days
 
 
-@dataclass(eq=False)
-class _Listener:
-    """One subscriber of a feed: the newest computation it has not seen yet (older ones
-    are replaced, never queued, so a slow subscriber only skips to the newest)."""
-
-    joined_at: int
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-    computed: _Computed | None = None
-    ended: bool = False
-
-
-class _Feed:
-    """One computation per notice, shared by this process's subscribers of a key."""
-
-    def __init__(
-        self, subscription: Subscription, compute: Callable[[], Awaitable[Outcome]]
-    ) -> None:
-        self.listeners: set[_Listener] = set()
-        self.started = 0
-        self._subscription = subscription
-        self._compute = compute
-        self.task = asyncio.create_task(self._run(), name=f"feed-page-{subscription.id}")
-
-    async def _run(self) -> None:
-        async for _ in self._subscription:
-            self.started += 1
-            number = self.started
-            computed = _Computed(await self._compute())
-            for listener in self.listeners:
-                # Computations that began before a listener joined may predate its own
-                # starting snapshot; it waits for a newer one.
-                if number > listener.joined_at:
-                    listener.computed = computed
-                    listener.wake.set()
-        for listener in self.listeners:  # the pub/sub stopped (shutdown): end the streams
-            listener.ended = True
-            listener.wake.set()
-
-    def close(self) -> None:
-        self._subscription.close()
-        self.task.cancel()
-
-
-FeedKey = tuple[int, dt.datetime, dt.datetime, int | None]
-
-
-class AvailabilityFeeds:
-    """This process's shared feeds, one per (page, window, duration), kept while watched."""
-
-    def __init__(self) -> None:
-        self._feeds: dict[FeedKey, _Feed] = {}
-
-    @contextlib.contextmanager
-    def listen(
-        self, pubsub: PubSub, key: FeedKey, compute: Callable[[], Awaitable[Outcome]]
-    ) -> Iterator[_Listener]:
-        feed = self._feeds.get(key)
-        if feed is None:
-            feed = _Feed(pubsub.subscribe(PAGE, str(key[0])), compute)
-            self._feeds[key] = feed
-        listener = _Listener(joined_at=feed.started)
-        feed.listeners.add(listener)
-        try:
-            yield listener
-        finally:
-            feed.listeners.discard(listener)
-            if not feed.listeners:
-                feed.close()
-                del self._feeds[key]
-
-    @property
-    def feed_count(self) -> int:
-        return len(self._feeds)
-
-
 async def watch_availability(
     services: Services, request: AvailabilityRequest
 ) -> AsyncGenerator[AvailabilityEvent | DomainError, None]:
@@ -219,11 +142,9 @@ async def watch_availability(
     page; later errors are yielded (once per change of kind) and watching goes on, except
     NotFound (the page was deleted), which ends the stream."""
     zone = rules.check_time_zone("timeZone", request.time_zone)
-    public = await get_public_page(
-        services.sessionmaker, request.slug, request.domain, services.public_base_url
-    )
+    public = await get_public_page(services, request.slug, request.domain)
 
-    async def compute() -> Outcome:
+    async def recompute() -> Outcome:
         try:
             return await available_slots(
                 services,
@@ -232,7 +153,6 @@ async def watch_availability(
                 start=request.start,
                 end=request.end,
                 duration=request.duration,
-                now=services.clock(),
             )
         except DomainError as exc:
             return exc
@@ -242,9 +162,12 @@ async def watch_availability(
                 "Free times could not be computed just now; they will update shortly."
             )
 
+    async def compute() -> _Computed:
+        return _Computed(await recompute())
+
     key: FeedKey = (public.page.id, request.start, request.end, request.duration)
     with services.feeds.listen(services.pubsub, key, compute) as listener:
-        computed = _Computed(await compute())
+        computed = await compute()
         if isinstance(computed.outcome, NotFoundError | InvalidInput):
             raise computed.outcome
         shown: dict[dt.date, list[Slot]] | None = None

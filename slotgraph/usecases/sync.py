@@ -1,4 +1,4 @@
-"""On-demand sync of a calendar connection (issue #5 part 2: `syncCalendarConnection`).
+"""On-demand sync of a calendar connection (`syncCalendarConnection`).
 
 The use case makes the connection due now (and un-parks it after failures) and enqueues its
 sync job in the same transaction, so a worker starts it at once; the answer shows the state
@@ -10,7 +10,6 @@ subscription).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING
 
 from slotgraph.calsync.engine import request_sync
@@ -20,27 +19,22 @@ from slotgraph.usecases.errors import InvalidInput
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
     from slotgraph.models import CalendarConnection
+    from slotgraph.usecases.services import Services
 
 
 async def sync_calendar_connection(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    viewer: Viewer | None,
-    connection_id: int,
-    *,
-    now: dt.datetime,
+    services: Services, viewer: Viewer | None, connection_id: int
 ) -> CalendarConnection:
     """Ask for a sync of one of the viewer's connections now (C9: a foreign id is NotFound)."""
     viewer = require_viewer(viewer, Scope.CONNECTIONS_WRITE)
-    async with sessionmaker.begin() as session:
+    async with services.sessionmaker.begin() as session:
         connection = await own_connection(session, viewer, connection_id, field="connectionId")
         if connection.status is ConnectionStatus.ACCESS_LOST:
             raise InvalidInput(
                 "Access to this calendar was lost, so it cannot sync; reconnect it first.",
                 field="connectionId",
             )
-        await request_sync(session, connection.id, now)
+        await request_sync(session, connection.id, services.clock())
         await session.refresh(connection)
     return connection

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.calendars.default_calendar import default_calendar
 from slotgraph.jobs.deliveries.task_events import post_task_event
@@ -24,6 +24,11 @@ from slotgraph.models.enums import Scope
 from slotgraph.usecases.errors import InvalidInput, NotFoundError
 from slotgraph.usecases.values import KEEP, Keep
 from slotgraph.usecases.viewer import Viewer, require_viewer
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from slotgraph.usecases.services import Services
 
 MAX_TITLE = 300
 
@@ -58,12 +63,10 @@ def _due(due_at: dt.datetime | None) -> dt.datetime | None:
     return None if due_at is None else due_at.astimezone(dt.UTC)
 
 
-async def create_task(
-    sessionmaker: async_sessionmaker[AsyncSession], viewer: Viewer | None, draft: TaskDraft
-) -> Task:
+async def create_task(services: Services, viewer: Viewer | None, draft: TaskDraft) -> Task:
     viewer = require_viewer(viewer, Scope.TASKS_WRITE)
     title, due_at = _title(draft.title), _due(draft.due_at)
-    async with sessionmaker.begin() as session:
+    async with services.sessionmaker.begin() as session:
         if draft.contact_id is not None:
             found = await session.execute(
                 select(Contact.id).where(
@@ -89,13 +92,10 @@ async def create_task(
 
 
 async def update_task(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    viewer: Viewer | None,
-    task_id: int,
-    changes: TaskChanges,
+    services: Services, viewer: Viewer | None, task_id: int, changes: TaskChanges
 ) -> Task:
     viewer = require_viewer(viewer, Scope.TASKS_WRITE)
-    async with sessionmaker.begin() as session:
+    async with services.sessionmaker.begin() as session:
         task = await _own_task(session, viewer, task_id)
         if changes.title is not KEEP:
             task.title = _title(changes.title)
@@ -106,15 +106,12 @@ async def update_task(
 
 
 async def complete_task(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    viewer: Viewer | None,
-    task_id: int,
-    *,
-    now: dt.datetime,
+    services: Services, viewer: Viewer | None, task_id: int
 ) -> tuple[Task, bool]:
     """(task, whether it changed): completing a completed task changes nothing."""
     viewer = require_viewer(viewer, Scope.TASKS_WRITE)
-    async with sessionmaker.begin() as session:
+    now = services.clock()
+    async with services.sessionmaker.begin() as session:
         task = await _own_task(session, viewer, task_id)
         if task.completed_at is not None:
             return task, False
@@ -123,15 +120,13 @@ async def complete_task(
     return task, True
 
 
-async def delete_task(
-    sessionmaker: async_sessionmaker[AsyncSession], viewer: Viewer | None, task_id: int
-) -> int:
+async def delete_task(services: Services, viewer: Viewer | None, task_id: int) -> int:
     """Gone from the API at once. The row stays until a delivery has removed its event (or
     found it has none, perhaps after a create still under way) and then drops it."""
     viewer = require_viewer(viewer, Scope.TASKS_WRITE)
-    async with sessionmaker.begin() as session:
+    async with services.sessionmaker.begin() as session:
         task = await _own_task(session, viewer, task_id)
-        task.deleted_at = dt.datetime.now(dt.UTC)
+        task.deleted_at = services.clock()
         task.revision += 1
         await post_task_event(session, task)
     return task_id

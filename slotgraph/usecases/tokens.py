@@ -9,13 +9,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.models import ApiToken, User
 from slotgraph.models.enums import Scope
 from slotgraph.usecases.viewer import Viewer
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from slotgraph.usecases.services import Services
 
 TOKEN_PREFIX = "sg_"  # noqa: S105 - a public prefix
 
@@ -46,11 +51,11 @@ async def issue_token(
     return raw
 
 
-async def authenticate(sessionmaker: async_sessionmaker[AsyncSession], raw: str) -> Viewer | None:
+async def authenticate(services: Services, raw: str) -> Viewer | None:
     """The viewer a token stands for, or None when it is unknown or revoked."""
     if not looks_like_token(raw):
         return None
-    async with sessionmaker() as session:
+    async with services.sessionmaker() as session:
         row = (
             await session.execute(
                 select(ApiToken.id, ApiToken.user_id, ApiToken.account_id, ApiToken.scopes).where(

@@ -3,6 +3,7 @@ calendars read live through the real adapters."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +16,7 @@ from starlette.applications import Starlette
 from slotgraph.models import Booking, CalendarConnection, Contact
 from slotgraph.models.enums import BookingStatus, ConnectionStatus
 from slotgraph.usecases.availability import PageSlots, available_slots
-from slotgraph.usecases.connections import Services
+from slotgraph.usecases.services import Services
 from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.fakes.scenario import EXPECTED_BUSY, utc
@@ -143,16 +144,18 @@ async def test_bad_inputs_and_turned_off_pages_answer_typed_errors(
     assert off["data"]["availableSlots"]["reason"] == "PAGES_TURNED_OFF"
 
 
+SCENARIO_NOW = dt.datetime(2030, 3, 1, tzinfo=dt.UTC)
+
+
 async def scenario_week_slots(services: Services, slug: str) -> PageSlots:
     """The page's 30-minute slots over the scenario week, asked before it (C17)."""
     return await available_slots(
-        services,
+        dataclasses.replace(services, clock=lambda: SCENARIO_NOW),
         slug=slug,
         domain=None,
         start=utc(4, 0),
         end=utc(9, 0),
         duration=30,
-        now=dt.datetime(2030, 3, 1, tzinfo=dt.UTC),
     )
 
 

@@ -24,8 +24,9 @@ from slotgraph.models import BusyCacheWindow, CalendarWatch, Credential, InboxCo
 from slotgraph.models.enums import InboxKind
 from slotgraph.server.app import create_app
 from slotgraph.server.settings import Settings
-from slotgraph.usecases.availability import available_slots
+from slotgraph.usecases.availability import page_slots
 from slotgraph.usecases.errors import AvailabilityUnknownError
+from slotgraph.usecases.pages import get_public_page
 from tests.conftest import PUBLIC_BASE_URL, Factory, GraphQLClient, Person
 from tests.fakes.google import (
     BOSS_CALENDAR,
@@ -38,6 +39,7 @@ from tests.fakes.google import (
 )
 from tests.fakes.scenario import ScriptedEvent, utc
 from tests.graph.test_available_slots import (
+    SCENARIO_NOW,
     SLOTS,
     make_page,
     next_monday,
@@ -415,14 +417,13 @@ async def test_busy_time_on_an_availability_calendar_hides_its_slot_once_selecte
     services = app.state.runtime.services
 
     async def offered() -> set[dt.datetime]:
-        found = await available_slots(
+        found = await page_slots(
             services,
-            slug=slug,
-            domain=None,
+            await get_public_page(services, slug, None),
             start=utc(4, 0),
             end=utc(9, 0),
             duration=30,
-            now=dt.datetime(2030, 3, 1, tzinfo=dt.UTC),
+            now=SCENARIO_NOW,
             live=True,  # read Google now, not the listing cache
         )
         return {slot.start for slot in found.slots}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,6 +13,9 @@ from slotgraph.models import Base
 from slotgraph.models.crypto import CredentialCipher, generate_key
 from slotgraph.server.cli import main
 from tests.conftest import Factory, _admin
+
+if TYPE_CHECKING:
+    from slotgraph.providers.registry import OAuthProvider
 
 SECRET = {"refresh_token": "1//refresh-SECRET-abc", "password": "hunter2-SECRET"}
 
@@ -69,3 +73,58 @@ async def test_rotating_keys_reencrypts_and_keeps_credentials_readable(
     async with sessionmaker() as session:
         only_new = CredentialStore(CredentialCipher((new_key,)))
         assert await only_new.load(session, connection.id) == SECRET
+
+
+def count_decrypts(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Every ciphertext any credential cipher decrypts from now on, in order."""
+    decrypts: list[bytes] = []
+    decrypt = CredentialCipher.decrypt
+
+    def counted(cipher: CredentialCipher, ciphertext: bytes) -> dict[str, Any]:
+        decrypts.append(ciphertext)
+        return decrypt(cipher, ciphertext)
+
+    monkeypatch.setattr(CredentialCipher, "decrypt", counted)
+    return decrypts
+
+
+class Renewing:
+    """The token half of an OAuth provider: an access token "old" is renewed to "new"."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    async def access_token(
+        self, secret: dict[str, Any], *, force: bool
+    ) -> tuple[str, dict[str, Any] | None]:
+        self.seen.append(secret["access_token"])
+        if secret["access_token"] == "old":
+            return "new", {**secret, "access_token": "new"}
+        return secret["access_token"], None
+
+
+async def test_a_token_source_starts_from_the_secret_just_loaded_unless_renewed_since(
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ada = await factory.person()
+    connection, _ = await factory.connection(ada)
+    store = CredentialStore(CredentialCipher((generate_key(),)))
+    old = {"access_token": "old", "refresh_token": "r"}
+    async with sessionmaker.begin() as session:
+        await store.save(session, connection, old)
+    decrypts = count_decrypts(monkeypatch)
+    renewing = Renewing()
+    provider = cast("OAuthProvider", renewing)
+    # Two requests loaded the same secret; the first renews it before the second asks.
+    first = store.token_source(sessionmaker, provider, connection.id, dict(old))
+    second = store.token_source(sessionmaker, provider, connection.id, dict(old))
+
+    assert await first(False) == "new"
+    assert decrypts == []  # the loaded secret served: no second decryption
+    assert await second(False) == "new"
+    assert len(decrypts) == 1  # stale after the renewal: the renewed row was read
+    assert renewing.seen == ["old", "new"]  # one renewal, not two
+    assert await first(True) == "new"  # later calls read the row again
+    assert len(decrypts) == 2

@@ -10,8 +10,8 @@ from collections.abc import AsyncGenerator
 
 from starlette.applications import Starlette
 
-from slotgraph.usecases.connections import Services
 from slotgraph.usecases.errors import DomainError
+from slotgraph.usecases.services import Services
 from slotgraph.usecases.subscriptions import (
     AvailabilityEvent,
     AvailabilityRequest,

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 
 from slotgraph.calendars.lost_access import mark_access_lost
 from slotgraph.models.enums import ConnectionStatus, Scope, SyncState
-from slotgraph.usecases.connections import Services
+from slotgraph.usecases.services import Services
 from slotgraph.usecases.subscriptions import watch_connection
 from slotgraph.usecases.viewer import Viewer
 from tests.conftest import Factory

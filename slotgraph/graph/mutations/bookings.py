@@ -128,9 +128,7 @@ async def book_meeting(info: Info, input: BookMeetingInput) -> BookMeetingResult
         idempotency_key=input.idempotency_key,
     )
     try:
-        outcome = await use_case.book_meeting(
-            services, info.context.viewer, request, now=services.clock()
-        )
+        outcome = await use_case.book_meeting(services, info.context.viewer, request)
     except PagesTurnedOffError as exc:
         return page_unavailable(exc, PageUnavailableReason.PAGES_TURNED_OFF)
     except HostAccessLostError as exc:

@@ -45,8 +45,8 @@ from slotgraph.usecases import connections as use_case
 from slotgraph.usecases import reads
 from slotgraph.usecases import settings as settings_case
 from slotgraph.usecases import sync as sync_case
-from slotgraph.usecases.connections import Services
 from slotgraph.usecases.errors import DomainError
+from slotgraph.usecases.services import Services
 
 
 @strawberry.type
@@ -203,7 +203,7 @@ async def disconnect_calendar(
 async def sync_calendar_connection(
     info: Info, input: SyncCalendarConnectionInput
 ) -> SyncCalendarConnectionResult:
-    """Issue #5: sync now (also after retries were parked); a worker picks it up."""
+    """Sync now (also after retries were parked); a worker picks it up."""
     try:
         pk = require_pk(
             input.connection_id,
@@ -211,9 +211,7 @@ async def sync_calendar_connection(
             field="connectionId",
             kind="connected calendar",
         )
-        row = await sync_case.sync_calendar_connection(
-            info.context.sessionmaker, info.context.viewer, pk, now=info.context.now()
-        )
+        row = await sync_case.sync_calendar_connection(_services(info), info.context.viewer, pk)
     except DomainError as exc:
         return error_result(exc, SyncCalendarConnectionResult)  # type: ignore[no-any-return]
     return SyncCalendarConnectionSuccess(connection=CalendarConnection.from_row(row))
@@ -223,7 +221,7 @@ async def disconnect_inbox(info: Info, input: DisconnectInboxInput) -> Disconnec
     """S5: disconnect the inbox only; the calendar keeps working."""
     try:
         pk = require_pk(input.inbox_id, "InboxConnection", field="inboxId", kind="inbox connection")
-        row = await use_case.disconnect_inbox(info.context.sessionmaker, info.context.viewer, pk)
+        row = await use_case.disconnect_inbox(_services(info), info.context.viewer, pk)
     except DomainError as exc:
         return error_result(exc, DisconnectInboxResult)  # type: ignore[no-any-return]
     return DisconnectInboxSuccess(inbox=InboxConnection.from_row(row))
@@ -284,7 +282,7 @@ async def _save(
     context = info.context
     try:
         row = await settings_case.update_calendar_settings(
-            context.sessionmaker, context.viewer, settings_input.to_changes(), pubsub=context.pubsub
+            _services(info), context.viewer, settings_input.to_changes()
         )
         result = success(row)
         if hasattr(result, "__await__"):

@@ -38,11 +38,12 @@ async def update_connected_domain(
     info: Info, input: UpdateConnectedDomainInput
 ) -> UpdateConnectedDomainResult:
     """Change a connected domain of your account; fields left out stay as they are."""
-    context = info.context
+    services = info.context.services
+    assert services is not None
     try:
         row = await use_case.update_connected_domain(
-            context.sessionmaker,
-            context.viewer,
+            services,
+            info.context.viewer,
             require_pk(input.id, "ConnectedDomain", field="id", kind="connected domain"),
             disallow_meetings_indexing=input.disallow_meetings_indexing,
         )

@@ -141,9 +141,7 @@ async def cancel_booking(info: Info, input: CancelBookingInput) -> CancelBooking
     async def run() -> use_case.ChangeOutcome:
         manager = use_case.for_host(info.context.viewer)
         pk = require_pk(input.booking_id, "Booking", field="bookingId", kind="booking")
-        return await use_case.cancel_booking(
-            services, manager, pk, input.reason, now=services.clock()
-        )
+        return await use_case.cancel_booking(services, manager, pk, input.reason)
 
     return await _answer(
         run,
@@ -163,7 +161,7 @@ async def reschedule_booking(info: Info, input: RescheduleBookingInput) -> Resch
         manager = use_case.for_host(info.context.viewer)
         pk = require_pk(input.booking_id, "Booking", field="bookingId", kind="booking")
         move = use_case.Move(start=input.start, idempotency_key=input.idempotency_key)
-        return await use_case.reschedule_booking(services, manager, pk, move, now=services.clock())
+        return await use_case.reschedule_booking(services, manager, pk, move)
 
     return await _answer(
         run,
@@ -183,9 +181,7 @@ async def cancel_booking_as_contact(
 
     async def run() -> use_case.ChangeOutcome:
         manager = use_case.for_contact(input.manage_token)
-        return await use_case.cancel_booking(
-            services, manager, None, input.reason, now=services.clock()
-        )
+        return await use_case.cancel_booking(services, manager, None, input.reason)
 
     return await _answer(
         run,
@@ -210,9 +206,7 @@ async def reschedule_booking_as_contact(
             domain=input.domain[:253] if input.domain else None,
             idempotency_key=input.idempotency_key,
         )
-        return await use_case.reschedule_booking(
-            services, manager, None, move, now=services.clock()
-        )
+        return await use_case.reschedule_booking(services, manager, None, move)
 
     return await _answer(
         run,

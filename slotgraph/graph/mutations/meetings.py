@@ -72,7 +72,8 @@ CreateMeetingResult = Annotated[
 async def create_meeting(info: Info, input: CreateMeetingInput) -> CreateMeetingResult:
     """Log a meeting with a contact (S9): with calendar sync on, the event is written and
     the contact invited; with it off, only the engagement is recorded."""
-    context = info.context
+    services = info.context.services
+    assert services is not None
     try:
         draft = use_case.MeetingDraft(
             contact_id=require_pk(input.contact_id, "Contact", field="contactId", kind="contact"),
@@ -83,13 +84,7 @@ async def create_meeting(info: Info, input: CreateMeetingInput) -> CreateMeeting
             integration=input.integration,
             idempotency_key=input.idempotency_key,
         )
-        outcome = await use_case.create_meeting(
-            context.sessionmaker,
-            context.viewer,
-            draft,
-            now=context.now(),
-            pubsub=context.pubsub,
-        )
+        outcome = await use_case.create_meeting(services, info.context.viewer, draft)
     except DomainError as exc:
         return error_result(exc, CreateMeetingResult)  # type: ignore[no-any-return]
     return CreateMeetingSuccess(

@@ -71,9 +71,10 @@ async def create_scheduling_page(
     info: Info, input: CreateSchedulingPageInput
 ) -> CreateSchedulingPageResult:
     """Create a page; its link is `<your prefix>/<name>`. No calendar needed (S7)."""
-    context = info.context
+    services = info.context.services
+    assert services is not None
     try:
-        row = await use_case.create_page(context.sessionmaker, context.viewer, input.to_draft())
+        row = await use_case.create_page(services, info.context.viewer, input.to_draft())
     except DomainError as exc:
         return error_result(exc, CreateSchedulingPageResult)  # type: ignore[no-any-return]
     return CreateSchedulingPageSuccess(page=await _with_url(info, row))
@@ -83,12 +84,11 @@ async def update_scheduling_page(
     info: Info, input: UpdateSchedulingPageInput
 ) -> UpdateSchedulingPageResult:
     """Change a page; a new `name` keeps the page's original prefix (S14)."""
-    context = info.context
+    services = info.context.services
+    assert services is not None
     try:
         page_pk = require_pk(input.id, "SchedulingPage", field="id", kind="scheduling page")
-        row = await use_case.update_page(
-            context.sessionmaker, context.viewer, page_pk, input.to_draft(), pubsub=context.pubsub
-        )
+        row = await use_case.update_page(services, info.context.viewer, page_pk, input.to_draft())
     except DomainError as exc:
         return error_result(exc, UpdateSchedulingPageResult)  # type: ignore[no-any-return]
     return UpdateSchedulingPageSuccess(page=await _with_url(info, row))
@@ -98,12 +98,11 @@ async def delete_scheduling_page(
     info: Info, input: DeleteSchedulingPageInput
 ) -> DeleteSchedulingPageResult:
     """Delete a page; its bookings are kept."""
-    context = info.context
+    services = info.context.services
+    assert services is not None
     try:
         page_pk = require_pk(input.id, "SchedulingPage", field="id", kind="scheduling page")
-        await use_case.delete_page(
-            context.sessionmaker, context.viewer, page_pk, pubsub=context.pubsub
-        )
+        await use_case.delete_page(services, info.context.viewer, page_pk)
     except DomainError as exc:
         return error_result(exc, DeleteSchedulingPageResult)  # type: ignore[no-any-return]
     return DeleteSchedulingPageSuccess(deleted_id=input.id)

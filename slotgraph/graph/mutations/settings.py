@@ -45,10 +45,11 @@ async def update_calendar_settings(
     info: Info, input: UpdateCalendarSettingsInput
 ) -> UpdateCalendarSettingsResult:
     """Save the settings screen in one transaction: all of it, or none of it."""
-    context = info.context
+    services = info.context.services
+    assert services is not None
     try:
         row = await use_case.update_calendar_settings(
-            context.sessionmaker, context.viewer, input.to_changes(), pubsub=context.pubsub
+            services, info.context.viewer, input.to_changes()
         )
     except DomainError as exc:
         return error_result(exc, UpdateCalendarSettingsResult)  # type: ignore[no-any-return]

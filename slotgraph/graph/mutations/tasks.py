@@ -86,7 +86,8 @@ def _task_pk(global_id: str) -> int:
 
 async def create_task(info: Info, input: CreateTaskInput) -> CreateTaskResult:
     """A task for the viewer; with a due date and task sync on, its event follows (S10)."""
-    context = info.context
+    services = info.context.services
+    assert services is not None
 
     async def run() -> TaskSuccess:
         contact = (
@@ -95,7 +96,7 @@ async def create_task(info: Info, input: CreateTaskInput) -> CreateTaskResult:
             else require_pk(input.contact_id, "Contact", field="contactId", kind="contact")
         )
         draft = use_case.TaskDraft(title=input.title, due_at=input.due_at, contact_id=contact)
-        row = await use_case.create_task(context.sessionmaker, context.viewer, draft)
+        row = await use_case.create_task(services, info.context.viewer, draft)
         return TaskSuccess(task=Task.from_row(row))
 
     return await _answer(run, CreateTaskResult)
@@ -103,7 +104,8 @@ async def create_task(info: Info, input: CreateTaskInput) -> CreateTaskResult:
 
 async def update_task(info: Info, input: UpdateTaskInput) -> UpdateTaskResult:
     """Change the title or due date; the event moves with it, or goes with the due date."""
-    context = info.context
+    services = info.context.services
+    assert services is not None
 
     async def run() -> TaskSuccess:
         pk = _task_pk(input.task_id)
@@ -113,7 +115,7 @@ async def update_task(info: Info, input: UpdateTaskInput) -> UpdateTaskResult:
             title=KEEP if input.title is strawberry.UNSET else input.title,
             due_at=KEEP if input.due_at is strawberry.UNSET else input.due_at,
         )
-        row = await use_case.update_task(context.sessionmaker, context.viewer, pk, changes)
+        row = await use_case.update_task(services, info.context.viewer, pk, changes)
         return TaskSuccess(task=Task.from_row(row))
 
     return await _answer(run, UpdateTaskResult)
@@ -121,14 +123,12 @@ async def update_task(info: Info, input: UpdateTaskInput) -> UpdateTaskResult:
 
 async def complete_task(info: Info, input: CompleteTaskInput) -> CompleteTaskResult:
     """Mark the task done; its event stays, titled "✓ …" (S10)."""
-    context = info.context
+    services = info.context.services
+    assert services is not None
 
     async def run() -> CompleteTaskSuccess:
         pk = _task_pk(input.task_id)
-        now = context.now()
-        row, changed = await use_case.complete_task(
-            context.sessionmaker, context.viewer, pk, now=now
-        )
+        row, changed = await use_case.complete_task(services, info.context.viewer, pk)
         return CompleteTaskSuccess(task=Task.from_row(row), already_completed=not changed)
 
     return await _answer(run, CompleteTaskResult)
@@ -136,11 +136,12 @@ async def complete_task(info: Info, input: CompleteTaskInput) -> CompleteTaskRes
 
 async def delete_task(info: Info, input: DeleteTaskInput) -> DeleteTaskResult:
     """Delete the task; its event is removed from the task calendar (S10)."""
-    context = info.context
+    services = info.context.services
+    assert services is not None
 
     async def run() -> DeleteTaskSuccess:
         pk = _task_pk(input.task_id)
-        await use_case.delete_task(context.sessionmaker, context.viewer, pk)
+        await use_case.delete_task(services, info.context.viewer, pk)
         return DeleteTaskSuccess(deleted_task_id=input.task_id)
 
     return await _answer(run, DeleteTaskResult)

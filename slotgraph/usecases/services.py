@@ -1,0 +1,70 @@
+"""The use cases' one dependency object, `Services`, built once per process.
+
+Every use case takes it the same way: `services` first, then the `viewer` (or, for booking
+changes, the `Manager` standing for host or contact) where there is one, then its inputs.
+Whatever a use case needs besides its inputs comes from here: the database
+(`sessionmaker`), the providers (`registry`, `background_registry`), the credential store,
+the public address, change notices (`pubsub`) and shared availability feeds, the busy
+cache's policy, how fresh a sync must be, and the clock: a use case that decides on "now"
+asks `services.clock()`, never the wall clock, so a fixed clock holds for every rule (C17).
+
+This module is a leaf of the use-case layer: it imports no use case, at run time or under
+TYPE_CHECKING, only the layers below (calendars, notices, providers), so any use case,
+the API and the server can import it without an import cycle.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from slotgraph.calendars.busy_cache import BusyCachePolicy
+from slotgraph.calendars.clients import ConnectionClients
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+    from slotgraph.calendars.credentials import CredentialStore
+    from slotgraph.notices.feeds import AvailabilityFeeds
+    from slotgraph.notices.pubsub import PubSub
+    from slotgraph.providers.registry import ProviderRegistry
+
+
+def utc_now() -> dt.datetime:
+    """The wall clock, aware UTC: the default `Services.clock`."""
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What use cases need besides their inputs; frozen, shared by every request and job."""
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    registry: ProviderRegistry
+    credentials: CredentialStore
+    public_base_url: str
+    pubsub: PubSub
+    feeds: AvailabilityFeeds
+    busy_cache: BusyCachePolicy = field(default_factory=BusyCachePolicy)
+    # The time use cases take as "now" (aware UTC); a fixed clock lets the benchmark ask
+    # for slots in the canonical workload's window, which lies in the past (C17).
+    clock: Callable[[], dt.datetime] = utc_now
+    # How recent a calendar's last sync must be for availability to use its synced events
+    # instead of live free/busy (`Settings.sync_freshness_seconds`).
+    sync_freshness: dt.timedelta = dt.timedelta(minutes=15)
+    # The providers background jobs use (outbox, sync, push, task events): patient retries,
+    # where `registry` is tuned for a person waiting. None: `registry` serves both.
+    background_registry: ProviderRegistry | None = None
+
+    @property
+    def job_registry(self) -> ProviderRegistry:
+        return self.background_registry or self.registry
+
+    @property
+    def connection_clients(self) -> ConnectionClients:
+        """Clients of stored connections for background work (outbox, sync, push)."""
+        return ConnectionClients(
+            self.sessionmaker, self.credentials, self.job_registry, self.pubsub
+        )
