@@ -1,5 +1,5 @@
-"""The per-request context: the sessionmaker (never a shared session), the viewer and
-this operation's DataLoaders."""
+"""The per-request context: the sessionmaker (never a shared session), the viewer, the
+use cases' `Services` and this operation's DataLoaders."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ class Context:
     public_base_url: str
     viewer: Viewer | None
     request_id: str
+    services: Services
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] | None = None
-    services: Services | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

@@ -124,7 +124,6 @@ class Query:
         self, info: Info, slug: str, domain: str | None = None
     ) -> PublicSchedulingPageResult:
         services = info.context.services
-        assert services is not None
         try:
             public = await page_cases.get_public_page(
                 services, slug[:300], domain[:253] if domain else None
@@ -156,7 +155,6 @@ class Query:
         domain: str | None = None,
     ) -> AvailableSlotsResult:
         services = info.context.services
-        assert services is not None
         try:
             zone = rules.check_time_zone("timeZone", time_zone)
             found = await availability.available_slots(
@@ -191,7 +189,6 @@ class Query:
         self, info: Info, page_slug: str, domain: str, manage_token: str
     ) -> BookingFormPrefillResult:
         services = info.context.services
-        assert services is not None
         try:
             found = await prefill.booking_form_prefill(
                 services, slug=page_slug[:300], domain=domain[:253], manage_token=manage_token

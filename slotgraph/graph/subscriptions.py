@@ -104,7 +104,6 @@ class Subscription:
         self, info: Info, connection_id: strawberry.ID
     ) -> AsyncGenerator[SyncStatusResult, None]:
         services = info.context.services
-        assert services is not None
         changes = use_case.watch_connection(
             services, info.context.viewer, pk_of(connection_id, "CalendarConnection")
         )
@@ -132,7 +131,6 @@ class Subscription:
         domain: str | None = None,
     ) -> AsyncGenerator[AvailabilityChangedResult, None]:
         services = info.context.services
-        assert services is not None
         try:
             zone = rules.check_time_zone("timeZone", time_zone)
         except rules.RuleError as exc:

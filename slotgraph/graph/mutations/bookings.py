@@ -114,7 +114,6 @@ BookMeetingResult = Annotated[
 async def book_meeting(info: Info, input: BookMeetingInput) -> BookMeetingResult:
     """Book a slot (S8): re-checked live; the database refuses double bookings."""
     services = info.context.services
-    assert services is not None
     answers = {a.question[:100]: a.answer for a in (input.answers or [])[:31]}
     request = use_case.BookingRequest(
         slug=input.page_slug[:300],

@@ -46,7 +46,6 @@ from slotgraph.usecases import reads
 from slotgraph.usecases import settings as settings_case
 from slotgraph.usecases import sync as sync_case
 from slotgraph.usecases.errors import DomainError
-from slotgraph.usecases.services import Services
 
 
 @strawberry.type
@@ -147,19 +146,13 @@ SyncCalendarConnectionResult = Annotated[
 ]
 
 
-def _services(info: Info) -> Services:
-    services = info.context.services
-    assert services is not None, "create_app always provides connection services"
-    return services
-
-
 async def start_calendar_connection(
     info: Info, input: StartCalendarConnectionInput
 ) -> StartCalendarConnectionResult:
     """S1: the consent URL for Google or Microsoft 365 (authorization code + PKCE + state)."""
     provider = Provider(input.provider.value)
     try:
-        url = await use_case.start_oauth(_services(info), info.context.viewer, provider)
+        url = await use_case.start_oauth(info.context.services, info.context.viewer, provider)
     except DomainError as exc:
         return error_result(exc, StartCalendarConnectionResult)  # type: ignore[no-any-return]
     return StartCalendarConnectionSuccess(provider=provider, authorization_url=url)
@@ -171,7 +164,7 @@ async def connect_exchange_calendar(
     """S2: connect an Exchange 2010 SP2+ mailbox over EWS."""
     try:
         row = await use_case.connect_exchange(
-            _services(info),
+            info.context.services,
             info.context.viewer,
             email=input.email,
             password=input.password,
@@ -194,7 +187,7 @@ async def disconnect_calendar(
             field="connectionId",
             kind="connected calendar",
         )
-        row = await use_case.disconnect(_services(info), info.context.viewer, pk)
+        row = await use_case.disconnect(info.context.services, info.context.viewer, pk)
     except DomainError as exc:
         return error_result(exc, DisconnectCalendarResult)  # type: ignore[no-any-return]
     return DisconnectCalendarSuccess(connection=CalendarConnection.from_row(row))
@@ -211,7 +204,9 @@ async def sync_calendar_connection(
             field="connectionId",
             kind="connected calendar",
         )
-        row = await sync_case.sync_calendar_connection(_services(info), info.context.viewer, pk)
+        row = await sync_case.sync_calendar_connection(
+            info.context.services, info.context.viewer, pk
+        )
     except DomainError as exc:
         return error_result(exc, SyncCalendarConnectionResult)  # type: ignore[no-any-return]
     return SyncCalendarConnectionSuccess(connection=CalendarConnection.from_row(row))
@@ -221,7 +216,7 @@ async def disconnect_inbox(info: Info, input: DisconnectInboxInput) -> Disconnec
     """S5: disconnect the inbox only; the calendar keeps working."""
     try:
         pk = require_pk(input.inbox_id, "InboxConnection", field="inboxId", kind="inbox connection")
-        row = await use_case.disconnect_inbox(_services(info), info.context.viewer, pk)
+        row = await use_case.disconnect_inbox(info.context.services, info.context.viewer, pk)
     except DomainError as exc:
         return error_result(exc, DisconnectInboxResult)  # type: ignore[no-any-return]
     return DisconnectInboxSuccess(inbox=InboxConnection.from_row(row))
@@ -282,7 +277,7 @@ async def _save(
     context = info.context
     try:
         row = await settings_case.update_calendar_settings(
-            _services(info), context.viewer, settings_input.to_changes()
+            info.context.services, context.viewer, settings_input.to_changes()
         )
         result = success(row)
         if hasattr(result, "__await__"):

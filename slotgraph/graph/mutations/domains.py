@@ -39,7 +39,6 @@ async def update_connected_domain(
 ) -> UpdateConnectedDomainResult:
     """Change a connected domain of your account; fields left out stay as they are."""
     services = info.context.services
-    assert services is not None
     try:
         row = await use_case.update_connected_domain(
             services,

@@ -136,7 +136,6 @@ async def _answer(
 async def cancel_booking(info: Info, input: CancelBookingInput) -> CancelBookingResult:
     """The host cancels one of their bookings; its calendar event is deleted (C11, C14)."""
     services = info.context.services
-    assert services is not None
 
     async def run() -> use_case.ChangeOutcome:
         manager = use_case.for_host(info.context.viewer)
@@ -155,7 +154,6 @@ async def cancel_booking(info: Info, input: CancelBookingInput) -> CancelBooking
 async def reschedule_booking(info: Info, input: RescheduleBookingInput) -> RescheduleBookingResult:
     """The host moves a booking; re-checked live like bookMeeting (S8), event updated."""
     services = info.context.services
-    assert services is not None
 
     async def run() -> use_case.ChangeOutcome:
         manager = use_case.for_host(info.context.viewer)
@@ -177,7 +175,6 @@ async def cancel_booking_as_contact(
 ) -> CancelBookingAsContactResult:
     """The contact cancels with their manage token (no sign-in), before the meeting starts."""
     services = info.context.services
-    assert services is not None
 
     async def run() -> use_case.ChangeOutcome:
         manager = use_case.for_contact(input.manage_token)
@@ -197,7 +194,6 @@ async def reschedule_booking_as_contact(
 ) -> RescheduleBookingAsContactResult:
     """The contact moves their booking to another free slot of its page (no sign-in)."""
     services = info.context.services
-    assert services is not None
 
     async def run() -> use_case.ChangeOutcome:
         manager = use_case.for_contact(input.manage_token)

@@ -73,7 +73,6 @@ async def create_meeting(info: Info, input: CreateMeetingInput) -> CreateMeeting
     """Log a meeting with a contact (S9): with calendar sync on, the event is written and
     the contact invited; with it off, only the engagement is recorded."""
     services = info.context.services
-    assert services is not None
     try:
         draft = use_case.MeetingDraft(
             contact_id=require_pk(input.contact_id, "Contact", field="contactId", kind="contact"),

@@ -72,7 +72,6 @@ async def create_scheduling_page(
 ) -> CreateSchedulingPageResult:
     """Create a page; its link is `<your prefix>/<name>`. No calendar needed (S7)."""
     services = info.context.services
-    assert services is not None
     try:
         row = await use_case.create_page(services, info.context.viewer, input.to_draft())
     except DomainError as exc:
@@ -85,7 +84,6 @@ async def update_scheduling_page(
 ) -> UpdateSchedulingPageResult:
     """Change a page; a new `name` keeps the page's original prefix (S14)."""
     services = info.context.services
-    assert services is not None
     try:
         page_pk = require_pk(input.id, "SchedulingPage", field="id", kind="scheduling page")
         row = await use_case.update_page(services, info.context.viewer, page_pk, input.to_draft())
@@ -99,7 +97,6 @@ async def delete_scheduling_page(
 ) -> DeleteSchedulingPageResult:
     """Delete a page; its bookings are kept."""
     services = info.context.services
-    assert services is not None
     try:
         page_pk = require_pk(input.id, "SchedulingPage", field="id", kind="scheduling page")
         await use_case.delete_page(services, info.context.viewer, page_pk)

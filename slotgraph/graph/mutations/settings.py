@@ -46,7 +46,6 @@ async def update_calendar_settings(
 ) -> UpdateCalendarSettingsResult:
     """Save the settings screen in one transaction: all of it, or none of it."""
     services = info.context.services
-    assert services is not None
     try:
         row = await use_case.update_calendar_settings(
             services, info.context.viewer, input.to_changes()

@@ -87,7 +87,6 @@ def _task_pk(global_id: str) -> int:
 async def create_task(info: Info, input: CreateTaskInput) -> CreateTaskResult:
     """A task for the viewer; with a due date and task sync on, its event follows (S10)."""
     services = info.context.services
-    assert services is not None
 
     async def run() -> TaskSuccess:
         contact = (
@@ -105,7 +104,6 @@ async def create_task(info: Info, input: CreateTaskInput) -> CreateTaskResult:
 async def update_task(info: Info, input: UpdateTaskInput) -> UpdateTaskResult:
     """Change the title or due date; the event moves with it, or goes with the due date."""
     services = info.context.services
-    assert services is not None
 
     async def run() -> TaskSuccess:
         pk = _task_pk(input.task_id)
@@ -124,7 +122,6 @@ async def update_task(info: Info, input: UpdateTaskInput) -> UpdateTaskResult:
 async def complete_task(info: Info, input: CompleteTaskInput) -> CompleteTaskResult:
     """Mark the task done; its event stays, titled "✓ …" (S10)."""
     services = info.context.services
-    assert services is not None
 
     async def run() -> CompleteTaskSuccess:
         pk = _task_pk(input.task_id)
@@ -137,7 +134,6 @@ async def complete_task(info: Info, input: CompleteTaskInput) -> CompleteTaskRes
 async def delete_task(info: Info, input: DeleteTaskInput) -> DeleteTaskResult:
     """Delete the task; its event is removed from the task calendar (S10)."""
     services = info.context.services
-    assert services is not None
 
     async def run() -> DeleteTaskSuccess:
         pk = _task_pk(input.task_id)
