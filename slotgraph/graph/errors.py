@@ -2,15 +2,20 @@
 
 Mutations return unions of a success type and these error types (DESIGN convention 1).
 Every error implements `Error { message, field, code }`; the message says what the caller
-can do. Anything unexpected is masked by `slotgraph.graph.extensions.MaskUnexpectedErrors`.
+can do. `map_error` is the one mapping from domain exceptions; the field extension
+`slotgraph.graph.extensions.DomainErrors` applies it for every field that raises them.
+Anything unexpected is masked by `slotgraph.graph.extensions.MaskUnexpectedErrors`.
 """
 
 from __future__ import annotations
 
 import enum
-from typing import Any, get_args
+from collections.abc import Mapping
+from typing import Annotated, Any, Final, get_args, get_origin
 
 import strawberry
+from strawberry.types.base import StrawberryOptional
+from strawberry.types.union import StrawberryUnion
 
 from slotgraph.graph.types.pages import PageUnavailableReason
 from slotgraph.usecases import errors as domain
@@ -176,17 +181,9 @@ class PageUnavailable(Error):
     reason: PageUnavailableReason
 
 
-def page_unavailable(exc: domain.DomainError, reason: PageUnavailableReason) -> PageUnavailable:
-    return PageUnavailable(
-        message=exc.message, field="pageSlug", code=ErrorCode.PAGE_UNAVAILABLE, reason=reason
-    )
-
-
-AnyError = (
+PlainError = (
     ValidationError
     | NotFound
-    | PermissionDenied
-    | SlugTaken
     | SeatRequired
     | CalendarRequired
     | PlanFeatureRequired
@@ -204,20 +201,49 @@ AnyError = (
     | AvailabilityUnknown
     | SlotUnavailable
     | IdempotencyKeyReused
-    | BookingNotChangeable
 )
+AnyError = PlainError | PermissionDenied | SlugTaken | BookingNotChangeable | PageUnavailable
 
-_SIMPLE: dict[type[domain.DomainError], tuple[type[Any], ErrorCode]] = {}
+# The errors that carry nothing but message, field and code, keyed by the exception they
+# answer; `map_error` builds the others.
+_PLAIN: Final[Mapping[type[domain.DomainError], tuple[type[PlainError], ErrorCode]]] = {
+    domain.InvalidInput: (ValidationError, ErrorCode.VALIDATION),
+    domain.NotFoundError: (NotFound, ErrorCode.NOT_FOUND),
+    domain.SeatRequiredError: (SeatRequired, ErrorCode.SEAT_REQUIRED),
+    domain.CalendarRequiredError: (CalendarRequired, ErrorCode.CALENDAR_REQUIRED),
+    domain.PlanFeatureRequiredError: (PlanFeatureRequired, ErrorCode.PLAN_FEATURE_REQUIRED),
+    domain.ProviderLimitationError: (ProviderLimitation, ErrorCode.PROVIDER_LIMITATION),
+    domain.PermissionRequiredError: (PermissionRequired, ErrorCode.PERMISSION_REQUIRED),
+    domain.SharedInboxNotAllowedError: (SharedInboxNotAllowed, ErrorCode.SHARED_INBOX_NOT_ALLOWED),
+    domain.ConnectionLimitReachedError: (
+        ConnectionLimitReached,
+        ErrorCode.CONNECTION_LIMIT_REACHED,
+    ),
+    domain.ExchangeAuthFailedError: (ExchangeAuthFailed, ErrorCode.EXCHANGE_AUTH_FAILED),
+    domain.ExchangeVersionUnsupportedError: (
+        ExchangeVersionUnsupported,
+        ErrorCode.EXCHANGE_VERSION_UNSUPPORTED,
+    ),
+    domain.ExchangeUnreachableError: (ExchangeUnreachable, ErrorCode.EXCHANGE_UNREACHABLE),
+    domain.AutodiscoverFailedError: (AutodiscoverFailed, ErrorCode.AUTODISCOVER_FAILED),
+    domain.OAuthDeniedError: (OAuthDenied, ErrorCode.OAUTH_DENIED),
+    domain.OAuthStateInvalidError: (OAuthStateInvalid, ErrorCode.OAUTH_STATE_INVALID),
+    domain.ProviderUnavailableError: (ProviderUnavailable, ErrorCode.PROVIDER_UNAVAILABLE),
+    domain.AvailabilityUnknownError: (AvailabilityUnknown, ErrorCode.AVAILABILITY_UNKNOWN),
+    domain.SlotUnavailableError: (SlotUnavailable, ErrorCode.SLOT_UNAVAILABLE),
+    domain.IdempotencyKeyReusedError: (IdempotencyKeyReused, ErrorCode.IDEMPOTENCY_KEY_REUSED),
+}
 
 
 def map_error(exc: domain.DomainError) -> AnyError:
-    """The typed GraphQL error for a domain exception."""
+    """The typed GraphQL error for a domain exception: the one place they are matched.
+
+    A domain exception with no case here is a programming error (TypeError), which the
+    masking extension answers as INTERNAL and logs. (`assert_never` cannot prove the match
+    complete: `DomainError` is open to subclasses.)
+    """
     message, field = exc.message, exc.field
     match exc:
-        case domain.InvalidInput():
-            return ValidationError(message=message, field=field, code=ErrorCode.VALIDATION)
-        case domain.NotFoundError():
-            return NotFound(message=message, field=field, code=ErrorCode.NOT_FOUND)
         case domain.PermissionDeniedError():
             return PermissionDenied(
                 message=message,
@@ -229,18 +255,6 @@ def map_error(exc: domain.DomainError) -> AnyError:
             return SlugTaken(
                 message=message, field=field, code=ErrorCode.SLUG_TAKEN, suggestion=exc.suggestion
             )
-        case domain.SeatRequiredError():
-            return SeatRequired(message=message, field=field, code=ErrorCode.SEAT_REQUIRED)
-        case domain.CalendarRequiredError():
-            return CalendarRequired(message=message, field=field, code=ErrorCode.CALENDAR_REQUIRED)
-        case domain.PlanFeatureRequiredError():
-            return PlanFeatureRequired(
-                message=message, field=field, code=ErrorCode.PLAN_FEATURE_REQUIRED
-            )
-        case domain.ProviderLimitationError():
-            return ProviderLimitation(
-                message=message, field=field, code=ErrorCode.PROVIDER_LIMITATION
-            )
         case domain.BookingNotChangeableError():
             return BookingNotChangeable(
                 message=message,
@@ -248,53 +262,56 @@ def map_error(exc: domain.DomainError) -> AnyError:
                 code=ErrorCode.BOOKING_NOT_CHANGEABLE,
                 reason=BookingNotChangeableReason(exc.reason),
             )
+        # Both are raised deep in the availability check, which knows no input names; every
+        # field that declares PageUnavailable takes the page as `pageSlug`.
+        case domain.PagesTurnedOffError():
+            return _page_unavailable(message, PageUnavailableReason.PAGES_TURNED_OFF)
+        case domain.HostAccessLostError():
+            return _page_unavailable(message, PageUnavailableReason.HOST_ACCESS_LOST)
+        case _ if type(exc) in _PLAIN:
+            error_type, code = _PLAIN[type(exc)]
+            return error_type(message=message, field=field, code=code)
         case _:
-            simple = _SIMPLE.get(type(exc))
-            if simple is None:
-                raise TypeError(f"no GraphQL error for {type(exc).__name__}") from exc
-            error_type, code = simple
-            error: AnyError = error_type(message=message, field=field, code=code)
-            return error
+            raise TypeError(f"no GraphQL error for {type(exc).__name__}") from exc
 
 
-_SIMPLE.update(
-    {
-        domain.PermissionRequiredError: (PermissionRequired, ErrorCode.PERMISSION_REQUIRED),
-        domain.SharedInboxNotAllowedError: (
-            SharedInboxNotAllowed,
-            ErrorCode.SHARED_INBOX_NOT_ALLOWED,
-        ),
-        domain.ConnectionLimitReachedError: (
-            ConnectionLimitReached,
-            ErrorCode.CONNECTION_LIMIT_REACHED,
-        ),
-        domain.ExchangeAuthFailedError: (ExchangeAuthFailed, ErrorCode.EXCHANGE_AUTH_FAILED),
-        domain.ExchangeVersionUnsupportedError: (
-            ExchangeVersionUnsupported,
-            ErrorCode.EXCHANGE_VERSION_UNSUPPORTED,
-        ),
-        domain.ExchangeUnreachableError: (ExchangeUnreachable, ErrorCode.EXCHANGE_UNREACHABLE),
-        domain.AutodiscoverFailedError: (AutodiscoverFailed, ErrorCode.AUTODISCOVER_FAILED),
-        domain.OAuthDeniedError: (OAuthDenied, ErrorCode.OAUTH_DENIED),
-        domain.OAuthStateInvalidError: (OAuthStateInvalid, ErrorCode.OAUTH_STATE_INVALID),
-        domain.ProviderUnavailableError: (ProviderUnavailable, ErrorCode.PROVIDER_UNAVAILABLE),
-        domain.AvailabilityUnknownError: (AvailabilityUnknown, ErrorCode.AVAILABILITY_UNKNOWN),
-        domain.SlotUnavailableError: (SlotUnavailable, ErrorCode.SLOT_UNAVAILABLE),
-        domain.IdempotencyKeyReusedError: (IdempotencyKeyReused, ErrorCode.IDEMPOTENCY_KEY_REUSED),
-    }
-)
+def _page_unavailable(message: str, reason: PageUnavailableReason) -> PageUnavailable:
+    return PageUnavailable(
+        message=message, field="pageSlug", code=ErrorCode.PAGE_UNAVAILABLE, reason=reason
+    )
 
 
 def error_code(exc: domain.DomainError) -> str:
-    """The `extensions.code` for a domain error raised by a query field."""
+    """The code of a domain error outside a typed result (a query field's
+    `extensions.code`, the OAuth callback's redirect)."""
     return map_error(exc).code.value
 
 
-def error_result(exc: domain.DomainError, result_union: Any) -> Any:
-    """`map_error`, checked against the mutation's declared result union: a domain error the
-    union does not list is a programming error and must not reach the client as data."""
+def declared_errors(result_type: object) -> frozenset[type]:
+    """The error types a field's result union declares: `result_type` is the union's
+    annotation or strawberry's resolved type of the field. Empty when it is no union."""
+    if isinstance(result_type, StrawberryOptional):
+        result_type = result_type.of_type
+    if isinstance(result_type, StrawberryUnion):
+        members: tuple[object, ...] = result_type.types
+    elif get_origin(result_type) is Annotated:
+        members = get_args(get_args(result_type)[0])
+    else:
+        return frozenset()
+    return frozenset(m for m in members if isinstance(m, type) and issubclass(m, Error))
+
+
+def declared_error(exc: domain.DomainError, declared: frozenset[type]) -> AnyError:
+    """`map_error`, checked against the errors the field declares: one it does not list is a
+    programming error (TypeError: masked as INTERNAL and logged), never data."""
     error = map_error(exc)
-    members = get_args(get_args(result_union)[0])
-    if type(error) not in members:
-        raise TypeError(f"{type(error).__name__} is not in {result_union}") from exc
+    if type(error) not in declared:
+        raise TypeError(f"{type(error).__name__} is not declared by the field") from exc
     return error
+
+
+def error_result(exc: domain.DomainError, result_union: object) -> Any:
+    """`declared_error` for a subscription stream, which yields its errors as items: a field
+    extension wraps the resolver, not the items of its stream. `Any`, since the yielded item
+    is checked against `result_union` at run time, not by mypy."""
+    return declared_error(exc, declared_errors(result_union))

@@ -1,20 +1,24 @@
-"""Schema extensions of our own: fresh loaders per operation and error masking that lets
-expected errors through with a code while hiding everything else.
+"""Extensions of our own: fresh loaders per operation, the one field extension that answers
+domain errors, and error masking that lets expected errors through while hiding (and
+logging) everything else.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from graphql.error import GraphQLError
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import FieldExtension, MaskErrors, SchemaExtension
 
-from slotgraph.graph.errors import error_code
+from slotgraph.graph.errors import AnyError, declared_error, declared_errors, error_code
 from slotgraph.usecases.errors import DomainError
 
 if TYPE_CHECKING:
+    from strawberry.types import Info
+    from strawberry.types.field import StrawberryField
+
     from slotgraph.graph.context import Context
 
 log = structlog.get_logger("slotgraph.graphql")
@@ -35,40 +39,76 @@ class FreshLoaders(SchemaExtension):
         yield
 
 
-def _is_expected(error: GraphQLError) -> bool:
+class DomainErrors(FieldExtension):
+    """Answer a `DomainError` raised by the field's resolver, so that no resolver catches
+    one: on a field whose result is a union of a success and errors (every mutation), as the
+    union's member `map_error` gives; on any other field (`viewer`, `node`, the lists), as
+    null with an error carrying the message and `extensions` `code` and `field`.
+
+    A domain error the union does not declare is a bug, not data: it surfaces as a
+    TypeError, which `MaskUnexpectedErrors` answers as INTERNAL and logs.
+
+    Example: `strawberry.mutation(resolver=book_meeting, extensions=[DomainErrors()])`
+    """
+
+    declared: frozenset[type] = frozenset()
+
+    def apply(self, field: StrawberryField) -> None:
+        # Strawberry applies the extension each time a schema is built from the field.
+        self.declared = declared_errors(field.type)
+
+    def resolve(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
+        try:
+            return next_(source, info, **kwargs)
+        except DomainError as exc:
+            return self.answer(exc)
+
+    async def resolve_async(
+        self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any
+    ) -> Any:
+        try:
+            return await next_(source, info, **kwargs)
+        except DomainError as exc:
+            return self.answer(exc)
+
+    def answer(self, exc: DomainError) -> AnyError:
+        if self.declared:
+            return declared_error(exc, self.declared)
+        # graphql-core keeps a GraphQLError's extensions when it locates the error at the
+        # field, and `MaskUnexpectedErrors` lets it pass unmasked.
+        raise GraphQLError(
+            exc.message,
+            original_error=exc,
+            extensions={"code": error_code(exc), "field": exc.field},
+        ) from exc
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    """Validation errors (unknown field, depth limit ...) have no original error and describe
+    the client's own query; expected errors arrive as GraphQLErrors (`DomainErrors`). Any
+    other exception, a stray `DomainError` included, is a bug."""
     original = error.original_error
-    return original is None or isinstance(original, (DomainError, GraphQLError))
+    return original is not None and not isinstance(original, GraphQLError)
 
 
 class MaskUnexpectedErrors(MaskErrors):
-    """Mask every error the client did not cause, log it with the request id, and give
-    expected (domain) errors raised by query fields an `extensions.code` and `field`.
+    """Mask every error the client did not cause and log it with the request id; the client
+    gets `extensions.code` INTERNAL and the request id to quote.
 
-    Validation errors (unknown field, depth limit ...) have no original error and pass
-    unchanged, since they describe the client's own query.
-
-    Example: `strawberry.Schema(Query, extensions=[MaskUnexpectedErrors()])`
+    Example: `strawberry.Schema(Query, extensions=[MaskUnexpectedErrors])`
     """
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=lambda error: not _is_expected(error))
+        super().__init__(should_mask_error=_is_unexpected, error_message="Unexpected error.")
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        context = self.execution_context.context
+        request_id = getattr(self.execution_context.context, "request_id", None)
         log.error(
             "unexpected error",
-            request_id=getattr(context, "request_id", None),
+            request_id=request_id,
             path=error.path,
             exc_info=error.original_error,
         )
         masked = super().anonymise_error(error)
-        masked.extensions = {"code": "INTERNAL", "requestId": getattr(context, "request_id", None)}
+        masked.extensions = {"code": "INTERNAL", "requestId": request_id}
         return masked
-
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        processed = super()._process_errors(errors)
-        for error in processed:
-            original = error.original_error
-            if isinstance(original, DomainError):
-                error.extensions = {"code": error_code(original), "field": original.field}
-        return processed

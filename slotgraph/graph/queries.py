@@ -15,9 +15,8 @@ from slotgraph.graph.errors import (
     NotFound,
     PageUnavailable,
     ValidationError,
-    error_result,
-    page_unavailable,
 )
+from slotgraph.graph.extensions import DomainErrors
 from slotgraph.graph.relay import Node, from_global_id
 from slotgraph.graph.types.accounts import ConnectedDomain, InboxConnection
 from slotgraph.graph.types.availability import AvailableSlots, SlotDay
@@ -32,7 +31,7 @@ from slotgraph.scheduling import rules
 from slotgraph.scheduling.slots import group_by_day
 from slotgraph.usecases import availability, prefill
 from slotgraph.usecases import pages as page_cases
-from slotgraph.usecases.errors import DomainError, HostAccessLostError, PagesTurnedOffError
+from slotgraph.usecases.errors import InvalidInput
 
 if TYPE_CHECKING:
     from slotgraph.graph.loaders import Loaders
@@ -92,7 +91,9 @@ NODE_RESOLVERS: dict[str, Callable[[Loaders, int], Awaitable[Node | None]]] = {
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="The signed-in user; null when anonymous.")
+    @strawberry.field(
+        description="The signed-in user; null when anonymous.", extensions=[DomainErrors()]
+    )
     async def viewer(self, info: Info) -> User | None:
         viewer = info.context.viewer
         if viewer is None:
@@ -102,7 +103,8 @@ class Query:
         return None if row is None else User.from_row(row)
 
     @strawberry.field(
-        description="Refetch any object by global id; null for an unknown or foreign id (C9)."
+        description="Refetch any object by global id; null for an unknown or foreign id (C9).",
+        extensions=[DomainErrors()],
     )
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
         viewer = info.context.viewer
@@ -118,18 +120,16 @@ class Query:
 
     @strawberry.field(
         description="A scheduling page as a contact sees it (public). `domain` is the host "
-        "the link was opened on; omit it for the app domain."
+        "the link was opened on; omit it for the app domain.",
+        extensions=[DomainErrors()],
     )
     async def scheduling_page(
         self, info: Info, slug: str, domain: str | None = None
     ) -> PublicSchedulingPageResult:
         services = info.context.services
-        try:
-            public = await page_cases.get_public_page(
-                services, slug[:300], domain[:253] if domain else None
-            )
-        except DomainError as exc:
-            return error_result(exc, PublicSchedulingPageResult)  # type: ignore[no-any-return]
+        public = await page_cases.get_public_page(
+            services, slug[:300], domain[:253] if domain else None
+        )
         if not public.pages_enabled:
             return PageUnavailable(
                 message=f"{public.host.name} is not taking bookings through scheduling pages "
@@ -142,7 +142,8 @@ class Query:
 
     @strawberry.field(
         description="Free slots of a page between `start` and `end` (at most 62 days), "
-        "grouped by day in `timeZone` (public). `duration` defaults to the page's first."
+        "grouped by day in `timeZone` (public). `duration` defaults to the page's first.",
+        extensions=[DomainErrors()],
     )
     async def available_slots(
         self,
@@ -157,22 +158,16 @@ class Query:
         services = info.context.services
         try:
             zone = rules.check_time_zone("timeZone", time_zone)
-            found = await availability.available_slots(
-                services,
-                slug=page_slug[:300],
-                domain=domain[:253] if domain else None,
-                start=start,
-                end=end,
-                duration=duration,
-            )
         except rules.RuleError as exc:
-            return ValidationError(message=exc.message, field=exc.field, code=ErrorCode.VALIDATION)
-        except PagesTurnedOffError as exc:
-            return page_unavailable(exc, PageUnavailableReason.PAGES_TURNED_OFF)
-        except HostAccessLostError as exc:
-            return page_unavailable(exc, PageUnavailableReason.HOST_ACCESS_LOST)
-        except DomainError as exc:
-            return error_result(exc, AvailableSlotsResult)  # type: ignore[no-any-return]
+            raise InvalidInput(exc.message, field=exc.field) from None
+        found = await availability.available_slots(
+            services,
+            slug=page_slug[:300],
+            domain=domain[:253] if domain else None,
+            start=start,
+            end=end,
+            duration=duration,
+        )
         return AvailableSlots(
             duration=found.duration,
             time_zone=zone,
@@ -183,18 +178,16 @@ class Query:
     @strawberry.field(
         description="Prefill for a page's booking form from the contact's earlier "
         "submissions (public, S16): only on the account's custom domains, and only for a "
-        "visitor presenting the manage token of an earlier booking."
+        "visitor presenting the manage token of an earlier booking.",
+        extensions=[DomainErrors()],
     )
     async def booking_form_prefill(
         self, info: Info, page_slug: str, domain: str, manage_token: str
     ) -> BookingFormPrefillResult:
         services = info.context.services
-        try:
-            found = await prefill.booking_form_prefill(
-                services, slug=page_slug[:300], domain=domain[:253], manage_token=manage_token
-            )
-        except DomainError as exc:
-            return error_result(exc, BookingFormPrefillResult)  # type: ignore[no-any-return]
+        found = await prefill.booking_form_prefill(
+            services, slug=page_slug[:300], domain=domain[:253], manage_token=manage_token
+        )
         return BookingFormPrefill(
             name=found.name,
             email=found.email,

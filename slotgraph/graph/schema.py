@@ -1,8 +1,10 @@
-"""Schema assembly: roots plus the hardening extensions (limits, caches, masking)."""
+"""Schema assembly: roots (every mutation answering its domain errors through
+`DomainErrors`) plus the hardening extensions (limits, caches, masking)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry.extensions import (
@@ -17,7 +19,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
-from slotgraph.graph.extensions import FreshLoaders, MaskUnexpectedErrors
+from slotgraph.graph.extensions import DomainErrors, FreshLoaders, MaskUnexpectedErrors
 from slotgraph.graph.mutations import (
     bookings,
     connections,
@@ -38,39 +40,42 @@ from slotgraph.graph.types.settings import CalendarSettings
 from slotgraph.graph.types.tasks import Task
 from slotgraph.graph.types.users import User
 
+T = TypeVar("T")
+
+
+def _mutation(resolver: Callable[..., Coroutine[Any, Any, T]]) -> T:
+    """A mutation field: it declares its result union, and `DomainErrors` answers the domain
+    errors its resolver raises with that union's members."""
+    # strawberry types the field as its resolver's result, as for a mutation declared inline
+    # (mypy cannot pick that overload for a generic resolver).
+    field: T = strawberry.mutation(resolver=resolver, extensions=[DomainErrors()])
+    return field
+
 
 @strawberry.type
 class Mutation:
-    update_calendar_settings = strawberry.mutation(resolver=settings.update_calendar_settings)
-    create_scheduling_page = strawberry.mutation(resolver=pages.create_scheduling_page)
-    update_scheduling_page = strawberry.mutation(resolver=pages.update_scheduling_page)
-    delete_scheduling_page = strawberry.mutation(resolver=pages.delete_scheduling_page)
-    start_calendar_connection = strawberry.mutation(resolver=connections.start_calendar_connection)
-    connect_exchange_calendar = strawberry.mutation(resolver=connections.connect_exchange_calendar)
-    disconnect_calendar = strawberry.mutation(resolver=connections.disconnect_calendar)
-    disconnect_inbox = strawberry.mutation(resolver=connections.disconnect_inbox)
-    sync_calendar_connection = strawberry.mutation(resolver=connections.sync_calendar_connection)
-    set_availability_calendars = strawberry.mutation(
-        resolver=connections.set_availability_calendars
-    )
-    book_meeting = strawberry.mutation(resolver=bookings.book_meeting)
-    cancel_booking = strawberry.mutation(resolver=manage_bookings.cancel_booking)
-    reschedule_booking = strawberry.mutation(resolver=manage_bookings.reschedule_booking)
-    cancel_booking_as_contact = strawberry.mutation(
-        resolver=manage_bookings.cancel_booking_as_contact
-    )
-    reschedule_booking_as_contact = strawberry.mutation(
-        resolver=manage_bookings.reschedule_booking_as_contact
-    )
-    create_meeting = strawberry.mutation(resolver=meetings.create_meeting)
-    update_connected_domain = strawberry.mutation(resolver=domains.update_connected_domain)
-    update_calendar_connection = strawberry.mutation(
-        resolver=connections.update_calendar_connection
-    )
-    create_task = strawberry.mutation(resolver=tasks.create_task)
-    update_task = strawberry.mutation(resolver=tasks.update_task)
-    complete_task = strawberry.mutation(resolver=tasks.complete_task)
-    delete_task = strawberry.mutation(resolver=tasks.delete_task)
+    update_calendar_settings = _mutation(settings.update_calendar_settings)
+    create_scheduling_page = _mutation(pages.create_scheduling_page)
+    update_scheduling_page = _mutation(pages.update_scheduling_page)
+    delete_scheduling_page = _mutation(pages.delete_scheduling_page)
+    start_calendar_connection = _mutation(connections.start_calendar_connection)
+    connect_exchange_calendar = _mutation(connections.connect_exchange_calendar)
+    disconnect_calendar = _mutation(connections.disconnect_calendar)
+    disconnect_inbox = _mutation(connections.disconnect_inbox)
+    sync_calendar_connection = _mutation(connections.sync_calendar_connection)
+    set_availability_calendars = _mutation(connections.set_availability_calendars)
+    book_meeting = _mutation(bookings.book_meeting)
+    cancel_booking = _mutation(manage_bookings.cancel_booking)
+    reschedule_booking = _mutation(manage_bookings.reschedule_booking)
+    cancel_booking_as_contact = _mutation(manage_bookings.cancel_booking_as_contact)
+    reschedule_booking_as_contact = _mutation(manage_bookings.reschedule_booking_as_contact)
+    create_meeting = _mutation(meetings.create_meeting)
+    update_connected_domain = _mutation(domains.update_connected_domain)
+    update_calendar_connection = _mutation(connections.update_calendar_connection)
+    create_task = _mutation(tasks.create_task)
+    update_task = _mutation(tasks.update_task)
+    complete_task = _mutation(tasks.complete_task)
+    delete_task = _mutation(tasks.delete_task)
 
 
 NODE_TYPES = (

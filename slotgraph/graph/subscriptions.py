@@ -1,8 +1,9 @@
 """Subscription root (graphql-transport-ws only): `syncStatus` and `availabilityChanged`.
 
 Each stream starts with its current state and then follows change notices from any API
-process (sync/pubsub.py). Expected failures are typed results, as for mutations: a
-stream that cannot start yields one error and ends.
+process (`slotgraph.notices.pubsub`). Expected failures are typed results, as for mutations: a
+stream that cannot start yields one error and ends. A field extension wraps a resolver, not
+the items of its stream, so the streams map their errors themselves (`error_result`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from slotgraph.graph.errors import (
     PermissionDenied,
     ValidationError,
     error_result,
-    page_unavailable,
 )
 from slotgraph.graph.relay import pk_of, to_global_id
 from slotgraph.graph.types.availability import SlotDay
@@ -31,11 +31,10 @@ from slotgraph.graph.types.connections import (
     ConnectionStatusType,
     SyncStateType,
 )
-from slotgraph.graph.types.pages import PageUnavailableReason
 from slotgraph.models import CalendarConnection as ConnectionRow
 from slotgraph.scheduling import rules
 from slotgraph.usecases import subscriptions as use_case
-from slotgraph.usecases.errors import DomainError, HostAccessLostError, PagesTurnedOffError
+from slotgraph.usecases.errors import DomainError
 
 
 @strawberry.type(description="A connection's status and sync state (C1), as of now.")
@@ -84,14 +83,6 @@ AvailabilityChangedResult = Annotated[
     AvailabilityChange | NotFound | PageUnavailable | AvailabilityUnknown | ValidationError,
     strawberry.union("AvailabilityChangedResult"),
 ]
-
-
-def _availability_error(exc: DomainError) -> AvailabilityChangedResult:
-    if isinstance(exc, PagesTurnedOffError):
-        return page_unavailable(exc, PageUnavailableReason.PAGES_TURNED_OFF)
-    if isinstance(exc, HostAccessLostError):
-        return page_unavailable(exc, PageUnavailableReason.HOST_ACCESS_LOST)
-    return error_result(exc, AvailabilityChangedResult)  # type: ignore[no-any-return]
 
 
 @strawberry.type
@@ -148,7 +139,7 @@ class Subscription:
         try:
             async for event in events:
                 if isinstance(event, DomainError):
-                    yield _availability_error(event)
+                    yield error_result(event, AvailabilityChangedResult)
                     continue
                 yield AvailabilityChange(
                     snapshot=event.snapshot,
@@ -158,6 +149,6 @@ class Subscription:
                     days=[SlotDay.of(day, slots) for day, slots in event.days],
                 )
         except DomainError as exc:
-            yield _availability_error(exc)
+            yield error_result(exc, AvailabilityChangedResult)
         finally:
             await events.aclose()

@@ -16,14 +16,10 @@ from slotgraph.graph.errors import (
     PageUnavailable,
     SlotUnavailable,
     ValidationError,
-    error_result,
-    page_unavailable,
 )
 from slotgraph.graph.relay import to_global_id
-from slotgraph.graph.types.pages import PageUnavailableReason
 from slotgraph.models import Booking as BookingRow
 from slotgraph.usecases import bookings as use_case
-from slotgraph.usecases.errors import DomainError, HostAccessLostError, PagesTurnedOffError
 
 
 @strawberry.input
@@ -126,14 +122,7 @@ async def book_meeting(info: Info, input: BookMeetingInput) -> BookMeetingResult
         answers=answers,
         idempotency_key=input.idempotency_key,
     )
-    try:
-        outcome = await use_case.book_meeting(services, info.context.viewer, request)
-    except PagesTurnedOffError as exc:
-        return page_unavailable(exc, PageUnavailableReason.PAGES_TURNED_OFF)
-    except HostAccessLostError as exc:
-        return page_unavailable(exc, PageUnavailableReason.HOST_ACCESS_LOST)
-    except DomainError as exc:
-        return error_result(exc, BookMeetingResult)  # type: ignore[no-any-return]
+    outcome = await use_case.book_meeting(services, info.context.viewer, request)
     return BookMeetingSuccess(
         booking=BookedMeeting.from_row(outcome.booking),
         offline=outcome.offline,

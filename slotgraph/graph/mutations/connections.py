@@ -3,7 +3,7 @@ per-connection toggles (S9, S10, C5)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 
@@ -23,7 +23,6 @@ from slotgraph.graph.errors import (
     SeatRequired,
     SharedInboxNotAllowed,
     ValidationError,
-    error_result,
 )
 from slotgraph.graph.inputs.connections import (
     ConnectExchangeCalendarInput,
@@ -45,7 +44,6 @@ from slotgraph.usecases import connections as use_case
 from slotgraph.usecases import reads
 from slotgraph.usecases import settings as settings_case
 from slotgraph.usecases import sync as sync_case
-from slotgraph.usecases.errors import DomainError
 
 
 @strawberry.type
@@ -151,10 +149,7 @@ async def start_calendar_connection(
 ) -> StartCalendarConnectionResult:
     """S1: the consent URL for Google or Microsoft 365 (authorization code + PKCE + state)."""
     provider = Provider(input.provider.value)
-    try:
-        url = await use_case.start_oauth(info.context.services, info.context.viewer, provider)
-    except DomainError as exc:
-        return error_result(exc, StartCalendarConnectionResult)  # type: ignore[no-any-return]
+    url = await use_case.start_oauth(info.context.services, info.context.viewer, provider)
     return StartCalendarConnectionSuccess(provider=provider, authorization_url=url)
 
 
@@ -162,17 +157,14 @@ async def connect_exchange_calendar(
     info: Info, input: ConnectExchangeCalendarInput
 ) -> ConnectExchangeCalendarResult:
     """S2: connect an Exchange 2010 SP2+ mailbox over EWS."""
-    try:
-        row = await use_case.connect_exchange(
-            info.context.services,
-            info.context.viewer,
-            email=input.email,
-            password=input.password,
-            username=input.username,
-            ews_url=input.ews_url,
-        )
-    except DomainError as exc:
-        return error_result(exc, ConnectExchangeCalendarResult)  # type: ignore[no-any-return]
+    row = await use_case.connect_exchange(
+        info.context.services,
+        info.context.viewer,
+        email=input.email,
+        password=input.password,
+        username=input.username,
+        ews_url=input.ews_url,
+    )
     return ConnectExchangeCalendarSuccess(connection=CalendarConnection.from_row(row))
 
 
@@ -180,16 +172,13 @@ async def disconnect_calendar(
     info: Info, input: DisconnectCalendarInput
 ) -> DisconnectCalendarResult:
     """Disconnect; credentials are deleted and the grant revoked. The inbox stays (S5)."""
-    try:
-        pk = require_pk(
-            input.connection_id,
-            "CalendarConnection",
-            field="connectionId",
-            kind="connected calendar",
-        )
-        row = await use_case.disconnect(info.context.services, info.context.viewer, pk)
-    except DomainError as exc:
-        return error_result(exc, DisconnectCalendarResult)  # type: ignore[no-any-return]
+    pk = require_pk(
+        input.connection_id,
+        "CalendarConnection",
+        field="connectionId",
+        kind="connected calendar",
+    )
+    row = await use_case.disconnect(info.context.services, info.context.viewer, pk)
     return DisconnectCalendarSuccess(connection=CalendarConnection.from_row(row))
 
 
@@ -197,28 +186,20 @@ async def sync_calendar_connection(
     info: Info, input: SyncCalendarConnectionInput
 ) -> SyncCalendarConnectionResult:
     """Sync now (also after retries were parked); a worker picks it up."""
-    try:
-        pk = require_pk(
-            input.connection_id,
-            "CalendarConnection",
-            field="connectionId",
-            kind="connected calendar",
-        )
-        row = await sync_case.sync_calendar_connection(
-            info.context.services, info.context.viewer, pk
-        )
-    except DomainError as exc:
-        return error_result(exc, SyncCalendarConnectionResult)  # type: ignore[no-any-return]
+    pk = require_pk(
+        input.connection_id,
+        "CalendarConnection",
+        field="connectionId",
+        kind="connected calendar",
+    )
+    row = await sync_case.sync_calendar_connection(info.context.services, info.context.viewer, pk)
     return SyncCalendarConnectionSuccess(connection=CalendarConnection.from_row(row))
 
 
 async def disconnect_inbox(info: Info, input: DisconnectInboxInput) -> DisconnectInboxResult:
     """S5: disconnect the inbox only; the calendar keeps working."""
-    try:
-        pk = require_pk(input.inbox_id, "InboxConnection", field="inboxId", kind="inbox connection")
-        row = await use_case.disconnect_inbox(info.context.services, info.context.viewer, pk)
-    except DomainError as exc:
-        return error_result(exc, DisconnectInboxResult)  # type: ignore[no-any-return]
+    pk = require_pk(input.inbox_id, "InboxConnection", field="inboxId", kind="inbox connection")
+    row = await use_case.disconnect_inbox(info.context.services, info.context.viewer, pk)
     return DisconnectInboxSuccess(inbox=InboxConnection.from_row(row))
 
 
@@ -227,15 +208,10 @@ async def set_availability_calendars(
 ) -> SetAvailabilityCalendarsResult:
     """S12/C8: replace the availability calendars (an empty list removes all: S13's "X")."""
 
-    async def success(row: SettingsRow) -> SetAvailabilityCalendarsSuccess:
-        return SetAvailabilityCalendarsSuccess(settings=CalendarSettings.from_row(row))
-
-    return await _save(  # type: ignore[no-any-return]
-        info,
-        UpdateCalendarSettingsInput(availability_calendar_ids=input.calendar_ids),
-        SetAvailabilityCalendarsResult,
-        success,
+    row = await _save(
+        info, UpdateCalendarSettingsInput(availability_calendar_ids=input.calendar_ids)
     )
+    return SetAvailabilityCalendarsSuccess(settings=CalendarSettings.from_row(row))
 
 
 async def update_calendar_connection(
@@ -250,38 +226,21 @@ async def update_calendar_connection(
     )
     context = info.context
 
-    async def success(_: SettingsRow) -> UpdateCalendarConnectionSuccess:
-        assert context.viewer is not None
-        pk = require_pk(
-            input.connection_id,
-            "CalendarConnection",
-            field="connectionId",
-            kind="calendar connection",
-        )
-        [row] = await reads.connections(context.sessionmaker, context.viewer, [pk])
-        assert row is not None
-        return UpdateCalendarConnectionSuccess(connection=CalendarConnection.from_row(row))
-
-    return await _save(  # type: ignore[no-any-return]
-        info,
-        UpdateCalendarSettingsInput(connections=[toggles]),
-        UpdateCalendarConnectionResult,
-        success,
+    await _save(info, UpdateCalendarSettingsInput(connections=[toggles]))
+    assert context.viewer is not None
+    pk = require_pk(
+        input.connection_id,
+        "CalendarConnection",
+        field="connectionId",
+        kind="calendar connection",
     )
+    [row] = await reads.connections(context.sessionmaker, context.viewer, [pk])
+    assert row is not None
+    return UpdateCalendarConnectionSuccess(connection=CalendarConnection.from_row(row))
 
 
-async def _save(
-    info: Info, settings_input: UpdateCalendarSettingsInput, union: Any, success: Any
-) -> Any:
+async def _save(info: Info, settings_input: UpdateCalendarSettingsInput) -> SettingsRow:
     """Partner-app mutations are slices of the settings save, each atomic too (C8)."""
-    context = info.context
-    try:
-        row = await settings_case.update_calendar_settings(
-            info.context.services, context.viewer, settings_input.to_changes()
-        )
-        result = success(row)
-        if hasattr(result, "__await__"):
-            result = await result
-    except DomainError as exc:
-        return error_result(exc, union)
-    return result
+    return await settings_case.update_calendar_settings(
+        info.context.services, info.context.viewer, settings_input.to_changes()
+    )

@@ -7,11 +7,10 @@ from typing import Annotated
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import NotFound, PermissionDenied, error_result
+from slotgraph.graph.errors import NotFound, PermissionDenied
 from slotgraph.graph.relay import require_pk
 from slotgraph.graph.types.accounts import ConnectedDomain
 from slotgraph.usecases import domains as use_case
-from slotgraph.usecases.errors import DomainError
 
 
 @strawberry.input
@@ -39,13 +38,10 @@ async def update_connected_domain(
 ) -> UpdateConnectedDomainResult:
     """Change a connected domain of your account; fields left out stay as they are."""
     services = info.context.services
-    try:
-        row = await use_case.update_connected_domain(
-            services,
-            info.context.viewer,
-            require_pk(input.id, "ConnectedDomain", field="id", kind="connected domain"),
-            disallow_meetings_indexing=input.disallow_meetings_indexing,
-        )
-    except DomainError as exc:
-        return error_result(exc, UpdateConnectedDomainResult)  # type: ignore[no-any-return]
+    row = await use_case.update_connected_domain(
+        services,
+        info.context.viewer,
+        require_pk(input.id, "ConnectedDomain", field="id", kind="connected domain"),
+        disallow_meetings_indexing=input.disallow_meetings_indexing,
+    )
     return UpdateConnectedDomainSuccess(domain=ConnectedDomain.from_row(row))

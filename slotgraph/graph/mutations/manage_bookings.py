@@ -4,8 +4,7 @@ anonymous, with the manage token from bookMeeting)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import strawberry
 
@@ -19,17 +18,11 @@ from slotgraph.graph.errors import (
     PermissionDenied,
     SlotUnavailable,
     ValidationError,
-    error_result,
-    page_unavailable,
 )
 from slotgraph.graph.mutations.bookings import BookedMeeting
 from slotgraph.graph.relay import require_pk
 from slotgraph.graph.types.bookings import Booking
-from slotgraph.graph.types.pages import PageUnavailableReason
 from slotgraph.usecases import manage_bookings as use_case
-from slotgraph.usecases.errors import DomainError, HostAccessLostError, PagesTurnedOffError
-
-T = TypeVar("T")
 
 
 @strawberry.input
@@ -117,56 +110,26 @@ RescheduleBookingAsContactResult = Annotated[
 ]
 
 
-async def _answer(
-    run: Callable[[], Awaitable[use_case.ChangeOutcome]],
-    union: Any,
-    success: Callable[[use_case.ChangeOutcome], T],
-) -> T | Any:
-    try:
-        outcome = await run()
-    except PagesTurnedOffError as exc:
-        return page_unavailable(exc, PageUnavailableReason.PAGES_TURNED_OFF)
-    except HostAccessLostError as exc:
-        return page_unavailable(exc, PageUnavailableReason.HOST_ACCESS_LOST)
-    except DomainError as exc:
-        return error_result(exc, union)
-    return success(outcome)
-
-
 async def cancel_booking(info: Info, input: CancelBookingInput) -> CancelBookingResult:
     """The host cancels one of their bookings; its calendar event is deleted (C11, C14)."""
     services = info.context.services
-
-    async def run() -> use_case.ChangeOutcome:
-        manager = use_case.for_host(info.context.viewer)
-        pk = require_pk(input.booking_id, "Booking", field="bookingId", kind="booking")
-        return await use_case.cancel_booking(services, manager, pk, input.reason)
-
-    return await _answer(
-        run,
-        CancelBookingResult,
-        lambda o: CancelBookingSuccess(
-            booking=Booking.from_row(o.booking), already_cancelled=not o.changed
-        ),
+    manager = use_case.for_host(info.context.viewer)
+    pk = require_pk(input.booking_id, "Booking", field="bookingId", kind="booking")
+    outcome = await use_case.cancel_booking(services, manager, pk, input.reason)
+    return CancelBookingSuccess(
+        booking=Booking.from_row(outcome.booking), already_cancelled=not outcome.changed
     )
 
 
 async def reschedule_booking(info: Info, input: RescheduleBookingInput) -> RescheduleBookingResult:
     """The host moves a booking; re-checked live like bookMeeting (S8), event updated."""
     services = info.context.services
-
-    async def run() -> use_case.ChangeOutcome:
-        manager = use_case.for_host(info.context.viewer)
-        pk = require_pk(input.booking_id, "Booking", field="bookingId", kind="booking")
-        move = use_case.Move(start=input.start, idempotency_key=input.idempotency_key)
-        return await use_case.reschedule_booking(services, manager, pk, move)
-
-    return await _answer(
-        run,
-        RescheduleBookingResult,
-        lambda o: RescheduleBookingSuccess(
-            booking=Booking.from_row(o.booking), replayed=not o.changed
-        ),
+    manager = use_case.for_host(info.context.viewer)
+    pk = require_pk(input.booking_id, "Booking", field="bookingId", kind="booking")
+    move = use_case.Move(start=input.start, idempotency_key=input.idempotency_key)
+    outcome = await use_case.reschedule_booking(services, manager, pk, move)
+    return RescheduleBookingSuccess(
+        booking=Booking.from_row(outcome.booking), replayed=not outcome.changed
     )
 
 
@@ -175,17 +138,10 @@ async def cancel_booking_as_contact(
 ) -> CancelBookingAsContactResult:
     """The contact cancels with their manage token (no sign-in), before the meeting starts."""
     services = info.context.services
-
-    async def run() -> use_case.ChangeOutcome:
-        manager = use_case.for_contact(input.manage_token)
-        return await use_case.cancel_booking(services, manager, None, input.reason)
-
-    return await _answer(
-        run,
-        CancelBookingAsContactResult,
-        lambda o: CancelBookingAsContactSuccess(
-            booking=BookedMeeting.from_row(o.booking), already_cancelled=not o.changed
-        ),
+    manager = use_case.for_contact(input.manage_token)
+    outcome = await use_case.cancel_booking(services, manager, None, input.reason)
+    return CancelBookingAsContactSuccess(
+        booking=BookedMeeting.from_row(outcome.booking), already_cancelled=not outcome.changed
     )
 
 
@@ -194,20 +150,13 @@ async def reschedule_booking_as_contact(
 ) -> RescheduleBookingAsContactResult:
     """The contact moves their booking to another free slot of its page (no sign-in)."""
     services = info.context.services
-
-    async def run() -> use_case.ChangeOutcome:
-        manager = use_case.for_contact(input.manage_token)
-        move = use_case.Move(
-            start=input.start,
-            domain=input.domain[:253] if input.domain else None,
-            idempotency_key=input.idempotency_key,
-        )
-        return await use_case.reschedule_booking(services, manager, None, move)
-
-    return await _answer(
-        run,
-        RescheduleBookingAsContactResult,
-        lambda o: RescheduleBookingAsContactSuccess(
-            booking=BookedMeeting.from_row(o.booking), replayed=not o.changed
-        ),
+    manager = use_case.for_contact(input.manage_token)
+    move = use_case.Move(
+        start=input.start,
+        domain=input.domain[:253] if input.domain else None,
+        idempotency_key=input.idempotency_key,
+    )
+    outcome = await use_case.reschedule_booking(services, manager, None, move)
+    return RescheduleBookingAsContactSuccess(
+        booking=BookedMeeting.from_row(outcome.booking), replayed=not outcome.changed
     )

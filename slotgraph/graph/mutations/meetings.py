@@ -14,12 +14,10 @@ from slotgraph.graph.errors import (
     PermissionDenied,
     SlotUnavailable,
     ValidationError,
-    error_result,
 )
 from slotgraph.graph.relay import require_pk
 from slotgraph.graph.types.bookings import Booking
 from slotgraph.usecases import meetings as use_case
-from slotgraph.usecases.errors import DomainError
 
 MeetingNotSyncedReason = strawberry.enum(
     use_case.NotSynced,
@@ -73,19 +71,16 @@ async def create_meeting(info: Info, input: CreateMeetingInput) -> CreateMeeting
     """Log a meeting with a contact (S9): with calendar sync on, the event is written and
     the contact invited; with it off, only the engagement is recorded."""
     services = info.context.services
-    try:
-        draft = use_case.MeetingDraft(
-            contact_id=require_pk(input.contact_id, "Contact", field="contactId", kind="contact"),
-            start=input.start,
-            end=input.end,
-            title=input.title,
-            time_zone=input.time_zone,
-            integration=input.integration,
-            idempotency_key=input.idempotency_key,
-        )
-        outcome = await use_case.create_meeting(services, info.context.viewer, draft)
-    except DomainError as exc:
-        return error_result(exc, CreateMeetingResult)  # type: ignore[no-any-return]
+    draft = use_case.MeetingDraft(
+        contact_id=require_pk(input.contact_id, "Contact", field="contactId", kind="contact"),
+        start=input.start,
+        end=input.end,
+        title=input.title,
+        time_zone=input.time_zone,
+        integration=input.integration,
+        idempotency_key=input.idempotency_key,
+    )
+    outcome = await use_case.create_meeting(services, info.context.viewer, draft)
     return CreateMeetingSuccess(
         booking=Booking.from_row(outcome.booking),
         calendar_synced=outcome.not_synced is None,

@@ -12,7 +12,6 @@ from slotgraph.graph.errors import (
     PermissionDenied,
     SlugTaken,
     ValidationError,
-    error_result,
 )
 from slotgraph.graph.inputs.pages import (
     CreateSchedulingPageInput,
@@ -23,7 +22,6 @@ from slotgraph.graph.relay import require_pk
 from slotgraph.graph.types.pages import SchedulingPage
 from slotgraph.usecases import pages as use_case
 from slotgraph.usecases import reads
-from slotgraph.usecases.errors import DomainError
 
 if TYPE_CHECKING:
     from slotgraph.models import SchedulingPage as PageRow
@@ -72,10 +70,7 @@ async def create_scheduling_page(
 ) -> CreateSchedulingPageResult:
     """Create a page; its link is `<your prefix>/<name>`. No calendar needed (S7)."""
     services = info.context.services
-    try:
-        row = await use_case.create_page(services, info.context.viewer, input.to_draft())
-    except DomainError as exc:
-        return error_result(exc, CreateSchedulingPageResult)  # type: ignore[no-any-return]
+    row = await use_case.create_page(services, info.context.viewer, input.to_draft())
     return CreateSchedulingPageSuccess(page=await _with_url(info, row))
 
 
@@ -84,11 +79,8 @@ async def update_scheduling_page(
 ) -> UpdateSchedulingPageResult:
     """Change a page; a new `name` keeps the page's original prefix (S14)."""
     services = info.context.services
-    try:
-        page_pk = require_pk(input.id, "SchedulingPage", field="id", kind="scheduling page")
-        row = await use_case.update_page(services, info.context.viewer, page_pk, input.to_draft())
-    except DomainError as exc:
-        return error_result(exc, UpdateSchedulingPageResult)  # type: ignore[no-any-return]
+    page_pk = require_pk(input.id, "SchedulingPage", field="id", kind="scheduling page")
+    row = await use_case.update_page(services, info.context.viewer, page_pk, input.to_draft())
     return UpdateSchedulingPageSuccess(page=await _with_url(info, row))
 
 
@@ -97,9 +89,6 @@ async def delete_scheduling_page(
 ) -> DeleteSchedulingPageResult:
     """Delete a page; its bookings are kept."""
     services = info.context.services
-    try:
-        page_pk = require_pk(input.id, "SchedulingPage", field="id", kind="scheduling page")
-        await use_case.delete_page(services, info.context.viewer, page_pk)
-    except DomainError as exc:
-        return error_result(exc, DeleteSchedulingPageResult)  # type: ignore[no-any-return]
+    page_pk = require_pk(input.id, "SchedulingPage", field="id", kind="scheduling page")
+    await use_case.delete_page(services, info.context.viewer, page_pk)
     return DeleteSchedulingPageSuccess(deleted_id=input.id)

@@ -15,12 +15,10 @@ from slotgraph.graph.errors import (
     ProviderLimitation,
     SeatRequired,
     ValidationError,
-    error_result,
 )
 from slotgraph.graph.inputs.settings import UpdateCalendarSettingsInput
 from slotgraph.graph.types.settings import CalendarSettings
 from slotgraph.usecases import settings as use_case
-from slotgraph.usecases.errors import DomainError
 
 
 @strawberry.type
@@ -46,10 +44,5 @@ async def update_calendar_settings(
 ) -> UpdateCalendarSettingsResult:
     """Save the settings screen in one transaction: all of it, or none of it."""
     services = info.context.services
-    try:
-        row = await use_case.update_calendar_settings(
-            services, info.context.viewer, input.to_changes()
-        )
-    except DomainError as exc:
-        return error_result(exc, UpdateCalendarSettingsResult)  # type: ignore[no-any-return]
+    row = await use_case.update_calendar_settings(services, info.context.viewer, input.to_changes())
     return UpdateCalendarSettingsSuccess(settings=CalendarSettings.from_row(row))

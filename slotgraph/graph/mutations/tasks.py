@@ -4,20 +4,17 @@ the task calendar when task sync is on (S10)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import NotFound, PermissionDenied, ValidationError, error_result
+from slotgraph.graph.errors import NotFound, PermissionDenied, ValidationError
 from slotgraph.graph.relay import require_pk
 from slotgraph.graph.types.tasks import Task
 from slotgraph.usecases import tasks as use_case
-from slotgraph.usecases.errors import DomainError, InvalidInput
+from slotgraph.usecases.errors import InvalidInput
 from slotgraph.usecases.values import KEEP
-
-T = TypeVar("T")
 
 
 @strawberry.input
@@ -73,13 +70,6 @@ CompleteTaskResult = Annotated[
 DeleteTaskResult = Annotated[DeleteTaskSuccess | _ERRORS, strawberry.union("DeleteTaskResult")]
 
 
-async def _answer(run: Callable[[], Awaitable[T]], union: Any) -> T | Any:
-    try:
-        return await run()
-    except DomainError as exc:
-        return error_result(exc, union)
-
-
 def _task_pk(global_id: str) -> int:
     return require_pk(global_id, "Task", field="taskId", kind="task")
 
@@ -87,57 +77,41 @@ def _task_pk(global_id: str) -> int:
 async def create_task(info: Info, input: CreateTaskInput) -> CreateTaskResult:
     """A task for the viewer; with a due date and task sync on, its event follows (S10)."""
     services = info.context.services
-
-    async def run() -> TaskSuccess:
-        contact = (
-            None
-            if input.contact_id is None
-            else require_pk(input.contact_id, "Contact", field="contactId", kind="contact")
-        )
-        draft = use_case.TaskDraft(title=input.title, due_at=input.due_at, contact_id=contact)
-        row = await use_case.create_task(services, info.context.viewer, draft)
-        return TaskSuccess(task=Task.from_row(row))
-
-    return await _answer(run, CreateTaskResult)
+    contact = (
+        None
+        if input.contact_id is None
+        else require_pk(input.contact_id, "Contact", field="contactId", kind="contact")
+    )
+    draft = use_case.TaskDraft(title=input.title, due_at=input.due_at, contact_id=contact)
+    row = await use_case.create_task(services, info.context.viewer, draft)
+    return TaskSuccess(task=Task.from_row(row))
 
 
 async def update_task(info: Info, input: UpdateTaskInput) -> UpdateTaskResult:
     """Change the title or due date; the event moves with it, or goes with the due date."""
     services = info.context.services
-
-    async def run() -> TaskSuccess:
-        pk = _task_pk(input.task_id)
-        if input.title is None:
-            raise InvalidInput("A task needs a title.", field="title")
-        changes = use_case.TaskChanges(
-            title=KEEP if input.title is strawberry.UNSET else input.title,
-            due_at=KEEP if input.due_at is strawberry.UNSET else input.due_at,
-        )
-        row = await use_case.update_task(services, info.context.viewer, pk, changes)
-        return TaskSuccess(task=Task.from_row(row))
-
-    return await _answer(run, UpdateTaskResult)
+    pk = _task_pk(input.task_id)
+    if input.title is None:
+        raise InvalidInput("A task needs a title.", field="title")
+    changes = use_case.TaskChanges(
+        title=KEEP if input.title is strawberry.UNSET else input.title,
+        due_at=KEEP if input.due_at is strawberry.UNSET else input.due_at,
+    )
+    row = await use_case.update_task(services, info.context.viewer, pk, changes)
+    return TaskSuccess(task=Task.from_row(row))
 
 
 async def complete_task(info: Info, input: CompleteTaskInput) -> CompleteTaskResult:
     """Mark the task done; its event stays, titled "✓ …" (S10)."""
     services = info.context.services
-
-    async def run() -> CompleteTaskSuccess:
-        pk = _task_pk(input.task_id)
-        row, changed = await use_case.complete_task(services, info.context.viewer, pk)
-        return CompleteTaskSuccess(task=Task.from_row(row), already_completed=not changed)
-
-    return await _answer(run, CompleteTaskResult)
+    pk = _task_pk(input.task_id)
+    row, changed = await use_case.complete_task(services, info.context.viewer, pk)
+    return CompleteTaskSuccess(task=Task.from_row(row), already_completed=not changed)
 
 
 async def delete_task(info: Info, input: DeleteTaskInput) -> DeleteTaskResult:
     """Delete the task; its event is removed from the task calendar (S10)."""
     services = info.context.services
-
-    async def run() -> DeleteTaskSuccess:
-        pk = _task_pk(input.task_id)
-        await use_case.delete_task(services, info.context.viewer, pk)
-        return DeleteTaskSuccess(deleted_task_id=input.task_id)
-
-    return await _answer(run, DeleteTaskResult)
+    pk = _task_pk(input.task_id)
+    await use_case.delete_task(services, info.context.viewer, pk)
+    return DeleteTaskSuccess(deleted_task_id=input.task_id)

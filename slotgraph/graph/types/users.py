@@ -1,4 +1,5 @@
-"""The signed-in user (`viewer`) and everything reachable from it."""
+"""The signed-in user (`viewer`) and everything reachable from it. The lists check the
+viewer's scope and their page arguments, so their domain errors go through `DomainErrors`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from slotgraph.graph.context import Info
+from slotgraph.graph.extensions import DomainErrors
 from slotgraph.graph.relay import Connection, Node, from_cursor, to_global_id
 from slotgraph.graph.types.accounts import ConnectedDomain, InboxConnection, SeatType, TierType
 from slotgraph.graph.types.bookings import Booking
@@ -76,7 +78,9 @@ class User(Node):
         row = await info.context.loaders.settings.load(self.pk)
         return None if row is None else CalendarSettings.from_row(row)
 
-    @strawberry.field(description="The viewer's scheduling pages, oldest first.")
+    @strawberry.field(
+        description="The viewer's scheduling pages, oldest first.", extensions=[DomainErrors()]
+    )
     async def scheduling_pages(
         self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
     ) -> Connection[SchedulingPage]:
@@ -93,7 +97,9 @@ class User(Node):
             has_previous_page=cursor is not None,
         )
 
-    @strawberry.field(description="The viewer's calendar connections (S1, S2, S6).")
+    @strawberry.field(
+        description="The viewer's calendar connections (S1, S2, S6).", extensions=[DomainErrors()]
+    )
     async def calendar_connections(
         self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
     ) -> Connection[CalendarConnection]:
@@ -109,7 +115,9 @@ class User(Node):
             has_previous_page=cursor is not None,
         )
 
-    @strawberry.field(description="The viewer's CRM tasks, oldest first (S10).")
+    @strawberry.field(
+        description="The viewer's CRM tasks, oldest first (S10).", extensions=[DomainErrors()]
+    )
     async def tasks(
         self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
     ) -> Connection[Task]:
@@ -123,7 +131,9 @@ class User(Node):
             has_previous_page=cursor is not None,
         )
 
-    @strawberry.field(description="Meetings booked with the viewer, oldest first.")
+    @strawberry.field(
+        description="Meetings booked with the viewer, oldest first.", extensions=[DomainErrors()]
+    )
     async def bookings(
         self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
     ) -> Connection[Booking]:
@@ -137,12 +147,17 @@ class User(Node):
             has_previous_page=cursor is not None,
         )
 
-    @strawberry.field(description="Domains connected in the account's domain manager (S15).")
+    @strawberry.field(
+        description="Domains connected in the account's domain manager (S15).",
+        extensions=[DomainErrors()],
+    )
     async def connected_domains(self, info: Info) -> list[ConnectedDomain]:
         rows = await reads.list_domains(info.context.sessionmaker, _viewer(info))
         return [ConnectedDomain.from_row(row) for row in rows]
 
-    @strawberry.field(description="The viewer's email integrations (S4, S5).")
+    @strawberry.field(
+        description="The viewer's email integrations (S4, S5).", extensions=[DomainErrors()]
+    )
     async def inbox_connections(self, info: Info) -> list[InboxConnection]:
         if not self._is_viewer(info):
             return []
