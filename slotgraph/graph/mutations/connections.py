@@ -144,6 +144,12 @@ SyncCalendarConnectionResult = Annotated[
 ]
 
 
+def _connection_pk(global_id: str) -> int:
+    return require_pk(
+        global_id, "CalendarConnection", field="connectionId", kind="connected calendar"
+    )
+
+
 async def start_calendar_connection(
     info: Info, input: StartCalendarConnectionInput
 ) -> StartCalendarConnectionResult:
@@ -172,12 +178,7 @@ async def disconnect_calendar(
     info: Info, input: DisconnectCalendarInput
 ) -> DisconnectCalendarResult:
     """Disconnect; credentials are deleted and the grant revoked. The inbox stays (S5)."""
-    pk = require_pk(
-        input.connection_id,
-        "CalendarConnection",
-        field="connectionId",
-        kind="connected calendar",
-    )
+    pk = _connection_pk(input.connection_id)
     row = await use_case.disconnect(info.context.services, info.context.viewer, pk)
     return DisconnectCalendarSuccess(connection=CalendarConnection.from_row(row))
 
@@ -186,12 +187,7 @@ async def sync_calendar_connection(
     info: Info, input: SyncCalendarConnectionInput
 ) -> SyncCalendarConnectionResult:
     """Sync now (also after retries were parked); a worker picks it up."""
-    pk = require_pk(
-        input.connection_id,
-        "CalendarConnection",
-        field="connectionId",
-        kind="connected calendar",
-    )
+    pk = _connection_pk(input.connection_id)
     row = await sync_case.sync_calendar_connection(info.context.services, info.context.viewer, pk)
     return SyncCalendarConnectionSuccess(connection=CalendarConnection.from_row(row))
 
