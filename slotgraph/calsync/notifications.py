@@ -1,4 +1,4 @@
-"""What a push notification does (issue #5 part 2), once the route has read it: verify it
+"""What a push notification does, once the route has read it: verify it
 against the stored watch and make the connection due (`slotgraph.calsync.engine.request_sync`, which
 enqueues its sync job in the same transaction). Nothing here talks to a provider, so a
 notification is answered within milliseconds, as Google and Graph require.

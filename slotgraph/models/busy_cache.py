@@ -13,7 +13,7 @@ Who writes what:
 - Live free/busy reads (availableSlots, bookMeeting) replace the read window atomically:
   the window's rows and the snapshot intervals inside it (`source_event_id IS NULL`) are
   replaced in one transaction. A free/busy answer has no event ids, hence NULL.
-- The sync engine (issue #5) is meant to maintain the cache per event instead: its rows
+- The sync engine (C16) is meant to maintain the cache per event instead: its rows
   carry the provider's event id in `source_event_id` (unique per calendar), so a changed
   event updates one row and a removed event deletes it; snapshot replacement never touches
   those rows. It records the span it keeps in sync as a window with `read_at` = the time of

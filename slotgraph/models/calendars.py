@@ -60,7 +60,7 @@ class CalendarConnection(Base):
     events_synced: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = created_at_column()
     disconnected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Sync scheduling (issue #5, slotgraph.calsync.engine): due when `next_sync_at` has passed;
+    # Sync scheduling (slotgraph.calsync.engine): due when `next_sync_at` has passed;
     # NULL is
     # parked (after too many failures, or access lost) until someone asks for a sync. New
     # connections are due at once.
@@ -102,7 +102,7 @@ class RemoteCalendar(Base):
 
 
 class CalendarSyncCursor(Base):
-    """Where the incremental sync of one remote calendar stands (issue #5).
+    """Where the incremental sync of one remote calendar stands.
 
     `cursor` is the provider's opaque token (Google syncToken, Graph deltaLink, EWS sync
     state) after the last complete pass; NULL means the synced events are not current and
@@ -208,7 +208,7 @@ class Credential(Base):
 
 
 class CalendarWatch(Base):
-    """A push channel on one remote calendar (issue #5): Google's `events.watch` channel
+    """A push channel on one remote calendar: Google's `events.watch` channel
     or a Graph change-notification subscription, renewed before `expires_at`.
 
     `remote_id` is the provider's id for it (Google: the channel id we chose, sent back in

@@ -137,7 +137,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """Run the background jobs (outbox deliveries, calendar sync) alone, without the API (#5)."""
+    """Run the background jobs (outbox deliveries, calendar sync) alone, without the API."""
     settings = _settings()
     if settings.is_demo and not settings.secret_keys:  # read what demo `serve` stored (C15)
         settings = settings.model_copy(update={"secret_keys": (_demo_key(settings),)})

@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     dashboard_url: str = "http://localhost:3000/settings/calendar"
     provider_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # Each provider request a person waits on (slot listing, booking, connecting) is bounded
-    # tighter than background work (#4); never above `provider_timeout_seconds`.
+    # tighter than background work (C16); never above `provider_timeout_seconds`.
     provider_interactive_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     # Google (S1). Base URLs are settings so the same adapter runs against a fake in tests.
     google_client_id: str | None = None
@@ -97,7 +97,7 @@ class Settings(BaseSettings):
     busy_cache_freshness_seconds: float = Field(default=300.0, ge=0, le=86_400)
     busy_cache_listing_seconds: float = Field(default=30.0, ge=0, le=3_600)
 
-    # Background work (#5): the job queue and the outbox of calendar writes and emails.
+    # Background work: the job queue and the outbox of calendar writes and emails.
     run_worker: bool = Field(
         default=True, description="`serve` runs the job workers in-process (--no-worker)."
     )
@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
-    # Incremental calendar sync (issue #5, slotgraph.calsync.engine).
+    # Incremental calendar sync (slotgraph.calsync.engine).
     sync_interval_seconds: int = Field(default=300, ge=10, le=86_400)
     sync_window_days: int = Field(
         default=62, ge=1, le=730, description="How far ahead busy time is synced."
@@ -136,7 +136,7 @@ class Settings(BaseSettings):
     sync_poll_seconds: float = Field(
         default=5.0, gt=0, le=300, description="How often the workers sweep for due syncs."
     )
-    # Push notifications (issue #5, slotgraph.calsync.watches): providers call `public_base_url`.
+    # Push notifications (slotgraph.calsync.watches): providers call `public_base_url`.
     push_notifications: bool = Field(
         default=True,
         description="Open Google watch channels and Graph subscriptions on synced calendars; "
