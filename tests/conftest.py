@@ -48,6 +48,7 @@ from slotgraph.server.app import create_app
 from slotgraph.server.settings import Mode, Settings
 from slotgraph.usecases.accounts import create_account, create_user
 from slotgraph.usecases.tokens import issue_token
+from tests.fakes.google import FakeGoogle
 
 PUBLIC_BASE_URL = "https://app.slotgraph.test"
 
@@ -140,6 +141,20 @@ async def app(
 async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+@pytest.fixture
+def google() -> Iterator[FakeGoogle]:
+    """The Google fake, serving the scenario (tests.fakes.google)."""
+    with FakeGoogle() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """A plain HTTP client that ignores the machine's proxy and CA variables."""
+    async with httpx.AsyncClient(trust_env=False) as client:
         yield client
 
 

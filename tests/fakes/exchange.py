@@ -434,7 +434,32 @@ class FakeExchange:
         with self._lock:
             self._failures.append(Failure(operation, kind, times, back_off_ms, delay, after))
 
-    def clear_failures(self) -> None:
+    def fail_next(
+        self,
+        status: int,
+        *,
+        operation: str | None = None,
+        times: int | None = 1,
+        retry_after: float | None = None,
+    ) -> None:
+        """The knob every provider fake shares (tests/helpers/harnesses.py) in EWS terms:
+        429 is Exchange's throttling, `ErrorServerBusy` with `retry_after` as its
+        BackOffMilliseconds; 503 a bare HTTP 503 (EWS sends no Retry-After)."""
+        if status == 429:
+            back_off = None if retry_after is None else round(retry_after * 1000)
+            self.fail("busy", operation=operation, times=times, back_off_ms=back_off)
+        else:
+            assert status == 503, f"EWS has no scripted answer {status}"
+            self.fail("http503", operation=operation, times=times)
+
+    def hang(
+        self, *, operation: str | None = None, times: int | None = None, seconds: float = 5.0
+    ) -> None:
+        """The next `times` requests (all when None) are carried out but answered only after
+        `seconds`: a lost answer for a client whose timeout is shorter."""
+        self.fail("slow", operation=operation, times=times, delay=seconds)
+
+    def clear_faults(self) -> None:
         with self._lock:
             self._failures.clear()
 

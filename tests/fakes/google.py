@@ -355,6 +355,28 @@ class FakeGoogle:
         with self._lock:
             self._faults.append(_Fault(kind, operation, times, retry_after, delay))
 
+    def fail_next(
+        self,
+        status: int,
+        *,
+        operation: str | None = None,
+        times: int | None = 1,
+        retry_after: float | None = None,
+    ) -> None:
+        """The knob every provider fake shares (tests/helpers/harnesses.py): the next `times`
+        requests answer `status` as Google does, 429 (with `Retry-After` seconds when given),
+        403 `rateLimitExceeded` or 503."""
+        kinds: dict[int, FaultKind] = {429: "429", 403: "403-rate", 503: "503"}
+        after = None if retry_after is None else f"{retry_after:g}"
+        self.fail(kinds[status], operation=operation, times=times, retry_after=after)
+
+    def hang(
+        self, *, operation: str | None = None, times: int | None = None, seconds: float = 5.0
+    ) -> None:
+        """The next `times` requests (all when None) are carried out but answered only after
+        `seconds`: a lost answer for a client whose timeout is shorter."""
+        self.fail("slow", operation=operation, times=times, delay=seconds)
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()

@@ -227,6 +227,7 @@ class Fault:
     retry_after: float | None
     code: str
     delay: float
+    method: str | None = None
 
 
 @dataclass
@@ -254,7 +255,8 @@ class FakeMicrosoft:
         self.mailbox_zone = "Eastern Standard Time"
         self.other_mailboxes: set[str] = set()
         self.requests: list[LoggedRequest] = []
-        self.arrivals: list[str] = []  # Graph paths as they arrive (logged before answering)
+        # (method, path) of Graph requests as they arrive, logged before answering
+        self.arrivals: list[tuple[str, str]] = []
         self.token_requests: list[dict[str, str]] = []
         self.discovery_requests = 0
         self.peak_in_flight = 0
@@ -463,12 +465,47 @@ class FakeMicrosoft:
         retry_after: float | None = None,
         code: str = "ServiceUnavailable",
         delay: float = 0.0,
+        method: str | None = None,
     ) -> None:
-        """The next `times` Graph requests whose path contains `path` (None: any) answer
-        `status` with `Retry-After` (for good when `times` is None). Status 200 with a delay
-        only slows the answer."""
+        """The next `times` Graph requests whose path contains `path` (None: any), sent with
+        `method` (None: any), answer
+        `status` with `Retry-After` (for good when `times` is None), `delay` seconds after
+        the request was carried out. Status 200 with a delay only slows the answer."""
         with self._lock:
-            self._faults.append(Fault(status, path, times, retry_after, code, delay))
+            self._faults.append(Fault(status, path, times, retry_after, code, delay, method))
+
+    def fail_next(
+        self,
+        status: int,
+        *,
+        operation: str | None = None,
+        times: int | None = 1,
+        retry_after: float | None = None,
+        method: str | None = None,
+    ) -> None:
+        """The knob every provider fake shares (tests/helpers/harnesses.py): the next `times`
+        Graph requests whose path contains `operation` answer `status` with Graph's error code
+        for it (429 `TooManyRequests`, 503 `ServiceUnavailable`) and `Retry-After`."""
+        code = {429: "TooManyRequests"}.get(status, "ServiceUnavailable")
+        self.fail(
+            status, path=operation, times=times, retry_after=retry_after, code=code, method=method
+        )
+
+    def hang(
+        self,
+        *,
+        operation: str | None = None,
+        times: int | None = None,
+        seconds: float = 5.0,
+        method: str | None = None,
+    ) -> None:
+        """The next `times` Graph requests (all when None) are carried out but answered only
+        after `seconds`: a lost answer for a client whose timeout is shorter."""
+        self.fail(200, path=operation, times=times, delay=seconds, method=method)
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults = []
 
     def revoke_grants(self) -> None:
         """The user revoked the app's consent (or an admin did): refresh tokens stop working."""
@@ -714,16 +751,15 @@ class FakeMicrosoft:
     def _graph(self, request: Request, segments: list[str]) -> Answer:
         mailbox = self._target_mailbox(segments)
         with self._lock:
-            self.arrivals.append(request.path)
-            fault = self._take_fault(request.path)
+            self.arrivals.append((request.method, request.path))
+            fault = self._take_fault(request.path, request.method)
             key = mailbox or "?"
             self._in_flight[key] = self._in_flight.get(key, 0) + 1
             in_flight = self._in_flight[key]
             self.peak_in_flight = max(self.peak_in_flight, in_flight)
         try:
-            delay = self.delay + (fault.delay if fault else 0.0)
-            if delay:
-                time.sleep(delay)
+            if self.delay:
+                time.sleep(self.delay)
             if in_flight > MAX_CONCURRENT:
                 answer = _graph_error(
                     429,
@@ -738,6 +774,8 @@ class FakeMicrosoft:
                 answer = _graph_error(fault.status, fault.code, "Scripted failure.", headers)
             else:
                 answer = self._graph_answer(request, segments)
+            if fault is not None and fault.delay:
+                time.sleep(fault.delay)  # done, but answered late: the answer may be lost
         finally:
             with self._lock:
                 self._in_flight[key] -= 1
@@ -758,8 +796,10 @@ class FakeMicrosoft:
             )
         return answer
 
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, path: str, method: str) -> Fault | None:
         for fault in self._faults:
+            if fault.method not in (None, method):
+                continue
             if fault.path is None or fault.path in path:
                 if fault.times is not None:
                     fault.times -= 1

@@ -230,7 +230,7 @@ async def test_5xx_past_freshness_is_availability_unknown_and_retryable(
     async with sessionmaker() as session:
         assert (await session.execute(select(Booking))).scalars().all() == []
 
-    exchange.clear_failures()  # the provider is back: so are the slots
+    exchange.clear_faults()  # the provider is back: so are the slots
     assert (await slots(api, slug))["__typename"] == "AvailableSlots"
 
 
@@ -447,7 +447,7 @@ async def test_a_slow_provider_is_abandoned_after_the_interactive_timeout(
     assert await slots(api, slug) == UNKNOWN
     # Each try timed out (0.5 s) long before the fake answered (3 s): two tries, no more.
     assert len(exchange.operations("GetUserAvailability", status=None)) == INTERACTIVE.attempts
-    exchange.clear_failures()
+    exchange.clear_faults()
 
 
 async def test_background_delivery_keeps_retrying_with_the_patient_policy(

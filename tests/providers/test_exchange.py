@@ -29,24 +29,18 @@ import slotgraph.providers.exchange.sync as exchange_sync
 from slotgraph.providers.base import (
     Access,
     AccessRevoked,
-    Attendee,
     AuthenticationFailed,
     CalendarClient,
     CalendarGone,
     ChangeSet,
     CursorExpired,
     DiscoveryFailed,
-    EventDraft,
-    Interval,
     ProviderError,
     RateLimited,
     ServerUnreachable,
     ServerUnsupported,
-    TransientError,
 )
-from slotgraph.providers.busy import busy_interval
 from slotgraph.providers.exchange import (
-    ExchangeCalendarClient,
     ExchangeCredentials,
     connect_exchange,
 )
@@ -67,11 +61,10 @@ from tests.fakes.scenario import (
     WINDOW_END,
     WINDOW_START,
     ScriptedEvent,
-    merged,
     utc,
 )
-
-TIMEOUT = 2.0
+from tests.helpers.events import as_pairs, changes_since, draft
+from tests.helpers.exchange import TIMEOUT, client_for, creds_for
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -91,39 +84,6 @@ def fake() -> Iterator[FakeExchange]:
 async def limiter() -> anyio.CapacityLimiter:
     """Async so the limiter is made inside the test's event loop."""
     return anyio.CapacityLimiter(4)
-
-
-def creds_for(
-    fake: FakeExchange,
-    *,
-    password: str = PASSWORD,
-    username: str | None = None,
-    ews_url: str | None = None,
-    autodiscover: bool = False,
-) -> ExchangeCredentials:
-    url = None if autodiscover else (ews_url or fake.url)
-    return ExchangeCredentials(fake.email, password, username, url)
-
-
-def client_for(
-    fake: FakeExchange,
-    limiter: anyio.CapacityLimiter,
-    *,
-    timeout: float = TIMEOUT,
-    password: str = PASSWORD,
-    version: str | None = "Exchange2016",
-    time_zone: str | None = TIME_ZONE,
-) -> CalendarClient:
-    """A client as built from a stored connection (the static type checks the protocol)."""
-    return ExchangeCalendarClient(
-        ExchangeCredentials(fake.email, password),
-        ews_url=fake.url,
-        version=version,
-        limiter=limiter,
-        timeout=timeout,
-        time_zone=time_zone,
-        retry=FAST,
-    )
 
 
 @pytest.fixture
@@ -159,29 +119,10 @@ def seed_autodiscover_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     cache.clear()
 
 
-def draft(key: str | None = "booking-1", **changes: object) -> EventDraft:
-    values: dict[str, object] = {
-        "title": "Intro call",
-        "start": utc(12, 15),
-        "end": utc(12, 15, 30),
-        "time_zone": TIME_ZONE,
-        "attendees": (Attendee("contact@client.test", "A Contact"),),
-        "description": "Booked on Slotgraph",
-        "location": "Phone",
-        "idempotency_key": key,
-    }
-    values.update(changes)
-    return EventDraft(**values)  # type: ignore[arg-type]
-
-
 def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def as_pairs(spans: tuple[Interval, ...]) -> list[tuple[dt.datetime, dt.datetime]]:
-    return [(span.start, span.end) for span in spans]
 
 
 # -- connecting (S2) ---------------------------------------------------------------------
@@ -265,7 +206,7 @@ async def test_a_connect_answers_within_its_whole_deadline_however_many_probes_a
     )
     # The auth-type probe (answered 401 at once), then the first version probe, abandoned.
     assert [r.status for r in fake.operations(status=None)] == [401, 200]
-    fake.clear_failures()
+    fake.clear_faults()
 
 
 async def test_ews_url_whose_host_does_not_resolve_fails_fast_with_server_unreachable(
@@ -365,13 +306,11 @@ async def test_list_calendars_returns_the_primary_calendar_then_sub_calendars(
     assert len(fake.operations("GetUserConfiguration")) == 1
 
 
-async def test_free_busy_for_the_scenario_is_exactly_the_expected_busy_time(
+async def test_free_busy_asks_availability_for_the_mailbox_once(
     fake: FakeExchange, client: CalendarClient
 ) -> None:
-    result = await client.free_busy([fake.email], WINDOW_START, WINDOW_END)
-    assert result.errors == {}
-    # All-day items block their dates in America/New_York, including the 23-hour DST day.
-    assert as_pairs(result.busy[fake.email]) == list(EXPECTED_BUSY)
+    # The busy time itself (C4) is the contract's (tests/providers/contract).
+    await client.free_busy([fake.email], WINDOW_START, WINDOW_END)
     (request,) = fake.operations("GetUserAvailability")
     assert request.mailboxes == 1
 
@@ -475,67 +414,32 @@ async def test_reschedule_and_cancel_work_on_exchange(
         await client.update_event(fake.email, event_id, moved)
 
 
-async def test_create_calendar_adds_one_sub_calendar_even_when_retried(
-    fake: FakeExchange, client: CalendarClient
-) -> None:
-    created = await client.create_calendar("Slotgraph tasks")
-    again = await client.create_calendar("Slotgraph tasks")
-
-    assert again.remote_id == created.remote_id
-    assert (created.is_primary, created.time_zone) == (False, TIME_ZONE)
-    names = [c.name for c in await client.list_calendars()]
-    assert names.count("Slotgraph tasks") == 1
-
-
 # -- sync --------------------------------------------------------------------------------
 
 
 async def full_listing(client: CalendarClient, calendar_id: str) -> ChangeSet:
-    return await client.list_changes(
-        calendar_id, None, window_start=WINDOW_START, window_end=WINDOW_END
-    )
+    return await changes_since(client, calendar_id, None)
 
 
-async def test_full_listing_yields_the_scenario_busy_time(
+async def test_a_full_listing_has_nothing_removed(
     fake: FakeExchange, client: CalendarClient
 ) -> None:
+    # Busy time, cursor and private events of the full listing are the contract's.
     listing = await full_listing(client, fake.email)
-
-    assert listing.next_cursor is not None
-    assert listing.removed == ()
-    spans = [busy_interval(event, TIME_ZONE) for event in listing.changed]
-    assert merged([(s.start, s.end) for s in spans if s is not None]) == list(EXPECTED_BUSY)
-    private = next(e for e in listing.changed if e.remote_id == fake.item_id("private"))
-    assert (private.is_private, private.title) == (True, None)
+    assert listing.removed == ()  # the cancelled occurrence is a deleted occurrence
 
 
-async def test_incremental_sync_reports_only_what_changed(
+async def test_incremental_sync_reports_new_items_outside_the_window_as_removed(
     fake: FakeExchange, client: CalendarClient
 ) -> None:
+    # What changed inside the window is the contract's.
     listing = await full_listing(client, fake.email)
-    fake.add_event(ScriptedEvent("new", "New meeting", utc(9, 15), utc(9, 16)))
-    fake.move_event(fake.item_id("standup"), utc(4, 15), utc(4, 15, 30))
-    fake.remove_event(fake.item_id("invite"))
-    fake.add_event(ScriptedEvent("later", "Next month", utc(28, 15), utc(28, 16)))
+    later = fake.add_event(ScriptedEvent("later", "Next month", utc(28, 15), utc(28, 16))).id
 
-    changes = await client.list_changes(
-        fake.email, listing.next_cursor, window_start=WINDOW_START, window_end=WINDOW_END
-    )
+    changes = await changes_since(client, fake.email, listing.next_cursor)
 
-    assert sorted(e.remote_id for e in changes.changed) == [
-        fake.item_id("new"),
-        fake.item_id("standup"),
-    ]
-    standup = next(e for e in changes.changed if e.remote_id == fake.item_id("standup"))
-    assert (standup.start, standup.end) == (utc(4, 15), utc(4, 15, 30))
-    # Deleted, or outside the window: nothing to keep for either.
-    assert sorted(changes.removed) == [fake.item_id("invite"), fake.item_id("later")]
-    assert changes.next_cursor is not None
-
-    quiet = await client.list_changes(
-        fake.email, changes.next_cursor, window_start=WINDOW_START, window_end=WINDOW_END
-    )
-    assert (quiet.changed, quiet.removed) == ((), ())
+    assert changes.removed == (later,)
+    assert changes.changed == ()
 
 
 async def test_incremental_sync_pages_large_change_sets(
@@ -580,36 +484,15 @@ async def test_changed_or_deleted_recurring_series_asks_for_a_full_sync(
         )
 
 
-async def test_invalid_sync_state_is_cursor_expired(
+async def test_a_sync_state_it_never_issued_is_cursor_expired(
     fake: FakeExchange, client: CalendarClient
 ) -> None:
-    listing = await full_listing(client, fake.email)
-    fake.expire_sync_states()
+    # An expired sync state is the contract's.
     with pytest.raises(CursorExpired):
-        await client.list_changes(
-            fake.email, listing.next_cursor, window_start=WINDOW_START, window_end=WINDOW_END
-        )
-
-    with pytest.raises(CursorExpired):
-        await client.list_changes(
-            fake.email, "not a cursor", window_start=WINDOW_START, window_end=WINDOW_END
-        )
+        await changes_since(client, fake.email, "not a cursor")
 
 
 # -- throttling and failures ---------------------------------------------------------------
-
-
-async def test_server_busy_back_off_is_honoured_then_retried(
-    fake: FakeExchange, client: CalendarClient
-) -> None:
-    fake.fail("busy", operation="GetUserAvailability", back_off_ms=300)
-    started = time.monotonic()
-
-    result = await client.free_busy([fake.email], WINDOW_START, WINDOW_END)
-
-    assert time.monotonic() - started >= 0.3
-    assert as_pairs(result.busy[fake.email]) == list(EXPECTED_BUSY)
-    assert [r.status for r in fake.operations("GetUserAvailability", status=None)] == [500, 200]
 
 
 async def test_persistent_server_busy_ends_in_rate_limited(
@@ -622,18 +505,6 @@ async def test_persistent_server_busy_ends_in_rate_limited(
     assert len(fake.operations("GetUserAvailability", status=500)) == FAST.attempts
 
 
-async def test_back_off_longer_than_we_wait_fails_at_once(
-    fake: FakeExchange, client: CalendarClient
-) -> None:
-    fake.fail("busy", times=None, back_off_ms=60_000)
-    started = time.monotonic()
-    with pytest.raises(RateLimited) as limited:
-        await client.list_calendars()
-    assert limited.value.retry_after == pytest.approx(60)
-    assert time.monotonic() - started < 1
-    assert len(fake.operations(status=500)) == 1
-
-
 async def test_http_503_is_transient_and_retried(
     fake: FakeExchange, client: CalendarClient
 ) -> None:
@@ -641,19 +512,6 @@ async def test_http_503_is_transient_and_retried(
     calendars = await client.list_calendars()
     assert calendars[0].is_primary
     assert [r.status for r in fake.operations("GetFolder", status=None)] == [503, 200]
-
-
-async def test_server_that_never_answers_ends_in_transient_error_not_a_hang(
-    fake: FakeExchange, limiter: anyio.CapacityLimiter
-) -> None:
-    client = client_for(fake, limiter, timeout=0.3)
-    fake.fail("slow", operation="GetFolder", times=None, delay=2.0)
-    started = time.monotonic()
-    with pytest.raises(TransientError) as failed:
-        await client.list_calendars()
-    assert not isinstance(failed.value, RateLimited)
-    assert time.monotonic() - started < 5
-    assert len(fake.operations("GetFolder")) == FAST.attempts
 
 
 async def test_password_changed_after_connecting_is_access_revoked(

@@ -8,11 +8,8 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import ssl
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -24,24 +21,17 @@ from slotgraph.providers.base import (
     AccessRevoked,
     CalendarClient,
     CalendarGone,
-    ChangeSet,
     CursorExpired,
     OAuthDenied,
     OAuthStateInvalid,
     ProviderError,
-    RateLimited,
-    TransientError,
 )
 from slotgraph.providers.busy import busy_interval
 from slotgraph.providers.microsoft import MicrosoftOAuth
-from slotgraph.providers.registry import OAuthGrant
-from slotgraph.providers.retry import FAST
 from tests.fakes.microsoft import (
     CLIENT_ID,
-    CLIENT_SECRET,
     EMAIL,
     FakeMicrosoft,
-    consent_form,
     iter_secrets,
     mailbox_addresses,
 )
@@ -51,13 +41,17 @@ from tests.fakes.scenario import (
     WINDOW_END,
     WINDOW_START,
     ScriptedEvent,
-    merged,
     utc,
 )
-from tests.providers.test_exchange import as_pairs, draft
-
-REDIRECT_URI = "https://app.slotgraph.test/oauth/microsoft365/callback"
-TIMEOUT = 2.0
+from tests.helpers.events import as_pairs, changes_since, draft, full_listing
+from tests.helpers.microsoft import (
+    REDIRECT_URI,
+    SecretBox,
+    connect,
+    consent,
+    http_for,
+    oauth_for,
+)
 
 
 @pytest.fixture
@@ -73,55 +67,13 @@ def ca_file(fake: FakeMicrosoft, tmp_path: Path) -> Path:
 
 @pytest.fixture
 async def http(ca_file: Path) -> AsyncIterator[httpx.AsyncClient]:
-    context = ssl.create_default_context(cafile=str(ca_file))
-    async with httpx.AsyncClient(verify=context, trust_env=False, timeout=TIMEOUT) as client:
+    async with http_for(ca_file) as client:
         yield client
 
 
 @pytest.fixture
 def oauth(fake: FakeMicrosoft, ca_file: Path, http: httpx.AsyncClient) -> MicrosoftOAuth:
-    return MicrosoftOAuth(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        authority=fake.authority,
-        graph_base_url=fake.graph_url,
-        http=http,
-        timeout=TIMEOUT,
-        ca_bundle=ca_file,
-        retry=FAST,
-    )
-
-
-class SecretBox:
-    """Keeps a connection's secret the way the credential store does: replaced whenever
-    `access_token` hands back a renewed one."""
-
-    def __init__(self, oauth: MicrosoftOAuth, secret: dict[str, Any]) -> None:
-        self.oauth = oauth
-        self.secret = secret
-        self.renewals = 0
-
-    async def __call__(self, force: bool) -> str:
-        token, renewed = await self.oauth.access_token(self.secret, force=force)
-        if renewed is not None:
-            self.secret = renewed
-            self.renewals += 1
-        return token
-
-
-async def consent(
-    oauth: MicrosoftOAuth, http: httpx.AsyncClient, state: str = "state-123"
-) -> tuple[str, dict[str, str]]:
-    """Start the flow and click through the fake's consent screen: the redirect's query."""
-    url, flow = await oauth.start(REDIRECT_URI, state)
-    action, params = consent_form(await http.get(url))
-    assert action == REDIRECT_URI
-    return json.dumps(flow), params
-
-
-async def connect(oauth: MicrosoftOAuth, http: httpx.AsyncClient) -> OAuthGrant:
-    flow, params = await consent(oauth, http)
-    return await oauth.finish(json.loads(flow), params, REDIRECT_URI)
+    return oauth_for(fake, http, ca_file)
 
 
 @pytest.fixture
@@ -297,12 +249,11 @@ async def test_mailbox_zone_falls_back_to_utc_when_graph_will_not_tell(
     assert {c.time_zone for c in calendars} == {"UTC"}
 
 
-async def test_free_busy_for_the_scenario_is_exactly_the_expected_busy_time(
+async def test_free_busy_asks_get_schedule_for_the_mailbox_in_utc(
     client: CalendarClient, fake: FakeMicrosoft
 ) -> None:
-    result = await client.free_busy([EMAIL], WINDOW_START, WINDOW_END)
-    assert result.errors == {}
-    assert as_pairs(result.busy[EMAIL]) == list(EXPECTED_BUSY)
+    # The busy time itself (C4) is the contract's (tests/providers/contract).
+    await client.free_busy([EMAIL], WINDOW_START, WINDOW_END)
     (request,) = fake.graph_requests("getSchedule")
     assert request.body["schedules"] == [EMAIL]
     assert 'outlook.timezone="UTC"' in request.prefer
@@ -374,82 +325,18 @@ async def test_other_calendars_get_busy_time_from_their_paged_calendar_view(
 # -- sync --------------------------------------------------------------------------------
 
 
-async def full_listing(
-    client: CalendarClient, calendar_id: str = EMAIL
-) -> tuple[ChangeSet, list[Any]]:
-    """Follow every page of a full listing; the last page carries the cursor."""
-    pages = [
-        await client.list_changes(
-            calendar_id, None, window_start=WINDOW_START, window_end=WINDOW_END
-        )
-    ]
-    while pages[-1].next_page is not None:
-        pages.append(
-            await client.list_changes(
-                calendar_id,
-                None,
-                window_start=WINDOW_START,
-                window_end=WINDOW_END,
-                page=pages[-1].next_page,
-            )
-        )
-    events = [event for page in pages for event in page.changed]
-    return pages[-1], events
-
-
-async def test_full_listing_yields_the_scenario_busy_time(
+async def test_a_full_listing_follows_the_delta_pages(
     client: CalendarClient, fake: FakeMicrosoft
 ) -> None:
-    last, events = await full_listing(client)
-
-    assert last.next_cursor is not None
-    spans = [busy_interval(event, TIME_ZONE) for event in events]
-    assert merged([(s.start, s.end) for s in spans if s is not None]) == list(EXPECTED_BUSY)
-    private = next(e for e in events if e.remote_id == fake.event_id("private"))
-    assert (private.is_private, private.title) == (True, None)
+    # Busy time, cursor and private events of the full listing are the contract's.
+    await full_listing(client, EMAIL)
     assert len(fake.graph_requests("calendarView/delta")) > 1  # @odata.nextLink pages
 
 
-async def test_incremental_sync_reports_changes_removals_and_events_leaving_the_window(
-    client: CalendarClient, fake: FakeMicrosoft
-) -> None:
-    last, _ = await full_listing(client)
-    fake.add_event(ScriptedEvent("new", "New meeting", utc(9, 15), utc(9, 16)))
-    fake.move_event(fake.event_id("standup"), utc(4, 15), utc(4, 15, 30))
-    fake.remove_event(fake.event_id("invite"))
-    fake.move_event(fake.event_id("maybe"), utc(28, 15), utc(28, 16))
-
-    changes = await client.list_changes(
-        EMAIL, last.next_cursor, window_start=WINDOW_START, window_end=WINDOW_END
-    )
-
-    assert sorted(e.remote_id for e in changes.changed) == sorted(
-        [fake.event_id("new"), fake.event_id("standup")]
-    )
-    standup = next(e for e in changes.changed if e.remote_id == fake.event_id("standup"))
-    assert (standup.start, standup.end) == (utc(4, 15), utc(4, 15, 30))
-    assert sorted(changes.removed) == sorted([fake.event_id("invite"), fake.event_id("maybe")])
-    assert changes.next_cursor is not None
-
-    quiet = await client.list_changes(
-        EMAIL, changes.next_cursor, window_start=WINDOW_START, window_end=WINDOW_END
-    )
-    assert (quiet.changed, quiet.removed) == ((), ())
-
-
-async def test_expired_delta_token_is_cursor_expired(
-    client: CalendarClient, fake: FakeMicrosoft
-) -> None:
-    last, _ = await full_listing(client)
-    fake.expire_delta_tokens()
+async def test_a_cursor_pointing_elsewhere_is_never_followed(client: CalendarClient) -> None:
+    # An expired delta token is the contract's.
     with pytest.raises(CursorExpired):
-        await client.list_changes(
-            EMAIL, last.next_cursor, window_start=WINDOW_START, window_end=WINDOW_END
-        )
-    with pytest.raises(CursorExpired):  # a cursor pointing elsewhere is never followed
-        await client.list_changes(
-            EMAIL, "https://evil.test/delta", window_start=WINDOW_START, window_end=WINDOW_END
-        )
+        await changes_since(client, EMAIL, "https://evil.test/delta")
 
 
 # -- writes ------------------------------------------------------------------------------
@@ -507,18 +394,6 @@ async def test_without_invitations_the_event_is_written_without_attendees(
     assert fake.events[event_id].attendees == []
 
 
-async def test_create_calendar_once(client: CalendarClient, fake: FakeMicrosoft) -> None:
-    created = await client.create_calendar("Slotgraph tasks")
-    again = await client.create_calendar("Slotgraph tasks")
-    assert again.remote_id == created.remote_id
-    assert (created.is_primary, created.access, created.time_zone) == (
-        False,
-        Access.OWNER,
-        TIME_ZONE,
-    )
-    assert [c.name for c in fake.calendars].count("Slotgraph tasks") == 1
-
-
 async def test_event_in_a_read_only_calendar_is_refused_as_calendar_gone(
     client: CalendarClient, fake: FakeMicrosoft
 ) -> None:
@@ -541,59 +416,6 @@ async def test_at_most_four_concurrent_requests_per_mailbox_across_clients(
     assert all(len(r) == 5 for r in results)
     assert 1 < fake.peak_in_flight <= 4
     assert {r.status for r in fake.requests} == {200}  # never over Graph's limit (429)
-
-
-async def test_429_retry_after_is_honoured_then_retried(
-    client: CalendarClient, fake: FakeMicrosoft
-) -> None:
-    fake.fail(429, path="getSchedule", retry_after=0.3, code="TooManyRequests")
-    started = time.monotonic()
-
-    result = await client.free_busy([EMAIL], WINDOW_START, WINDOW_END)
-
-    assert time.monotonic() - started >= 0.3
-    assert as_pairs(result.busy[EMAIL]) == list(EXPECTED_BUSY)
-    assert [r.status for r in fake.graph_requests("getSchedule")] == [429, 200]
-
-
-async def test_retry_after_longer_than_we_wait_fails_at_once_as_rate_limited(
-    client: CalendarClient, fake: FakeMicrosoft
-) -> None:
-    fake.fail(429, path="getSchedule", times=None, retry_after=120, code="TooManyRequests")
-    with pytest.raises(RateLimited) as limited:
-        await client.free_busy([EMAIL], WINDOW_START, WINDOW_END)
-    assert limited.value.retry_after == pytest.approx(120)
-    assert len(fake.graph_requests("getSchedule")) == 1
-
-
-async def test_persistent_503_ends_in_transient_error_within_bounds(
-    client: CalendarClient, fake: FakeMicrosoft
-) -> None:
-    fake.fail(503, path="/me/calendars", times=None, retry_after=0.05)
-    with pytest.raises(TransientError) as failed:
-        await client.list_calendars()
-    assert not isinstance(failed.value, RateLimited)
-    assert len(fake.graph_requests("/me/calendars")) == FAST.attempts
-
-
-async def test_slow_graph_ends_in_transient_error_not_a_hang(
-    oauth: MicrosoftOAuth, box: SecretBox, fake: FakeMicrosoft
-) -> None:
-    slow = MicrosoftOAuth(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        authority=fake.authority,
-        graph_base_url=fake.graph_url,
-        http=oauth._http,
-        timeout=0.3,
-        retry=FAST,
-    ).client(box, EMAIL)
-    fake.fail(200, path="/me/calendars", times=None, delay=1.0)
-    with pytest.raises(TransientError):
-        await slow.list_calendars()
-    assert [p for p in fake.arrivals if p.endswith("/me/calendars")] == [
-        "/v1.0/me/calendars"
-    ] * FAST.attempts
 
 
 async def test_expired_access_token_is_refreshed_once_after_a_401(

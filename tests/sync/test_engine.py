@@ -425,7 +425,7 @@ async def test_throttling_backs_off_honouring_retry_after_then_parks_after_max_a
     )
     assert await run_due_syncs(ctx) == []  # not due before the backoff ends
 
-    fake.clear_failures()
+    fake.clear_faults()
     fake.fail("http503", times=None)  # a 503 burst longer than the adapter's retries
     clock.now = row.next_sync_at
     assert await run_due_syncs(ctx) == [Outcome.FAILED]
@@ -443,7 +443,7 @@ async def test_throttling_backs_off_honouring_retry_after_then_parks_after_max_a
     clock.advance(dt.timedelta(days=1))
     assert await run_due_syncs(ctx) == []  # parked: no further automatic tries
 
-    fake.clear_failures()
+    fake.clear_faults()
     async with sessionmaker.begin() as session:
         await request_sync(session, host.connection.id, clock())
     assert await run_due_syncs(ctx) == [Outcome.SYNCED]

@@ -32,18 +32,16 @@ from slotgraph.models.enums import (
     Provider,
 )
 from slotgraph.providers.base import CalendarClient
-from slotgraph.providers.microsoft import MicrosoftOAuth
-from slotgraph.providers.retry import FAST
 from slotgraph.server.app import create_app
 from slotgraph.server.settings import Settings
 from tests.conftest import Factory
 from tests.e2e.serving import free_port
 from tests.fakes.google import FakeGoogle
-from tests.fakes.microsoft import CLIENT_ID, CLIENT_SECRET, EMAIL, FakeMicrosoft
+from tests.fakes.microsoft import EMAIL, FakeMicrosoft
 from tests.fakes.push import Delivery
 from tests.fakes.scenario import ScriptedEvent
-from tests.providers.test_google import Tokens, oauth_for, stored_secret
-from tests.providers.test_microsoft import SecretBox, connect
+from tests.helpers.google import google_client
+from tests.helpers.microsoft import SecretBox, connect, oauth_for
 from tests.sync.clients import FixedClients, make_connection
 
 CONFIG = SyncConfig(
@@ -85,12 +83,6 @@ def receiver(settings: Settings, database_url: str) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=20)
-
-
-@pytest.fixture
-def google() -> Iterator[FakeGoogle]:
-    with FakeGoogle() as fake:
-        yield fake
 
 
 @pytest.fixture
@@ -165,9 +157,7 @@ async def on_google(
     google: FakeGoogle,
 ) -> AsyncIterator[Setup]:
     async with httpx.AsyncClient(trust_env=False) as client:
-        adapter = oauth_for(google, client).client(
-            Tokens(oauth_for(google, client), stored_secret(google)), google.email
-        )
+        adapter = google_client(google, client)
         yield await make_setup(
             factory, sessionmaker, clock, receiver, Provider.GOOGLE, adapter, google.email
         )
@@ -183,16 +173,7 @@ async def on_graph(
     http: httpx.AsyncClient,
     tmp_path: Path,
 ) -> Setup:
-    oauth = MicrosoftOAuth(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        authority=microsoft.authority,
-        graph_base_url=microsoft.graph_url,
-        http=http,
-        timeout=5.0,
-        ca_bundle=microsoft.write_ca(tmp_path / "ca-oauth.pem"),
-        retry=FAST,
-    )
+    oauth = oauth_for(microsoft, http, microsoft.write_ca(tmp_path / "ca-oauth.pem"), timeout=5.0)
     grant = await connect(oauth, http)
     adapter = oauth.client(SecretBox(oauth, grant.secret), EMAIL)
     return await make_setup(

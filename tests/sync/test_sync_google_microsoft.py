@@ -27,21 +27,15 @@ from slotgraph.models.enums import (
     SyncState,
 )
 from slotgraph.providers.base import CalendarClient
-from slotgraph.providers.microsoft import MicrosoftOAuth
-from slotgraph.providers.retry import FAST
 from tests.conftest import Factory
 from tests.fakes.google import FakeGoogle
-from tests.fakes.microsoft import CLIENT_ID, CLIENT_SECRET, FakeMicrosoft
+from tests.fakes.microsoft import FakeMicrosoft
 from tests.fakes.scenario import EXPECTED_BUSY, ScriptedEvent, merged, spread, utc
-from tests.providers import test_google as google_tests
-from tests.providers.test_google import Tokens, oauth_for, stored_secret
-from tests.providers.test_microsoft import SecretBox, connect
+from tests.helpers.google import google_client
+from tests.helpers.microsoft import SecretBox, connect, oauth_for
 from tests.sync.clients import FixedClients, make_connection
 from tests.sync.test_engine import Clock
 
-# The Google fake and a plain HTTP client for it (fixtures of the adapter's tests).
-google = google_tests.google
-http = google_tests.http
 SPAN = (utc(4, 0), utc(12, 0))  # the scenario week
 # The bulk lies after the scenario week and inside the synced window (NOW + 30 + 7 days).
 BULK = (utc(12, 0), utc(31, 0))
@@ -160,11 +154,6 @@ async def assert_ten_changes_transfer_only_the_changes(
 # -- Google ------------------------------------------------------------------------------
 
 
-def google_client(google: FakeGoogle, http: httpx.AsyncClient) -> CalendarClient:
-    oauth = oauth_for(google, http, timeout=TIMEOUT)
-    return oauth.client(Tokens(oauth, stored_secret(google)), google.email)
-
-
 def google_listings(google: FakeGoogle, mark: int) -> list[tuple[bool, int | None, int]]:
     """(incremental?, items answered, status) of the events.list calls after `mark`."""
     return [
@@ -267,16 +256,7 @@ async def graph_http(microsoft: FakeMicrosoft, tmp_path: Path) -> AsyncIterator[
 async def microsoft_client(
     microsoft: FakeMicrosoft, graph_http: httpx.AsyncClient, tmp_path: Path
 ) -> CalendarClient:
-    oauth = MicrosoftOAuth(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        authority=microsoft.authority,
-        graph_base_url=microsoft.graph_url,
-        http=graph_http,
-        timeout=TIMEOUT,
-        ca_bundle=tmp_path / "ca.pem",
-        retry=FAST,
-    )
+    oauth = oauth_for(microsoft, graph_http, tmp_path / "ca.pem", timeout=TIMEOUT)
     grant = await connect(oauth, graph_http)
     return oauth.client(SecretBox(oauth, grant.secret), microsoft.email)
 
