@@ -22,7 +22,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -37,9 +36,9 @@ from slotgraph.models import (
 )
 from slotgraph.models.enums import BookingStatus
 from slotgraph.models.outbox import OutboxKind
-from tests.conftest import Factory
-from tests.e2e.serving import serve
 from tests.fakes.exchange import PASSWORD, FakeExchange
+from tests.helpers.accounts import Factory
+from tests.helpers.serving import serve
 
 CALLERS = 200
 CONNECT = """
@@ -71,13 +70,6 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     }
     with serve(database_url, tmp_path_factory.mktemp("race"), workers=3, env=env) as base:
         yield base
-
-
-@pytest.fixture
-def exchange() -> Iterator[FakeExchange]:
-    with FakeExchange() as fake:
-        yield fake
-    close_connections()
 
 
 def next_monday_ten() -> dt.datetime:

@@ -1,6 +1,6 @@
 """Subscriptions across two `slotgraph serve` processes on one database, through a real
 graphql-transport-ws client (`gql`): a change made through process A reaches subscribers
-on process B by LISTEN/NOTIFY (C1, C9, C10; issue #5)."""
+on process B by LISTEN/NOTIFY (C1, C9, C10)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,11 @@ from slotgraph.models.crypto import generate_key
 from slotgraph.models.enums import SyncState
 from slotgraph.notices.changes import publish_connection_changed
 from slotgraph.notices.pubsub import PostgresPubSub
-from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import PASSWORD, FakeExchange
-from tests.graph.test_available_slots import make_page, next_monday
-from tests.graph.test_sync_connection import CONNECT, SYNC
+from tests.helpers.accounts import Factory, Person
+from tests.helpers.connections import CONNECT, SYNC
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.pages import make_page, next_monday
 
 GUARD = 15  # seconds; a guard against hanging, never a measurement
 
@@ -306,8 +307,8 @@ async def test_a_sync_asked_through_a_and_run_by_a_worker_moves_sync_status_on_b
     database_url: str,
     tmp_path: Path,
 ) -> None:
-    """Issue #5's acceptance: two API processes and one worker process on one database; a
-    subscriber on B sees SYNCING then SYNCED for a sync asked for through A."""
+    """Background sync's acceptance case: two API processes and one worker process on one
+    database; a subscriber on B sees SYNCING then SYNCED for a sync asked for through A."""
     a, b = processes
     ada = await factory.person(name="Ada")
     connected = await on_a(

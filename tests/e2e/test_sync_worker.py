@@ -1,4 +1,4 @@
-"""A real `slotgraph worker` process (issue #5): it syncs a new connection at once,
+"""A real `slotgraph worker` process: it syncs a new connection at once,
 syncs again on `syncCalendarConnection`, and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from slotgraph.graph.relay import pk_of
 from slotgraph.models import CalendarConnection
 from slotgraph.models.enums import SyncState
 from slotgraph.server.settings import Settings
-from tests.conftest import Factory, GraphQLClient
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.fakes.scenario import ScriptedEvent
-from tests.graph.test_sync_connection import CONNECT, SYNC
+from tests.helpers.accounts import Factory
+from tests.helpers.connections import CONNECT, SYNC
+from tests.helpers.graphql import GraphQLClient
 
 SLOTGRAPH = str(Path(sys.executable).with_name("slotgraph"))
 SOON = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=3)

@@ -22,8 +22,8 @@ from websockets.exceptions import ConnectionClosedError
 from websockets.typing import Subprotocol
 
 from slotgraph.graph.relay import to_global_id
-from tests.conftest import Factory
-from tests.e2e.serving import serve
+from tests.helpers.accounts import Factory
+from tests.helpers.serving import serve
 
 VIEWER = gql("query { viewer { name } }")
 

@@ -7,29 +7,22 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.jobs.deliveries.booking_events import event_key
 from slotgraph.models.enums import CalendarWriteState
 from slotgraph.server.settings import Settings
-from tests.conftest import Factory, GraphQLClient
-from tests.e2e.serving import SLOTGRAPH, free_port, wait_ready
 from tests.fakes.exchange import FakeExchange
-from tests.sync.helpers import book_slots, eventually, exchange_host, rows
+from tests.helpers.accounts import Factory
+from tests.helpers.bookings import book_slots, rows
+from tests.helpers.connections import exchange_host
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.jobs import eventually
+from tests.helpers.serving import SLOTGRAPH, free_port, wait_ready
 
 BOOKINGS = 3
-
-
-@pytest.fixture
-def exchange() -> Iterator[FakeExchange]:
-    with FakeExchange() as fake:
-        yield fake
-    close_connections()
 
 
 def worker_env(settings: Settings, database_url: str) -> dict[str, str]:

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from slotgraph.models import ApiToken
 from slotgraph.models.enums import Scope
 from slotgraph.usecases.tokens import hash_token
-from tests.conftest import Factory, GraphQLClient
+from tests.helpers.accounts import Factory
+from tests.helpers.graphql import GraphQLClient
 
 VIEWER = "query { viewer { name email calendarSettings { meetingUrlPrefix } } }"
 CREATE_PAGE = """

@@ -3,55 +3,26 @@ calendars read live through the real adapters."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
 from sqlalchemy import update
 from starlette.applications import Starlette
 
 from slotgraph.models import Booking, CalendarConnection, Contact
 from slotgraph.models.enums import BookingStatus, ConnectionStatus
-from slotgraph.usecases.availability import PageSlots, available_slots
-from slotgraph.usecases.services import Services
-from tests.conftest import Factory, GraphQLClient, Person
-from tests.fakes.exchange import PASSWORD, FakeExchange
-from tests.fakes.scenario import EXPECTED_BUSY, utc
-
-SLOTS = """
-query Slots($slug: String!, $start: DateTime!, $end: DateTime!, $tz: String!, $d: Int) {
-  availableSlots(pageSlug: $slug, start: $start, end: $end, timeZone: $tz, duration: $d) {
-    __typename
-    ... on AvailableSlots { duration timeZone offline days { date slots { start end } } }
-    ... on Error { message field code }
-    ... on PageUnavailable { reason }
-  }
-}
-"""
-CREATE = """
-mutation($input: CreateSchedulingPageInput!) { createSchedulingPage(input: $input) {
-  ... on CreateSchedulingPageSuccess { page { slug } } ... on Error { message } } }
-"""
-
-
-def next_monday() -> dt.date:
-    today = dt.datetime.now(dt.UTC).date()
-    return today + dt.timedelta(days=7 - today.weekday())
-
-
-async def make_page(gql: GraphQLClient, person: Person, **fields: Any) -> str:
-    payload = {
-        "title": "Intro",
-        "durations": [30, 60],
-        "bookingWindowDays": 365,
-        "timeZone": "UTC",
-        **fields,
-    }
-    result = await gql(CREATE, {"input": payload}, token=person.token)
-    return str(result["data"]["createSchedulingPage"]["page"]["slug"])
+from tests.fakes.exchange import FakeExchange
+from tests.fakes.scenario import utc
+from tests.helpers.accounts import Factory
+from tests.helpers.connections import connect_exchange
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.pages import (
+    SLOTS,
+    make_page,
+    next_monday,
+    scenario_busy_hidden,
+    scenario_week_slots,
+)
 
 
 async def test_offline_page_offers_working_hours_minus_bookings(
@@ -142,54 +113,6 @@ async def test_bad_inputs_and_turned_off_pages_answer_typed_errors(
     )
     off = await gql(SLOTS, window)
     assert off["data"]["availableSlots"]["reason"] == "PAGES_TURNED_OFF"
-
-
-SCENARIO_NOW = dt.datetime(2030, 3, 1, tzinfo=dt.UTC)
-
-
-async def scenario_week_slots(services: Services, slug: str) -> PageSlots:
-    """The page's 30-minute slots over the scenario week, asked before it (C17)."""
-    return await available_slots(
-        dataclasses.replace(services, clock=lambda: SCENARIO_NOW),
-        slug=slug,
-        domain=None,
-        start=utc(4, 0),
-        end=utc(9, 0),
-        duration=30,
-    )
-
-
-def scenario_busy_hidden(found: PageSlots) -> set[dt.datetime]:
-    """Assert that a connected page offers no slot overlapping the scenario's busy time
-    (whichever provider served it); the slot starts."""
-    assert found.offline is False
-    assert found.slots, "the scenario week has free time"
-    for slot in found.slots:
-        for busy_start, busy_end in EXPECTED_BUSY:
-            assert not (slot.start < busy_end and busy_start < slot.end), slot
-    starts = {slot.start for slot in found.slots}
-    assert utc(5, 15, 30) in starts  # ends as the 1:1 at 16:00Z begins
-    return starts
-
-
-async def connect_exchange(gql: GraphQLClient, person: Person, exchange: FakeExchange) -> None:
-    """Connect the fake mailbox through the real mutation (S2)."""
-    connected = await gql(
-        "mutation($i: ConnectExchangeCalendarInput!) { connectExchangeCalendar(input: $i) "
-        "{ __typename } }",
-        {"i": {"email": exchange.email, "password": PASSWORD, "ewsUrl": exchange.url}},
-        token=person.token,
-    )
-    assert connected["data"]["connectExchangeCalendar"]["__typename"] == (
-        "ConnectExchangeCalendarSuccess"
-    )
-
-
-@pytest.fixture
-def exchange() -> Iterator[FakeExchange]:
-    with FakeExchange() as fake:
-        yield fake
-    close_connections()
 
 
 async def test_exchange_calendar_busy_time_hides_slots(

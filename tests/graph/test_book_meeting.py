@@ -12,53 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from slotgraph.models import Booking, CalendarConnection, Contact, OutboxMessage
 from slotgraph.models.enums import BookingStatus, ConnectionStatus
 from slotgraph.models.outbox import OutboxKind
-from tests.conftest import Factory, GraphQLClient, Person
-from tests.graph.test_available_slots import make_page, next_monday
-
-BOOK = """
-mutation Book($input: BookMeetingInput!) {
-  bookMeeting(input: $input) {
-    __typename
-    ... on BookMeetingSuccess { offline replayed booking { id title start end status timeZone } }
-    ... on Error { message field code }
-    ... on PageUnavailable { reason }
-  }
-}
-"""
-
-
-async def book(gql: GraphQLClient, slug: str, start: dt.datetime, **extra: Any) -> dict[str, Any]:
-    fields = {
-        "pageSlug": slug,
-        "start": start.isoformat(),
-        "timeZone": "Europe/Paris",
-        "contact": {"name": "Cleo Contact", "email": "Cleo@Example.test"},
-        **extra,
-    }
-    result = await gql(BOOK, {"input": fields})
-    assert "errors" not in result, result
-    payload: dict[str, Any] = result["data"]["bookMeeting"]
-    return payload
-
-
-# Two optional questions: bookings that answer nothing stay valid.
-TOPIC_AND_COMPANY = [
-    {"key": "topic", "label": "Topic", "kind": "SHORT_TEXT"},
-    {"key": "company", "label": "Company", "kind": "SHORT_TEXT"},
-]
-
-
-async def page_and_nine(
-    gql: GraphQLClient, factory: Factory, form_fields: list[dict[str, Any]] = TOPIC_AND_COMPANY
-) -> tuple[Person, str, dt.datetime]:
-    ada = await factory.person(url_prefix="ada", name="Ada")
-    slug = await make_page(
-        gql,
-        ada,
-        weeklyHours=[{"weekday": "MONDAY", "start": "09:00", "end": "12:00"}],
-        formFields=form_fields,
-    )
-    return ada, slug, dt.datetime.combine(next_monday(), dt.time(9), dt.UTC)
+from tests.helpers.accounts import Factory
+from tests.helpers.bookings import book, page_and_nine
+from tests.helpers.graphql import GraphQLClient
 
 
 async def test_offline_booking_is_a_request_and_links_a_contact(

@@ -13,22 +13,16 @@ import datetime as dt
 import pytest
 from starlette.applications import Starlette
 
-from tests.conftest import Factory
-from tests.graph import test_connect_google as connect_google
-from tests.graph.test_available_slots import SLOTS
-from tests.graph.test_book_meeting import book
-from tests.graph.test_connect_google import GoogleFlow, connected_host, window
-from tests.graph.test_query_count import counting
-from tests.models.test_credentials import count_decrypts
+from tests.helpers import google_app
+from tests.helpers.accounts import Factory
+from tests.helpers.bookings import book
+from tests.helpers.database import count_decrypts, counting
+from tests.helpers.google_app import GoogleFlow, connected_host, window
+from tests.helpers.pages import SLOTS
 
 PAGE_BY_SLUG = "lower(scheduling_pages.slug)"  # get_public_page's lookup
-# The Google fake and the app configured against it, as fixtures of this module too.
-app, browser, flow, google = (
-    connect_google.app,
-    connect_google.browser,
-    connect_google.flow,
-    connect_google.google,
-)
+# The app configured against the Google fake (tests/conftest.py) and the consent flow.
+app, browser, flow = google_app.app, google_app.browser, google_app.flow
 
 
 async def test_one_booking_reads_the_page_once_and_decrypts_the_credential_once(

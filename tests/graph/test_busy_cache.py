@@ -13,12 +13,11 @@ background delivery keeps the patient default policy.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -30,10 +29,12 @@ from slotgraph.models.outbox import OutboxKind, OutboxState
 from slotgraph.providers.retry import INTERACTIVE, RetryPolicy
 from slotgraph.server.app import create_app
 from slotgraph.server.settings import Settings
-from tests.conftest import Factory, GraphQLClient
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.fakes.scenario import EXPECTED_BUSY, ScriptedEvent, merged, utc
-from tests.graph.test_available_slots import make_page
+from tests.helpers.accounts import Factory
+from tests.helpers.clock import Clock
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.pages import make_page
 
 SLOTS = """
 query Slots($slug: String!, $start: DateTime!, $end: DateTime!) {
@@ -70,17 +71,6 @@ UNKNOWN = {
 }
 
 
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += dt.timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock(dt.datetime(2030, 3, 1, 12, tzinfo=dt.UTC))
@@ -109,13 +99,6 @@ async def api(clocked_app: Starlette) -> AsyncIterator[GraphQLClient]:
     transport = httpx.ASGITransport(app=clocked_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield GraphQLClient(client)
-
-
-@pytest.fixture
-def exchange() -> Iterator[FakeExchange]:
-    with FakeExchange() as fake:
-        yield fake
-    close_connections()
 
 
 @pytest.fixture

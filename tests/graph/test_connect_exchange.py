@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.models import Account, CalendarConnection, InboxConnection
 from slotgraph.models.enums import ConnectionPurpose, InboxKind
-from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import EXCHANGE_2007_SP3, PASSWORD, FakeExchange
-from tests.graph.test_disconnect import DISCONNECT
-from tests.models.test_credentials import dump
+from tests.helpers.accounts import Factory, Person
+from tests.helpers.connections import DISCONNECT
+from tests.helpers.database import dump
+from tests.helpers.graphql import GraphQLClient
 
 CONNECT = """
 mutation Connect($input: ConnectExchangeCalendarInput!) {

@@ -7,70 +7,38 @@ Settings point every Google URL at the fake; nothing else is replaced.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from slotgraph.calsync.watches import WatchConfig, Watches
-from slotgraph.graph.relay import from_global_id
 from slotgraph.models import BusyCacheWindow, CalendarWatch, Credential, InboxConnection
 from slotgraph.models.enums import InboxKind
-from slotgraph.server.app import create_app
-from slotgraph.server.settings import Settings
 from slotgraph.usecases.availability import page_slots
 from slotgraph.usecases.errors import AvailabilityUnknownError
 from slotgraph.usecases.pages import get_public_page
-from tests.conftest import PUBLIC_BASE_URL, Factory, GraphQLClient, Person
 from tests.fakes.google import (
     BOSS_CALENDAR,
     CALENDAR_SCOPE,
-    CLIENT_ID,
-    CLIENT_SECRET,
     EMAIL_SCOPE,
     TEAM_CALENDAR,
-    FakeGoogle,
 )
 from tests.fakes.scenario import ScriptedEvent, utc
-from tests.graph.test_available_slots import (
+from tests.helpers import google_app
+from tests.helpers.accounts import Factory, Person
+from tests.helpers.connections import SET_AVAILABILITY
+from tests.helpers.database import dump
+from tests.helpers.google_app import CALLBACK, GoogleFlow, connected_host, query_of, window
+from tests.helpers.pages import (
     SCENARIO_NOW,
     SLOTS,
     make_page,
-    next_monday,
     scenario_busy_hidden,
     scenario_week_slots,
 )
-from tests.models.test_credentials import dump
 
-DASHBOARD = "https://dashboard.slotgraph.test/settings/calendar"
-CALLBACK = f"{PUBLIC_BASE_URL}/oauth/google/callback"
-
-START = """
-mutation Start($input: StartCalendarConnectionInput!) {
-  startCalendarConnection(input: $input) {
-    __typename
-    ... on StartCalendarConnectionSuccess { provider authorizationUrl }
-    ... on Error { message field code }
-  }
-}
-"""
-CONNECTIONS = """
-{ viewer { calendarConnections { edges { node {
-  id provider accountEmail status calendarSyncEnabled schedulingPagesEnabled purpose
-  remoteCalendars { id name isPrimary access canSeeAllDetails status }
-} } } } }
-"""
-SET_AVAILABILITY = """
-mutation($ids: [ID!]!) { setAvailabilityCalendars(input: {calendarIds: $ids}) {
-  __typename ... on Error { message field code }
-} }
-"""
 DISCONNECT = """
 mutation($id: ID!) { disconnectCalendar(input: {connectionId: $id}) {
   __typename ... on DisconnectCalendarSuccess { connection { status } } ... on Error { code }
@@ -78,98 +46,10 @@ mutation($id: ID!) { disconnectCalendar(input: {connectionId: $id}) {
 """
 
 
-@pytest.fixture
-def google() -> Iterator[FakeGoogle]:
-    with FakeGoogle() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def app(
-    settings: Settings, database_url: str, engine: AsyncEngine, google: FakeGoogle
-) -> AsyncIterator[Starlette]:
-    """The app with Google configured against the fake (overrides conftest's `app`)."""
-    configured = settings.model_copy(
-        update={
-            "google_client_id": CLIENT_ID,
-            "google_client_secret": CLIENT_SECRET,
-            "google_auth_url": google.auth_url,
-            "google_token_url": google.token_url,
-            "google_revoke_url": google.revoke_url,
-            "google_userinfo_url": google.userinfo_url,
-            "google_api_base_url": google.api_base_url,
-            "dashboard_url": DASHBOARD,
-            "provider_timeout_seconds": 2.0,
-            "db_pool_size": 2,
-            "db_max_overflow": 2,
-        }
-    )
-    app = create_app(configured, database_url)
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[httpx.AsyncClient]:
-    """The user's browser on the consent screen (real HTTP to the fake, no redirects
-    followed: the tests look at each one)."""
-    async with httpx.AsyncClient(trust_env=False, follow_redirects=False) as client:
-        yield client
-
-
-def query_of(url: str) -> dict[str, str]:
-    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
-
-
-@dataclass
-class GoogleFlow:
-    """The three parties of a consent: the SPA's GraphQL client, the user's browser on
-    Google's consent screen, and the same browser landing on the app's callback."""
-
-    gql: GraphQLClient
-    app: httpx.AsyncClient
-    browser: httpx.AsyncClient
-    google: FakeGoogle
-
-    async def start(self, person: Person) -> dict[str, Any]:
-        result = await self.gql(START, {"input": {"provider": "GOOGLE"}}, token=person.token)
-        assert "errors" not in result, result
-        payload: dict[str, Any] = result["data"]["startCalendarConnection"]
-        return payload
-
-    async def consent(self, authorization_url: str) -> str:
-        """The consent screen answers with a redirect to our callback; its URL."""
-        answer = await self.browser.get(authorization_url)
-        assert answer.status_code == 302, answer.text
-        location = answer.headers["location"]
-        assert location.startswith(CALLBACK + "?")
-        return str(location)
-
-    async def callback(self, location: str) -> dict[str, str]:
-        """Follow the provider's redirect on the app; the dashboard URL's query."""
-        parts = urlsplit(location)
-        answer = await self.app.get(f"{parts.path}?{parts.query}")
-        assert answer.status_code == 303, answer.text
-        target = answer.headers["location"]
-        assert target.startswith(DASHBOARD + "?")
-        return query_of(target)
-
-    async def connect(self, person: Person) -> dict[str, str]:
-        started = await self.start(person)
-        assert started["__typename"] == "StartCalendarConnectionSuccess", started
-        return await self.callback(await self.consent(started["authorizationUrl"]))
-
-    async def connections(self, person: Person) -> list[dict[str, Any]]:
-        result = await self.gql(CONNECTIONS, token=person.token)
-        edges = result["data"]["viewer"]["calendarConnections"]["edges"]
-        return [edge["node"] for edge in edges]
-
-
-@pytest.fixture
-def flow(
-    gql: GraphQLClient, client: httpx.AsyncClient, browser: httpx.AsyncClient, google: FakeGoogle
-) -> GoogleFlow:
-    return GoogleFlow(gql, client, browser, google)
+# The app configured against the Google fake, the user's browser, the consent flow.
+app = google_app.app
+browser = google_app.browser
+flow = google_app.flow
 
 
 async def test_consent_connects_google_with_sync_and_pages_on_and_lists_its_calendars(
@@ -354,25 +234,6 @@ async def test_permission_shared_inbox_and_limit_rules_hold_for_google(
     again = await flow.start(ada)
     assert again["__typename"] == "ConnectionLimitReached"
     assert len(await flow.connections(ada)) == 1
-
-
-async def connected_host(flow: GoogleFlow, factory: Factory) -> tuple[Person, int, str]:
-    """A host connected to Google with a scheduling page: (person, connection pk, page slug)."""
-    ada = await factory.person(url_prefix="ada")
-    landed = await flow.connect(ada)
-    decoded = from_global_id(landed["calendarConnection"])
-    assert decoded is not None
-    slug = await make_page(flow.gql, ada, bookingWindowDays=60)
-    return ada, decoded[1], slug
-
-
-def window() -> dict[str, str]:
-    start = dt.datetime.combine(next_monday(), dt.time(), dt.UTC)
-    return {
-        "start": start.isoformat(),
-        "end": (start + dt.timedelta(days=1)).isoformat(),
-        "tz": "UTC",
-    }
 
 
 async def test_google_busy_time_hides_slots_on_the_hosts_page(

@@ -5,45 +5,25 @@ against the fake, trusted through `microsoft_ca_bundle`) and redirects to the da
 
 from __future__ import annotations
 
-import ssl
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from starlette.applications import Starlette
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.models import Credential
-from slotgraph.models.crypto import generate_key
-from slotgraph.server.app import create_app
-from slotgraph.server.settings import Mode, Settings
-from tests.conftest import PUBLIC_BASE_URL, Factory, GraphQLClient, Person
 from tests.fakes.microsoft import (
-    CLIENT_ID,
-    CLIENT_SECRET,
     EMAIL,
     FakeMicrosoft,
-    consent_form,
     iter_secrets,
 )
-from tests.graph.test_available_slots import SLOTS, make_page, next_monday
-from tests.models.test_credentials import dump
+from tests.helpers import microsoft_app
+from tests.helpers.accounts import Factory, Person
+from tests.helpers.database import dump
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.microsoft_app import consent_and_return
+from tests.helpers.pages import SLOTS, make_page, next_monday
 
-DASHBOARD = "https://dashboard.slotgraph.test/settings/calendar"
-CALLBACK = f"{PUBLIC_BASE_URL}/oauth/microsoft365/callback"
-
-START = """
-mutation Start($input: StartCalendarConnectionInput!) {
-  startCalendarConnection(input: $input) {
-    __typename
-    ... on StartCalendarConnectionSuccess { provider authorizationUrl }
-    ... on Error { message field code }
-  }
-}
-"""
 CONNECTIONS = """
 { viewer { calendarConnections { edges { node {
   id provider accountEmail status purpose calendarSyncEnabled schedulingPagesEnabled lastError
@@ -52,81 +32,12 @@ CONNECTIONS = """
 """
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeMicrosoft]:
-    with FakeMicrosoft() as server:
-        yield server
-
-
-@pytest.fixture(autouse=True)
-def _fresh_fake(fake: FakeMicrosoft) -> None:
-    fake.reset()
-
-
-@pytest.fixture(scope="module")
-def ca_file(fake: FakeMicrosoft, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return fake.write_ca(tmp_path_factory.mktemp("microsoft") / "ca.pem")
-
-
-@pytest.fixture(scope="module")
-async def app(
-    fake: FakeMicrosoft, ca_file: Path, database_url: str, engine: AsyncEngine
-) -> AsyncIterator[Starlette]:
-    """The app with Microsoft 365 configured against the fake (overrides conftest's app)."""
-    settings = Settings(
-        mode=Mode.PRODUCTION,
-        database_url=database_url,
-        secret_keys=(generate_key(),),
-        public_base_url=PUBLIC_BASE_URL,
-        dashboard_url=DASHBOARD,
-        provider_timeout_seconds=3,
-        microsoft_client_id=CLIENT_ID,
-        microsoft_client_secret=CLIENT_SECRET,
-        microsoft_authority=fake.authority,
-        microsoft_graph_base_url=fake.graph_url,
-        microsoft_ca_bundle=ca_file,
-        db_pool_size=2,
-        db_max_overflow=2,
-        # Every slots call reads Graph live: these tests watch the token traffic it causes.
-        busy_cache_listing_seconds=0,
-    )
-    app = create_app(settings, database_url)
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-@pytest.fixture
-async def browser(ca_file: Path) -> AsyncIterator[httpx.AsyncClient]:
-    """The user's browser on the provider's pages (it trusts the fake's CA)."""
-    context = ssl.create_default_context(cafile=str(ca_file))
-    async with httpx.AsyncClient(verify=context, trust_env=False) as client:
-        yield client
-
-
-async def start(gql: GraphQLClient, person: Person) -> dict[str, Any]:
-    result = await gql(START, {"input": {"provider": "MICROSOFT365"}}, token=person.token)
-    assert "errors" not in result, result
-    payload: dict[str, Any] = result["data"]["startCalendarConnection"]
-    return payload
-
-
-async def consent_and_return(
-    gql: GraphQLClient,
-    person: Person,
-    browser: httpx.AsyncClient,
-    client: httpx.AsyncClient,
-    **override: str,
-) -> dict[str, str]:
-    """Start, consent on the fake, POST its form to the callback; the dashboard's query."""
-    started = await start(gql, person)
-    assert started["__typename"] == "StartCalendarConnectionSuccess"
-    action, fields = consent_form(await browser.get(started["authorizationUrl"]))
-    assert action == CALLBACK
-    answer = await client.post(urlsplit(action).path, data={**fields, **override})
-    assert answer.status_code == 303
-    location = answer.headers["location"]
-    assert location.startswith(f"{DASHBOARD}?")
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+# The fake (reset before each test), its CA, the app configured against it, the browser.
+fake = microsoft_app.fake
+_fresh_fake = microsoft_app._fresh_fake
+ca_file = microsoft_app.ca_file
+app = microsoft_app.app
+browser = microsoft_app.browser
 
 
 async def connections(gql: GraphQLClient, person: Person) -> list[dict[str, Any]]:

@@ -14,8 +14,9 @@ from slotgraph.graph.relay import to_global_id
 from slotgraph.models import Booking, Contact
 from slotgraph.models.enums import ConnectionStatus, Provider
 from slotgraph.models.outbox import OutboxKind
-from tests.conftest import Factory, GraphQLClient, Person
-from tests.graph.test_manage_bookings import RESCHEDULE, outbox, run
+from tests.helpers.accounts import Factory, Person
+from tests.helpers.bookings import RESCHEDULE, outbox, run
+from tests.helpers.graphql import GraphQLClient
 
 CREATE_MEETING = """
 mutation Create($input: CreateMeetingInput!) {

@@ -11,17 +11,10 @@ from starlette.applications import Starlette
 from slotgraph.graph.relay import to_global_id
 from slotgraph.models import AvailabilityCalendar, Credential, InboxConnection, User
 from slotgraph.models.enums import ConnectionPurpose, InboxKind, Provider
-from tests.conftest import CalendarSpec, Factory, GraphQLClient
+from tests.helpers.accounts import CalendarSpec, Factory
+from tests.helpers.connections import DISCONNECT
+from tests.helpers.graphql import GraphQLClient
 
-DISCONNECT = """
-mutation($id: ID!) { disconnectCalendar(input: {connectionId: $id}) {
-  __typename
-  ... on DisconnectCalendarSuccess {
-    connection { status remoteCalendars { isAvailabilityCalendar } }
-  }
-  ... on Error { message code }
-} }
-"""
 DISCONNECT_INBOX = """
 mutation($id: ID!) { disconnectInbox(input: {inboxId: $id}) {
   __typename ... on DisconnectInboxSuccess { inbox { email status } } ... on Error { code }

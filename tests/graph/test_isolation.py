@@ -18,7 +18,8 @@ from slotgraph.models import (
     Task,
 )
 from slotgraph.models.enums import BookingStatus, InboxKind
-from tests.conftest import CalendarSpec, Factory, GraphQLClient, Person
+from tests.helpers.accounts import CalendarSpec, Factory, Person
+from tests.helpers.graphql import GraphQLClient
 
 NODE = "query Node($id: ID!) { node(id: $id) { __typename id } }"
 UPDATE_PAGE = """

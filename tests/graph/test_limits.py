@@ -8,7 +8,7 @@ import strawberry
 from slotgraph.graph.extensions import MaskUnexpectedErrors
 from slotgraph.server.app import create_app
 from slotgraph.server.settings import Settings
-from tests.conftest import GraphQLClient
+from tests.helpers.graphql import GraphQLClient
 
 DEEP = "{ viewer { bookings { edges { node { page { weeklyHours { weekday } } } } } } }"
 

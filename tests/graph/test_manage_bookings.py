@@ -1,4 +1,4 @@
-"""Cancel and reschedule (issue #4 part 4, S8, C9, C11, C12, C14) over HTTP: by the host
+"""Cancel and reschedule (S8, C9, C11, C12, C14) over HTTP: by the host
 with a token, by the contact with the manage token bookMeeting answered once."""
 
 from __future__ import annotations
@@ -6,52 +6,36 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-from collections.abc import Iterator
-from typing import Any
 
-import pytest
-from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.graph.relay import to_global_id
-from slotgraph.models import Booking, Contact, OutboxMessage
+from slotgraph.models import Booking, Contact
 from slotgraph.models.enums import BookingStatus, Scope
 from slotgraph.models.outbox import OutboxKind
 from slotgraph.usecases.bookings import new_manage_token
-from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.scenario import ScriptedEvent
-from tests.graph.test_available_slots import connect_exchange, make_page, next_monday
-from tests.graph.test_book_meeting import book, page_and_nine
+from tests.helpers.accounts import Factory, Person
+from tests.helpers.bookings import (
+    CANCEL_AS_CONTACT,
+    RESCHEDULE,
+    book,
+    book_with_token,
+    outbox,
+    page_and_nine,
+    run,
+)
+from tests.helpers.connections import connect_exchange
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.pages import make_page, next_monday
 
 CANCEL = """
 mutation Cancel($input: CancelBookingInput!) {
   cancelBooking(input: $input) {
     __typename
     ... on CancelBookingSuccess { alreadyCancelled booking { id status start: startsAt } }
-    ... on Error { message field code }
-    ... on BookingNotChangeable { reason }
-  }
-}
-"""
-RESCHEDULE = """
-mutation Move($input: RescheduleBookingInput!) {
-  rescheduleBooking(input: $input) {
-    __typename
-    ... on RescheduleBookingSuccess {
-      replayed booking { id status start: startsAt end: endsAt onCalendar }
-    }
-    ... on Error { message field code }
-    ... on BookingNotChangeable { reason }
-  }
-}
-"""
-CANCEL_AS_CONTACT = """
-mutation Cancel($input: CancelBookingAsContactInput!) {
-  cancelBookingAsContact(input: $input) {
-    __typename
-    ... on CancelBookingAsContactSuccess { alreadyCancelled booking { id status start } }
     ... on Error { message field code }
     ... on BookingNotChangeable { reason }
   }
@@ -67,43 +51,6 @@ mutation Move($input: RescheduleBookingAsContactInput!) {
   }
 }
 """
-BOOK_WITH_TOKEN = """
-mutation Book($input: BookMeetingInput!) {
-  bookMeeting(input: $input) {
-    __typename
-    ... on BookMeetingSuccess { manageToken replayed booking { id status } }
-    ... on Error { message field code }
-  }
-}
-"""
-
-
-async def run(gql: GraphQLClient, operation: str, token: str | None = None, **fields: Any) -> Any:
-    result = await gql(operation, {"input": fields}, token=token)
-    assert "errors" not in result, result
-    return next(iter(result["data"].values()))
-
-
-async def book_with_token(
-    gql: GraphQLClient, slug: str, start: dt.datetime, **extra: Any
-) -> dict[str, Any]:
-    fields = {
-        "pageSlug": slug,
-        "start": start.isoformat(),
-        "timeZone": "Europe/Paris",
-        "contact": {"name": "Cleo Contact", "email": "cleo@example.test"},
-        **extra,
-    }
-    payload: dict[str, Any] = await run(gql, BOOK_WITH_TOKEN, **fields)
-    assert payload["__typename"] == "BookMeetingSuccess", payload
-    return payload
-
-
-async def outbox(sessionmaker: async_sessionmaker[AsyncSession]) -> list[OutboxMessage]:
-    async with sessionmaker() as session:
-        return list(
-            (await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars()
-        )
 
 
 async def test_manage_token_is_shown_once_and_stored_only_as_a_digest(
@@ -290,13 +237,6 @@ async def test_started_meetings_cannot_move_and_only_the_host_may_cancel_them(
 
 def _gid(pk: int) -> str:
     return str(to_global_id("Booking", pk))
-
-
-@pytest.fixture
-def exchange() -> Iterator[FakeExchange]:
-    with FakeExchange() as fake:
-        yield fake
-    close_connections()
 
 
 async def _exchange_host(gql: GraphQLClient, factory: Factory, exchange: FakeExchange) -> Person:

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from slotgraph.graph.relay import to_global_id
-from tests.conftest import PUBLIC_BASE_URL, Factory, GraphQLClient, Person
+from tests.helpers.accounts import Factory, Person
+from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
 
 PAGE_FIELDS = """
   id title slug url urlPrefix description durations slotInterval bufferBefore bufferAfter

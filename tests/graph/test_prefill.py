@@ -8,10 +8,10 @@ from typing import Any
 
 from slotgraph.models import ConnectedDomain
 from slotgraph.usecases.bookings import new_manage_token
-from tests.conftest import PUBLIC_BASE_URL, Factory, GraphQLClient
-from tests.graph.test_available_slots import make_page
-from tests.graph.test_book_meeting import page_and_nine
-from tests.graph.test_manage_bookings import book_with_token
+from tests.helpers.accounts import Factory
+from tests.helpers.bookings import book_with_token, page_and_nine
+from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
+from tests.helpers.pages import make_page
 
 PREFILL = """
 query Prefill($slug: String!, $domain: String!, $token: String!) {

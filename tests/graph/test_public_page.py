@@ -7,7 +7,8 @@ import pytest
 
 from slotgraph.models import ConnectedDomain
 from slotgraph.models.enums import ConnectionStatus, Provider
-from tests.conftest import PUBLIC_BASE_URL, Factory, GraphQLClient, Person
+from tests.helpers.accounts import Factory, Person
+from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
 
 PUBLIC_PAGE = """
 query Page($slug: String!, $domain: String) {

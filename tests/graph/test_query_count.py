@@ -3,17 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import event
 from starlette.applications import Starlette
 
-from slotgraph.models import Base
-from tests.conftest import Factory, GraphQLClient
+from tests.helpers.accounts import Factory
+from tests.helpers.database import counting
+from tests.helpers.graphql import GraphQLClient
 
-TABLES = tuple(table.name for table in Base.metadata.sorted_tables)
 SETTINGS_SCREEN = """
 query Settings {
   viewer {
@@ -27,25 +22,6 @@ query Settings {
   }
 }
 """
-
-
-@contextmanager
-def counting(app: Starlette) -> Iterator[list[str]]:
-    statements: list[str] = []
-    engine = app.state.runtime.engine.sync_engine
-
-    def record(*args: Any) -> None:
-        # Only reads of our tables: a fresh pool connection can add driver set-up statements
-        # (server version, schema), which say nothing about N+1 and made the count flaky.
-        statement: str = args[2]
-        if any(f" {table} " in statement or f" {table}\n" in statement for table in TABLES):
-            statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def test_settings_query_count_does_not_grow_with_pages(

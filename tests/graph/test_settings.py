@@ -17,7 +17,8 @@ from slotgraph.models.enums import (
     Seat,
     Tier,
 )
-from tests.conftest import PUBLIC_BASE_URL, CalendarSpec, Factory, GraphQLClient, Person
+from tests.helpers.accounts import CalendarSpec, Factory, Person
+from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
 
 SAVE = """
 mutation Save($input: UpdateCalendarSettingsInput!) {

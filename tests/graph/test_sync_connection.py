@@ -17,26 +17,13 @@ from starlette.applications import Starlette
 from slotgraph.calsync.context import Outcome, SyncContext
 from slotgraph.calsync.scheduler import run_due_syncs
 from slotgraph.models.enums import Scope
-from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.fakes.scenario import ScriptedEvent
-from tests.graph.test_available_slots import SLOTS, make_page, next_monday
+from tests.helpers.accounts import Factory, Person
+from tests.helpers.connections import CONNECT, SYNC
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.pages import SLOTS, make_page, next_monday
 
-CONNECT = """
-mutation($i: ConnectExchangeCalendarInput!) { connectExchangeCalendar(input: $i) {
-  ... on ConnectExchangeCalendarSuccess { connection { id } } ... on Error { message } } }
-"""
-SYNC = """
-mutation Sync($input: SyncCalendarConnectionInput!) {
-  syncCalendarConnection(input: $input) {
-    __typename
-    ... on SyncCalendarConnectionSuccess { connection {
-      status syncState lastSyncedAt lastError eventsSynced nextSyncAt
-    } }
-    ... on Error { message field code }
-  }
-}
-"""
 STATUS = """
 query Status($id: ID!) { node(id: $id) { ... on CalendarConnection {
   status syncState lastError eventsSynced

@@ -21,46 +21,24 @@ from slotgraph.jobs.task_events import TASK_CALENDAR_NAME
 from slotgraph.models import Contact, OutboxMessage, Task
 from slotgraph.models.enums import Provider, Seat, Tier
 from slotgraph.models.outbox import OutboxKind, OutboxState
-from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.google import FakeGoogle
-from tests.graph import test_connect_google as google_connect
-from tests.graph.test_connect_google import GoogleFlow
-from tests.sync.helpers import eventually
-from tests.sync.test_outbox import make_due, make_outbox
+from tests.helpers import google_app
+from tests.helpers.accounts import Factory, Person
+from tests.helpers.google_app import GoogleFlow
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.jobs import eventually, make_due, make_outbox, pending_deliveries
+from tests.helpers.tasks import COMPLETE, DELETE, DUE, TASK_FIELDS, TOGGLE, create, task_sync
 
 # The Google fixtures of the connect tests: the fake, the app configured against it, the
 # consent flow.
-google = google_connect.google
-app = google_connect.app
-browser = google_connect.browser
-flow = google_connect.flow
+app = google_app.app
+browser = google_app.browser
+flow = google_app.flow
 
-TOGGLE = """
-mutation($input: UpdateCalendarConnectionInput!) { updateCalendarConnection(input: $input) {
-  __typename ... on Error { message field code }
-} }
-"""
-TASK_FIELDS = "id title dueAt completedAt onCalendar contact { name }"
-CREATE = f"""
-mutation($input: CreateTaskInput!) {{ createTask(input: $input) {{
-  __typename ... on TaskSuccess {{ task {{ {TASK_FIELDS} }} }} ... on Error {{ message field code }}
-}} }}
-"""
 UPDATE = f"""
 mutation($input: UpdateTaskInput!) {{ updateTask(input: $input) {{
   __typename ... on TaskSuccess {{ task {{ {TASK_FIELDS} }} }} ... on Error {{ message field code }}
 }} }}
-"""
-COMPLETE = """
-mutation($input: CompleteTaskInput!) { completeTask(input: $input) {
-  __typename ... on CompleteTaskSuccess { alreadyCompleted task { title completedAt } }
-  ... on Error { message field code }
-} }
-"""
-DELETE = """
-mutation($input: DeleteTaskInput!) { deleteTask(input: $input) {
-  __typename ... on DeleteTaskSuccess { deletedTaskId } ... on Error { message field code }
-} }
 """
 TASKS = f"""
 query($first: Int!, $after: String) {{ viewer {{ tasks(first: $first, after: $after) {{
@@ -78,8 +56,6 @@ mutation($ids: [ID!]!) { setAvailabilityCalendars(input: {calendarIds: $ids}) {
   __typename ... on Error { message field code }
 } }
 """
-
-DUE = dt.datetime(2030, 3, 4, 9, 30, tzinfo=dt.UTC)
 
 
 @dataclass
@@ -112,28 +88,6 @@ class World:
         return await pending_deliveries(self.app, self.sessionmaker)
 
 
-async def pending_deliveries(app: Starlette, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    """Run every pending delivery, and those they post, as a worker would; how many."""
-    outbox = make_outbox(app)
-    delivered = 0
-    while True:
-        async with sessionmaker() as session:
-            ids = list(
-                (
-                    await session.execute(
-                        select(OutboxMessage.id)
-                        .where(OutboxMessage.state == OutboxState.PENDING)
-                        .order_by(OutboxMessage.id)
-                    )
-                ).scalars()
-            )
-        if not ids:
-            return delivered
-        for outbox_id in ids:
-            assert (await outbox.deliver(outbox_id)).state is OutboxState.DONE
-            delivered += 1
-
-
 @pytest.fixture
 def world(
     gql: GraphQLClient,
@@ -144,19 +98,6 @@ def world(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> World:
     return World(gql, factory, flow, google, app, sessionmaker)
-
-
-async def task_sync(gql: GraphQLClient, person: Person, connection: str, on: bool) -> str:
-    result = await gql(
-        TOGGLE, {"input": {"connectionId": connection, "taskSyncEnabled": on}}, token=person.token
-    )
-    return str(result["data"]["updateCalendarConnection"]["__typename"])
-
-
-async def create(gql: GraphQLClient, person: Person, **fields: Any) -> dict[str, Any]:
-    result = await gql(CREATE, {"input": fields}, token=person.token)
-    answer: dict[str, Any] = result["data"]["createTask"]
-    return answer
 
 
 def task_calendars(google: FakeGoogle) -> list[str]:

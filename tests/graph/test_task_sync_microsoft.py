@@ -11,18 +11,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from slotgraph.jobs.task_events import TASK_CALENDAR_NAME
-from tests.conftest import Factory, GraphQLClient
 from tests.fakes.microsoft import FakeMicrosoft
-from tests.graph import test_connect_microsoft as microsoft_connect
-from tests.graph.test_task_sync import COMPLETE, DELETE, DUE, create, pending_deliveries, task_sync
+from tests.helpers import microsoft_app
+from tests.helpers.accounts import Factory
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.jobs import pending_deliveries
+from tests.helpers.tasks import COMPLETE, DELETE, DUE, create, task_sync
 
 # The Microsoft fixtures of the connect tests: the fake (fresh per test), its CA, the app
 # configured against it, the browser trusting the fake.
-fake = microsoft_connect.fake
-_fresh_fake = microsoft_connect._fresh_fake
-ca_file = microsoft_connect.ca_file
-app = microsoft_connect.app
-browser = microsoft_connect.browser
+fake = microsoft_app.fake
+_fresh_fake = microsoft_app._fresh_fake
+ca_file = microsoft_app.ca_file
+app = microsoft_app.app
+browser = microsoft_app.browser
 
 
 def task_events(fake: FakeMicrosoft) -> list[tuple[str, dt.datetime, dt.datetime, str]]:
@@ -40,7 +42,7 @@ async def test_microsoft_365_tasks_become_free_events_then_done_then_removed(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     ada = await factory.person()
-    landed = await microsoft_connect.consent_and_return(gql, ada, browser, client)
+    landed = await microsoft_app.consent_and_return(gql, ada, browser, client)
     connection = landed["calendarConnection"]
     assert await task_sync(gql, ada, connection, True) == "UpdateCalendarConnectionSuccess"
 

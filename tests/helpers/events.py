@@ -37,6 +37,7 @@ def draft(key: str | None = "booking-1", **changes: object) -> EventDraft:
 
 
 def as_pairs(spans: tuple[Interval, ...]) -> Pairs:
+    """Intervals as (start, end) pairs, as the scenario writes its expectations."""
     return [(span.start, span.end) for span in spans]
 
 

@@ -22,6 +22,7 @@ def creds_for(
     ews_url: str | None = None,
     autodiscover: bool = False,
 ) -> ExchangeCredentials:
+    """The login for the fake mailbox: its EWS URL unless `autodiscover` (then none)."""
     url = None if autodiscover else (ews_url or fake.url)
     return ExchangeCredentials(fake.email, password, username, url)
 

@@ -23,6 +23,7 @@ def oauth_for(
     timeout: float = TIMEOUT,
     client_secret: str = CLIENT_SECRET,
 ) -> GoogleOAuth:
+    """The registry's Google provider with every URL on the fake and FAST retries."""
     return GoogleOAuth(
         client_id=CLIENT_ID,
         client_secret=client_secret,

@@ -92,6 +92,8 @@ class Harness(Protocol):
 
 @dataclass
 class GoogleHarness:
+    """Google Calendar API v3 (tests.fakes.google): one operation a request."""
+
     fake: FakeGoogle
     http: httpx.AsyncClient
     name: ClassVar[str] = "google"
@@ -149,6 +151,9 @@ class GoogleHarness:
 
 @dataclass
 class MicrosoftHarness:
+    """Graph (tests.fakes.microsoft), signed in through msal's real flow; operations are
+    told apart by path and method."""
+
     fake: FakeMicrosoft
     http: httpx.AsyncClient
     ca_file: Path
@@ -226,6 +231,9 @@ class MicrosoftHarness:
 
 @dataclass
 class ExchangeHarness:
+    """EWS through exchangelib (tests.fakes.exchange); throttling is ErrorServerBusy with a
+    back-off, not HTTP 429."""
+
     fake: FakeExchange
     limiter: anyio.CapacityLimiter
     name: ClassVar[str] = "exchange"

@@ -33,6 +33,7 @@ def oauth_for(
     *,
     timeout: float = TIMEOUT,
 ) -> MicrosoftOAuth:
+    """The registry's Microsoft provider on the fake (trusting `ca_file`), FAST retries."""
     return MicrosoftOAuth(
         client_id=CLIENT_ID,
         client_secret=CLIENT_SECRET,
@@ -73,5 +74,6 @@ async def consent(
 
 
 async def connect(oauth: MicrosoftOAuth, http: httpx.AsyncClient) -> OAuthGrant:
+    """A finished consent: the grant the app would store."""
     flow, params = await consent(oauth, http)
     return await oauth.finish(json.loads(flow), params, REDIRECT_URI)

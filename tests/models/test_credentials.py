@@ -9,31 +9,15 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.calendars.credentials import CredentialStore
-from slotgraph.models import Base
 from slotgraph.models.crypto import CredentialCipher, generate_key
 from slotgraph.server.cli import main
-from tests.conftest import Factory, _admin
+from tests.helpers.accounts import Factory
+from tests.helpers.database import count_decrypts, dump
 
 if TYPE_CHECKING:
     from slotgraph.providers.registry import OAuthProvider
 
 SECRET = {"refresh_token": "1//refresh-SECRET-abc", "password": "hunter2-SECRET"}
-
-
-async def dump(database_url: str) -> bytes:
-    """Every row of every table as COPY text: what a pg_dump of the data would hold."""
-    connection = await _admin(database_url)
-    chunks: list[bytes] = []
-
-    async def collect(chunk: bytes) -> None:
-        chunks.append(chunk)
-
-    try:
-        for table in Base.metadata.sorted_tables:
-            await connection.copy_from_table(table.name, output=collect)
-    finally:
-        await connection.close()
-    return b"".join(chunks)
 
 
 async def test_a_dump_holds_no_plaintext_secret(
@@ -73,19 +57,6 @@ async def test_rotating_keys_reencrypts_and_keeps_credentials_readable(
     async with sessionmaker() as session:
         only_new = CredentialStore(CredentialCipher((new_key,)))
         assert await only_new.load(session, connection.id) == SECRET
-
-
-def count_decrypts(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Every ciphertext any credential cipher decrypts from now on, in order."""
-    decrypts: list[bytes] = []
-    decrypt = CredentialCipher.decrypt
-
-    def counted(cipher: CredentialCipher, ciphertext: bytes) -> dict[str, Any]:
-        decrypts.append(ciphertext)
-        return decrypt(cipher, ciphertext)
-
-    monkeypatch.setattr(CredentialCipher, "decrypt", counted)
-    return decrypts
 
 
 class Renewing:

@@ -12,12 +12,12 @@ from sqlalchemy import inspect, make_url
 from slotgraph.models import Base
 from slotgraph.models.db import create_engine, downgrade, migrate, plain_url
 from slotgraph.models.queue import QUEUE_TABLES, include_object
-from tests.conftest import _admin
+from tests.helpers.database import admin_connection
 
 
 async def test_migrations_from_empty_match_models_and_round_trip(server_url: str) -> None:
     name = f"slotgraph_mig_{secrets.token_hex(4)}"
-    admin = await _admin(server_url)
+    admin = await admin_connection(server_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
     engine = create_engine(plain_url(make_url(server_url).set(database=name)), pool_size=1)
@@ -47,6 +47,6 @@ async def test_migrations_from_empty_match_models_and_round_trip(server_url: str
         await migrate(engine)  # a second upgrade is a no-op, not an error
     finally:
         await engine.dispose()
-        admin = await _admin(server_url)
+        admin = await admin_connection(server_url)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

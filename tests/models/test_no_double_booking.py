@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from slotgraph.models import Booking, Contact
 from slotgraph.models.enums import BookingStatus
-from tests.conftest import Factory, Person
+from tests.helpers.accounts import Factory, Person
 
 NINE = dt.datetime(2030, 1, 7, 9, tzinfo=dt.UTC)
 

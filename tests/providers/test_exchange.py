@@ -197,7 +197,7 @@ async def test_a_connect_answers_within_its_whole_deadline_however_many_probes_a
     fake: FakeExchange, limiter: anyio.CapacityLimiter
 ) -> None:
     """Each request alone is within `timeout`, but the whole connect (auth-type and version
-    probing, every username) is bounded by `deadline` (#4): the typed error says so."""
+    probing, every username) is bounded by `deadline`: the typed error says so."""
     fake.fail("slow", times=None, delay=TIMEOUT * 1.5)
     with pytest.raises(ServerUnreachable) as refused:
         await connect_exchange(creds_for(fake), limiter=limiter, timeout=TIMEOUT, deadline=0.5)

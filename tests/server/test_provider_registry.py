@@ -9,7 +9,8 @@ import pytest
 from slotgraph.providers.google import GoogleOAuth
 from slotgraph.server.providers import build_registry
 from slotgraph.server.settings import Mode, Settings
-from tests.conftest import Factory, GraphQLClient
+from tests.helpers.accounts import Factory
+from tests.helpers.graphql import GraphQLClient
 
 START = """
 mutation { startCalendarConnection(input: {provider: GOOGLE}) {

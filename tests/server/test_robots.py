@@ -7,7 +7,8 @@ import httpx
 
 from slotgraph.graph.relay import to_global_id
 from slotgraph.models import ConnectedDomain
-from tests.conftest import Factory, GraphQLClient
+from tests.helpers.accounts import Factory
+from tests.helpers.graphql import GraphQLClient
 
 UPDATE_DOMAIN = """
 mutation($input: UpdateConnectedDomainInput!) {

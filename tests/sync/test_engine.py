@@ -41,11 +41,12 @@ from slotgraph.models.enums import (
 )
 from slotgraph.providers.exchange import ExchangeCalendarClient, ExchangeCredentials
 from slotgraph.providers.retry import FAST
-from tests.conftest import Factory
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.fakes.scenario import EXPECTED_BUSY, TIME_ZONE, ScriptedEvent, merged, utc
-from tests.sync import kill_worker
-from tests.sync.clients import FixedClients
+from tests.helpers import kill_worker
+from tests.helpers.accounts import Factory
+from tests.helpers.clients import FixedClients
+from tests.helpers.clock import Clock
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2030, 3, 1, 12, tzinfo=dt.UTC)
@@ -59,19 +60,6 @@ CONFIG = SyncConfig(
     max_attempts=3,
     initial_backoff=dt.timedelta(seconds=30),
 )
-
-
-class Clock:
-    """The engine's clock, moved by the test (leases and backoff without sleeping)."""
-
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, delta: dt.timedelta) -> None:
-        self.now += delta
 
 
 @dataclasses.dataclass
@@ -167,7 +155,7 @@ async def make_host(factory: Factory) -> Host:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture
@@ -621,7 +609,7 @@ async def test_a_sigkilled_worker_process_is_resumed_by_the_next_and_the_result_
     command = [
         sys.executable,
         "-m",
-        "tests.sync.kill_worker",
+        "tests.helpers.kill_worker",
         database_url,
         fake.url,
         fake.email,

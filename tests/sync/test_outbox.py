@@ -17,57 +17,27 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from slotgraph.jobs.deliveries import build_outbox
 from slotgraph.jobs.deliveries.booking_events import event_key
 from slotgraph.jobs.mail import Mailer, SmtpConfig, SmtpSecurity
-from slotgraph.jobs.outbox import DELIVER, DeliveryPolicy, Outbox, Outcome, job_key
+from slotgraph.jobs.outbox import DELIVER, Outcome, job_key
 from slotgraph.jobs.queue import JobQueue
 from slotgraph.models import Booking, CalendarConnection, OutboxMessage
 from slotgraph.models.enums import CalendarWriteState, ConnectionStatus
 from slotgraph.models.outbox import OutboxKind, OutboxState
-from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import FakeExchange
-from tests.graph.test_available_slots import make_page, next_monday
-from tests.graph.test_book_meeting import book
-from tests.sync.helpers import (
-    book_slots,
-    eventually,
-    exchange_host,
-    host_bookings,
-    rows,
-    working,
-)
+from tests.helpers.accounts import Factory, Person
+from tests.helpers.bookings import book, book_slots, host_bookings, rows
+from tests.helpers.connections import exchange_host
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.jobs import eventually, make_due, make_outbox, working
+from tests.helpers.pages import make_page, next_monday
 
 BUSY_FOR_TWO_MINUTES = 120_000  # ms: longer than the adapter waits, so the outbox retries
 BUSY_MESSAGE = "Exchange is busy and asked to slow down."
-
-
-@pytest.fixture
-def exchange() -> Iterator[FakeExchange]:
-    with FakeExchange() as fake:
-        yield fake
-    close_connections()
-
-
-def make_outbox(app: Starlette, *, max_attempts: int = 5, mailer: Mailer | None = None) -> Outbox:
-    services = app.state.runtime.services
-    return build_outbox(
-        services.sessionmaker,
-        services.connection_clients,
-        mailer=mailer,
-        policy=DeliveryPolicy(max_attempts=max_attempts, initial_backoff=1.0, lease=60.0),
-    )
-
-
-async def make_due(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    """Time passes: every pending row's backoff is over."""
-    async with sessionmaker.begin() as session:
-        await session.execute(update(OutboxMessage).values(available_at=text("now()")))
 
 
 @dataclass

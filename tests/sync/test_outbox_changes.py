@@ -21,23 +21,21 @@ from slotgraph.jobs.queue import JobQueue
 from slotgraph.models import OutboxMessage
 from slotgraph.models.outbox import OutboxKind, OutboxState
 from slotgraph.providers.google import event_id_for
-from tests.conftest import Factory, GraphQLClient, Person
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.google import TEAM_CALENDAR, FakeGoogle
-from tests.graph import test_connect_google as connect_google
-from tests.graph.test_available_slots import make_page, next_monday
-from tests.graph.test_connect_google import SET_AVAILABILITY, GoogleFlow
-from tests.graph.test_manage_bookings import CANCEL_AS_CONTACT, RESCHEDULE, book_with_token, run
-from tests.sync import test_outbox as outbox_tests
-from tests.sync.helpers import eventually, exchange_host, rows, working
-from tests.sync.test_outbox import make_outbox
+from tests.helpers import google_app
+from tests.helpers.accounts import Factory, Person
+from tests.helpers.bookings import CANCEL_AS_CONTACT, RESCHEDULE, book_with_token, rows, run
+from tests.helpers.connections import SET_AVAILABILITY, exchange_host
+from tests.helpers.google_app import GoogleFlow
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.jobs import eventually, make_outbox, working
+from tests.helpers.pages import make_page, next_monday
 
 # The app configured against the Google fake, and the consent flow's parties (fixtures).
-app = connect_google.app
-browser = connect_google.browser
-flow = connect_google.flow
-google = connect_google.google
-exchange = outbox_tests.exchange
+app = google_app.app
+browser = google_app.browser
+flow = google_app.flow
 
 CONTACT = "cleo@example.test"
 CONNECTIONS = """

@@ -34,34 +34,22 @@ from slotgraph.models.enums import (
 from slotgraph.providers.base import CalendarClient
 from slotgraph.server.app import create_app
 from slotgraph.server.settings import Settings
-from tests.conftest import Factory
-from tests.e2e.serving import free_port
 from tests.fakes.google import FakeGoogle
 from tests.fakes.microsoft import EMAIL, FakeMicrosoft
 from tests.fakes.push import Delivery
-from tests.fakes.scenario import ScriptedEvent
+from tests.fakes.scenario import TIME_ZONE, ScriptedEvent
+from tests.helpers.accounts import OWNED_PRIMARY, Factory
+from tests.helpers.clients import FixedClients
+from tests.helpers.clock import Clock
 from tests.helpers.google import google_client
 from tests.helpers.microsoft import SecretBox, connect, oauth_for
-from tests.sync.clients import FixedClients, make_connection
+from tests.helpers.serving import free_port
 
 CONFIG = SyncConfig(
     interval=dt.timedelta(minutes=5), ahead=dt.timedelta(days=14), margin=dt.timedelta(days=1)
 )
 TTL = dt.timedelta(days=3)
 MARGIN = dt.timedelta(days=1)
-
-
-class Clock:
-    """The use cases' clock, near real time (Graph checks expiries against its own)."""
-
-    def __init__(self) -> None:
-        self.now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, delta: dt.timedelta) -> None:
-        self.now += delta
 
 
 @pytest.fixture
@@ -101,7 +89,8 @@ async def http(microsoft: FakeMicrosoft, tmp_path: Path) -> AsyncIterator[httpx.
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    # Near real time: Graph checks expiries against its own clock.
+    return Clock(dt.datetime.now(dt.UTC).replace(microsecond=0))
 
 
 @dataclasses.dataclass
@@ -125,7 +114,14 @@ async def make_setup(
     client: CalendarClient,
     email: str,
 ) -> Setup:
-    connection, primary = await make_connection(factory, provider, email, calendar_sync=True)
+    connection, (primary,) = await factory.connection(
+        await factory.person(),
+        provider=provider,
+        account_email=email,
+        primary=OWNED_PRIMARY,
+        primary_remote_id=email,
+        time_zone=TIME_ZONE,
+    )
     clients = FixedClients(client, sessionmaker)
     watches = Watches(
         sessionmaker,

@@ -1,4 +1,4 @@
-"""The job queue (#5 part 1) on real PostgreSQL: jobs commit or roll back with the caller's
+"""The job queue on real PostgreSQL: jobs commit or roll back with the caller's
 transaction, run on a real worker loop, are retried with backoff and parked with the
 error kept after bounded attempts."""
 
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from slotgraph.jobs.queue import Job as NewJob
 from slotgraph.jobs.queue import JobQueue, Retry, RetryPolicy, enqueue, enqueue_many, prune_log
 from slotgraph.models.db import connect_raw
-from tests.sync.helpers import eventually, working
+from tests.helpers.jobs import eventually, working
 
 
 def fast_queue(database_url: str) -> JobQueue:

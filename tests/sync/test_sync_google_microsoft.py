@@ -27,15 +27,16 @@ from slotgraph.models.enums import (
     SyncState,
 )
 from slotgraph.providers.base import CalendarClient
-from tests.conftest import Factory
 from tests.fakes.google import FakeGoogle
 from tests.fakes.microsoft import FakeMicrosoft
-from tests.fakes.scenario import EXPECTED_BUSY, ScriptedEvent, merged, spread, utc
+from tests.fakes.scenario import EXPECTED_BUSY, TIME_ZONE, ScriptedEvent, merged, spread, utc
+from tests.helpers.accounts import OWNED_PRIMARY, Factory
+from tests.helpers.clients import FixedClients
+from tests.helpers.clock import Clock
 from tests.helpers.google import google_client
 from tests.helpers.microsoft import SecretBox, connect, oauth_for
-from tests.sync.clients import FixedClients, make_connection
-from tests.sync.test_engine import Clock
 
+NOW = dt.datetime(2030, 3, 1, 12, tzinfo=dt.UTC)  # before the scenario week
 SPAN = (utc(4, 0), utc(12, 0))  # the scenario week
 # The bulk lies after the scenario week and inside the synced window (NOW + 30 + 7 days).
 BULK = (utc(12, 0), utc(31, 0))
@@ -50,7 +51,7 @@ TIMEOUT = 30.0
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 def context(
@@ -151,6 +152,22 @@ async def assert_ten_changes_transfer_only_the_changes(
     assert await stored_busy(sessionmaker, primary, clock) == list(EXPECTED_BUSY)
 
 
+async def on_fake(
+    factory: Factory, provider: Provider, email: str
+) -> tuple[CalendarConnection, RemoteCalendar]:
+    """A connected account (sync off) whose primary calendar is the fake's (`email`)."""
+    connection, (primary,) = await factory.connection(
+        await factory.person(),
+        provider=provider,
+        calendar_sync=False,
+        account_email=email,
+        primary=OWNED_PRIMARY,
+        primary_remote_id=email,
+        time_zone=TIME_ZONE,
+    )
+    return connection, primary
+
+
 # -- Google ------------------------------------------------------------------------------
 
 
@@ -172,7 +189,7 @@ async def test_google_ten_changes_in_ten_thousand_events_transfer_only_the_chang
 ) -> None:
     bulk = spread(10_000, *BULK)
     ids = {event.id: google.add_event(event) for event in bulk}
-    connection, primary = await make_connection(factory, Provider.GOOGLE, google.email)
+    connection, primary = await on_fake(factory, Provider.GOOGLE, google.email)
     ctx = context(sessionmaker, google_client(google, http), clock)
 
     await assert_ten_changes_transfer_only_the_changes(
@@ -195,7 +212,7 @@ async def test_google_expired_sync_token_resyncs_the_calendar_in_full(
     sessionmaker: async_sessionmaker[AsyncSession],
     clock: Clock,
 ) -> None:
-    connection, primary = await make_connection(factory, Provider.GOOGLE, google.email)
+    connection, primary = await on_fake(factory, Provider.GOOGLE, google.email)
     ctx = context(sessionmaker, google_client(google, http), clock)
     assert await sync_connection(ctx, connection.id) is Outcome.SYNCED
     google.expire_sync_tokens()
@@ -218,7 +235,7 @@ async def test_google_revoked_grant_marks_the_connection_access_lost(
     sessionmaker: async_sessionmaker[AsyncSession],
     clock: Clock,
 ) -> None:
-    connection, _ = await make_connection(factory, Provider.GOOGLE, google.email)
+    connection, _ = await on_fake(factory, Provider.GOOGLE, google.email)
     ctx = context(sessionmaker, google_client(google, http), clock)
     google.revoke_grants()  # the user removed the app at myaccount.google.com
 
@@ -281,7 +298,7 @@ async def test_microsoft_ten_changes_in_ten_thousand_events_transfer_only_the_ch
     for event in bulk:
         microsoft.add_event(event)
     ids = {event.id: microsoft.event_id(event.id) for event in bulk}
-    connection, primary = await make_connection(factory, Provider.MICROSOFT365, microsoft.email)
+    connection, primary = await on_fake(factory, Provider.MICROSOFT365, microsoft.email)
     ctx = context(sessionmaker, microsoft_client, clock)
 
     await assert_ten_changes_transfer_only_the_changes(
@@ -304,7 +321,7 @@ async def test_microsoft_expired_delta_token_resyncs_the_calendar_in_full(
     sessionmaker: async_sessionmaker[AsyncSession],
     clock: Clock,
 ) -> None:
-    connection, primary = await make_connection(factory, Provider.MICROSOFT365, microsoft.email)
+    connection, primary = await on_fake(factory, Provider.MICROSOFT365, microsoft.email)
     ctx = context(sessionmaker, microsoft_client, clock)
     assert await sync_connection(ctx, connection.id) is Outcome.SYNCED
     microsoft.expire_delta_tokens()
@@ -325,7 +342,7 @@ async def test_microsoft_revoked_consent_marks_the_connection_access_lost(
     sessionmaker: async_sessionmaker[AsyncSession],
     clock: Clock,
 ) -> None:
-    connection, _ = await make_connection(factory, Provider.MICROSOFT365, microsoft.email)
+    connection, _ = await on_fake(factory, Provider.MICROSOFT365, microsoft.email)
     ctx = context(sessionmaker, microsoft_client, clock)
     microsoft.revoke_grants()
     microsoft.expire_access_tokens()

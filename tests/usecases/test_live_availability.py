@@ -17,9 +17,10 @@ from slotgraph.usecases.subscriptions import (
     AvailabilityRequest,
     watch_availability,
 )
-from tests.conftest import Factory, GraphQLClient
-from tests.graph.test_available_slots import make_page, next_monday
-from tests.graph.test_book_meeting import book
+from tests.helpers.accounts import Factory
+from tests.helpers.bookings import book
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.pages import make_page, next_monday
 
 GUARD = 10  # seconds; a guard against hanging, never a measurement
 

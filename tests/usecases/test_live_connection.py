@@ -13,7 +13,7 @@ from slotgraph.models.enums import ConnectionStatus, Scope, SyncState
 from slotgraph.usecases.services import Services
 from slotgraph.usecases.subscriptions import watch_connection
 from slotgraph.usecases.viewer import Viewer
-from tests.conftest import Factory
+from tests.helpers.accounts import Factory
 
 GUARD = 10  # seconds; a guard against hanging, never a measurement
 

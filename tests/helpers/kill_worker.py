@@ -1,7 +1,7 @@
 """A sync worker process for the SIGKILL test: syncs one Exchange connection with
 incremental pages of two changes at a fixed clock, then exits (unless killed first).
 
-    python -m tests.sync.kill_worker DATABASE_URL EWS_URL EMAIL CONNECTION_ID NOW
+    python -m tests.helpers.kill_worker DATABASE_URL EWS_URL EMAIL CONNECTION_ID NOW
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ from slotgraph.providers.exchange import ExchangeCalendarClient, ExchangeCredent
 from slotgraph.providers.retry import FAST
 from tests.fakes.exchange import PASSWORD
 from tests.fakes.scenario import TIME_ZONE
-from tests.sync.clients import FixedClients
+from tests.helpers.clients import FixedClients
 
 LEASE = dt.timedelta(minutes=2)
 
 
 async def main(database_url: str, ews_url: str, email: str, connection_id: int, now: str) -> None:
+    """Sync the connection once with a fixed clock, as a worker would."""
     # Pages of two changes, so that a handful of changes makes a multi-page sync to kill.
     exchange_sync.SYNC_PAGE_SIZE = 2  # type: ignore[misc]
     engine = create_engine(database_url, pool_size=1, max_overflow=0)
