@@ -90,8 +90,58 @@ class Harness(Protocol):
         ...
 
 
+class _Knobs(Protocol):
+    """The knobs the Google and Exchange fakes share (operations named by a string)."""
+
+    def fail_next(
+        self, status: int, *, operation: str, times: int | None, retry_after: float | None
+    ) -> None: ...
+
+    def hang(self, *, operation: str, times: int | None, seconds: float) -> None: ...
+
+    def clear_faults(self) -> None: ...
+
+    def move_event(self, event_id: str, start: dt.datetime, end: dt.datetime) -> None: ...
+
+    def remove_event(self, event_id: str) -> None: ...
+
+
+class _NamedOperations:
+    """A harness whose fake names each operation by one string (`OPERATIONS`)."""
+
+    OPERATIONS: ClassVar[dict[Operation, str]]
+
+    @property
+    def knobs(self) -> _Knobs:
+        raise NotImplementedError
+
+    def fail_next(
+        self,
+        status: int,
+        *,
+        operation: Operation,
+        times: int | None = 1,
+        retry_after: float | None = None,
+    ) -> None:
+        self.knobs.fail_next(
+            status, operation=self.OPERATIONS[operation], times=times, retry_after=retry_after
+        )
+
+    def hang(self, *, operation: Operation, times: int | None = None, seconds: float) -> None:
+        self.knobs.hang(operation=self.OPERATIONS[operation], times=times, seconds=seconds)
+
+    def reset(self) -> None:
+        self.knobs.clear_faults()
+
+    def move_event(self, event_id: str, start: dt.datetime, end: dt.datetime) -> None:
+        self.knobs.move_event(event_id, start, end)
+
+    def remove_event(self, event_id: str) -> None:
+        self.knobs.remove_event(event_id)
+
+
 @dataclass
-class GoogleHarness:
+class GoogleHarness(_NamedOperations):
     """Google Calendar API v3 (tests.fakes.google): one operation a request."""
 
     fake: FakeGoogle
@@ -106,29 +156,15 @@ class GoogleHarness:
     }
 
     @property
+    def knobs(self) -> _Knobs:
+        return self.fake
+
+    @property
     def calendar_id(self) -> str:
         return self.fake.email
 
     def client(self, *, timeout: float) -> CalendarClient:
         return google_client(self.fake, self.http, timeout=timeout)
-
-    def fail_next(
-        self,
-        status: int,
-        *,
-        operation: Operation,
-        times: int | None = 1,
-        retry_after: float | None = None,
-    ) -> None:
-        self.fake.fail_next(
-            status, operation=self.OPERATIONS[operation], times=times, retry_after=retry_after
-        )
-
-    def hang(self, *, operation: Operation, times: int | None = None, seconds: float) -> None:
-        self.fake.hang(operation=self.OPERATIONS[operation], times=times, seconds=seconds)
-
-    def reset(self) -> None:
-        self.fake.clear_faults()
 
     def calls(self, operation: Operation) -> int:
         return len(self.fake.calls(self.OPERATIONS[operation]))
@@ -138,12 +174,6 @@ class GoogleHarness:
 
     def event_id(self, scenario_id: str) -> str:
         return self.fake.event_id(scenario_id)
-
-    def move_event(self, event_id: str, start: dt.datetime, end: dt.datetime) -> None:
-        self.fake.move_event(event_id, start, end)
-
-    def remove_event(self, event_id: str) -> None:
-        self.fake.remove_event(event_id)
 
     def expire_cursors(self) -> None:
         self.fake.expire_sync_tokens()
@@ -230,7 +260,7 @@ class MicrosoftHarness:
 
 
 @dataclass
-class ExchangeHarness:
+class ExchangeHarness(_NamedOperations):
     """EWS through exchangelib (tests.fakes.exchange); throttling is ErrorServerBusy with a
     back-off, not HTTP 429."""
 
@@ -246,29 +276,15 @@ class ExchangeHarness:
     }
 
     @property
+    def knobs(self) -> _Knobs:
+        return self.fake
+
+    @property
     def calendar_id(self) -> str:
         return self.fake.email
 
     def client(self, *, timeout: float) -> CalendarClient:
         return client_for(self.fake, self.limiter, timeout=timeout)
-
-    def fail_next(
-        self,
-        status: int,
-        *,
-        operation: Operation,
-        times: int | None = 1,
-        retry_after: float | None = None,
-    ) -> None:
-        self.fake.fail_next(
-            status, operation=self.OPERATIONS[operation], times=times, retry_after=retry_after
-        )
-
-    def hang(self, *, operation: Operation, times: int | None = None, seconds: float) -> None:
-        self.fake.hang(operation=self.OPERATIONS[operation], times=times, seconds=seconds)
-
-    def reset(self) -> None:
-        self.fake.clear_faults()
 
     def calls(self, operation: Operation) -> int:
         return len(self.fake.operations(self.OPERATIONS[operation], status=None))
@@ -278,12 +294,6 @@ class ExchangeHarness:
 
     def event_id(self, scenario_id: str) -> str:
         return self.fake.item_id(scenario_id)
-
-    def move_event(self, event_id: str, start: dt.datetime, end: dt.datetime) -> None:
-        self.fake.move_event(event_id, start, end)
-
-    def remove_event(self, event_id: str) -> None:
-        self.fake.remove_event(event_id)
 
     def expire_cursors(self) -> None:
         self.fake.expire_sync_states()
