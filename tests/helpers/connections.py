@@ -1,5 +1,6 @@
-"""Calendar connections made and driven through GraphQL as the dashboard does: connecting
-Exchange, choosing availability calendars, syncing and disconnecting."""
+"""Calendar connections made and driven through GraphQL as the dashboard does: starting an
+OAuth connection, connecting Exchange, choosing availability calendars, syncing and
+disconnecting."""
 
 from __future__ import annotations
 
@@ -7,6 +8,17 @@ from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.helpers.accounts import Factory, Person
 from tests.helpers.graphql import GraphQLClient
 
+# Where the OAuth callbacks send the user back to (the test settings' dashboard URL).
+DASHBOARD = "https://dashboard.slotgraph.test/settings/calendar"
+START = """
+mutation Start($input: StartCalendarConnectionInput!) {
+  startCalendarConnection(input: $input) {
+    __typename
+    ... on StartCalendarConnectionSuccess { provider authorizationUrl }
+    ... on Error { message field code }
+  }
+}
+"""
 CONNECT_EXCHANGE = """
 mutation($i: ConnectExchangeCalendarInput!) {
   connectExchangeCalendar(input: $i) { __typename }

@@ -26,27 +26,14 @@ from tests.fakes.google import (
     FakeGoogle,
 )
 from tests.helpers.accounts import Factory, Person
+from tests.helpers.connections import DASHBOARD, START
 from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
 from tests.helpers.pages import (
     make_page,
     next_monday,
 )
 
-DASHBOARD = "https://dashboard.slotgraph.test/settings/calendar"
-
-
 CALLBACK = f"{PUBLIC_BASE_URL}/oauth/google/callback"
-
-
-START = """
-mutation Start($input: StartCalendarConnectionInput!) {
-  startCalendarConnection(input: $input) {
-    __typename
-    ... on StartCalendarConnectionSuccess { provider authorizationUrl }
-    ... on Error { message field code }
-  }
-}
-"""
 
 
 CONNECTIONS = """

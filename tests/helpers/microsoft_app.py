@@ -27,23 +27,10 @@ from tests.fakes.microsoft import (
     consent_form,
 )
 from tests.helpers.accounts import Person
+from tests.helpers.connections import DASHBOARD, START
 from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
 
-DASHBOARD = "https://dashboard.slotgraph.test/settings/calendar"
-
-
 CALLBACK = f"{PUBLIC_BASE_URL}/oauth/microsoft365/callback"
-
-
-START = """
-mutation Start($input: StartCalendarConnectionInput!) {
-  startCalendarConnection(input: $input) {
-    __typename
-    ... on StartCalendarConnectionSuccess { provider authorizationUrl }
-    ... on Error { message field code }
-  }
-}
-"""
 
 
 @pytest.fixture(scope="module")
