@@ -22,7 +22,8 @@ The run fails (non-zero exit) when a sync does not end SYNCED, the stored event 
 wrong, or the incremental sync transfers anything but the changes. Bounded: every sync runs
 under a timeout, and the fake's pipe is polled with one.
 
-Run from the repository root: `.venv/bin/python bench/sync.py` (`--events N`).
+Run from the repository root: `.venv/bin/python bench/sync.py` or
+`.venv/bin/python -m bench.sync` (`--events N`).
 """
 
 from __future__ import annotations
@@ -30,9 +31,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, sys.path starts with bench/, where this file would shadow the `sync`
-# package; the repository root (where `sync` and `tests.fakes` live) goes first.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as `python bench/<script>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import argparse
 import asyncio
