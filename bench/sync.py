@@ -79,6 +79,7 @@ PIPE_TIMEOUT_SECONDS = 120.0
 REQUEST_TIMEOUT_SECONDS = 30.0
 SCENARIO_ITEMS = 17  # what the Google fake seeds on the primary calendar
 CHANGES = 10
+MIN_EVENTS = 103  # the changes delete bulk events 100-102
 
 
 # ---------------------------------------------------------------- the fake (child process)
@@ -333,15 +334,18 @@ async def bench(fake: Fake, events: int) -> Report:
 
 def command() -> str:
     prefix = "DATABASE_URL=... " if os.environ.get("DATABASE_URL") else ""
-    return prefix + shlex.join([".venv/bin/python", "bench/sync.py", *sys.argv[1:]])
+    as_module = __spec__ is not None and __spec__.name == "bench.sync"
+    script = ["-m", "bench.sync"] if as_module else ["bench/sync.py"]
+    return prefix + shlex.join([".venv/bin/python", *script, *sys.argv[1:]])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000, help="events beyond the scenario")
     args = parser.parse_args()
-    if not 1 <= args.events <= 100_000:
-        parser.error("--events must be between 1 and 100,000")
+    if not MIN_EVENTS <= args.events <= 100_000:
+        # The 10 changes move events 0-3 and delete events 100-102 of the bulk.
+        parser.error(f"--events must be between {MIN_EVENTS} and 100,000")
     configure_logging("WARNING", json=True)
     fake = Fake(args.events)  # before any event loop or thread exists
     try:
