@@ -1,4 +1,4 @@
-"""Fan-out latency (issue #5): one availability change to 1,000 websocket subscribers.
+"""Fan-out latency of live availability: one change to 1,000 websocket subscribers.
 
 What it measures: two `slotgraph serve` processes (A and B) on one fresh database, and
 `--subscribers` graphql-transport-ws clients (1,000; half on each process, one
@@ -13,13 +13,19 @@ The clients are raw websockets in this one process (cheaper than a full GraphQL 
 per socket); loopback only; every loop is bounded by `--rounds`, and every wait by a
 timeout. A subscriber that misses an event, or receives a wrong one, fails the run.
 
-Run from the repository root: `.venv/bin/python -m bench.fanout` (a module, since it
-shares helpers with the other benchmarks). It uses `DATABASE_URL`
+Run from the repository root: `.venv/bin/python bench/fanout.py` or
+`.venv/bin/python -m bench.fanout` (`--subscribers`, `--rounds`). It uses `DATABASE_URL`
 when set (a server on which it may create a database), else the embedded PostgreSQL in a
 temporary directory; the database it creates is dropped at the end.
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if not __package__:  # run as `python bench/<script>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import argparse
 import asyncio
@@ -28,11 +34,9 @@ import json
 import os
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx

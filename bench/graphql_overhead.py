@@ -1,4 +1,4 @@
-"""GraphQL overhead (issue #2): the `viewer` settings query against a plain JSON route.
+"""GraphQL overhead: the `viewer` settings query against a plain JSON route.
 
 What it measures: requests per second, over real HTTP on loopback against one uvicorn
 process, for the dashboard's settings query (the viewer, their calendar settings with the
@@ -8,7 +8,7 @@ freshly seeded database in the same run:
 - `POST /graphql`: the real application from `slotgraph.server.app.create_app` (bearer-token
   middleware, Strawberry with the production extensions, DataLoaders);
 - `GET /plain`: a Starlette route added to that same application that does the same
-  database work through the same `resolvers` functions (authenticate the token, load the
+  database work through the same use-case functions (authenticate the token, load the
   user, the settings and the 20 pages, then the base URL; the default page comes from the
   listed pages, as GraphQL's primed page loader gives it) and returns the same JSON
   document with `JSONResponse`.
@@ -23,7 +23,8 @@ share an event loop): `--connections` keep-alive HTTP/1.1 connections, each send
 next request when the previous answer arrives, written on raw asyncio streams so the client
 costs little CPU. Every answer must be a 200 with exactly the body checked beforehand.
 
-Run from the repository root: `.venv/bin/python bench/graphql_overhead.py`. It uses
+Run from the repository root: `.venv/bin/python bench/graphql_overhead.py` (or
+`-m bench.graphql_overhead`). It uses
 `DATABASE_URL` when set (a server on which it may create a database), else the embedded
 PostgreSQL in a temporary directory; the database it creates is dropped at the end.
 """
@@ -155,7 +156,7 @@ class CountRequests:
 def _plain_viewer(
     runtime: Runtime,
 ) -> Callable[[Request], Awaitable[Response]]:
-    """The plain route: the same reads as the GraphQL query, through the same resolvers
+    """The plain route: the same reads as the GraphQL query, through the same use-case
     functions, and the same JSON document, with no GraphQL in between."""
     sm = runtime.sessionmaker
     public_base_url = runtime.settings.public_base_url

@@ -1,8 +1,7 @@
-"""Availability engine benchmark: slots for the canonical workload (C17, NOTES.md "Benchmarks").
+"""Availability engine benchmark: slots for the canonical workload (C17).
 
-What it measures: `slotgraph.scheduling.slots.compute_slots`, in-process, on the canonical workload
-of
-`../shared/bench/slots_workload.py` (host in Europe/Berlin; 30 days from 2026-10-12 across
+What it measures: `slotgraph.scheduling.slots.compute_slots`, in-process, on the canonical
+workload of `bench/workloads.py` (host in Europe/Berlin; 30 days from 2026-10-12 across
 the 2026-10-25 DST change; Mon-Fri 09:00-17:00; 30-minute meetings on a 15-minute grid;
 5 calendars holding 10,000 busy intervals), so that the figures compare with other
 schedulers measured on the same input. `now` is a day before the window, with no minimum
@@ -10,7 +9,7 @@ notice and no booking-window limit: the answer must be 365 slots (C17), and the 
 fails if it is not.
 
 Generating the workload and converting it into engine inputs (aware datetimes, as the
-resolvers will pass them) is outside the timed part. Each timed call is the whole engine:
+use cases pass them) is outside the timed part. Each timed call is the whole engine:
 converting and merging the 10,000 busy intervals, building the working time and the grid
 across the DST change, and returning `Slot` objects. The target is a median of at most
 20 ms per call on the 2-core machine; minimum and p95 are printed too, since the machine is
@@ -22,33 +21,37 @@ availability calendars hold the workload's 10,000 busy intervals in a warm busy 
 p50 and p95 of sequential requests, target p50 <= 60 ms. It uses `DATABASE_URL` when set
 (a server where it may create a database), else the embedded PostgreSQL.
 
-Run from the repository root: `.venv/bin/python bench/slots.py` (`--runs`, `--warmup`,
+Run from the repository root: `.venv/bin/python bench/slots.py` or
+`.venv/bin/python -m bench.slots` (`--runs`, `--warmup`,
 `--small` for the 200-interval workload, whose answer is 507 slots; `--http-runs`,
 `--http-warmup`, `--no-http`).
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if not __package__:  # run as `python bench/<script>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
 import argparse
 import asyncio
 import datetime as dt
 import gc
-import importlib.util
 import os
 import platform
 import shlex
 import statistics
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+from bench import workloads
 from slotgraph.scheduling.rules import Weekday, WeeklyHours, parse_hhmm
 from slotgraph.scheduling.slots import SlotRules, compute_slots
 
-WORKLOAD = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "slots_workload.py"
+WORKLOAD = "bench/workloads.py"  # the generator's path, printed with the figures
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TARGET_MS = 20.0
 HTTP_TARGET_MS = 60.0
@@ -85,17 +88,6 @@ class Figures:
     @property
     def p95(self) -> float:
         return statistics.quantiles(self.timings_ms, n=20, method="inclusive")[18]
-
-
-def load_generator() -> ModuleType:
-    if not WORKLOAD.is_file():
-        raise SystemExit(f"the canonical workload generator is missing: {WORKLOAD}")
-    spec = importlib.util.spec_from_file_location("slots_workload", WORKLOAD)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def to_query(workload: dict[str, Any]) -> Query:
@@ -168,15 +160,14 @@ def main() -> int:
         parser.error("--runs needs at least 2 for a p95")
 
     intervals = 200 if args.small else 10_000
-    workload = load_generator().generate(intervals=intervals)
+    workload = workloads.generate(intervals=intervals)
     query = to_query(workload)
     figures = [in_process(query, runs=args.runs, warmup=args.warmup)]
 
     http_database = None
     if not args.no_http:
         # Imported here: the engine benchmark (and the tests importing this module) need
-        # nothing of the server. Run as a script, the repository root is not on the path.
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        # nothing of the server.
         from bench import slots_http
 
         timings, http_database = asyncio.run(

@@ -19,11 +19,16 @@ slots (C17).
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if not __package__:  # run as `python bench/<script>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
 import datetime as dt
 import os
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx

@@ -22,7 +22,8 @@ The run fails (non-zero exit) when a sync does not end SYNCED, the stored event 
 wrong, or the incremental sync transfers anything but the changes. Bounded: every sync runs
 under a timeout, and the fake's pipe is polled with one.
 
-Run from the repository root: `.venv/bin/python bench/sync.py` (`--events N`).
+Run from the repository root: `.venv/bin/python bench/sync.py` or
+`.venv/bin/python -m bench.sync` (`--events N`).
 """
 
 from __future__ import annotations
@@ -30,9 +31,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, sys.path starts with bench/, where this file would shadow the `sync`
-# package; the repository root (where `sync` and `tests.fakes` live) goes first.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as `python bench/<script>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import argparse
 import asyncio
@@ -79,6 +79,7 @@ PIPE_TIMEOUT_SECONDS = 120.0
 REQUEST_TIMEOUT_SECONDS = 30.0
 SCENARIO_ITEMS = 17  # what the Google fake seeds on the primary calendar
 CHANGES = 10
+MIN_EVENTS = 103  # the changes delete bulk events 100-102
 
 
 # ---------------------------------------------------------------- the fake (child process)
@@ -333,15 +334,18 @@ async def bench(fake: Fake, events: int) -> Report:
 
 def command() -> str:
     prefix = "DATABASE_URL=... " if os.environ.get("DATABASE_URL") else ""
-    return prefix + shlex.join([".venv/bin/python", "bench/sync.py", *sys.argv[1:]])
+    as_module = __spec__ is not None and __spec__.name == "bench.sync"
+    script = ["-m", "bench.sync"] if as_module else ["bench/sync.py"]
+    return prefix + shlex.join([".venv/bin/python", *script, *sys.argv[1:]])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=10_000, help="events beyond the scenario")
     args = parser.parse_args()
-    if not 1 <= args.events <= 100_000:
-        parser.error("--events must be between 1 and 100,000")
+    if not MIN_EVENTS <= args.events <= 100_000:
+        # The 10 changes move events 0-3 and delete events 100-102 of the bulk.
+        parser.error(f"--events must be between {MIN_EVENTS} and 100,000")
     configure_logging("WARNING", json=True)
     fake = Fake(args.events)  # before any event loop or thread exists
     try:

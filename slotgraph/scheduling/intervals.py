@@ -1,8 +1,8 @@
 """Half-open time intervals `[start, end)` and the set operations availability needs.
 
-An interval is a pair `(start, end)`. Half-open (DESIGN.md convention 4) means that a
-meeting ending at 10:00 and one starting at 10:00 do not overlap, and that an interval with
-`start == end` is empty: it covers nothing and disappears in `merge`.
+An interval is a pair `(start, end)`. Half-open (docs/conventions.md, convention 4) means
+that a meeting ending at 10:00 and one starting at 10:00 do not overlap, and that an interval
+with `start == end` is empty: it covers nothing and disappears in `merge`.
 
 Tuples rather than a dataclass: the availability engine builds, sorts and sweeps tens of
 thousands of them per query, and tuples are created and compared in C. The functions are

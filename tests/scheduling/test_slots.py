@@ -13,7 +13,6 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.slots import WORKLOAD, Query, load_generator, to_query
+from bench.slots import Query, to_query
+from bench.workloads import generate
 from slotgraph.scheduling.intervals import Span, overlaps
 from slotgraph.scheduling.rules import DateOverride, Weekday, WeeklyHours, parse_hhmm
 from slotgraph.scheduling.slots import Slot, SlotRules, compute_slots, group_by_day
@@ -449,14 +449,7 @@ def test_naive_datetimes_are_refused() -> None:
         )
 
 
-# --- the canonical workload (NOTES.md "Benchmarks", C17) ---------------------------------------
-
-
-def load_workload_module() -> ModuleType:
-    """The shared generator, loaded as bench/slots.py loads it; a missing file fails the
-    test rather than skipping it."""
-    assert WORKLOAD.is_file(), f"the canonical workload generator is missing: {WORKLOAD}"
-    return load_generator()
+# --- the canonical workload (bench/workloads.py, C17) ------------------------------------------
 
 
 def run(query: Query) -> list[Slot]:
@@ -466,7 +459,7 @@ def run(query: Query) -> list[Slot]:
 
 
 def test_canonical_workload_offers_365_free_slots() -> None:
-    query = to_query(load_workload_module().generate())
+    query = to_query(generate())
     assert len(query.busy) == 10_000
 
     slots = run(query)
@@ -479,7 +472,7 @@ def test_canonical_workload_offers_365_free_slots() -> None:
 def test_small_workload_matches_the_brute_force_reading_of_the_rules() -> None:
     # `--small` is the same window and hours with 200 busy intervals: deterministic too, and
     # small enough to check minute by minute.
-    query = to_query(load_workload_module().generate(intervals=200))
+    query = to_query(generate(intervals=200))
 
     slots = run(query)
 
