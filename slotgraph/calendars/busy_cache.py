@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class BusyCachePolicy:
-    """How old a cached read may be, per use (README "Busy cache").
+    """How old a cached read may be, per use (docs/operations.md, "Busy cache").
 
     `fallback`: when a live read fails transiently (timeout, 5xx, 429 after the adapter's
     retries), availableSlots and bookMeeting answer from a read at most this old; past it

@@ -1,6 +1,6 @@
 """Typed GraphQL errors and the one place domain exceptions become them.
 
-Mutations return unions of a success type and these error types (DESIGN convention 1).
+Mutations return unions of a success type and these error types (docs/conventions.md, convention 1).
 Every error implements `Error { message, field, code }`; the message says what the caller
 can do. `map_error` is the one mapping from domain exceptions; the field extension
 `slotgraph.graph.extensions.DomainErrors` applies it for every field that raises them.

@@ -2,7 +2,7 @@
 
 Written out rather than taken from `strawberry.relay` because our lists paginate by keyset
 in SQL (a cursor is a row id) and ids are plain attributes computed once per object, which
-keeps hot leaf fields free of per-field resolvers (see NOTES on GraphQL overhead).
+keeps hot leaf fields free of per-field resolvers (docs/environment.md, "GraphQL overhead").
 """
 
 from __future__ import annotations

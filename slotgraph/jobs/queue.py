@@ -10,7 +10,7 @@ The seam:
 - `enqueue(session, name, payload, ...)` / `enqueue_many(session, jobs)` insert jobs with
   pgqueuer's own statement *on the caller's connection, inside the caller's transaction*:
   a job exists if and only if the change that needed it committed. Many jobs go in one
-  statement (NOTES: pgqueuer notifies once per statement).
+  statement (docs/environment.md: pgqueuer notifies once per statement).
 - `JobQueue.register(name, handler, policy=...)` binds a handler `async (payload) -> None`;
   `JobQueue.every(seconds, task)` adds periodic maintenance (sweeps) run by every worker.
 - A handler raises `Retry(reason, delay)` to run again later; any other exception is

@@ -26,7 +26,8 @@ class Base(DeclarativeBase):
 
 def id_column() -> Mapped[int]:
     """A bigint identity primary key: ids are never reused and never guessable by order alone
-    across accounts, because every lookup also filters by account (DESIGN convention 3)."""
+    across accounts, because every lookup also filters by account (docs/conventions.md,
+    convention 3)."""
     return mapped_column(BigInteger, Identity(always=True), primary_key=True)
 
 

@@ -94,7 +94,7 @@ class Booking(Base):
         Index("ix_bookings_host_user_id_id", "host_user_id", "id"),
         # S8 / goal 4: the database itself refuses overlapping live bookings of one host,
         # whatever the race. The host id becomes a one-point range so GiST handles
-        # equality without btree_gist (absent from the embedded server; see NOTES).
+        # equality without btree_gist (absent from the embedded server; see docs/environment.md).
         ExcludeConstraint(
             (text("int8range(host_user_id, host_user_id, '[]')"), "&&"),
             (text("tstzrange(starts_at, ends_at)"), "&&"),

@@ -60,10 +60,9 @@ class CalendarConnection(Base):
     events_synced: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = created_at_column()
     disconnected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Sync scheduling (slotgraph.calsync.engine): due when `next_sync_at` has passed;
-    # NULL is
-    # parked (after too many failures, or access lost) until someone asks for a sync. New
-    # connections are due at once.
+    # Sync scheduling (slotgraph.calsync.engine): due when `next_sync_at` has passed; NULL
+    # is parked (after too many failures, or access lost) until someone asks for a sync.
+    # New connections are due at once.
     next_sync_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )

@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     # Exchange (S2): EWS calls run in threads, at most this many at once per process.
     exchange_enabled: bool = True
     exchange_max_threads: int = Field(default=8, ge=1, le=64)
-    # The busy cache (C16, README "Busy cache"): how old a cached free/busy read may be
+    # The busy cache (C16, docs/operations.md "Busy cache"): how old a cached free/busy read may be
     # when a live read fails transiently, and how old it may be for slot listing to skip
     # the live read altogether (0: always read live). Bookings always read live first.
     busy_cache_freshness_seconds: float = Field(default=300.0, ge=0, le=86_400)

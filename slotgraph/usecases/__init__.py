@@ -1,5 +1,5 @@
-"""Use cases: each opens its own transaction, enforces SPEC rules, returns domain rows or
-raises a `slotgraph.usecases.errors.DomainError`.
+"""Use cases: each opens its own transaction, enforces the rules of docs/spec.md, returns domain
+rows or raises a `slotgraph.usecases.errors.DomainError`.
 
 Every use case (what a GraphQL field, the OAuth callback, a push route or robots.txt
 calls) has one shape: `services` (`slotgraph.usecases.services.Services`) first, then the

@@ -16,7 +16,7 @@ from slotgraph.providers.retry import PATIENT, RetryPolicy
 
 class ExchangeThreads:
     """The one capacity limiter every EWS thread of the process runs under, shared by the
-    interactive and the background connector (NOTES: exchangelib is blocking)."""
+    interactive and the background connector (docs/environment.md: exchangelib is blocking)."""
 
     def __init__(self, max_threads: int) -> None:
         self._max_threads = max_threads
