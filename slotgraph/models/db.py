@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.engine import URL, Connection
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -115,22 +117,26 @@ def _alembic_config(connection: Connection) -> Config:
     return config
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
+def _locked_step(
+    connection: Connection, step: Callable[[Config, str], None], revision: str
+) -> None:
     connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-    command.upgrade(_alembic_config(connection), revision)
+    step(_alembic_config(connection), revision)
+
+
+async def _run_step(
+    engine: AsyncEngine, step: Callable[[Config, str], None], revision: str
+) -> None:
+    """One Alembic command (upgrade or downgrade) under the migration lock, in one
+    transaction."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_locked_step, step, revision)
 
 
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to call from several processes at once."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade, revision)
-
-
-def _downgrade(connection: Connection, revision: str) -> None:
-    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-    command.downgrade(_alembic_config(connection), revision)
+    await _run_step(engine, command.upgrade, revision)
 
 
 async def downgrade(engine: AsyncEngine, revision: str = "base") -> None:
-    async with engine.begin() as connection:
-        await connection.run_sync(_downgrade, revision)
+    await _run_step(engine, command.downgrade, revision)
