@@ -119,6 +119,17 @@ class Watches:
         self.config = config
         self.clock = clock
 
+    async def _client_or_log(
+        self, connection: CalendarConnection, event: str, **context: object
+    ) -> CalendarClient | None:
+        """The connection's client, or None with `event` logged when it cannot be had
+        (push is an optimisation: the next sweep or sync tries again)."""
+        try:
+            return await self.clients.client(connection)
+        except ProviderError as error:
+            log.warning(event, **context, reason=error.message)
+            return None
+
     async def ensure(self, connection_id: int) -> int:
         """Open a channel on each checked calendar of the connection that has no live one;
         returns how many were opened. Called after each successful sync, so channels lost
@@ -147,12 +158,10 @@ class Watches:
         missing = [calendar for calendar in checked if calendar.id not in watched]
         if not missing:
             return 0
-        try:
-            client = await self.clients.client(connection)
-        except ProviderError as error:
-            log.warning(
-                "no client for push channels", connection_id=connection_id, reason=error.message
-            )
+        client = await self._client_or_log(
+            connection, "no client for push channels", connection_id=connection_id
+        )
+        if client is None:
             return 0
         opened = 0
         for calendar in missing:
@@ -230,12 +239,10 @@ class Watches:
                 return 0
             connection = await session.get_one(CalendarConnection, row.connection_id)
             calendar = await session.get_one(RemoteCalendar, row.remote_calendar_id)
-        try:
-            client = await self.clients.client(connection)
-        except ProviderError as error:
-            log.warning(
-                "no client to renew a push channel", watch_id=watch_id, reason=error.message
-            )
+        client = await self._client_or_log(
+            connection, "no client to renew a push channel", watch_id=watch_id
+        )
+        if client is None:
             return 0
         old = as_watch(row)
         try:
