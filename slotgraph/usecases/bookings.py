@@ -72,7 +72,7 @@ class BookingRequest:
 
     def fingerprint(self) -> str:
         """What makes two calls "the same" for C12 (the key itself excluded)."""
-        canonical = json.dumps(
+        return request_fingerprint(
             {
                 "slug": self.slug.strip("/").lower(),
                 "domain": (self.domain or "").lower(),
@@ -82,10 +82,8 @@ class BookingRequest:
                 "name": self.contact_name,
                 "email": self.contact_email.lower(),
                 "answers": self.answers,
-            },
-            sort_keys=True,
+            }
         )
-        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +208,13 @@ async def queue_calendar_write(
             payload={"bookingId": booking.id, **details},
         ),
     )
+
+
+def request_fingerprint(fields: dict[str, Any]) -> str:
+    """What an idempotency record compares (C12): the SHA-256 of the request's fields as
+    canonical JSON (keys sorted), so the same request always gives the same digest."""
+    canonical = json.dumps(fields, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def check_idempotency_key(key: str | None) -> None:

@@ -29,8 +29,6 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -50,6 +48,7 @@ from slotgraph.usecases.bookings import (
     remember,
     replay,
     replay_race,
+    request_fingerprint,
 )
 from slotgraph.usecases.errors import (
     BookingNotChangeableError,
@@ -170,11 +169,9 @@ class Move:
     idempotency_key: str | None = None
 
     def fingerprint(self, booking_id: int) -> str:
-        canonical = json.dumps(
-            {"booking": booking_id, "start": self.start.astimezone(dt.UTC).isoformat()},
-            sort_keys=True,
+        return request_fingerprint(
+            {"booking": booking_id, "start": self.start.astimezone(dt.UTC).isoformat()}
         )
-        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _check_movable(booking: Booking, now: dt.datetime) -> None:

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +39,7 @@ from slotgraph.usecases.bookings import (
     remember,
     replay,
     replay_race,
+    request_fingerprint,
 )
 from slotgraph.usecases.errors import InvalidInput, NotFoundError, SlotUnavailableError
 from slotgraph.usecases.viewer import Viewer, require_viewer
@@ -73,7 +72,7 @@ class MeetingDraft:
     idempotency_key: str | None = None
 
     def fingerprint(self) -> str:
-        canonical = json.dumps(
+        return request_fingerprint(
             {
                 "contact": self.contact_id,
                 "start": self.start.astimezone(dt.UTC).isoformat(),
@@ -81,10 +80,8 @@ class MeetingDraft:
                 "title": self.title,
                 "timeZone": self.time_zone,
                 "integration": self.integration,
-            },
-            sort_keys=True,
+            }
         )
-        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
