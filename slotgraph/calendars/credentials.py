@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from slotgraph.calendars.lost_access import mark_access_lost
+from slotgraph.clock import utc_now
 from slotgraph.models import CalendarConnection, Credential
 from slotgraph.providers.base import AccessRevoked, TokenSource
 
@@ -23,10 +24,6 @@ if TYPE_CHECKING:
     from slotgraph.models.crypto import CredentialCipher
     from slotgraph.notices.pubsub import PubSub
     from slotgraph.providers.registry import OAuthProvider
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class CredentialStore:
@@ -39,7 +36,7 @@ class CredentialStore:
         cipher: CredentialCipher,
         pubsub: PubSub | None = None,
         *,
-        clock: Callable[[], dt.datetime] = _utcnow,
+        clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self._cipher = cipher
         self._pubsub = pubsub

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from slotgraph.clock import utc_now
+
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -31,10 +33,6 @@ Hook = Callable[[int], Awaitable[None]]
 
 async def no_hook(_: int) -> None:
     """The default hook: nothing to tell."""
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def default_worker_id() -> str:
@@ -73,7 +71,7 @@ class SyncContext:
     # Called with the connection id after each successful run: push channels are opened
     # (or reopened) there (`slotgraph.calsync.watches.Watches.ensure`).
     on_synced: Hook = no_hook
-    clock: Callable[[], dt.datetime] = _utcnow
+    clock: Callable[[], dt.datetime] = utc_now
     worker: str = field(default_factory=default_worker_id)
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import delete, select, update
 
 from slotgraph.calendars.checked import checked_calendars
 from slotgraph.calendars.clients import CalendarClients
+from slotgraph.clock import utc_now
 from slotgraph.models import CalendarConnection, CalendarWatch, RemoteCalendar
 from slotgraph.models.enums import ConnectionStatus, Provider
 from slotgraph.providers.base import CalendarClient, NotOffered, ProviderError, Watch
@@ -44,10 +45,6 @@ NOTIFICATION_PATHS: Final = {
     Provider.GOOGLE: "/notifications/google",
     Provider.MICROSOFT365: "/notifications/microsoft",
 }
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def new_token() -> str:
@@ -112,7 +109,7 @@ class Watches:
         clients: CalendarClients,
         config: WatchConfig,
         *,
-        clock: Callable[[], dt.datetime] = _utcnow,
+        clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.clients = clients

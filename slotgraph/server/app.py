@@ -25,6 +25,7 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from slotgraph.clock import utc_now
 from slotgraph.graph.context import Context
 from slotgraph.graph.schema import build_schema
 from slotgraph.models.db import start_embedded_postgres
@@ -42,7 +43,6 @@ from slotgraph.server.robots import robots_endpoint
 from slotgraph.server.runtime import Runtime, build_runtime
 from slotgraph.server.settings import Settings, load_settings
 from slotgraph.server.worker import BackgroundWorker, build_queue
-from slotgraph.usecases.services import utc_now
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send

@@ -14,13 +14,14 @@ import structlog
 
 from slotgraph.calendars.busy_cache import BusyCachePolicy
 from slotgraph.calendars.credentials import CredentialStore
+from slotgraph.clock import utc_now
 from slotgraph.models.crypto import CredentialCipher, generate_key
 from slotgraph.models.db import create_engine, create_sessionmaker
 from slotgraph.notices.feeds import AvailabilityFeeds
 from slotgraph.notices.pubsub import InMemoryPubSub, PostgresPubSub
 from slotgraph.providers.registry import ProviderRegistry
 from slotgraph.server.providers import Registries, build_registries, provider_tls
-from slotgraph.usecases.services import Services, utc_now
+from slotgraph.usecases.services import Services
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker

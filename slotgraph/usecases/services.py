@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from slotgraph.calendars.busy_cache import BusyCachePolicy
 from slotgraph.calendars.clients import ConnectionClients
+from slotgraph.clock import utc_now
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,11 +31,6 @@ if TYPE_CHECKING:
     from slotgraph.notices.feeds import AvailabilityFeeds
     from slotgraph.notices.pubsub import PubSub
     from slotgraph.providers.registry import ProviderRegistry
-
-
-def utc_now() -> dt.datetime:
-    """The wall clock, aware UTC: the default `Services.clock`."""
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)
