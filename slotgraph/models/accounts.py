@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     DateTime,
-    ForeignKey,
     Index,
     String,
     Text,
@@ -17,7 +15,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotgraph.models.base import Base, created_at_column, enum_column, id_column
+from slotgraph.models.base import (
+    Base,
+    account_id_column,
+    created_at_column,
+    enum_column,
+    id_column,
+    reference_column,
+)
 from slotgraph.models.enums import InboxKind, InboxStatus, Seat, Tier
 
 
@@ -36,9 +41,7 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = id_column()
-    account_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
-    )
+    account_id: Mapped[int] = account_id_column()
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
@@ -62,12 +65,8 @@ class ApiToken(Base):
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = id_column()
-    account_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
-    )
-    user_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    account_id: Mapped[int] = account_id_column()
+    user_id: Mapped[int] = reference_column("users.id", index=True)
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
@@ -82,17 +81,13 @@ class InboxConnection(Base):
     __tablename__ = "inbox_connections"
 
     id: Mapped[int] = id_column()
-    account_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
-    )
-    user_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    account_id: Mapped[int] = account_id_column()
+    user_id: Mapped[int] = reference_column("users.id", index=True)
     email: Mapped[str] = mapped_column(String(320))
     kind: Mapped[InboxKind] = enum_column(InboxKind)
     status: Mapped[InboxStatus] = enum_column(InboxStatus, default=InboxStatus.CONNECTED)
-    calendar_connection_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("calendar_connections.id", ondelete="SET NULL")
+    calendar_connection_id: Mapped[int | None] = reference_column(
+        "calendar_connections.id", ondelete="SET NULL"
     )
     created_at: Mapped[datetime] = created_at_column()
 
@@ -103,9 +98,7 @@ class ConnectedDomain(Base):
     __tablename__ = "connected_domains"
 
     id: Mapped[int] = id_column()
-    account_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
-    )
+    account_id: Mapped[int] = account_id_column()
     domain: Mapped[str] = mapped_column(String(253))
     robots_disallow_meetings: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = created_at_column()

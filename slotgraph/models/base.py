@@ -6,8 +6,8 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Enum, Identity, MetaData, func
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Identity, MetaData, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -29,6 +29,19 @@ def id_column() -> Mapped[int]:
     across accounts, because every lookup also filters by account (docs/conventions.md,
     convention 3)."""
     return mapped_column(BigInteger, Identity(always=True), primary_key=True)
+
+
+def reference_column(target: str, *, ondelete: str = "CASCADE", **kwargs: Any) -> MappedColumn[Any]:
+    """A bigint foreign key to `target` ("table.id"). Rows go with what they belong to
+    (CASCADE) unless the reference is optional and the row outlives it (`ondelete="SET NULL"`);
+    nullability follows the `Mapped[...]` annotation, as for any `mapped_column`."""
+    return mapped_column(BigInteger, ForeignKey(target, ondelete=ondelete), **kwargs)
+
+
+def account_id_column() -> MappedColumn[int]:
+    """The tenant key of every scoped row: indexed, because every lookup filters by it
+    (convention 3), and deleted with its account."""
+    return reference_column("accounts.id", index=True)
 
 
 def created_at_column() -> Mapped[datetime]:

@@ -6,11 +6,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
-    ForeignKey,
     Index,
     String,
     Text,
@@ -20,7 +18,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotgraph.models.base import Base, created_at_column, enum_column, id_column
+from slotgraph.models.base import (
+    Base,
+    account_id_column,
+    created_at_column,
+    enum_column,
+    id_column,
+    reference_column,
+)
 from slotgraph.models.enums import BookingStatus, CalendarWriteState
 
 
@@ -30,9 +35,7 @@ class Contact(Base):
     __tablename__ = "contacts"
 
     id: Mapped[int] = id_column()
-    account_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
-    )
+    account_id: Mapped[int] = account_id_column()
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = created_at_column()
@@ -48,18 +51,12 @@ class Booking(Base):
     __tablename__ = "bookings"
 
     id: Mapped[int] = id_column()
-    account_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    account_id: Mapped[int] = account_id_column()
+    host_user_id: Mapped[int] = reference_column("users.id", index=True)
+    page_id: Mapped[int | None] = reference_column(
+        "scheduling_pages.id", ondelete="SET NULL", index=True
     )
-    host_user_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    page_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("scheduling_pages.id", ondelete="SET NULL"), index=True
-    )
-    contact_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("contacts.id", ondelete="CASCADE"), index=True
-    )
+    contact_id: Mapped[int] = reference_column("contacts.id", index=True)
     title: Mapped[str] = mapped_column(String(300))
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -69,8 +66,8 @@ class Booking(Base):
     remote_event_id: Mapped[str | None] = mapped_column(Text)
     # The calendar the event was written to, so updates and deletes find it there even
     # after the host's default calendar changed.
-    remote_calendar_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("remote_calendars.id", ondelete="SET NULL")
+    remote_calendar_id: Mapped[int | None] = reference_column(
+        "remote_calendars.id", ondelete="SET NULL"
     )
     # C14: the calendar write follows through the outbox; its state and failure show here.
     calendar_write_state: Mapped[CalendarWriteState] = enum_column(

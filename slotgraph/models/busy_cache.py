@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String, text
+from sqlalchemy import CheckConstraint, DateTime, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotgraph.models.base import Base, id_column
+from slotgraph.models.base import Base, id_column, reference_column
 
 
 class BusyCacheWindow(Base):
@@ -37,9 +37,7 @@ class BusyCacheWindow(Base):
     __tablename__ = "busy_cache_windows"
 
     id: Mapped[int] = id_column()
-    remote_calendar_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("remote_calendars.id", ondelete="CASCADE")
-    )
+    remote_calendar_id: Mapped[int] = reference_column("remote_calendars.id")
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -57,9 +55,7 @@ class BusyCacheInterval(Base):
     __tablename__ = "busy_cache_intervals"
 
     id: Mapped[int] = id_column()
-    remote_calendar_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("remote_calendars.id", ondelete="CASCADE")
-    )
+    remote_calendar_id: Mapped[int] = reference_column("remote_calendars.id")
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     source_event_id: Mapped[str | None] = mapped_column(String(1024))

@@ -6,10 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     DateTime,
-    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -20,7 +18,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotgraph.models.base import Base, created_at_column, enum_column, id_column
+from slotgraph.models.base import (
+    Base,
+    account_id_column,
+    created_at_column,
+    enum_column,
+    id_column,
+    reference_column,
+)
 from slotgraph.models.enums import (
     CalendarAccess,
     CalendarStatus,
@@ -37,12 +42,8 @@ class CalendarConnection(Base):
     __tablename__ = "calendar_connections"
 
     id: Mapped[int] = id_column()
-    account_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
-    )
-    user_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    account_id: Mapped[int] = account_id_column()
+    user_id: Mapped[int] = reference_column("users.id", index=True)
     provider: Mapped[Provider] = enum_column(Provider)
     account_email: Mapped[str] = mapped_column(String(320))
     purpose: Mapped[ConnectionPurpose] = enum_column(
@@ -79,12 +80,8 @@ class RemoteCalendar(Base):
     __tablename__ = "remote_calendars"
 
     id: Mapped[int] = id_column()
-    account_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
-    )
-    connection_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("calendar_connections.id", ondelete="CASCADE"), index=True
-    )
+    account_id: Mapped[int] = account_id_column()
+    connection_id: Mapped[int] = reference_column("calendar_connections.id", index=True)
     remote_id: Mapped[str] = mapped_column(String(1024))
     name: Mapped[str] = mapped_column(String(500))
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
@@ -113,9 +110,7 @@ class CalendarSyncCursor(Base):
 
     __tablename__ = "calendar_sync_cursors"
 
-    remote_calendar_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("remote_calendars.id", ondelete="CASCADE"), primary_key=True
-    )
+    remote_calendar_id: Mapped[int] = reference_column("remote_calendars.id", primary_key=True)
     cursor: Mapped[str | None] = mapped_column(Text)
     page_token: Mapped[str | None] = mapped_column(Text)
     full_listing: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -131,9 +126,7 @@ class SyncedEvent(Base):
 
     __tablename__ = "synced_events"
 
-    remote_calendar_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("remote_calendars.id", ondelete="CASCADE"), primary_key=True
-    )
+    remote_calendar_id: Mapped[int] = reference_column("remote_calendars.id", primary_key=True)
     remote_event_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
     busy_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     busy_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -148,15 +141,9 @@ class AvailabilityCalendar(Base):
     __tablename__ = "availability_calendars"
 
     id: Mapped[int] = id_column()
-    account_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
-    )
-    user_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
-    remote_calendar_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("remote_calendars.id", ondelete="CASCADE")
-    )
+    account_id: Mapped[int] = account_id_column()
+    user_id: Mapped[int] = reference_column("users.id", index=True)
+    remote_calendar_id: Mapped[int] = reference_column("remote_calendars.id")
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (UniqueConstraint("user_id", "remote_calendar_id"),)
@@ -174,12 +161,8 @@ class OAuthFlow(Base):
 
     id: Mapped[int] = id_column()
     state_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    account_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
-    )
-    user_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    account_id: Mapped[int] = account_id_column()
+    user_id: Mapped[int] = reference_column("users.id", index=True)
     provider: Mapped[Provider] = enum_column(Provider)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = created_at_column()
@@ -195,12 +178,8 @@ class Credential(Base):
 
     __tablename__ = "credentials"
 
-    connection_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("calendar_connections.id", ondelete="CASCADE"), primary_key=True
-    )
-    account_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
-    )
+    connection_id: Mapped[int] = reference_column("calendar_connections.id", primary_key=True)
+    account_id: Mapped[int] = account_id_column()
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = created_at_column()
     rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -220,12 +199,8 @@ class CalendarWatch(Base):
     __tablename__ = "calendar_watches"
 
     id: Mapped[int] = id_column()
-    connection_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("calendar_connections.id", ondelete="CASCADE"), index=True
-    )
-    remote_calendar_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("remote_calendars.id", ondelete="CASCADE"), index=True
-    )
+    connection_id: Mapped[int] = reference_column("calendar_connections.id", index=True)
+    remote_calendar_id: Mapped[int] = reference_column("remote_calendars.id", index=True)
     provider: Mapped[Provider] = enum_column(Provider)
     remote_id: Mapped[str] = mapped_column(String(500))
     resource_id: Mapped[str | None] = mapped_column(String(500))

@@ -8,11 +8,18 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import DateTime, Index, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotgraph.models.base import Base, created_at_column, enum_column, id_column
+from slotgraph.models.base import (
+    Base,
+    account_id_column,
+    created_at_column,
+    enum_column,
+    id_column,
+    reference_column,
+)
 
 
 class OutboxKind(enum.StrEnum):
@@ -35,14 +42,10 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = id_column()
-    account_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
-    )
+    account_id: Mapped[int] = account_id_column()
     kind: Mapped[OutboxKind] = enum_column(OutboxKind)
     state: Mapped[OutboxState] = enum_column(OutboxState, default=OutboxState.PENDING)
-    booking_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("bookings.id", ondelete="CASCADE"), index=True
-    )
+    booking_id: Mapped[int | None] = reference_column("bookings.id", index=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -82,10 +85,6 @@ class LostAccessNotice(Base):
 
     __tablename__ = "lost_access_notices"
 
-    host_user_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    page_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("scheduling_pages.id", ondelete="CASCADE"), primary_key=True
-    )
+    host_user_id: Mapped[int] = reference_column("users.id", primary_key=True)
+    page_id: Mapped[int] = reference_column("scheduling_pages.id", primary_key=True)
     day: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)

@@ -5,11 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import DateTime, Index, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotgraph.models.base import Base, created_at_column, id_column
+from slotgraph.models.base import (
+    Base,
+    account_id_column,
+    created_at_column,
+    id_column,
+    reference_column,
+)
 
 
 class SchedulingPage(Base):
@@ -19,12 +25,8 @@ class SchedulingPage(Base):
     __tablename__ = "scheduling_pages"
 
     id: Mapped[int] = id_column()
-    account_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
-    )
-    user_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    account_id: Mapped[int] = account_id_column()
+    user_id: Mapped[int] = reference_column("users.id", index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     url_prefix: Mapped[str] = mapped_column(String(64))

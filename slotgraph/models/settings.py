@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, String, func
+from sqlalchemy import Boolean, DateTime, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotgraph.models.base import Base
+from slotgraph.models.base import Base, account_id_column, reference_column
 
 
 class CalendarSettings(Base):
@@ -15,24 +15,18 @@ class CalendarSettings(Base):
 
     __tablename__ = "calendar_settings"
 
-    user_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    account_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True
-    )
+    user_id: Mapped[int] = reference_column("users.id", primary_key=True)
+    account_id: Mapped[int] = account_id_column()
     meeting_url_prefix: Mapped[str] = mapped_column(String(64))
-    default_page_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("scheduling_pages.id", ondelete="SET NULL")
+    default_page_id: Mapped[int | None] = reference_column(
+        "scheduling_pages.id", ondelete="SET NULL"
     )
-    meeting_domain_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("connected_domains.id", ondelete="SET NULL")
+    meeting_domain_id: Mapped[int | None] = reference_column(
+        "connected_domains.id", ondelete="SET NULL"
     )
     pages_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     chat_link_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    chat_page_id: Mapped[int | None] = mapped_column(
-        BigInteger, ForeignKey("scheduling_pages.id", ondelete="SET NULL")
-    )
+    chat_page_id: Mapped[int | None] = reference_column("scheduling_pages.id", ondelete="SET NULL")
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
