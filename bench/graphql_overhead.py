@@ -31,6 +31,12 @@ PostgreSQL in a temporary directory; the database it creates is dropped at the e
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+if not __package__:  # run as `python bench/<script>.py`: see bench/__init__.py
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
 import argparse
 import asyncio
 import contextlib
@@ -38,9 +44,7 @@ import json
 import os
 import secrets
 import shlex
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -48,7 +52,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Itera
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
@@ -58,6 +61,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bench.serve import free_port
 from slotgraph.graph.relay import to_cursor, to_global_id
 from slotgraph.models import CalendarSettings, ConnectedDomain
 from slotgraph.models.crypto import generate_key
@@ -235,18 +239,24 @@ def _plain_viewer(
     return endpoint
 
 
-def make_app() -> Starlette:
-    """uvicorn factory: the real application plus `/plain` and `/bench/stats`."""
-    database_url = os.environ[ENV_DATABASE_URL]
+def server_settings(database_url: str, public_base_url: str) -> Settings:
+    """What a bench server process (`run_server`) runs with: production mode with the key
+    it was handed in the environment, logging warnings only, as JSON."""
     settings = Settings(
         mode=Mode.PRODUCTION,
         database_url=database_url,
         secret_keys=(os.environ[ENV_SECRET_KEY],),
-        public_base_url=PUBLIC_BASE_URL,
+        public_base_url=public_base_url,
         log_level="WARNING",
     )
     configure_logging(settings.log_level, json=True)
-    app = create_app(settings, database_url)
+    return settings
+
+
+def make_app() -> Starlette:
+    """uvicorn factory: the real application plus `/plain` and `/bench/stats`."""
+    database_url = os.environ[ENV_DATABASE_URL]
+    app = create_app(server_settings(database_url, PUBLIC_BASE_URL), database_url)
     runtime: Runtime = app.state.runtime
     stats = ServerStats()
 
@@ -349,13 +359,6 @@ async def migrate_and_seed(database_url: str) -> str:
 # ---------------------------------------------------------------- server process
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass
 class ServerProcess:
     process: subprocess.Popen[bytes]
@@ -398,7 +401,7 @@ def run_server(
     """One uvicorn process serving the app `factory` builds (`make_app` by default, with
     the bench's database URL and secret key in its environment, plus `env`); stopped (then
     killed if need be) on exit."""
-    port = _free_port()
+    port = free_port()
     environment = {
         **os.environ,
         ENV_DATABASE_URL: database_url,

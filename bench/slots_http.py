@@ -36,34 +36,23 @@ from starlette.applications import Starlette
 
 from bench.graphql_overhead import (
     ENV_DATABASE_URL,
-    ENV_SECRET_KEY,
     HOST,
     BenchError,
     fresh_database,
     postgres_server,
     run_server,
+    server_settings,
     wait_until_ready,
 )
+from bench.seeding import seed_connected_host
 from slotgraph.calendars import busy_cache
-from slotgraph.models import AvailabilityCalendar, CalendarConnection, RemoteCalendar
+from slotgraph.models import AvailabilityCalendar, RemoteCalendar
 from slotgraph.models.db import create_engine, create_sessionmaker, migrate
-from slotgraph.models.enums import (
-    CalendarAccess,
-    ConnectionPurpose,
-    ConnectionStatus,
-    Provider,
-    Scope,
-    Seat,
-    SyncState,
-    Tier,
-)
+from slotgraph.models.enums import CalendarAccess, Provider, Scope
 from slotgraph.providers.base import Interval
 from slotgraph.scheduling.slots import SlotRules
 from slotgraph.server.app import create_app
-from slotgraph.server.logs import configure_logging
 from slotgraph.server.runtime import offline_services
-from slotgraph.server.settings import Mode, Settings
-from slotgraph.usecases.accounts import create_account, create_user
 from slotgraph.usecases.pages import PageDraft, create_page
 from slotgraph.usecases.viewer import Viewer
 
@@ -85,14 +74,7 @@ def make_app() -> Starlette:
     """uvicorn factory: the real application with the bench's fixed clock."""
     now = dt.datetime.fromisoformat(os.environ[ENV_NOW])
     database_url = os.environ[ENV_DATABASE_URL]
-    settings = Settings(
-        mode=Mode.PRODUCTION,
-        database_url=database_url,
-        secret_keys=(os.environ[ENV_SECRET_KEY],),
-        public_base_url=PUBLIC_BASE_URL,
-        log_level="WARNING",
-    )
-    configure_logging(settings.log_level, json=True)
+    settings = server_settings(database_url, PUBLIC_BASE_URL)
     return create_app(settings, database_url, clock=lambda: now)
 
 
@@ -109,32 +91,12 @@ async def seed(
         await migrate(engine)
         sessionmaker = create_sessionmaker(engine)
         async with sessionmaker.begin() as session:
-            account = await create_account(session, "Bench Co")
-            user = await create_user(
-                session,
-                account,
-                email="host@bench.example",
-                name="Bench Host",
-                time_zone=rules.time_zone,
-                seat=Seat.SALES,
-                tier=Tier.PROFESSIONAL,
-                url_prefix="bench",
+            user, connection = await seed_connected_host(
+                session, Provider.EXCHANGE, time_zone=rules.time_zone, url_prefix="bench"
             )
-            connection = CalendarConnection(
-                account_id=account.id,
-                user_id=user.id,
-                provider=Provider.EXCHANGE,
-                account_email=user.email,
-                purpose=ConnectionPurpose.BOTH,
-                status=ConnectionStatus.CONNECTED,
-                sync_state=SyncState.IDLE,
-                scheduling_pages_enabled=True,
-            )
-            session.add(connection)
-            await session.flush()
             remote = [
                 RemoteCalendar(
-                    account_id=account.id,
+                    account_id=user.account_id,
                     connection_id=connection.id,
                     remote_id=f"cal-{index + 1}",
                     name=f"Calendar {index + 1}",
@@ -148,7 +110,7 @@ async def seed(
             await session.flush()
             session.add_all(
                 AvailabilityCalendar(
-                    account_id=account.id, user_id=user.id, remote_calendar_id=calendar.id
+                    account_id=user.account_id, user_id=user.id, remote_calendar_id=calendar.id
                 )
                 for calendar in remote
             )
@@ -164,7 +126,7 @@ async def seed(
                 keep_since=now,
             )
             viewer = Viewer(
-                user_id=user.id, account_id=account.id, token_id=0, scopes=frozenset(Scope)
+                user_id=user.id, account_id=user.account_id, token_id=0, scopes=frozenset(Scope)
             )
         page = await create_page(
             offline_services(sessionmaker, PUBLIC_BASE_URL),

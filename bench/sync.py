@@ -53,24 +53,16 @@ import httpx
 from sqlalchemy import delete, func, select
 
 from bench.graphql_overhead import BenchError, fresh_database, postgres_server
+from bench.seeding import seed_connected_host
 from slotgraph.calsync.context import Outcome, SyncConfig, SyncContext
 from slotgraph.calsync.engine import sync_connection
 from slotgraph.models import CalendarConnection, CalendarSyncCursor, RemoteCalendar, SyncedEvent
 from slotgraph.models.db import create_engine, create_sessionmaker, migrate
-from slotgraph.models.enums import (
-    CalendarAccess,
-    ConnectionPurpose,
-    ConnectionStatus,
-    Provider,
-    Seat,
-    SyncState,
-    Tier,
-)
+from slotgraph.models.enums import CalendarAccess, Provider
 from slotgraph.providers.base import CalendarClient
 from slotgraph.providers.google import PAGE_SIZE, GoogleCalendarClient
 from slotgraph.providers.retry import FAST
 from slotgraph.server.logs import configure_logging
-from slotgraph.usecases.accounts import create_account, create_user
 
 NOW = dt.datetime(2030, 3, 1, 12, tzinfo=dt.UTC)  # the scenario week lies ahead
 CONFIG = SyncConfig()
@@ -190,30 +182,10 @@ def peak_rss_bytes() -> int:
 async def seed(sessionmaker: Any, email: str) -> int:
     """One account, user and Google connection with its primary calendar; the connection id."""
     async with sessionmaker.begin() as session:
-        account = await create_account(session, "Bench Co")
-        user = await create_user(
-            session,
-            account,
-            email="host@bench.example",
-            name="Bench Host",
-            seat=Seat.SALES,
-            tier=Tier.PROFESSIONAL,
-        )
-        connection = CalendarConnection(
-            account_id=account.id,
-            user_id=user.id,
-            provider=Provider.GOOGLE,
-            account_email=email,
-            purpose=ConnectionPurpose.BOTH,
-            status=ConnectionStatus.CONNECTED,
-            sync_state=SyncState.IDLE,
-            scheduling_pages_enabled=True,
-        )
-        session.add(connection)
-        await session.flush()
+        user, connection = await seed_connected_host(session, Provider.GOOGLE, account_email=email)
         session.add(
             RemoteCalendar(
-                account_id=account.id,
+                account_id=user.account_id,
                 connection_id=connection.id,
                 remote_id=email,
                 name="Calendar",

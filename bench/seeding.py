@@ -1,0 +1,62 @@
+"""The host the calendar benchmarks seed, written once so they measure the same setup.
+
+One account ("Bench Co") and one user on a SALES seat and the PROFESSIONAL tier, so pages
+and calendar sync are open to them (S10, S14), with one working calendar connection of the
+given provider for both purposes (S6), idle and offered to scheduling pages (C5). The
+remote calendars differ per benchmark and are the caller's to add.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from slotgraph.models import CalendarConnection, User
+from slotgraph.models.enums import (
+    ConnectionPurpose,
+    ConnectionStatus,
+    Provider,
+    Seat,
+    SyncState,
+    Tier,
+)
+from slotgraph.usecases.accounts import create_account, create_user
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+HOST_EMAIL = "host@bench.example"
+
+
+async def seed_connected_host(
+    session: AsyncSession,
+    provider: Provider,
+    *,
+    account_email: str = HOST_EMAIL,
+    time_zone: str = "UTC",
+    url_prefix: str | None = None,
+) -> tuple[User, CalendarConnection]:
+    """The host and its connection, flushed so both have their ids."""
+    account = await create_account(session, "Bench Co")
+    user = await create_user(
+        session,
+        account,
+        email=HOST_EMAIL,
+        name="Bench Host",
+        time_zone=time_zone,
+        seat=Seat.SALES,
+        tier=Tier.PROFESSIONAL,
+        url_prefix=url_prefix,
+    )
+    connection = CalendarConnection(
+        account_id=account.id,
+        user_id=user.id,
+        provider=provider,
+        account_email=account_email,
+        purpose=ConnectionPurpose.BOTH,
+        status=ConnectionStatus.CONNECTED,
+        sync_state=SyncState.IDLE,
+        scheduling_pages_enabled=True,
+    )
+    session.add(connection)
+    await session.flush()
+    return user, connection
