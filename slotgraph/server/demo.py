@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 DEMO_EMAIL = "demo@slotgraph.test"
+# The user's own calendar first (the primary one), then a shared one it can only read.
+DEMO_CALENDARS = (
+    (DEMO_EMAIL, "Dana Demo", CalendarAccess.OWNER),
+    ("team@slotgraph.test", "Team holidays", CalendarAccess.READER),
+)
 DEMO_PAGES = (
     ("Intro call", "intro", [15, 30]),
     ("Product demo", "demo", [45]),
@@ -84,25 +89,18 @@ async def _create_demo(session: AsyncSession) -> User:
     await session.flush()
     session.add_all(
         [
-            RemoteCalendar(
-                account_id=account.id,
-                connection_id=connection.id,
-                remote_id=DEMO_EMAIL,
-                name="Dana Demo",
-                time_zone="Europe/London",
-                access=CalendarAccess.OWNER,
-                is_primary=True,
-                can_see_all_details=True,
-            ),
-            RemoteCalendar(
-                account_id=account.id,
-                connection_id=connection.id,
-                remote_id="team@slotgraph.test",
-                name="Team holidays",
-                time_zone="Europe/London",
-                access=CalendarAccess.READER,
-                is_primary=False,
-                can_see_all_details=True,
+            *(
+                RemoteCalendar(
+                    account_id=account.id,
+                    connection_id=connection.id,
+                    remote_id=remote_id,
+                    name=name,
+                    time_zone="Europe/London",
+                    access=access,
+                    is_primary=access is CalendarAccess.OWNER,
+                    can_see_all_details=True,
+                )
+                for remote_id, name, access in DEMO_CALENDARS
             ),
             InboxConnection(
                 account_id=account.id,
