@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.models import (
@@ -119,21 +119,21 @@ async def bookings(
     return await _by_ids(sm, Booking, ids, Booking.host_user_id == viewer.user_id)
 
 
+def _own_calendars(viewer: Viewer) -> Select[RemoteCalendar]:
+    """The viewer's remote calendars: a calendar is theirs through its connection."""
+    return (
+        select(RemoteCalendar)
+        .join(CalendarConnection, CalendarConnection.id == RemoteCalendar.connection_id)
+        .where(CalendarConnection.user_id == viewer.user_id)
+    )
+
+
 async def remote_calendars(
     sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
 ) -> list[RemoteCalendar | None]:
     async with sm() as session:
-        rows = (
-            (
-                await session.execute(
-                    select(RemoteCalendar)
-                    .join(CalendarConnection, CalendarConnection.id == RemoteCalendar.connection_id)
-                    .where(RemoteCalendar.id.in_(ids), CalendarConnection.user_id == viewer.user_id)
-                )
-            )
-            .scalars()
-            .all()
-        )
+        found = await session.execute(_own_calendars(viewer).where(RemoteCalendar.id.in_(ids)))
+        rows = found.scalars().all()
     return _ordered(rows, ids)
 
 
@@ -141,21 +141,12 @@ async def remote_calendars_of_connections(
     sm: async_sessionmaker[AsyncSession], viewer: Viewer, connection_ids: Sequence[int]
 ) -> list[list[RemoteCalendar]]:
     async with sm() as session:
-        rows = (
-            (
-                await session.execute(
-                    select(RemoteCalendar)
-                    .join(CalendarConnection, CalendarConnection.id == RemoteCalendar.connection_id)
-                    .where(
-                        RemoteCalendar.connection_id.in_(connection_ids),
-                        CalendarConnection.user_id == viewer.user_id,
-                    )
-                    .order_by(RemoteCalendar.is_primary.desc(), RemoteCalendar.id)
-                )
-            )
-            .scalars()
-            .all()
+        found = await session.execute(
+            _own_calendars(viewer)
+            .where(RemoteCalendar.connection_id.in_(connection_ids))
+            .order_by(RemoteCalendar.is_primary.desc(), RemoteCalendar.id)
         )
+        rows = found.scalars().all()
     grouped: dict[int, list[RemoteCalendar]] = {i: [] for i in connection_ids}
     for row in rows:
         grouped[row.connection_id].append(row)
