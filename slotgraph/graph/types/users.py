@@ -4,7 +4,8 @@ viewer's scope and their page arguments, so their domain errors go through `Doma
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import strawberry
 
@@ -21,6 +22,8 @@ from slotgraph.usecases import reads
 from slotgraph.usecases.settings import can_customize_url, can_sync_tasks
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
     from slotgraph.models import User as UserRow
     from slotgraph.usecases.viewer import Viewer
 
@@ -31,6 +34,29 @@ def _viewer(info: Info) -> Viewer:
     viewer = info.context.viewer
     assert viewer is not None, "User fields are reached only through an authorised lookup"
     return viewer
+
+
+class _Row(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+RowT = TypeVar("RowT", bound=_Row)
+NodeT = TypeVar("NodeT")
+ListRows = Callable[
+    ["async_sessionmaker[AsyncSession]", "Viewer", int, int | None], Awaitable[reads.Slice[RowT]]
+]
+
+
+def _connection(
+    found: reads.Slice[RowT], after: int | None, node: Callable[[RowT], NodeT]
+) -> Connection[NodeT]:
+    """A keyset page as a Relay connection: a page after a cursor has rows before it."""
+    return Connection.build(
+        [(row.id, node(row)) for row in found.items],
+        has_next_page=found.has_next_page,
+        has_previous_page=after is not None,
+    )
 
 
 @strawberry.type(description="A user of the account.")
@@ -71,6 +97,21 @@ class User(Node):
     def _is_viewer(self, info: Info) -> bool:
         return _viewer(info).user_id == self.pk
 
+    async def _own_list(
+        self,
+        info: Info,
+        list_rows: ListRows[RowT],
+        first: int,
+        after: str | None,
+        node: Callable[[RowT], NodeT],
+    ) -> Connection[NodeT]:
+        """One page of one of the viewer's own lists; another user's lists are empty."""
+        if not self._is_viewer(info):
+            return Connection.build([], has_next_page=False, has_previous_page=False)
+        cursor = from_cursor(after)
+        found = await list_rows(info.context.sessionmaker, _viewer(info), first, cursor)
+        return _connection(found, cursor, node)
+
     @strawberry.field(description="Null for users other than the viewer.")
     async def calendar_settings(self, info: Info) -> CalendarSettings | None:
         if not self._is_viewer(info):
@@ -91,11 +132,7 @@ class User(Node):
         found = await reads.list_pages(info.context.sessionmaker, _viewer(info), first, cursor)
         loaders.prime_pages(found.items)
         base = await loaders.base_urls.load(self.pk)
-        return Connection.build(
-            [(row.id, SchedulingPage.from_row(row, base)) for row in found.items],
-            has_next_page=found.has_next_page,
-            has_previous_page=cursor is not None,
-        )
+        return _connection(found, cursor, lambda row: SchedulingPage.from_row(row, base))
 
     @strawberry.field(
         description="The viewer's calendar connections (S1, S2, S6).", extensions=[DomainErrors()]
@@ -103,16 +140,8 @@ class User(Node):
     async def calendar_connections(
         self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
     ) -> Connection[CalendarConnection]:
-        if not self._is_viewer(info):
-            return Connection.build([], has_next_page=False, has_previous_page=False)
-        cursor = from_cursor(after)
-        found = await reads.list_connections(
-            info.context.sessionmaker, _viewer(info), first, cursor
-        )
-        return Connection.build(
-            [(row.id, CalendarConnection.from_row(row)) for row in found.items],
-            has_next_page=found.has_next_page,
-            has_previous_page=cursor is not None,
+        return await self._own_list(
+            info, reads.list_connections, first, after, CalendarConnection.from_row
         )
 
     @strawberry.field(
@@ -121,15 +150,7 @@ class User(Node):
     async def tasks(
         self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
     ) -> Connection[Task]:
-        if not self._is_viewer(info):
-            return Connection.build([], has_next_page=False, has_previous_page=False)
-        cursor = from_cursor(after)
-        found = await reads.list_tasks(info.context.sessionmaker, _viewer(info), first, cursor)
-        return Connection.build(
-            [(row.id, Task.from_row(row)) for row in found.items],
-            has_next_page=found.has_next_page,
-            has_previous_page=cursor is not None,
-        )
+        return await self._own_list(info, reads.list_tasks, first, after, Task.from_row)
 
     @strawberry.field(
         description="Meetings booked with the viewer, oldest first.", extensions=[DomainErrors()]
@@ -137,15 +158,7 @@ class User(Node):
     async def bookings(
         self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
     ) -> Connection[Booking]:
-        if not self._is_viewer(info):
-            return Connection.build([], has_next_page=False, has_previous_page=False)
-        cursor = from_cursor(after)
-        found = await reads.list_bookings(info.context.sessionmaker, _viewer(info), first, cursor)
-        return Connection.build(
-            [(row.id, Booking.from_row(row)) for row in found.items],
-            has_next_page=found.has_next_page,
-            has_previous_page=cursor is not None,
-        )
+        return await self._own_list(info, reads.list_bookings, first, after, Booking.from_row)
 
     @strawberry.field(
         description="Domains connected in the account's domain manager (S15).",
