@@ -5,10 +5,11 @@ Every script runs from the repository root in either form, with the same result:
     .venv/bin/python bench/slots.py --small
     .venv/bin/python -m bench.slots --small
 
-Scripts share helpers (`bench.serve`, `bench.seeding`, `bench.graphql_overhead`, `tests.fakes`) by absolute
-import from the repository root. Run as `python bench/x.py`, Python puts the script's folder,
-bench/, first on `sys.path` instead of the root, and those imports fail. So each script that
-imports from `bench.` or `tests.` starts with the same two lines, before those imports:
+Scripts share helpers (`bench.serve`, `bench.seeding`, `bench.graphql_overhead`,
+`tests.fakes`) by absolute import from the repository root. Run as `python bench/x.py`,
+Python puts the script's folder, bench/, first on `sys.path` instead of the root, and those
+imports fail. So each script that imports from `bench.` or `tests.` starts with the same two
+lines, before those imports:
 
     if not __package__:  # run as `python bench/<script>.py`: see bench/__init__.py
         sys.path[0] = str(Path(__file__).resolve().parents[1])
