@@ -128,7 +128,7 @@ class Query:
     ) -> PublicSchedulingPageResult:
         services = info.context.services
         public = await page_cases.get_public_page(
-            services, slug[:300], domain[:253] if domain else None
+            services, slug[:300], domain[:253] if domain else None, field="slug"
         )
         if not public.pages_enabled:
             return PageUnavailable(

@@ -3,7 +3,8 @@
 `compute_slots` turns a page's rules (`SlotRules`) and the host's busy time into free slots.
 It is pure: `now` is an argument (C17), busy time arrives as UTC intervals already read from
 every availability calendar (S12), and nothing here reads a clock, a database or a network.
-`group_by_day` arranges slots by date in the invitee's zone for display.
+`group_by_day` arranges slots by date in the invitee's zone for display. `refusal` says why
+one start is not a slot: the first of the rules below that it breaks.
 
 What the caller owns
 - Busy time. Which events count as busy is C4's rule, applied where events are read. All-day
@@ -57,6 +58,7 @@ datetimes are built only for the slots returned. `bench/slots.py` measures it.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -171,6 +173,64 @@ def compute_slots(
         Slot(_moment(slot_start), _moment(slot_start + duration))
         for slot_start in _fitting(candidates, free, duration)
     ]
+
+
+class Refusal(enum.StrEnum):
+    """Why a start is not offered, one per rule of `compute_slots`, in the order checked."""
+
+    IN_THE_PAST = "IN_THE_PAST"
+    MINIMUM_NOTICE = "MINIMUM_NOTICE"  # sooner than the page's minimum notice
+    BEYOND_BOOKING_WINDOW = "BEYOND_BOOKING_WINDOW"
+    OUTSIDE_HOURS = "OUTSIDE_HOURS"  # starts, or would run, outside the page's hours
+    OFF_GRID = "OFF_GRID"  # in the hours, but not on the slot interval's grid
+    DAY_FULL = "DAY_FULL"  # the date holds the page's maximum meetings per day
+    TAKEN = "TAKEN"  # the host is busy then (an event or a booking, with the buffers)
+
+
+def refusal(
+    rules: SlotRules,
+    *,
+    now: dt.datetime,
+    start: dt.datetime,
+    busy: Iterable[Span[dt.datetime]] = (),
+    bookings: Iterable[Span[dt.datetime]] = (),
+) -> Refusal | None:
+    """Why `compute_slots` would not offer a slot starting at `start`, or None when it
+    would: the one rule that names the reason a booking is refused. The same rules in the
+    same terms as `compute_slots` (the module docstring), checked one after another: when
+    two are broken, the one listed first in `Refusal` is the answer (past before too soon,
+    outside the hours before off the grid), so the caller learns the most basic fix first.
+    """
+    if now.utcoffset() is None or start.utcoffset() is None:
+        raise ValueError("now and start must be aware datetimes")
+    at, now_at = _micros(start), _micros(now)
+    if at < now_at:
+        return Refusal.IN_THE_PAST
+    if at < now_at + rules.minimum_notice_minutes * _MINUTE:
+        return Refusal.MINIMUM_NOTICE
+    if rules.booking_window_days is not None and at >= now_at + rules.booking_window_days * _DAY:
+        return Refusal.BEYOND_BOOKING_WINDOW
+    zone = ZoneInfo(rules.time_zone)
+    candidates, working = _grid_and_working_time(rules, zone, at, at + 1, set())
+    hours = merge(working)
+    duration = rules.duration_minutes * _MINUTE
+    if not _fitting([at], hours, duration):
+        return Refusal.OUTSIDE_HOURS
+    if at not in candidates:
+        return Refusal.OFF_GRID
+    booked = [(_micros(low), _micros(high)) for low, high in bookings]
+    if rules.max_meetings_per_day == 0 or _local_day(zone, at) in _full_days(
+        booked, zone, rules.max_meetings_per_day
+    ):
+        return Refusal.DAY_FULL
+    blocked = _widen(
+        merge([(_micros(low), _micros(high)) for low, high in busy] + booked),
+        before=rules.buffer_before_minutes * _MINUTE,
+        after=rules.buffer_after_minutes * _MINUTE,
+    )
+    if not _fitting([at], subtract(hours, blocked), duration):
+        return Refusal.TAKEN
+    return None
 
 
 def group_by_day(slots: Iterable[Slot], time_zone: str) -> list[tuple[dt.date, list[Slot]]]:

@@ -56,6 +56,7 @@ MANAGE_TOKEN_PREFIX = "sgm_"  # noqa: S105 (a public prefix, not a secret)
 OPERATION = "bookMeeting"
 MAX_ANSWERS = 30
 MAX_ANSWER_CHARS = 10_000
+MAX_TITLE = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +223,21 @@ def check_idempotency_key(key: str | None) -> None:
         raise InvalidInput("An idempotency key has 1 to 200 characters.", field="idempotencyKey")
 
 
+def booking_title(page_title: str, contact_name: str) -> str:
+    """A page booking's title, "<page title>: <name as the contact typed it>"; the booking
+    keeps no other copy of that name (the CRM contact's may be someone else's, S20)."""
+    return f"{page_title}: {contact_name.strip()}"[:MAX_TITLE]
+
+
+def submitted_name(title: str, page_title: str | None) -> str:
+    """The name typed on a page booking, read back from its `booking_title` (C26 prefill);
+    "" once that cannot be told for sure (the page renamed or deleted since)."""
+    prefix = f"{page_title}: "
+    if page_title is None or not title.startswith(prefix):
+        return ""
+    return title.removeprefix(prefix)
+
+
 def new_manage_token() -> tuple[str, str]:
     """A contact's secret for managing their booking, and the digest that is stored."""
     token = MANAGE_TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -262,7 +278,7 @@ async def book_meeting(
                 host_user_id=host.id,
                 page_id=page.id,
                 contact_id=contact.id,
-                title=f"{page.title}: {request.contact_name.strip()}"[:300],
+                title=booking_title(page.title, request.contact_name),
                 starts_at=start,
                 ends_at=end,
                 time_zone=request.time_zone,

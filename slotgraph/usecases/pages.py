@@ -315,12 +315,16 @@ def _host_of(public_base_url: str) -> str:
     return (urlsplit(public_base_url).hostname or "").lower()
 
 
-async def get_public_page(services: Services, slug: str, domain: str | None) -> PublicPage:
+async def get_public_page(
+    services: Services, slug: str, domain: str | None, *, field: str = "pageSlug"
+) -> PublicPage:
     """A page as an anonymous contact reaches it. The same page answers on the app domain
     and on every domain its account connected (S15); any other domain does not have it.
     `offline` is read in the same statement, with the notion `slotgraph.usecases.availability`
     books by: no connection that is not DISCONNECTED has scheduling pages on (S7, C5). A
-    connection that lost access does count: its page is refused (S13), not offline."""
+    connection that lost access does count: its page is refused (S13), not offline.
+    `field` is the caller's name for the slug, which an unknown page's `NotFound` names
+    (`pageSlug` for every operation but `schedulingPage(slug:)`)."""
     books_on_calendar = exists().where(
         CalendarConnection.user_id == SchedulingPage.user_id,
         CalendarConnection.status != ConnectionStatus.DISCONNECTED,
@@ -337,7 +341,7 @@ async def get_public_page(services: Services, slug: str, domain: str | None) -> 
             )
         ).one_or_none()
         if row is None:
-            raise NotFoundError("scheduling page", field="slug", message=_NO_PUBLIC_PAGE)
+            raise NotFoundError("scheduling page", field=field, message=_NO_PUBLIC_PAGE)
         page, host, pages_enabled, offline = row
         if domain is not None and domain.lower() != _host_of(public_base_url):
             known = (
@@ -349,7 +353,7 @@ async def get_public_page(services: Services, slug: str, domain: str | None) -> 
                 )
             ).scalar_one_or_none()
             if known is None:
-                raise NotFoundError("scheduling page", field="slug", message=_NO_PUBLIC_PAGE)
+                raise NotFoundError("scheduling page", field=field, message=_NO_PUBLIC_PAGE)
         base = await user_base_url(session, host.id, public_base_url)
     return PublicPage(
         page=page, host=host, base_url=base, pages_enabled=pages_enabled, offline=offline

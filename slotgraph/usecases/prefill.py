@@ -1,16 +1,24 @@
-"""S16: prefill a page's booking form from the contact's earlier form submissions.
+"""S16: prefill a page's booking form from the visitor's own earlier submission (C26).
 
-Anonymous callers must not be able to read a contact's data by guessing an email, so the
-visitor proves who they are with the manage token an earlier booking gave them (only its
-SHA-256 is stored; an unknown token and one from another account answer the same
-`NotFound`). The answer draws on that contact's submissions in the page's account only,
-newest answer per question first, and is offered only on the account's custom domains, as
-S16 describes; on the app domain the form starts empty.
+C26 makes prefill private: it shows only what the presenting party itself submitted. The
+visitor proves which submission is theirs with the manage token that booking gave them
+(only its SHA-256 is stored; an unknown token and one from another account answer the
+same `NotFound`), and the answer is drawn from *that booking alone*: the name typed on it,
+the email it was booked under and its answers. A reschedule moves a booking in place
+(`slotgraph.usecases.manage_bookings`), so "the bookings it was moved from" are the same
+row and keep their answers.
+
+Never from anything matched by email: CRM contacts are matched by email (S20), and anyone
+can book with someone else's address, so the contact's stored name and the answers of the
+contact's other bookings may be another person's. Neither is read here.
+
+Prefill is offered only on the account's custom domains, as S16 describes; on the app
+domain the form starts empty.
 
 Only answers the page's form would take today are returned: one per current form field
-(by key, so a question shared by several pages of the account is prefilled on each),
-and only if that field accepts it now (a choice since removed is left out). Anything else
-the contact once answered is not needed to fill this form, so it is not disclosed.
+(by key, so a question shared by several pages of the account is prefilled on each), and
+only if that field accepts it now (a choice since removed is left out). Anything else the
+booking answered is not needed to fill this form, so it is not disclosed.
 """
 
 from __future__ import annotations
@@ -21,22 +29,21 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from slotgraph.models import Booking, Contact
+from slotgraph.models import Booking, Contact, SchedulingPage
 from slotgraph.scheduling import forms
-from slotgraph.usecases.bookings import manage_token_digest
+from slotgraph.usecases.bookings import manage_token_digest, submitted_name
 from slotgraph.usecases.errors import InvalidInput, NotFoundError
 from slotgraph.usecases.pages import get_public_page
 
 if TYPE_CHECKING:
     from slotgraph.usecases.services import Services
 
-MAX_SUBMISSIONS = 50
 _UNKNOWN_LINK = "No earlier booking for this link; fill in the form."
 
 
 @dataclass(frozen=True, slots=True)
 class Prefill:
-    name: str
+    name: str  # "" when the booking's name can no longer be told apart from its title
     email: str
     answers: dict[str, str]
 
@@ -54,31 +61,24 @@ async def booking_form_prefill(
     if not 1 <= len(manage_token) <= 200:
         raise NotFoundError("booking", field="manageToken", message=_UNKNOWN_LINK)
     async with services.sessionmaker() as session:
-        contact = (
+        row = (
             await session.execute(
-                select(Contact)
-                .join(Booking, Booking.contact_id == Contact.id)
+                select(Booking.title, Booking.answers, Contact.email, SchedulingPage.title)
+                .join(Contact, Contact.id == Booking.contact_id)
+                .outerjoin(SchedulingPage, SchedulingPage.id == Booking.page_id)
                 .where(
                     Booking.manage_token_hash == manage_token_digest(manage_token),
                     Booking.account_id == public.page.account_id,
                 )
             )
-        ).scalar_one_or_none()
-        if contact is None:
-            raise NotFoundError("booking", field="manageToken", message=_UNKNOWN_LINK)
-        submissions = (
-            await session.execute(
-                select(Booking.answers)
-                .where(Booking.contact_id == contact.id)
-                .order_by(Booking.id.desc())
-                .limit(MAX_SUBMISSIONS)
-            )
-        ).scalars()
-        fields = {item.key: item for item in public.form_fields}
-        answers: dict[str, str] = {}
-        for submitted in submissions:
-            for key, answer in submitted.items():
-                item = fields.get(key)
-                if item is not None and key not in answers and forms.accepts(item, answer):
-                    answers[key] = answer
-    return Prefill(name=contact.name, email=contact.email, answers=answers)
+        ).one_or_none()
+    if row is None:
+        raise NotFoundError("booking", field="manageToken", message=_UNKNOWN_LINK)
+    booking_title, submitted, email, page_title = row
+    fields = {item.key: item for item in public.form_fields}
+    answers = {
+        key: answer
+        for key, answer in submitted.items()
+        if key in fields and forms.accepts(fields[key], answer)
+    }
+    return Prefill(name=submitted_name(booking_title, page_title), email=email, answers=answers)

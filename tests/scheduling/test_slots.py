@@ -24,7 +24,14 @@ from bench.slots import Query, to_query
 from bench.workloads import generate
 from slotgraph.scheduling.intervals import Span, overlaps
 from slotgraph.scheduling.rules import DateOverride, Weekday, WeeklyHours, parse_hhmm
-from slotgraph.scheduling.slots import Slot, SlotRules, compute_slots, group_by_day
+from slotgraph.scheduling.slots import (
+    Refusal,
+    Slot,
+    SlotRules,
+    compute_slots,
+    group_by_day,
+    refusal,
+)
 
 WORKDAYS = tuple(Weekday)[:5]
 MINUTE = dt.timedelta(minutes=1)
@@ -678,3 +685,93 @@ def test_offered_slots_are_exactly_those_the_rules_allow(case: Case) -> None:
     assert [slot.start for slot in case.slots()] == brute_force_starts(
         case.rules, case.now, case.start, case.end, case.busy, case.bookings
     )
+
+
+# --- why a start is refused --------------------------------------------------------------------
+
+
+@given(cases(), st.data())
+@settings(deadline=None, max_examples=200)
+def test_a_start_is_refused_exactly_when_it_is_not_offered(case: Case, data: st.DataObject) -> None:
+    """`refusal` and `compute_slots` never disagree: None for every offered start, a reason
+    for every other minute of the window (and for off-grid seconds)."""
+    offered = {slot.start for slot in case.slots()}
+    span = int((case.end - case.start) / MINUTE)
+    minutes = data.draw(st.lists(st.integers(0, max(span - 1, 0)), max_size=40))
+    probes = {case.start + n * MINUTE for n in minutes} | offered
+    probes |= {start + dt.timedelta(seconds=30) for start in offered}
+    for start in probes:
+        if not case.start <= start < case.end:
+            continue
+        reason = refusal(
+            case.rules, now=case.now, start=start, busy=case.busy, bookings=case.bookings
+        )
+        assert (reason is None) == (start in offered), (start, reason)
+
+
+@given(cases(), st.data())
+@settings(deadline=None, max_examples=200)
+def test_each_refusal_names_a_rule_the_start_breaks(case: Case, data: st.DataObject) -> None:
+    rules, zone = case.rules, ZoneInfo(case.rules.time_zone)
+    span = int((case.end - case.start) / MINUTE)
+    start = case.start + data.draw(st.integers(0, max(span - 1, 0))) * MINUTE
+    reason = refusal(rules, now=case.now, start=start, busy=case.busy, bookings=case.bookings)
+    local = start.astimezone(zone)
+    notice = rules.minimum_notice_minutes * MINUTE
+    if reason is Refusal.IN_THE_PAST:
+        assert start < case.now
+    elif reason is Refusal.MINIMUM_NOTICE:
+        assert case.now <= start < case.now + notice
+    elif reason is Refusal.BEYOND_BOOKING_WINDOW:
+        assert rules.booking_window_days is not None
+        assert start >= case.now + dt.timedelta(days=rules.booking_window_days)
+    elif reason is Refusal.OUTSIDE_HOURS:
+        minutes = ((start + n * MINUTE).astimezone(zone) for n in range(rules.duration_minutes))
+        assert not all(
+            any(a <= m.hour * 60 + m.minute < b for a, b in hours_on(rules, m.date()))
+            for m in minutes
+        )
+    elif reason is Refusal.OFF_GRID:
+        assert (local.hour * 60 + local.minute) % rules.interval_minutes != 0
+    elif reason is Refusal.DAY_FULL:
+        assert rules.max_meetings_per_day is not None
+        same_day = [b for b in case.bookings if b[0].astimezone(zone).date() == local.date()]
+        assert len(same_day) >= rules.max_meetings_per_day
+    elif reason is Refusal.TAKEN:
+        before = rules.buffer_before_minutes * MINUTE
+        after = rules.buffer_after_minutes * MINUTE
+        guarded = (start - before, start + rules.duration_minutes * MINUTE + after)
+        assert any(overlaps(guarded, busy) for busy in case.busy + case.bookings)
+
+
+def test_refusals_say_which_rule_a_start_breaks() -> None:
+    rules = SlotRules(
+        time_zone="Europe/Paris",
+        weekly_hours=weekly("09:00", "12:00"),
+        duration_minutes=30,
+        interval_minutes=15,
+        minimum_notice_minutes=60,
+        booking_window_days=14,
+        max_meetings_per_day=2,
+    )
+    now = at("Europe/Paris", "2030-01-07 08:00")  # a Monday
+    taken = (at("Europe/Paris", "2030-01-08 10:00"), at("Europe/Paris", "2030-01-08 10:30"))
+    full = [
+        (at("Europe/Paris", "2030-01-09 09:00"), at("Europe/Paris", "2030-01-09 09:30")),
+        (at("Europe/Paris", "2030-01-09 11:00"), at("Europe/Paris", "2030-01-09 11:30")),
+    ]
+
+    def why(text: str) -> Refusal | None:
+        start = at("Europe/Paris", text)
+        return refusal(rules, now=now, start=start, busy=[taken], bookings=full)
+
+    assert why("2030-01-07 07:45") is Refusal.IN_THE_PAST
+    assert why("2030-01-07 08:45") is Refusal.MINIMUM_NOTICE
+    assert why("2030-01-22 09:00") is Refusal.BEYOND_BOOKING_WINDOW
+    assert why("2030-01-08 13:00") is Refusal.OUTSIDE_HOURS
+    assert why("2030-01-08 11:45") is Refusal.OUTSIDE_HOURS  # would run past 12:00
+    assert why("2030-01-12 10:00") is Refusal.OUTSIDE_HOURS  # a Saturday
+    assert why("2030-01-08 09:10") is Refusal.OFF_GRID
+    assert why("2030-01-09 10:00") is Refusal.DAY_FULL
+    assert why("2030-01-08 10:15") is Refusal.TAKEN
+    assert why("2030-01-08 09:30") is None
