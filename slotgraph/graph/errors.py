@@ -55,9 +55,26 @@ class Error:
     code: ErrorCode
 
 
-@strawberry.type(description="An input value breaks a rule; `field` names it.")
+@strawberry.type(description="One input field at fault and what would be accepted there.")
+class FieldProblem:
+    field: str | None = strawberry.field(
+        description="The input field, as a path of the names sent (`contact.email`, "
+        "`answers.topic`); null when no one field is at fault."
+    )
+    message: str
+
+
+@strawberry.type(
+    description="Input values break rules: `problems` lists every invalid field at once, so a "
+    "form can mark them all; `field` and `message` repeat the first of them."
+)
 class ValidationError(Error):
-    pass
+    found: strawberry.Private[tuple[tuple[str | None, str], ...]] = ()
+
+    @strawberry.field(description="Every invalid field with what it would accept, in order.")
+    def problems(self) -> list[FieldProblem]:
+        pairs = self.found or ((self.field, self.message),)
+        return [FieldProblem(field=field, message=message) for field, message in pairs]
 
 
 @strawberry.type(description="No such object in your account (C9).")
@@ -153,9 +170,38 @@ class AvailabilityUnknown(Error):
     retryable: bool = True
 
 
-@strawberry.type(description="The time is not, or no longer, available; pick another slot.")
+@strawberry.enum(description="Why a start is not offered; each reason has its own fix.")
+class SlotUnavailableReason(enum.Enum):
+    IN_THE_PAST = strawberry.enum_value("IN_THE_PAST", description="The time has passed.")
+    MINIMUM_NOTICE = strawberry.enum_value(
+        "MINIMUM_NOTICE", description="Sooner than the page's minimum notice: pick later."
+    )
+    BEYOND_BOOKING_WINDOW = strawberry.enum_value(
+        "BEYOND_BOOKING_WINDOW",
+        description="Further ahead than the page's booking window: pick earlier.",
+    )
+    OUTSIDE_HOURS = strawberry.enum_value(
+        "OUTSIDE_HOURS",
+        description="Starts outside the page's hours, or the meeting would run past them.",
+    )
+    OFF_GRID = strawberry.enum_value(
+        "OFF_GRID",
+        description="Within the hours but not on the page's slot interval (e.g. 09:10 on a "
+        "15-minute page): pick a listed start.",
+    )
+    DAY_FULL = strawberry.enum_value(
+        "DAY_FULL", description="The date already holds the page's maximum meetings per day."
+    )
+    TAKEN = strawberry.enum_value(
+        "TAKEN",
+        description="The host is busy then (a calendar event or another booking, buffers "
+        "included), or someone booked it first: pick another slot.",
+    )
+
+
+@strawberry.type(description="The time is not, or no longer, available; `reason` says why.")
 class SlotUnavailable(Error):
-    pass
+    reason: SlotUnavailableReason = SlotUnavailableReason.TAKEN
 
 
 @strawberry.type(description="The idempotency key was used for a different request (C12).")
@@ -207,7 +253,6 @@ AnyError = PlainError | PermissionDenied | SlugTaken | BookingNotChangeable | Pa
 # The errors that carry nothing but message, field and code, keyed by the exception they
 # answer; `map_error` builds the others.
 _PLAIN: Final[Mapping[type[domain.DomainError], tuple[type[PlainError], ErrorCode]]] = {
-    domain.InvalidInput: (ValidationError, ErrorCode.VALIDATION),
     domain.NotFoundError: (NotFound, ErrorCode.NOT_FOUND),
     domain.SeatRequiredError: (SeatRequired, ErrorCode.SEAT_REQUIRED),
     domain.CalendarRequiredError: (CalendarRequired, ErrorCode.CALENDAR_REQUIRED),
@@ -230,7 +275,6 @@ _PLAIN: Final[Mapping[type[domain.DomainError], tuple[type[PlainError], ErrorCod
     domain.OAuthStateInvalidError: (OAuthStateInvalid, ErrorCode.OAUTH_STATE_INVALID),
     domain.ProviderUnavailableError: (ProviderUnavailable, ErrorCode.PROVIDER_UNAVAILABLE),
     domain.AvailabilityUnknownError: (AvailabilityUnknown, ErrorCode.AVAILABILITY_UNKNOWN),
-    domain.SlotUnavailableError: (SlotUnavailable, ErrorCode.SLOT_UNAVAILABLE),
     domain.IdempotencyKeyReusedError: (IdempotencyKeyReused, ErrorCode.IDEMPOTENCY_KEY_REUSED),
 }
 
@@ -261,6 +305,17 @@ def map_error(exc: domain.DomainError) -> AnyError:
                 field=field,
                 code=ErrorCode.BOOKING_NOT_CHANGEABLE,
                 reason=BookingNotChangeableReason(exc.reason),
+            )
+        case domain.InvalidInput():
+            return ValidationError(
+                message=message, field=field, code=ErrorCode.VALIDATION, found=exc.problems
+            )
+        case domain.SlotUnavailableError():
+            return SlotUnavailable(
+                message=message,
+                field=field,
+                code=ErrorCode.SLOT_UNAVAILABLE,
+                reason=SlotUnavailableReason(exc.reason),
             )
         # Both are raised deep in the availability check, which knows no input names; every
         # field that declares PageUnavailable takes the page as `pageSlug`.

@@ -3,8 +3,9 @@
 Name and email are always asked and are not form fields. A page adds up to `MAX_FIELDS`
 questions, each with a stable slug-like `key` (answers are stored under it, so a label can
 change without orphaning earlier answers). Everything here is pure and raises
-`RuleError(field, message)`; `field` names the offending item as `formFields.<index>.<attr>`
-for definitions and `answers.<key>` for answers.
+`RuleError(field, message)`, or `RuleErrors` with every problem of a form at once; `field`
+names the offending item as `formFields.<index>.<attr>` for definitions and
+`answers.<key>` for answers.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from slotgraph.scheduling.rules import RuleError
+from slotgraph.scheduling.rules import Problems, RuleError
 
 MAX_FIELDS = 20
 MAX_OPTIONS = 20
@@ -68,51 +69,61 @@ class FormField:
 
 
 def check_fields(fields: Sequence[FormField]) -> list[FormField]:
-    """The page's questions, labels and options trimmed; raises on the first bad item."""
+    """The page's questions, labels and options trimmed; raises on every bad item at once
+    (`RuleErrors`)."""
     if len(fields) > MAX_FIELDS:
         raise RuleError("formFields", f"at most {MAX_FIELDS} form fields")
+    problems = Problems()
     seen: set[str] = set()
     checked = []
     for index, item in enumerate(fields):
         at = f"formFields.{index}"
         if not KEY.match(item.key):
-            raise RuleError(
+            problems.add(
                 f"{at}.key",
                 f"{item.key[:50]!r} is not a key; use 1 to 40 lowercase letters, digits, "
                 "'-' or '_', starting with a letter, e.g. 'company'",
             )
-        if item.key in RESERVED_KEYS:
-            raise RuleError(
+        elif item.key in RESERVED_KEYS:
+            problems.add(
                 f"{at}.key", "name and email are always asked; leave them out of the form fields"
             )
-        if item.key in seen:
-            raise RuleError(f"{at}.key", f"the key {item.key!r} is used twice; keys are unique")
+        elif item.key in seen:
+            problems.add(f"{at}.key", f"the key {item.key!r} is used twice; keys are unique")
         seen.add(item.key)
         label = item.label.strip()
         if not 1 <= len(label) <= MAX_LABEL:
-            raise RuleError(f"{at}.label", f"give a label of 1 to {MAX_LABEL} characters")
+            problems.add(f"{at}.label", f"give a label of 1 to {MAX_LABEL} characters")
         options = tuple(option.strip() for option in item.options)
-        if item.kind is FieldKind.SINGLE_CHOICE:
-            if not 2 <= len(options) <= MAX_OPTIONS:
-                raise RuleError(f"{at}.options", f"give 2 to {MAX_OPTIONS} options to choose from")
-            if any(not 1 <= len(option) <= MAX_OPTION for option in options):
-                raise RuleError(f"{at}.options", f"each option has 1 to {MAX_OPTION} characters")
-            if len(set(options)) != len(options):
-                raise RuleError(f"{at}.options", "each option appears once")
-        elif options:
-            raise RuleError(f"{at}.options", "only SINGLE_CHOICE fields take options")
+        with problems.field():
+            _check_options(at, item.kind, options)
         checked.append(FormField(item.key, label, item.kind, item.required, options))
+    problems.check()
     return checked
 
 
+def _check_options(at: str, kind: FieldKind, options: tuple[str, ...]) -> None:
+    if kind is FieldKind.SINGLE_CHOICE:
+        if not 2 <= len(options) <= MAX_OPTIONS:
+            raise RuleError(f"{at}.options", f"give 2 to {MAX_OPTIONS} options to choose from")
+        if any(not 1 <= len(option) <= MAX_OPTION for option in options):
+            raise RuleError(f"{at}.options", f"each option has 1 to {MAX_OPTION} characters")
+        if len(set(options)) != len(options):
+            raise RuleError(f"{at}.options", "each option appears once")
+    elif options:
+        raise RuleError(f"{at}.options", "only SINGLE_CHOICE fields take options")
+
+
 def check_answers(fields: Sequence[FormField], answers: Mapping[str, str]) -> dict[str, str]:
-    """The answers to store, trimmed, blank optional ones left out; raises on an unknown
-    key, a missing required answer or an answer its field does not accept."""
+    """The answers to store, trimmed, blank optional ones left out; raises on every unknown
+    key, missing required answer and answer its field does not accept, all at once
+    (`RuleErrors`)."""
     by_key = {item.key: item for item in fields}
+    problems = Problems()
     for key in answers:
         if key not in by_key:
             known = ", ".join(sorted(by_key)) or "none"
-            raise RuleError(
+            problems.add(
                 f"answers.{key}", f"this page has no question {key!r}; its questions: {known}"
             )
     stored: dict[str, str] = {}
@@ -121,13 +132,16 @@ def check_answers(fields: Sequence[FormField], answers: Mapping[str, str]) -> di
         if not answer or (item.kind is FieldKind.CHECKBOX and answer == "false"):
             if item.required:
                 fix = "tick it" if item.kind is FieldKind.CHECKBOX else "give an answer"
-                raise RuleError(f"answers.{item.key}", f"'{item.label}' is required; {fix}")
+                problems.add(f"answers.{item.key}", f"'{item.label}' is required; {fix}")
+                continue
             if not answer:
                 continue
         problem = _problem(item, answer)
         if problem is not None:
-            raise RuleError(f"answers.{item.key}", f"'{item.label}': {problem}")
+            problems.add(f"answers.{item.key}", f"'{item.label}': {problem}")
+            continue
         stored[item.key] = answer
+    problems.check()
     return stored
 
 

@@ -1,7 +1,8 @@
 """Validation of a page's scheduling rules: weekly hours, overrides, durations, limits.
 
 Everything here is pure and raises `RuleError(field, message)` with a message that tells
-the caller what would be accepted.
+the caller what would be accepted. A form checks all its fields before it answers
+(`Problems`), so the caller learns every invalid field at once (`RuleErrors`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import datetime as dt
 import enum
 import functools
 import itertools
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -19,6 +22,37 @@ class RuleError(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
+        self.problems: tuple[tuple[str, str], ...] = ((field, message),)
+
+
+class RuleErrors(RuleError):
+    """Several broken rules of one form, found together; the first is `field`/`message`."""
+
+    def __init__(self, errors: Sequence[RuleError]) -> None:
+        super().__init__(errors[0].field, errors[0].message)
+        self.problems = tuple(problem for error in errors for problem in error.problems)
+
+
+class Problems:
+    """The rule errors of one form, collected so it is answered with all of them at once:
+    each field's check runs under `field()`, and `check()` raises what they found."""
+
+    def __init__(self) -> None:
+        self.errors: list[RuleError] = []
+
+    @contextmanager
+    def field(self) -> Iterator[None]:
+        try:
+            yield
+        except RuleError as exc:
+            self.errors.append(exc)
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.append(RuleError(field, message))
+
+    def check(self) -> None:
+        if self.errors:
+            raise RuleErrors(self.errors)
 
 
 class Weekday(enum.IntEnum):

@@ -234,7 +234,9 @@ def refusal(
 
 
 def group_by_day(slots: Iterable[Slot], time_zone: str) -> list[tuple[dt.date, list[Slot]]]:
-    """Slots grouped by the date of their start in `time_zone` (the invitee's), in order.
+    """Slots grouped by the date of their start in `time_zone` (the invitee's), in order,
+    their times written in that zone (C31: the same instants, with the offset the caller
+    asked in, so no client converts).
 
     A booking page shows one column or list per day in the invitee's zone, which may split
     one of the host's days in two or join two of them.
@@ -242,11 +244,12 @@ def group_by_day(slots: Iterable[Slot], time_zone: str) -> list[tuple[dt.date, l
     zone = ZoneInfo(check_time_zone("timeZone", time_zone))
     days: list[tuple[dt.date, list[Slot]]] = []
     for slot in sorted(slots):
-        day = slot.start.astimezone(zone).date()
+        local = Slot(slot.start.astimezone(zone), slot.end.astimezone(zone))
+        day = local.start.date()
         if days and days[-1][0] == day:
-            days[-1][1].append(slot)
+            days[-1][1].append(local)
         else:
-            days.append((day, [slot]))
+            days.append((day, [local]))
     return days
 
 

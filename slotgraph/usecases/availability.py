@@ -43,12 +43,13 @@ from slotgraph.models import Booking, CalendarConnection, RemoteCalendar
 from slotgraph.models.enums import BookingStatus, CalendarStatus, ConnectionStatus
 from slotgraph.providers import base as provider_errors
 from slotgraph.scheduling import rules
-from slotgraph.scheduling.slots import Slot, SlotRules, compute_slots
+from slotgraph.scheduling.slots import Refusal, Slot, SlotRules, compute_slots, refusal
 from slotgraph.usecases.errors import (
     AvailabilityUnknownError,
     HostAccessLostError,
     InvalidInput,
     PagesTurnedOffError,
+    SlotUnavailableError,
 )
 from slotgraph.usecases.pages import PublicPage, get_public_page
 
@@ -69,6 +70,66 @@ class PageSlots:
     offline: bool
     duration: int
     slots: list[Slot]
+    # What the slots were computed from, so a refused start can be told why (`refused`).
+    rules: SlotRules
+    now: dt.datetime
+    busy: list[Interval]
+    bookings: list[tuple[dt.datetime, dt.datetime]]
+
+    def refused(self, start: dt.datetime) -> SlotUnavailableError | None:
+        """None when `start` is one of the slots; else why not, as `SlotUnavailable` with a
+        reason (`scheduling.slots.refusal` decides it) and what the caller can do."""
+        if any(slot.start == start for slot in self.slots):
+            return None
+        reason = refusal(
+            self.rules, now=self.now, start=start, busy=self.busy, bookings=self.bookings
+        )
+        # Slots were listed for a window around `start` only; a start the rules allow but
+        # the listing did not offer can only be taken.
+        reason = reason or Refusal.TAKEN
+        return SlotUnavailableError(_refusal_message(reason, self.rules), reason=reason.value)
+
+
+def _refusal_message(reason: Refusal, rules_: SlotRules) -> str:
+    """What the contact can do about each reason, with the page's own numbers."""
+    match reason:
+        case Refusal.IN_THE_PAST:
+            return "This time has already passed; pick one of the page's current slots."
+        case Refusal.MINIMUM_NOTICE:
+            return (
+                f"This page needs {_span(rules_.minimum_notice_minutes)} notice; pick a later "
+                "time."
+            )
+        case Refusal.BEYOND_BOOKING_WINDOW:
+            return (
+                f"This page takes bookings up to {rules_.booking_window_days} days ahead; pick "
+                "an earlier time."
+            )
+        case Refusal.OUTSIDE_HOURS:
+            return (
+                "This time is outside the page's hours, or the meeting would run past them; "
+                "pick one of the slots `availableSlots` lists."
+            )
+        case Refusal.OFF_GRID:
+            return (
+                f"Meetings on this page start every {rules_.interval_minutes} minutes, counted "
+                "from midnight in the page's time zone; pick a start `availableSlots` lists."
+            )
+        case Refusal.DAY_FULL:
+            return (
+                f"The host takes at most {rules_.max_meetings_per_day} meetings a day and that "
+                "day is full; pick another day."
+            )
+        case Refusal.TAKEN:
+            return "This time is no longer available; pick another slot."
+
+
+def _span(minutes: int) -> str:
+    for unit, size in (("day", 1440), ("hour", 60)):
+        if minutes % size == 0:
+            count = minutes // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{minutes} minutes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,7 +407,7 @@ async def page_slots(
         raise PagesTurnedOffError(
             f"{public.host.name} is not taking bookings through scheduling pages right now; "
             "contact them directly.",
-            field="slug",
+            field="pageSlug",
         )
     page = public.page
     chosen = duration if duration is not None else page.durations_minutes[0]
@@ -377,4 +438,13 @@ async def page_slots(
         busy=busy,
         bookings=bookings,
     )
-    return PageSlots(public=public, offline=offline, duration=chosen, slots=slots)
+    return PageSlots(
+        public=public,
+        offline=offline,
+        duration=chosen,
+        slots=slots,
+        rules=rules_,
+        now=now,
+        busy=busy,
+        bookings=bookings,
+    )

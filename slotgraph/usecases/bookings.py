@@ -39,6 +39,7 @@ from slotgraph.usecases.errors import (
     HostAccessLostError,
     IdempotencyKeyReusedError,
     InvalidInput,
+    NotFoundError,
     SlotUnavailableError,
 )
 from slotgraph.usecases.pages import PublicPage, get_public_page
@@ -96,32 +97,38 @@ class BookingOutcome:
     manage_token: str | None = None
 
 
-def _validate(request: BookingRequest) -> None:
+def _problems(request: BookingRequest) -> list[tuple[str | None, str]]:
+    """Everything wrong with the request that needs no page, all at once (a form marks
+    every invalid field together); the answers against the page's form come after."""
+    problems: list[tuple[str | None, str]] = []
     if request.start.tzinfo is None:
-        raise InvalidInput(
-            "Give the start with a UTC offset, e.g. 2030-01-07T09:00:00Z.", field="start"
-        )
+        problems.append(("start", "Give the start with a UTC offset, e.g. 2030-01-07T09:00:00Z."))
     try:
         rules.check_time_zone("timeZone", request.time_zone)
     except rules.RuleError as exc:
-        raise InvalidInput(exc.message, field=exc.field) from None
+        problems.extend(exc.problems)
     if not 1 <= len(request.contact_name.strip()) <= 200:
-        raise InvalidInput("Give your name (1 to 200 characters).", field="contact.name")
+        problems.append(("contact.name", "Give your name (1 to 200 characters)."))
     if not EMAIL.match(request.contact_email.strip()):
-        raise InvalidInput(
-            "Give a valid email address, like name@example.com.", field="contact.email"
-        )
+        problems.append(("contact.email", "Give a valid email address, like name@example.com."))
     # A bound on the work before the page is read; each answer's own limits are its form
     # field's (`slotgraph.scheduling.forms`, checked in `_answers`).
     if len(request.answers) > MAX_ANSWERS or any(len(k) > 100 for k in request.answers):
-        raise InvalidInput(f"At most {MAX_ANSWERS} answers.", field="answers")
+        problems.append(("answers", f"At most {MAX_ANSWERS} answers."))
     for key, answer in request.answers.items():
         if len(answer) > MAX_ANSWER_CHARS:
-            raise InvalidInput(
-                f"An answer has at most {forms.MAX_ANSWER['LONG_TEXT']:,} characters; shorten it.",
-                field=f"answers.{key}",
+            problems.append(
+                (
+                    f"answers.{key}",
+                    f"An answer has at most {forms.MAX_ANSWER['LONG_TEXT']:,} characters; "
+                    "shorten it.",
+                )
             )
-    check_idempotency_key(request.idempotency_key)
+    try:
+        check_idempotency_key(request.idempotency_key)
+    except InvalidInput as exc:
+        problems.extend(exc.problems)
+    return problems
 
 
 async def replay(
@@ -251,9 +258,18 @@ def manage_token_digest(token: str) -> str:
 async def book_meeting(
     services: Services, viewer: Viewer | None, request: BookingRequest
 ) -> BookingOutcome:
-    _validate(request)
+    problems = _problems(request)
     now = services.clock()
-    public = await get_public_page(services, request.slug, request.domain)
+    try:
+        public = await get_public_page(services, request.slug, request.domain)
+    except NotFoundError:
+        if problems:  # the form's own mistakes first: they are fixed on the form
+            raise InvalidInput.of(problems) from None
+        raise
+    if problems:
+        if not any(field == "answers" for field, _ in problems):
+            problems.extend(_answer_problems(public, request.answers))
+        raise InvalidInput.of(problems)
     page, host = public.page, public.host
     scope = f"token:{viewer.token_id}" if viewer is not None else f"page:{page.id}"
     async with services.sessionmaker.begin() as session:
@@ -333,8 +349,15 @@ def _answers(public: PublicPage, answers: dict[str, str]) -> dict[str, str]:
     try:
         return forms.check_answers(public.form_fields, answers)
     except rules.RuleError as exc:
-        sentence = exc.message[:1].upper() + exc.message[1:] + "."
-        raise InvalidInput(sentence, field=exc.field) from None
+        raise InvalidInput.of(exc.problems, sentences=True) from None
+
+
+def _answer_problems(public: PublicPage, answers: dict[str, str]) -> list[tuple[str | None, str]]:
+    try:
+        _answers(public, answers)
+    except InvalidInput as exc:
+        return list(exc.problems)
+    return []
 
 
 async def check_slot(
@@ -368,8 +391,9 @@ async def check_slot(
         if tell_host:
             await _tell_host_someone_tried(services, host, page.id, page.title, now)
         raise
-    if not any(slot.start == start for slot in found.slots):
-        raise SlotUnavailableError(_TAKEN, field="start")
+    refused = found.refused(start)
+    if refused is not None:
+        raise refused
     return found
 
 

@@ -6,6 +6,8 @@ another account (C9).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class DomainError(Exception):
     """Base of every expected failure; `field` names the offending input, if one does."""
@@ -17,7 +19,32 @@ class DomainError(Exception):
 
 
 class InvalidInput(DomainError):
-    """An input value breaks a rule."""
+    """Input values break rules. `problems` holds every `(field, message)` found, so a form
+    learns all its invalid fields at once; `field` and `message` are the first of them."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        problems: tuple[tuple[str | None, str], ...] = (),
+    ) -> None:
+        super().__init__(message, field=field)
+        self.problems = problems or ((field, message),)
+
+    @classmethod
+    def of(
+        cls, problems: Iterable[tuple[str | None, str]], *, sentences: bool = False
+    ) -> InvalidInput:
+        """All the problems of one form (at least one), the first as `field`/`message`:
+        e.g. a `scheduling.rules.RuleError`'s `problems`. `sentences`: the messages are
+        rule fragments ("at most 5 durations"), written as sentences for the caller."""
+        found = tuple(
+            (field, message[:1].upper() + message[1:] + "." if sentences else message)
+            for field, message in problems
+        )
+        field, message = found[0]
+        return cls(message, field=field, problems=found)
 
 
 class NotFoundError(DomainError):
@@ -118,7 +145,12 @@ class AvailabilityUnknownError(DomainError):
 
 
 class SlotUnavailableError(DomainError):
-    """S8: the time is not (or no longer) offered."""
+    """S8: the time is not (or no longer) offered; `reason` is a
+    `slotgraph.scheduling.slots.Refusal` value (TAKEN when a race was lost at commit)."""
+
+    def __init__(self, message: str, *, field: str | None = "start", reason: str = "TAKEN") -> None:
+        super().__init__(message, field=field)
+        self.reason = reason
 
 
 class IdempotencyKeyReusedError(DomainError):

@@ -214,7 +214,8 @@ async def reschedule_booking(
         )
     duration = booking.ends_at - booking.starts_at
     if page is not None:
-        public = await get_public_page(services, page.slug, move.domain)
+        # The page is the booking's own: only the domain the caller sent can miss it.
+        public = await get_public_page(services, page.slug, move.domain, field="domain")
         await check_slot(
             services,
             public,

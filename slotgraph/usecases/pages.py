@@ -74,47 +74,53 @@ class PublicPage:
 
 
 def _validated_columns(draft: PageDraft) -> dict[str, Any]:
-    """Column values for every field the draft sends, validated; raises InvalidInput."""
+    """Column values for every field the draft sends, validated; raises InvalidInput with
+    every invalid field at once."""
     columns: dict[str, Any] = {}
-    try:
-        if draft.title is not KEEP:
-            title = draft.title.strip()
-            if not 1 <= len(title) <= 200:
-                raise rules.RuleError("title", "give a title of 1 to 200 characters")
-            columns["title"] = title
-        if draft.description is not KEEP:
-            if len(draft.description) > 5_000:
-                raise rules.RuleError("description", "at most 5,000 characters")
-            columns["description"] = draft.description
-        if draft.durations is not KEEP:
+    problems = rules.Problems()
+    if draft.title is not KEEP:
+        title = draft.title.strip()
+        if not 1 <= len(title) <= 200:
+            problems.add("title", "give a title of 1 to 200 characters")
+        columns["title"] = title
+    if draft.description is not KEEP:
+        if len(draft.description) > 5_000:
+            problems.add("description", "at most 5,000 characters")
+        columns["description"] = draft.description
+    if draft.durations is not KEEP:
+        with problems.field():
             columns["durations_minutes"] = rules.check_durations(draft.durations)
-        ranges = (
-            ("slot_interval", "slotInterval", "slot_interval_minutes", 5, 240, "minutes"),
-            ("buffer_before", "bufferBefore", "buffer_before_minutes", 0, 240, "minutes"),
-            ("buffer_after", "bufferAfter", "buffer_after_minutes", 0, 240, "minutes"),
-            (
-                "minimum_notice",
-                "minimumNotice",
-                "minimum_notice_minutes",
-                0,
-                60 * 24 * 60,
-                "minutes",
-            ),
-            ("booking_window_days", "bookingWindowDays", "booking_window_days", 1, 730, "days"),
-        )
-        for attribute, field_name, column, low, high, unit in ranges:
-            value = getattr(draft, attribute)
-            if value is not KEEP:
+    ranges = (
+        ("slot_interval", "slotInterval", "slot_interval_minutes", 5, 240, "minutes"),
+        ("buffer_before", "bufferBefore", "buffer_before_minutes", 0, 240, "minutes"),
+        ("buffer_after", "bufferAfter", "buffer_after_minutes", 0, 240, "minutes"),
+        (
+            "minimum_notice",
+            "minimumNotice",
+            "minimum_notice_minutes",
+            0,
+            60 * 24 * 60,
+            "minutes",
+        ),
+        ("booking_window_days", "bookingWindowDays", "booking_window_days", 1, 730, "days"),
+    )
+    for attribute, field_name, column, low, high, unit in ranges:
+        value = getattr(draft, attribute)
+        if value is not KEEP:
+            with problems.field():
                 columns[column] = rules.check_range(field_name, value, low, high, unit)
-        if draft.max_meetings_per_day is not KEEP:
+    if draft.max_meetings_per_day is not KEEP:
+        with problems.field():
             if draft.max_meetings_per_day is not None:
                 rules.check_range("maxMeetingsPerDay", draft.max_meetings_per_day, 1, 100, "")
             columns["max_meetings_per_day"] = draft.max_meetings_per_day
-        if draft.time_zone is not KEEP:
+    if draft.time_zone is not KEEP:
+        with problems.field():
             if draft.time_zone is not None:
                 rules.check_time_zone("timeZone", draft.time_zone)
             columns["time_zone"] = draft.time_zone
-        if draft.weekly_hours is not KEEP:
+    if draft.weekly_hours is not KEEP:
+        with problems.field():
             rules.check_weekly_hours(draft.weekly_hours)
             columns["weekly_hours"] = [
                 {
@@ -124,7 +130,8 @@ def _validated_columns(draft: PageDraft) -> dict[str, Any]:
                 }
                 for h in sorted(draft.weekly_hours, key=lambda h: (h.weekday, h.start))
             ]
-        if draft.date_overrides is not KEEP:
+    if draft.date_overrides is not KEEP:
+        with problems.field():
             rules.check_date_overrides(draft.date_overrides)
             columns["date_overrides"] = [
                 {
@@ -135,14 +142,18 @@ def _validated_columns(draft: PageDraft) -> dict[str, Any]:
                 }
                 for o in sorted(draft.date_overrides, key=lambda o: o.date)
             ]
-        if draft.form_fields is not KEEP:
+    if draft.form_fields is not KEEP:
+        with problems.field():
             columns["form_fields"] = [f.to_json() for f in forms.check_fields(draft.form_fields)]
-        if draft.name is not KEEP:
+    if draft.name is not KEEP:
+        try:
             columns["name"] = slugs.validate_segment(draft.name)
+        except slugs.InvalidSlug as exc:
+            problems.add("name", f"The page name {exc}.")
+    try:
+        problems.check()
     except rules.RuleError as exc:
-        raise InvalidInput(exc.message, field=exc.field) from None
-    except slugs.InvalidSlug as exc:
-        raise InvalidInput(f"The page name {exc}.", field="name") from None
+        raise InvalidInput.of(exc.problems) from None
     return columns
 
 

@@ -450,6 +450,6 @@ async def test_availability_of_an_unknown_page_or_a_too_long_window_is_a_typed_e
             for v in ({"slug": "nobody/nothing", **window(monday)}, {"slug": slug, **too_long})
         ]
     assert [[(e["__typename"], e["field"]) for e in answer] for answer in answers] == [
-        [("NotFound", "slug")],
+        [("NotFound", "pageSlug")],
         [("ValidationError", "end")],
     ]

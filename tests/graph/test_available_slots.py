@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from starlette.applications import Starlette
@@ -23,6 +24,13 @@ from tests.helpers.pages import (
     scenario_busy_hidden,
     scenario_week_slots,
 )
+
+
+def tokyo(day: dt.date, hhmm: str) -> dt.datetime:
+    """`hhmm` UTC on `day`, as Tokyo's clock reads it."""
+    return dt.datetime.fromisoformat(f"{day.isoformat()}T{hhmm}:00+00:00").astimezone(
+        ZoneInfo("Asia/Tokyo")
+    )
 
 
 async def test_offline_page_offers_working_hours_minus_bookings(
@@ -69,15 +77,11 @@ async def test_offline_page_offers_working_hours_minus_bookings(
                 "days": [
                     {
                         "date": monday.isoformat(),
+                        # C31: written with the asked zone's offset (UTC+9), same instants.
                         "slots": [
                             {
-                                "start": f"{monday.isoformat()}T{hhmm}:00+00:00",
-                                "end": (
-                                    dt.datetime.fromisoformat(
-                                        f"{monday.isoformat()}T{hhmm}:00+00:00"
-                                    )
-                                    + dt.timedelta(minutes=30)
-                                ).isoformat(),
+                                "start": (at := tokyo(monday, hhmm)).isoformat(),
+                                "end": (at + dt.timedelta(minutes=30)).isoformat(),
                             }
                             for hhmm in starts
                         ],

@@ -124,7 +124,12 @@ async def slots(api: GraphQLClient, slug: str) -> dict[str, Any]:
 
 
 def starts(answer: dict[str, Any]) -> set[str]:
-    return {slot["start"] for day in answer["days"] for slot in day["slots"]}
+    """The slot starts as UTC ISO strings (C31 writes them in the asked zone)."""
+    return {
+        dt.datetime.fromisoformat(slot["start"]).astimezone(dt.UTC).isoformat()
+        for day in answer["days"]
+        for slot in day["slots"]
+    }
 
 
 async def book(api: GraphQLClient, slug: str, start: dt.datetime) -> dict[str, Any]:

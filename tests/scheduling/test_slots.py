@@ -119,7 +119,7 @@ def test_nine_to_five_stays_local_on_both_sides_of_a_dst_change(
         for day in (monday_before + dt.timedelta(days=n) for n in range(13))
         if day.weekday() < 5
     }
-    assert {day: s[0].start.strftime("%H:%M") for day, s in days} == {
+    assert {day: s[0].start.astimezone(dt.UTC).strftime("%H:%M") for day, s in days} == {
         day: first_utc_before if day < sunday else first_utc_after for day, _ in days
     }
 
