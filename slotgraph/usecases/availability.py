@@ -97,8 +97,7 @@ def _refusal_message(reason: Refusal, rules_: SlotRules) -> str:
             return "This time has already passed; pick one of the page's current slots."
         case Refusal.MINIMUM_NOTICE:
             return (
-                f"This page needs {_span(rules_.minimum_notice_minutes)} notice; pick a later "
-                "time."
+                f"This page needs {_span(rules_.minimum_notice_minutes)} notice; pick a later time."
             )
         case Refusal.BEYOND_BOOKING_WINDOW:
             return (

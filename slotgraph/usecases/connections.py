@@ -454,7 +454,7 @@ async def disconnect(
     secret: dict[str, Any] | None = None
     async with services.sessionmaker.begin() as session:
         user = await _lock_user(session, viewer.user_id)
-        connection = await own_connection(session, viewer, connection_id, field="id")
+        connection = await own_connection(session, viewer, connection_id, field="connectionId")
         if connection.provider in OAUTH_PROVIDERS:
             secret = await services.credentials.load(session, connection.id)
         remote_ids = select(RemoteCalendar.id).where(RemoteCalendar.connection_id == connection.id)
@@ -498,6 +498,6 @@ async def disconnect_inbox(
             )
         ).scalar_one_or_none()
         if inbox is None:
-            raise NotFoundError("inbox connection")
+            raise NotFoundError("inbox connection", field="inboxId")
         inbox.status = InboxStatus.DISCONNECTED
     return inbox

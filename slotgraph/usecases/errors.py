@@ -6,7 +6,7 @@ another account (C9).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 
 class DomainError(Exception):
@@ -16,6 +16,27 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+def renamed(exc: DomainError, names: Mapping[str, str]) -> DomainError:
+    """`exc` with its fields named as another operation's input names them: a mutation
+    that is a slice of a larger one (a settings save) answers in its own names. `names`
+    maps a field, or a prefix ending in '.', to the caller's name for it."""
+
+    def rename(field: str | None) -> str | None:
+        if field is None:
+            return None
+        if field in names:
+            return names[field]
+        for prefix, replacement in names.items():
+            if prefix.endswith(".") and field.startswith(prefix):
+                return replacement + field.removeprefix(prefix)
+        return field
+
+    exc.field = rename(exc.field)
+    if isinstance(exc, InvalidInput):
+        exc.problems = tuple((rename(field), message) for field, message in exc.problems)
+    return exc
 
 
 class InvalidInput(DomainError):

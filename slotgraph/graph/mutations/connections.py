@@ -3,6 +3,7 @@ per-connection toggles (S9, S10, C5)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 import strawberry
@@ -44,6 +45,7 @@ from slotgraph.usecases import connections as use_case
 from slotgraph.usecases import reads
 from slotgraph.usecases import settings as settings_case
 from slotgraph.usecases import sync as sync_case
+from slotgraph.usecases.errors import DomainError, renamed
 
 
 @strawberry.type
@@ -205,7 +207,9 @@ async def set_availability_calendars(
     """S12/C8: replace the availability calendars (an empty list removes all: S13's "X")."""
 
     row = await _save(
-        info, UpdateCalendarSettingsInput(availability_calendar_ids=input.calendar_ids)
+        info,
+        UpdateCalendarSettingsInput(availability_calendar_ids=input.calendar_ids),
+        {"availabilityCalendarIds": "calendarIds"},
     )
     return SetAvailabilityCalendarsSuccess(settings=CalendarSettings.from_row(row))
 
@@ -222,7 +226,7 @@ async def update_calendar_connection(
     )
     context = info.context
 
-    await _save(info, UpdateCalendarSettingsInput(connections=[toggles]))
+    await _save(info, UpdateCalendarSettingsInput(connections=[toggles]), {"connections.": ""})
     assert context.viewer is not None
     pk = require_pk(
         input.connection_id,
@@ -235,8 +239,14 @@ async def update_calendar_connection(
     return UpdateCalendarConnectionSuccess(connection=CalendarConnection.from_row(row))
 
 
-async def _save(info: Info, settings_input: UpdateCalendarSettingsInput) -> SettingsRow:
-    """Partner-app mutations are slices of the settings save, each atomic too (C8)."""
-    return await settings_case.update_calendar_settings(
-        info.context.services, info.context.viewer, settings_input.to_changes()
-    )
+async def _save(
+    info: Info, settings_input: UpdateCalendarSettingsInput, names: Mapping[str, str]
+) -> SettingsRow:
+    """Partner-app mutations are slices of the settings save, each atomic too (C8); an
+    error names the field as the slice's input does (`names`: settings name to ours)."""
+    try:
+        return await settings_case.update_calendar_settings(
+            info.context.services, info.context.viewer, settings_input.to_changes()
+        )
+    except DomainError as exc:
+        raise renamed(exc, names) from None
