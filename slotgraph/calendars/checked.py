@@ -32,6 +32,23 @@ def used_for_booking() -> ColumnElement[bool]:
     )
 
 
+def books(connection: CalendarConnection) -> bool:
+    """`used_for_booking` for a connection already read."""
+    return (
+        connection.status is not ConnectionStatus.DISCONNECTED
+        and connection.scheduling_pages_enabled
+    )
+
+
+def checked_for_availability(
+    calendar: RemoteCalendar, connection: CalendarConnection, chosen: Set[int]
+) -> bool:
+    """C45: whether availability reads this calendar today: it is checked (`is_checked`)
+    on a connection used for booking (C5). A lost calendar still counts: it stops booking
+    (S13) until removed or regained."""
+    return books(connection) and is_checked(calendar, chosen)
+
+
 def is_checked(calendar: RemoteCalendar, chosen: Set[int]) -> bool:
     """S12, C45: the primary calendar always; another only when the user chose it as an
     availability calendar (`chosen`: the ids of their availability calendars)."""

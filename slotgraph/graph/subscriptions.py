@@ -14,6 +14,7 @@ from typing import Annotated
 
 import strawberry
 
+from slotgraph.calendars.sync_status import shown_sync_state
 from slotgraph.graph.context import Info
 from slotgraph.graph.errors import (
     AvailabilityUnknown,
@@ -54,7 +55,7 @@ class SyncStatus:
         return cls(
             connection_id=to_global_id("CalendarConnection", row.id),
             status=row.status,
-            sync_state=row.sync_state,
+            sync_state=shown_sync_state(row.status, row.sync_state, row.last_synced_at),
             last_synced_at=row.last_synced_at,
             last_error=row.last_error,
             events_synced=row.events_synced,

@@ -20,7 +20,7 @@ from exchangelib.protocol import close_connections  # type: ignore[import-untype
 from gql import Client, GraphQLRequest, gql
 from gql.client import AsyncClientSession
 from gql.transport.websockets import WebsocketsTransport
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bench.serve import SLOTGRAPH, Served, serve
@@ -288,6 +288,8 @@ async def test_sync_state_changes_published_by_any_process_reach_b(
                 update(CalendarConnection)
                 .where(CalendarConnection.id == connection.id)
                 .values(sync_state=state, events_synced=events)
+                # As the sync engine writes it: SYNCED always with its time (C1).
+                .values(last_synced_at=func.now() if state is SyncState.SYNCED else None)
             )
         await publish_connection_changed(worker, connection.id)
 

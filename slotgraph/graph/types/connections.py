@@ -7,8 +7,11 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
+from slotgraph.calendars import checked
+from slotgraph.calendars.sync_status import shown_sync_state
 from slotgraph.graph.context import Info
 from slotgraph.graph.relay import Node, to_global_id
+from slotgraph.models import RemoteCalendar as CalendarRow
 from slotgraph.models.enums import (
     CalendarAccess,
     CalendarStatus,
@@ -20,14 +23,33 @@ from slotgraph.models.enums import (
 
 if TYPE_CHECKING:
     from slotgraph.models import CalendarConnection as ConnectionRow
-    from slotgraph.models import RemoteCalendar as CalendarRow
 
 ProviderType = strawberry.enum(Provider, name="Provider")
-ConnectionStatusType = strawberry.enum(ConnectionStatus, name="ConnectionStatus")
-SyncStateType = strawberry.enum(SyncState, name="SyncState")
+ConnectionStatusType = strawberry.enum(
+    ConnectionStatus,
+    name="ConnectionStatus",
+    description="Whether the grant works (C1), apart from the sync state. CONNECTED: it "
+    "works. ACCESS_LOST: the provider refused it (revoked grant or password, C2); booking "
+    "with the user stops (S13) until access returns (C27) or they reconnect. DISCONNECTED: "
+    "the user disconnected it.",
+)
+SyncStateType = strawberry.enum(
+    SyncState,
+    name="SyncState",
+    description="The busy-time sync (C1), read together with the status: IDLE: no sync has "
+    "succeeded yet, or the connection is disconnected. SYNCING: a sync is running. SYNCED: "
+    "the last sync succeeded, at `lastSyncedAt` (never null then). ERROR: the last sync "
+    "failed or cannot run (always so while ACCESS_LOST); `lastError` says why.",
+)
 ConnectionPurposeType = strawberry.enum(ConnectionPurpose, name="ConnectionPurpose")
 CalendarAccessType = strawberry.enum(CalendarAccess, name="CalendarAccess")
-CalendarStatusType = strawberry.enum(CalendarStatus, name="CalendarStatus")
+CalendarStatusType = strawberry.enum(
+    CalendarStatus,
+    name="CalendarStatus",
+    description="One calendar's access (C2): ACCESS_LOST when it was deleted or unshared at "
+    "the provider; its connection stays CONNECTED and keeps syncing the others. A checked "
+    "calendar that lost access stops booking (S13) until it is removed or access returns.",
+)
 
 
 @strawberry.type(description="A calendar at the provider that the connection can reach.")
@@ -41,14 +63,32 @@ class RemoteCalendar(Node):
         description="Google: 'See all event details' access; needed for availability (S12)."
     )
     status: CalendarStatusType  # type: ignore[valid-type]
+    row: strawberry.Private[CalendarRow]
     is_task_calendar: bool = strawberry.field(
         description="The sub-calendar task sync writes tasks to (S10); never checked for "
         "free/busy and not offered as an availability calendar."
     )
 
-    @strawberry.field(description="Checked for free/busy before times are offered (S12).")
+    @strawberry.field(
+        description="An extra calendar the user chose to check for free/busy (S12, C45); the "
+        "primary is checked without being chosen, see `checkedForAvailability`."
+    )
     async def is_availability_calendar(self, info: Info) -> bool:
         return self.pk in await info.context.loaders.availability_calendar_ids()
+
+    @strawberry.field(
+        description="Whether availability reads this calendar's busy time before times are "
+        "offered (C45): the primary calendar always, and every chosen availability calendar, "
+        "on a connection with scheduling pages on (C5). A checked calendar that lost access "
+        "stops booking (S13)."
+    )
+    async def checked_for_availability(self, info: Info) -> bool:
+        loaders = info.context.loaders
+        connection = await loaders.connections.load(self.row.connection_id)
+        if connection is None:
+            return False
+        chosen = await loaders.availability_calendar_ids()
+        return checked.checked_for_availability(self.row, connection, chosen)
 
     @classmethod
     def from_row(cls, row: CalendarRow) -> RemoteCalendar:
@@ -62,6 +102,7 @@ class RemoteCalendar(Node):
             can_see_all_details=row.can_see_all_details,
             status=row.status,
             is_task_calendar=row.is_task_calendar,
+            row=row,
         )
 
 
@@ -73,13 +114,14 @@ class CalendarConnection(Node):
     purpose: ConnectionPurposeType  # type: ignore[valid-type]
     status: ConnectionStatusType  # type: ignore[valid-type]
     sync_state: SyncStateType = strawberry.field(  # type: ignore[valid-type]
-        description="The busy-time sync, apart from `status` (C1): IDLE, SYNCING, SYNCED, ERROR."
+        description="The busy-time sync, shown consistently with `status` (C1): never SYNCED "
+        "without `lastSyncedAt`, ERROR while ACCESS_LOST, IDLE once DISCONNECTED."
     )
     calendar_sync_enabled: bool
     task_sync_enabled: bool
     scheduling_pages_enabled: bool
     last_synced_at: dt.datetime | None = strawberry.field(
-        description="When the last sync succeeded."
+        description="When the last sync succeeded; null until one has."
     )
     last_error: str | None = strawberry.field(
         description="Why the last sync failed, or access was lost; null after a success."
@@ -93,7 +135,7 @@ class CalendarConnection(Node):
     )
     created_at: dt.datetime
 
-    @strawberry.field
+    @strawberry.field(description="The calendars the grant reaches, the primary among them.")
     async def remote_calendars(self, info: Info) -> list[RemoteCalendar]:
         rows = await info.context.loaders.calendars_of_connection.load(self.pk)
         return [RemoteCalendar.from_row(row) for row in rows]
@@ -107,7 +149,7 @@ class CalendarConnection(Node):
             account_email=row.account_email,
             purpose=row.purpose,
             status=row.status,
-            sync_state=row.sync_state,
+            sync_state=shown_sync_state(row.status, row.sync_state, row.last_synced_at),
             calendar_sync_enabled=row.calendar_sync_enabled,
             task_sync_enabled=row.task_sync_enabled,
             scheduling_pages_enabled=row.scheduling_pages_enabled,
