@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import book_with_token, run
+from tests.helpers.bookings import book_with_token, page_and_nine, run
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.pages import make_page, next_monday
 
@@ -106,11 +106,7 @@ async def test_each_refused_start_says_which_rule_it_breaks_with_its_own_message
 async def test_a_reschedule_is_refused_with_the_same_reasons_as_a_booking(
     gql: GraphQLClient, factory: Factory
 ) -> None:
-    ada = await factory.person(url_prefix="ada", name="Ada")
-    slug = await make_page(
-        gql, ada, weeklyHours=[{"weekday": "MONDAY", "start": "09:00", "end": "12:00"}]
-    )
-    nine = dt.datetime.combine(next_monday(), dt.time(9), dt.UTC)
+    _, slug, nine = await page_and_nine(gql, factory)
     booked = await book_with_token(gql, slug, nine)
     for reason, start in (
         ("OFF_GRID", nine + dt.timedelta(minutes=5)),
@@ -123,14 +119,7 @@ async def test_a_reschedule_is_refused_with_the_same_reasons_as_a_booking(
 async def test_a_booking_form_hears_every_invalid_field_at_once(
     gql: GraphQLClient, factory: Factory
 ) -> None:
-    ada = await factory.person(url_prefix="ada", name="Ada")
-    slug = await make_page(
-        gql,
-        ada,
-        weeklyHours=[{"weekday": "MONDAY", "start": "09:00", "end": "12:00"}],
-        formFields=FORM,
-    )
-    nine = dt.datetime.combine(next_monday(), dt.time(9), dt.UTC)
+    _, slug, nine = await page_and_nine(gql, factory, FORM)
     answer = await attempt(
         gql,
         slug,

@@ -26,6 +26,10 @@ query Prefill($slug: String!, $domain: String!, $token: String!) {
   }
 }
 """
+INITECH = [
+    {"question": "company", "answer": "Initech"},
+    {"question": "topic", "answer": "Pricing"},
+]
 HOST_ANSWERS = (
     "{ viewer { bookings(first: 10) { edges { node { answers { question answer } } } } } }"
 )
@@ -49,10 +53,7 @@ async def test_prefill_offers_a_bookings_own_answers_on_a_custom_domain_to_its_t
         slug,
         nine,
         domain="meet.ada.test",
-        answers=[
-            {"question": "company", "answer": "Initech"},
-            {"question": "topic", "answer": "Pricing"},
-        ],
+        answers=INITECH,
     )
     second = await book_with_token(
         gql,
@@ -64,10 +65,7 @@ async def test_prefill_offers_a_bookings_own_answers_on_a_custom_domain_to_its_t
         "__typename": "BookingFormPrefill",
         "name": "Cleo Contact",
         "email": "cleo@example.test",
-        "answers": [
-            {"question": "company", "answer": "Initech"},
-            {"question": "topic", "answer": "Pricing"},
-        ],
+        "answers": INITECH,
     }
     assert await prefill(gql, slug, "meet.ada.test", second["manageToken"]) == {
         "__typename": "BookingFormPrefill",
@@ -224,10 +222,7 @@ async def test_prefill_offers_only_what_the_pages_current_form_takes(
         gql,
         slug,
         nine,
-        answers=[
-            {"question": "company", "answer": "Initech"},
-            {"question": "topic", "answer": "Pricing"},
-        ],
+        answers=INITECH,
     )
     latest = await book_with_token(
         gql, slug, nine + dt.timedelta(hours=1), answers=[{"question": "topic", "answer": "Other"}]
