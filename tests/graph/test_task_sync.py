@@ -387,7 +387,7 @@ async def test_task_sync_is_refused_on_exchange_and_without_a_qualifying_seat(
     assert refused["data"]["updateCalendarConnection"] == {
         "__typename": "ProviderLimitation",
         "message": "Task sync is offered for Google and Microsoft 365 calendars only.",
-        "field": "connections.taskSyncEnabled",
+        "field": "taskSyncEnabled",
         "code": "PROVIDER_LIMITATION",
     }
     starter = await factory.person(seat=Seat.SALES, tier=Tier.STARTER)
