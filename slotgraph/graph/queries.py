@@ -176,9 +176,9 @@ class Query:
         )
 
     @strawberry.field(
-        description="Prefill for a page's booking form from the contact's earlier "
-        "submissions (public, S16): only on the account's custom domains, and only for a "
-        "visitor presenting the manage token of an earlier booking.",
+        description="Prefill for a page's booking form from an earlier submission (public, "
+        "S16): only on the account's custom domains, and only what the booking whose manage "
+        "token is presented submitted (C26).",
         extensions=[DomainErrors()],
     )
     async def booking_form_prefill(

@@ -242,3 +242,31 @@ async def test_prefill_offers_only_what_the_pages_current_form_takes(
         "answers": [{"question": "topic", "answer": "Pricing"}],
     }
     assert (await prefill(gql, slug, "meet.ada.test", latest["manageToken"]))["answers"] == []
+
+
+async def test_prefill_leaves_the_name_empty_rather_than_guess_it(
+    gql: GraphQLClient, factory: Factory
+) -> None:
+    """The name comes from the booking alone (its title, "<page title>: <name>"); once the
+    host renamed the page it cannot be told apart, and the CRM contact's name, which may be
+    someone else's (S20), never stands in for it (C26)."""
+    ada, slug, nine = await page_and_nine(gql, factory)
+    await factory.add(ConnectedDomain(account_id=ada.account.id, domain="meet.ada.test"))
+    await book_with_token(gql, slug, nine)  # Cleo Contact, first under this email
+    mallory = await book_with_token(
+        gql,
+        slug,
+        nine + dt.timedelta(hours=1),
+        contact={"name": "Mallory", "email": "cleo@example.test"},
+        answers=[{"question": "topic", "answer": "Curious"}],
+    )
+    listed = await gql(PAGE_ID, token=ada.token)
+    page_id = listed["data"]["viewer"]["schedulingPages"]["edges"][0]["node"]["id"]
+    renamed = await gql(SET_FORM, {"input": {"id": page_id, "title": "Demo"}}, token=ada.token)
+    assert renamed["data"]["updateSchedulingPage"]["__typename"] == "UpdateSchedulingPageSuccess"
+    assert await prefill(gql, slug, "meet.ada.test", mallory["manageToken"]) == {
+        "__typename": "BookingFormPrefill",
+        "name": "",
+        "email": "cleo@example.test",
+        "answers": [{"question": "topic", "answer": "Curious"}],
+    }

@@ -102,8 +102,16 @@ class FormAnswer:
     answer: str
 
 
-@strawberry.type(description="What the contact entered before, for the booking form (S16).")
+@strawberry.type(
+    description="What the token's own booking submitted, for the booking form (S16, C26): "
+    "never anything found through the email address."
+)
 class BookingFormPrefill:
-    name: str
+    name: str = strawberry.field(
+        description="The name typed on that booking; empty when it can no longer be told "
+        "(its page was renamed or deleted since)."
+    )
     email: str
-    answers: list[FormAnswer]
+    answers: list[FormAnswer] = strawberry.field(
+        description="That booking's answers the page's form takes today, by question."
+    )
