@@ -40,7 +40,7 @@ mutation Create($input: CreateSchedulingPageInput!) {
   }
 }
 """
-FORM = [
+FORM: list[dict[str, Any]] = [
     {"key": "topic", "label": "Topic", "kind": "SINGLE_CHOICE", "options": ["Sales", "Support"]},
     {"key": "phone", "label": "Phone", "kind": "PHONE"},
     {"key": "terms", "label": "Terms", "kind": "CHECKBOX", "required": True},
