@@ -267,8 +267,11 @@ async def book_meeting(
             raise InvalidInput.of(problems) from None
         raise
     if problems:
-        if not any(field == "answers" for field, _ in problems):
-            problems.extend(_answer_problems(public, request.answers))
+        listed = {field for field, _ in problems}
+        if "answers" not in listed:  # within the bound: each answer against its question
+            problems.extend(
+                p for p in _answer_problems(public, request.answers) if p[0] not in listed
+            )
         raise InvalidInput.of(problems)
     page, host = public.page, public.host
     scope = f"token:{viewer.token_id}" if viewer is not None else f"page:{page.id}"
