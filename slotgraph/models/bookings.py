@@ -49,6 +49,11 @@ class Booking(Base):
     )
     contact_id: Mapped[int] = reference_column("contacts.id", index=True)
     title: Mapped[str] = mapped_column(String(300))
+    # The name as the contact typed it on this booking: C26 prefill shows it back to the
+    # holder of this booking's manage token. The CRM contact's name (matched by email,
+    # S20) may be someone else's. NULL for meetings a host created, and for page bookings
+    # whose title no longer told it when the column was added (migration 0013).
+    contact_name: Mapped[str | None] = mapped_column(String(200))
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     time_zone: Mapped[str] = mapped_column(String(64))

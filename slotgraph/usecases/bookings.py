@@ -231,18 +231,8 @@ def check_idempotency_key(key: str | None) -> None:
 
 
 def booking_title(page_title: str, contact_name: str) -> str:
-    """A page booking's title, "<page title>: <name as the contact typed it>"; the booking
-    keeps no other copy of that name (the CRM contact's may be someone else's, S20)."""
+    """A page booking's title, "<page title>: <name as the contact typed it>"."""
     return f"{page_title}: {contact_name.strip()}"[:MAX_TITLE]
-
-
-def submitted_name(title: str, page_title: str | None) -> str:
-    """The name typed on a page booking, read back from its `booking_title` (C26 prefill);
-    "" once that cannot be told for sure (the page renamed or deleted since)."""
-    prefix = f"{page_title}: "
-    if page_title is None or not title.startswith(prefix):
-        return ""
-    return title.removeprefix(prefix)
 
 
 def new_manage_token() -> tuple[str, str]:
@@ -298,6 +288,7 @@ async def book_meeting(
                 page_id=page.id,
                 contact_id=contact.id,
                 title=booking_title(page.title, request.contact_name),
+                contact_name=request.contact_name.strip(),
                 starts_at=start,
                 ends_at=end,
                 time_zone=request.time_zone,

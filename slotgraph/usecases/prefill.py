@@ -29,9 +29,9 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from slotgraph.models import Booking, Contact, SchedulingPage
+from slotgraph.models import Booking, Contact
 from slotgraph.scheduling import forms
-from slotgraph.usecases.bookings import manage_token_digest, submitted_name
+from slotgraph.usecases.bookings import manage_token_digest
 from slotgraph.usecases.errors import InvalidInput, NotFoundError
 from slotgraph.usecases.pages import get_public_page
 
@@ -43,7 +43,7 @@ _UNKNOWN_LINK = "No earlier booking for this link; fill in the form."
 
 @dataclass(frozen=True, slots=True)
 class Prefill:
-    name: str  # "" when the booking's name can no longer be told apart from its title
+    name: str  # "" for bookings made before the typed name was kept (migration 0013)
     email: str
     answers: dict[str, str]
 
@@ -63,9 +63,8 @@ async def booking_form_prefill(
     async with services.sessionmaker() as session:
         row = (
             await session.execute(
-                select(Booking.title, Booking.answers, Contact.email, SchedulingPage.title)
+                select(Booking.contact_name, Booking.answers, Contact.email)
                 .join(Contact, Contact.id == Booking.contact_id)
-                .outerjoin(SchedulingPage, SchedulingPage.id == Booking.page_id)
                 .where(
                     Booking.manage_token_hash == manage_token_digest(manage_token),
                     Booking.account_id == public.page.account_id,
@@ -74,11 +73,11 @@ async def booking_form_prefill(
         ).one_or_none()
     if row is None:
         raise NotFoundError("booking", field="manageToken", message=_UNKNOWN_LINK)
-    booking_title, submitted, email, page_title = row
+    name, submitted, email = row
     fields = {item.key: item for item in public.form_fields}
     answers = {
         key: answer
         for key, answer in submitted.items()
         if key in fields and forms.accepts(fields[key], answer)
     }
-    return Prefill(name=submitted_name(booking_title, page_title), email=email, answers=answers)
+    return Prefill(name=name or "", email=email, answers=answers)

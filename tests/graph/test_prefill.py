@@ -244,12 +244,11 @@ async def test_prefill_offers_only_what_the_pages_current_form_takes(
     assert (await prefill(gql, slug, "meet.ada.test", latest["manageToken"]))["answers"] == []
 
 
-async def test_prefill_leaves_the_name_empty_rather_than_guess_it(
+async def test_prefill_keeps_the_typed_name_whatever_the_page_or_contact_is_called_later(
     gql: GraphQLClient, factory: Factory
 ) -> None:
-    """The name comes from the booking alone (its title, "<page title>: <name>"); once the
-    host renamed the page it cannot be told apart, and the CRM contact's name, which may be
-    someone else's (S20), never stands in for it (C26)."""
+    """The name is the one typed on the booking itself: a renamed page does not lose it,
+    and the CRM contact's name, which may be someone else's (S20), never stands in (C26)."""
     ada, slug, nine = await page_and_nine(gql, factory)
     await factory.add(ConnectedDomain(account_id=ada.account.id, domain="meet.ada.test"))
     await book_with_token(gql, slug, nine)  # Cleo Contact, first under this email
@@ -266,7 +265,7 @@ async def test_prefill_leaves_the_name_empty_rather_than_guess_it(
     assert renamed["data"]["updateSchedulingPage"]["__typename"] == "UpdateSchedulingPageSuccess"
     assert await prefill(gql, slug, "meet.ada.test", mallory["manageToken"]) == {
         "__typename": "BookingFormPrefill",
-        "name": "",
+        "name": "Mallory",
         "email": "cleo@example.test",
         "answers": [{"question": "topic", "answer": "Curious"}],
     }

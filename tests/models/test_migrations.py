@@ -3,25 +3,51 @@ queue's tables, pgqueuer's own, are created by migration 0004 and left out of th
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, make_url
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, make_url, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from slotgraph.models import Base
-from slotgraph.models.db import create_engine, downgrade, migrate, plain_url
+from slotgraph.models import Base, Booking, Contact, SchedulingPage
+from slotgraph.models.db import (
+    MIGRATIONS_DIR,
+    create_engine,
+    create_sessionmaker,
+    downgrade,
+    migrate,
+    plain_url,
+)
+from slotgraph.models.enums import BookingStatus
 from slotgraph.models.queue import QUEUE_TABLES, include_object
+from tests.helpers.accounts import Factory
 from tests.helpers.database import admin_connection
 
 
-async def test_migrations_from_empty_match_models_and_round_trip(server_url: str) -> None:
+@asynccontextmanager
+async def private_database(server_url: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on a new, empty database of its own, dropped afterwards."""
     name = f"slotgraph_mig_{secrets.token_hex(4)}"
     admin = await admin_connection(server_url)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
     engine = create_engine(plain_url(make_url(server_url).set(database=name)), pool_size=1)
     try:
+        yield engine
+    finally:
+        await engine.dispose()
+        admin = await admin_connection(server_url)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def test_migrations_from_empty_match_models_and_round_trip(server_url: str) -> None:
+    async with private_database(server_url) as engine:
         await migrate(engine)
         async with engine.connect() as connection:
             diff = await connection.run_sync(
@@ -45,8 +71,53 @@ async def test_migrations_from_empty_match_models_and_round_trip(server_url: str
 
         await migrate(engine)
         await migrate(engine)  # a second upgrade is a no-op, not an error
-    finally:
-        await engine.dispose()
-        admin = await admin_connection(server_url)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+
+
+async def test_contact_names_are_recovered_from_titles_only_where_the_page_still_tells_them(
+    server_url: str,
+) -> None:
+    """Migration 0013 fills `bookings.contact_name` (C26 prefill) from "<page title>: <name>"
+    where the page still has that title, and leaves it NULL where it cannot be told."""
+    before = ScriptDirectory(str(MIGRATIONS_DIR)).get_revision("0013").down_revision
+    assert isinstance(before, str)
+    async with private_database(server_url) as engine:
+        await migrate(engine)
+        factory = Factory(create_sessionmaker(engine))
+        ada = await factory.person()
+        page = SchedulingPage(
+            account_id=ada.account.id,
+            user_id=ada.user.id,
+            title="Intro: call",
+            url_prefix="ada",
+            slug="intro",
+            durations_minutes=[30],
+            weekly_hours=[],
+        )
+        await factory.add(page)
+        contact = Contact(account_id=ada.account.id, email="cleo@example.test", name="Someone")
+        await factory.add(contact)
+        start = dt.datetime(2026, 12, 7, 9, tzinfo=dt.UTC)
+        titles = {"Intro: call: Cleo: Contact": 0, "Old title: Mallory": 2}
+        await factory.add(
+            *(
+                Booking(
+                    account_id=ada.account.id,
+                    host_user_id=ada.user.id,
+                    page_id=page.id,
+                    contact_id=contact.id,
+                    title=title,
+                    starts_at=start + dt.timedelta(hours=hour),
+                    ends_at=start + dt.timedelta(hours=hour, minutes=30),
+                    time_zone="UTC",
+                    status=BookingStatus.CONFIRMED,
+                )
+                for title, hour in titles.items()
+            )
+        )
+        await downgrade(engine, before)
+        await migrate(engine)
+        async with engine.connect() as connection:
+            names = dict(
+                (await connection.execute(select(Booking.title, Booking.contact_name))).all()
+            )
+        assert names == {"Intro: call: Cleo: Contact": "Cleo: Contact", "Old title: Mallory": None}
