@@ -1,22 +1,24 @@
 """Extensions of our own: fresh loaders per operation, the one field extension that answers
-domain errors, and error masking that lets expected errors through while hiding (and
-logging) everything else.
+domain errors, a parser cache that answers syntax errors as every transport expects, and
+error masking that lets expected errors through while hiding (and logging) everything else.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from graphql.error import GraphQLError
-from strawberry.extensions import FieldExtension, MaskErrors, SchemaExtension
+from graphql.error import GraphQLError, GraphQLSyntaxError
+from strawberry.extensions import FieldExtension, MaskErrors, ParserCache, SchemaExtension
 
 from slotgraph.graph.errors import AnyError, declared_error, declared_errors, error_code
 from slotgraph.usecases.errors import DomainError
 
 if TYPE_CHECKING:
     from strawberry.types import Info
+    from strawberry.types.execution import StreamExecutionResult
     from strawberry.types.field import StrawberryField
 
     from slotgraph.graph.context import Context
@@ -37,6 +39,46 @@ class FreshLoaders(SchemaExtension):
         context: Context = self.execution_context.context
         context.reset_loaders()
         yield
+
+
+class AnsweredParserCache(ParserCache):
+    """Strawberry's `ParserCache`, answering a document that does not parse instead of
+    raising from the parse hook.
+
+    Raised there, the error escaped Strawberry's parse handling: a websocket subscription
+    got `complete` and no `error`, and a traceback went to the log. Here the hook leaves
+    such a document unparsed, so Strawberry's own parse step meets the same error and
+    answers it as a request error. On a stream (a websocket), a syntax error is then passed
+    as a plain GraphQL error: Strawberry's graphql-transport-ws handler would close the
+    whole socket (4400) for a syntax error in one operation, where the protocol's `error`
+    message for that operation is the answer (C10's sockets carry other subscriptions).
+
+    Example: `strawberry.Schema(Query, extensions=[lambda: AnsweredParserCache(maxsize=100)])`
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        # lru_cache does not cache a raised error: a bad document is parsed again anyway.
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        yield
+
+    def on_stream_result(self, result: StreamExecutionResult) -> Iterator[None]:
+        errors: list[GraphQLError] | None = getattr(result, "errors", None)
+        if errors and any(isinstance(error, GraphQLSyntaxError) for error in errors):
+            # Only a first result (an ExecutionResult) carries a parse error.
+            result.errors = [_plain(error) for error in errors]  # type: ignore[union-attr]
+        yield
+
+
+def _plain(error: GraphQLError) -> GraphQLError:
+    if not isinstance(error, GraphQLSyntaxError):
+        return error
+    return GraphQLError(
+        error.message, source=error.source, positions=error.positions, extensions=error.extensions
+    )
 
 
 class DomainErrors(FieldExtension):
@@ -83,7 +125,7 @@ class DomainErrors(FieldExtension):
         ) from exc
 
 
-def _is_unexpected(error: GraphQLError) -> bool:
+def is_unexpected(error: GraphQLError) -> bool:
     """Validation errors (unknown field, depth limit ...) have no original error and describe
     the client's own query; expected errors arrive as GraphQLErrors (`DomainErrors`). Any
     other exception, a stray `DomainError` included, is a bug."""
@@ -99,7 +141,7 @@ class MaskUnexpectedErrors(MaskErrors):
     """
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=_is_unexpected, error_message="Unexpected error.")
+        super().__init__(should_mask_error=is_unexpected, error_message="Unexpected error.")
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", None)

@@ -58,8 +58,9 @@ def from_cursor(cursor: str | None) -> int | None:
         return None
     try:
         kind, pk = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
-        if kind == "cursor":
-            return int(pk)
+        # A row id in bigint range: anything else would reach the database as it came.
+        if kind == "cursor" and 0 < (row := int(pk)) < 2**63:
+            return row
     except (binascii.Error, UnicodeError, ValueError):
         pass
     raise InvalidInput("`after` must be an `endCursor` this list returned.", field="after")

@@ -1,25 +1,32 @@
 """Schema assembly: roots (every mutation answering its domain errors through
-`DomainErrors`) plus the hardening extensions (limits, caches, masking)."""
+`DomainErrors`, and unsafe text in its input through `UnsafeInputAnswered`) plus the
+hardening extensions (limits, caches, unsafe text, masking)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import strawberry
+import structlog
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 
-from slotgraph.graph.extensions import DomainErrors, FreshLoaders, MaskUnexpectedErrors
+from slotgraph.graph.extensions import (
+    AnsweredParserCache,
+    DomainErrors,
+    FreshLoaders,
+    MaskUnexpectedErrors,
+    is_unexpected,
+)
 from slotgraph.graph.mutations import (
     bookings,
     connections,
@@ -39,16 +46,26 @@ from slotgraph.graph.types.pages import SchedulingPage
 from slotgraph.graph.types.settings import CalendarSettings
 from slotgraph.graph.types.tasks import Task
 from slotgraph.graph.types.users import User
+from slotgraph.graph.validation import UnsafeInputAnswered, UnsafeTextRefused
+
+if TYPE_CHECKING:
+    from graphql import GraphQLError
+    from strawberry.types import ExecutionContext
 
 T = TypeVar("T")
+log = structlog.get_logger("slotgraph.graphql")
 
 
 def _mutation(resolver: Callable[..., Coroutine[Any, Any, T]]) -> T:
     """A mutation field: it declares its result union, and `DomainErrors` answers the domain
-    errors its resolver raises with that union's members."""
+    errors its resolver raises with that union's members, unsafe text in its input
+    (`UnsafeInputAnswered`, inside it) included."""
     # strawberry types the field as its resolver's result, as for a mutation declared inline
-    # (mypy cannot pick that overload for a generic resolver).
-    field: T = strawberry.mutation(resolver=resolver, extensions=[DomainErrors()])
+    # (mypy cannot pick that overload for a generic resolver). Strawberry nests field
+    # extensions so that the last one listed runs first: DomainErrors wraps the check.
+    field: T = strawberry.mutation(
+        resolver=resolver, extensions=[UnsafeInputAnswered(), DomainErrors()]
+    )
     return field
 
 
@@ -92,6 +109,19 @@ NODE_TYPES = (
 )
 
 
+class SlotgraphSchema(strawberry.Schema):
+    """Strawberry's schema, logging a client's mistakes (syntax, validation, bad variables)
+    as one line without a traceback; Strawberry logs every error with its traceback at
+    ERROR. Unexpected errors are logged by `MaskUnexpectedErrors` with the request id."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if not is_unexpected(error):
+                log.info("request error", message=error.message[:200], path=error.path)
+
+
 def build_schema(
     *,
     introspection: bool = False,
@@ -113,13 +143,14 @@ def build_schema(
     # caches live at module level in strawberry and are shared all the same.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
-        lambda: ParserCache(maxsize=1_000),
+        lambda: AnsweredParserCache(maxsize=1_000),
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=1_000),
+        UnsafeTextRefused,
         FreshLoaders,
         MaskUnexpectedErrors,
     ]
-    return strawberry.Schema(
+    return SlotgraphSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

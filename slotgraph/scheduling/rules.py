@@ -150,14 +150,23 @@ def check_range(field: str, value: int, low: int, high: int, unit: str) -> int:
     return value
 
 
+MAX_ZONE_NAME = 64
+"""IANA names are at most 32 characters ('America/Argentina/ComodRivadavia')."""
+
+
 def check_time_zone(field: str, name: str) -> str:
-    """An IANA zone name such as 'Europe/London' (convention 4)."""
+    """An IANA zone name such as 'Europe/London' (convention 4). zoneinfo reads a name as a
+    file path: a long one fails with OSError (file name too long) and an odd one with
+    ValueError, so a name is bounded first and every failure of the look-up is the caller's."""
     if name not in _zone_names():
         try:
+            if len(name) > MAX_ZONE_NAME:
+                raise ValueError(name)
             ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            shown = name if len(name) <= MAX_ZONE_NAME else name[:MAX_ZONE_NAME] + "…"
             raise RuleError(
-                field, f"{name!r} is not an IANA time zone; use e.g. 'America/New_York'"
+                field, f"{shown!r} is not an IANA time zone; use e.g. 'America/New_York'"
             ) from None
     return name
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import ssl
-import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -42,8 +40,8 @@ from tests.helpers.accounts import OWNED_PRIMARY, Factory
 from tests.helpers.clients import FixedClients
 from tests.helpers.clock import Clock
 from tests.helpers.google import google_client
+from tests.helpers.live import serve_in_thread
 from tests.helpers.microsoft import SecretBox, connect, oauth_for
-from tests.helpers.serving import free_port
 
 CONFIG = SyncConfig(
     interval=dt.timedelta(minutes=5), ahead=dt.timedelta(days=14), margin=dt.timedelta(days=1)
@@ -56,21 +54,9 @@ MARGIN = dt.timedelta(days=1)
 def receiver(settings: Settings, database_url: str) -> Iterator[str]:
     """The app served by uvicorn on a loopback port (its own thread and event loop), so
     the fakes reach its notification routes over real HTTP."""
-    port = free_port()
     app = create_app(settings.model_copy(update={"db_pool_size": 2}), database_url)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        threading.Event().wait(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serve_in_thread(app) as base:
+        yield base
 
 
 @pytest.fixture

@@ -115,11 +115,11 @@ ConnectExchangeCalendarResult = Annotated[
     strawberry.union("ConnectExchangeCalendarResult"),
 ]
 DisconnectCalendarResult = Annotated[
-    DisconnectCalendarSuccess | NotFound | PermissionDenied,
+    DisconnectCalendarSuccess | NotFound | PermissionDenied | ValidationError,
     strawberry.union("DisconnectCalendarResult"),
 ]
 DisconnectInboxResult = Annotated[
-    DisconnectInboxSuccess | NotFound | PermissionDenied,
+    DisconnectInboxSuccess | NotFound | PermissionDenied | ValidationError,
     strawberry.union("DisconnectInboxResult"),
 ]
 SetAvailabilityCalendarsResult = Annotated[

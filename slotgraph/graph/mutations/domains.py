@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import NotFound, PermissionDenied
+from slotgraph.graph.errors import NotFound, PermissionDenied, ValidationError
 from slotgraph.graph.relay import require_pk
 from slotgraph.graph.types.accounts import ConnectedDomain
 from slotgraph.usecases import domains as use_case
@@ -28,7 +28,7 @@ class UpdateConnectedDomainSuccess:
 
 
 UpdateConnectedDomainResult = Annotated[
-    UpdateConnectedDomainSuccess | NotFound | PermissionDenied,
+    UpdateConnectedDomainSuccess | NotFound | PermissionDenied | ValidationError,
     strawberry.union("UpdateConnectedDomainResult"),
 ]
 

@@ -51,7 +51,7 @@ UpdateSchedulingPageResult = Annotated[
     strawberry.union("UpdateSchedulingPageResult"),
 ]
 DeleteSchedulingPageResult = Annotated[
-    DeleteSchedulingPageSuccess | NotFound | PermissionDenied,
+    DeleteSchedulingPageSuccess | NotFound | PermissionDenied | ValidationError,
     strawberry.union("DeleteSchedulingPageResult"),
 ]
 
