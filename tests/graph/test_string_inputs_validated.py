@@ -37,6 +37,7 @@ from graphql import (
 )
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
@@ -219,7 +220,8 @@ def unsafe_text(draw: st.DrawFn) -> str:
 
 
 @pytest.fixture(scope="module")
-def live(settings: Settings, database_url: str) -> Iterator[str]:
+def live(settings: Settings, database_url: str, engine: AsyncEngine) -> Iterator[str]:
+    """The app on the migrated test database (`engine`), served on loopback."""
     app = create_app(settings.model_copy(update={"db_pool_size": 2}), database_url)
     with serve_in_thread(app) as base:
         yield base
