@@ -31,9 +31,9 @@ from slotgraph.graph.schema import build_schema
 from slotgraph.models.db import start_embedded_postgres
 from slotgraph.server.auth import (
     REFUSED_MESSAGE,
-    WS_TOKEN_KEY,
     BearerAuth,
     InvalidToken,
+    connection_init_credential,
     viewer_for,
 )
 from slotgraph.server.logs import configure_logging
@@ -87,9 +87,10 @@ class SlotgraphGraphQL(GraphQL[Context, None]):
         )
 
     async def on_ws_connect(self, context: Context) -> None:
-        params = context.connection_params or {}
+        params = context.connection_params
         try:
-            context.viewer = await viewer_for(self.runtime.services, params.get(WS_TOKEN_KEY))
+            credential = connection_init_credential(params)
+            context.viewer = await viewer_for(self.runtime.services, credential)
         except InvalidToken:
             raise ConnectionRejectionError({"message": REFUSED_MESSAGE}) from None
         context.reset_loaders()

@@ -2,13 +2,20 @@
 
 HTTP: `Authorization: Bearer <token>`. Websocket (graphql-transport-ws): browsers cannot
 set headers, so the token travels in the `connection_init` payload under the key
-`authorization` (`{"authorization": "Bearer <token>"}`; a bare token is accepted too).
-No token means anonymous; a token that is present but invalid is refused (401 on HTTP,
-close 4403 on websockets, C10).
+`authorization` (`{"authorization": "Bearer <token>"}`; a bare token is accepted too, and
+the key in any case).
+
+Only no credential means anonymous (C32): no header, or one that is empty or only spaces;
+no `authorization` in `connection_init`, or an empty one (JSON null counts as none, since
+JSON has no "absent" for a client to write). Every other value is a credential, and one
+that does not authenticate is refused (401 on HTTP, close 4403 on websockets, C10): a
+number, list, object or boolean, a `Bearer` without a token, a malformed, unknown or
+revoked token.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from starlette.responses import JSONResponse
@@ -32,17 +39,40 @@ class InvalidToken(Exception):
 
 
 def bearer_token(value: object) -> str | None:
-    """The token in `Bearer <token>` (or a bare token); None when nothing was sent."""
-    if not isinstance(value, str) or not value.strip():
+    """The token in `Bearer <token>` (or a bare token); None when no credential was sent.
+    Raises InvalidToken for a credential that cannot be a token (C32)."""
+    if value is None:
         return None
-    scheme, _, rest = value.strip().partition(" ")
-    if rest and scheme.lower() == "bearer":
-        return rest.strip()
-    return value.strip()
+    if not isinstance(value, str):
+        raise InvalidToken
+    text = value.strip()
+    if not text:
+        return None
+    scheme, _, rest = text.partition(" ")
+    if scheme.lower() != "bearer":
+        return text
+    if not rest.strip():
+        raise InvalidToken  # "Bearer" and nothing after it
+    return rest.strip()
 
 
-async def viewer_for(services: Services, raw_header: object) -> Viewer | None:
-    token = bearer_token(raw_header)
+def connection_init_credential(params: Mapping[str, object] | None) -> object:
+    """The credential a `connection_init` payload carries under `authorization` (any case);
+    None when it carries none. Two differing ones are refused rather than one picked."""
+    values = {
+        repr(value): value
+        for key, value in (params or {}).items()
+        if isinstance(key, str) and key.lower() == WS_TOKEN_KEY
+    }
+    if len(values) > 1:
+        raise InvalidToken
+    return next(iter(values.values()), None)
+
+
+async def viewer_for(services: Services, raw: object) -> Viewer | None:
+    """The viewer a credential stands for; None when there is none (anonymous).
+    Raises InvalidToken for a credential present but unusable."""
+    token = bearer_token(raw)
     if token is None:
         return None
     viewer = await authenticate(services, token)
