@@ -21,7 +21,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
@@ -36,6 +35,7 @@ from slotgraph.server.auth import (
     connection_init_credential,
     viewer_for,
 )
+from slotgraph.server.graphql_http import MediaTypedGraphQL
 from slotgraph.server.logs import configure_logging
 from slotgraph.server.notifications import google_endpoint, microsoft_endpoint
 from slotgraph.server.oauth import callback_endpoint
@@ -53,8 +53,9 @@ log = structlog.get_logger("slotgraph.http")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-class SlotgraphGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI view with our context and websocket authentication."""
+class SlotgraphGraphQL(MediaTypedGraphQL):
+    """Strawberry's ASGI view with our context, websocket authentication and the
+    GraphQL-over-HTTP media types (`slotgraph.server.graphql_http`)."""
 
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
         settings = runtime.settings

@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from starlette.responses import JSONResponse
-
+from slotgraph.server.graphql_http import error_response
 from slotgraph.usecases.tokens import authenticate
 
 if TYPE_CHECKING:
@@ -83,7 +82,8 @@ async def viewer_for(services: Services, raw: object) -> Viewer | None:
 
 class BearerAuth:
     """ASGI middleware for the GraphQL route: puts the viewer in `scope["state"]`, or
-    answers 401 with a GraphQL-shaped JSON body when the token is bad."""
+    answers 401 with a GraphQL-shaped JSON body (in the negotiated media type) when the
+    credential is unusable."""
 
     def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
@@ -97,16 +97,11 @@ class BearerAuth:
             try:
                 viewer = await viewer_for(self.services, header)
             except InvalidToken:
-                response = JSONResponse(
-                    {
-                        "errors": [
-                            {
-                                "message": REFUSED_MESSAGE,
-                                "extensions": {"code": "UNAUTHENTICATED"},
-                            }
-                        ]
-                    },
-                    status_code=401,
+                response = error_response(
+                    scope,
+                    REFUSED_MESSAGE,
+                    status=401,
+                    extensions={"code": "UNAUTHENTICATED"},
                     headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
                 )
                 await response(scope, receive, send)
