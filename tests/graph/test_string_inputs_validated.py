@@ -297,3 +297,25 @@ def test_unsafe_text_in_a_subscription_is_an_error_message(live: str, text: str)
             assert message["id"] == str(index)
             extensions = message["payload"][0].get("extensions")
             assert extensions == {"code": "VALIDATION", "field": position.field}, message
+
+
+ZONE_POSITIONS = [p for p in HTTP_POSITIONS if (p.steps or (p.argument,))[-1] == "timeZone"]
+
+
+@pytest.mark.parametrize(
+    "zone", ["x" * 300, "Europe/" + "y" * 250, "../" * 80 + "UTC"], ids=["long", "deep", "path"]
+)
+def test_a_time_zone_name_too_long_for_a_file_name_is_never_internal(live: str, zone: str) -> None:
+    """Under the text limit but past a file name's: zoneinfo's OSError never surfaces."""
+    assert {p.path[0][0] for p in ZONE_POSITIONS} >= {"availableSlots", "bookMeeting"}
+    with httpx.Client(base_url=live, timeout=GUARD, trust_env=False) as client:
+        for position in ZONE_POSITIONS:
+            query, variables = position.request(zone)
+            response = client.post("/graphql", json={"query": query, "variables": variables})
+            assert response.status_code == 200
+            assert "INTERNAL" not in response.text, (position, response.text)
+        slots = next(p for p in ZONE_POSITIONS if p.path[0][0] == "availableSlots")
+        query, variables = slots.request(zone)
+        variables["v0_pageSlug"] = "nobody/none"
+        answer = client.post("/graphql", json={"query": query, "variables": variables}).json()
+    assert answer["data"]["availableSlots"] == {"__typename": "ValidationError"}
