@@ -41,8 +41,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
-from slotgraph.graph.schema import build_schema as build_app_schema
 from slotgraph.server.app import create_app
+from slotgraph.server.cli import schema_sdl
 from slotgraph.server.settings import Settings
 from tests.helpers.live import serve_in_thread
 
@@ -198,7 +198,7 @@ def positions(schema: GraphQLSchema) -> list[Position]:
     return found
 
 
-SCHEMA = build_schema(build_app_schema().as_str())
+SCHEMA = build_schema(schema_sdl())
 POSITIONS = positions(SCHEMA)
 HTTP_POSITIONS = [p for p in POSITIONS if p.operation != "subscription"]
 WS_POSITIONS = [p for p in POSITIONS if p.operation == "subscription"]
