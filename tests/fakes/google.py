@@ -25,7 +25,7 @@ Calendar API v3 under `/calendar/v3` (developers.google.com/calendar/api/v3/refe
 - `calendarList.list` paged with `nextPageToken`/`pageToken` (the fake's page size is
   `calendar_page_size`, smaller than any `maxResults`, as Google may return fewer), every
   `accessRole` including `freeBusyReader`, `primary` only on the primary entry, which is not
-  listed first.
+  listed first; hidden entries (`hidden: true`) are left out unless `showHidden=true`.
 - `freeBusy.query`: busy time computed from the stored events with Google's semantics
   (transparent events free, declined-by-self free, cancelled free, all-day events blocking
   their dates in the calendar's zone), merged, clipped to the window and written in the
@@ -141,6 +141,8 @@ class Calendar:
     primary: bool = False
     summary_override: str | None = None
     deleted: bool = False
+    # Hidden from the user's list in Google Calendar; calendarList omits it unless asked.
+    hidden: bool = False
     # Event resources as Google stores them (instances of series included), by id.
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Recurring masters (what `singleEvents=false` lists), by id.
@@ -167,6 +169,9 @@ class Calendar:
             entry["summaryOverride"] = self.summary_override
         if self.primary:
             entry["primary"] = True
+        if self.hidden:
+            entry["hidden"] = True
+            entry["selected"] = False
         return entry
 
 
@@ -916,7 +921,12 @@ class FakeGoogle:
         return page, tail
 
     def _calendar_list(self, request: Request) -> Answer:
-        entries = [c.entry() for c in self.calendars.values() if not c.deleted]
+        show_hidden = request.query.get("showHidden") == "true"
+        entries = [
+            c.entry()
+            for c in self.calendars.values()
+            if not c.deleted and (show_hidden or not c.hidden)
+        ]
         page, extra = self._page(
             request,
             entries,

@@ -23,7 +23,9 @@ Graph, under `/v1.0` (bearer tokens issued above; expired or unknown ones get 40
 `InvalidAuthenticationToken`):
 - `/me`, `/me/mailboxSettings` (Windows zone name).
 - `/me/calendars` (paged with `$top`/`$skip` and `@odata.nextLink`; `owner`, `canEdit`,
-  `isDefaultCalendar`), POST `/me/calendars` (409 `ErrorFolderExists` for a taken name).
+  `isDefaultCalendar`, which some tenants and API versions leave out: `omit_default_flag`),
+  POST `/me/calendars` (409 `ErrorFolderExists` for a taken name), GET `/me/calendar` (the
+  mailbox's default calendar, the documented way to find it).
 - POST `/me/calendar/getSchedule`: `scheduleItems` and `availabilityView` per Graph's format,
   computed as Exchange's availability service does (cancelled and declined meetings left out),
   a per-schedule `error` for unknown mailboxes; more than 20 schedules or more than 62 days is
@@ -254,6 +256,11 @@ class FakeMicrosoft:
         self.access_token_lifetime = 3600
         self.mailbox_zone = "Eastern Standard Time"
         self.other_mailboxes: set[str] = set()
+        # Calendar listings without `isDefaultCalendar` (the property is optional).
+        self.omit_default_flag = False
+        # Key look-ups (`$filter` on events) ignore their filter: every event of the calendar
+        # comes back, as from a server that ignores or loosens an unsupported filter.
+        self.loose_lookups = False
         self.requests: list[LoggedRequest] = []
         # (method, path) of Graph requests as they arrive, logged before answering
         self.arrivals: list[tuple[str, str]] = []
@@ -321,6 +328,8 @@ class FakeMicrosoft:
             self.consent = "allow"
             self.access_token_lifetime = 3600
             self.other_mailboxes = set()
+            self.omit_default_flag = False
+            self.loose_lookups = False
             self.requests = []
             self.arrivals = []
             self.token_requests = []
@@ -846,6 +855,8 @@ class FakeMicrosoft:
                 return self._list_calendars(request)
             case ["me", "calendars"] if method == "POST":
                 return self._create_calendar(request)
+            case ["me", "calendar"] if method == "GET":
+                return self._default_calendar()
             case ["me", "calendar", "getSchedule"] if method == "POST":
                 return self._get_schedule(request, zone)
             case ["subscriptions"] if method == "POST":
@@ -996,31 +1007,45 @@ class FakeMicrosoft:
             more = skip + size < len(self.calendars)
         body: dict[str, Any] = {
             "@odata.context": f"{self.graph_url}/$metadata#users('{USER_ID}')/calendars",
-            "value": [
-                {
-                    "id": c.id,
-                    "name": c.name,
-                    "color": "auto",
-                    "hexColor": "",
-                    "isDefaultCalendar": c.is_default,
-                    "changeKey": _b64(c.id.encode())[:16],
-                    "canShare": c.owner_address == self.email,
-                    "canViewPrivateItems": c.owner_address == self.email,
-                    "canEdit": c.can_edit,
-                    "allowedOnlineMeetingProviders": ["teamsForBusiness"],
-                    "defaultOnlineMeetingProvider": "teamsForBusiness",
-                    "isTallyingResponses": True,
-                    "isRemovable": not c.is_default,
-                    "owner": {"name": c.owner_name, "address": c.owner_address},
-                }
-                for c in page
-            ],
+            "value": [self._calendar_resource(c) for c in page],
         }
         if more:
             body["@odata.nextLink"] = f"{self.graph_url}/me/calendars?" + urlencode(
                 {"$top": size, "$skip": skip + size}
             )
         return Answer(200, body)
+
+    def _calendar_resource(self, c: FakeCalendar) -> dict[str, Any]:
+        resource: dict[str, Any] = {
+            "id": c.id,
+            "name": c.name,
+            "color": "auto",
+            "hexColor": "",
+            "isDefaultCalendar": c.is_default,
+            "changeKey": _b64(c.id.encode())[:16],
+            "canShare": c.owner_address == self.email,
+            "canViewPrivateItems": c.owner_address == self.email,
+            "canEdit": c.can_edit,
+            "allowedOnlineMeetingProviders": ["teamsForBusiness"],
+            "defaultOnlineMeetingProvider": "teamsForBusiness",
+            "isTallyingResponses": True,
+            "isRemovable": not c.is_default,
+            "owner": {"name": c.owner_name, "address": c.owner_address},
+        }
+        if self.omit_default_flag:
+            del resource["isDefaultCalendar"]
+        return resource
+
+    def _default_calendar(self) -> Answer:
+        calendar = self._calendar(self.primary_id)
+        assert calendar is not None
+        return Answer(
+            200,
+            {
+                "@odata.context": f"{self.graph_url}/$metadata#users('{USER_ID}')/calendar/$entity",
+                **self._calendar_resource(calendar),
+            },
+        )
 
     def _create_calendar(self, request: Request) -> Answer:
         name = str(request.json().get("name") or "")

@@ -208,6 +208,16 @@ async def test_list_calendars_pages_through_the_list_and_puts_the_primary_first(
     assert pages[1].query["pageToken"]
 
 
+async def test_hidden_calendars_the_user_can_read_are_listed(
+    google: FakeGoogle, client: CalendarClient
+) -> None:
+    # Hidden in Google Calendar's list, still readable: offered, and its loss noticed (S12).
+    google.calendars[TEAM_CALENDAR].hidden = True
+    calendars = await client.list_calendars()
+    assert TEAM_CALENDAR in [c.remote_id for c in calendars]
+    assert all(call.query.get("showHidden") == "true" for call in google.calls("calendarList.list"))
+
+
 async def test_free_busy_asks_for_each_calendar_by_id(
     google: FakeGoogle, client: CalendarClient
 ) -> None:

@@ -241,6 +241,20 @@ async def test_list_calendars_pages_and_maps_primary_and_access(
     assert "$skip" in pages[1].query
 
 
+async def test_the_default_calendar_is_found_when_the_list_does_not_flag_it(
+    client: CalendarClient, fake: FakeMicrosoft
+) -> None:
+    # `isDefaultCalendar` is optional: GET /me/calendar names the default (C3), always.
+    fake.omit_default_flag = True
+    calendars = await client.list_calendars()
+    assert [(c.remote_id, c.is_primary, c.access) for c in calendars][:2] == [
+        (EMAIL, True, Access.OWNER),
+        (fake.calendars[1].id, False, Access.OWNER),
+    ]
+    assert sum(c.is_primary for c in calendars) == 1
+    assert len(fake.graph_requests("/me/calendar", method="GET")) >= 1
+
+
 async def test_mailbox_zone_falls_back_to_utc_when_graph_will_not_tell(
     client: CalendarClient, fake: FakeMicrosoft
 ) -> None:

@@ -119,7 +119,8 @@ class GoogleCalendarClient:
         calendars: list[RemoteCalendarInfo] = []
         page: str | None = None
         while True:
-            params = {"maxResults": str(PAGE_SIZE)}
+            # Hidden calendars are still the user's to read and to lose (S12, S13).
+            params = {"maxResults": str(PAGE_SIZE), "showHidden": "true"}
             if page:
                 params["pageToken"] = page
             body = (await self._send("GET", "/users/me/calendarList", params=params)).json()

@@ -105,10 +105,30 @@ class MicrosoftCalendarClient:
     # CalendarClient ---------------------------------------------------------------------
 
     async def list_calendars(self) -> list[RemoteCalendarInfo]:
+        """The calendar list, the default calendar first. `isDefaultCalendar` is optional in
+        Graph's answers: when no item says it is the default, `GET /me/calendar` (the
+        documented way to the mailbox's default calendar) names it, and it is added when
+        the list left it out, so a connected account always has a calendar for meetings."""
         zone = await self._zone()
-        calendars: list[RemoteCalendarInfo] = []
-        async for item in self._graph.items(f"{self._base}/me/calendars", {"$top": str(PAGE_SIZE)}):
-            calendars.append(calendar_info(item, self._email, zone))
+        url = f"{self._base}/me/calendars"
+        items = [item async for item in self._graph.items(url, {"$top": str(PAGE_SIZE)})]
+        default_id: str | None = None
+        if not any(item.get("isDefaultCalendar") for item in items):
+            response = await self._graph.request("GET", f"{self._base}/me/calendar")
+            assert response is not None
+            default = response.json()
+            default_id = str(default["id"])
+            if all(str(item.get("id")) != default_id for item in items):
+                items.insert(0, default)
+        calendars = [
+            calendar_info(
+                item,
+                self._email,
+                zone,
+                default=None if default_id is None else str(item.get("id")) == default_id,
+            )
+            for item in items
+        ]
         return sorted(calendars, key=lambda c: not c.is_primary)
 
     async def free_busy(

@@ -82,9 +82,13 @@ def to_event(item: Mapping[str, Any], mailbox_zone: str) -> RemoteEvent:
     )
 
 
-def calendar_info(item: Mapping[str, Any], mailbox: str, zone: str) -> RemoteCalendarInfo:
-    """A `calendar` resource of `mailbox`'s calendar list (see the module docstring)."""
-    default = bool(item.get("isDefaultCalendar"))
+def calendar_info(
+    item: Mapping[str, Any], mailbox: str, zone: str, *, default: bool | None = None
+) -> RemoteCalendarInfo:
+    """A `calendar` resource of `mailbox`'s calendar list (see the module docstring);
+    `default` overrides the item's optional `isDefaultCalendar` (see `default_calendar_id`)."""
+    if default is None:
+        default = bool(item.get("isDefaultCalendar"))
     owner = str((item.get("owner") or {}).get("address") or "").lower()
     own = default or owner == mailbox.lower()
     access = Access.OWNER if own else Access.WRITER if item.get("canEdit") else Access.READER
