@@ -19,7 +19,8 @@ What it answers (SOAP 1.1 over plain HTTP: exchangelib accepts an `http://` serv
   recurring masters expanded; all-day items as the mailbox zone's midnights), in the time zone the
   request names. It enforces Exchange's limits: at most 100 mailboxes and 42 days per request.
 - `FindItem` (calendar view with recurrences expanded, paged item view, `IsEqualTo` restrictions
-  on extended properties), `GetItem`, `CreateItem`, `UpdateItem`, `DeleteItem`.
+  on extended properties, ignored with `loose_lookups`), `GetItem`, `CreateItem`,
+  `UpdateItem`, `DeleteItem`.
 - `SyncFolderItems` with an opaque sync state; a state it did not issue answers
   `ErrorInvalidSyncStateData`.
 - `GetUserConfiguration` for the mailbox time zone (`OWA.UserOptions` on the root folder, or the
@@ -344,6 +345,8 @@ class FakeExchange:
         # calendar, `no_data` ones with a NoData span, any other address is not found.
         self.other_mailboxes: set[str] = set()
         self.no_data_mailboxes: set[str] = set()
+        # FindItem ignores its restriction (a server that loosens what it cannot index).
+        self.loose_lookups = False
         self._lock = threading.RLock()
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
@@ -927,7 +930,7 @@ class FakeExchange:
     def _matches(self, item: FakeItem, restriction: ET.Element | None) -> bool:
         """Only `IsEqualTo` on an extended property: what the adapter's idempotency lookup
         sends. Anything else is refused rather than silently ignored."""
-        if restriction is None:
+        if restriction is None or self.loose_lookups:
             return True
         condition = restriction[0]
         uri = _find(condition, "ExtendedFieldURI")

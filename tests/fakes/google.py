@@ -36,8 +36,11 @@ Calendar API v3 under `/calendar/v3` (developers.google.com/calendar/api/v3/refe
   `cancelled` items in incremental answers, and `410 Gone` (`fullSyncRequired`) for a sync
   token it no longer accepts; `syncToken` with `timeMin`/`timeMax` is a 400.
 - `events.insert` honouring client-chosen ids (base32hex, 5-1024 characters) with 409
-  `duplicate` for an id already used, `events.patch`, `events.delete` (204; 410 for an
-  already deleted event, 404 for an unknown one), `calendars.insert`.
+  `duplicate` for an id already used (deleted events keep theirs), `extendedProperties`
+  (`private`/`shared`) stored as given, `events.get`, `events.patch`, `events.delete` (204;
+  410 for an already deleted event, 404 for an unknown one), `calendars.insert`.
+- `events.list` with `privateExtendedProperty=name=value` lists only events carrying it;
+  `loose_lookups` makes it ignore that filter (a server that loosens what it cannot index).
 - Bearer tokens: a missing, expired or revoked access token answers 401 `authError`; a token
   without the calendar scope answers 403 `insufficientPermissions`.
 - Push (developers.google.com/calendar/api/guides/push): `events.watch` (POST
@@ -230,6 +233,8 @@ class FakeGoogle:
         self.granted_scopes: tuple[str, ...] | None = None  # None: everything asked for
         self.calendar_page_size = 2
         self.events_page_size = 250
+        # events.list ignores `privateExtendedProperty` (see the module docstring).
+        self.loose_lookups = False
         self.requests: list[LoggedRequest] = []
         self.notifications: list[tuple[str, str, str]] = []  # (operation, event id, sendUpdates)
         self.calendars: dict[str, Calendar] = {}
@@ -404,11 +409,16 @@ class FakeGoogle:
                 return _event_id(event)
         raise KeyError(scenario_id)
 
-    def add_event(self, event: ScriptedEvent, *, calendar_id: str | None = None) -> str:
-        """Add an event as if created in Google Calendar; returns its id."""
+    def add_event(
+        self, event: ScriptedEvent, *, calendar_id: str | None = None, event_id: str | None = None
+    ) -> str:
+        """Add an event as if created in Google Calendar (with `event_id` where given);
+        returns its id."""
         with self._lock:
             calendar = self.calendars[calendar_id or self.email]
             resource = self._resource(event, calendar)
+            if event_id is not None:
+                resource["id"] = event_id
             calendar.events[resource["id"]] = resource
             self._touch(calendar, resource)
             return str(resource["id"])
@@ -689,6 +699,8 @@ class FakeGoogle:
                 return self._watch(request, calendar)
             case "events.insert":
                 return self._insert_event(request, calendar)
+            case "events.get":
+                return self._get_event(calendar, parts[3])
             case "events.patch":
                 return self._patch_event(request, calendar, parts[3])
             case "events.delete":
@@ -1017,10 +1029,12 @@ class FakeGoogle:
             deleted = query.get("showDeleted") == "true"
             low = _parse_instant(query["timeMin"]) if "timeMin" in query else None
             high = _parse_instant(query["timeMax"]) if "timeMax" in query else None
+            wanted = query.get("privateExtendedProperty")
             items = [
                 resource
                 for resource in self._listed(calendar, single, deleted=deleted)
                 if _in_window(resource, calendar, low, high)
+                and (wanted is None or self.loose_lookups or _carries(resource, wanted))
             ]
             tail = {"nextSyncToken": self._sync_token(calendar, single)}
         page, extra = self._page(request, items, self.events_page_size, tail)
@@ -1100,6 +1114,13 @@ class FakeGoogle:
         self.notifications.append(
             ("events.insert", event_id, request.query.get("sendUpdates", "false"))
         )
+        return Answer(200, json.loads(json.dumps(resource)))
+
+    def _get_event(self, calendar: Calendar, event_id: str) -> Answer:
+        # Deleted events are still returned (status "cancelled"), as Google does.
+        resource = calendar.events.get(event_id)
+        if resource is None:
+            raise _Refusal(_api_error(404, "notFound", "Not Found"))
         return Answer(200, json.loads(json.dumps(resource)))
 
     def _patch_event(self, request: Request, calendar: Calendar, event_id: str) -> Answer:
@@ -1239,7 +1260,9 @@ def _operation(request: Request) -> str:
     if parts[0] == "calendars" and parts[2:] == ["events", "watch"] and method == "POST":
         return "events.watch"
     if len(parts) == 4 and parts[0] == "calendars" and parts[2] == "events":
-        return {"PATCH": "events.patch", "DELETE": "events.delete"}.get(method, "unknown")
+        return {"GET": "events.get", "PATCH": "events.patch", "DELETE": "events.delete"}.get(
+            method, "unknown"
+        )
     return "unknown"
 
 
@@ -1392,10 +1415,24 @@ def _in_window(
     return (low is None or end > low) and (high is None or start < high)
 
 
+def _carries(resource: dict[str, Any], wanted: str) -> bool:
+    """Whether an event has the private extended property `name=value`."""
+    name, _, value = wanted.partition("=")
+    private = (resource.get("extendedProperties") or {}).get("private") or {}
+    return private.get(name) == value
+
+
 def _event_fields(body: dict[str, Any], calendar: Calendar) -> dict[str, Any]:
     """The writable fields of an insert or patch body, stored as Google stores them."""
     fields: dict[str, Any] = {}
-    for key in ("summary", "description", "location", "transparency", "visibility"):
+    for key in (
+        "summary",
+        "description",
+        "location",
+        "transparency",
+        "visibility",
+        "extendedProperties",
+    ):
         if key in body:
             fields[key] = body[key]
     for key in ("start", "end"):

@@ -34,7 +34,8 @@ Graph, under `/v1.0` (bearer tokens issued above; expired or unknown ones get 40
   `$skiptoken`, `@odata.deltaLink` with `$deltatoken`, `@removed` items, 410
   `SyncStateNotFound` for tokens it no longer knows), where `{calendar}` is `/me/calendar`,
   `/me/calendars/{id}` or `/users/{address}/calendar`.
-- `{calendar}/events`: GET with a `singleValueExtendedProperties/Any(...)` filter, POST
+- `{calendar}/events`: GET with a `singleValueExtendedProperties/Any(...)` filter (with
+  `$select` and the property `$expand`ed; `loose_lookups` ignores the filter), POST
   (honouring `transactionId`: a repeated transaction returns the first event), PATCH and
   DELETE `{calendar}/events/{id}` (404 `ErrorItemNotFound`).
 - Times honour `Prefer: outlook.timezone` (UTC by default, `dateTime` with 7 fractional
@@ -1258,6 +1259,9 @@ class FakeMicrosoft:
         return items
 
     def _find_events(self, request: Request, calendar: FakeCalendar) -> Answer:
+        """The key look-up: a `singleValueExtendedProperties/Any(...)` filter, `$select` and
+        `$expand=singleValueExtendedProperties($filter=id eq '...')` as Graph honours them;
+        with `loose_lookups`, the filter is ignored and every event comes back."""
         match = re.fullmatch(
             r"singleValueExtendedProperties/Any\(ep: ep/id eq '(.+?)' and ep/value eq '(.*)'\)",
             request.query.get("$filter", ""),
@@ -1265,12 +1269,28 @@ class FakeMicrosoft:
         if match is None:
             return _graph_error(400, "ErrorInvalidUrlQueryFilter", "Unsupported filter.")
         property_id, value = match.group(1), match.group(2).replace("''", "'")
-        found = [
-            {"id": e.id}
-            for e in self.calendar_events(calendar.id)
-            if e.extended.get(property_id.lower()) == value
-        ]
-        return Answer(200, {"value": found[:1]})
+        expand = re.fullmatch(
+            r"singleValueExtendedProperties\(\$filter=id eq '(.+?)'\)",
+            request.query.get("$expand", ""),
+        )
+        selected = [f for f in request.query.get("$select", "").split(",") if f]
+        zone = ZoneInfo("UTC")
+        found = []
+        for event in self.calendar_events(calendar.id):
+            if not self.loose_lookups and event.extended.get(property_id.lower()) != value:
+                continue
+            wire = self._wire_event(event, zone)
+            item = {k: v for k, v in wire.items() if k == "id" or not selected or k in selected}
+            if expand is not None:
+                expanded = expand.group(1)
+                item["singleValueExtendedProperties"] = (
+                    [{"id": expanded, "value": event.extended[expanded.lower()]}]
+                    if expanded.lower() in event.extended
+                    else []
+                )
+            found.append(item)
+        top = int(request.query.get("$top", "10"))
+        return Answer(200, {"value": found[:top]})
 
     def _create_event(self, request: Request, calendar: FakeCalendar, zone: ZoneInfo) -> Answer:
         if not calendar.can_edit:

@@ -20,10 +20,11 @@ import anyio
 import httpx
 
 from slotgraph.providers.base import CalendarClient
+from slotgraph.providers.google import event_id_for
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.google import FakeGoogle
 from tests.fakes.microsoft import EMAIL, FakeMicrosoft
-from tests.fakes.scenario import ScriptedEvent
+from tests.fakes.scenario import ScriptedEvent, utc
 from tests.helpers.exchange import client_for
 from tests.helpers.google import google_client
 from tests.helpers.microsoft import SecretBox, connect, oauth_for
@@ -88,6 +89,16 @@ class Harness(Protocol):
     def expire_cursors(self) -> None:
         """The server forgets every sync cursor it gave out."""
         ...
+
+    def squat(self, key: str) -> str:
+        """An unrelated event, not written with `key`, sits where the adapter's look-up of
+        `key` searches, and that look-up ignores its filter (a server that loosens it):
+        the event holds the id the key derives (Google) and every key look-up answers every
+        event. Returns the unrelated event's id."""
+        ...
+
+
+SQUATTER = ScriptedEvent("squatter", "Host's own meeting", utc(13, 9), utc(13, 10))
 
 
 class _Knobs(Protocol):
@@ -178,6 +189,10 @@ class GoogleHarness(_NamedOperations):
     def expire_cursors(self) -> None:
         self.fake.expire_sync_tokens()
 
+    def squat(self, key: str) -> str:
+        self.fake.loose_lookups = True
+        return self.fake.add_event(SQUATTER, event_id=event_id_for(key))
+
 
 @dataclass
 class MicrosoftHarness:
@@ -258,6 +273,10 @@ class MicrosoftHarness:
     def expire_cursors(self) -> None:
         self.fake.expire_delta_tokens()
 
+    def squat(self, key: str) -> str:
+        self.fake.loose_lookups = True
+        return self.fake.add_event(SQUATTER).id
+
 
 @dataclass
 class ExchangeHarness(_NamedOperations):
@@ -297,3 +316,7 @@ class ExchangeHarness(_NamedOperations):
 
     def expire_cursors(self) -> None:
         self.fake.expire_sync_states()
+
+    def squat(self, key: str) -> str:
+        self.fake.loose_lookups = True
+        return self.fake.add_event(SQUATTER).id

@@ -303,10 +303,14 @@ def view_events(
 
 
 def find_by_key(folder: Any, key: str) -> str | None:
-    for found in folder.filter(**{KEY_FIELD: key}).only("id"):
+    """The item written with `key` (FindItem restricted on the extended property), adopted
+    only when it carries the key: a server that ignores or loosens the restriction must not
+    hand us someone else's item."""
+    for found in folder.filter(**{KEY_FIELD: key}).only("id", KEY_FIELD):
         if isinstance(found, Exception):
             raise found
-        return str(found.id)
+        if getattr(found, KEY_FIELD, None) == key:
+            return str(found.id)
     return None
 
 

@@ -13,8 +13,12 @@ an old token is `CursorExpired`. Incremental answers are not limited to the wind
 event moved out of it is reported as removed.
 
 Idempotent creates: a retried insert with the id derived from the key answers `409 Conflict`
-and lands once. Every request carries `BearerAuth` (one refresh and resend on 401) and runs
-inside `errors.mapped`, retried by `with_retries` within its bounds.
+and lands once. An event is adopted only when it carries the key (`wire.carries_key`): on a
+409 the event holding the id is read and checked; when it is someone else's (or deleted), the
+key is looked up by its private extended property, every answer checked again (a server
+that loosens the filter must not hand us an unrelated event), and failing that the event is
+inserted with an id Google chooses. Every request carries `BearerAuth` (one refresh and
+resend on 401) and runs inside `errors.mapped`, retried by `with_retries` within its bounds.
 """
 
 from __future__ import annotations
@@ -47,7 +51,9 @@ from slotgraph.providers.busy import FreeBusyAnswer
 from slotgraph.providers.google import push
 from slotgraph.providers.google.errors import REVOKED_MESSAGE, free_busy_error, mapped
 from slotgraph.providers.google.wire import (
+    KEY_PROPERTY,
     calendar_info,
+    carries_key,
     event_body,
     event_id_for,
     overlaps,
@@ -170,8 +176,27 @@ class GoogleCalendarClient:
         return collected.result(start, end)
 
     async def create_event(self, calendar_id: str, draft: EventDraft) -> str:
+        key = draft.idempotency_key
+        if key:
+            event_id = event_id_for(key)
+            created = await self._insert(calendar_id, draft, event_id)
+            if created is not None:
+                return created
+            # 409: the id is taken, by an earlier attempt with this key or by something else.
+            if await self._event_carries_key(calendar_id, event_id, key):
+                return event_id
+            found = await self._find_by_key(calendar_id, key)
+            if found is not None:
+                return found
+        inserted = await self._insert(calendar_id, draft, None)
+        assert inserted is not None  # without an id of ours there is nothing to collide with
+        return inserted
+
+    async def _insert(
+        self, calendar_id: str, draft: EventDraft, event_id: str | None
+    ) -> str | None:
+        """events.insert, with `event_id` when given; None when that id is taken (409)."""
         body = event_body(draft)
-        event_id = event_id_for(draft.idempotency_key) if draft.idempotency_key else None
         if event_id is not None:
             body["id"] = event_id
         response = await self._send(
@@ -182,9 +207,39 @@ class GoogleCalendarClient:
             calendar_id=calendar_id,
             allow=frozenset({409}) if event_id is not None else frozenset(),
         )
-        if response.status_code == 409 and event_id is not None:
-            return event_id  # an earlier attempt with this key created it
+        if response.status_code == 409:
+            return None
         return str(response.json()["id"])
+
+    async def _event_carries_key(self, calendar_id: str, event_id: str, key: str) -> bool:
+        response = await self._send(
+            "GET",
+            f"/calendars/{segment(calendar_id)}/events/{segment(event_id)}",
+            calendar_id=calendar_id,
+            allow=frozenset({404, 410}),
+        )
+        return response.status_code == 200 and carries_key(response.json(), key)
+
+    async def _find_by_key(self, calendar_id: str, key: str) -> str | None:
+        """The live event carrying `key`, by its private extended property, checked."""
+        page: str | None = None
+        while True:
+            params = {"privateExtendedProperty": f"{KEY_PROPERTY}={key}", "maxResults": "250"}
+            if page:
+                params["pageToken"] = page
+            response = await self._send(
+                "GET",
+                f"/calendars/{segment(calendar_id)}/events",
+                params=params,
+                calendar_id=calendar_id,
+            )
+            body = response.json()
+            for item in body.get("items") or ():
+                if carries_key(item, key):
+                    return str(item["id"])
+            page = body.get("nextPageToken")
+            if not page:
+                return None
 
     async def update_event(self, calendar_id: str, event_id: str, draft: EventDraft) -> None:
         response = await self._send(

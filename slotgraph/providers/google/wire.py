@@ -5,7 +5,9 @@ the same C4 rules as for the other providers: `transparency: transparent` and
 working-location events are free, out-of-office events busy, the owner's own
 `responseStatus` gives the response; private and confidential events carry no title.
 Idempotent creates: the event id is derived from `EventDraft.idempotency_key` (Google lets
-the client choose ids in base32hex).
+the client choose ids in base32hex), and the key itself is stored in a private extended
+property (`KEY_PROPERTY`), so an event found by id or by that property is adopted only when
+it carries the key (`carries_key`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from slotgraph.providers.base import (
     Response,
     ShowAs,
 )
+
+# The private extended property holding Slotgraph's idempotency key (invisible to attendees).
+KEY_PROPERTY: Final = "slotgraphIdempotencyKey"
 
 _ACCESS: Final = {
     "owner": Access.OWNER,
@@ -144,4 +149,13 @@ def event_body(draft: EventDraft) -> dict[str, Any]:
         body["location"] = draft.location
     if draft.transparent:
         body["transparency"] = "transparent"
+    if draft.idempotency_key:
+        body["extendedProperties"] = {"private": {KEY_PROPERTY: draft.idempotency_key}}
     return body
+
+
+def carries_key(resource: Mapping[str, Any], key: str) -> bool:
+    """Whether a found event is the one written with `key`: it carries the key in its
+    private extended property and is not deleted (Google keeps deleted events' ids)."""
+    private = (resource.get("extendedProperties") or {}).get("private") or {}
+    return private.get(KEY_PROPERTY) == key and resource.get("status") != "cancelled"

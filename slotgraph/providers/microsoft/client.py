@@ -16,7 +16,8 @@ point at the configured Graph base URL, so a bearer token is never sent elsewher
 
 Writes. Creates carry Graph's `transactionId` (Graph drops a retried POST of the same
 transaction) and the key in a single-value extended property, looked up before creating, so a
-create retried later (an outbox retry) lands once too. Deleting a gone event is not an error.
+create retried later (an outbox retry) lands once too; a found event is adopted only when it
+carries the key (`wire.carries_key`). Deleting a gone event is not an error.
 
 Requests go through `graph.Graph` (bearer auth with one refresh and resend on 401, the
 mailbox's concurrency gate, retries, failures mapped once by `errors.mapped`).
@@ -58,6 +59,7 @@ from slotgraph.providers.microsoft.graph import PAGE_SIZE, Graph
 from slotgraph.providers.microsoft.wire import (
     SHOW_AS,
     calendar_info,
+    carries_key,
     event_body,
     graph_utc,
     instant,
@@ -355,23 +357,24 @@ class MicrosoftCalendarClient:
         ]
 
     async def _find_by_key(self, calendar_id: str, key: str) -> str | None:
+        """The event written with `key`: looked up by the extended property, and adopted only
+        when what came back carries the key (the property, expanded, or the transactionId),
+        so a server that ignores or loosens the filter cannot hand us someone else's event."""
         literal = key.replace("'", "''")
-        response = await self._graph.request(
-            "GET",
-            f"{self._calendar_path(calendar_id)}/events",
-            params={
-                "$filter": (
-                    f"singleValueExtendedProperties/Any(ep: ep/id eq '{KEY_PROPERTY}' "
-                    f"and ep/value eq '{literal}')"
-                ),
-                "$select": "id",
-                "$top": "1",
-            },
-            calendar_id=calendar_id,
-        )
-        assert response is not None
-        found = response.json().get("value") or []
-        return str(found[0]["id"]) if found else None
+        params = {
+            "$filter": (
+                f"singleValueExtendedProperties/Any(ep: ep/id eq '{KEY_PROPERTY}' "
+                f"and ep/value eq '{literal}')"
+            ),
+            "$select": "id,transactionId",
+            "$expand": f"singleValueExtendedProperties($filter=id eq '{KEY_PROPERTY}')",
+            "$top": "10",
+        }
+        url = f"{self._calendar_path(calendar_id)}/events"
+        async for item in self._graph.items(url, params, calendar_id=calendar_id):
+            if carries_key(item, KEY_PROPERTY, key):
+                return str(item["id"])
+        return None
 
     def _calendar_path(self, calendar_id: str) -> str:
         if not is_mailbox(calendar_id):

@@ -101,6 +101,15 @@ def calendar_info(
     )
 
 
+def carries_key(item: Mapping[str, Any], property_id: str, key: str) -> bool:
+    """Whether a found event was written with `key`: its expanded single-value extended
+    property (ids compare without case, as Graph normalises them) or its transactionId."""
+    for prop in item.get("singleValueExtendedProperties") or ():
+        if str(prop.get("id", "")).lower() == property_id.lower() and prop.get("value") == key:
+            return True
+    return item.get("transactionId") == key[:255]
+
+
 def zone_name(name: str) -> str | None:
     """An IANA zone for a Graph zone name (IANA or Windows), if known."""
     if not name:

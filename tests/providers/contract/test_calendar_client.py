@@ -60,6 +60,27 @@ async def test_a_create_retried_after_a_lost_answer_lands_once(harness: Harness)
     ]
 
 
+async def test_a_create_never_adopts_an_event_that_does_not_carry_its_key(
+    harness: Harness,
+) -> None:
+    client = harness.client(timeout=TIMEOUT)
+    # Where the key look-up searches sits the host's own meeting, and the look-up ignores
+    # its filter: adopting what it answers would attach the booking to that meeting.
+    foreign = harness.squat("booking-2")
+
+    event_id = await client.create_event(harness.calendar_id, draft("booking-2"))
+
+    assert event_id != foreign
+    assert await client.create_event(harness.calendar_id, draft("booking-2")) == event_id
+    day = await client.list_changes(
+        harness.calendar_id, None, window_start=utc(12, 0), window_end=utc(14, 0)
+    )
+    assert sorted((e.remote_id == event_id, e.title) for e in day.changed) == [
+        (False, "Host's own meeting"),
+        (True, "Intro call"),
+    ]
+
+
 async def test_creating_the_tasks_calendar_twice_yields_one(harness: Harness) -> None:
     client = harness.client(timeout=TIMEOUT)
     created = await client.create_calendar("Slotgraph tasks")
