@@ -26,8 +26,8 @@ What it answers (SOAP 1.1 over plain HTTP: exchangelib accepts an `http://` serv
 - `GetUserConfiguration` for the mailbox time zone (`OWA.UserOptions` on the root folder, or the
   `WorkHours` configuration of the calendar folder), and autodiscover's `GetUserSettings`.
 - Basic authentication: no `Authorization` header or a wrong password answers 401.
-- Scriptable failures (`fail`): `ErrorServerBusy` with `BackOffMilliseconds`, HTTP 503, or a
-  reply slower than the client's timeout.
+- Scriptable failures (`fail`): `ErrorServerBusy` with `BackOffMilliseconds`, HTTP 503, a
+  SOAP fault with any EWS error code, or a reply slower than the client's timeout.
 
 Autodiscover: exchangelib 5.6 only runs autodiscover against `https://<domain>/...` on port 443
 after resolving names with dnspython, which a loopback test cannot serve. Tests therefore seed
@@ -203,11 +203,12 @@ class FakeFolder:
 @dataclass(slots=True)
 class Failure:
     operation: str | None
-    kind: Literal["busy", "http503", "slow"]
+    kind: Literal["busy", "http503", "slow", "refuse"]
     remaining: int | None
     back_off_ms: int | None
     delay: float
     after: int = 0  # matching requests still let through before failing
+    code: str = "ErrorInternalServerError"  # the SOAP fault of `refuse`
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,20 +423,21 @@ class FakeExchange:
 
     def fail(
         self,
-        kind: Literal["busy", "http503", "slow"] = "busy",
+        kind: Literal["busy", "http503", "slow", "refuse"] = "busy",
         *,
         operation: str | None = None,
         times: int | None = 1,
         back_off_ms: int | None = None,
         delay: float = 5.0,
         after: int = 0,
+        code: str = "ErrorInternalServerError",
     ) -> None:
         """The next `times` requests (every request when None) for `operation` (any when None)
         fail, once `after` of them went through: `busy` answers ErrorServerBusy (with
         BackOffMilliseconds when given), `http503` a bare 503, `slow` answers only after
-        `delay` seconds."""
+        `delay` seconds, `refuse` the SOAP fault `code` (any EWS error code)."""
         with self._lock:
-            self._failures.append(Failure(operation, kind, times, back_off_ms, delay, after))
+            self._failures.append(Failure(operation, kind, times, back_off_ms, delay, after, code))
 
     def fail_next(
         self,
@@ -629,6 +631,8 @@ class FakeExchange:
                     "The server cannot service this request right now. Try again later.",
                     back_off_ms=failure.back_off_ms,
                 )
+            if failure is not None and failure.kind == "refuse":
+                raise SoapFault(failure.code, "Scripted refusal.")
             if path == AUTODISCOVER_PATH:
                 if operation != "GetUserSettings":
                     raise SoapFault("ErrorInvalidRequest", "Unsupported autodiscover request.")

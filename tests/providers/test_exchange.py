@@ -273,6 +273,24 @@ async def test_mailbox_zone_falls_back_to_working_hours_then_utc(
     assert info.time_zone == expected
 
 
+@pytest.mark.parametrize(
+    "code", ["ErrorInternalServerError", "ErrorInvalidRequest", "ErrorSchemaValidation", "503"]
+)
+async def test_a_failing_optional_look_up_falls_back_and_connect_succeeds(
+    limiter: anyio.CapacityLimiter, code: str
+) -> None:
+    # The mailbox zone is optional: whatever its look-ups fail with, connect goes on in UTC.
+    with FakeExchange() as fake:
+        if code == "503":
+            fake.fail("http503", operation="GetUserConfiguration", times=None)
+        else:
+            fake.fail("refuse", operation="GetUserConfiguration", times=None, code=code)
+        info = await connect_exchange(creds_for(fake), limiter=limiter, timeout=TIMEOUT)
+        looked_up = fake.operations("GetUserConfiguration", status=None)
+    assert info.time_zone == "UTC"
+    assert looked_up
+
+
 async def test_password_never_reaches_logs_reprs_or_messages(
     fake: FakeExchange, limiter: anyio.CapacityLimiter, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -263,6 +263,15 @@ async def test_mailbox_zone_falls_back_to_utc_when_graph_will_not_tell(
     assert {c.time_zone for c in calendars} == {"UTC"}
 
 
+async def test_a_failing_mailbox_zone_look_up_falls_back_to_utc(
+    oauth: MicrosoftOAuth, box: SecretBox, fake: FakeMicrosoft
+) -> None:
+    # Optional: a look-up that fails in any other way does not fail the listing either.
+    fake.fail(400, path="mailboxSettings", code="ErrorInvalidRequest")
+    calendars = await oauth.client(box, EMAIL).list_calendars()
+    assert {c.time_zone for c in calendars} == {"UTC"}
+
+
 async def test_free_busy_asks_get_schedule_for_the_mailbox_in_utc(
     client: CalendarClient, fake: FakeMicrosoft
 ) -> None:

@@ -142,8 +142,12 @@ def client_error(error: Exception, *, calendar_id: str | None) -> ProviderError:
         return ProviderError("Exchange could not find the mailbox or folder.")
     if isinstance(error, (ErrorInvalidServerVersion, ErrorInvalidSchemaVersionForMailboxVersion)):
         return ServerUnsupported(f"Slotgraph needs {MIN_BUILD_TEXT} or newer.")
-    if isinstance(error, (*_TRANSIENT, TransportError, requests.RequestException, OSError)):
+    if isinstance(error, (TransportError, requests.RequestException, OSError)):
         return TransientError("Exchange could not be reached; try again later.")
+    if isinstance(error, _TRANSIENT):
+        return TransientError(
+            f"Exchange had a temporary problem ({type(error).__name__}); try again later."
+        )
     if isinstance(error, EWSError):
         return ProviderError(f"Exchange refused the request ({type(error).__name__}).")
     return ProviderError(f"The Exchange call failed ({type(error).__name__}).")

@@ -241,12 +241,22 @@ def mailbox_zone(account: Any) -> str:
 
 
 def _configuration_value(account: Any, name: str, folder: Any, properties: str) -> str | None:
+    """One optional look-up: whatever it fails with (a missing setting, a refusal, a server
+    or network fault) only means "unknown", logged with its cause; the caller falls back."""
     try:
         configuration = GetUserConfiguration(account=account).get(
             user_configuration_name=UserConfigurationNameMNS(name=name, folder=folder),
             properties=properties,
         )
     except (ErrorItemNotFound, ErrorFolderNotFound, ErrorAccessDenied):
+        return None
+    except Exception as error:  # optional: exchangelib and requests raise many types
+        log.warning(
+            "exchange_optional_lookup_failed",
+            lookup=name,
+            email=account.primary_smtp_address,
+            cause=type(error).__name__,
+        )
         return None
     if properties == "Dictionary":
         value = (configuration.dictionary or {}).get("timezone")

@@ -35,6 +35,7 @@ import structlog
 
 from slotgraph.providers.base import (
     Access,
+    AccessRevoked,
     CalendarGone,
     ChangeSet,
     CursorExpired,
@@ -297,11 +298,18 @@ class MicrosoftCalendarClient:
     # reads ------------------------------------------------------------------------------
 
     async def _zone(self) -> str:
-        """The mailbox's IANA zone (mailboxSettings), read once; UTC when Graph will not say."""
+        """The mailbox's IANA zone (mailboxSettings), read once; UTC when Graph will not say
+        (refused, unknown, or the look-up failed: it is optional, a revoked grant aside)."""
         if self._time_zone is None:
-            response = await self._graph.request(
-                "GET", f"{self._base}/me/mailboxSettings", tolerate=(403, 404)
-            )
+            try:
+                response = await self._graph.request(
+                    "GET", f"{self._base}/me/mailboxSettings", tolerate=(403, 404)
+                )
+            except AccessRevoked:
+                raise
+            except ProviderError as error:  # optional: any other failure means "unknown"
+                log.warning("microsoft_mailbox_zone_lookup_failed", cause=type(error).__name__)
+                response = None
             name = response.json().get("timeZone") if response is not None else None
             zone = zone_name(str(name)) if name else None
             if zone is None:
