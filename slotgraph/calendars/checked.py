@@ -5,7 +5,8 @@ them).
 S12 and C45: on each connection, its primary calendar always, and every availability
 calendar the user chose. C5: a connection with scheduling pages off is not used for
 booking at all. A checked calendar whose access was lost stays checked: it stops booking
-with the user (S13) until they remove it (the "X") or regain access.
+with the user (S13) until they remove it (the "X") or regain access, which the next
+successful read of it notices (C27: `lost_checked_calendars`).
 """
 
 from __future__ import annotations
@@ -83,6 +84,19 @@ async def checked_calendars(
         row for row in rows if is_checked(row, chosen) and row.status is CalendarStatus.CONNECTED
     ]
     return checked, [row for row in rows if row not in checked]
+
+
+async def lost_checked_calendars(
+    session: AsyncSession, connection: CalendarConnection
+) -> list[RemoteCalendar]:
+    """The connection's checked calendars marked ACCESS_LOST: still read, so that access
+    regained at the provider ends the loss (C27)."""
+    chosen = await _chosen(session, connection.user_id)
+    return [
+        row
+        for row in await _calendars(session, connection.id)
+        if is_checked(row, chosen) and row.status is CalendarStatus.ACCESS_LOST
+    ]
 
 
 async def booking_calendars(

@@ -1,10 +1,15 @@
-"""Lost access (C2, S13), written once for the use cases and the workers.
+"""Lost access (C2, S13) and its end (C27), written once for the use cases and the workers.
 
 Two things can be lost. A revoked grant marks the whole connection ACCESS_LOST
 (`mark_access_lost`); a calendar deleted or unshared at the provider marks that one calendar
 ACCESS_LOST (`mark_calendars_lost`). Either way booking with the user stops (S13) until
 they reconnect, regain access, or remove the calendar from their availability calendars
 (the "X"); the host's pages and the connection's watchers hear of it after commit.
+
+C27: a calendar lost because of a provider answer is still read (by the sync engine and by
+availability's live reads), and the first read that succeeds makes it CONNECTED again
+(`mark_calendars_regained`, `calendars_regained`): booking works again without reconnecting.
+A revoked grant is not a provider answer about a calendar: the connection needs a reconnect.
 """
 
 from __future__ import annotations
@@ -89,3 +94,40 @@ async def calendars_lost(
     async with sessionmaker.begin() as session:
         await mark_calendars_lost(session, calendar_ids)
     await publish_host_changed(pubsub, sessionmaker, host_user_id)
+
+
+async def mark_calendars_regained(
+    session: AsyncSession, calendar_ids: Collection[int]
+) -> list[int]:
+    """C27: lost calendars a read has just succeeded on become CONNECTED again, in the
+    caller's transaction. Returns the ids that were ACCESS_LOST; the caller tells the host's
+    pages after commit (`calendars_regained` does both)."""
+    if not calendar_ids:
+        return []
+    changed = await session.execute(
+        update(RemoteCalendar)
+        .where(
+            RemoteCalendar.id.in_(calendar_ids),
+            RemoteCalendar.status == CalendarStatus.ACCESS_LOST,
+        )
+        .values(status=CalendarStatus.CONNECTED)
+        .returning(RemoteCalendar.id)
+    )
+    regained = sorted(changed.scalars())
+    if regained:
+        log.info("calendar access regained", calendar_ids=regained)
+    return regained
+
+
+async def calendars_regained(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    pubsub: PubSub,
+    host_user_id: int,
+    calendar_ids: Collection[int],
+) -> None:
+    """`mark_calendars_regained` in a transaction of its own, then the host's pages are told
+    (when anything changed)."""
+    async with sessionmaker.begin() as session:
+        regained = await mark_calendars_regained(session, calendar_ids)
+    if regained:
+        await publish_host_changed(pubsub, sessionmaker, host_user_id)

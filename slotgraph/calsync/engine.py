@@ -13,8 +13,11 @@ Within a run:
 - `CursorExpired` (410 Gone, an invalid sync state): the calendar's synced events are
   dropped and its window listed again in full, in the same run;
 - `CalendarGone` for one calendar: that calendar becomes ACCESS_LOST (C2) and the others sync
-  on; booking with the user stops until it is removed (S13);
+  on; booking with the user stops until it is removed (S13) or access comes back: a lost
+  calendar is still listed on every run, and one that lists in full is CONNECTED again (C27);
 - `AccessRevoked`: the connection becomes ACCESS_LOST through `clients.access_lost` (S13);
+- an item the adapter cannot read is skipped by the adapter (`ChangeSet.skipped`) and
+  counted on the connection (`skipped_items`) with the page it came in;
 - how the run ends, and the backoff after a failure, is `slotgraph.calsync.endings`.
 
 Concurrency: a run holds a lease on the connection (`slotgraph.calsync.leases`), renewed
@@ -36,8 +39,8 @@ import structlog
 from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert
 
-from slotgraph.calendars.checked import checked_calendars
-from slotgraph.calendars.lost_access import mark_calendars_lost
+from slotgraph.calendars.checked import checked_calendars, lost_checked_calendars
+from slotgraph.calendars.lost_access import mark_calendars_lost, mark_calendars_regained
 from slotgraph.calsync import endings, synced_events
 from slotgraph.calsync.context import LeaseLost, Outcome, SyncContext, call_hook
 from slotgraph.calsync.leases import claim, renew
@@ -128,13 +131,22 @@ class _Run:
     async def execute(self) -> Outcome:
         try:
             client = await self.ctx.clients.client(self.connection)
-            for calendar in await self._calendars():
+            checked, lost = await self._calendars()
+            for calendar in checked:
                 try:
                     await self._sync_calendar(client, calendar)
                 except CalendarGone as gone:
                     if gone.calendar_id != calendar.remote_id:
                         raise
                     await self._calendar_lost(calendar)
+            for calendar in lost:  # C27: read again; a success ends the loss
+                try:
+                    await self._sync_calendar(client, calendar)
+                except CalendarGone as gone:
+                    if gone.calendar_id != calendar.remote_id:
+                        raise
+                    continue
+                await self._calendar_regained(calendar)
         except LeaseLost:
             log.warning("sync lease lost", connection_id=self.connection.id)
             return Outcome.LEASE_LOST
@@ -153,14 +165,23 @@ class _Run:
 
     # calendars ---------------------------------------------------------------------------
 
-    async def _calendars(self) -> list[RemoteCalendar]:
+    async def _calendars(self) -> tuple[list[RemoteCalendar], list[RemoteCalendar]]:
         """The calendars availability checks on this connection (primary + availability
-        calendars, still reachable); synced data of the others is dropped."""
+        calendars, still reachable), and the checked ones marked lost (read again, C27);
+        synced data of the others is dropped."""
         async with self.ctx.sessionmaker.begin() as session:
             checked, others = await checked_calendars(session, self.connection)
             if others:
                 await synced_events.forget(session, [row.id for row in others])
-        return checked
+            lost = await lost_checked_calendars(session, self.connection)
+        return checked, lost
+
+    async def _calendar_regained(self, calendar: RemoteCalendar) -> None:
+        """C27: a lost calendar was read in full again: access is back."""
+        async with self.ctx.sessionmaker.begin() as session:
+            await renew(self.ctx, session, self.connection.id)
+            await mark_calendars_regained(session, [calendar.id])
+        self.busy_changed = True
 
     async def _calendar_lost(self, calendar: RemoteCalendar) -> None:
         """C2: the calendar was deleted or unshared at the provider."""
@@ -263,6 +284,12 @@ class _Run:
                 .where(CalendarSyncCursor.remote_calendar_id == calendar.id)
                 .values(**values)
             )
+            if changes.skipped:  # unreadable items cost themselves only; counted here
+                await session.execute(
+                    update(CalendarConnection)
+                    .where(CalendarConnection.id == self.connection.id)
+                    .values(skipped_items=CalendarConnection.skipped_items + len(changes.skipped))
+                )
         self.busy_changed |= changed or removed
         for name, value in values.items():
             setattr(state, name, value)

@@ -59,6 +59,8 @@ class CalendarConnection(Base):
     last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
     events_synced: Mapped[int] = mapped_column(Integer, default=0)
+    # Items the sync could not read and skipped, in total (slotgraph.providers.unreadable).
+    skipped_items: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
     disconnected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Sync scheduling (slotgraph.calsync.engine): due when `next_sync_at` has passed; NULL

@@ -177,12 +177,14 @@ class RemoteEvent:
 @dataclass(frozen=True, slots=True)
 class ChangeSet:
     """A page of changes since a cursor: changed or new events, removed event ids, and
-    the cursor to pass next time (None while more pages follow in `next_page`)."""
+    the cursor to pass next time (None while more pages follow in `next_page`). `skipped`:
+    ids of items the adapter could not read (`slotgraph.providers.unreadable`)."""
 
     changed: tuple[RemoteEvent, ...]
     removed: tuple[str, ...]
     next_cursor: str | None
     next_page: str | None = None
+    skipped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,7 +37,7 @@ from sqlalchemy import select
 from slotgraph.calendars import busy_cache
 from slotgraph.calendars.checked import booking_calendars
 from slotgraph.calendars.clients import client_for
-from slotgraph.calendars.lost_access import calendars_lost, mark_access_lost
+from slotgraph.calendars.lost_access import calendars_lost, calendars_regained, mark_access_lost
 from slotgraph.calendars.synced_busy import synced_busy
 from slotgraph.models import Booking, CalendarConnection, RemoteCalendar
 from slotgraph.models.enums import BookingStatus, CalendarStatus, ConnectionStatus
@@ -172,15 +172,18 @@ def slot_rules(page: SchedulingPage, host_zone: str, duration: int) -> SlotRules
 
 async def _calendars(session: AsyncSession, host_id: int) -> list[_Calendars]:
     """Per usable connection, the remote calendars to check (primary + availability);
-    raises HostAccessLostError when any of them, or its grant, was lost (S13, C2)."""
+    raises HostAccessLostError when a grant was lost (S13, C2). Calendars marked lost are
+    kept: they are read live, and a read that succeeds ends the loss (C27)."""
     result = []
     for connection, checked in await booking_calendars(session, host_id):
-        if connection.status is ConnectionStatus.ACCESS_LOST or any(
-            c.status is CalendarStatus.ACCESS_LOST for c in checked
-        ):
+        if connection.status is ConnectionStatus.ACCESS_LOST:
             raise HostAccessLostError(_LOST)
         result.append(_Calendars(connection, checked))
     return result
+
+
+def _lost(group: _Calendars) -> set[int]:
+    return {c.id for c in group.calendars if c.status is CalendarStatus.ACCESS_LOST}
 
 
 _LOST = (
@@ -222,6 +225,7 @@ async def _live_busy(
     """One connection's calendars read live (and stored in the busy cache); calendars that
     failed transiently are answered from a fresh enough cached read, or not at all."""
     by_remote_id = {c.remote_id: c.id for c in group.calendars}
+    lost = _lost(group)
     transient: list[int] = []
     read: dict[int, list[Interval]] = {}
     try:
@@ -257,6 +261,10 @@ async def _live_busy(
             for remote_id, spans in answer.busy.items()
             if remote_id in by_remote_id and remote_id not in answer.errors
         }
+        if lost & set(read):  # C27: the provider answers again for a lost calendar
+            await calendars_regained(
+                services.sessionmaker, services.pubsub, group.connection.user_id, lost & set(read)
+            )
         async with services.sessionmaker.begin() as session:
             await busy_cache.store(
                 session,
@@ -267,6 +275,8 @@ async def _live_busy(
                 keep_since=now - services.busy_cache.longest,
             )
     busy = [span for spans in read.values() for span in spans]
+    if lost & set(transient):  # still unknown whether access is back: still lost (S13)
+        raise HostAccessLostError(_LOST)
     if transient:
         async with services.sessionmaker() as session:
             cached = await busy_cache.lookup(
@@ -313,7 +323,11 @@ async def calendar_busy(
         groups = await _calendars(session, host_id)
         offline = not groups
         if groups and not live:
-            groups, busy = await _listing_busy(services, session, groups, start, end, now)
+            # A calendar marked lost is never answered from stored copies: read it live.
+            probed = [group for group in groups if _lost(group)]
+            rest = [group for group in groups if not _lost(group)]
+            rest, busy = await _listing_busy(services, session, rest, start, end, now)
+            groups = [*rest, *probed]
         for group in groups:
             clients.append(await _client(services, session, group.connection))
     for group, client in zip(groups, clients, strict=True):

@@ -348,6 +348,11 @@ class FakeExchange:
         self.no_data_mailboxes: set[str] = set()
         # FindItem ignores its restriction (a server that loosens what it cannot index).
         self.loose_lookups = False
+        # All-day items say IsAllDayEvent even when the shape did not ask for it (servers do
+        # add properties): exchangelib then hands their start and end over as dates.
+        self.announce_all_day = False
+        # Item ids whose answer is broken (no End): an item the adapter cannot read.
+        self.unreadable: set[str] = set()
         self._lock = threading.RLock()
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
@@ -883,7 +888,7 @@ class FakeExchange:
             "item:Subject": item.subject,
             "item:Sensitivity": item.sensitivity,
             "calendar:Start": _utc(start),
-            "calendar:End": _utc(end),
+            "calendar:End": None if item.id in self.unreadable else _utc(end),
             "calendar:IsAllDayEvent": _bool(item.all_day),
             "calendar:LegacyFreeBusyStatus": self._busy_type(item),
             "calendar:Location": item.location,
@@ -894,7 +899,8 @@ class FakeExchange:
             "calendar:MyResponseType": item.my_response,
         }
         for uri, value in values.items():
-            if not shape.wants(uri):
+            announced = uri == "calendar:IsAllDayEvent" and item.all_day and self.announce_all_day
+            if not shape.wants(uri) and not announced:
                 continue
             name = uri.split(":", 1)[1]
             if uri == "item:ParentFolderId":

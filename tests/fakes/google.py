@@ -235,6 +235,9 @@ class FakeGoogle:
         self.events_page_size = 250
         # events.list ignores `privateExtendedProperty` (see the module docstring).
         self.loose_lookups = False
+        # Event ids listed with a `start` that has neither `date` nor `dateTime`: items the
+        # adapter cannot read.
+        self.unreadable: set[str] = set()
         self.requests: list[LoggedRequest] = []
         self.notifications: list[tuple[str, str, str]] = []  # (operation, event id, sendUpdates)
         self.calendars: dict[str, Calendar] = {}
@@ -1049,9 +1052,15 @@ class FakeGoogle:
                 "accessRole": calendar.access_role,
                 "defaultReminders": [],
                 **extra,
-                "items": json.loads(json.dumps(page)),
+                "items": [self._listed_item(resource) for resource in page],
             },
         )
+
+    def _listed_item(self, resource: dict[str, Any]) -> dict[str, Any]:
+        item: dict[str, Any] = json.loads(json.dumps(resource))
+        if item["id"] in self.unreadable and item.get("status") != "cancelled":
+            item["start"] = {"timeZone": self.time_zone}
+        return item
 
     def _listed(self, calendar: Calendar, single: bool, *, deleted: bool) -> list[dict[str, Any]]:
         """What a listing shows: instances with `singleEvents`, else masters plus their

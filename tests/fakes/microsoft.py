@@ -259,6 +259,8 @@ class FakeMicrosoft:
         self.other_mailboxes: set[str] = set()
         # Calendar listings without `isDefaultCalendar` (the property is optional).
         self.omit_default_flag = False
+        # Event ids answered with an unreadable `start` (an item the adapter cannot read).
+        self.unreadable: set[str] = set()
         # Key look-ups (`$filter` on events) ignore their filter: every event of the calendar
         # comes back, as from a server that ignores or loosens an unsupported filter.
         self.loose_lookups = False
@@ -1157,7 +1159,9 @@ class FakeMicrosoft:
             "originalStartTimeZone": event.zone,
             "originalEndTimeZone": event.zone,
             "responseStatus": {"response": event.response, "time": "0001-01-01T00:00:00Z"},
-            "start": _wire_time(event.start, zone),
+            "start": {"dateTime": "", "timeZone": "UTC"}
+            if event.id in self.unreadable
+            else _wire_time(event.start, zone),
             "end": _wire_time(event.end, zone),
             "location": {"displayName": event.location},
             "attendees": event.attendees,

@@ -7,15 +7,21 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from starlette.applications import Starlette
 
-from slotgraph.models import Booking, CalendarConnection, Contact
-from slotgraph.models.enums import BookingStatus, ConnectionStatus
+from slotgraph.models import (
+    AvailabilityCalendar,
+    Booking,
+    CalendarConnection,
+    Contact,
+    RemoteCalendar,
+)
+from slotgraph.models.enums import BookingStatus, CalendarStatus, ConnectionStatus
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.scenario import utc
 from tests.helpers.accounts import Factory
-from tests.helpers.connections import connect_exchange
+from tests.helpers.connections import connect_exchange, exchange_host
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.pages import (
     SLOTS,
@@ -154,3 +160,44 @@ async def test_lost_access_makes_the_page_unavailable(
         },
     )
     assert result["data"]["availableSlots"]["reason"] == "HOST_ACCESS_LOST"
+
+
+async def test_a_lost_calendar_that_answers_again_takes_bookings_again(
+    gql: GraphQLClient, factory: Factory, exchange: FakeExchange, sessionmaker: Any
+) -> None:
+    # C27: access lost because of a provider answer ends with the first read that succeeds.
+    ada = await exchange_host(gql, factory, exchange)
+    slug = await make_page(gql, ada, timeZone="America/New_York", bookingWindowDays=30)
+    async with sessionmaker.begin() as session:
+        offsite = (
+            await session.execute(
+                select(RemoteCalendar).where(RemoteCalendar.remote_id == "AAMkFolder-team-offsite")
+            )
+        ).scalar_one()
+        session.add(
+            AvailabilityCalendar(
+                account_id=ada.account.id, user_id=ada.user.id, remote_calendar_id=offsite.id
+            )
+        )
+    folder = exchange.folders[offsite.remote_id]
+    start = dt.datetime.combine(next_monday(), dt.time(), dt.UTC)
+    window = {
+        "slug": slug,
+        "start": start.isoformat(),
+        "end": (start + dt.timedelta(days=1)).isoformat(),
+        "tz": "UTC",
+    }
+    exchange.remove_calendar(offsite.remote_id)  # unshared at the provider (C2)
+    lost = await gql(SLOTS, window)
+    assert lost["data"]["availableSlots"]["reason"] == "HOST_ACCESS_LOST"
+    again = await gql(SLOTS, window)
+    assert again["data"]["availableSlots"]["reason"] == "HOST_ACCESS_LOST"
+
+    exchange.folders[offsite.remote_id] = folder  # shared again
+    back = await gql(SLOTS, window)
+
+    assert back["data"]["availableSlots"]["__typename"] == "AvailableSlots"
+    async with sessionmaker() as session:
+        row = await session.get(RemoteCalendar, offsite.id)
+    assert row is not None
+    assert row.status is CalendarStatus.CONNECTED

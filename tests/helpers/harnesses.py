@@ -97,6 +97,11 @@ class Harness(Protocol):
         event. Returns the unrelated event's id."""
         ...
 
+    def seed_unreadable(self, event: ScriptedEvent) -> str:
+        """Put one more event on the primary calendar whose answer the adapter cannot read
+        (a time missing, in the provider's own terms); its id."""
+        ...
+
 
 SQUATTER = ScriptedEvent("squatter", "Host's own meeting", utc(13, 9), utc(13, 10))
 
@@ -193,6 +198,11 @@ class GoogleHarness(_NamedOperations):
         self.fake.loose_lookups = True
         return self.fake.add_event(SQUATTER, event_id=event_id_for(key))
 
+    def seed_unreadable(self, event: ScriptedEvent) -> str:
+        event_id = self.fake.add_event(event)
+        self.fake.unreadable.add(event_id)
+        return event_id
+
 
 @dataclass
 class MicrosoftHarness:
@@ -277,6 +287,11 @@ class MicrosoftHarness:
         self.fake.loose_lookups = True
         return self.fake.add_event(SQUATTER).id
 
+    def seed_unreadable(self, event: ScriptedEvent) -> str:
+        event_id = self.fake.add_event(event).id
+        self.fake.unreadable.add(event_id)
+        return event_id
+
 
 @dataclass
 class ExchangeHarness(_NamedOperations):
@@ -320,3 +335,8 @@ class ExchangeHarness(_NamedOperations):
     def squat(self, key: str) -> str:
         self.fake.loose_lookups = True
         return self.fake.add_event(SQUATTER).id
+
+    def seed_unreadable(self, event: ScriptedEvent) -> str:
+        event_id = self.fake.add_event(event).id
+        self.fake.unreadable.add(event_id)
+        return event_id

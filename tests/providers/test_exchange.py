@@ -63,7 +63,7 @@ from tests.fakes.scenario import (
     ScriptedEvent,
     utc,
 )
-from tests.helpers.events import as_pairs, changes_since, draft
+from tests.helpers.events import as_pairs, busy_of, changes_since, draft
 from tests.helpers.exchange import TIMEOUT, client_for, creds_for
 
 
@@ -445,6 +445,29 @@ async def test_a_full_listing_has_nothing_removed(
     # Busy time, cursor and private events of the full listing are the contract's.
     listing = await full_listing(client, fake.email)
     assert listing.removed == ()  # the cancelled occurrence is a deleted occurrence
+
+
+async def test_all_day_items_answered_as_dates_are_read_as_their_dates(
+    fake: FakeExchange, client: CalendarClient
+) -> None:
+    # The server says IsAllDayEvent unasked: exchangelib hands the items over as dates.
+    fake.announce_all_day = True
+    listing = await full_listing(client, fake.email)
+    assert listing.skipped == ()
+    assert busy_of(listing.changed) == list(EXPECTED_BUSY)  # C4: dates in the calendar's zone
+    offsite = next(e for e in listing.changed if e.remote_id == fake.item_id("offsite"))
+    assert (offsite.all_day, offsite.start, offsite.end) == (
+        True,
+        dt.datetime(2030, 3, 6, tzinfo=dt.UTC),
+        dt.datetime(2030, 3, 7, tzinfo=dt.UTC),
+    )
+    new = fake.add_event(ScriptedEvent("trip", "Trip", dt.date(2030, 3, 8), dt.date(2030, 3, 10)))
+    changes = await changes_since(client, fake.email, listing.next_cursor)
+    trip = next(e for e in changes.changed if e.remote_id == new.id)
+    assert (trip.start, trip.end) == (
+        dt.datetime(2030, 3, 8, tzinfo=dt.UTC),
+        dt.datetime(2030, 3, 10, tzinfo=dt.UTC),
+    )
 
 
 async def test_incremental_sync_reports_new_items_outside_the_window_as_removed(

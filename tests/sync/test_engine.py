@@ -391,6 +391,50 @@ async def test_deleted_availability_calendar_is_marked_access_lost_and_the_rest_
     assert await stored_busy(sessionmaker, host.sub, clock) is None
 
 
+async def test_a_lost_calendar_that_answers_again_is_connected_again_and_synced(
+    ctx: SyncContext,
+    host: Host,
+    fake: FakeExchange,
+    clock: Clock,
+    recorder: Recorder,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    folder = fake.folders[SUB_CALENDAR]
+    fake.remove_calendar(SUB_CALENDAR)
+    assert await sync_connection(ctx, host.connection.id) is Outcome.SYNCED
+    assert (await reload(sessionmaker, host.sub)).status is CalendarStatus.ACCESS_LOST
+
+    # Shared again at the provider: the next run reads it, and the loss ends (C27).
+    fake.folders[SUB_CALENDAR] = folder
+    fake.add_event(
+        ScriptedEvent("offsite-1", "Offsite prep", utc(6, 15), utc(6, 16)), folder_id=SUB_CALENDAR
+    )
+    recorder.busy.clear()
+    clock.advance(CONFIG.interval)
+    assert await sync_connection(ctx, host.connection.id) is Outcome.SYNCED
+
+    assert (await reload(sessionmaker, host.sub)).status is CalendarStatus.CONNECTED
+    assert await stored_busy(sessionmaker, host.sub, clock) == [(utc(6, 15), utc(6, 16))]
+    assert recorder.busy == [host.connection.user_id]  # the host's pages hear of it
+
+
+async def test_an_item_the_adapter_cannot_read_is_skipped_counted_and_the_rest_synced(
+    ctx: SyncContext,
+    host: Host,
+    fake: FakeExchange,
+    clock: Clock,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    broken = fake.add_event(ScriptedEvent("broken", "Broken", utc(9, 15), utc(9, 16)))
+    fake.unreadable.add(broken.id)
+
+    assert await sync_connection(ctx, host.connection.id) is Outcome.SYNCED
+
+    row = await reload(sessionmaker, host.connection)
+    assert (row.sync_state, row.skipped_items) == (SyncState.SYNCED, 1)
+    assert await stored_busy(sessionmaker, host.primary, clock) == list(EXPECTED_BUSY)
+
+
 async def test_throttling_backs_off_honouring_retry_after_then_parks_after_max_attempts(
     ctx: SyncContext,
     host: Host,

@@ -129,6 +129,10 @@ class CalendarConnection(Node):
     events_synced: int = strawberry.field(
         description="Events held from the connection's synced calendars after the last sync."
     )
+    skipped_items: int = strawberry.field(
+        description="Calendar items the sync could not read and skipped (each is logged "
+        "with its id), in total since the connection was made; the rest synced."
+    )
     next_sync_at: dt.datetime | None = strawberry.field(
         description="When the next automatic sync is due; null while retries are parked "
         "(after repeated failures or lost access): run syncCalendarConnection."
@@ -156,6 +160,7 @@ class CalendarConnection(Node):
             last_synced_at=row.last_synced_at,
             last_error=row.last_error,
             events_synced=row.events_synced,
+            skipped_items=row.skipped_items,
             next_sync_at=row.next_sync_at,
             created_at=row.created_at,
         )

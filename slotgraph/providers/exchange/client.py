@@ -88,6 +88,7 @@ from slotgraph.providers.exchange.wire import (
 )
 from slotgraph.providers.exchange.writes import create_item, delete_item, update_item
 from slotgraph.providers.retry import PATIENT, RetryPolicy, with_retries
+from slotgraph.providers.unreadable import Skipped
 
 FREE_BUSY_MAX_MAILBOXES: Final = 100
 FREE_BUSY_MAX_SPAN: Final = dt.timedelta(days=42)
@@ -308,7 +309,9 @@ class ExchangeCalendarClient:
         self, calendar_id: str, start: dt.datetime, end: dt.datetime, account: Any
     ) -> tuple[list[RemoteEvent], str]:
         zone = self._zone(account)
-        return view_events(account, self._folder(account, calendar_id), start, end, zone), zone
+        folder = self._folder(account, calendar_id)
+        skipped = Skipped("exchange", calendar_id)  # logged; the rest is still busy time
+        return view_events(account, folder, start, end, zone, skipped), zone
 
     def _create(self, calendar_id: str, draft: EventDraft, account: Any) -> str:
         return create_item(account, self._folder(account, calendar_id), draft)

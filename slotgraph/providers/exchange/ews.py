@@ -1,6 +1,7 @@
 """exchangelib plumbing, run in worker threads: the Account with our timeouts and fail-fast
 errors, folder handles without round trips, the mailbox's zone, calendar views with the
-extended properties Slotgraph reads and writes, and the logging filter that keeps Basic
+extended properties Slotgraph reads and writes (an item that cannot be read is skipped,
+`slotgraph.providers.unreadable`), and the logging filter that keeps Basic
 credentials out of exchangelib's debug records.
 
 The mailbox zone comes from the mailbox's OWA settings, else its calendar working hours,
@@ -14,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
+from functools import partial
 from typing import Any, Final, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -67,6 +69,7 @@ from slotgraph.providers.exchange.wire import (
     is_mailbox,
     to_event,
 )
+from slotgraph.providers.unreadable import Skipped
 
 log = structlog.get_logger("slotgraph.exchange")
 
@@ -287,7 +290,7 @@ def _iana_zone(windows_zone: str) -> str | None:
 
 
 def view_events(
-    account: Any, folder: Any, start: dt.datetime, end: dt.datetime, zone: str
+    account: Any, folder: Any, start: dt.datetime, end: dt.datetime, zone: str, skipped: Skipped
 ) -> list[RemoteEvent]:
     """Events overlapping [start, end): a calendar view, so recurrences come expanded. FindItem
     is called directly so the extended all-day property comes in the same request (exchangelib's
@@ -308,7 +311,9 @@ def view_events(
     for item in found:
         if isinstance(item, Exception):
             raise item
-        events.append(to_event(item, zone))
+        event = skipped.read(str(item.id), partial(to_event, item, zone))
+        if event is not None:
+            events.append(event)
     return events
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from functools import partial
 from typing import Any, Final
 
 from exchangelib.items import (  # type: ignore[import-untyped]
@@ -35,6 +36,7 @@ from slotgraph.providers.exchange.wire import (
     read_cursor,
     to_event,
 )
+from slotgraph.providers.unreadable import Skipped
 
 SYNC_PAGE_SIZE: Final = 512  # the most SyncFolderItems returns per call
 
@@ -72,8 +74,14 @@ def full_listing(
         previous, state = state, str(service.sync_state)
         if service.includes_last_item_in_range or state == previous:
             break
-    events = view_events(account, folder, start, end, zone)
-    return ChangeSet(changed=tuple(events), removed=(), next_cursor=make_cursor(state, masters))
+    skipped = Skipped("exchange", str(folder.id or account.primary_smtp_address))
+    events = view_events(account, folder, start, end, zone, skipped)
+    return ChangeSet(
+        changed=tuple(events),
+        removed=(),
+        next_cursor=make_cursor(state, masters),
+        skipped=tuple(skipped.ids),
+    )
 
 
 def changes(
@@ -84,6 +92,7 @@ def changes(
     service = SyncFolderItems(account=account)
     changed: list[RemoteEvent] = []
     removed: list[str] = []
+    skipped = Skipped("exchange", str(folder.id or account.primary_smtp_address))
     for kind, item in _page(service, folder, event_field_paths(), state):
         if kind == SyncFolderItems.READ_FLAG_CHANGE:
             continue
@@ -94,14 +103,19 @@ def changes(
             continue
         if item.type == "RecurringMaster":
             raise CursorExpired("A recurring series changed on Exchange; run a full sync.")
-        event = to_event(item, zone)
+        event = skipped.read(str(item.id), partial(to_event, item, zone))
+        if event is None:
+            continue
         if overlaps_window(event, zone, start, end):
             changed.append(event)
         else:  # moved out of (or created outside) the window: nothing to keep for it
             removed.append(event.remote_id)
     next_token = make_cursor(str(service.sync_state), masters)
-    if service.includes_last_item_in_range:
-        return ChangeSet(changed=tuple(changed), removed=tuple(removed), next_cursor=next_token)
+    last = bool(service.includes_last_item_in_range)
     return ChangeSet(
-        changed=tuple(changed), removed=tuple(removed), next_cursor=None, next_page=next_token
+        changed=tuple(changed),
+        removed=tuple(removed),
+        next_cursor=next_token if last else None,
+        next_page=None if last else next_token,
+        skipped=tuple(skipped.ids),
     )

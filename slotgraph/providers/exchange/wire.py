@@ -3,9 +3,11 @@ adapter stores (sync cursors, API versions).
 
 All-day items are reported as dates: the item's instants read in its own start zone (the
 mailbox's zone when it names none), then placed in the calendar's zone by `busy_interval`
-(C4). exchangelib's own all-day conversion is bypassed: it subtracts 24 hours from the end
-instant, which gives the wrong date when the last day is a DST day. `LegacyFreeBusyStatus`
-and `MyResponseType` map to `ShowAs` and `Response`; an unknown status is busy (C4).
+(C4). exchangelib's own all-day conversion is bypassed where we can (it subtracts 24 hours
+from the end instant, which gives the wrong date when the last day is a DST day); where the
+answer says IsAllDayEvent unasked, exchangelib hands over dates, which are taken as given.
+`LegacyFreeBusyStatus` and `MyResponseType` map to `ShowAs` and `Response`; an unknown status
+is busy (C4).
 
 The sync cursor wraps the SyncFolderItems sync state with short fingerprints of the
 calendar's recurring masters (see `sync`).
@@ -72,9 +74,14 @@ _RESPONSE = {
 
 def to_event(item: Any, mailbox_zone: str) -> RemoteEvent:
     private = item.sensitivity in ("Private", "Confidential")
-    first, last = plain_utc(item.start), plain_utc(item.end)
-    all_day = bool(getattr(item, ALL_DAY_FIELD))
-    if all_day:
+    if not isinstance(item.start, dt.datetime) or not isinstance(item.end, dt.datetime):
+        # Dates instead of instants: exchangelib turns an all-day item's times into dates
+        # whenever the answer says IsAllDayEvent. They are the item's own dates (C4).
+        first, last, all_day = _dates(item)
+    else:
+        first, last = plain_utc(item.start), plain_utc(item.end)
+        all_day = bool(getattr(item, ALL_DAY_FIELD))
+    if all_day and isinstance(item.start, dt.datetime):
         # Exchange stores an all-day item as the midnights of its own zone: take the dates
         # there (the mailbox zone when the item names none); busy_interval then places those
         # dates in the calendar's zone (C4).
@@ -92,6 +99,22 @@ def to_event(item: Any, mailbox_zone: str) -> RemoteEvent:
         is_private=private,
         title=None if private else (str(item.subject) if item.subject is not None else None),
     )
+
+
+def _dates(item: Any) -> tuple[dt.datetime, dt.datetime, bool]:
+    """An all-day item whose start and end came as dates, as UTC midnights (end exclusive).
+    exchangelib makes the end inclusive when it converts (it subtracts a day); a server that
+    sends dates itself sends the exclusive end. An empty span covers its first day."""
+    first = _day(item.start)
+    last = _day(item.end)
+    if item.is_all_day and isinstance(item.end, dt.date) and not isinstance(item.end, dt.datetime):
+        last += dt.timedelta(days=1)
+    last = max(last, first + dt.timedelta(days=1))
+    return _midnight_utc(first), _midnight_utc(last), True
+
+
+def _day(value: dt.date) -> dt.date:
+    return dt.date(value.year, value.month, value.day)
 
 
 def _local_date(instant: dt.datetime, zone: Any, fallback: str, *, ceil: bool) -> dt.date:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, Final
 
 import httpx
@@ -63,6 +64,7 @@ from slotgraph.providers.google.wire import (
     segment,
 )
 from slotgraph.providers.retry import PATIENT, RetryPolicy, with_retries
+from slotgraph.providers.unreadable import Skipped
 
 FREE_BUSY_MAX_CALENDARS: Final = 50
 FREE_BUSY_MAX_SPAN: Final = dt.timedelta(days=60)
@@ -315,11 +317,14 @@ class GoogleCalendarClient:
         body = response.json()
         changed: list[RemoteEvent] = []
         removed: list[str] = []
+        skipped = Skipped("google", calendar_id)
         for item in body.get("items") or ():
             if item.get("status") == "cancelled":
                 removed.append(str(item["id"]))
                 continue
-            event = remote_event(item)
+            event = skipped.read(str(item.get("id")), partial(remote_event, item))
+            if event is None:
+                continue
             # Incremental answers are not limited to the window: an event moved out of it
             # is nothing to keep, like a deleted one.
             if overlaps(event, window_start, window_end):
@@ -332,6 +337,7 @@ class GoogleCalendarClient:
             removed=tuple(removed),
             next_cursor=None if next_page else body.get("nextSyncToken"),
             next_page=next_page,
+            skipped=tuple(skipped.ids),
         )
 
     async def watch(

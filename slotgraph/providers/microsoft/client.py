@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Sequence
+from functools import partial
 from typing import Final
 
 import httpx
@@ -71,6 +72,7 @@ from slotgraph.providers.microsoft.wire import (
     zone_name,
 )
 from slotgraph.providers.retry import PATIENT, RetryPolicy
+from slotgraph.providers.unreadable import Skipped
 
 log = structlog.get_logger("slotgraph.microsoft")
 
@@ -244,17 +246,21 @@ class MicrosoftCalendarClient:
         payload = response.json()
         changed: list[RemoteEvent] = []
         removed: list[str] = []
+        skipped = Skipped("microsoft", calendar_id)
         for item in payload.get("value", ()):
             if "@removed" in item:
                 removed.append(str(item["id"]))
             elif item.get("type") != "seriesMaster":
-                changed.append(to_event(item, zone))
+                event = skipped.read(str(item.get("id")), partial(to_event, item, zone))
+                if event is not None:
+                    changed.append(event)
         next_page = payload.get("@odata.nextLink")
         return ChangeSet(
             changed=tuple(changed),
             removed=tuple(removed),
             next_cursor=None if next_page else payload.get("@odata.deltaLink"),
             next_page=next_page,
+            skipped=tuple(skipped.ids),
         )
 
     # push (see `push`) ---------------------------------------------------------------

@@ -127,6 +127,22 @@ async def test_an_incremental_listing_reports_only_what_changed(harness: Harness
     assert (quiet.changed, quiet.removed) == ((), ())
 
 
+async def test_an_item_the_adapter_cannot_read_is_skipped_and_reported_not_fatal(
+    harness: Harness,
+) -> None:
+    client = harness.client(timeout=TIMEOUT)
+    broken = harness.seed_unreadable(ScriptedEvent("broken", "Broken", utc(9, 15), utc(9, 16)))
+
+    pages, events = await full_listing(client, harness.calendar_id)
+
+    assert busy_of(events) == list(EXPECTED_BUSY)
+    assert [skipped for page in pages for skipped in page.skipped] == [broken]
+    later = harness.seed_unreadable(ScriptedEvent("later", "Later", utc(9, 17), utc(9, 18)))
+    changes = await changes_since(client, harness.calendar_id, pages[-1].next_cursor)
+    assert later in changes.skipped
+    assert changes.next_cursor is not None
+
+
 async def test_an_expired_cursor_is_cursor_expired(harness: Harness) -> None:
     client = harness.client(timeout=TIMEOUT)
     pages, _ = await full_listing(client, harness.calendar_id)
