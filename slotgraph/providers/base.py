@@ -17,7 +17,9 @@ Error tree (modelled on httpx's `_exceptions.py`):
     ├── EventGone                 the event to update was deleted at the provider
     ├── NotOffered                the provider does not offer this operation (C11)
     ├── ServerUnsupported         server too old (Exchange older than 2010 SP2)
-    ├── ServerUnreachable         DNS, connect, TLS failure to a configured URL
+    ├── ServerUnreachable         DNS or connect failure to a configured URL
+    ├── TlsCertificateUntrusted   the peer's certificate chains to no trusted CA (C46)
+    ├── AddressNotAllowed         a user-supplied URL led to a non-public address (C46)
     ├── DiscoveryFailed           Exchange autodiscover found no endpoint
     ├── CursorExpired             sync cursor no longer valid (410 Gone): full resync
     └── TransientError            worth retrying: timeout, 5xx, throttling
@@ -82,6 +84,24 @@ class ServerUnsupported(ProviderError):
 
 class ServerUnreachable(ProviderError):
     """The server could not be reached at all."""
+
+
+class TlsCertificateUntrusted(ProviderError):
+    """The peer's certificate does not chain to a trusted CA (C46): the operator adds an
+    internal CA with SLOTGRAPH_CA_BUNDLE."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message
+            or "The server's TLS certificate is not signed by a trusted certificate authority. "
+            "If it uses an internal CA, the operator adds that CA with the "
+            "SLOTGRAPH_CA_BUNDLE setting."
+        )
+
+
+class AddressNotAllowed(ProviderError):
+    """A user-supplied URL led to a loopback, link-local or private address that the
+    operator does not allow (C46)."""
 
 
 class DiscoveryFailed(ProviderError):

@@ -22,7 +22,13 @@ from typing import Final
 
 import httpx
 
-from slotgraph.providers.base import ProviderError, RateLimited, TransientError
+from slotgraph.providers.base import (
+    ProviderError,
+    RateLimited,
+    TlsCertificateUntrusted,
+    TransientError,
+)
+from slotgraph.providers.outbound import is_certificate_failure
 
 MAX_RETRY_AFTER: Final = 3_600.0
 
@@ -59,7 +65,10 @@ def server_failure(provider: str, response: httpx.Response) -> TransientError:
 
 
 def transport_failure(provider: str, exc: httpx.TransportError) -> ProviderError:
-    """Timeouts and connection failures: worth retrying, and said without the URL."""
+    """Timeouts and connection failures: worth retrying, and said without the URL; a
+    certificate no trusted CA vouches for is not a passing failure (C46)."""
+    if is_certificate_failure(exc):
+        return TlsCertificateUntrusted()
     if isinstance(exc, httpx.TimeoutException):
         return TransientError(f"{provider} did not answer in time; try again shortly.")
     return TransientError(f"{provider} could not be reached; try again shortly.")

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
-
-import certifi
 
 from slotgraph.models.enums import Provider
 from slotgraph.providers.exchange import ExchangeConnector, ExchangeThreads
 from slotgraph.providers.google import GoogleOAuth
 from slotgraph.providers.microsoft import MicrosoftOAuth
+from slotgraph.providers.outbound import Trust
 from slotgraph.providers.registry import OAuthProvider, ProviderRegistry
 from slotgraph.providers.retry import INTERACTIVE, PATIENT, RetryPolicy
 
@@ -24,14 +24,17 @@ if TYPE_CHECKING:
     from slotgraph.server.settings import Settings
 
 
-def provider_tls(settings: Settings) -> ssl.SSLContext | bool:
-    """What the shared provider HTTP client verifies against: the public CAs, plus
-    `microsoft_ca_bundle` when set (a private PKI in front of Microsoft, or the tests' fake)."""
-    if settings.microsoft_ca_bundle is None:
-        return True
-    context = ssl.create_default_context(cafile=certifi.where())
-    context.load_verify_locations(cafile=str(settings.microsoft_ca_bundle))
-    return context
+def outbound_trust(settings: Settings) -> Trust:
+    """C46 from settings: `ca_bundle` (and its alias `microsoft_ca_bundle`) added to the
+    public CAs; the non-public networks user-supplied URLs may reach."""
+    return Trust.of(
+        (settings.ca_bundle, settings.microsoft_ca_bundle), settings.outbound_allowed_networks
+    )
+
+
+def provider_tls(settings: Settings) -> ssl.SSLContext:
+    """What the shared provider HTTP client verifies against (C46)."""
+    return outbound_trust(settings).ssl_context()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +93,7 @@ def build_registry(
             graph_base_url=settings.microsoft_graph_base_url,
             http=http,
             timeout=timeout,
-            ca_bundle=settings.microsoft_ca_bundle,
+            ca_bundle=Path(outbound_trust(settings).ca_file()),
             retry=retry,
         )
     exchange = (
@@ -98,6 +101,7 @@ def build_registry(
             threads=exchange_threads or ExchangeThreads(settings.exchange_max_threads),
             timeout=timeout,
             retry=retry,
+            trust=outbound_trust(settings),
         )
         if settings.exchange_enabled
         else None

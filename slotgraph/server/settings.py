@@ -8,6 +8,7 @@ PostgreSQL tool and platform already uses.
 from __future__ import annotations
 
 import enum
+import ipaddress
 from pathlib import Path
 from typing import Annotated
 
@@ -86,7 +87,17 @@ class Settings(BaseSettings):
     microsoft_authority: str = "https://login.microsoftonline.com/common"
     microsoft_graph_base_url: str = "https://graph.microsoft.com/v1.0"
     microsoft_ca_bundle: Path | None = Field(
-        default=None, description="Extra CA bundle for the authority (tests, private PKI)."
+        default=None, description="Alias of `ca_bundle` (kept from when only Microsoft used it)."
+    )
+    # Outbound trust (C46, slotgraph.providers.outbound): CAs added to the public ones for
+    # every outbound TLS connection (providers, EWS, SMTP), and the non-public networks
+    # (CIDRs, comma separated) that user-supplied URLs (EWS server URLs) may reach.
+    ca_bundle: Path | None = Field(
+        default=None, description="A PEM file of extra trusted CAs (internal or private PKI)."
+    )
+    outbound_allowed_networks: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Loopback, link-local or private networks user-supplied URLs may reach.",
     )
     # Exchange (S2): EWS calls run in threads, at most this many at once per process.
     exchange_enabled: bool = True
@@ -146,11 +157,18 @@ class Settings(BaseSettings):
     watch_renew_margin_hours: int = Field(default=24, ge=1, le=166)
     watch_sweep_seconds: float = Field(default=3_600.0, gt=0, le=86_400)
 
-    @field_validator("secret_keys", "allowed_origins", mode="before")
+    @field_validator("secret_keys", "allowed_origins", "outbound_allowed_networks", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("outbound_allowed_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError: a clear settings error
         return value
 
     @field_validator("database_url")
@@ -211,6 +229,7 @@ class Settings(BaseSettings):
             username=self.smtp_username,
             password=self.smtp_password.get_secret_value() if self.smtp_password else None,
             timeout=self.smtp_timeout_seconds,
+            extra_ca=tuple(p for p in (self.ca_bundle, self.microsoft_ca_bundle) if p),
         )
 
 

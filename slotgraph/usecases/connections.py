@@ -59,6 +59,7 @@ from slotgraph.usecases.errors import (
     PermissionRequiredError,
     ProviderUnavailableError,
     SharedInboxNotAllowedError,
+    TlsCertificateUntrustedError,
 )
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
@@ -325,6 +326,10 @@ def _exchange_error(exc: provider_errors.ProviderError) -> Exception:
                 "the Exchange (EWS) URL, e.g. https://mail.example.com/EWS/Exchange.asmx.",
                 field="ewsUrl",
             )
+        case provider_errors.TlsCertificateUntrusted():
+            return TlsCertificateUntrustedError(exc.message, field="ewsUrl")
+        case provider_errors.AddressNotAllowed():
+            return InvalidInput(exc.message, field="ewsUrl")
         case provider_errors.ServerUnreachable():
             return ExchangeUnreachableError(
                 "The Exchange server did not answer at this URL; check the URL and that the "

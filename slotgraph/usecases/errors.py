@@ -137,6 +137,10 @@ class ExchangeUnreachableError(DomainError):
     """S2: the EWS URL did not answer."""
 
 
+class TlsCertificateUntrustedError(DomainError):
+    """C46: the server's certificate chains to no trusted CA (SLOTGRAPH_CA_BUNDLE adds one)."""
+
+
 class AutodiscoverFailedError(DomainError):
     """S2: no EWS URL could be discovered for the address."""
 

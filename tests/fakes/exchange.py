@@ -7,7 +7,8 @@ EWS terms: timed and all-day `CalendarItem`s with `LegacyFreeBusyStatus`, `MyRes
 `IsCancelled` and `Sensitivity`, and the weekly 1:1 as a recurring master whose cancelled
 occurrence is a deleted occurrence (what Exchange does when an organizer cancels one instance).
 
-What it answers (SOAP 1.1 over plain HTTP: exchangelib accepts an `http://` service endpoint):
+What it answers (SOAP 1.1 over plain HTTP: exchangelib accepts an `http://` service endpoint;
+or over HTTPS with a certificate from a `trustme` CA, `tls=`, as behind an internal CA):
 
 - `ConvertId`, the request exchangelib uses to guess the server version: requests that ask for an
   API version newer than the scripted server get the `ErrorInvalidServerVersion` SOAP fault, so
@@ -47,6 +48,7 @@ import base64
 import binascii
 import datetime as dt
 import itertools
+import ssl
 import threading
 import time
 import xml.etree.ElementTree as ET  # building answers only; requests are parsed with defusedxml
@@ -57,6 +59,7 @@ from types import TracebackType
 from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
+import trustme
 from defusedxml.ElementTree import fromstring as parse_xml  # type: ignore[import-untyped]
 
 from tests.fakes.scenario import EVENTS, TIME_ZONE, ScriptedEvent
@@ -332,7 +335,9 @@ class FakeExchange:
         time_zone: str = TIME_ZONE,
         zone_source: Literal["owa", "workhours", "none"] = "owa",
         events: Sequence[ScriptedEvent] = EVENTS,
+        tls: trustme.CA | None = None,
     ) -> None:
+        self.tls = tls
         self.email = email
         self.username = username or email
         self.password = password
@@ -384,9 +389,15 @@ class FakeExchange:
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
+        scheme = "http"
+        if self.tls is not None:  # an on-premises server behind an internal CA
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self.tls.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+            scheme = "https"
         self._server = server
         host, port = server.server_address[:2]
-        self._address = f"http://{host!s}:{port}"
+        self._address = f"{scheme}://{host!s}:{port}"
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )

@@ -23,6 +23,7 @@ from slotgraph.graph.errors import (
     ProviderUnavailable,
     SeatRequired,
     SharedInboxNotAllowed,
+    TlsCertificateUntrusted,
     ValidationError,
 )
 from slotgraph.graph.inputs.connections import (
@@ -105,6 +106,7 @@ ConnectExchangeCalendarResult = Annotated[
     | ExchangeAuthFailed
     | ExchangeVersionUnsupported
     | ExchangeUnreachable
+    | TlsCertificateUntrusted
     | AutodiscoverFailed
     | PermissionRequired
     | SharedInboxNotAllowed

@@ -10,6 +10,8 @@ import anyio
 from slotgraph.providers.base import CalendarClient
 from slotgraph.providers.exchange.client import ExchangeCalendarClient
 from slotgraph.providers.exchange.connect import ExchangeCredentials, connect_exchange
+from slotgraph.providers.exchange.ews import install_trust
+from slotgraph.providers.outbound import Trust
 from slotgraph.providers.registry import ExchangeAccount
 from slotgraph.providers.retry import PATIENT, RetryPolicy
 
@@ -32,14 +34,22 @@ class ExchangeThreads:
 
 class ExchangeConnector:
     """Validates logins and builds clients with one retry policy and request timeout; all
-    EWS threads share `threads` so a slow Exchange server cannot starve the process."""
+    EWS threads share `threads` so a slow Exchange server cannot starve the process. `trust`
+    (C46) is installed for every EWS request of the process (`ews.install_trust`)."""
 
     def __init__(
-        self, *, threads: ExchangeThreads, timeout: float, retry: RetryPolicy = PATIENT
+        self,
+        *,
+        threads: ExchangeThreads,
+        timeout: float,
+        retry: RetryPolicy = PATIENT,
+        trust: Trust | None = None,
     ) -> None:
         self._threads = threads
         self._timeout = timeout
         self._retry = retry
+        if trust is not None:
+            install_trust(trust)
 
     @property
     def limiter(self) -> anyio.CapacityLimiter:

@@ -53,8 +53,10 @@ from slotgraph.providers.base import (
     RateLimited,
     ServerUnreachable,
     ServerUnsupported,
+    TlsCertificateUntrusted,
     TransientError,
 )
+from slotgraph.providers.outbound import find_refusal, is_certificate_failure
 
 T = TypeVar("T")
 
@@ -123,10 +125,24 @@ def _busy_error(error: Any) -> TransientError:
     return RateLimited("Exchange is busy and asked to slow down.", retry_after=back_off)
 
 
-def client_error(error: Exception, *, calendar_id: str | None) -> ProviderError:
-    """A calendar call's failure as a ProviderError with a message safe to show."""
+def outbound_error(error: Exception) -> ProviderError | None:
+    """C46's refusals, wherever exchangelib and requests wrapped them: an address the
+    operator does not allow, or a certificate no trusted CA vouches for."""
     if isinstance(error, ProviderError):
         return error
+    refusal = find_refusal(error)
+    if refusal is not None:
+        return refusal
+    if is_certificate_failure(error):
+        return TlsCertificateUntrusted()
+    return None
+
+
+def client_error(error: Exception, *, calendar_id: str | None) -> ProviderError:
+    """A calendar call's failure as a ProviderError with a message safe to show."""
+    outbound = outbound_error(error)
+    if outbound is not None:
+        return outbound
     if isinstance(error, UnauthorizedError):
         return AccessRevoked(
             "Exchange no longer accepts the stored password; reconnect the calendar. "
@@ -155,6 +171,9 @@ def client_error(error: Exception, *, calendar_id: str | None) -> ProviderError:
 
 def connect_error(error: Exception) -> ProviderError:
     """A failure while validating a login, as the distinct errors S2 asks for."""
+    outbound = outbound_error(error)
+    if outbound is not None:
+        return outbound
     if isinstance(error, UnauthorizedError):
         return AuthenticationFailed(AUTH_FAILED_MESSAGE)
     if isinstance(error, (ErrorInvalidServerVersion, ErrorInvalidSchemaVersionForMailboxVersion)):
@@ -190,6 +209,9 @@ def connect_error(error: Exception) -> ProviderError:
 
 def discovery_error(error: Exception) -> ProviderError:
     """A failure while autodiscovering the EWS URL."""
+    outbound = outbound_error(error)
+    if outbound is not None:
+        return outbound
     if isinstance(error, UnauthorizedError):
         return AuthenticationFailed(AUTH_FAILED_MESSAGE)
     if isinstance(error, ErrorNonExistentMailbox):

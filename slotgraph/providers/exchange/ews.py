@@ -52,6 +52,7 @@ from exchangelib.properties import (  # type: ignore[import-untyped]
     TimeZone,
     UserConfigurationNameMNS,
 )
+from exchangelib.protocol import BaseProtocol  # type: ignore[import-untyped]
 from exchangelib.services import (  # type: ignore[import-untyped]
     FindItem,
     GetUserAvailability,
@@ -69,6 +70,7 @@ from slotgraph.providers.exchange.wire import (
     is_mailbox,
     to_event,
 )
+from slotgraph.providers.outbound import CheckedHTTPAdapter, Trust
 from slotgraph.providers.unreadable import Skipped
 
 log = structlog.get_logger("slotgraph.exchange")
@@ -156,6 +158,13 @@ class _RedactAuthorization(logging.Filter):
 _exchangelib_http_log = logging.getLogger("exchangelib.util")
 if not any(isinstance(f, _RedactAuthorization) for f in _exchangelib_http_log.filters):
     _exchangelib_http_log.addFilter(_RedactAuthorization())
+
+
+def install_trust(trust: Trust) -> None:
+    """C46 for every EWS request: exchangelib builds all its HTTP sessions (EWS and
+    autodiscover) from one class attribute, so the checked adapter is installed
+    process-wide; the process has one set of settings, hence one `Trust`."""
+    BaseProtocol.HTTP_ADAPTER_CLS = CheckedHTTPAdapter.for_trust(trust)
 
 
 # -- exchangelib helpers (worker threads) --------------------------------------------------

@@ -97,7 +97,7 @@ class MicrosoftOAuth:
         graph_base_url: str,
         http: httpx.AsyncClient,
         timeout: float,
-        ca_bundle: Path | None = None,
+        ca_bundle: Path | None = None,  # the CAs msal's requests trust (C46: public + extra)
         max_threads: int = 8,
         retry: RetryPolicy = PATIENT,
     ) -> None:

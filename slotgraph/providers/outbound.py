@@ -1,0 +1,188 @@
+"""Outbound trust (C46), written once for every connection Slotgraph opens: which CAs a
+TLS peer may chain to, and which addresses a user-supplied URL may reach.
+
+Trust. `Trust.extra_ca` names the operator's CA bundles (`SLOTGRAPH_CA_BUNDLE`, and its alias
+`SLOTGRAPH_MICROSOFT_CA_BUNDLE`); they are added to the public CAs (certifi), never put in
+their place. `ssl_context()` serves httpx and aiosmtplib; `ca_file()` is the same set as one
+PEM file, for libraries that take a path (requests under msal and exchangelib).
+
+Addresses. A URL a user typed (an EWS server URL today; CalDAV servers and webhooks later)
+must not reach loopback, link-local, private or other special addresses unless the operator
+allows those networks (`allowed_networks`, CIDRs). The check runs on the socket's connected
+peer address (`check_peer`), not on a DNS answer read beforehand, so a name that resolves
+elsewhere the second time (DNS rebinding) cannot get around it. `CheckedHTTPAdapter` applies
+it to requests (exchangelib); an httpx transport can call `check_peer` the same way.
+
+A certificate the trusted CAs do not vouch for is `TlsCertificateUntrusted` (it tells the
+operator to set `SLOTGRAPH_CA_BUNDLE`), never "unreachable": `is_certificate_failure` finds it
+in whatever a library raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import socket
+import ssl
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import certifi
+import requests.adapters
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from slotgraph.providers.base import AddressNotAllowed
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True, slots=True)
+class Trust:
+    """The CAs outbound TLS trusts (the public ones plus `extra_ca`) and the networks a
+    user-supplied URL may reach although they are not public (`allowed_networks`)."""
+
+    extra_ca: tuple[Path, ...] = ()
+    allowed_networks: tuple[Network, ...] = ()
+
+    @classmethod
+    def of(cls, extra_ca: Sequence[Path | None], allowed_networks: Sequence[str]) -> Trust:
+        return cls(
+            tuple(dict.fromkeys(p for p in extra_ca if p is not None)),
+            tuple(ipaddress.ip_network(n, strict=False) for n in allowed_networks),
+        )
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=certifi.where())
+        for path in self.extra_ca:
+            context.load_verify_locations(cafile=str(path))
+        return context
+
+    def ca_file(self) -> str:
+        """The trusted CAs as one PEM file (written once per set, beside the temp files)."""
+        if not self.extra_ca:
+            return certifi.where()
+        pem = Path(certifi.where()).read_bytes()
+        for path in self.extra_ca:
+            pem += b"\n" + path.read_bytes()
+        digest = hashlib.sha256(pem).hexdigest()[:16]
+        target = Path(tempfile.gettempdir()) / f"slotgraph-ca-{digest}.pem"
+        if not target.exists():
+            partial = target.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_bytes(pem)
+            partial.replace(target)
+        return str(target)
+
+    def check_peer(self, address: str) -> None:
+        """Refuse a connected peer that is not a public address, unless allowed."""
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if ip.is_global and not ip.is_multicast:
+            return
+        if any(ip in network for network in self.allowed_networks):
+            return
+        raise AddressNotAllowed(
+            "That server address is on a private, loopback or link-local network, which "
+            "this service does not connect to; use the server's public address."
+        )
+
+
+def is_certificate_failure(error: BaseException) -> bool:
+    """Whether `error`, or anything it was raised from, is a certificate verification
+    failure (requests, urllib3 and httpx each wrap ssl's error their own way)."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        if "CERTIFICATE_VERIFY_FAILED" in str(current):
+            return True
+        pending.extend([current.__cause__, current.__context__, *_wrapped(current)])
+    return False
+
+
+def _wrapped(error: BaseException) -> list[BaseException]:
+    return [arg for arg in getattr(error, "args", ()) if isinstance(arg, BaseException)] + [
+        reason for reason in (getattr(error, "reason", None),) if isinstance(reason, BaseException)
+    ]
+
+
+def find_refusal(error: BaseException) -> AddressNotAllowed | None:
+    """The `AddressNotAllowed` a library wrapped on its way up, if any."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, AddressNotAllowed):
+            return current
+        pending.extend([current.__cause__, current.__context__, *_wrapped(current)])
+    return None
+
+
+# -- requests (exchangelib) ----------------------------------------------------------------
+
+
+class _RefusedPeer(OSError):
+    """Raised inside urllib3 so that it unwinds like a failed connect; carries the refusal."""
+
+    def __init__(self, refusal: AddressNotAllowed) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
+def _checked_sock(connection: Any, trust: Trust) -> socket.socket:
+    sock: socket.socket = HTTPConnection._new_conn(connection)
+    try:
+        trust.check_peer(str(sock.getpeername()[0]))
+    except AddressNotAllowed as refusal:
+        sock.close()
+        raise _RefusedPeer(refusal) from refusal
+    return sock
+
+
+def _connection_classes(trust: Trust) -> tuple[type[HTTPConnection], type[HTTPSConnection]]:
+    class CheckedHTTPConnection(HTTPConnection):
+        def _new_conn(self) -> socket.socket:
+            return _checked_sock(self, trust)
+
+    class CheckedHTTPSConnection(HTTPSConnection):
+        def _new_conn(self) -> socket.socket:
+            return _checked_sock(self, trust)
+
+    return CheckedHTTPConnection, CheckedHTTPSConnection
+
+
+class CheckedHTTPAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter with C46 applied: the trusted CAs verify every TLS peer (a session
+    asking for default verification gets `Trust.ca_file()`), and every new connection's peer
+    address passes `Trust.check_peer` before a byte is sent. Install with `for_trust`."""
+
+    trust: Trust = Trust()
+
+    @classmethod
+    def for_trust(cls, trust: Trust) -> type[CheckedHTTPAdapter]:
+        return type("CheckedHTTPAdapterFor", (cls,), {"trust": trust})
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        plain, secure = _connection_classes(self.trust)
+        http_pool = type("CheckedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": plain})
+        https_pool = type("CheckedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": secure})
+        self.poolmanager.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
+
+    def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("verify", True) is True:
+            kwargs["verify"] = self.trust.ca_file()
+        return super().send(request, *args, **kwargs)
