@@ -165,8 +165,8 @@ def _connection_classes(trust: Trust) -> tuple[type[HTTPConnection], type[HTTPSC
 
 
 class CheckedHTTPAdapter(requests.adapters.HTTPAdapter):
-    """requests' adapter with C46 applied: the trusted CAs verify every TLS peer (a session
-    asking for default verification gets `Trust.ca_file()`), and every new connection's peer
+    """requests' adapter with C46 applied: the trusted CAs verify every TLS peer (every
+    request that verifies gets `Trust.ca_file()`), and every new connection's peer
     address passes `Trust.check_peer` before a byte is sent. Install with `for_trust`."""
 
     trust: Trust = Trust()
@@ -183,6 +183,8 @@ class CheckedHTTPAdapter(requests.adapters.HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
 
     def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("verify", True) is True:
+        # Whatever requests merged from the environment (REQUESTS_CA_BUNDLE ...), the trusted
+        # CAs are C46's; only an explicit "do not verify" is left alone.
+        if kwargs.get("verify", True) is not False:
             kwargs["verify"] = self.trust.ca_file()
         return super().send(request, *args, **kwargs)

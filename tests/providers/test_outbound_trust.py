@@ -58,7 +58,6 @@ async def test_an_internal_ca_is_tls_certificate_untrusted_not_unreachable(
         assert fake.requests == []
 
 
-@pytest.mark.xfail(strict=True, reason="EWS does not yet pick up the added CA (open work)")
 async def test_the_ca_setting_makes_an_internal_ca_trusted_for_ews(
     limiter: anyio.CapacityLimiter, tmp_path: Path
 ) -> None:
