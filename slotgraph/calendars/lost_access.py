@@ -67,21 +67,25 @@ async def mark_calendars_lost(session: AsyncSession, calendar_ids: Collection[in
     transaction (the sync engine drops their synced events in the same one). Returns the
     ids that were still CONNECTED. The caller tells the host's pages after commit
     (`calendars_lost` does both for a caller without a transaction of its own)."""
+    lost = await _move(session, calendar_ids, CalendarStatus.CONNECTED, CalendarStatus.ACCESS_LOST)
+    if lost:
+        log.warning("calendar access lost", calendar_ids=lost)
+    return lost
+
+
+async def _move(
+    session: AsyncSession, calendar_ids: Collection[int], was: CalendarStatus, to: CalendarStatus
+) -> list[int]:
+    """Calendars of `calendar_ids` in status `was` put in status `to`; their ids, sorted."""
     if not calendar_ids:
         return []
     changed = await session.execute(
         update(RemoteCalendar)
-        .where(
-            RemoteCalendar.id.in_(calendar_ids),
-            RemoteCalendar.status == CalendarStatus.CONNECTED,
-        )
-        .values(status=CalendarStatus.ACCESS_LOST)
+        .where(RemoteCalendar.id.in_(calendar_ids), RemoteCalendar.status == was)
+        .values(status=to)
         .returning(RemoteCalendar.id)
     )
-    lost = sorted(changed.scalars())
-    if lost:
-        log.warning("calendar access lost", calendar_ids=lost)
-    return lost
+    return sorted(changed.scalars())
 
 
 async def calendars_lost(
@@ -102,18 +106,9 @@ async def mark_calendars_regained(
     """C27: lost calendars a read has just succeeded on become CONNECTED again, in the
     caller's transaction. Returns the ids that were ACCESS_LOST; the caller tells the host's
     pages after commit (`calendars_regained` does both)."""
-    if not calendar_ids:
-        return []
-    changed = await session.execute(
-        update(RemoteCalendar)
-        .where(
-            RemoteCalendar.id.in_(calendar_ids),
-            RemoteCalendar.status == CalendarStatus.ACCESS_LOST,
-        )
-        .values(status=CalendarStatus.CONNECTED)
-        .returning(RemoteCalendar.id)
+    regained = await _move(
+        session, calendar_ids, CalendarStatus.ACCESS_LOST, CalendarStatus.CONNECTED
     )
-    regained = sorted(changed.scalars())
     if regained:
         log.info("calendar access regained", calendar_ids=regained)
     return regained

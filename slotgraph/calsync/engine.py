@@ -52,6 +52,7 @@ from slotgraph.providers.base import (
     CalendarGone,
     ChangeSet,
     CursorExpired,
+    Interval,
     ProviderError,
     TransientError,
 )
@@ -199,8 +200,7 @@ class _Run:
                 changes = await client.list_changes(
                     calendar.remote_id,
                     None if state.full_listing else state.cursor,
-                    window_start=_aware(state.window_start),
-                    window_end=_aware(state.window_end),
+                    Interval(_aware(state.window_start), _aware(state.window_end)),
                     page=state.page_token,
                 )
             except CursorExpired:

@@ -145,6 +145,13 @@ class RemoteCalendarInfo:
     can_see_all_details: bool = True
 
 
+def owned_calendar(remote_id: str, name: str, time_zone: str) -> RemoteCalendarInfo:
+    """A (sub-)calendar the account just created, e.g. for task sync (S10)."""
+    return RemoteCalendarInfo(
+        remote_id=remote_id, name=name, time_zone=time_zone, access=Access.OWNER, is_primary=False
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class FreeBusy:
     """Busy time per calendar id; calendars that failed are in `errors` (not busy-free!)."""
@@ -205,6 +212,26 @@ class ChangeSet:
     next_cursor: str | None
     next_page: str | None = None
     skipped: tuple[str, ...] = ()
+
+    @classmethod
+    def page_of(
+        cls,
+        changed: Sequence[RemoteEvent],
+        removed: Sequence[str],
+        *,
+        next_page: str | None,
+        cursor: str | None,
+        skipped: Sequence[str] = (),
+    ) -> ChangeSet:
+        """One page of an answer: the provider's `cursor` counts only on the last page
+        (while `next_page` follows, there is none yet)."""
+        return cls(
+            changed=tuple(changed),
+            removed=tuple(removed),
+            next_cursor=None if next_page else cursor,
+            next_page=next_page or None,
+            skipped=tuple(skipped),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,16 +299,11 @@ class CalendarClient(Protocol):
         ...
 
     async def list_changes(
-        self,
-        calendar_id: str,
-        cursor: str | None,
-        *,
-        window_start: dt.datetime,
-        window_end: dt.datetime,
-        page: str | None = None,
+        self, calendar_id: str, cursor: str | None, window: Interval, page: str | None = None
     ) -> ChangeSet:
-        """Changes since `cursor` (None: a full listing of the window). Raises
-        `CursorExpired` when the provider no longer accepts the cursor."""
+        """Changes since `cursor` (None: a full listing of `window`), `page` continuing an
+        answer that had more. Raises `CursorExpired` when the provider no longer accepts the
+        cursor."""
         ...
 
     async def watch(

@@ -26,7 +26,8 @@ import os
 import socket
 import ssl
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from slotgraph.providers.base import AddressNotAllowed
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_CA_FILES: dict[str, str] = {}  # digest of a CA set -> the PEM file written for it
+_CA_FILES_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +66,22 @@ class Trust:
         return context
 
     def ca_file(self) -> str:
-        """The trusted CAs as one PEM file (written once per set, beside the temp files)."""
+        """The trusted CAs as one PEM file: written once per process and set, to a file only
+        this user can write (`mkstemp`), so no one can plant a CA at a guessable path."""
         if not self.extra_ca:
             return certifi.where()
         pem = Path(certifi.where()).read_bytes()
         for path in self.extra_ca:
             pem += b"\n" + path.read_bytes()
-        digest = hashlib.sha256(pem).hexdigest()[:16]
-        target = Path(tempfile.gettempdir()) / f"slotgraph-ca-{digest}.pem"
-        if not target.exists():
-            partial = target.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_bytes(pem)
-            partial.replace(target)
-        return str(target)
+        digest = hashlib.sha256(pem).hexdigest()
+        with _CA_FILES_LOCK:
+            written = _CA_FILES.get(digest)
+            if written is None:
+                handle, written = tempfile.mkstemp(prefix="slotgraph-ca-", suffix=".pem")
+                with os.fdopen(handle, "wb") as out:
+                    out.write(pem)
+                _CA_FILES[digest] = written
+        return written
 
     def check_peer(self, address: str) -> None:
         """Refuse a connected peer that is not a public address, unless allowed."""
@@ -92,9 +98,9 @@ class Trust:
         )
 
 
-def is_certificate_failure(error: BaseException) -> bool:
-    """Whether `error`, or anything it was raised from, is a certificate verification
-    failure (requests, urllib3 and httpx each wrap ssl's error their own way)."""
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """`error` and everything it was raised from or wraps (requests, urllib3, httpx and
+    exchangelib each wrap the failure below them their own way), each once."""
     seen: set[int] = set()
     pending: list[BaseException | None] = [error]
     while pending:
@@ -102,33 +108,25 @@ def is_certificate_failure(error: BaseException) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return True
-        if "CERTIFICATE_VERIFY_FAILED" in str(current):
-            return True
-        pending.extend([current.__cause__, current.__context__, *_wrapped(current)])
-    return False
+        yield current
+        wrapped = [arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException)]
+        reason = getattr(current, "reason", None)
+        pending.extend([current.__cause__, current.__context__, *wrapped])
+        if isinstance(reason, BaseException):
+            pending.append(reason)
 
 
-def _wrapped(error: BaseException) -> list[BaseException]:
-    return [arg for arg in getattr(error, "args", ()) if isinstance(arg, BaseException)] + [
-        reason for reason in (getattr(error, "reason", None),) if isinstance(reason, BaseException)
-    ]
+def is_certificate_failure(error: BaseException) -> bool:
+    """Whether `error` comes from a certificate verification failure."""
+    return any(
+        isinstance(e, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(e)
+        for e in _chain(error)
+    )
 
 
 def find_refusal(error: BaseException) -> AddressNotAllowed | None:
     """The `AddressNotAllowed` a library wrapped on its way up, if any."""
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [error]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, AddressNotAllowed):
-            return current
-        pending.extend([current.__cause__, current.__context__, *_wrapped(current)])
-    return None
+    return next((e for e in _chain(error) if isinstance(e, AddressNotAllowed)), None)
 
 
 # -- requests (exchangelib) ----------------------------------------------------------------

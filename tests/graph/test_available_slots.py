@@ -39,6 +39,17 @@ def tokyo(day: dt.date, hhmm: str) -> dt.datetime:
     )
 
 
+def monday_window(slug: str) -> dict[str, str]:
+    """availableSlots' variables for the whole of next Monday, in UTC."""
+    start = dt.datetime.combine(next_monday(), dt.time(), dt.UTC)
+    return {
+        "slug": slug,
+        "start": start.isoformat(),
+        "end": (start + dt.timedelta(days=1)).isoformat(),
+        "tz": "UTC",
+    }
+
+
 async def test_offline_page_offers_working_hours_minus_bookings(
     gql: GraphQLClient, factory: Factory
 ) -> None:
@@ -104,12 +115,7 @@ async def test_bad_inputs_and_turned_off_pages_answer_typed_errors(
     ada = await factory.person(url_prefix="ada")
     slug = await make_page(gql, ada)
     start = dt.datetime.combine(next_monday(), dt.time(), dt.UTC)
-    window = {
-        "slug": slug,
-        "start": start.isoformat(),
-        "end": (start + dt.timedelta(days=1)).isoformat(),
-        "tz": "UTC",
-    }
+    window = monday_window(slug)
     wrong_duration = await gql(SLOTS, {**window, "d": 45})
     assert wrong_duration["data"]["availableSlots"]["field"] == "duration"
     wrong_zone = await gql(SLOTS, {**window, "tz": "Mars/Base"})
@@ -180,13 +186,7 @@ async def test_a_lost_calendar_that_answers_again_takes_bookings_again(
             )
         )
     folder = exchange.folders[offsite.remote_id]
-    start = dt.datetime.combine(next_monday(), dt.time(), dt.UTC)
-    window = {
-        "slug": slug,
-        "start": start.isoformat(),
-        "end": (start + dt.timedelta(days=1)).isoformat(),
-        "tz": "UTC",
-    }
+    window = monday_window(slug)
     exchange.remove_calendar(offsite.remote_id)  # unshared at the provider (C2)
     lost = await gql(SLOTS, window)
     assert lost["data"]["availableSlots"]["reason"] == "HOST_ACCESS_LOST"

@@ -52,19 +52,14 @@ async def full_listing(
 ) -> tuple[list[ChangeSet], list[RemoteEvent]]:
     """Every page of a full listing of the scenario window (the last carries the cursor),
     and the events of all pages."""
-    pages = [
-        await client.list_changes(
-            calendar_id, None, window_start=WINDOW_START, window_end=WINDOW_END
-        )
-    ]
+    pages = [await client.list_changes(calendar_id, None, Interval(WINDOW_START, WINDOW_END))]
     while pages[-1].next_page is not None:
         assert pages[-1].next_cursor is None  # the cursor comes with the last page only
         pages.append(
             await client.list_changes(
                 calendar_id,
                 None,
-                window_start=WINDOW_START,
-                window_end=WINDOW_END,
+                Interval(WINDOW_START, WINDOW_END),
                 page=pages[-1].next_page,
             )
         )
@@ -73,6 +68,4 @@ async def full_listing(
 
 async def changes_since(client: CalendarClient, calendar_id: str, cursor: str | None) -> ChangeSet:
     """One incremental listing of the scenario window."""
-    return await client.list_changes(
-        calendar_id, cursor, window_start=WINDOW_START, window_end=WINDOW_END
-    )
+    return await client.list_changes(calendar_id, cursor, Interval(WINDOW_START, WINDOW_END))

@@ -204,8 +204,39 @@ class GoogleHarness(_NamedOperations):
         return event_id
 
 
+class _StoredEvent(Protocol):
+    id: str
+
+
+class _LooseFake(Protocol):
+    """A fake whose `add_event` answers the stored event and whose key look-ups can be
+    loosened (Microsoft, Exchange)."""
+
+    loose_lookups: bool
+    unreadable: set[str]
+
+    def add_event(self, event: ScriptedEvent) -> _StoredEvent: ...
+
+
+class _LooseLookups:
+    """`squat` and `seed_unreadable` for a `_LooseFake`."""
+
+    @property
+    def loose(self) -> _LooseFake:
+        raise NotImplementedError
+
+    def squat(self, key: str) -> str:
+        self.loose.loose_lookups = True
+        return self.loose.add_event(SQUATTER).id
+
+    def seed_unreadable(self, event: ScriptedEvent) -> str:
+        event_id = self.loose.add_event(event).id
+        self.loose.unreadable.add(event_id)
+        return event_id
+
+
 @dataclass
-class MicrosoftHarness:
+class MicrosoftHarness(_LooseLookups):
     """Graph (tests.fakes.microsoft), signed in through msal's real flow; operations are
     told apart by path and method."""
 
@@ -283,18 +314,13 @@ class MicrosoftHarness:
     def expire_cursors(self) -> None:
         self.fake.expire_delta_tokens()
 
-    def squat(self, key: str) -> str:
-        self.fake.loose_lookups = True
-        return self.fake.add_event(SQUATTER).id
-
-    def seed_unreadable(self, event: ScriptedEvent) -> str:
-        event_id = self.fake.add_event(event).id
-        self.fake.unreadable.add(event_id)
-        return event_id
+    @property
+    def loose(self) -> _LooseFake:
+        return self.fake
 
 
 @dataclass
-class ExchangeHarness(_NamedOperations):
+class ExchangeHarness(_LooseLookups, _NamedOperations):
     """EWS through exchangelib (tests.fakes.exchange); throttling is ErrorServerBusy with a
     back-off, not HTTP 429."""
 
@@ -332,11 +358,6 @@ class ExchangeHarness(_NamedOperations):
     def expire_cursors(self) -> None:
         self.fake.expire_sync_states()
 
-    def squat(self, key: str) -> str:
-        self.fake.loose_lookups = True
-        return self.fake.add_event(SQUATTER).id
-
-    def seed_unreadable(self, event: ScriptedEvent) -> str:
-        event_id = self.fake.add_event(event).id
-        self.fake.unreadable.add(event_id)
-        return event_id
+    @property
+    def loose(self) -> _LooseFake:
+        return self.fake

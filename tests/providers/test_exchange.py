@@ -35,6 +35,7 @@ from slotgraph.providers.base import (
     ChangeSet,
     CursorExpired,
     DiscoveryFailed,
+    Interval,
     ProviderError,
     RateLimited,
     ServerUnreachable,
@@ -492,15 +493,14 @@ async def test_incremental_sync_pages_large_change_sets(
         fake.add_event(ScriptedEvent(f"extra-{day}", "Extra", utc(day, 18), utc(day, 19)))
 
     first = await client.list_changes(
-        fake.email, listing.next_cursor, window_start=WINDOW_START, window_end=WINDOW_END
+        fake.email, listing.next_cursor, Interval(WINDOW_START, WINDOW_END)
     )
     assert (len(first.changed), first.next_cursor) == (2, None)
     assert first.next_page is not None
     rest = await client.list_changes(
         fake.email,
         listing.next_cursor,
-        window_start=WINDOW_START,
-        window_end=WINDOW_END,
+        Interval(WINDOW_START, WINDOW_END),
         page=first.next_page,
     )
     assert len(rest.changed) == 1
@@ -514,14 +514,14 @@ async def test_changed_or_deleted_recurring_series_asks_for_a_full_sync(
     fake.touch(fake.item_id("one-on-one"))
     with pytest.raises(CursorExpired):
         await client.list_changes(
-            fake.email, listing.next_cursor, window_start=WINDOW_START, window_end=WINDOW_END
+            fake.email, listing.next_cursor, Interval(WINDOW_START, WINDOW_END)
         )
 
     listing = await full_listing(client, fake.email)
     fake.remove_event(fake.item_id("one-on-one"))
     with pytest.raises(CursorExpired):
         await client.list_changes(
-            fake.email, listing.next_cursor, window_start=WINDOW_START, window_end=WINDOW_END
+            fake.email, listing.next_cursor, Interval(WINDOW_START, WINDOW_END)
         )
 
 

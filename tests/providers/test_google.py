@@ -21,6 +21,7 @@ from slotgraph.providers.base import (
     CalendarGone,
     ChangeSet,
     CursorExpired,
+    Interval,
     OAuthDenied,
     ProviderError,
     TransientError,
@@ -393,8 +394,7 @@ async def test_large_listings_come_in_pages_and_the_cursor_on_the_last(
             await client.list_changes(
                 google.email,
                 None,
-                window_start=WINDOW_START,
-                window_end=WINDOW_END,
+                Interval(WINDOW_START, WINDOW_END),
                 page=pages[-1].next_page,
             )
         )
@@ -520,9 +520,7 @@ async def test_no_error_message_carries_a_token(
         google.clear_faults()
     google.delete_calendar(TEAM_CALENDAR)
     with pytest.raises(CalendarGone) as gone:
-        await client.list_changes(
-            TEAM_CALENDAR, None, window_start=WINDOW_START, window_end=WINDOW_END
-        )
+        await client.list_changes(TEAM_CALENDAR, None, Interval(WINDOW_START, WINDOW_END))
     messages.append(str(gone.value))
     oauth = oauth_for(google, http)
     with pytest.raises(ProviderError) as bad_code:

@@ -6,16 +6,22 @@ check made on the connected socket's peer."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import socket
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
 import pytest
 import trustme
+from aiosmtpd.controller import Controller
 from exchangelib.protocol import BaseProtocol, close_connections  # type: ignore[import-untyped]
 
+from slotgraph.jobs.mail import Mailer, MailUnavailable, SmtpConfig, SmtpSecurity
 from slotgraph.providers.base import AccessRevoked, AddressNotAllowed, TlsCertificateUntrusted
 from slotgraph.providers.exchange import connect_exchange
 from slotgraph.providers.exchange.ews import install_trust
@@ -44,13 +50,19 @@ def limiter() -> anyio.CapacityLimiter:
     return anyio.CapacityLimiter(2)
 
 
-async def test_an_internal_ca_is_tls_certificate_untrusted_not_unreachable(
-    limiter: anyio.CapacityLimiter, tmp_path: Path
-) -> None:
-    internal = trustme.CA()
+@pytest.fixture
+def internal(tmp_path: Path) -> tuple[trustme.CA, Path]:
+    """An internal CA, as on-premises servers use, and its PEM bundle."""
+    ca = trustme.CA()
     bundle = tmp_path / "internal-ca.pem"
-    internal.cert_pem.write_to_path(str(bundle))
-    with FakeExchange(tls=internal) as fake:
+    ca.cert_pem.write_to_path(str(bundle))
+    return ca, bundle
+
+
+async def test_an_internal_ca_is_tls_certificate_untrusted_not_unreachable(
+    limiter: anyio.CapacityLimiter, internal: tuple[trustme.CA, Path]
+) -> None:
+    with FakeExchange(tls=internal[0]) as fake:
         install_trust(Trust.of((), LOOPBACK))
         with pytest.raises(TlsCertificateUntrusted) as untrusted:
             await connect_exchange(creds_for(fake), limiter=limiter, timeout=TIMEOUT)
@@ -59,12 +71,10 @@ async def test_an_internal_ca_is_tls_certificate_untrusted_not_unreachable(
 
 
 async def test_the_ca_setting_makes_an_internal_ca_trusted_for_ews(
-    limiter: anyio.CapacityLimiter, tmp_path: Path
+    limiter: anyio.CapacityLimiter, internal: tuple[trustme.CA, Path]
 ) -> None:
-    internal = trustme.CA()
-    bundle = tmp_path / "internal-ca.pem"
-    internal.cert_pem.write_to_path(str(bundle))
-    with FakeExchange(tls=internal) as fake:
+    ca, bundle = internal
+    with FakeExchange(tls=ca) as fake:
         install_trust(Trust.of((bundle,), LOOPBACK))
         info = await connect_exchange(creds_for(fake), limiter=limiter, timeout=TIMEOUT)
     assert info.ews_url.startswith("https://")
@@ -127,3 +137,49 @@ async def test_graph_behind_an_untrusted_certificate_is_tls_certificate_untruste
             with pytest.raises(AccessRevoked) as refused:  # past TLS: the token is refused
                 await client.list_calendars()
             assert not isinstance(refused.value, TlsCertificateUntrusted)
+
+
+class _Inbox:
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:
+        self.received.append(envelope.content)
+        return "250 OK"
+
+
+@pytest.fixture
+def smtps(tmp_path: Path) -> Iterator[tuple[_Inbox, int, Path]]:
+    """A mail server speaking TLS from the first byte, its certificate from an internal CA."""
+    internal = trustme.CA()
+    bundle = tmp_path / "mail-ca.pem"
+    internal.cert_pem.write_to_path(str(bundle))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    internal.issue_cert("127.0.0.1").configure_cert(context)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=context)
+    controller.start()
+    try:
+        yield inbox, port, bundle
+    finally:
+        controller.stop()
+
+
+async def test_smtp_trusts_the_ca_setting_and_names_an_untrusted_certificate(
+    smtps: tuple[_Inbox, int, Path],
+) -> None:
+    inbox, port, bundle = smtps
+    config = SmtpConfig(
+        host="127.0.0.1", port=port, sender="no-reply@slotgraph.test", security=SmtpSecurity.TLS
+    )
+    with pytest.raises(MailUnavailable) as untrusted:
+        await Mailer(config).send("ada@example.test", "Hello", "Body")
+    assert "SLOTGRAPH_CA_BUNDLE" in untrusted.value.message
+    assert inbox.received == []
+
+    trusted = dataclasses.replace(config, extra_ca=(bundle,))
+    await Mailer(trusted).send("ada@example.test", "Hello", "Body")
+    assert len(inbox.received) == 1

@@ -64,6 +64,7 @@ from slotgraph.providers.base import (
     TransientError,
     Watch,
     chunked,
+    owned_calendar,
     windows,
 )
 from slotgraph.providers.busy import FreeBusyAnswer
@@ -185,19 +186,13 @@ class ExchangeCalendarClient:
         raise NotOffered("Exchange calendars are polled; push notifications are not used.")
 
     async def list_changes(
-        self,
-        calendar_id: str,
-        cursor: str | None,
-        *,
-        window_start: dt.datetime,
-        window_end: dt.datetime,
-        page: str | None = None,
+        self, calendar_id: str, cursor: str | None, window: Interval, page: str | None = None
     ) -> ChangeSet:
         token = page or cursor
         if token is None:
-            call = partial(self._full_listing, calendar_id, window_start, window_end)
+            call = partial(self._full_listing, calendar_id, window.start, window.end)
         else:
-            call = partial(self._changes, calendar_id, token, window_start, window_end)
+            call = partial(self._changes, calendar_id, token, window.start, window.end)
         return await self._call(call, calendar_id=calendar_id)
 
     # plumbing ---------------------------------------------------------------------------
@@ -333,13 +328,7 @@ class ExchangeCalendarClient:
                 raise ProviderError("A folder with that name exists but is not a calendar.")
         elif isinstance(created, Exception):
             raise created
-        return RemoteCalendarInfo(
-            remote_id=str(created.id),
-            name=name,
-            time_zone=zone,
-            access=Access.OWNER,
-            is_primary=False,
-        )
+        return owned_calendar(str(created.id), name, zone)
 
     def _full_listing(
         self, calendar_id: str, start: dt.datetime, end: dt.datetime, account: Any

@@ -112,10 +112,10 @@ def changes(
             removed.append(event.remote_id)
     next_token = make_cursor(str(service.sync_state), masters)
     last = bool(service.includes_last_item_in_range)
-    return ChangeSet(
-        changed=tuple(changed),
-        removed=tuple(removed),
-        next_cursor=next_token if last else None,
+    return ChangeSet.page_of(
+        changed,
+        removed,
         next_page=None if last else next_token,
-        skipped=tuple(skipped.ids),
+        cursor=next_token,
+        skipped=skipped.ids,
     )

@@ -46,6 +46,7 @@ from slotgraph.providers.base import (
     TransientError,
     Watch,
     chunked,
+    owned_calendar,
     windows,
 )
 from slotgraph.providers.busy import FreeBusyAnswer
@@ -194,6 +195,18 @@ class GoogleCalendarClient:
         assert inserted is not None  # without an id of ours there is nothing to collide with
         return inserted
 
+    async def _events(
+        self, calendar_id: str, params: Mapping[str, str], allow: frozenset[int] = frozenset()
+    ) -> httpx.Response:
+        """events.list of one calendar."""
+        return await self._send(
+            "GET",
+            f"/calendars/{segment(calendar_id)}/events",
+            params=params,
+            calendar_id=calendar_id,
+            allow=allow,
+        )
+
     async def _insert(
         self, calendar_id: str, draft: EventDraft, event_id: str | None
     ) -> str | None:
@@ -229,13 +242,7 @@ class GoogleCalendarClient:
             params = {"privateExtendedProperty": f"{KEY_PROPERTY}={key}", "maxResults": "250"}
             if page:
                 params["pageToken"] = page
-            response = await self._send(
-                "GET",
-                f"/calendars/{segment(calendar_id)}/events",
-                params=params,
-                calendar_id=calendar_id,
-            )
-            body = response.json()
+            body = (await self._events(calendar_id, params)).json()
             for item in body.get("items") or ():
                 if carries_key(item, key):
                     return str(item["id"])
@@ -278,40 +285,24 @@ class GoogleCalendarClient:
             ):
                 return calendar
         body = (await self._send("POST", "/calendars", json={"summary": name})).json()
-        return RemoteCalendarInfo(
-            remote_id=str(body["id"]),
-            name=str(body.get("summary") or name),
-            time_zone=str(body.get("timeZone") or "UTC"),
-            access=Access.OWNER,
-            is_primary=False,
+        return owned_calendar(
+            str(body["id"]), str(body.get("summary") or name), str(body.get("timeZone") or "UTC")
         )
 
     async def list_changes(
-        self,
-        calendar_id: str,
-        cursor: str | None,
-        *,
-        window_start: dt.datetime,
-        window_end: dt.datetime,
-        page: str | None = None,
+        self, calendar_id: str, cursor: str | None, window: Interval, page: str | None = None
     ) -> ChangeSet:
         params = {"singleEvents": "true", "maxResults": str(PAGE_SIZE)}
         if cursor is not None:
             params["syncToken"] = cursor  # Google refuses timeMin/timeMax with a syncToken
         else:
-            params["timeMin"] = rfc3339(window_start)
-            params["timeMax"] = rfc3339(window_end)
+            params["timeMin"] = rfc3339(window.start)
+            params["timeMax"] = rfc3339(window.end)
             # Cancelled instances of series come as `cancelled` items, as in later syncs.
             params["showDeleted"] = "true"
         if page is not None:
             params["pageToken"] = page
-        response = await self._send(
-            "GET",
-            f"/calendars/{segment(calendar_id)}/events",
-            params=params,
-            calendar_id=calendar_id,
-            allow=frozenset({410}),
-        )
+        response = await self._events(calendar_id, params, allow=frozenset({410}))
         if response.status_code == 410:
             raise CursorExpired("Google no longer accepts the sync token; run a full sync.")
         body = response.json()
@@ -327,17 +318,16 @@ class GoogleCalendarClient:
                 continue
             # Incremental answers are not limited to the window: an event moved out of it
             # is nothing to keep, like a deleted one.
-            if overlaps(event, window_start, window_end):
+            if overlaps(event, window.start, window.end):
                 changed.append(event)
             else:
                 removed.append(event.remote_id)
-        next_page = body.get("nextPageToken")
-        return ChangeSet(
-            changed=tuple(changed),
-            removed=tuple(removed),
-            next_cursor=None if next_page else body.get("nextSyncToken"),
-            next_page=next_page,
-            skipped=tuple(skipped.ids),
+        return ChangeSet.page_of(
+            changed,
+            removed,
+            next_page=body.get("nextPageToken"),
+            cursor=body.get("nextSyncToken"),
+            skipped=skipped.ids,
         )
 
     async def watch(

@@ -35,7 +35,6 @@ import httpx
 import structlog
 
 from slotgraph.providers.base import (
-    Access,
     AccessRevoked,
     CalendarGone,
     ChangeSet,
@@ -50,6 +49,7 @@ from slotgraph.providers.base import (
     TokenSource,
     Watch,
     chunked,
+    owned_calendar,
     windows,
 )
 from slotgraph.providers.busy import FreeBusyAnswer
@@ -210,30 +210,18 @@ class MicrosoftCalendarClient:
                     return calendar
             raise ProviderError("A calendar with that name exists but cannot be opened.")
         created = response.json()
-        return RemoteCalendarInfo(
-            remote_id=str(created["id"]),
-            name=str(created.get("name") or name),
-            time_zone=zone,
-            access=Access.OWNER,
-            is_primary=False,
-        )
+        return owned_calendar(str(created["id"]), str(created.get("name") or name), zone)
 
     async def list_changes(
-        self,
-        calendar_id: str,
-        cursor: str | None,
-        *,
-        window_start: dt.datetime,
-        window_end: dt.datetime,
-        page: str | None = None,
+        self, calendar_id: str, cursor: str | None, window: Interval, page: str | None = None
     ) -> ChangeSet:
         zone = await self._zone()
         link = page or cursor
         if link is None:
             url = f"{self._calendar_path(calendar_id)}/calendarView/delta"
             params: dict[str, str] | None = {
-                "startDateTime": iso_z(window_start),
-                "endDateTime": iso_z(window_end),
+                "startDateTime": iso_z(window.start),
+                "endDateTime": iso_z(window.end),
             }
         else:
             if not link.startswith(f"{self._base}/"):
@@ -254,13 +242,12 @@ class MicrosoftCalendarClient:
                 event = skipped.read(str(item.get("id")), partial(to_event, item, zone))
                 if event is not None:
                     changed.append(event)
-        next_page = payload.get("@odata.nextLink")
-        return ChangeSet(
-            changed=tuple(changed),
-            removed=tuple(removed),
-            next_cursor=None if next_page else payload.get("@odata.deltaLink"),
-            next_page=next_page,
-            skipped=tuple(skipped.ids),
+        return ChangeSet.page_of(
+            changed,
+            removed,
+            next_page=payload.get("@odata.nextLink"),
+            cursor=payload.get("@odata.deltaLink"),
+            skipped=skipped.ids,
         )
 
     # push (see `push`) ---------------------------------------------------------------

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from slotgraph.providers.base import Access, CursorExpired, RateLimited, TransientError
+from slotgraph.providers.base import Access, CursorExpired, Interval, RateLimited, TransientError
 from slotgraph.providers.retry import FAST
 from tests.fakes.scenario import (
     EXPECTED_BUSY,
@@ -52,8 +52,7 @@ async def test_a_create_retried_after_a_lost_answer_lands_once(harness: Harness)
     day = await client.list_changes(
         harness.calendar_id,
         None,
-        window_start=utc(12, 0),
-        window_end=utc(13, 0),
+        Interval(utc(12, 0), utc(13, 0)),
     )
     assert [(e.remote_id, e.title, e.start, e.end) for e in day.changed] == [
         (event_id, "Intro call", utc(12, 15), utc(12, 15, 30))
@@ -72,9 +71,7 @@ async def test_a_create_never_adopts_an_event_that_does_not_carry_its_key(
 
     assert event_id != foreign
     assert await client.create_event(harness.calendar_id, draft("booking-2")) == event_id
-    day = await client.list_changes(
-        harness.calendar_id, None, window_start=utc(12, 0), window_end=utc(14, 0)
-    )
+    day = await client.list_changes(harness.calendar_id, None, Interval(utc(12, 0), utc(14, 0)))
     assert sorted((e.remote_id == event_id, e.title) for e in day.changed) == [
         (False, "Host's own meeting"),
         (True, "Intro call"),
