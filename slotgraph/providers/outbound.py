@@ -98,7 +98,7 @@ class Trust:
         )
 
 
-def _chain(error: BaseException) -> Iterator[BaseException]:
+def exception_chain(error: BaseException) -> Iterator[BaseException]:
     """`error` and everything it was raised from or wraps (requests, urllib3, httpx and
     exchangelib each wrap the failure below them their own way), each once."""
     seen: set[int] = set()
@@ -120,13 +120,13 @@ def is_certificate_failure(error: BaseException) -> bool:
     """Whether `error` comes from a certificate verification failure."""
     return any(
         isinstance(e, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(e)
-        for e in _chain(error)
+        for e in exception_chain(error)
     )
 
 
 def find_refusal(error: BaseException) -> AddressNotAllowed | None:
     """The `AddressNotAllowed` a library wrapped on its way up, if any."""
-    return next((e for e in _chain(error) if isinstance(e, AddressNotAllowed)), None)
+    return next((e for e in exception_chain(error) if isinstance(e, AddressNotAllowed)), None)
 
 
 # -- requests (exchangelib) ----------------------------------------------------------------

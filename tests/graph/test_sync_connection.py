@@ -97,7 +97,7 @@ async def test_sync_on_demand_then_the_connection_shows_its_sync_status(
             "node": {
                 "status": "CONNECTED",  # C1: the grant is fine, the sync failed
                 "syncState": "ERROR",
-                "lastError": "Exchange did not answer; try again later. "
+                "lastError": "Exchange had a temporary problem (HTTP 503); try again later. "
                 "The sync will be retried automatically.",
                 "eventsSynced": 1,
             }

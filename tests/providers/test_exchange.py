@@ -292,6 +292,21 @@ async def test_a_failing_optional_look_up_falls_back_and_connect_succeeds(
     assert looked_up
 
 
+@pytest.mark.parametrize(
+    ("kind", "cause"), [("http503", "HTTP 503"), ("refuse", "ErrorInternalServerError")]
+)
+async def test_a_server_that_answers_with_a_fault_is_not_called_unreachable(
+    limiter: anyio.CapacityLimiter, kind: str, cause: str
+) -> None:
+    # Every error names its real cause: the server answered, so it was reached.
+    with FakeExchange() as fake:
+        fake.fail(kind, operation=None, times=None)  # type: ignore[arg-type]
+        with pytest.raises(ProviderError) as failed:
+            await connect_exchange(creds_for(fake), limiter=limiter, timeout=TIMEOUT)
+    assert cause in failed.value.message
+    assert "reach" not in failed.value.message.lower()
+
+
 async def test_password_never_reaches_logs_reprs_or_messages(
     fake: FakeExchange, limiter: anyio.CapacityLimiter, caplog: pytest.LogCaptureFixture
 ) -> None:

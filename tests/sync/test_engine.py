@@ -469,8 +469,8 @@ async def test_throttling_backs_off_honouring_retry_after_then_parks_after_max_a
     row = await reload(sessionmaker, host.connection)
     assert (row.sync_state, row.sync_attempts, row.next_sync_at) == (SyncState.ERROR, 3, None)
     assert row.last_error == (
-        "Exchange did not answer; try again later. Automatic retries stopped after 3 "
-        "failed attempts; run syncCalendarConnection to try again."
+        "Exchange had a temporary problem (HTTP 503); try again later. Automatic retries "
+        "stopped after 3 failed attempts; run syncCalendarConnection to try again."
     )
     clock.advance(dt.timedelta(days=1))
     assert await run_due_syncs(ctx) == []  # parked: no further automatic tries

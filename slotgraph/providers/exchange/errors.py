@@ -56,7 +56,7 @@ from slotgraph.providers.base import (
     TlsCertificateUntrusted,
     TransientError,
 )
-from slotgraph.providers.outbound import find_refusal, is_certificate_failure
+from slotgraph.providers.outbound import exception_chain, find_refusal, is_certificate_failure
 
 T = TypeVar("T")
 
@@ -120,9 +120,32 @@ def _busy_error(error: Any) -> TransientError:
     and 5xx failures ("Reraised from ...", "Caused by ..."), which carry no hint."""
     text = str(error)
     if text.startswith(("Reraised from", "Caused by")):
-        return TransientError("Exchange did not answer; try again later.")
+        if _network_failure(error):
+            return TransientError("Exchange could not be reached; try again later.")
+        return TransientError(
+            f"Exchange had a temporary problem ({_root_cause(error)}); try again later."
+        )
     back_off = error.back_off or None
     return RateLimited("Exchange is busy and asked to slow down.", retry_after=back_off)
+
+
+def _network_failure(error: BaseException) -> bool:
+    """Whether the failure is the network's (no connection, no answer in time), as opposed
+    to an answer Exchange gave: only then is "could not be reached" the real cause."""
+    return any(
+        isinstance(e, (requests.ConnectionError, requests.Timeout, OSError))
+        for e in exception_chain(error)
+    )
+
+
+def _root_cause(error: BaseException) -> str:
+    """The innermost failure's name (exchangelib relabels an HTTP 503 as ErrorServerBusy,
+    a failed version probe as TransportError: the first cause is the telling one)."""
+    *_, innermost = exception_chain(error)
+    text = str(innermost)
+    if text.startswith("Caused by HTTP "):
+        return text.removeprefix("Caused by ").split(" response")[0]
+    return type(innermost).__name__
 
 
 def outbound_error(error: Exception) -> ProviderError | None:
@@ -158,11 +181,16 @@ def client_error(error: Exception, *, calendar_id: str | None) -> ProviderError:
         return ProviderError("Exchange could not find the mailbox or folder.")
     if isinstance(error, (ErrorInvalidServerVersion, ErrorInvalidSchemaVersionForMailboxVersion)):
         return ServerUnsupported(f"Slotgraph needs {MIN_BUILD_TEXT} or newer.")
-    if isinstance(error, (TransportError, requests.RequestException, OSError)):
+    if _network_failure(error):
         return TransientError("Exchange could not be reached; try again later.")
     if isinstance(error, _TRANSIENT):
         return TransientError(
             f"Exchange had a temporary problem ({type(error).__name__}); try again later."
+        )
+    if isinstance(error, (TransportError, requests.RequestException)):
+        return TransientError(
+            f"Exchange answered in a way that could not be used ({_root_cause(error)}); "
+            "try again later."
         )
     if isinstance(error, EWSError):
         return ProviderError(f"Exchange refused the request ({type(error).__name__}).")
@@ -194,15 +222,25 @@ def connect_error(error: Exception) -> ProviderError:
         return ServerUnreachable("The EWS URL redirects elsewhere; enter the final EWS URL.")
     if isinstance(error, (TransportError, requests.RequestException, OSError)):
         cause = error.__cause__ or error.__context__
+        if _network_failure(error):
+            return ServerUnreachable(
+                "Could not reach the Exchange server (name not found, connection refused or "
+                "timed out); check the EWS URL."
+            )
         if str(error).startswith("Failed to get auth type") or (
             cause is None and not isinstance(error, ErrorTimeoutExpired)
         ):
             return ServerUnreachable(
                 "No Exchange Web Services endpoint answered at that URL; check the EWS URL."
             )
+        if any(isinstance(e, (ErrorServerBusy, *_TRANSIENT)) for e in exception_chain(error)):
+            return TransientError(
+                f"The Exchange server had a temporary problem ({_root_cause(error)}); "
+                "try again shortly."
+            )
         return ServerUnreachable(
-            "Could not reach the Exchange server (name not found, connection refused or "
-            "timed out); check the EWS URL."
+            "The server at that URL did not answer as Exchange Web Services "
+            f"({_root_cause(error)}); check the EWS URL."
         )
     return client_error(error, calendar_id=None)
 
