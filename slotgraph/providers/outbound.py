@@ -11,7 +11,7 @@ must not reach loopback, link-local, private or other special addresses unless t
 allows those networks (`allowed_networks`, CIDRs). The check runs on the socket's connected
 peer address (`check_peer`), not on a DNS answer read beforehand, so a name that resolves
 elsewhere the second time (DNS rebinding) cannot get around it. `CheckedHTTPAdapter` applies
-it to requests (exchangelib); an httpx transport can call `check_peer` the same way.
+it to requests (exchangelib), `CheckedTransport` to httpx (CalDAV, webhooks).
 
 A certificate the trusted CAs do not vouch for is `TlsCertificateUntrusted` (it tells the
 operator to set `SLOTGRAPH_CA_BUNDLE`), never "unreachable": `is_certificate_failure` finds it
@@ -27,12 +27,14 @@ import socket
 import ssl
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import certifi
+import httpcore
+import httpx
 import requests.adapters
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -186,3 +188,68 @@ class CheckedHTTPAdapter(requests.adapters.HTTPAdapter):
         if kwargs.get("verify", True) is not False:
             kwargs["verify"] = self.trust.ca_file()
         return super().send(request, *args, **kwargs)
+
+
+# -- httpx (CalDAV, webhooks) ------------------------------------------------------------
+
+
+class _CheckedBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend, refusing a connected peer `Trust.check_peer` refuses
+    before TLS or a request byte goes out."""
+
+    def __init__(self, trust: Trust) -> None:
+        self._trust = trust
+        self._inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.connect_tcp(
+            host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+        try:
+            self._trust.check_peer(str(stream.get_extra_info("server_addr")[0]))
+        except AddressNotAllowed:
+            await stream.aclose()
+            raise
+        return stream
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise AddressNotAllowed("A user-supplied URL cannot reach a local socket.")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+_DEFAULT_LIMITS: Final = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+
+class CheckedTransport(httpx.AsyncHTTPTransport):
+    """An httpx transport for user-supplied URLs with C46 applied: the trusted CAs verify
+    TLS peers and every new connection's peer address passes `Trust.check_peer`, raising
+    `AddressNotAllowed` (a ProviderError, passed through `rest.mapped` unchanged).
+
+    httpx offers no public way to give its transport a network backend, so the connection
+    pool it builds is replaced by one with the checking backend (no proxies: a user-supplied
+    URL goes straight to its server)."""
+
+    def __init__(self, trust: Trust, *, limits: httpx.Limits = _DEFAULT_LIMITS) -> None:
+        context = trust.ssl_context()
+        super().__init__(verify=context, trust_env=False, limits=limits)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_CheckedBackend(trust),
+        )

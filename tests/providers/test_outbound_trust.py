@@ -26,7 +26,7 @@ from slotgraph.providers.base import AccessRevoked, AddressNotAllowed, TlsCertif
 from slotgraph.providers.exchange import connect_exchange
 from slotgraph.providers.exchange.ews import install_trust
 from slotgraph.providers.microsoft.client import MicrosoftCalendarClient
-from slotgraph.providers.outbound import Trust
+from slotgraph.providers.outbound import CheckedTransport, Trust
 from slotgraph.providers.retry import FAST
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.microsoft import EMAIL, FakeMicrosoft
@@ -183,3 +183,15 @@ async def test_smtp_trusts_the_ca_setting_and_names_an_untrusted_certificate(
     trusted = dataclasses.replace(config, extra_ca=(bundle,))
     await Mailer(trusted).send("ada@example.test", "Hello", "Body")
     assert len(inbox.received) == 1
+
+
+async def test_the_httpx_transport_for_user_supplied_urls_checks_the_connected_peer() -> None:
+    with FakeExchange() as fake:  # any loopback HTTP server
+        async with httpx.AsyncClient(transport=CheckedTransport(Trust.of((), ()))) as http:
+            with pytest.raises(AddressNotAllowed):
+                await http.post(fake.url, content=b"<x/>")
+        assert fake.requests == []  # refused on connect, nothing sent
+        allowed = CheckedTransport(Trust.of((), ("127.0.0.0/8",)))
+        async with httpx.AsyncClient(transport=allowed) as http:
+            answer = await http.post(fake.url, content=b"<x/>")
+        assert answer.status_code == 400  # reached: the fake refuses the body
