@@ -183,3 +183,32 @@ async def test_synced_busy_time_hides_slots_without_asking_the_provider(
         }
     }
     assert exchange.requests[mark:] == []  # answered from the synced events alone
+
+
+async def test_an_unreadable_item_is_counted_on_the_connection_and_the_rest_syncs(
+    gql: GraphQLClient,
+    factory: Factory,
+    exchange: FakeExchange,
+    app: Starlette,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    broken = exchange.add_event(
+        ScriptedEvent("broken", "Broken", TEN + dt.timedelta(hours=3), TEN + dt.timedelta(hours=4))
+    )
+    exchange.unreadable.add(broken.id)
+    ada = await factory.person()
+    connection_id = await connect(gql, ada, exchange)
+
+    assert await run_due_syncs(worker(app, sessionmaker)) == [Outcome.SYNCED]
+
+    status = await gql(COUNTED, {"id": connection_id}, token=ada.token)
+    assert status == {
+        "data": {"node": {"syncState": "SYNCED", "eventsSynced": 1, "skippedItems": 1}}
+    }
+
+
+COUNTED = """
+query Counted($id: ID!) { node(id: $id) { ... on CalendarConnection {
+  syncState eventsSynced skippedItems
+} } }
+"""
