@@ -351,11 +351,13 @@ class MicrosoftCalendarClient:
             "$top": str(PAGE_SIZE),
         }
         url = f"{self._calendar_path(calendar_id)}/calendarView"
-        return [
-            to_event(item, zone)
+        skipped = Skipped("microsoft", calendar_id)  # logged; the rest is still busy time
+        events = [
+            skipped.read(str(item.get("id")), partial(to_event, item, zone))
             async for item in self._graph.items(url, params, calendar_id=calendar_id)
             if item.get("type") != "seriesMaster"
         ]
+        return [event for event in events if event is not None]
 
     async def _find_by_key(self, calendar_id: str, key: str) -> str | None:
         """The event written with `key`: looked up by the extended property, and adopted only
