@@ -1,7 +1,7 @@
 """calendar connections count the items their sync could not read and skipped
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0013
 Create Date: 2026-12-02 20:15:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
