@@ -67,7 +67,9 @@ class OutboxMessage(Base):
 class IdempotencyKey(Base):
     """C12: the first completed result of a mutation per (scope, key), kept 24 hours.
     `scope` is `page:<id>` for anonymous callers and `token:<id>` otherwise; only
-    completed results are stored, so a failed attempt may be retried."""
+    completed results are stored, so a failed attempt may be retried. While its first call
+    runs, the key is claimed (`response` null, `claim_token` its owner's), so a second call
+    with it waits and replays (`slotgraph.usecases.idempotency`)."""
 
     __tablename__ = "idempotency_keys"
 
@@ -75,9 +77,15 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     operation: Mapped[str] = mapped_column(String(64))
     request_hash: Mapped[str] = mapped_column(String(64))
-    response: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = created_at_column()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    # The database's clock, not the use cases' (which tests set): a claim's lease is about
+    # a live process, so it runs in real time.
+    claimed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )
 
 
 class LostAccessNotice(Base):

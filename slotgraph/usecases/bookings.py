@@ -16,28 +16,27 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import re
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
 from slotgraph.jobs import outbox
 from slotgraph.jobs.deliveries import emails
-from slotgraph.models import Booking, Contact, IdempotencyKey, OutboxMessage, User
+from slotgraph.models import Booking, Contact, OutboxMessage, User
 from slotgraph.models.enums import BookingStatus, CalendarWriteState
 from slotgraph.models.outbox import OutboxKind
 from slotgraph.notices.changes import publish_host_changed
 from slotgraph.scheduling import forms, rules
+from slotgraph.usecases import idempotency
 from slotgraph.usecases.availability import PageSlots, page_slots
 from slotgraph.usecases.errors import (
     HostAccessLostError,
-    IdempotencyKeyReusedError,
     InvalidInput,
     NotFoundError,
     SlotUnavailableError,
@@ -52,7 +51,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("slotgraph.bookings")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]+$")
-IDEMPOTENCY_TTL = dt.timedelta(hours=24)
 MANAGE_TOKEN_PREFIX = "sgm_"  # noqa: S105 (a public prefix, not a secret)
 OPERATION = "bookMeeting"
 MAX_ANSWERS = 30
@@ -74,7 +72,7 @@ class BookingRequest:
 
     def fingerprint(self) -> str:
         """What makes two calls "the same" for C12 (the key itself excluded)."""
-        return request_fingerprint(
+        return idempotency.request_fingerprint(
             {
                 "slug": self.slug.strip("/").lower(),
                 "domain": (self.domain or "").lower(),
@@ -125,79 +123,10 @@ def _problems(request: BookingRequest) -> list[tuple[str | None, str]]:
                 )
             )
     try:
-        check_idempotency_key(request.idempotency_key)
+        idempotency.check_key(request.idempotency_key)
     except InvalidInput as exc:
         problems.extend(exc.problems)
     return problems
-
-
-async def replay(
-    session: AsyncSession,
-    scope: str,
-    operation: str,
-    key: str | None,
-    fingerprint: str,
-    now: dt.datetime,
-) -> tuple[Booking, dict[str, Any]] | None:
-    """The booking a completed earlier call with this key made or changed, with what it
-    answered, or None (C12)."""
-    if key is None:
-        return None
-    await session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at < now))
-    record = await session.get(IdempotencyKey, (scope, key))
-    if record is None:
-        return None
-    if record.operation != operation or record.request_hash != fingerprint:
-        raise IdempotencyKeyReusedError(
-            "This idempotency key was used for a different request; use a new key for a new "
-            "request.",
-            field="idempotencyKey",
-        )
-    booking = await session.get(Booking, record.response["bookingId"])
-    return None if booking is None else (booking, record.response)
-
-
-async def replay_race(
-    services: Services,
-    scope: str,
-    operation: str,
-    key: str | None,
-    fingerprint: str,
-    now: dt.datetime,
-) -> tuple[Booking, dict[str, Any]] | None:
-    """After a conflict on commit: when a call with the same key completed meanwhile (the
-    key raced itself), what that call answered (C12); None for the caller to map or
-    re-raise. The race can show as either constraint: the same request also overlaps its
-    own twin's booking (`no_overlapping_bookings`) before it reaches `idempotency_keys`."""
-    if key is None:
-        return None
-    async with services.sessionmaker.begin() as session:
-        return await replay(session, scope, operation, key, fingerprint, now)
-
-
-def remember(
-    session: AsyncSession,
-    scope: str,
-    operation: str,
-    key: str | None,
-    fingerprint: str,
-    booking_id: int,
-    now: dt.datetime,
-    **answered: Any,
-) -> None:
-    """Keep a completed result for C12, in the transaction that completed it."""
-    if key is None:
-        return
-    session.add(
-        IdempotencyKey(
-            scope=scope,
-            key=key,
-            operation=operation,
-            request_hash=fingerprint,
-            response={**answered, "bookingId": booking_id},
-            expires_at=now + IDEMPOTENCY_TTL,
-        )
-    )
 
 
 async def queue_calendar_write(
@@ -216,18 +145,6 @@ async def queue_calendar_write(
             payload={"bookingId": booking.id, **details},
         ),
     )
-
-
-def request_fingerprint(fields: dict[str, Any]) -> str:
-    """What an idempotency record compares (C12): the SHA-256 of the request's fields as
-    canonical JSON (keys sorted), so the same request always gives the same digest."""
-    canonical = json.dumps(fields, sort_keys=True)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def check_idempotency_key(key: str | None) -> None:
-    if key is not None and not 1 <= len(key) <= 200:
-        raise InvalidInput("An idempotency key has 1 to 200 characters.", field="idempotencyKey")
 
 
 def booking_title(page_title: str, contact_name: str) -> str:
@@ -263,17 +180,23 @@ async def book_meeting(
                 p for p in _answer_problems(public, request.answers) if p[0] not in listed
             )
         raise InvalidInput.of(problems)
+    scope = f"token:{viewer.token_id}" if viewer is not None else f"page:{public.page.id}"
+    key, fingerprint = request.idempotency_key, request.fingerprint()
+    async with idempotency.claimed(services, scope, OPERATION, key, fingerprint) as claim:
+        if claim.first is not None:
+            first = claim.first
+            return BookingOutcome(first.booking, first.answered["offline"], replayed=True)
+        return await _book(services, public, request, claim, now)
+
+
+async def _book(
+    services: Services,
+    public: PublicPage,
+    request: BookingRequest,
+    claim: idempotency.Claim,
+    now: dt.datetime,
+) -> BookingOutcome:
     page, host = public.page, public.host
-    scope = f"token:{viewer.token_id}" if viewer is not None else f"page:{page.id}"
-    async with services.sessionmaker.begin() as session:
-        replayed = await replay(
-            session, scope, OPERATION, request.idempotency_key, request.fingerprint(), now
-        )
-    if replayed is not None:
-        booking = replayed[0]
-        return BookingOutcome(
-            booking=booking, offline=booking.status is BookingStatus.REQUESTED, replayed=True
-        )
     answers = _answers(public, request.answers)
     start = request.start.astimezone(dt.UTC)
     found = await check_slot(services, public, start, request.duration, now=now)
@@ -302,27 +225,8 @@ async def book_meeting(
             await session.flush()
             if not found.offline:
                 await queue_calendar_write(session, booking, OutboxKind.CALENDAR_CREATE)
-            remember(
-                session,
-                scope,
-                OPERATION,
-                request.idempotency_key,
-                request.fingerprint(),
-                booking.id,
-                now,
-            )
-            await session.flush()
+            await claim.complete(session, booking, offline=found.offline)
     except IntegrityError as exc:
-        again = await replay_race(
-            services,
-            scope,
-            OPERATION,
-            request.idempotency_key,
-            request.fingerprint(),
-            now,
-        )
-        if again is not None:  # the same key raced itself: the first call's answer
-            return BookingOutcome(booking=again[0], offline=found.offline, replayed=True)
         if "no_overlapping_bookings" in str(exc.orig):
             raise SlotUnavailableError(_TAKEN, field="start") from None
         raise

@@ -40,16 +40,8 @@ from slotgraph.models import Booking, SchedulingPage
 from slotgraph.models.enums import BookingStatus, Scope
 from slotgraph.models.outbox import OutboxKind
 from slotgraph.notices.changes import publish_host_changed
-from slotgraph.usecases.bookings import (
-    check_idempotency_key,
-    check_slot,
-    manage_token_digest,
-    queue_calendar_write,
-    remember,
-    replay,
-    replay_race,
-    request_fingerprint,
-)
+from slotgraph.usecases import idempotency
+from slotgraph.usecases.bookings import check_slot, manage_token_digest, queue_calendar_write
 from slotgraph.usecases.errors import (
     BookingNotChangeableError,
     InvalidInput,
@@ -169,7 +161,7 @@ class Move:
     idempotency_key: str | None = None
 
     def fingerprint(self, booking_id: int) -> str:
-        return request_fingerprint(
+        return idempotency.request_fingerprint(
             {"booking": booking_id, "start": self.start.astimezone(dt.UTC).isoformat()}
         )
 
@@ -198,16 +190,25 @@ async def reschedule_booking(
         raise InvalidInput(
             "Give the start with a UTC offset, e.g. 2030-01-07T09:00:00Z.", field="start"
         )
-    check_idempotency_key(move.idempotency_key)
+    idempotency.check_key(move.idempotency_key)
+    async with services.sessionmaker.begin() as session:
+        booking = await _locked(session, manager, booking_id)
+    scope, fingerprint = _scope(manager, booking), move.fingerprint(booking.id)
+    async with idempotency.claimed(
+        services, scope, OPERATION, move.idempotency_key, fingerprint
+    ) as claim:
+        if claim.first is not None:
+            return ChangeOutcome(booking=claim.first.booking, changed=False)
+        return await _reschedule(services, manager, booking.id, move, claim)
+
+
+async def _reschedule(
+    services: Services, manager: Manager, booking_id: int, move: Move, claim: idempotency.Claim
+) -> ChangeOutcome:
     start = move.start.astimezone(dt.UTC)
     now = services.clock()
     async with services.sessionmaker.begin() as session:
         booking = await _locked(session, manager, booking_id)
-        scope = _scope(manager, booking)
-        fingerprint = move.fingerprint(booking.id)
-        replayed = await replay(session, scope, OPERATION, move.idempotency_key, fingerprint, now)
-        if replayed is not None:
-            return ChangeOutcome(booking=replayed[0], changed=False)
         _check_movable(booking, now)
         page = (
             None if booking.page_id is None else await session.get(SchedulingPage, booking.page_id)
@@ -249,14 +250,8 @@ async def reschedule_booking(
                     previousStart=previous.isoformat(),
                     rescheduledBy=manager.who,
                 )
-            remember(session, scope, OPERATION, move.idempotency_key, fingerprint, booking.id, now)
-            await session.flush()
+            await claim.complete(session, booking)
     except IntegrityError as exc:
-        again = await replay_race(
-            services, scope, OPERATION, move.idempotency_key, fingerprint, now
-        )
-        if again is not None:  # the same key raced itself: the first call's answer
-            return ChangeOutcome(booking=again[0], changed=False)
         if "no_overlapping_bookings" in str(exc.orig):
             raise SlotUnavailableError(_TAKEN, field="start") from None
         raise

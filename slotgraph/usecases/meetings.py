@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import select
@@ -33,14 +33,8 @@ from slotgraph.models.enums import BookingStatus, ConnectionStatus, Scope
 from slotgraph.models.outbox import OutboxKind
 from slotgraph.notices.changes import publish_host_changed
 from slotgraph.scheduling import rules
-from slotgraph.usecases.bookings import (
-    check_idempotency_key,
-    queue_calendar_write,
-    remember,
-    replay,
-    replay_race,
-    request_fingerprint,
-)
+from slotgraph.usecases import idempotency
+from slotgraph.usecases.bookings import queue_calendar_write
 from slotgraph.usecases.errors import InvalidInput, NotFoundError, SlotUnavailableError
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
@@ -72,7 +66,7 @@ class MeetingDraft:
     idempotency_key: str | None = None
 
     def fingerprint(self) -> str:
-        return request_fingerprint(
+        return idempotency.request_fingerprint(
             {
                 "contact": self.contact_id,
                 "start": self.start.astimezone(dt.UTC).isoformat(),
@@ -107,7 +101,7 @@ def _validate(draft: MeetingDraft) -> None:
             raise InvalidInput(exc.message, field=exc.field) from None
     if draft.integration is not None and not 1 <= len(draft.integration.strip()) <= 100:
         raise InvalidInput("Name the integration in 1 to 100 characters.", field="integration")
-    check_idempotency_key(draft.idempotency_key)
+    idempotency.check_key(draft.idempotency_key)
 
 
 def _not_synced(draft: MeetingDraft, connection: CalendarConnection | None) -> NotSynced | None:
@@ -127,15 +121,20 @@ async def create_meeting(
 ) -> MeetingOutcome:
     viewer = require_viewer(viewer, Scope.BOOKINGS_WRITE)
     _validate(draft)
-    now = services.clock()
     scope = f"token:{viewer.token_id}"
+    async with idempotency.claimed(
+        services, scope, OPERATION, draft.idempotency_key, draft.fingerprint()
+    ) as claim:
+        if claim.first is not None:
+            return _replayed(claim.first)
+        return await _create(services, viewer, draft, claim)
+
+
+async def _create(
+    services: Services, viewer: Viewer, draft: MeetingDraft, claim: idempotency.Claim
+) -> MeetingOutcome:
     try:
         async with services.sessionmaker.begin() as session:
-            replayed = await replay(
-                session, scope, OPERATION, draft.idempotency_key, draft.fingerprint(), now
-            )
-            if replayed is not None:
-                return _replayed(*replayed)
             contact = (
                 await session.execute(
                     select(Contact).where(
@@ -171,23 +170,10 @@ async def create_meeting(
                     attendees=[{"email": contact.email, "name": contact.name}],
                     sendInvitations=True,
                 )
-            remember(
-                session,
-                scope,
-                OPERATION,
-                draft.idempotency_key,
-                draft.fingerprint(),
-                booking.id,
-                now,
-                notSynced=None if not_synced is None else not_synced.value,
+            await claim.complete(
+                session, booking, notSynced=None if not_synced is None else not_synced.value
             )
-            await session.flush()
     except IntegrityError as exc:
-        again = await replay_race(
-            services, scope, OPERATION, draft.idempotency_key, draft.fingerprint(), now
-        )
-        if again is not None:  # the same key raced itself: the first call's answer
-            return _replayed(*again)
         if "no_overlapping_bookings" in str(exc.orig):
             raise SlotUnavailableError(
                 "You already have a meeting booked at this time; cancel or move it first, "
@@ -201,9 +187,11 @@ async def create_meeting(
     return MeetingOutcome(booking=booking, not_synced=not_synced, replayed=False)
 
 
-def _replayed(booking: Booking, answered: dict[str, Any]) -> MeetingOutcome:
+def _replayed(first: idempotency.FirstAnswer) -> MeetingOutcome:
     """What an earlier call with the same key answered (C12)."""
-    reason = answered.get("notSynced")
+    reason = first.answered.get("notSynced")
     return MeetingOutcome(
-        booking=booking, not_synced=None if reason is None else NotSynced(reason), replayed=True
+        booking=first.booking,
+        not_synced=None if reason is None else NotSynced(reason),
+        replayed=True,
     )
