@@ -385,3 +385,23 @@ def error_result(exc: domain.DomainError, result_union: object) -> Any:
     extension wraps the resolver, not the items of its stream. `Any`, since the yielded item
     is checked against `result_union` at run time, not by mypy."""
     return declared_error(exc, declared_errors(result_union))
+
+
+# C30: the database away. Not a typed result (no mutation can declare it: any field may
+# meet it), but a top-level error with this `extensions.code`, answered with HTTP 503 and
+# `Retry-After` (`slotgraph.graph.extensions.MaskUnexpectedErrors` over HTTP and
+# websockets, `slotgraph.server.unavailable` for what fails before GraphQL runs).
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+RETRY_AFTER_SECONDS = 5
+SERVICE_UNAVAILABLE_MESSAGE = (
+    f"The service cannot reach its database right now; retry in {RETRY_AFTER_SECONDS} seconds."
+)
+
+
+def service_unavailable_extensions(request_id: str | None) -> dict[str, Any]:
+    """The `extensions` of a C30 error: its code, when to retry, the request id to quote."""
+    return {
+        "code": SERVICE_UNAVAILABLE,
+        "retryAfterSeconds": RETRY_AFTER_SECONDS,
+        "requestId": request_id,
+    }

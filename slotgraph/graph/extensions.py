@@ -13,7 +13,16 @@ import structlog
 from graphql.error import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import FieldExtension, MaskErrors, ParserCache, SchemaExtension
 
-from slotgraph.graph.errors import AnyError, declared_error, declared_errors, error_code
+from slotgraph.graph.errors import (
+    RETRY_AFTER_SECONDS,
+    SERVICE_UNAVAILABLE_MESSAGE,
+    AnyError,
+    declared_error,
+    declared_errors,
+    error_code,
+    service_unavailable_extensions,
+)
+from slotgraph.models.reachability import database_unreachable
 from slotgraph.usecases.errors import DomainError
 
 if TYPE_CHECKING:
@@ -145,6 +154,8 @@ class MaskUnexpectedErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", None)
+        if database_unreachable(error.original_error):
+            return self._service_unavailable(error, request_id)
         log.error(
             "unexpected error",
             request_id=request_id,
@@ -154,3 +165,27 @@ class MaskUnexpectedErrors(MaskErrors):
         masked = super().anonymise_error(error)
         masked.extensions = {"code": "INTERNAL", "requestId": request_id}
         return masked
+
+    def _service_unavailable(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
+        """C30: the database cannot be reached. Not a bug: a warning without a traceback,
+        and over HTTP a 503 with `Retry-After` (the response Strawberry merges into its
+        own; a websocket has none)."""
+        log.warning(
+            "database unreachable",
+            request_id=request_id,
+            path=error.path,
+            error=repr(error.original_error),
+        )
+        response: Any = getattr(self.execution_context.context, "response", None)
+        # Over HTTP, Strawberry's sub-response (a writable `MutableHeaders`); over a
+        # websocket, the socket itself, whose headers are the client's and read-only.
+        headers: Any = getattr(response, "headers", None)
+        if hasattr(headers, "__setitem__"):
+            response.status_code = 503
+            headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return GraphQLError(
+            SERVICE_UNAVAILABLE_MESSAGE,
+            nodes=error.nodes,
+            path=error.path,
+            extensions=service_unavailable_extensions(request_id),
+        )

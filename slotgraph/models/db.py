@@ -7,6 +7,7 @@ installed; the code path after that is the same for both.
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,9 +80,9 @@ def stop_embedded_postgres() -> None:
         _keep_alive.pop().cleanup()
 
 
-async def connect_raw(url: str) -> Any:
+async def connect_raw(url: str, *, connect_seconds: float = 60.0) -> Any:
     """A plain asyncpg connection from a libpq URL (socket `host=` query included), for
-    work outside SQLAlchemy: creating and dropping databases, COPY."""
+    work outside SQLAlchemy: creating and dropping databases, COPY, health checks."""
     import asyncpg
 
     parsed = make_url(url)
@@ -92,7 +93,14 @@ async def connect_raw(url: str) -> Any:
         "host": parsed.query.get("host", parsed.host),
         "port": parsed.port,
     }
-    return await asyncpg.connect(**{k: v for k, v in kwargs.items() if v is not None})
+    given = {k: v for k, v in kwargs.items() if v is not None}
+    return await asyncpg.connect(**given, timeout=connect_seconds)
+
+
+# C30: a database that does not answer must fail a request fast (asyncpg waits 60 s to
+# connect by default), so the API can say 503 instead of hanging.
+CONNECT_TIMEOUT_SECONDS = 5.0
+POOL_TIMEOUT_SECONDS = 10.0
 
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 5) -> AsyncEngine:
@@ -101,8 +109,23 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 5) -> As
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
-        connect_args={"server_settings": {"application_name": "slotgraph"}},
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+        connect_args={
+            "server_settings": {"application_name": "slotgraph"},
+            "timeout": CONNECT_TIMEOUT_SECONDS,
+        },
     )
+
+
+async def ping(url: str, *, seconds: float) -> None:
+    """Raise unless the database answers `SELECT 1` within `seconds`, on a connection of
+    its own: a busy or broken pool cannot make it wait (C30, `/readyz`)."""
+    async with asyncio.timeout(seconds):
+        connection = await connect_raw(url, connect_seconds=seconds)
+        try:
+            await connection.fetchval("SELECT 1")
+        finally:
+            connection.terminate()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -28,6 +27,7 @@ from slotgraph.clock import utc_now
 from slotgraph.graph.context import Context
 from slotgraph.graph.schema import build_schema
 from slotgraph.models.db import start_embedded_postgres
+from slotgraph.models.reachability import database_unreachable
 from slotgraph.server.auth import (
     REFUSED_MESSAGE,
     BearerAuth,
@@ -42,6 +42,7 @@ from slotgraph.server.oauth import callback_endpoint
 from slotgraph.server.robots import robots_endpoint
 from slotgraph.server.runtime import Runtime, build_runtime
 from slotgraph.server.settings import Settings, load_settings
+from slotgraph.server.unavailable import DatabaseAway, mark_websocket_database_away, readyz_endpoint
 from slotgraph.server.worker import BackgroundWorker, build_queue
 
 if TYPE_CHECKING:
@@ -94,6 +95,11 @@ class SlotgraphGraphQL(MediaTypedGraphQL):
             context.viewer = await viewer_for(self.runtime.services, credential)
         except InvalidToken:
             raise ConnectionRejectionError({"message": REFUSED_MESSAGE}) from None
+        except Exception as error:  # C30: closed as "try again later", not as refused
+            if not database_unreachable(error):
+                raise
+            mark_websocket_database_away(context.request.scope)
+            raise ConnectionRejectionError({"message": "database unavailable"}) from None
         context.reset_loaders()
 
 
@@ -161,22 +167,13 @@ def create_app(
     is the use cases' "now" (a fixed one for the slots benchmark, whose workload lies in
     the past)."""
     runtime = build_runtime(settings, database_url, registry=registry, clock=clock)
-    engine, services = runtime.engine, runtime.services
+    services = runtime.services
     background = BackgroundWorker(build_queue(runtime, database_url)) if worker else None
     graphql = SlotgraphGraphQL(runtime)
     authed_graphql = BearerAuth(graphql, services)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
-
-    async def readyz(_: Request) -> Response:
-        try:
-            async with engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
-        except Exception:  # any failure means "not ready"; the reason goes to the log
-            log.warning("database not reachable", exc_info=True)
-            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
-        return JSONResponse({"status": "ok", "database": "ok"})
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -208,12 +205,13 @@ def create_app(
             Route("/notifications/microsoft", microsoft_endpoint(services), methods=["POST"]),
             Route("/robots.txt", robots_endpoint(services), methods=["GET"]),
             Route("/healthz", healthz),
-            Route("/readyz", readyz),
+            Route("/readyz", readyz_endpoint(database_url)),
         ],
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,
     )
     app.state.runtime = runtime
+    app.add_middleware(DatabaseAway)
     app.add_middleware(RequestIds)
     return app
 

@@ -1,0 +1,116 @@
+"""C30, the database away: `/readyz`, and what fails outside GraphQL's own execution.
+
+`/readyz` checks the database on a connection of its own with a short timeout, so it
+answers within 2 seconds whatever the pool's state (exhausted, or waiting on a server that
+stopped answering).
+
+Outside GraphQL's own execution: a request that meets an unreachable database
+before GraphQL runs (the bearer token's lookup, the OAuth callback, the push routes) is
+answered 503 with `Retry-After` and a GraphQL-shaped error, never a 500; a websocket
+whose `connection_init` could not be checked is closed with 1013 (try again later), not
+with 4403 as if its token were refused.
+
+Errors inside GraphQL execution are answered by `slotgraph.graph.extensions`, which sets
+the same status and header.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from starlette.responses import JSONResponse, Response
+
+from slotgraph.graph.errors import (
+    RETRY_AFTER_SECONDS,
+    SERVICE_UNAVAILABLE_MESSAGE,
+    service_unavailable_extensions,
+)
+from slotgraph.models.db import ping
+from slotgraph.models.reachability import database_unreachable
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from starlette.requests import Request
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = structlog.get_logger("slotgraph.http")
+# Set by the websocket's `on_ws_connect` when it met the database away and refused.
+WS_DATABASE_AWAY = "database_away"
+TRY_AGAIN_LATER = 1013
+READY_CHECK_SECONDS = 1.5  # within C30's 2 seconds, with room for the HTTP round trip
+
+
+def readyz_endpoint(database_url: str) -> Callable[[Request], Awaitable[Response]]:
+    async def readyz(_: Request) -> Response:
+        try:
+            await ping(database_url, seconds=READY_CHECK_SECONDS)
+        except Exception as error:  # any failure means "not ready"; the reason goes to the log
+            log.warning("database not reachable", error=repr(error))
+            return JSONResponse(
+                {"status": "unavailable", "database": "unreachable"},
+                status_code=503,
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    return readyz
+
+
+def mark_websocket_database_away(scope: Any) -> None:
+    scope.setdefault("state", {})[WS_DATABASE_AWAY] = True
+
+
+def service_unavailable_response(request_id: str | None) -> JSONResponse:
+    return JSONResponse(
+        {
+            "errors": [
+                {
+                    "message": SERVICE_UNAVAILABLE_MESSAGE,
+                    "extensions": service_unavailable_extensions(request_id),
+                }
+            ]
+        },
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+class DatabaseAway:
+    """ASGI middleware: 503 for an unreachable database instead of the server error."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.app(scope, receive, _closing_clearly(scope, send))
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as error:
+            if started or not database_unreachable(error):
+                raise
+            request_id = scope.get("state", {}).get("request_id")
+            log.warning("database unreachable", path=scope["path"], error=repr(error))
+            await service_unavailable_response(request_id)(scope, receive, send)
+
+
+def _closing_clearly(scope: Scope, send: Send) -> Send:
+    async def send_close(message: Message) -> None:
+        if message["type"] == "websocket.close" and scope.get("state", {}).get(WS_DATABASE_AWAY):
+            message = {**message, "code": TRY_AGAIN_LATER, "reason": "database unavailable"}
+        await send(message)
+
+    return send_close
