@@ -38,7 +38,7 @@ from slotgraph.models.enums import BookingStatus
 from slotgraph.models.outbox import OutboxKind
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.helpers.accounts import Factory
-from tests.helpers.serving import serve
+from tests.helpers.serving import RACE_ENV, serve
 
 CALLERS = 200
 CONNECT = """
@@ -63,12 +63,7 @@ mutation Book($input: BookMeetingInput!) {
 def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # No background workers: the rows counted are the booking path's alone (the in-process
     # sync and outbox deliveries would write theirs meanwhile).
-    env = {
-        "SLOTGRAPH_DB_POOL_SIZE": "4",
-        "SLOTGRAPH_DB_MAX_OVERFLOW": "4",
-        "SLOTGRAPH_RUN_WORKER": "false",
-    }
-    with serve(database_url, tmp_path_factory.mktemp("race"), workers=3, env=env) as base:
+    with serve(database_url, tmp_path_factory.mktemp("race"), workers=3, env=RACE_ENV) as base:
         yield base
 
 

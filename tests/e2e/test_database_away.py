@@ -30,8 +30,8 @@ from tests.helpers.tcp_proxy import TcpProxy, tcp_proxy
 
 VIEWER = "query { viewer { name } }"
 SUBSCRIBE = """
-subscription Slots($slug: String!, $start: DateTime!, $end: DateTime!, $zone: String!) {
-  availabilityChanged(pageSlug: $slug, start: $start, end: $end, timeZone: $zone) {
+subscription Slots($slug: String!, $start: DateTime!, $end: DateTime!, $tz: String!) {
+  availabilityChanged(pageSlug: $slug, start: $start, end: $end, timeZone: $tz) {
     __typename
   }
 }
@@ -69,6 +69,12 @@ async def post(
     )
 
 
+def morning(slug: str, nine: dt.datetime) -> dict[str, str]:
+    """`SLOTS` variables: the page's slots from nine to noon."""
+    end = nine + dt.timedelta(hours=3)
+    return {"slug": slug, "start": nine.isoformat(), "end": end.isoformat(), "tz": "UTC"}
+
+
 def assert_service_unavailable(response: httpx.Response) -> None:
     assert response.status_code == 503, response.text
     assert response.headers["retry-after"] == "5"
@@ -82,12 +88,7 @@ async def test_graphql_answers_503_while_the_database_is_away_and_recovers(
 ) -> None:
     async with httpx.AsyncClient(base_url=server, timeout=30) as client:
         ada, slug, nine = await page_and_nine(GraphQLClient(client), factory)
-        window = {
-            "slug": slug,
-            "start": nine.isoformat(),
-            "end": (nine + dt.timedelta(hours=3)).isoformat(),
-            "tz": "UTC",
-        }
+        window = morning(slug, nine)
         booking = {
             "pageSlug": slug,
             "start": nine.isoformat(),
@@ -115,12 +116,7 @@ async def test_a_database_that_stops_answering_gives_503_not_a_hang(
 ) -> None:
     async with httpx.AsyncClient(base_url=server, timeout=60) as client:
         _, slug, nine = await page_and_nine(GraphQLClient(client), factory)
-        window = {
-            "slug": slug,
-            "start": nine.isoformat(),
-            "end": (nine + dt.timedelta(hours=3)).isoformat(),
-            "tz": "UTC",
-        }
+        window = morning(slug, nine)
         database_back.blackhole()
         started = time.monotonic()
         assert_service_unavailable(await post(client, SLOTS, **window))
@@ -168,12 +164,7 @@ async def test_websockets_learn_clearly_that_the_database_is_away(
     async with connect(ws_url, subprotocols=protocol) as socket:
         await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
         assert json.loads(await socket.recv())["type"] == "connection_ack"
-        variables = {
-            "slug": slug,
-            "start": nine.isoformat(),
-            "end": (nine + dt.timedelta(hours=3)).isoformat(),
-            "zone": "UTC",
-        }
+        variables = morning(slug, nine)
         await socket.send(
             json.dumps(
                 {

@@ -15,21 +15,9 @@ from slotgraph.models import Booking, Contact
 from slotgraph.models.enums import ConnectionStatus, Provider
 from slotgraph.models.outbox import OutboxKind
 from tests.helpers.accounts import Factory, Person
-from tests.helpers.bookings import RESCHEDULE, outbox, run
+from tests.helpers.bookings import CREATE_MEETING, RESCHEDULE, outbox, run
 from tests.helpers.graphql import GraphQLClient
 
-CREATE_MEETING = """
-mutation Create($input: CreateMeetingInput!) {
-  createMeeting(input: $input) {
-    __typename
-    ... on CreateMeetingSuccess {
-      calendarSynced notSyncedReason replayed
-      booking { title status startsAt endsAt timeZone onCalendar integration contact { email } }
-    }
-    ... on Error { message field code }
-  }
-}
-"""
 TEN = dt.datetime(2030, 1, 7, 10, tzinfo=dt.UTC)
 
 

@@ -21,6 +21,7 @@ from tests.helpers.accounts import Factory, Person
 from tests.helpers.bookings import (
     CANCEL_AS_CONTACT,
     RESCHEDULE,
+    RESCHEDULE_AS_CONTACT,
     book,
     book_with_token,
     outbox,
@@ -36,16 +37,6 @@ mutation Cancel($input: CancelBookingInput!) {
   cancelBooking(input: $input) {
     __typename
     ... on CancelBookingSuccess { alreadyCancelled booking { id status start: startsAt } }
-    ... on Error { message field code }
-    ... on BookingNotChangeable { reason }
-  }
-}
-"""
-RESCHEDULE_AS_CONTACT = """
-mutation Move($input: RescheduleBookingAsContactInput!) {
-  rescheduleBookingAsContact(input: $input) {
-    __typename
-    ... on RescheduleBookingAsContactSuccess { replayed booking { id status start end } }
     ... on Error { message field code }
     ... on BookingNotChangeable { reason }
   }

@@ -76,6 +76,30 @@ mutation Move($input: RescheduleBookingInput!) {
 }
 """
 
+RESCHEDULE_AS_CONTACT = """
+mutation Move($input: RescheduleBookingAsContactInput!) {
+  rescheduleBookingAsContact(input: $input) {
+    __typename
+    ... on RescheduleBookingAsContactSuccess { replayed booking { id status start end } }
+    ... on Error { message field code }
+    ... on BookingNotChangeable { reason }
+  }
+}
+"""
+
+CREATE_MEETING = """
+mutation Create($input: CreateMeetingInput!) {
+  createMeeting(input: $input) {
+    __typename
+    ... on CreateMeetingSuccess {
+      calendarSynced notSyncedReason replayed
+      booking { title status startsAt endsAt timeZone onCalendar integration contact { email } }
+    }
+    ... on Error { message field code }
+  }
+}
+"""
+
 
 CANCEL_AS_CONTACT = """
 mutation Cancel($input: CancelBookingAsContactInput!) {

@@ -12,7 +12,15 @@ from bench.serve import SLOTGRAPH, free_port, wait_ready
 from bench.serve import serve as start
 from slotgraph.models.crypto import generate_key
 
-__all__ = ["SLOTGRAPH", "free_port", "serve", "wait_ready"]
+__all__ = ["RACE_ENV", "SLOTGRAPH", "free_port", "serve", "wait_ready"]
+# For races of many concurrent calls: small pools (3 workers stay well under
+# max_connections beside the test process's own; requests queue for a connection, which is
+# fine) and no background workers, so the rows counted are the request path's alone.
+RACE_ENV = {
+    "SLOTGRAPH_DB_POOL_SIZE": "4",
+    "SLOTGRAPH_DB_MAX_OVERFLOW": "4",
+    "SLOTGRAPH_RUN_WORKER": "false",
+}
 
 
 @contextmanager
