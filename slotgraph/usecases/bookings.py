@@ -184,8 +184,10 @@ async def book_meeting(
     key, fingerprint = request.idempotency_key, request.fingerprint()
     async with idempotency.claimed(services, scope, OPERATION, key, fingerprint) as claim:
         if claim.first is not None:
-            first = claim.first
-            return BookingOutcome(first.booking, first.answered["offline"], replayed=True)
+            booking, answered = claim.first.booking, claim.first.answered
+            # Answers kept before `offline` was stored: what the status says.
+            offline = answered.get("offline", booking.status is BookingStatus.REQUESTED)
+            return BookingOutcome(booking, offline, replayed=True)
         return await _book(services, public, request, claim, now)
 
 
