@@ -111,9 +111,9 @@ async def connect_raw(url: str, *, connect_seconds: float = 60.0) -> Any:
 
 
 # C30: a database that does not answer must fail a request fast (asyncpg waits 60 s to
-# connect by default), so the API can say 503 instead of hanging.
+# connect by default), so the API can say 503 instead of hanging. (The pool's own wait
+# for a free connection stays SQLAlchemy's 30 s: bursts queue rather than fail.)
 CONNECT_TIMEOUT_SECONDS = 5.0
-POOL_TIMEOUT_SECONDS = 10.0
 
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 5) -> AsyncEngine:
@@ -122,7 +122,6 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 5) -> As
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_pre_ping=True,
-        pool_timeout=POOL_TIMEOUT_SECONDS,
         connect_args={
             "server_settings": {"application_name": "slotgraph"},
             "timeout": CONNECT_TIMEOUT_SECONDS,
