@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from sqlalchemy.ext.asyncio import (
 from slotgraph import embedded
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from sqlalchemy.engine import URL, Connection
 
@@ -77,7 +78,8 @@ def start_embedded_postgres(data_dir: Path) -> str:
         if "(1 row)" not in exists:
             server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")
         uri: str = server.get_uri(EMBEDDED_DATABASE)
-    _keep_alive.append(server)
+    if server not in _keep_alive:  # started earlier in this process: one handle is enough
+        _keep_alive.append(server)
     return uri
 
 
@@ -85,12 +87,24 @@ def start_embedded_postgres(data_dir: Path) -> str:
 _keep_alive: list[Any] = []
 
 
-def stop_embedded_postgres() -> None:
+def stop_embedded_postgres(*, keep: int = 0) -> None:
     """Stop the embedded servers this process started (unless another process still uses
-    one). pgserver also tries at exit, but a process ended by a signal, or a test whose
-    data directory is removed first, would leave the postmaster running."""
-    while _keep_alive:
+    one), all but the first `keep`. pgserver also tries at exit, but a process ended by a
+    signal, or a test whose data directory is removed first, would leave the postmaster
+    running."""
+    while len(_keep_alive) > keep:
         _keep_alive.pop().cleanup()
+
+
+@contextmanager
+def embedded_postgres_stopped_after() -> Iterator[None]:
+    """Stop, on leaving, the embedded servers first started inside (a CLI command), and
+    only those: a server the process already ran (a test session's) keeps running."""
+    started_before = len(_keep_alive)
+    try:
+        yield
+    finally:
+        stop_embedded_postgres(keep=started_before)
 
 
 async def connect_raw(url: str, *, connect_seconds: float = 60.0) -> Any:

@@ -20,6 +20,7 @@ from slotgraph.models.crypto import CredentialCipher, generate_key
 from slotgraph.models.db import (
     create_engine,
     create_sessionmaker,
+    embedded_postgres_stopped_after,
     migrate,
     start_embedded_postgres,
     stop_embedded_postgres,
@@ -262,12 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
+    # Whatever the command, the embedded server it started is stopped when it ends (unless
+    # another live process still uses it).
+    with embedded_postgres_stopped_after():
         code: int = args.run(args)
-    finally:
-        # Whatever the command, the embedded server it started is stopped when it ends
-        # (unless another live process still uses it).
-        stop_embedded_postgres()
     return code
 
 

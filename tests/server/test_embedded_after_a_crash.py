@@ -22,6 +22,8 @@ import pytest
 
 from slotgraph.embedded import PidFile, is_alive
 from slotgraph.models.crypto import generate_key
+from slotgraph.models.db import embedded_postgres_stopped_after, start_embedded_postgres
+from slotgraph.server.cli import main
 from tests.helpers.serving import SLOTGRAPH, free_port, wait_ready
 
 
@@ -138,3 +140,14 @@ def test_a_pid_file_stops_a_crashed_runs_server_and_never_a_stranger(tmp_path: P
         for process in (server, stranger):
             process.kill()
             process.wait(10)
+
+
+def test_a_command_run_in_process_stops_only_the_server_it_started(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    with embedded_postgres_stopped_after():
+        start_embedded_postgres(data_dir)
+        # A command of the same process (as a test calls one) leaves that server running.
+        assert main(["export-schema", "--output", str(tmp_path / "schema.graphql")]) == 0
+        assert postgres_of(data_dir) != []
+    assert postgres_of(data_dir) == []
