@@ -1,10 +1,11 @@
 """The layering of docs/architecture.md: arrows point down only.
 
-server → graph → usecases → (calendars, calsync, jobs, notices) → (scheduling, models,
+server → web → graph → usecases → (calendars, calsync, jobs, notices) → (scheduling, models,
 providers). `scheduling` imports nothing of ours and does no I/O; `models` and `providers`
 never import the web stack, and providers know nothing of our tables (they return their own
 frozen dataclasses); the background layers never reach the use cases or the API; `graph`
-reaches the database only through use cases.
+reaches the database only through use cases; `web` (the contact pages) sits above `graph` and
+speaks to the product only through the public GraphQL schema.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pytest_archon import archrule
 
 WEB = ("strawberry*", "starlette*", "uvicorn*", "graphql*")
 P = "slotgraph."
-ABOVE_BACKGROUND = (f"{P}server*", f"{P}graph*", f"{P}usecases*", *WEB)
+ABOVE_BACKGROUND = (f"{P}server*", f"{P}web*", f"{P}graph*", f"{P}usecases*", *WEB)
 
 
 def test_scheduling_is_pure() -> None:
@@ -71,7 +72,7 @@ def test_use_cases_know_nothing_of_graphql_or_http() -> None:
     (
         archrule("use cases are transport-free")
         .match(f"{P}usecases*")
-        .should_not_import(f"{P}server*", f"{P}graph*", *WEB)
+        .should_not_import(f"{P}server*", f"{P}web*", f"{P}graph*", *WEB)
         .check("slotgraph.usecases")
     )
 
@@ -90,6 +91,27 @@ def test_graph_does_not_open_sessions_or_reach_up() -> None:
     (
         archrule("graph is the API surface only")
         .match(f"{P}graph*")
-        .should_not_import(f"{P}server*", f"{P}models.db", "sqlalchemy.orm*", "asyncpg*")
+        .should_not_import(
+            f"{P}server*", f"{P}web*", f"{P}models.db", "sqlalchemy.orm*", "asyncpg*"
+        )
         .check("slotgraph.graph")
+    )
+
+
+def test_pages_reach_the_product_only_through_the_public_api() -> None:
+    (
+        archrule("web pages are a GraphQL client", comment="in-process, but the public schema")
+        .match(f"{P}web*")
+        .should_not_import(
+            f"{P}server*",
+            f"{P}models*",
+            f"{P}calendars*",
+            f"{P}calsync*",
+            f"{P}jobs*",
+            f"{P}notices*",
+            f"{P}providers*",
+            "sqlalchemy*",
+            "asyncpg*",
+        )
+        .check("slotgraph.web")
     )

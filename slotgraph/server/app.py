@@ -44,6 +44,7 @@ from slotgraph.server.runtime import Runtime, build_runtime
 from slotgraph.server.settings import Settings, load_settings
 from slotgraph.server.unavailable import DatabaseAway, mark_websocket_database_away, readyz_endpoint
 from slotgraph.server.worker import BackgroundWorker, build_queue
+from slotgraph.web.routes import web_routes
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -206,6 +207,7 @@ def create_app(
             Route("/robots.txt", robots_endpoint(services), methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz_endpoint(database_url)),
+            *web_routes(graphql.schema, services, settings.secret_keys),
         ],
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,

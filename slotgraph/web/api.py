@@ -1,0 +1,87 @@
+"""The pages' one way into the product: the public GraphQL operations a third-party page
+would send, executed in-process on the app's own schema with an anonymous context, so every
+rule, limit (C25) and typed error is the API's (no private shortcut)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from slotgraph.graph.context import Context
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from strawberry.schema.base import BaseSchema
+
+    from slotgraph.usecases.services import Services
+
+
+class ApiFailed(RuntimeError):
+    """The operation answered GraphQL errors (a bug or an outage, never a typed result)."""
+
+
+PAGE = """
+query Page($slug: String!, $domain: String) {
+  schedulingPage(slug: $slug, domain: $domain) {
+    __typename
+    ... on PublicSchedulingPage {
+      title description slug url durations hostName timeZone offline
+      formFields { key label kind required options }
+    }
+    ... on Error { message field code }
+    ... on PageUnavailable { reason }
+  }
+}
+"""
+
+SLOTS = """
+query Slots($slug: String!, $start: DateTime!, $end: DateTime!, $tz: String!, $duration: Int,
+            $domain: String) {
+  availableSlots(pageSlug: $slug, start: $start, end: $end, timeZone: $tz,
+                 duration: $duration, domain: $domain) {
+    __typename
+    ... on AvailableSlots { duration timeZone offline days { date starts } }
+    ... on Error { message field code }
+    ... on PageUnavailable { reason }
+  }
+}
+"""
+
+BOOK = """
+mutation Book($input: BookMeetingInput!) {
+  bookMeeting(input: $input) {
+    __typename
+    ... on BookMeetingSuccess {
+      offline manageToken booking { id title start end timeZone status }
+    }
+    ... on Error { message field code }
+    ... on ValidationError { problems { field message } }
+    ... on PageUnavailable { reason }
+  }
+}
+"""
+
+
+@dataclass(frozen=True)
+class Api:
+    """Runs an operation as an anonymous caller from the page's request (its client address
+    counts for the limits, like any other caller's)."""
+
+    schema: BaseSchema
+    services: Services
+
+    async def run(self, request: Request, query: str, variables: dict[str, Any]) -> Any:
+        context = Context(
+            sessionmaker=self.services.sessionmaker,
+            public_base_url=self.services.public_base_url,
+            viewer=None,
+            request_id=request.scope.get("state", {}).get("request_id", ""),
+            services=self.services,
+            request=request,
+        )
+        result = await self.schema.execute(query, variables, context_value=context)
+        if result.errors:
+            raise ApiFailed("; ".join(error.message for error in result.errors))
+        assert result.data is not None
+        (answer,) = result.data.values()
+        return answer

@@ -1,0 +1,259 @@
+"""The booking page at a page's `url` (C18): GET shows the month, the chosen day's slots and,
+once a slot is chosen, the form; POST books through `bookMeeting` and redirects to the
+confirmation (POST, then redirect: it all works without JavaScript). Typed errors of the API
+are shown next to their fields; statuses follow C47 and domains C36."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from slotgraph.clock import utc_now
+from slotgraph.web import api
+from slotgraph.web.locale import negotiate
+from slotgraph.web.pages import (
+    Choices,
+    month_weeks,
+    parse_date,
+    parse_month,
+    parse_start,
+    shift_month,
+    slots_by_day,
+    valid_zone,
+    zone_choices,
+)
+from slotgraph.web.security import (
+    CSRF_FIELD,
+    Signer,
+    csrf_cookie,
+    csrf_valid,
+    new_nonce,
+    secure,
+)
+from slotgraph.web.templates import render
+
+if TYPE_CHECKING:
+    from starlette.datastructures import FormData, QueryParams
+    from starlette.requests import Request
+
+RESERVED = frozenset({"manage", "static", "embed", "assets", "api"})  # C41
+RETRY_AFTER_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Pages:
+    api: api.Api
+    signer: Signer
+    app_host: str
+
+    def domain_of(self, request: Request) -> str | None:
+        host = (request.url.hostname or "").lower()
+        return None if host == self.app_host else host
+
+    def page_response(
+        self,
+        request: Request,
+        template: str,
+        lang: str,
+        status: int = 200,
+        *,
+        manage_token: bool = False,
+        headers: dict[str, str] | None = None,
+        **values: Any,
+    ) -> Response:
+        nonce = new_nonce()
+        token, new = csrf_cookie(request)
+        body = render(
+            template,
+            lang,
+            nonce=nonce,
+            csrf_field=CSRF_FIELD,
+            csrf_token=self.signer.sign(token),
+            **values,
+        )
+        response = HTMLResponse(body, status, headers=headers)
+        return secure(
+            response,
+            request,
+            nonce,
+            carries_manage_token=manage_token,
+            new_csrf=token if new else None,
+        )
+
+    def status_page(self, request: Request, lang: str, kind: str, message: str) -> Response:
+        """C47: unknown 404; turned off 403; host unavailable 503 with Retry-After."""
+        status = {"not_found": 404, "off": 403, "csrf": 403}.get(kind, 503)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+        return self.page_response(
+            request, "status.html", lang, status, headers=headers, kind=kind, message=message
+        )
+
+    async def view(self, request: Request) -> Response:
+        slug = request.path_params["slug"].strip("/")
+        query = request.query_params
+        lang = negotiate(query.get("lang"), request.headers.get("accept-language"), None)
+        if not slug or slug.split("/")[0].lower() in RESERVED:
+            return self.status_page(request, lang, "not_found", "")
+        domain = self.domain_of(request)
+        page = await self.api.run(request, api.PAGE, {"slug": slug, "domain": domain})
+        failed = self.page_failure(request, lang, page)
+        if failed is not None:
+            return failed
+        canonical = urlsplit(page["url"])
+        if (canonical.hostname or "").lower() != (request.url.hostname or "").lower():
+            target = page["url"] + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(target, 307)  # C36: the meeting domain may change
+        form: FormData | None = None
+        if request.method == "POST":
+            form = await request.form()
+            if not csrf_valid(self.signer, request, str(form.get(CSRF_FIELD, ""))):
+                return self.status_page(request, lang, "csrf", "")
+            query = form  # type: ignore[assignment]  # same names as the links' query
+            lang = negotiate(str(form.get("lang", "")), None, lang)
+        choices = self.choices(page, query, lang)
+        if form is not None:
+            return await self.book(request, page, choices, form, domain)
+        sealed = query.get("booked")
+        if sealed:
+            booked = self.signer.unseal(sealed)
+            if booked is not None:
+                return self.page_response(
+                    request, "confirmed.html", lang, manage_token=True, page=page, booked=booked
+                )
+        return await self.booking_page(request, page, choices, domain, query)
+
+    def page_failure(self, request: Request, lang: str, answer: dict[str, Any]) -> Response | None:
+        kind = answer["__typename"]
+        if kind == "NotFound":
+            return self.status_page(request, lang, "not_found", answer["message"])
+        if kind == "PageUnavailable":
+            off = answer["reason"] == "PAGES_TURNED_OFF"
+            return self.status_page(
+                request, lang, "off" if off else "unavailable", answer["message"]
+            )
+        if kind == "AvailabilityUnknown":
+            return self.status_page(request, lang, "unknown", answer["message"])
+        return None
+
+    def choices(self, page: dict[str, Any], query: QueryParams, lang: str) -> Choices:
+        zone = valid_zone(str(query.get("tz", ""))) or page["timeZone"]
+        durations: list[int] = page["durations"]
+        wanted = str(query.get("duration", ""))
+        duration = int(wanted) if wanted.isdigit() and int(wanted) in durations else durations[0]
+        chosen = parse_date(str(query.get("date", "")))
+        month = parse_month(str(query.get("month", "")))
+        if month is None:
+            today = utc_now().astimezone(dt.UTC).date()
+            month = (chosen or today).replace(day=1)
+        return Choices(lang=lang, zone=zone, duration=duration, month=month)
+
+    async def booking_page(
+        self,
+        request: Request,
+        page: dict[str, Any],
+        choices: Choices,
+        domain: str | None,
+        query: QueryParams | FormData,
+        *,
+        errors: dict[str, str] | None = None,
+        status: int = 200,
+    ) -> Response:
+        start, end = choices.month_range()
+        slots = await self.api.run(
+            request,
+            api.SLOTS,
+            {
+                "slug": page["slug"],
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "tz": choices.zone,
+                "duration": choices.duration,
+                "domain": domain,
+            },
+        )
+        failed = self.page_failure(request, choices.lang, slots)
+        if failed is not None:
+            return failed
+        days = slots_by_day(slots["days"]) if slots["__typename"] == "AvailableSlots" else {}
+        chosen_date = parse_date(str(query.get("date", "")))
+        chosen_start = parse_start(str(query.get("start", "")))
+        if chosen_start is not None:
+            chosen_date = chosen_start.astimezone(start.tzinfo).date()
+        return self.page_response(
+            request,
+            "booking.html",
+            choices.lang,
+            status,
+            page=page,
+            choices=choices,
+            weeks=month_weeks(choices.month),
+            days=days,
+            previous_month=shift_month(choices.month, -1),
+            next_month=shift_month(choices.month, 1),
+            chosen_date=chosen_date,
+            chosen_start=chosen_start,
+            zones=zone_choices(page["timeZone"], choices.zone),
+            values=query,
+            errors=errors or {},
+        )
+
+    async def book(
+        self,
+        request: Request,
+        page: dict[str, Any],
+        choices: Choices,
+        form: FormData,
+        domain: str | None,
+    ) -> Response:
+        answers = []
+        for field in page["formFields"]:
+            sent = str(form.get(f"answer_{field['key']}", "")).strip()
+            if field["kind"] == "CHECKBOX":
+                sent = "true" if sent else "false"
+            if sent:
+                answers.append({"question": field["key"], "answer": sent})
+        payload = {
+            "pageSlug": page["slug"],
+            "start": str(form.get("start", "")),
+            "timeZone": choices.zone,
+            "duration": choices.duration,
+            "domain": domain,
+            "contact": {"name": str(form.get("name", "")), "email": str(form.get("email", ""))},
+            "answers": answers,
+            "idempotencyKey": str(form.get("idempotency_key", "")) or None,
+        }
+        if parse_start(payload["start"]) is None:
+            errors = {"start": "?"}
+            return await self.booking_page(
+                request, page, choices, domain, form, errors=errors, status=422
+            )
+        result = await self.api.run(request, api.BOOK, {"input": payload})
+        kind = result["__typename"]
+        if kind == "BookMeetingSuccess":
+            booking = result["booking"]
+            sealed = self.signer.seal(
+                {
+                    "title": booking["title"],
+                    "start": booking["start"],
+                    "end": booking["end"],
+                    "tz": choices.zone,
+                    "status": booking["status"],
+                    "offline": result["offline"],
+                    "token": result["manageToken"],
+                }
+            )
+            return RedirectResponse(request.url.path + choices.query(booked=sealed), 303)
+        failed = self.page_failure(request, choices.lang, result)
+        if failed is not None:
+            return failed
+        errors = {
+            problem["field"] or "": problem["message"] for problem in result.get("problems", [])
+        }
+        errors.setdefault(result.get("field") or "", result["message"])
+        return await self.booking_page(
+            request, page, choices, domain, form, errors=errors, status=422
+        )
