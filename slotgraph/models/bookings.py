@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Index, String, Text, func, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -82,6 +93,13 @@ class Booking(Base):
     integration: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = created_at_column()
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The meeting's iCalendar identity (RFC 5545): one UID for its whole life, and a
+    # SEQUENCE that every reschedule and cancellation bumps, so calendars replace the
+    # invitation they hold instead of adding a second one (slotgraph.scheduling.ical).
+    ical_uid: Mapped[str] = mapped_column(
+        String(255), unique=True, default=lambda: f"{uuid.uuid4()}@slotgraph"
+    )
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (
         Index("ix_bookings_host_user_id_id", "host_user_id", "id"),

@@ -140,6 +140,7 @@ async def cancel_booking(
             )
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
+        booking.sequence += 1  # the invitation changes (RFC 5545 SEQUENCE)
         if booking.on_calendar:
             await queue_calendar_write(
                 session,
@@ -239,6 +240,7 @@ async def _reschedule(
             _check_movable(booking, now)
             previous = booking.starts_at
             booking.starts_at, booking.ends_at = start, start + duration
+            booking.sequence += 1  # the invitation changes (RFC 5545 SEQUENCE)
             if booking.on_calendar:
                 await queue_calendar_write(
                     session,
