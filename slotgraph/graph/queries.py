@@ -22,6 +22,7 @@ from slotgraph.graph.types.accounts import ConnectedDomain, InboxConnection
 from slotgraph.graph.types.availability import AvailableSlots, SlotDay
 from slotgraph.graph.types.bookings import Booking, BookingFormPrefill, Contact, FormAnswer
 from slotgraph.graph.types.connections import CalendarConnection, RemoteCalendar
+from slotgraph.graph.types.managed import ManagedBooking
 from slotgraph.graph.types.pages import PageUnavailableReason, PublicSchedulingPage, SchedulingPage
 from slotgraph.graph.types.settings import CalendarSettings
 from slotgraph.graph.types.tasks import Task
@@ -29,7 +30,7 @@ from slotgraph.graph.types.users import User
 from slotgraph.models.enums import Scope
 from slotgraph.scheduling import rules
 from slotgraph.scheduling.slots import group_by_day
-from slotgraph.usecases import availability, prefill
+from slotgraph.usecases import availability, managed_booking, prefill
 from slotgraph.usecases import pages as page_cases
 from slotgraph.usecases.errors import InvalidInput
 
@@ -45,6 +46,10 @@ AvailableSlotsResult = Annotated[
 BookingFormPrefillResult = Annotated[
     BookingFormPrefill | NotFound | ValidationError,
     strawberry.union("BookingFormPrefillResult"),
+]
+
+ManagedBookingResult = Annotated[
+    ManagedBooking | NotFound, strawberry.union("ManagedBookingResult")
 ]
 
 PublicSchedulingPageResult = Annotated[
@@ -193,3 +198,12 @@ class Query:
             email=found.email,
             answers=[FormAnswer(question=q, answer=a) for q, a in sorted(found.answers.items())],
         )
+
+    @strawberry.field(
+        description="The booking whose manage token is presented (public; the token from "
+        "bookMeeting is the only key, C41): the meeting, its host and its iCalendar.",
+        extensions=[DomainErrors()],
+    )
+    async def managed_booking(self, info: Info, manage_token: str) -> ManagedBookingResult:
+        found = await managed_booking.managed_booking(info.context.services, manage_token)
+        return ManagedBooking.of(found)

@@ -61,6 +61,38 @@ mutation Book($input: BookMeetingInput!) {
 }
 """
 
+MANAGED = """
+query Managed($token: String!) {
+  managedBooking(manageToken: $token) {
+    __typename
+    ... on ManagedBooking {
+      hostName hostTimeZone contactName pageSlug pageUrl ics
+      booking { id title start end timeZone status }
+    }
+    ... on Error { message field code }
+  }
+}
+"""
+
+RESCHEDULE = """
+mutation Move($input: RescheduleBookingAsContactInput!) {
+  rescheduleBookingAsContact(input: $input) {
+    __typename
+    ... on Error { message field code }
+    ... on PageUnavailable { reason }
+  }
+}
+"""
+
+CANCEL = """
+mutation Cancel($input: CancelBookingAsContactInput!) {
+  cancelBookingAsContact(input: $input) {
+    __typename
+    ... on Error { message field code }
+  }
+}
+"""
+
 
 @dataclass(frozen=True)
 class Api:

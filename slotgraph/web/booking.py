@@ -139,7 +139,13 @@ class Pages:
             return self.status_page(request, lang, "unknown", answer["message"])
         return None
 
-    def choices(self, page: dict[str, Any], query: QueryParams, lang: str) -> Choices:
+    def choices(
+        self,
+        page: dict[str, Any],
+        query: QueryParams | FormData,
+        lang: str,
+        carry: tuple[tuple[str, str], ...] = (),
+    ) -> Choices:
         zone = valid_zone(str(query.get("tz", ""))) or page["timeZone"]
         durations: list[int] = page["durations"]
         wanted = str(query.get("duration", ""))
@@ -149,7 +155,7 @@ class Pages:
         if month is None:
             today = utc_now().astimezone(dt.UTC).date()
             month = (chosen or today).replace(day=1)
-        return Choices(lang=lang, zone=zone, duration=duration, month=month)
+        return Choices(lang=lang, zone=zone, duration=duration, month=month, carry=carry)
 
     async def booking_page(
         self,
@@ -162,6 +168,30 @@ class Pages:
         errors: dict[str, str] | None = None,
         status: int = 200,
     ) -> Response:
+        picker = await self.picker(request, page, choices, domain, query)
+        if isinstance(picker, Response):
+            return picker
+        return self.page_response(
+            request,
+            "booking.html",
+            choices.lang,
+            status,
+            page=page,
+            values=query,
+            errors=errors or {},
+            **picker,
+        )
+
+    async def picker(
+        self,
+        request: Request,
+        page: dict[str, Any],
+        choices: Choices,
+        domain: str | None,
+        query: QueryParams | FormData,
+    ) -> dict[str, Any] | Response:
+        """The slot picker's values (month, days with slots, the chosen day and start), the
+        same on the booking and the manage page; a status page if the API refuses."""
         start, end = choices.month_range()
         slots = await self.api.run(
             request,
@@ -183,23 +213,16 @@ class Pages:
         chosen_start = parse_start(str(query.get("start", "")))
         if chosen_start is not None:
             chosen_date = chosen_start.astimezone(start.tzinfo).date()
-        return self.page_response(
-            request,
-            "booking.html",
-            choices.lang,
-            status,
-            page=page,
-            choices=choices,
-            weeks=month_weeks(choices.month),
-            days=days,
-            previous_month=shift_month(choices.month, -1),
-            next_month=shift_month(choices.month, 1),
-            chosen_date=chosen_date,
-            chosen_start=chosen_start,
-            zones=zone_choices(page["timeZone"], choices.zone),
-            values=query,
-            errors=errors or {},
-        )
+        return {
+            "choices": choices,
+            "weeks": month_weeks(choices.month),
+            "days": days,
+            "previous_month": shift_month(choices.month, -1),
+            "next_month": shift_month(choices.month, 1),
+            "chosen_date": chosen_date,
+            "chosen_start": chosen_start,
+            "zones": zone_choices(page["timeZone"], choices.zone),
+        }
 
     async def book(
         self,

@@ -74,9 +74,11 @@ class Choices:
     zone: str
     duration: int
     month: dt.date  # its first day
+    carry: tuple[tuple[str, str], ...] = ()  # e.g. the manage token, kept in every link
 
     def query(self, **more: Any) -> str:
         values: dict[str, Any] = {
+            **dict(self.carry),
             "lang": self.lang,
             "tz": self.zone,
             "duration": self.duration,

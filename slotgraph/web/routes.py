@@ -1,6 +1,7 @@
 """The contact pages' routes, which `create_app` adds in one call: the app's own static files
 under the reserved `/meetings/static` (C41; no CDN) and the booking page at every page's
-`url` (C18), on the app domain and on connected domains alike."""
+`url` (C18), on the app domain and on connected domains alike, and the manage page with its
+iCalendar download under the reserved `/meetings/manage`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from slotgraph.web.api import Api
 from slotgraph.web.booking import Pages
+from slotgraph.web.manage import Manage
 from slotgraph.web.security import Signer
 
 if TYPE_CHECKING:
@@ -51,7 +53,10 @@ def web_routes(
         signer=Signer(secret_keys[0] if secret_keys else secrets.token_hex(32)),
         app_host=(urlsplit(services.public_base_url).hostname or "").lower(),
     )
+    manage = Manage(pages)
     return [
         Mount("/meetings/static", CachedStatic(directory=STATIC), name="static"),
+        Route("/meetings/manage", manage.view, methods=["GET", "POST"]),
+        Route("/meetings/manage/invite.ics", manage.ics, methods=["GET"]),
         Route("/meetings/{slug:path}", pages.view, methods=["GET", "POST"]),
     ]
