@@ -25,7 +25,7 @@ query Page($slug: String!, $domain: String) {
   schedulingPage(slug: $slug, domain: $domain) {
     __typename
     ... on PublicSchedulingPage {
-      title description slug url durations hostName timeZone offline
+      title description slug url durations hostName hostLocale timeZone offline
       formFields { key label kind required options }
     }
     ... on Error { message field code }

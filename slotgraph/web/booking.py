@@ -103,6 +103,9 @@ class Pages:
         failed = self.page_failure(request, lang, page)
         if failed is not None:
             return failed
+        lang = negotiate(
+            query.get("lang"), request.headers.get("accept-language"), page["hostLocale"]
+        )
         canonical = urlsplit(page["url"])
         if (canonical.hostname or "").lower() != (request.url.hostname or "").lower():
             target = page["url"] + (f"?{request.url.query}" if request.url.query else "")

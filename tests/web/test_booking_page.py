@@ -10,8 +10,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from slotgraph.models import CalendarConnection, CalendarSettings, ConnectedDomain
+from slotgraph.models import CalendarConnection, CalendarSettings, ConnectedDomain, User
 from slotgraph.models.enums import ConnectionStatus
 from tests.helpers.accounts import Factory, Person
 from tests.helpers.graphql import GraphQLClient
@@ -132,8 +133,11 @@ async def test_pages_send_a_strict_policy_and_are_never_cached_by_shared_caches(
     assert "http" not in page.text.split("<main")[0]  # no CDN, no third-party asset
 
 
-async def test_japanese_by_accept_language_english_by_explicit_choice(
-    client: httpx.AsyncClient, gql: GraphQLClient, ada: Person
+async def test_language_is_explicit_choice_then_accept_language_then_the_hosts(
+    client: httpx.AsyncClient,
+    gql: GraphQLClient,
+    ada: Person,
+    sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     slug = await make_page(gql, ada)
     monday = next_monday()
@@ -142,6 +146,10 @@ async def test_japanese_by_accept_language_english_by_explicit_choice(
     assert '<html lang="ja">' in page.text
     assert "あなたのタイムゾーン" in page.text
     assert f"{monday.year}年{monday.month}月" in page.text  # Babel's month title
+    async with sessionmaker.begin() as session:
+        await session.execute(update(User).where(User.id == ada.user.id).values(locale="ja-JP"))
+    hosts_language = await browse(client, f"/meetings/{slug}")  # no Accept-Language
+    assert '<html lang="ja">' in hosts_language.text
     english = await browse(client, f"/meetings/{slug}?lang=en", headers=japanese)
     assert '<html lang="en">' in english.text
     assert "Your time zone" in english.text

@@ -153,6 +153,10 @@ class PublicSchedulingPage:
     durations: list[int]
     host_name: str
     time_zone: str
+    host_locale: str = strawberry.field(
+        description="The host's locale (BCP 47): a page's language when the contact states "
+        "none (C19)."
+    )
     form_fields: list[FormField] = strawberry.field(
         description="The questions to ask besides name and email, in order."
     )
@@ -173,6 +177,7 @@ class PublicSchedulingPage:
             durations=page.durations_minutes,
             host_name=public.host.name,
             time_zone=page.time_zone or public.host.time_zone,
+            host_locale=public.host.locale,
             form_fields=_form(page.form_fields),
             offline=public.offline,
         )
