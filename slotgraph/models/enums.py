@@ -103,3 +103,8 @@ class Scope(enum.StrEnum):
     CONNECTIONS_WRITE = "connections:write"
     BOOKINGS_WRITE = "bookings:write"
     TASKS_WRITE = "tasks:write"
+    # Round 2 (C23, C37, C38): creating and revoking one's own tokens, managing webhook
+    # endpoints, and the account-admin operations (users, the account's settings).
+    TOKENS_WRITE = "tokens:write"
+    WEBHOOKS_WRITE = "webhooks:write"
+    ADMIN = "admin"
