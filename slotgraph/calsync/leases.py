@@ -13,10 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 
 from slotgraph.calsync.context import LeaseLost, SyncContext, call_hook
-from slotgraph.models import CalendarConnection
+from slotgraph.models import CalendarConnection, User
 from slotgraph.models.enums import ConnectionStatus, SyncState
 
 if TYPE_CHECKING:
@@ -24,9 +24,18 @@ if TYPE_CHECKING:
 
 
 def _claimable(now: dt.datetime) -> Any:
-    return (CalendarConnection.status == ConnectionStatus.CONNECTED) & (
-        CalendarConnection.sync_claimed_until.is_(None)
-        | (CalendarConnection.sync_claimed_until < now)
+    """A connected, unleased connection whose user is active (a deactivated user's
+    connections stop syncing, C23)."""
+    user_deactivated = exists().where(
+        User.id == CalendarConnection.user_id, User.deactivated_at.is_not(None)
+    )
+    return (
+        (CalendarConnection.status == ConnectionStatus.CONNECTED)
+        & ~user_deactivated
+        & (
+            CalendarConnection.sync_claimed_until.is_(None)
+            | (CalendarConnection.sync_claimed_until < now)
+        )
     )
 
 

@@ -338,6 +338,8 @@ def map_error(exc: domain.DomainError) -> AnyError:
             return _page_unavailable(message, PageUnavailableReason.PAGES_TURNED_OFF)
         case domain.HostAccessLostError():
             return _page_unavailable(message, PageUnavailableReason.HOST_ACCESS_LOST)
+        case domain.HostDeactivatedError():  # accounts (C23)
+            return _page_unavailable(message, PageUnavailableReason.HOST_DEACTIVATED)
         case _ if type(exc) in _PLAIN:
             error_type, code = _PLAIN[type(exc)]
             return error_type(message=message, field=field, code=code)

@@ -33,6 +33,7 @@ from slotgraph.scheduling.slots import group_by_day
 from slotgraph.usecases import availability, managed_booking, prefill
 from slotgraph.usecases import pages as page_cases
 from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.users import check_host_active
 
 if TYPE_CHECKING:
     from slotgraph.graph.loaders import Loaders
@@ -135,6 +136,7 @@ class Query:
         public = await page_cases.get_public_page(
             services, slug[:300], domain[:253] if domain else None, field="slug"
         )
+        check_host_active(public.host)
         if not public.pages_enabled:
             return PageUnavailable(
                 message=f"{public.host.name} is not taking bookings through scheduling pages "

@@ -36,6 +36,7 @@ from slotgraph.graph.mutations import (
     pages,
     settings,
     tasks,
+    users,
 )
 from slotgraph.graph.queries import Query
 from slotgraph.graph.subscriptions import Subscription
@@ -93,6 +94,10 @@ class Mutation:
     update_task = _mutation(tasks.update_task)
     complete_task = _mutation(tasks.complete_task)
     delete_task = _mutation(tasks.delete_task)
+    create_user = _mutation(users.create_user)
+    update_user = _mutation(users.update_user)
+    deactivate_user = _mutation(users.deactivate_user)
+    reactivate_user = _mutation(users.reactivate_user)
 
 
 NODE_TYPES = (

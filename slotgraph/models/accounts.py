@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Index, String, Text, func
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,7 +16,7 @@ from slotgraph.models.base import (
     id_column,
     reference_column,
 )
-from slotgraph.models.enums import InboxKind, InboxStatus, Seat, Tier
+from slotgraph.models.enums import InboxKind, InboxStatus, Role, Seat, Tier
 
 
 class Account(Base):
@@ -27,6 +27,11 @@ class Account(Base):
     id: Mapped[int] = id_column()
     name: Mapped[str] = mapped_column(String(200))
     custom_domains_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The plan (C39), set by the operator's CLI, read-only in GraphQL: the highest tier its
+    # users may hold and how many paid seats of each kind it has (None: no limit).
+    plan_tier: Mapped[Tier] = enum_column(Tier, default=Tier.ENTERPRISE)
+    sales_seats: Mapped[int | None] = mapped_column(Integer)
+    service_seats: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = created_at_column()
 
 
@@ -45,6 +50,9 @@ class User(Base):
     # S6: set when a legacy (pre-2023-03-13) user disconnects one of two connections;
     # from then on only one connection may exist.
     dual_connections_ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    role: Mapped[Role] = enum_column(Role, default=Role.MEMBER)
+    # C23: set by deactivateUser; from then on the user's tokens, pages and syncs stop.
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
@@ -65,6 +73,9 @@ class ApiToken(Base):
     scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
     created_at: Mapped[datetime] = created_at_column()
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # C48: written at most once a minute, so authentication stays a read.
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class InboxConnection(Base):

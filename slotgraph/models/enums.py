@@ -20,6 +20,14 @@ class Tier(enum.StrEnum):
     ENTERPRISE = "ENTERPRISE"
 
 
+class Role(enum.StrEnum):
+    """An account's admins manage its users and plan-bound settings; members manage only
+    their own things (C23)."""
+
+    ADMIN = "ADMIN"
+    MEMBER = "MEMBER"
+
+
 class InboxKind(enum.StrEnum):
     """Only a personal inbox qualifies its owner to connect a calendar (S4)."""
 

@@ -30,7 +30,9 @@ from slotgraph.server.demo import seed_demo
 from slotgraph.server.logs import configure_logging
 from slotgraph.server.settings import Mode, Settings, SettingsError, load_settings
 from slotgraph.server.worker import run_worker
+from slotgraph.usecases.roles import role_scopes
 from slotgraph.usecases.tokens import issue_token
+from slotgraph.usecases.users import create_account_with_admin
 
 SCHEMA_FILE = Path("schema.graphql")
 DEMO_QUERY = '{"query": "{ viewer { name schedulingPages { edges { node { title url } } } } }"}'
@@ -168,27 +170,68 @@ def cmd_export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _create_token(url: str, email: str, name: str, scopes: list[Scope]) -> str | None:
+async def _create_token(
+    url: str, email: str, name: str, scopes: list[Scope] | None, account_id: int | None
+) -> str:
+    """A token for the user with `email` (in `account_id` when given): the user's role's
+    scopes by default, and never more than them (C37)."""
     engine = create_engine(url, pool_size=1, max_overflow=0)
     try:
         async with create_sessionmaker(engine).begin() as session:
-            user = (
-                await session.execute(select(User).where(func.lower(User.email) == email.lower()))
-            ).scalar_one_or_none()
-            if user is None:
-                return None
-            return await issue_token(session, user, name=name, scopes=scopes)
+            query = select(User).where(func.lower(User.email) == email.lower())
+            if account_id is not None:
+                query = query.where(User.account_id == account_id)
+            users = list((await session.execute(query.limit(2))).scalars())
+            if not users:
+                raise CliError(f"no user with email {email!r}")
+            if len(users) > 1:
+                raise CliError(f"{email!r} is a user of several accounts; name one with --account")
+            allowed = role_scopes(users[0].role)
+            if scopes is not None and not set(scopes) <= allowed:
+                extra = ", ".join(sorted(s.value for s in set(scopes) - allowed))
+                raise CliError(f"the user's role may not hold {extra}")
+            return await issue_token(session, users[0], name=name, scopes=scopes or allowed)
     finally:
         await engine.dispose()
 
 
+class CliError(Exception):
+    """A command's input names nothing usable; the message is printed, the exit code is 1."""
+
+
 def cmd_create_token(args: argparse.Namespace) -> int:
     settings = _settings(need_keys=False)
-    scopes = [Scope(s) for s in args.scope] if args.scope else list(Scope)
-    token = asyncio.run(_create_token(_database_url(settings), args.email, args.name, scopes))
-    if token is None:
-        print(f"slotgraph: no user with email {args.email!r}", file=sys.stderr)
+    scopes = [Scope(s) for s in args.scope] if args.scope else None
+    try:
+        token = asyncio.run(
+            _create_token(_database_url(settings), args.email, args.name, scopes, args.account)
+        )
+    except CliError as exc:
+        print(f"slotgraph: {exc}", file=sys.stderr)
         return 1
+    print(token)
+    return 0
+
+
+async def _create_account(url: str, name: str, admin_email: str) -> tuple[int, str]:
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            account, _, token = await create_account_with_admin(
+                session, name=name, admin_email=admin_email
+            )
+            return account.id, token
+    finally:
+        await engine.dispose()
+
+
+def cmd_create_account(args: argparse.Namespace) -> int:
+    """Print the new account's id and its first admin's token (shown only now, C23, C37)."""
+    settings = _settings(need_keys=False)
+    account_id, token = asyncio.run(
+        _create_account(_database_url(settings), args.name, args.admin_email)
+    )
+    print(f"account {account_id}; the admin's first API token (shown only now):", file=sys.stderr)
     print(token)
     return 0
 
@@ -248,9 +291,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--scope",
         action="append",
         choices=[s.value for s in Scope],
-        help="repeat for several; default: all scopes",
+        help="repeat for several; default: every scope the user's role allows",
     )
+    token.add_argument("--account", type=int, help="the account id, when the email is in several")
     token.set_defaults(run=cmd_create_token)
+
+    account = commands.add_parser(
+        "create-account", help="create an account and its first admin; print the admin's token"
+    )
+    account.add_argument("--name", required=True)
+    account.add_argument("--admin-email", required=True)
+    account.set_defaults(run=cmd_create_account)
 
     commands.add_parser("generate-key", help="print a new secret key").set_defaults(
         run=cmd_generate_key

@@ -52,6 +52,7 @@ from slotgraph.usecases.errors import (
     SlotUnavailableError,
 )
 from slotgraph.usecases.pages import PublicPage, get_public_page
+from slotgraph.usecases.users import check_host_active
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -416,6 +417,7 @@ async def page_slots(
     `moving` is a booking being rescheduled: its own time is not busy, neither as a
     booking nor as the calendar event it wrote (the span exactly equal to it). Booking and
     rescheduling come here with the page they read, so it is read once per request."""
+    check_host_active(public.host)
     if not public.pages_enabled:
         raise PagesTurnedOffError(
             f"{public.host.name} is not taking bookings through scheduling pages right now; "

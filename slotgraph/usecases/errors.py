@@ -189,3 +189,7 @@ class BookingNotChangeableError(DomainError):
     def __init__(self, message: str, *, reason: str, field: str | None = None) -> None:
         super().__init__(message, field=field)
         self.reason = reason
+
+
+class HostDeactivatedError(DomainError):
+    """C23: the page's host was deactivated by an admin; their pages take no bookings."""

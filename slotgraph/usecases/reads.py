@@ -217,6 +217,13 @@ async def list_connections(
     )
 
 
+async def list_account_users(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
+) -> Slice[User]:
+    """Every user of the viewer's account, deactivated ones too (admins list them, C23)."""
+    return await _keyset(sm, viewer, User, User.account_id == viewer.account_id, first, after)
+
+
 async def list_bookings(
     sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
 ) -> Slice[Booking]:

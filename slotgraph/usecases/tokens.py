@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from slotgraph.models import ApiToken, User
 from slotgraph.models.enums import Scope
+from slotgraph.usecases.roles import role_scopes
 from slotgraph.usecases.viewer import Viewer
 
 if TYPE_CHECKING:
@@ -52,14 +53,23 @@ async def issue_token(
 
 
 async def authenticate(services: Services, raw: str) -> Viewer | None:
-    """The viewer a token stands for, or None when it is unknown or revoked."""
+    """The viewer a token stands for, or None when it is unknown, revoked, expired or its
+    user deactivated (C23). Its scopes are cut to what the user's role allows now (C37)."""
     if not looks_like_token(raw):
         return None
+    now = services.clock()
     async with services.sessionmaker() as session:
         row = (
             await session.execute(
-                select(ApiToken.id, ApiToken.user_id, ApiToken.account_id, ApiToken.scopes).where(
-                    ApiToken.token_hash == hash_token(raw), ApiToken.revoked_at.is_(None)
+                select(
+                    ApiToken.id, ApiToken.user_id, ApiToken.account_id, ApiToken.scopes, User.role
+                )
+                .join(User, User.id == ApiToken.user_id)
+                .where(
+                    ApiToken.token_hash == hash_token(raw),
+                    ApiToken.revoked_at.is_(None),
+                    (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > now),
+                    User.deactivated_at.is_(None),
                 )
             )
         ).one_or_none()
@@ -69,6 +79,6 @@ async def authenticate(services: Services, raw: str) -> Viewer | None:
     return Viewer(
         user_id=row.user_id,
         account_id=row.account_id,
-        scopes=frozenset(known[s] for s in row.scopes if s in known),
+        scopes=frozenset(known[s] for s in row.scopes if s in known) & role_scopes(row.role),
         token_id=row.id,
     )

@@ -16,6 +16,7 @@ from slotgraph.models.enums import (
     ConnectionPurpose,
     ConnectionStatus,
     Provider,
+    Role,
     Scope,
     Seat,
     SyncState,
@@ -67,6 +68,7 @@ class Factory:
         account: Account | None = None,
         custom_domains: bool = True,
         url_prefix: str | None = None,
+        role: Role = Role.MEMBER,
     ) -> Person:
         async with self.sessionmaker.begin() as session:
             if account is None:
@@ -82,6 +84,7 @@ class Factory:
                 tier=tier,
                 url_prefix=url_prefix or f"host-{secrets.token_hex(3)}",
             )
+            user.role = role
             token = await issue_token(session, user, name="test", scopes=scopes)
         return Person(account=account, user=user, token=token)
 

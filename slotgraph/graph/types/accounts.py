@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from slotgraph.graph.relay import Node, to_global_id
-from slotgraph.models.enums import InboxKind, InboxStatus, Seat, Tier
+from slotgraph.models.enums import InboxKind, InboxStatus, Role, Seat, Tier
 
 if TYPE_CHECKING:
     from slotgraph.models import ConnectedDomain as DomainRow
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 SeatType = strawberry.enum(Seat, name="Seat")
 TierType = strawberry.enum(Tier, name="Tier")
+RoleType = strawberry.enum(Role, name="Role")
 InboxKindType = strawberry.enum(InboxKind, name="InboxKind")
 InboxStatusType = strawberry.enum(InboxStatus, name="InboxStatus")
 

@@ -141,6 +141,7 @@ async def load_page(info: Info, page_pk: int | None, host_pk: int) -> Scheduling
 class PageUnavailableReason(enum.Enum):
     PAGES_TURNED_OFF = "PAGES_TURNED_OFF"
     HOST_ACCESS_LOST = "HOST_ACCESS_LOST"
+    HOST_DEACTIVATED = "HOST_DEACTIVATED"
 
 
 @strawberry.type(description="What a contact sees of a scheduling page.")

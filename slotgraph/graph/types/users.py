@@ -12,18 +12,26 @@ import strawberry
 from slotgraph.graph.context import Info
 from slotgraph.graph.extensions import DomainErrors
 from slotgraph.graph.relay import Connection, Node, from_cursor, to_global_id
-from slotgraph.graph.types.accounts import ConnectedDomain, InboxConnection, SeatType, TierType
+from slotgraph.graph.types.accounts import (
+    ConnectedDomain,
+    InboxConnection,
+    RoleType,
+    SeatType,
+    TierType,
+)
 from slotgraph.graph.types.bookings import Booking
 from slotgraph.graph.types.connections import CalendarConnection
 from slotgraph.graph.types.pages import SchedulingPage
 from slotgraph.graph.types.settings import CalendarSettings
 from slotgraph.graph.types.tasks import Task
 from slotgraph.usecases import reads
+from slotgraph.usecases import users as users_case
 from slotgraph.usecases.settings import can_customize_url, can_sync_tasks
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from slotgraph.models import Account as AccountRow
     from slotgraph.models import User as UserRow
     from slotgraph.usecases.viewer import Viewer
 
@@ -75,6 +83,10 @@ class User(Node):
         description="May change the URL prefix and default link (S14, C7)."
     )
     can_sync_tasks: bool = strawberry.field(description="Eligible for task sync (S10).")
+    role: RoleType  # type: ignore[valid-type]
+    deactivated_at: dt.datetime | None = strawberry.field(
+        description="Set when an admin deactivated the user: their tokens and pages stop (C23)."
+    )
     created_at: dt.datetime
 
     @classmethod
@@ -91,6 +103,8 @@ class User(Node):
             has_personal_email_access=row.personal_email_access,
             can_customize_meeting_url=can_customize_url(row),
             can_sync_tasks=can_sync_tasks(row),
+            role=row.role,
+            deactivated_at=row.deactivated_at,
             created_at=row.created_at,
         )
 
@@ -111,6 +125,15 @@ class User(Node):
         cursor = from_cursor(after)
         found = await list_rows(info.context.sessionmaker, _viewer(info), first, cursor)
         return _connection(found, cursor, node)
+
+    @strawberry.field(
+        description="The viewer's account and its plan; null for users other than the viewer.",
+        extensions=[DomainErrors()],
+    )
+    async def account(self, info: Info) -> Account | None:
+        if not self._is_viewer(info):
+            return None
+        return Account.from_row(await users_case.get_account(info.context.services, _viewer(info)))
 
     @strawberry.field(description="Null for users other than the viewer.")
     async def calendar_settings(self, info: Info) -> CalendarSettings | None:
@@ -176,3 +199,41 @@ class User(Node):
             return []
         rows = await reads.list_inboxes(info.context.sessionmaker, _viewer(info))
         return [InboxConnection.from_row(row) for row in rows]
+
+
+@strawberry.type(description="The viewer's account. Its plan is set by the operator (C39).")
+class Account:
+    pk: strawberry.Private[int]
+    name: str
+    plan_tier: TierType = strawberry.field(  # type: ignore[valid-type]
+        description="The highest tier the account's users may hold (C39)."
+    )
+    sales_seats: int | None = strawberry.field(description="Paid Sales seats; null: no limit.")
+    service_seats: int | None = strawberry.field(description="Paid Service seats; null: no limit.")
+    custom_domains_enabled: bool = strawberry.field(
+        description="The plan allows hosting pages on connected domains (S15, C6)."
+    )
+
+    @classmethod
+    def from_row(cls, row: AccountRow) -> Account:
+        return cls(
+            pk=row.id,
+            name=row.name,
+            plan_tier=row.plan_tier,
+            sales_seats=row.sales_seats,
+            service_seats=row.service_seats,
+            custom_domains_enabled=row.custom_domains_enabled,
+        )
+
+    @strawberry.field(
+        description="The account's users, deactivated ones too (admins only, C23).",
+        extensions=[DomainErrors()],
+    )
+    async def users(
+        self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
+    ) -> Connection[User]:
+        cursor = from_cursor(after)
+        found = await users_case.list_users(
+            info.context.services, info.context.viewer, first, cursor
+        )
+        return _connection(found, cursor, User.from_row)
