@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from slotgraph.models import (
+        ApiToken,
         Booking,
         CalendarConnection,
         CalendarSettings,
@@ -56,6 +57,7 @@ class Loaders:
         self.bookings: DataLoader[int, Booking | None] = self._make(reads.bookings)
         self.contacts: DataLoader[int, Contact | None] = self._make(reads.contacts)
         self.tasks: DataLoader[int, Task | None] = self._make(reads.tasks)
+        self.api_tokens: DataLoader[int, ApiToken | None] = self._make(reads.api_tokens)
         self.base_urls: DataLoader[int, str] = self._make(self._base_urls)
         self._availability: DataLoader[int, frozenset[int]] = self._make(self._availability_ids)
 

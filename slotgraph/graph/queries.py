@@ -19,6 +19,7 @@ from slotgraph.graph.errors import (
 from slotgraph.graph.extensions import DomainErrors
 from slotgraph.graph.relay import Node, from_global_id
 from slotgraph.graph.types.accounts import ConnectedDomain, InboxConnection
+from slotgraph.graph.types.api_tokens import ApiToken
 from slotgraph.graph.types.availability import AvailableSlots, SlotDay
 from slotgraph.graph.types.bookings import Booking, BookingFormPrefill, Contact, FormAnswer
 from slotgraph.graph.types.connections import CalendarConnection, RemoteCalendar
@@ -92,6 +93,7 @@ NODE_RESOLVERS: dict[str, Callable[[Loaders, int], Awaitable[Node | None]]] = {
     "Booking": _simple(lambda loaders: loaders.bookings, Booking.from_row),
     "Contact": _simple(lambda loaders: loaders.contacts, Contact.from_row),
     "Task": _simple(lambda loaders: loaders.tasks, Task.from_row),
+    "ApiToken": _simple(lambda loaders: loaders.api_tokens, ApiToken.from_row),
 }
 
 

@@ -28,6 +28,7 @@ from slotgraph.graph.extensions import (
     is_unexpected,
 )
 from slotgraph.graph.mutations import (
+    api_tokens,
     bookings,
     connections,
     domains,
@@ -41,6 +42,7 @@ from slotgraph.graph.mutations import (
 from slotgraph.graph.queries import Query
 from slotgraph.graph.subscriptions import Subscription
 from slotgraph.graph.types.accounts import ConnectedDomain, InboxConnection
+from slotgraph.graph.types.api_tokens import ApiToken
 from slotgraph.graph.types.bookings import Booking, Contact
 from slotgraph.graph.types.connections import CalendarConnection, RemoteCalendar
 from slotgraph.graph.types.pages import SchedulingPage
@@ -94,6 +96,8 @@ class Mutation:
     update_task = _mutation(tasks.update_task)
     complete_task = _mutation(tasks.complete_task)
     delete_task = _mutation(tasks.delete_task)
+    create_api_token = _mutation(api_tokens.create_api_token)
+    revoke_api_token = _mutation(api_tokens.revoke_api_token)
     create_user = _mutation(users.create_user)
     update_user = _mutation(users.update_user)
     deactivate_user = _mutation(users.deactivate_user)
@@ -111,6 +115,7 @@ NODE_TYPES = (
     Booking,
     Contact,
     Task,
+    ApiToken,
 )
 
 

@@ -42,6 +42,7 @@ from slotgraph.server.oauth import callback_endpoint
 from slotgraph.server.robots import robots_endpoint
 from slotgraph.server.runtime import Runtime, build_runtime
 from slotgraph.server.settings import Settings, load_settings
+from slotgraph.server.token_sockets import TokenSockets, watch_token
 from slotgraph.server.unavailable import DatabaseAway, mark_websocket_database_away, readyz_endpoint
 from slotgraph.server.worker import BackgroundWorker, build_queue
 from slotgraph.web.routes import web_routes
@@ -101,6 +102,7 @@ class SlotgraphGraphQL(MediaTypedGraphQL):
                 raise
             mark_websocket_database_away(context.request.scope)
             raise ConnectionRejectionError({"message": "database unavailable"}) from None
+        watch_token(context.request.scope, context.viewer)  # ends it on revocation (C23)
         context.reset_loaders()
 
 
@@ -196,7 +198,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/graphql", authed_graphql, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", graphql),
+            WebSocketRoute("/graphql", TokenSockets(graphql, services)),
             Route(
                 "/oauth/{provider}/callback",
                 callback_endpoint(services, settings.dashboard_url),

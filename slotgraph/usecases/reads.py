@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.models import (
+    ApiToken,
     AvailabilityCalendar,
     Booking,
     CalendarConnection,
@@ -73,6 +74,13 @@ async def users(
     sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
 ) -> list[User | None]:
     return await _by_ids(sm, User, ids, User.account_id == viewer.account_id)
+
+
+async def api_tokens(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
+) -> list[ApiToken | None]:
+    """The viewer's own tokens only: even an admin sees no one else's (C23)."""
+    return await _by_ids(sm, ApiToken, ids, ApiToken.user_id == viewer.user_id)
 
 
 async def contacts(
@@ -222,6 +230,14 @@ async def list_account_users(
 ) -> Slice[User]:
     """Every user of the viewer's account, deactivated ones too (admins list them, C23)."""
     return await _keyset(sm, viewer, User, User.account_id == viewer.account_id, first, after)
+
+
+async def list_api_tokens(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
+) -> Slice[ApiToken]:
+    """The viewer's tokens that are not revoked (expired ones stay listed, marked so)."""
+    scope = (ApiToken.user_id == viewer.user_id) & ApiToken.revoked_at.is_(None)
+    return await _keyset(sm, viewer, ApiToken, scope, first, after)
 
 
 async def list_bookings(

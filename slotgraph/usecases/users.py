@@ -18,6 +18,7 @@ from slotgraph.models.enums import InboxKind, Role, Scope, Seat, Tier
 from slotgraph.scheduling.rules import check_time_zone
 from slotgraph.usecases import reads
 from slotgraph.usecases.accounts import create_account, create_user
+from slotgraph.usecases.api_tokens import end_user_tokens
 from slotgraph.usecases.errors import (
     HostDeactivatedError,
     InvalidInput,
@@ -242,6 +243,8 @@ async def set_user_active(
             user.deactivated_at = None
         elif user.deactivated_at is None:
             user.deactivated_at = services.clock()
+    if not active:
+        await end_user_tokens(services, user.id)
     return user
 
 

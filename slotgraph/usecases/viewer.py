@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from slotgraph.models.enums import Scope
@@ -14,6 +15,8 @@ class Viewer:
     account_id: int
     scopes: frozenset[Scope]
     token_id: int
+    # When the token stops working (C23): open subscriptions end then.
+    expires_at: dt.datetime | None = None
 
     def require(self, scope: Scope) -> Viewer:
         if scope not in self.scopes:

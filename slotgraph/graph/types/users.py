@@ -19,6 +19,7 @@ from slotgraph.graph.types.accounts import (
     SeatType,
     TierType,
 )
+from slotgraph.graph.types.api_tokens import ApiToken
 from slotgraph.graph.types.bookings import Booking
 from slotgraph.graph.types.connections import CalendarConnection
 from slotgraph.graph.types.pages import SchedulingPage
@@ -174,6 +175,15 @@ class User(Node):
         self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
     ) -> Connection[Task]:
         return await self._own_list(info, reads.list_tasks, first, after, Task.from_row)
+
+    @strawberry.field(
+        description="The viewer's API tokens that are not revoked, oldest first (C23).",
+        extensions=[DomainErrors()],
+    )
+    async def api_tokens(
+        self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
+    ) -> Connection[ApiToken]:
+        return await self._own_list(info, reads.list_api_tokens, first, after, ApiToken.from_row)
 
     @strawberry.field(
         description="Meetings booked with the viewer, oldest first.", extensions=[DomainErrors()]

@@ -1,0 +1,37 @@
+"""An API token as its owner sees it (C23): never the secret or its digest."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import strawberry
+
+from slotgraph.graph.relay import Node, to_global_id
+
+if TYPE_CHECKING:
+    from slotgraph.models import ApiToken as TokenRow
+
+
+@strawberry.type(description="One of the viewer's API tokens; its secret was shown only once.")
+class ApiToken(Node):
+    name: str
+    scopes: list[str]
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None = strawberry.field(
+        description="When a request last used it, to the minute (C48)."
+    )
+    expires_at: dt.datetime | None = strawberry.field(description="Null: it does not expire.")
+    revoked_at: dt.datetime | None
+
+    @classmethod
+    def from_row(cls, row: TokenRow) -> ApiToken:
+        return cls(
+            id=to_global_id("ApiToken", row.id),
+            name=row.name,
+            scopes=list(row.scopes),
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+        )
