@@ -35,6 +35,7 @@ from slotgraph.server.auth import (
     connection_init_credential,
     viewer_for,
 )
+from slotgraph.server.cors import GraphQLCors
 from slotgraph.server.graphql_http import MediaTypedGraphQL
 from slotgraph.server.logs import configure_logging
 from slotgraph.server.notifications import google_endpoint, microsoft_endpoint
@@ -197,7 +198,13 @@ def create_app(
 
     app = Starlette(
         routes=[
-            Route("/graphql", authed_graphql, methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                GraphQLCors(
+                    authed_graphql, services=services, allowed_origins=settings.allowed_origins
+                ),
+                methods=["GET", "POST", "OPTIONS"],
+            ),
             WebSocketRoute("/graphql", TokenSockets(graphql, services)),
             Route(
                 "/oauth/{provider}/callback",

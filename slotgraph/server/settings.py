@@ -69,7 +69,9 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=30, ge=1, le=1_000)
     max_tokens: int = Field(default=2_000, ge=50, le=100_000)
     max_subscriptions_per_socket: int = Field(default=20, ge=1, le=1_000)
-    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ("*",)
+    # Accounts (C24, C35): other origins (SPAs) allowed for CORS and websockets; the app
+    # domain and connected domains always are. None by default in production, any in the demo.
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -209,6 +211,15 @@ class Settings(BaseSettings):
                 "`slotgraph generate-key`, or run with --demo for a local throwaway key"
             )
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _demo_allows_any_origin(cls, data: object) -> object:
+        """C35: no other origin by default in production; any in the local demo."""
+        demo = isinstance(data, dict) and str(data.get("mode", "")).lower() == Mode.DEMO.value
+        if demo and isinstance(data, dict) and "allowed_origins" not in data:
+            return {**data, "allowed_origins": ("*",)}
+        return data
 
     @model_validator(mode="after")
     def _watches_renewed_before_they_lapse(self) -> Settings:
