@@ -20,6 +20,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from slotgraph.graph.relay import to_global_id
+from slotgraph.models.enums import Role
 from tests.helpers.accounts import Factory
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.serving import serve
@@ -35,6 +36,7 @@ mutation Create($input: CreateApiTokenInput!) {
   }
 }
 """
+DEACTIVATE = "mutation D($id: ID!) { deactivateUser(input: {id: $id}) { __typename } }"
 REVOKE = "mutation R($id: ID!) { revokeApiToken(input: {id: $id}) { __typename } }"
 API_ONLY = {"SLOTGRAPH_RUN_WORKER": "false"}
 
@@ -112,6 +114,21 @@ async def test_a_token_revoked_on_one_process_ends_its_subscription_on_another(
         async with subscribed(b, ada.token, connection_id) as socket:
             with pytest.raises(TimeoutError):
                 await asyncio.wait_for(socket.recv(), 1.5)
+
+
+async def test_deactivating_a_user_ends_their_subscriptions_on_another_process(
+    processes: list[str], factory: Factory
+) -> None:
+    a, b = processes
+    admin = await factory.person(role=Role.ADMIN)
+    bo = await factory.person(account=admin.account)
+    connection, _ = await factory.connection(bo)
+    async with (
+        http(a) as on_a,
+        subscribed(b, bo.token, to_global_id("CalendarConnection", connection.id)) as socket,
+    ):
+        await on_a(DEACTIVATE, {"id": to_global_id("User", bo.user.id)}, token=admin.token)
+        _error_then_close(*await ending(socket))
 
 
 async def test_an_expiring_token_ends_its_subscription_when_it_expires(
