@@ -1,7 +1,7 @@
 """accounts: user roles and deactivation, the account's plan, token expiry and last use
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0015
 Create Date: 2026-12-02 20:45:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0009"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
