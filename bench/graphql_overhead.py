@@ -61,7 +61,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bench.serve import free_port
+from bench.serve import LOAD_LIMITS, free_port, load_limit_settings
 from slotgraph.graph.relay import to_cursor, to_global_id
 from slotgraph.models import CalendarSettings, ConnectedDomain
 from slotgraph.models.crypto import generate_key
@@ -248,6 +248,7 @@ def server_settings(database_url: str, public_base_url: str) -> Settings:
         secret_keys=(os.environ[ENV_SECRET_KEY],),
         public_base_url=public_base_url,
         log_level="WARNING",
+        **load_limit_settings(),  # type: ignore[arg-type]
     )
     configure_logging(settings.log_level, json=True)
     return settings
@@ -666,6 +667,7 @@ def summarise(args: argparse.Namespace, database: str, phases: list[Phase], load
 def print_table(report: Report) -> None:
     print(f"command:     {report.command}")
     print(f"server:      {report.server}")
+    print(f"limits:      {LOAD_LIMITS} (C33)")
     print(
         f"date:        {report.date}; {report.cpus} CPUs; Python {report.python}; {report.database}"
     )

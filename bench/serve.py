@@ -15,6 +15,24 @@ import httpx
 
 SLOTGRAPH = str(Path(sys.executable).with_name("slotgraph"))
 
+# C33: benchmarks and load tests fire far more anonymous calls from one loopback address
+# than any person would, so they run with these documented limit settings (README
+# "Limits", BENCHMARKS.md); the limits themselves are tested with their defaults or lower.
+LOAD_LIMITS = {
+    "SLOTGRAPH_PUBLIC_WRITES_PER_ADDRESS": "1000000",
+    "SLOTGRAPH_PUBLIC_BOOKINGS_PER_PAGE": "1000000",
+    "SLOTGRAPH_PUBLIC_BOOKINGS_PER_EMAIL_PER_PAGE_PER_DAY": "1000000",
+    "SLOTGRAPH_PUBLIC_READS_PER_ADDRESS": "10000000",
+    "SLOTGRAPH_PUBLIC_READS_PER_PAGE": "10000000",
+    "SLOTGRAPH_PUBLIC_SOCKETS_PER_ADDRESS": "100000",
+    "SLOTGRAPH_PUBLIC_SUBSCRIPTIONS_PER_SOCKET": "1000",
+}
+
+
+def load_limit_settings() -> dict[str, int]:
+    """`LOAD_LIMITS` as `Settings` keyword arguments."""
+    return {name.removeprefix("SLOTGRAPH_").lower(): int(v) for name, v in LOAD_LIMITS.items()}
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -52,7 +70,8 @@ def serve(
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
 ) -> Served:
-    """`slotgraph serve` on a free loopback port; returns once `/readyz` answers."""
+    """`slotgraph serve` on a free loopback port, with `LOAD_LIMITS` unless `extra_env`
+    says otherwise; returns once `/readyz` answers."""
     port = free_port()
     env = {
         **os.environ,
@@ -61,6 +80,7 @@ def serve(
         "SLOTGRAPH_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "SLOTGRAPH_LOG_LEVEL": "WARNING",
         "SLOTGRAPH_DB_POOL_SIZE": "2",
+        **LOAD_LIMITS,
         **(extra_env or {}),
     }
     log = log_dir / f"serve-{port}.log"

@@ -38,6 +38,7 @@ from tests.fakes.google import FakeGoogle
 from tests.helpers.accounts import Factory
 from tests.helpers.database import admin_connection
 from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
+from tests.helpers.serving import load_limit_settings
 
 # C46: user-supplied URLs may not reach loopback in production; every fake here listens on
 # loopback, so the tests allow it (inherited by the `serve` processes the e2e tests start).
@@ -111,6 +112,9 @@ def settings(database_url: str) -> Settings:
         secret_keys=(generate_key(),),
         public_base_url=PUBLIC_BASE_URL,
         log_json=True,
+        # C33: the suite fires many anonymous calls from one address; the limits are
+        # tested with their own settings (tests/graph/test_public_limits.py).
+        **load_limit_settings(),  # type: ignore[arg-type]
     )
 
 

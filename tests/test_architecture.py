@@ -115,3 +115,12 @@ def test_pages_reach_the_product_only_through_the_public_api() -> None:
         )
         .check("slotgraph.web")
     )
+
+
+def test_limits_know_nothing_of_graphql_or_http() -> None:
+    (
+        archrule("limits are transport-free", comment="the use cases' tier (C25, C33, C34)")
+        .match(f"{P}limits*")
+        .should_not_import(f"{P}server*", f"{P}graph*", *WEB)
+        .check(f"{P}limits")
+    )

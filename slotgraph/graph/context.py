@@ -27,6 +27,9 @@ class Context:
     request: Any = None
     response: Any = None
     connection_params: dict[str, Any] | None = None
+    # Who is calling, as the limits on public operations count it (C25): the socket's
+    # peer, or a trusted proxy's forwarded address (`slotgraph.limits.addresses`).
+    client_address: str | None = None
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

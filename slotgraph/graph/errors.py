@@ -48,6 +48,10 @@ class ErrorCode(enum.Enum):
     BOOKING_NOT_CHANGEABLE = "BOOKING_NOT_CHANGEABLE"
     # Outbound trust (C46).
     TLS_CERTIFICATE_UNTRUSTED = "TLS_CERTIFICATE_UNTRUSTED"
+    # Limits on public operations (C25, C34).
+    RATE_LIMITED = "RATE_LIMITED"
+    BOT_CHECK_FAILED = "BOT_CHECK_FAILED"
+    BOT_CHECK_UNAVAILABLE = "BOT_CHECK_UNAVAILABLE"
 
 
 @strawberry.interface(description="An expected failure, with what the caller can do about it.")
@@ -237,6 +241,27 @@ class PageUnavailable(Error):
     reason: PageUnavailableReason
 
 
+@strawberry.type(
+    description="Too many calls from your address, for this page or with this email (C25); "
+    "retry after `retryAfterSeconds`."
+)
+class RateLimited(Error):
+    retry_after_seconds: int
+
+
+@strawberry.type(
+    description="The host asks for a bot check (C34): complete the challenge and send its "
+    "token as `botCheckToken`; a token is good once."
+)
+class BotCheckFailed(Error):
+    pass
+
+
+@strawberry.type(description="The bot check could not be verified right now (C34); retry.")
+class BotCheckUnavailable(Error):
+    retryable: bool = True
+
+
 PlainError = (
     ValidationError
     | NotFound
@@ -258,8 +283,12 @@ PlainError = (
     | AvailabilityUnknown
     | SlotUnavailable
     | IdempotencyKeyReused
+    | BotCheckFailed
+    | BotCheckUnavailable
 )
-AnyError = PlainError | PermissionDenied | SlugTaken | BookingNotChangeable | PageUnavailable
+AnyError = (
+    PlainError | PermissionDenied | SlugTaken | BookingNotChangeable | PageUnavailable | RateLimited
+)
 
 # The errors that carry nothing but message, field and code, keyed by the exception they
 # answer; `map_error` builds the others.
@@ -291,6 +320,8 @@ _PLAIN: Final[Mapping[type[domain.DomainError], tuple[type[PlainError], ErrorCod
     domain.ProviderUnavailableError: (ProviderUnavailable, ErrorCode.PROVIDER_UNAVAILABLE),
     domain.AvailabilityUnknownError: (AvailabilityUnknown, ErrorCode.AVAILABILITY_UNKNOWN),
     domain.IdempotencyKeyReusedError: (IdempotencyKeyReused, ErrorCode.IDEMPOTENCY_KEY_REUSED),
+    domain.BotCheckFailedError: (BotCheckFailed, ErrorCode.BOT_CHECK_FAILED),
+    domain.BotCheckUnavailableError: (BotCheckUnavailable, ErrorCode.BOT_CHECK_UNAVAILABLE),
 }
 
 
@@ -320,6 +351,13 @@ def map_error(exc: domain.DomainError) -> AnyError:
                 field=field,
                 code=ErrorCode.BOOKING_NOT_CHANGEABLE,
                 reason=BookingNotChangeableReason(exc.reason),
+            )
+        case domain.RateLimitedError():
+            return RateLimited(
+                message=message,
+                field=field,
+                code=ErrorCode.RATE_LIMITED,
+                retry_after_seconds=exc.retry_after_seconds,
             )
         case domain.InvalidInput():
             return ValidationError(

@@ -17,6 +17,7 @@ from slotgraph.graph.errors import (
     ValidationError,
 )
 from slotgraph.graph.extensions import DomainErrors
+from slotgraph.graph.limits import PublicRead, PublicWrite
 from slotgraph.graph.relay import Node, from_global_id
 from slotgraph.graph.types.accounts import ConnectedDomain, InboxConnection
 from slotgraph.graph.types.api_tokens import ApiToken
@@ -129,7 +130,7 @@ class Query:
     @strawberry.field(
         description="A scheduling page as a contact sees it (public). `domain` is the host "
         "the link was opened on; omit it for the app domain.",
-        extensions=[DomainErrors()],
+        extensions=[DomainErrors(), PublicRead("slug")],
     )
     async def scheduling_page(
         self, info: Info, slug: str, domain: str | None = None
@@ -152,7 +153,7 @@ class Query:
     @strawberry.field(
         description="Free slots of a page between `start` and `end` (at most 62 days), "
         "grouped by day in `timeZone` (public). `duration` defaults to the page's first.",
-        extensions=[DomainErrors()],
+        extensions=[DomainErrors(), PublicRead("page_slug")],
     )
     async def available_slots(
         self,
@@ -188,7 +189,7 @@ class Query:
         description="Prefill for a page's booking form from an earlier submission (public, "
         "S16): only on the account's custom domains, and only what the booking whose manage "
         "token is presented submitted (C26).",
-        extensions=[DomainErrors()],
+        extensions=[DomainErrors(), PublicWrite()],
     )
     async def booking_form_prefill(
         self, info: Info, page_slug: str, domain: str, manage_token: str

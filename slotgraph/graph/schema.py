@@ -27,6 +27,7 @@ from slotgraph.graph.extensions import (
     MaskUnexpectedErrors,
     is_unexpected,
 )
+from slotgraph.graph.limits import PublicWrite
 from slotgraph.graph.mutations import (
     api_tokens,
     bookings,
@@ -59,17 +60,23 @@ T = TypeVar("T")
 log = structlog.get_logger("slotgraph.graphql")
 
 
-def _mutation(resolver: Callable[..., Coroutine[Any, Any, T]]) -> T:
+def _mutation(resolver: Callable[..., Coroutine[Any, Any, T]], *, public: bool = False) -> T:
     """A mutation field: it declares its result union, and `DomainErrors` answers the domain
     errors its resolver raises with that union's members, unsafe text in its input
-    (`UnsafeInputAnswered`, inside it) included."""
+    (`UnsafeInputAnswered`, inside it) included. A `public` one (anonymous callers allowed)
+    is limited per client address first (C25, C33: `PublicWrite`, outermost)."""
     # strawberry types the field as its resolver's result, as for a mutation declared inline
     # (mypy cannot pick that overload for a generic resolver). Strawberry nests field
     # extensions so that the last one listed runs first: DomainErrors wraps the check.
+    limits = [PublicWrite()] if public else []
     field: T = strawberry.mutation(
-        resolver=resolver, extensions=[UnsafeInputAnswered(), DomainErrors()]
+        resolver=resolver, extensions=[UnsafeInputAnswered(), DomainErrors(), *limits]
     )
     return field
+
+
+def _public_mutation(resolver: Callable[..., Coroutine[Any, Any, T]]) -> T:
+    return _mutation(resolver, public=True)
 
 
 @strawberry.type
@@ -84,11 +91,11 @@ class Mutation:
     disconnect_inbox = _mutation(connections.disconnect_inbox)
     sync_calendar_connection = _mutation(connections.sync_calendar_connection)
     set_availability_calendars = _mutation(connections.set_availability_calendars)
-    book_meeting = _mutation(bookings.book_meeting)
+    book_meeting = _public_mutation(bookings.book_meeting)
     cancel_booking = _mutation(manage_bookings.cancel_booking)
     reschedule_booking = _mutation(manage_bookings.reschedule_booking)
-    cancel_booking_as_contact = _mutation(manage_bookings.cancel_booking_as_contact)
-    reschedule_booking_as_contact = _mutation(manage_bookings.reschedule_booking_as_contact)
+    cancel_booking_as_contact = _public_mutation(manage_bookings.cancel_booking_as_contact)
+    reschedule_booking_as_contact = _public_mutation(manage_bookings.reschedule_booking_as_contact)
     create_meeting = _mutation(meetings.create_meeting)
     update_connected_domain = _mutation(domains.update_connected_domain)
     update_calendar_connection = _mutation(connections.update_calendar_connection)

@@ -17,6 +17,7 @@ from slotgraph.models.calendars import (
     RemoteCalendar,
     SyncedEvent,
 )
+from slotgraph.models.limits import LimitCounter
 from slotgraph.models.outbox import IdempotencyKey, LostAccessNotice, OutboxMessage
 from slotgraph.models.pages import SchedulingPage
 from slotgraph.models.settings import CalendarSettings
@@ -39,6 +40,7 @@ __all__ = [
     "Credential",
     "IdempotencyKey",
     "InboxConnection",
+    "LimitCounter",
     "LostAccessNotice",
     "OAuthFlow",
     "OutboxMessage",

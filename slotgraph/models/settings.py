@@ -27,6 +27,8 @@ class CalendarSettings(Base):
     pages_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     chat_link_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     chat_page_id: Mapped[int | None] = reference_column("scheduling_pages.id", ondelete="SET NULL")
+    # C34: anonymous bookings of this user's pages need a verified bot-check token.
+    bot_check_required: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

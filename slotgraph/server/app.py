@@ -37,6 +37,7 @@ from slotgraph.server.auth import (
 )
 from slotgraph.server.cors import GraphQLCors
 from slotgraph.server.graphql_http import MediaTypedGraphQL
+from slotgraph.server.limits import LimitedTransportWS, client_address_of
 from slotgraph.server.logs import configure_logging
 from slotgraph.server.notifications import google_endpoint, microsoft_endpoint
 from slotgraph.server.oauth import callback_endpoint
@@ -60,6 +61,8 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 class SlotgraphGraphQL(MediaTypedGraphQL):
     """Strawberry's ASGI view with our context, websocket authentication and the
     GraphQL-over-HTTP media types (`slotgraph.server.graphql_http`)."""
+
+    graphql_transport_ws_handler_class = LimitedTransportWS
 
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
         settings = runtime.settings
@@ -89,6 +92,7 @@ class SlotgraphGraphQL(MediaTypedGraphQL):
             request=request,
             response=response,
             services=self.runtime.services,
+            client_address=client_address_of(request, self.runtime.settings),
         )
 
     async def on_ws_connect(self, context: Context) -> None:

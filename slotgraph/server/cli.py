@@ -129,7 +129,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             access_log=False,
             log_level=settings.log_level.lower(),
             timeout_graceful_shutdown=10,
-            proxy_headers=True,
+            # The client's address is decided once, by SLOTGRAPH_TRUSTED_PROXIES
+            # (`slotgraph.limits.addresses`): uvicorn must not rewrite it first.
+            proxy_headers=False,
             # Subscription events are small: per-message deflate cost more CPU per send
             # than it saved, and a compressor per socket (bench/fanout.py, BENCHMARKS.md).
             ws_per_message_deflate=False,

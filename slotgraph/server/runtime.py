@@ -20,6 +20,7 @@ from slotgraph.models.db import create_engine, create_sessionmaker
 from slotgraph.notices.feeds import AvailabilityFeeds
 from slotgraph.notices.pubsub import InMemoryPubSub, PostgresPubSub
 from slotgraph.providers.registry import ProviderRegistry
+from slotgraph.server.limits import build_limits
 from slotgraph.server.providers import Registries, build_registries, provider_tls
 from slotgraph.usecases.services import Services
 
@@ -92,6 +93,7 @@ def build_runtime(
         ),
         clock=clock,
         sync_freshness=dt.timedelta(seconds=settings.sync_freshness_seconds),
+        limits=build_limits(settings, sessionmaker, http),
     )
     return Runtime(
         settings=settings, engine=engine, sessionmaker=sessionmaker, http=http, services=services

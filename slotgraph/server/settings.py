@@ -24,6 +24,8 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from slotgraph.jobs.mail import SmtpConfig, SmtpSecurity
+from slotgraph.limits.addresses import TrustedProxies
+from slotgraph.limits.botcheck import BotCheckVerifier
 
 
 class Mode(enum.StrEnum):
@@ -165,7 +167,57 @@ class Settings(BaseSettings):
     watch_renew_margin_hours: int = Field(default=24, ge=1, le=166)
     watch_sweep_seconds: float = Field(default=3_600.0, gt=0, le=86_400)
 
-    @field_validator("secret_keys", "allowed_origins", "outbound_allowed_networks", mode="before")
+    # Limits on public operations (C25, C33, C34): README "Limits". Anonymous writes are
+    # counted in PostgreSQL (every process shares them), anonymous reads per process.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Addresses or CIDR networks of reverse proxies whose X-Forwarded-For "
+        "is believed, comma separated; none by default (the socket's peer is the client).",
+    )
+    public_writes_per_address: int = Field(default=20, ge=1, le=1_000_000)
+    public_writes_window_seconds: int = Field(default=600, ge=1, le=86_400)
+    public_bookings_per_page: int = Field(default=100, ge=1, le=1_000_000)
+    public_bookings_per_page_window_seconds: int = Field(default=3_600, ge=1, le=86_400)
+    public_bookings_per_email_per_page_per_day: int = Field(default=3, ge=1, le=1_000_000)
+    public_reads_per_address: int = Field(default=300, ge=1, le=10_000_000)
+    public_reads_per_page: int = Field(default=1_200, ge=1, le=10_000_000)
+    public_reads_window_seconds: int = Field(default=60, ge=1, le=86_400)
+    public_sockets_per_address: int = Field(default=10, ge=1, le=100_000)
+    public_subscriptions_per_socket: int = Field(default=10, ge=1, le=1_000)
+    bot_check_verifier: BotCheckVerifier | None = Field(
+        default=None, description="turnstile or hcaptcha; unset: hosts cannot turn it on."
+    )
+    bot_check_site_key: str | None = None
+    bot_check_secret_key: SecretStr | None = None
+    bot_check_verify_url: str | None = Field(
+        default=None, description="The verifier's siteverify URL; unset: the verifier's own."
+    )
+    bot_check_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        TrustedProxies.parse(value)  # raises ValueError naming the bad entry
+        return value
+
+    @model_validator(mode="after")
+    def _bot_check_keys(self) -> Settings:
+        if self.bot_check_verifier is not None and not (
+            self.bot_check_secret_key and self.bot_check_site_key
+        ):
+            raise ValueError(
+                "SLOTGRAPH_BOT_CHECK_VERIFIER needs SLOTGRAPH_BOT_CHECK_SITE_KEY and "
+                "SLOTGRAPH_BOT_CHECK_SECRET_KEY (from the verifier's dashboard)"
+            )
+        return self
+
+    @field_validator(
+        "secret_keys",
+        "allowed_origins",
+        "outbound_allowed_networks",
+        "trusted_proxies",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

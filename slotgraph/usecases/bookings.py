@@ -69,6 +69,9 @@ class BookingRequest:
     contact_email: str
     answers: dict[str, str] = field(default_factory=dict)
     idempotency_key: str | None = None
+    # Not part of the request's identity (C12): who sent it and its bot check (C25, C34).
+    client_address: str | None = None
+    bot_check_token: str | None = None
 
     def fingerprint(self) -> str:
         """What makes two calls "the same" for C12 (the key itself excluded)."""
@@ -188,6 +191,14 @@ async def book_meeting(
             # Answers kept before `offline` was stored: what the status says.
             offline = answered.get("offline", booking.status is BookingStatus.REQUESTED)
             return BookingOutcome(booking, offline, replayed=True)
+        if viewer is None:  # C25, C34: a replay above passed; a new booking is counted
+            await services.limits.admit_booking(
+                request.client_address,
+                page_id=public.page.id,
+                host_id=public.host.id,
+                email=request.contact_email,
+                bot_check_token=request.bot_check_token,
+            )
         return await _book(services, public, request, claim, now)
 
 

@@ -193,3 +193,19 @@ class BookingNotChangeableError(DomainError):
 
 class HostDeactivatedError(DomainError):
     """C23: the page's host was deactivated by an admin; their pages take no bookings."""
+
+
+class RateLimitedError(DomainError):
+    """C25: a limit on public operations is reached; retry after `retry_after_seconds`."""
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class BotCheckFailedError(DomainError):
+    """C34: the page's host asks for a bot check and no valid, unused token came with it."""
+
+
+class BotCheckUnavailableError(DomainError):
+    """C34: the bot-check verifier could not be asked; the booking is refused (fail closed)."""

@@ -9,7 +9,7 @@ cache's policy, how fresh a sync must be, and the clock: a use case that decides
 asks `services.clock()`, never the wall clock, so a fixed clock holds for every rule (C17).
 
 This module is a leaf of the use-case layer: it imports no use case, at run time or under
-TYPE_CHECKING, only the layers below (calendars, notices, providers), so any use case,
+TYPE_CHECKING, only the layers below (calendars, limits, notices, providers), so any use case,
 the API and the server can import it without an import cycle.
 """
 
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from slotgraph.calendars.busy_cache import BusyCachePolicy
 from slotgraph.calendars.clients import ConnectionClients
 from slotgraph.clock import utc_now
+from slotgraph.limits.policy import PublicLimits
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -53,6 +54,8 @@ class Services:
     # The providers background jobs use (outbox, sync, push, task events): patient retries,
     # where `registry` is tuned for a person waiting. None: `registry` serves both.
     background_registry: ProviderRegistry | None = None
+    # Limits on public operations and the bot check (C25, C33, C34); none by default.
+    limits: PublicLimits = field(default_factory=PublicLimits.unlimited)
 
     @property
     def job_registry(self) -> ProviderRegistry:

@@ -8,11 +8,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.serve import SLOTGRAPH, free_port, wait_ready
+from bench.serve import LOAD_LIMITS, SLOTGRAPH, free_port, load_limit_settings, wait_ready
 from bench.serve import serve as start
 from slotgraph.models.crypto import generate_key
 
-__all__ = ["RACE_ENV", "SLOTGRAPH", "free_port", "serve", "wait_ready"]
+__all__ = [
+    "LOAD_LIMITS",
+    "RACE_ENV",
+    "SLOTGRAPH",
+    "free_port",
+    "load_limit_settings",
+    "serve",
+    "wait_ready",
+]
 # For races of many concurrent calls: small pools (3 workers stay well under
 # max_connections beside the test process's own; requests queue for a connection, which is
 # fine) and no background workers, so the rows counted are the request path's alone.

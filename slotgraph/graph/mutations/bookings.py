@@ -11,9 +11,12 @@ import strawberry
 from slotgraph.graph.context import Info
 from slotgraph.graph.errors import (
     AvailabilityUnknown,
+    BotCheckFailed,
+    BotCheckUnavailable,
     IdempotencyKeyReused,
     NotFound,
     PageUnavailable,
+    RateLimited,
     SlotUnavailable,
     ValidationError,
 )
@@ -50,6 +53,10 @@ class BookMeetingInput:
     idempotency_key: str | None = strawberry.field(
         default=None,
         description="Retry with the same key to get the first result again (C12, 24 hours).",
+    )
+    bot_check_token: str | None = strawberry.field(
+        default=None,
+        description="The bot-check widget's token, on pages whose host asks for one (C34).",
     )
 
 
@@ -102,7 +109,10 @@ BookMeetingResult = Annotated[
     | AvailabilityUnknown
     | NotFound
     | ValidationError
-    | IdempotencyKeyReused,
+    | IdempotencyKeyReused
+    | RateLimited
+    | BotCheckFailed
+    | BotCheckUnavailable,
     strawberry.union("BookMeetingResult"),
 ]
 
@@ -121,6 +131,8 @@ async def book_meeting(info: Info, input: BookMeetingInput) -> BookMeetingResult
         contact_email=input.contact.email,
         answers=answers,
         idempotency_key=input.idempotency_key,
+        client_address=info.context.client_address,
+        bot_check_token=input.bot_check_token,
     )
     outcome = await use_case.book_meeting(services, info.context.viewer, request)
     return BookMeetingSuccess(

@@ -16,6 +16,7 @@ from slotgraph.graph.errors import (
     NotFound,
     PageUnavailable,
     PermissionDenied,
+    RateLimited,
     SlotUnavailable,
     ValidationError,
 )
@@ -88,7 +89,7 @@ CancelBookingResult = Annotated[
     strawberry.union("CancelBookingResult"),
 ]
 CancelBookingAsContactResult = Annotated[
-    CancelBookingAsContactSuccess | NotFound | BookingNotChangeable | ValidationError,
+    CancelBookingAsContactSuccess | NotFound | BookingNotChangeable | ValidationError | RateLimited,
     strawberry.union("CancelBookingAsContactResult"),
 ]
 _RESCHEDULE_ERRORS = (
@@ -105,7 +106,7 @@ RescheduleBookingResult = Annotated[
     strawberry.union("RescheduleBookingResult"),
 ]
 RescheduleBookingAsContactResult = Annotated[
-    RescheduleBookingAsContactSuccess | _RESCHEDULE_ERRORS,
+    RescheduleBookingAsContactSuccess | _RESCHEDULE_ERRORS | RateLimited,
     strawberry.union("RescheduleBookingAsContactResult"),
 ]
 
