@@ -80,6 +80,7 @@ class SettingsChanges:
     chat_page_id: int | None | Keep = KEEP
     availability_calendar_ids: tuple[int, ...] | Keep = KEEP
     connections: tuple[ConnectionToggles, ...] = ()
+    bot_check_required: bool | Keep = KEEP
 
 
 def can_customize_url(user: User) -> bool:
@@ -180,6 +181,10 @@ async def update_calendar_settings(
                 field=seat_fields[0],
             )
         await _apply_link_settings(session, viewer, settings, changes)
+        if changes.bot_check_required is not KEEP:  # C34
+            settings.bot_check_required = check_bot_check_offered(
+                services, changes.bot_check_required
+            )
         await _apply_connection_toggles(session, viewer, user, changes.connections)
         if changes.availability_calendar_ids is not KEEP:
             await _replace_availability_calendars(
@@ -191,6 +196,17 @@ async def update_calendar_settings(
         await publish_connection_changed(services.pubsub, toggle.connection_id)
     await publish_host_changed(services.pubsub, services.sessionmaker, viewer.user_id)
     return settings
+
+
+def check_bot_check_offered(services: Services, required: bool) -> bool:
+    """C34: a host may ask for a bot check only when the operator configured a verifier."""
+    if required and services.limits.bot_check is None:
+        raise InvalidInput(
+            "This server has no bot-check verifier configured; ask its operator to set "
+            "SLOTGRAPH_BOT_CHECK_VERIFIER and its keys.",
+            field="botCheckRequired",
+        )
+    return required
 
 
 async def _apply_link_settings(

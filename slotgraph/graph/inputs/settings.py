@@ -41,6 +41,10 @@ class UpdateCalendarSettingsInput:
         description="The whole selection of RemoteCalendar ids (S12); replaces the old one.",
     )
     connections: list[ConnectionTogglesInput] | None = strawberry.UNSET
+    bot_check_required: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Anonymous bookings of your pages need a bot check (C34).",
+    )
 
     def to_changes(self) -> SettingsChanges:
         values: dict[str, Any] = {}
@@ -48,6 +52,7 @@ class UpdateCalendarSettingsInput:
             ("meeting_url_prefix", "meetingUrlPrefix"),
             ("scheduling_pages_enabled", "schedulingPagesEnabled"),
             ("chat_link_enabled", "chatLinkEnabled"),
+            ("bot_check_required", "botCheckRequired"),
         ):
             value = getattr(self, name)
             if value is None:

@@ -29,6 +29,9 @@ class CalendarSettings(Node):
         description="Off: every page is unreachable but kept (S17)."
     )
     chat_link_enabled: bool
+    bot_check_required: bool = strawberry.field(
+        description="Anonymous bookings of your pages need a bot check (C34)."
+    )
     updated_at: dt.datetime
 
     @strawberry.field(description="The page sales email templates insert (S14).")
@@ -61,5 +64,6 @@ class CalendarSettings(Node):
             meeting_url_prefix=row.meeting_url_prefix,
             scheduling_pages_enabled=row.pages_enabled,
             chat_link_enabled=row.chat_link_enabled,
+            bot_check_required=row.bot_check_required,
             updated_at=row.updated_at,
         )
