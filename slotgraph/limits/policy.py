@@ -142,9 +142,10 @@ class PublicLimits:
         if wait is not None:
             raise _retry("This page is taking too many bookings right now", wait)
 
-    async def _check_bot(self, client: str | None, host_id: int, token: str | None) -> None:
+    async def bot_check_required(self, host_id: int) -> bool:
+        """Whether the host turned the bot check on for their pages (C34)."""
         if self._sessionmaker is None:
-            return
+            return False
         async with self._sessionmaker() as session:
             required = (
                 await session.execute(
@@ -153,7 +154,10 @@ class PublicLimits:
                     )
                 )
             ).scalar_one_or_none()
-        if not required:
+        return bool(required)
+
+    async def _check_bot(self, client: str | None, host_id: int, token: str | None) -> None:
+        if not await self.bot_check_required(host_id):
             return
         if self.bot_check is None:  # the operator removed the verifier: fail closed (C34)
             log.error("bot check required by a host but no verifier configured", host=host_id)

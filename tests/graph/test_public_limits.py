@@ -52,7 +52,8 @@ async def app(database_url: str, engine: Any, verifier: FakeVerifier) -> AsyncIt
 
 
 async def host_page(app: Starlette, factory: Factory, prefix: str = "ada") -> tuple[Person, str]:
-    """A host and a Monday 08:00-18:00 page of 30-minute slots."""
+    """A host and a Monday 08:00-18:00 page of 30-minute slots. Its slug comes from
+    `prefix`: the per-process read counts of a slug outlive the test that read it."""
     ada = await factory.person(url_prefix=prefix, name="Ada")
     async with client_at(app, "127.0.0.1") as gql:
         slug = await make_page(
@@ -189,7 +190,7 @@ def slots_of(slug: str) -> dict[str, Any]:
 async def test_anonymous_reads_are_limited_per_address_and_per_page(
     app: Starlette, factory: Factory
 ) -> None:
-    _, slug = await host_page(app, factory)
+    _, slug = await host_page(app, factory, prefix="reads")
     async with client_at(app, "192.0.2.10") as gql:
         reads = [await gql(SLOTS, slots_of(slug)) for _ in range(READS + 1)]
     assert [r["data"]["availableSlots"]["__typename"] for r in reads[:READS]] == [
@@ -233,10 +234,21 @@ async def test_forwarded_address_is_believed_only_from_a_trusted_proxy(
     assert ["errors" in answer for answer in spoofed] == [False] * WRITES + [True]
 
 
+async def challenge(app: Starlette, slug: str) -> Any:
+    """What the public page tells a booking page about its bot check."""
+    async with client_at(app, "192.0.2.60") as gql:
+        result = await gql(
+            "query($s: String!) { schedulingPage(slug: $s) { "
+            "... on PublicSchedulingPage { botCheck { verifier siteKey } } } }",
+            {"s": slug},
+        )
+    return result["data"]["schedulingPage"]["botCheck"]
+
+
 async def test_bot_check_required_by_the_host_is_verified_server_side(
     app: Starlette, factory: Factory, verifier: FakeVerifier
 ) -> None:
-    ada, slug = await host_page(app, factory)
+    ada, slug = await host_page(app, factory, prefix="cleo")
     async with client_at(app, "127.0.0.1") as gql:
         turned_on = await gql(
             "mutation { updateCalendarSettings(input: {botCheckRequired: true}) { __typename "
@@ -247,6 +259,8 @@ async def test_bot_check_required_by_the_host_is_verified_server_side(
         "__typename": "UpdateCalendarSettingsSuccess",
         "settings": {"botCheckRequired": True},
     }
+
+    assert await challenge(app, slug) == {"verifier": "TURNSTILE", "siteKey": SITE_KEY}
 
     missing = await book_from(app, "192.0.2.40", slug, 0, "a@example.test")
     assert missing == {
@@ -280,7 +294,8 @@ async def test_bot_check_required_by_the_host_is_verified_server_side(
         "retryable": True,
     }
     # Pages of hosts who did not ask for it take bookings without a token.
-    _, plain = await host_page(app, factory, prefix="bea")
+    _, plain = await host_page(app, factory, prefix="dora")
+    assert await challenge(app, plain) is None
     calls = len(verifier.calls)
     assert (await book_from(app, "192.0.2.44", plain, 0, "e@example.test"))["__typename"] == (
         "BookMeetingSuccess"

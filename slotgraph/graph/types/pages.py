@@ -10,6 +10,7 @@ import strawberry
 
 from slotgraph.graph.context import Info
 from slotgraph.graph.relay import Node, to_global_id
+from slotgraph.limits.botcheck import BotCheckVerifier
 from slotgraph.scheduling import forms
 from slotgraph.scheduling.rules import Weekday as RuleWeekday
 from slotgraph.usecases.pages import page_url
@@ -144,6 +145,20 @@ class PageUnavailableReason(enum.Enum):
     HOST_DEACTIVATED = "HOST_DEACTIVATED"
 
 
+BotCheckVerifierType = strawberry.enum(
+    BotCheckVerifier, name="BotCheckVerifier", description="Cloudflare Turnstile or hCaptcha."
+)
+
+
+@strawberry.type(
+    description="The bot check a booking page shows (C34): render the verifier's widget with "
+    "`siteKey` and send its token as bookMeeting's `botCheckToken`."
+)
+class BotCheckChallenge:
+    verifier: BotCheckVerifierType  # type: ignore[valid-type]
+    site_key: str
+
+
 @strawberry.type(description="What a contact sees of a scheduling page.")
 class PublicSchedulingPage:
     id: strawberry.ID
@@ -165,6 +180,16 @@ class PublicSchedulingPage:
         description="The host has no calendar taking bookings (S7, C5): a booking is a "
         "request the host confirms, on no calendar."
     )
+    host_pk: strawberry.Private[int]
+
+    @strawberry.field(description="The bot check its host asks of bookings (C34); null: none.")
+    async def bot_check(self, info: Info) -> BotCheckChallenge | None:
+        limits = info.context.services.limits
+        if limits.bot_check is None or not await limits.bot_check_required(self.host_pk):
+            return None
+        return BotCheckChallenge(
+            verifier=limits.bot_check.verifier, site_key=limits.bot_check.site_key
+        )
 
     @classmethod
     def from_public(cls, public: PublicPage) -> PublicSchedulingPage:
@@ -181,4 +206,5 @@ class PublicSchedulingPage:
             host_locale=public.host.locale,
             form_fields=_form(page.form_fields),
             offline=public.offline,
+            host_pk=public.host.id,
         )
