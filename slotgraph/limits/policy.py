@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy import select
 
-from slotgraph.limits.addresses import UNKNOWN, limit_key
+from slotgraph.limits.addresses import UNKNOWN, TrustedProxies, client_address, limit_key
 from slotgraph.limits.counters import SharedCounters
 from slotgraph.limits.local import LocalCounters
 from slotgraph.models import CalendarSettings
@@ -69,13 +69,20 @@ class PublicLimits:
         policy: LimitPolicy | None,
         sessionmaker: async_sessionmaker[AsyncSession] | None = None,
         bot_check: BotCheck | None = None,
+        trusted_proxies: TrustedProxies | None = None,
     ) -> None:
         self.policy = policy
+        self.trusted_proxies = trusted_proxies or TrustedProxies()
         self.bot_check = bot_check
         self._sessionmaker = sessionmaker
         self._shared = SharedCounters(sessionmaker) if sessionmaker is not None else None
         self._local = LocalCounters()
         self._sockets: Counter[str] = Counter()
+
+    def client_address(self, peer: str | None, forwarded_for: list[str]) -> str:
+        """The client address of a request (`slotgraph.limits.addresses`), for callers that
+        run operations on a request's behalf (the booking pages)."""
+        return client_address(peer, forwarded_for, self.trusted_proxies)
 
     @classmethod
     def unlimited(cls) -> PublicLimits:

@@ -78,7 +78,7 @@ def build_limits(
             http=http,
             timeout_seconds=settings.bot_check_timeout_seconds,
         )
-    return PublicLimits(policy, sessionmaker, bot_check)
+    return PublicLimits(policy, sessionmaker, bot_check, _trusted(settings.trusted_proxies))
 
 
 class LimitedTransportWS(BaseGraphQLTransportWSHandler[Context, None]):

@@ -110,6 +110,10 @@ class Api:
             request_id=request.scope.get("state", {}).get("request_id", ""),
             services=self.services,
             request=request,
+            client_address=self.services.limits.client_address(
+                request.client.host if request.client else None,
+                request.headers.getlist("x-forwarded-for"),
+            ),
         )
         result = await self.schema.execute(query, variables, context_value=context)
         if result.errors:
