@@ -1,7 +1,7 @@
 """limits on public operations: shared counters (C25, C33) and the host's bot-check setting (C34)
 
 Revision ID: 0010
-Revises: 0015
+Revises: 0014
 Create Date: 2026-12-02 19:45:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
