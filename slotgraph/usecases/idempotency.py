@@ -97,7 +97,6 @@ class Claim:
     expires_at: dt.datetime
     first: FirstAnswer | None = None
     token: str = field(default_factory=lambda: secrets.token_hex(16))
-    completed: bool = False
 
     async def complete(self, session: AsyncSession, booking: Booking, **answered: Any) -> None:
         """Store the answer in the transaction that completes the work (flushed first, so
@@ -118,7 +117,6 @@ class Claim:
         )
         if stored.first() is None:
             raise ClaimLost(self.key)
-        self.completed = True
 
 
 @asynccontextmanager
@@ -209,10 +207,11 @@ async def _try_claim(session: AsyncSession, claim: Claim) -> bool:
 
 
 async def _release(services: Services, claim: Claim) -> None:
-    """Give an uncompleted claim back so a retry (or a waiting twin) may run; a completed
-    one has a response and is kept. When the database is away the lease ends it."""
-    if claim.completed:
-        return
+    """Give an uncompleted claim back so a retry (or a waiting twin) may run. Only a row
+    whose response is still NULL is deleted: a completed call's response is kept, and a
+    call whose work transaction failed after `complete` (its response rolled back) gives
+    the key back at once rather than holding it for the lease. When the database is away
+    the lease ends it."""
     try:
         async with services.sessionmaker.begin() as session:
             await session.execute(
