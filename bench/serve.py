@@ -60,6 +60,7 @@ class Served:
         finally:
             if self.process.poll() is None:
                 self.process.kill()
+                self.process.wait()
 
 
 def serve(
@@ -97,9 +98,13 @@ def serve(
 
 
 def wait_ready(
-    process: subprocess.Popen[bytes], base: str, log: Path, *, seconds: float = 60.0
+    process: subprocess.Popen[bytes], base: str, log: Path, *, seconds: float = 120.0
 ) -> None:
-    """Wait until a `slotgraph` process answers /readyz; kill it and fail if it does not."""
+    """Wait until a `slotgraph` process answers /readyz; kill it and fail if it does not.
+
+    The bound is generous: on a loaded two-core machine `serve --workers 3` has needed more
+    than a minute to import and migrate. A killed process is reaped at once, so no
+    "subprocess still running" warning surfaces later in an unrelated test."""
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -109,5 +114,6 @@ def wait_ready(
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
+            process.wait()
             raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
         time.sleep(0.2)
