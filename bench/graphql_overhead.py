@@ -62,6 +62,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bench.serve import LOAD_LIMITS, free_port, load_limit_settings
+from slotgraph.clock import utc_now
 from slotgraph.graph.relay import to_cursor, to_global_id
 from slotgraph.models import CalendarSettings, ConnectedDomain
 from slotgraph.models.crypto import generate_key
@@ -328,7 +329,9 @@ async def migrate_and_seed(database_url: str) -> str:
                 url_prefix="ada",
             )
             token = await issue_token(session, user, name="bench")
-            domain = ConnectedDomain(account_id=account.id, domain=MEETING_DOMAIN)
+            domain = ConnectedDomain(
+                account_id=account.id, domain=MEETING_DOMAIN, verified_at=utc_now()
+            )
             session.add(domain)
             await session.flush()
             domain_id, user_id = domain.id, user.id

@@ -52,6 +52,10 @@ class ErrorCode(enum.Enum):
     RATE_LIMITED = "RATE_LIMITED"
     BOT_CHECK_FAILED = "BOT_CHECK_FAILED"
     BOT_CHECK_UNAVAILABLE = "BOT_CHECK_UNAVAILABLE"
+    # Connected domains (C40).
+    DOMAIN_NOT_VERIFIED = "DOMAIN_NOT_VERIFIED"
+    DOMAIN_CHECK_UNAVAILABLE = "DOMAIN_CHECK_UNAVAILABLE"
+    DOMAIN_TAKEN = "DOMAIN_TAKEN"
 
 
 @strawberry.interface(description="An expected failure, with what the caller can do about it.")
@@ -262,6 +266,26 @@ class BotCheckUnavailable(Error):
     retryable: bool = True
 
 
+@strawberry.type(
+    description="DNS does not hold the domain's TXT record yet (C40): publish the record "
+    "`verificationRecord` names, wait for DNS to show it, and verify again."
+)
+class DomainNotVerified(Error):
+    pass
+
+
+@strawberry.type(description="No name server answered the domain check (C40); retry.")
+class DomainCheckUnavailable(Error):
+    retryable: bool = True
+
+
+@strawberry.type(
+    description="The domain is already connected in this account, or proven by another (C40)."
+)
+class DomainTaken(Error):
+    pass
+
+
 PlainError = (
     ValidationError
     | NotFound
@@ -285,6 +309,9 @@ PlainError = (
     | IdempotencyKeyReused
     | BotCheckFailed
     | BotCheckUnavailable
+    | DomainNotVerified
+    | DomainCheckUnavailable
+    | DomainTaken
 )
 AnyError = (
     PlainError | PermissionDenied | SlugTaken | BookingNotChangeable | PageUnavailable | RateLimited
@@ -322,6 +349,12 @@ _PLAIN: Final[Mapping[type[domain.DomainError], tuple[type[PlainError], ErrorCod
     domain.IdempotencyKeyReusedError: (IdempotencyKeyReused, ErrorCode.IDEMPOTENCY_KEY_REUSED),
     domain.BotCheckFailedError: (BotCheckFailed, ErrorCode.BOT_CHECK_FAILED),
     domain.BotCheckUnavailableError: (BotCheckUnavailable, ErrorCode.BOT_CHECK_UNAVAILABLE),
+    domain.DomainNotVerifiedError: (DomainNotVerified, ErrorCode.DOMAIN_NOT_VERIFIED),
+    domain.DomainCheckUnavailableError: (
+        DomainCheckUnavailable,
+        ErrorCode.DOMAIN_CHECK_UNAVAILABLE,
+    ),
+    domain.DomainTakenError: (DomainTaken, ErrorCode.DOMAIN_TAKEN),
 }
 
 

@@ -97,7 +97,11 @@ class InboxConnection(Base):
 
 
 class ConnectedDomain(Base):
-    """A domain connected in the domain manager; pages may be hosted on it (S15)."""
+    """A domain connected in the domain manager; pages may be hosted on it (S15) once its
+    ownership is proven by a DNS TXT record (C40, `slotgraph.usecases.domain_verification`).
+
+    Several accounts may have the same domain *pending* (so nobody can squat a domain by
+    adding it first); only one may hold it verified, which the partial unique index keeps."""
 
     __tablename__ = "connected_domains"
 
@@ -106,5 +110,23 @@ class ConnectedDomain(Base):
     domain: Mapped[str] = mapped_column(String(253))
     robots_disallow_meetings: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = created_at_column()
+    # C40: the value the TXT record at `_slotgraph-verify.<domain>` must hold.
+    verification_token: Mapped[str] = mapped_column(String(64), default="")
+    # Set while the record is proven; None: pending (never proven) or lapsed (`lapsed_at`).
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last check, by the admin or the periodic re-check (which picks the oldest first).
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The first re-check since the last success that found the record gone; the domain
+    # lapses once that has lasted the grace period (a DNS glitch does not take pages down).
+    missing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lapsed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (Index("uq_connected_domains_domain", func.lower(domain), unique=True),)
+    __table_args__ = (
+        Index(
+            "uq_connected_domains_verified_domain",
+            func.lower(domain),
+            unique=True,
+            postgresql_where=verified_at.is_not(None),
+        ),
+        Index("uq_connected_domains_account_domain", account_id, func.lower(domain), unique=True),
+    )

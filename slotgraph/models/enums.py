@@ -116,3 +116,11 @@ class Scope(enum.StrEnum):
     TOKENS_WRITE = "tokens:write"
     WEBHOOKS_WRITE = "webhooks:write"
     ADMIN = "admin"
+
+
+class DomainStatus(enum.StrEnum):
+    """C40: a connected domain's proof of ownership, derived from its timestamps."""
+
+    PENDING = "PENDING"  # never proven: its TXT record has not been found yet
+    VERIFIED = "VERIFIED"
+    LAPSED = "LAPSED"  # was proven; the record has been missing past the grace period

@@ -35,7 +35,7 @@ from slotgraph.server.auth import (
     connection_init_credential,
     viewer_for,
 )
-from slotgraph.server.cors import GraphQLCors
+from slotgraph.server.cors import GraphQLCors, SameOrigins
 from slotgraph.server.graphql_http import MediaTypedGraphQL
 from slotgraph.server.limits import LimitedTransportWS, client_address_of
 from slotgraph.server.logs import configure_logging
@@ -81,6 +81,19 @@ class SlotgraphGraphQL(MediaTypedGraphQL):
             **kwargs,
         )
         self.runtime = runtime
+        self.same_origins = SameOrigins(runtime.services)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.same_origins.remember(scope)  # for is_websocket_origin_allowed
+        await super().__call__(scope, receive, send)
+
+    def is_websocket_origin_allowed(self, request: Any, origin: str) -> bool:
+        """C35: the app domain and verified connected domains, besides the configured ones."""
+        scope = getattr(request, "scope", {})
+        return SameOrigins.is_same_origin_in(scope) or super().is_websocket_origin_allowed(
+            request, origin
+        )
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.scope.get("state", {})
@@ -205,7 +218,9 @@ def create_app(
             Route(
                 "/graphql",
                 GraphQLCors(
-                    authed_graphql, services=services, allowed_origins=settings.allowed_origins
+                    authed_graphql,
+                    same_origins=graphql.same_origins,
+                    allowed_origins=settings.allowed_origins,
                 ),
                 methods=["GET", "POST", "OPTIONS"],
             ),

@@ -1,16 +1,21 @@
-"""CORS for `/graphql` over HTTP (C24, C35), with Starlette's `CORSMiddleware`.
+"""Which origins may call `/graphql` from a browser (C24, C35): CORS over HTTP with
+Starlette's `CORSMiddleware`, and the websocket handshake's origin check.
 
 Allowed: the origins of `SLOTGRAPH_ALLOWED_ORIGINS` (SPAs elsewhere; none by default in
-production, any in the demo), and always the app domain itself and every connected domain
-(C35: those are same-origin for us, as pages are served there). Preflights are answered;
-`Authorization` and `Content-Type` may be sent; credentials never are allowed, since auth is
-a bearer token, not a cookie (C24).
+production, any in the demo), and always the app domain itself and every *verified* connected
+domain (C35: pages are served there, so those are same-origin for us; a pending or lapsed
+domain counts for nothing, C40). Preflights are answered; `Authorization` and `Content-Type`
+may be sent; credentials never are allowed, since auth is a bearer token, not a cookie (C24).
 
-The middleware's origin check is synchronous, while whether a host is a connected domain is
-a database question. So `__call__` answers that question first, asynchronously, and hands
-the answer to the check through a context variable (each request runs in its own context).
-Answers are kept for a minute in a small bounded dictionary, so a burst of preflights costs
-one query per origin; a new dependency (cachetools) would buy nothing over these lines.
+Both checks are synchronous (Starlette's `is_allowed_origin`, Strawberry's
+`is_websocket_origin_allowed`), while whether a host is a verified connected domain is a
+database question. So it is answered first, asynchronously: `GraphQLCors.__call__` hands the
+answer to Starlette's check through a context variable, and `SameOrigins.remember(scope)`
+leaves it in a websocket's scope for Strawberry's check (`SlotgraphGraphQL`) to read.
+Answers are kept for `DOMAIN_ANSWER_SECONDS` in a small bounded dictionary, so a burst of
+preflights or handshakes costs one query per origin, and a newly verified or lapsed domain
+counts within that time on every process; a new dependency (cachetools) would buy nothing
+over these lines.
 """
 
 from __future__ import annotations
@@ -20,11 +25,10 @@ import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 
-from slotgraph.models import ConnectedDomain
+from slotgraph.usecases.verified_domains import verified_domain_account
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -37,6 +41,7 @@ PREFLIGHT_MAX_AGE_SECONDS = 600
 DOMAIN_ANSWER_SECONDS = 60.0
 MAX_REMEMBERED_ORIGINS = 1_000
 
+SAME_ORIGIN_KEY = "slotgraph_same_origin"
 _same_origin: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "slotgraph_cors_same_origin", default=False
 )
@@ -50,39 +55,26 @@ def host_of(origin: str) -> str | None:
     return parts.hostname.lower()
 
 
-class GraphQLCors(CORSMiddleware):
-    """`CORSMiddleware` that also admits the app domain and connected domains (C35)."""
+class SameOrigins:
+    """The app domain and verified connected domains (C35), with answers kept a minute."""
 
-    def __init__(
-        self, app: ASGIApp, *, services: Services, allowed_origins: tuple[str, ...]
-    ) -> None:
-        super().__init__(
-            app,
-            allow_origins=allowed_origins,
-            allow_methods=ALLOWED_METHODS,
-            allow_headers=ALLOWED_HEADERS,
-            allow_credentials=False,
-            expose_headers=("X-Request-ID", "Retry-After"),
-            max_age=PREFLIGHT_MAX_AGE_SECONDS,
-        )
+    def __init__(self, services: Services) -> None:
         self.services = services
         self.app_host = host_of(services.public_base_url)
         self._answers: dict[str, tuple[float, bool]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        origin = Headers(scope=scope).get("origin") if scope["type"] == "http" else None
+    async def remember(self, scope: Scope) -> None:
+        """Answer for the request's `Origin` now, for `is_same_origin_in` to read later."""
+        origin = Headers(scope=scope).get("origin")
         same = origin is not None and await self.is_same_origin(origin)
-        token = _same_origin.set(same)
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            _same_origin.reset(token)
+        scope.setdefault("state", {})[SAME_ORIGIN_KEY] = same
 
-    def is_allowed_origin(self, origin: str) -> bool:
-        return _same_origin.get() or super().is_allowed_origin(origin)
+    @staticmethod
+    def is_same_origin_in(scope: Scope) -> bool:
+        return bool(scope.get("state", {}).get(SAME_ORIGIN_KEY))
 
     async def is_same_origin(self, origin: str) -> bool:
-        """The app domain or a connected domain of some account (C35)."""
+        """The app domain or a verified connected domain of some account (C35, C40)."""
         host = host_of(origin)
         if host is None:
             return False
@@ -93,10 +85,40 @@ class GraphQLCors(CORSMiddleware):
         if remembered is not None and remembered[0] > now:
             return remembered[1]
         async with self.services.sessionmaker() as session:
-            found = await session.scalar(
-                select(ConnectedDomain.id).where(func.lower(ConnectedDomain.domain) == host)
-            )
+            found = await verified_domain_account(session, host) is not None
         if len(self._answers) >= MAX_REMEMBERED_ORIGINS:
             self._answers.clear()
-        self._answers[host] = (now + DOMAIN_ANSWER_SECONDS, found is not None)
-        return found is not None
+        self._answers[host] = (now + DOMAIN_ANSWER_SECONDS, found)
+        return found
+
+
+class GraphQLCors(CORSMiddleware):
+    """`CORSMiddleware` that also admits the app domain and connected domains (C35)."""
+
+    def __init__(
+        self, app: ASGIApp, *, same_origins: SameOrigins, allowed_origins: tuple[str, ...]
+    ) -> None:
+        super().__init__(
+            app,
+            allow_origins=allowed_origins,
+            allow_methods=ALLOWED_METHODS,
+            allow_headers=ALLOWED_HEADERS,
+            allow_credentials=False,
+            expose_headers=("X-Request-ID", "Retry-After"),
+            max_age=PREFLIGHT_MAX_AGE_SECONDS,
+        )
+        self.same_origins = same_origins
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Starlette's check sees only the origin: the answer reaches it through a context
+        variable (each request runs in its own context)."""
+        origin = Headers(scope=scope).get("origin") if scope["type"] == "http" else None
+        same = origin is not None and await self.same_origins.is_same_origin(origin)
+        token = _same_origin.set(same)
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            _same_origin.reset(token)
+
+    def is_allowed_origin(self, origin: str) -> bool:
+        return _same_origin.get() or super().is_allowed_origin(origin)

@@ -19,6 +19,7 @@ from slotgraph.models.crypto import CredentialCipher, generate_key
 from slotgraph.models.db import create_engine, create_sessionmaker
 from slotgraph.notices.feeds import AvailabilityFeeds
 from slotgraph.notices.pubsub import InMemoryPubSub, PostgresPubSub
+from slotgraph.providers.dns_txt import TxtResolver
 from slotgraph.providers.registry import ProviderRegistry
 from slotgraph.server.limits import build_limits
 from slotgraph.server.providers import Registries, build_registries, provider_tls
@@ -94,6 +95,9 @@ def build_runtime(
         clock=clock,
         sync_freshness=dt.timedelta(seconds=settings.sync_freshness_seconds),
         limits=build_limits(settings, sessionmaker, http),
+        dns=TxtResolver(settings.dns_nameservers, settings.dns_timeout_seconds),
+        domain_recheck=dt.timedelta(hours=settings.domain_recheck_hours),
+        domain_grace=dt.timedelta(hours=settings.domain_grace_hours),
     )
     return Runtime(
         settings=settings, engine=engine, sessionmaker=sessionmaker, http=http, services=services

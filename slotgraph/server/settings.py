@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from slotgraph.jobs.mail import SmtpConfig, SmtpSecurity
 from slotgraph.limits.addresses import TrustedProxies
 from slotgraph.limits.botcheck import BotCheckVerifier
+from slotgraph.providers.dns_txt import parse_nameserver
 
 
 class Mode(enum.StrEnum):
@@ -76,6 +77,25 @@ class Settings(BaseSettings):
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
     log_level: str = "INFO"
     log_json: bool = True
+    # Connected domains (C40): proof of ownership by DNS TXT record, checked again
+    # periodically. No name servers: the system's resolver configuration.
+    dns_nameservers: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Name servers for domain checks, `ip` or `ip:port`, comma separated.",
+    )
+    dns_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    domain_recheck_hours: float = Field(
+        default=24.0, gt=0, le=24 * 30, description="How often each domain is checked again."
+    )
+    domain_grace_hours: float = Field(
+        default=72.0,
+        ge=0,
+        le=24 * 90,
+        description="How long a verified domain's record may be missing before it lapses.",
+    )
+    domain_sweep_seconds: float = Field(
+        default=300.0, gt=0, le=86_400, description="How often the workers look for due checks."
+    )
 
     # Where the dashboard lives: the OAuth callback redirects there (S1).
     dashboard_url: str = "http://localhost:3000/settings/calendar"
@@ -216,12 +236,20 @@ class Settings(BaseSettings):
         "allowed_origins",
         "outbound_allowed_networks",
         "trusted_proxies",
+        "dns_nameservers",
         mode="before",
     )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("dns_nameservers")
+    @classmethod
+    def _nameservers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            parse_nameserver(entry)  # ValueError: a clear settings error
         return value
 
     @field_validator("outbound_allowed_networks")

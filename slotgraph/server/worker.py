@@ -27,6 +27,7 @@ from slotgraph.jobs.outbox import DeliveryPolicy
 from slotgraph.jobs.queue import JobQueue
 from slotgraph.notices.changes import publish_connection_changed, publish_host_changed
 from slotgraph.server.runtime import Runtime, build_runtime
+from slotgraph.usecases.domain_verification import recheck_due_domains
 
 if TYPE_CHECKING:
     from slotgraph.server.settings import Settings
@@ -57,7 +58,19 @@ def build_queue(runtime: Runtime, database_url: str) -> JobQueue:
     )
     outbox.register(queue, sweep_seconds=settings.outbox_sweep_seconds)
     register_sync(queue, runtime)
+    register_domain_checks(queue, runtime)
     return queue
+
+
+def register_domain_checks(queue: JobQueue, runtime: Runtime) -> None:
+    """C40: every `domain_sweep_seconds` each worker re-checks the domains that are due
+    (`slotgraph.usecases.domain_verification.recheck_due_domains` shares them out)."""
+    services = runtime.services
+
+    async def sweep() -> None:
+        await recheck_due_domains(services)
+
+    queue.every(runtime.settings.domain_sweep_seconds, sweep)
 
 
 def sync_config(settings: Settings) -> SyncConfig:

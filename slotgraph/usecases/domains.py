@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from slotgraph.models import ConnectedDomain
 from slotgraph.models.enums import Scope
 from slotgraph.usecases.errors import NotFoundError
+from slotgraph.usecases.verified_domains import verified_domain
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
 if TYPE_CHECKING:
@@ -31,7 +32,8 @@ async def robots_txt(services: Services, host: str) -> str:
         disallow = (
             await session.execute(
                 select(ConnectedDomain.robots_disallow_meetings).where(
-                    func.lower(ConnectedDomain.domain) == host.lower()[:253]
+                    func.lower(ConnectedDomain.domain) == host.lower()[:253],
+                    verified_domain(),  # several accounts may hold it pending (C40)
                 )
             )
         ).scalar_one_or_none()

@@ -209,3 +209,16 @@ class BotCheckFailedError(DomainError):
 
 class BotCheckUnavailableError(DomainError):
     """C34: the bot-check verifier could not be asked; the booking is refused (fail closed)."""
+
+
+class DomainNotVerifiedError(DomainError):
+    """C40: DNS does not (yet) hold the TXT record that proves the domain; the message names
+    the record. Publishing it and asking again is the way out."""
+
+
+class DomainCheckUnavailableError(DomainError):
+    """C40: no name server answered, so the record could be neither found nor ruled out."""
+
+
+class DomainTakenError(DomainError):
+    """C40: the domain is already connected in this account, or proven by another one."""

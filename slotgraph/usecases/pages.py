@@ -29,6 +29,7 @@ from slotgraph.notices.changes import publish_page_changed
 from slotgraph.scheduling import forms, rules, slugs
 from slotgraph.usecases.errors import DomainError, InvalidInput, NotFoundError, SlugTakenError
 from slotgraph.usecases.values import KEEP, Keep
+from slotgraph.usecases.verified_domains import verified_domain
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
 if TYPE_CHECKING:
@@ -313,7 +314,7 @@ async def user_base_url(session: AsyncSession, user_id: int, public_base_url: st
         await session.execute(
             select(ConnectedDomain.domain)
             .join(CalendarSettings, CalendarSettings.meeting_domain_id == ConnectedDomain.id)
-            .where(CalendarSettings.user_id == user_id)
+            .where(CalendarSettings.user_id == user_id, verified_domain())
         )
     ).scalar_one_or_none()
     return base_url(public_base_url, domain)
@@ -360,6 +361,7 @@ async def get_public_page(
                     select(ConnectedDomain.id).where(
                         func.lower(ConnectedDomain.domain) == domain.lower(),
                         ConnectedDomain.account_id == page.account_id,
+                        verified_domain(),  # a pending or lapsed domain serves nothing (C40)
                     )
                 )
             ).scalar_one_or_none()

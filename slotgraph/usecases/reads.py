@@ -38,6 +38,7 @@ from slotgraph.models import (
 from slotgraph.models.enums import Scope
 from slotgraph.usecases.errors import InvalidInput
 from slotgraph.usecases.pages import MAX_PAGE_SIZE, base_url
+from slotgraph.usecases.verified_domains import verified_domain
 from slotgraph.usecases.viewer import Viewer
 
 Row = TypeVar("Row")
@@ -185,7 +186,8 @@ async def base_urls(
             await session.execute(
                 select(CalendarSettings.user_id, ConnectedDomain.domain)
                 .outerjoin(
-                    ConnectedDomain, ConnectedDomain.id == CalendarSettings.meeting_domain_id
+                    ConnectedDomain,
+                    (ConnectedDomain.id == CalendarSettings.meeting_domain_id) & verified_domain(),
                 )
                 .where(
                     CalendarSettings.user_id.in_(user_ids),

@@ -24,6 +24,7 @@ from slotgraph.calendars.busy_cache import BusyCachePolicy
 from slotgraph.calendars.clients import ConnectionClients
 from slotgraph.clock import utc_now
 from slotgraph.limits.policy import PublicLimits
+from slotgraph.providers.dns_txt import TxtResolver
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -56,6 +57,11 @@ class Services:
     background_registry: ProviderRegistry | None = None
     # Limits on public operations and the bot check (C25, C33, C34); none by default.
     limits: PublicLimits = field(default_factory=PublicLimits.unlimited)
+    # Connected domains (C40): where TXT records are looked up, how often each domain is
+    # checked again, and how long a verified domain's record may be missing before it lapses.
+    dns: TxtResolver = field(default_factory=TxtResolver)
+    domain_recheck: dt.timedelta = dt.timedelta(hours=24)
+    domain_grace: dt.timedelta = dt.timedelta(hours=72)
 
     @property
     def job_registry(self) -> ProviderRegistry:

@@ -39,6 +39,7 @@ from slotgraph.scheduling import slugs
 from slotgraph.usecases import tasks
 from slotgraph.usecases.errors import (
     CalendarRequiredError,
+    DomainNotVerifiedError,
     InvalidInput,
     NotFoundError,
     PlanFeatureRequiredError,
@@ -46,6 +47,7 @@ from slotgraph.usecases.errors import (
     SeatRequiredError,
 )
 from slotgraph.usecases.values import KEEP, Keep
+from slotgraph.usecases.verified_domains import is_verified_domain
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
 if TYPE_CHECKING:
@@ -261,11 +263,18 @@ async def _meeting_domain(
             field="meetingDomainId",
         )
     found = await session.execute(
-        select(ConnectedDomain.id).where(
+        select(ConnectedDomain).where(
             ConnectedDomain.id == domain_id, ConnectedDomain.account_id == viewer.account_id
         )
     )
-    if found.scalar_one_or_none() is None:
+    domain = found.scalar_one_or_none()
+    if domain is not None and not is_verified_domain(domain):
+        raise DomainNotVerifiedError(
+            f"{domain.domain} is not verified yet; only proven domains can host meeting "
+            "pages (C40). Publish its verification record and run verifyConnectedDomain.",
+            field="meetingDomainId",
+        )
+    if domain is None:
         raise NotFoundError(
             "connected domain",
             field="meetingDomainId",

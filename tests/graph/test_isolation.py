@@ -18,7 +18,7 @@ from slotgraph.models import (
     Task,
 )
 from slotgraph.models.enums import BookingStatus, InboxKind
-from tests.helpers.accounts import CalendarSpec, Factory, Person
+from tests.helpers.accounts import PROVEN, CalendarSpec, Factory, Person
 from tests.helpers.graphql import GraphQLClient
 
 NODE = "query Node($id: ID!) { node(id: $id) { __typename id } }"
@@ -65,6 +65,7 @@ async def _everything(factory: Factory, person: Person) -> dict[str, int]:
         form_fields=[],
     )
     domain = ConnectedDomain(
+        verified_at=PROVEN,
         account_id=person.account.id,
         domain=f"meet{person.user.id}.example.test",
         robots_disallow_meetings=False,

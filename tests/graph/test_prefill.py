@@ -12,7 +12,7 @@ from graphql import build_schema
 from slotgraph.models import ConnectedDomain
 from slotgraph.server.cli import schema_sdl
 from slotgraph.usecases.bookings import new_manage_token
-from tests.helpers.accounts import Factory
+from tests.helpers.accounts import PROVEN, Factory
 from tests.helpers.bookings import book_with_token, page_and_nine
 from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
 from tests.helpers.pages import make_page
@@ -47,7 +47,9 @@ async def test_prefill_offers_a_bookings_own_answers_on_a_custom_domain_to_its_t
     """Each token opens its own booking's submission: a later booking under the same email
     neither adds to an earlier token's answer nor takes from it (C26)."""
     ada, slug, nine = await page_and_nine(gql, factory)
-    await factory.add(ConnectedDomain(account_id=ada.account.id, domain="meet.ada.test"))
+    await factory.add(
+        ConnectedDomain(verified_at=PROVEN, account_id=ada.account.id, domain="meet.ada.test")
+    )
     first = await book_with_token(
         gql,
         slug,
@@ -89,7 +91,9 @@ async def test_prefill_never_reveals_what_someone_else_submitted_under_the_same_
     that takes a manage token; Cleo's name and answers never come back to her, and
     Cleo's token never shows Mallory's."""
     ada, slug, nine = await page_and_nine(gql, factory)
-    await factory.add(ConnectedDomain(account_id=ada.account.id, domain="meet.ada.test"))
+    await factory.add(
+        ConnectedDomain(verified_at=PROVEN, account_id=ada.account.id, domain="meet.ada.test")
+    )
     cleo = await book_with_token(
         gql,
         slug,
@@ -175,7 +179,9 @@ async def test_prefill_is_refused_off_custom_domains_and_for_unknown_or_foreign_
     gql: GraphQLClient, factory: Factory
 ) -> None:
     ada, slug, nine = await page_and_nine(gql, factory)
-    await factory.add(ConnectedDomain(account_id=ada.account.id, domain="meet.ada.test"))
+    await factory.add(
+        ConnectedDomain(verified_at=PROVEN, account_id=ada.account.id, domain="meet.ada.test")
+    )
     booked = await book_with_token(gql, slug, nine)
     token = booked["manageToken"]
     app_host = PUBLIC_BASE_URL.removeprefix("https://")
@@ -183,7 +189,9 @@ async def test_prefill_is_refused_off_custom_domains_and_for_unknown_or_foreign_
     assert (on_app["__typename"], on_app["field"]) == ("ValidationError", "domain")
 
     bob = await factory.person(name="Bob", url_prefix="bob")
-    await factory.add(ConnectedDomain(account_id=bob.account.id, domain="meet.bob.test"))
+    await factory.add(
+        ConnectedDomain(verified_at=PROVEN, account_id=bob.account.id, domain="meet.bob.test")
+    )
     not_this_page = await prefill(gql, slug, "meet.bob.test", token)  # Bob's domain
     assert (not_this_page["__typename"], not_this_page["field"]) == ("NotFound", "pageSlug")
 
@@ -198,7 +206,9 @@ async def test_prefill_is_refused_off_custom_domains_and_for_unknown_or_foreign_
     assert await prefill(gql, slug, "meet.ada.test", "") == unknown
     # A token from one account opens nothing on another account's page.
     other = await factory.person(name="Otto", url_prefix="otto")
-    await factory.add(ConnectedDomain(account_id=other.account.id, domain="meet.otto.test"))
+    await factory.add(
+        ConnectedDomain(verified_at=PROVEN, account_id=other.account.id, domain="meet.otto.test")
+    )
     otto_slug = await make_page(gql, other)
     assert await prefill(gql, otto_slug, "meet.otto.test", token) == unknown
 
@@ -217,7 +227,9 @@ async def test_prefill_offers_only_what_the_pages_current_form_takes(
     """A removed question is not disclosed, and an answer the field no longer accepts (a
     choice since dropped) is left out; no other booking's answer stands in for it (C26)."""
     ada, slug, nine = await page_and_nine(gql, factory)
-    await factory.add(ConnectedDomain(account_id=ada.account.id, domain="meet.ada.test"))
+    await factory.add(
+        ConnectedDomain(verified_at=PROVEN, account_id=ada.account.id, domain="meet.ada.test")
+    )
     earlier = await book_with_token(
         gql,
         slug,
@@ -250,7 +262,9 @@ async def test_prefill_keeps_the_typed_name_whatever_the_page_or_contact_is_call
     """The name is the one typed on the booking itself: a renamed page does not lose it,
     and the CRM contact's name, which may be someone else's (S20), never stands in (C26)."""
     ada, slug, nine = await page_and_nine(gql, factory)
-    await factory.add(ConnectedDomain(account_id=ada.account.id, domain="meet.ada.test"))
+    await factory.add(
+        ConnectedDomain(verified_at=PROVEN, account_id=ada.account.id, domain="meet.ada.test")
+    )
     await book_with_token(gql, slug, nine)  # Cleo Contact, first under this email
     mallory = await book_with_token(
         gql,

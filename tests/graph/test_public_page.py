@@ -7,7 +7,7 @@ import pytest
 
 from slotgraph.models import ConnectedDomain
 from slotgraph.models.enums import ConnectionStatus, Provider
-from tests.helpers.accounts import Factory, Person
+from tests.helpers.accounts import PROVEN, Factory, Person
 from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
 
 PUBLIC_PAGE = """
@@ -30,7 +30,10 @@ async def ada(factory: Factory, gql: GraphQLClient) -> Person:
     ada = await factory.person(name="Ada", url_prefix="ada")
     await factory.add(
         ConnectedDomain(
-            account_id=ada.account.id, domain="Meet.Ada.test", robots_disallow_meetings=False
+            verified_at=PROVEN,
+            account_id=ada.account.id,
+            domain="Meet.Ada.test",
+            robots_disallow_meetings=False,
         )
     )
     created = await gql(
@@ -73,7 +76,10 @@ async def test_unknown_slugs_and_foreign_domains_are_not_found(
     other = await factory.person(name="Other")
     await factory.add(
         ConnectedDomain(
-            account_id=other.account.id, domain="other.test", robots_disallow_meetings=False
+            verified_at=PROVEN,
+            account_id=other.account.id,
+            domain="other.test",
+            robots_disallow_meetings=False,
         )
     )
     not_found = {

@@ -17,7 +17,7 @@ from slotgraph.models.enums import (
     Seat,
     Tier,
 )
-from tests.helpers.accounts import CalendarSpec, Factory, Person
+from tests.helpers.accounts import PROVEN, CalendarSpec, Factory, Person
 from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
 
 SAVE = """
@@ -118,7 +118,10 @@ async def test_a_bad_field_leaves_every_other_field_unchanged(
 async def test_saving_everything_at_once(gql: GraphQLClient, factory: Factory, ada: Person) -> None:
     connection, calendars = await factory.connection(ada, calendars=(CalendarSpec("Team"),))
     domain = ConnectedDomain(
-        account_id=ada.account.id, domain="meet.ada.test", robots_disallow_meetings=True
+        verified_at=PROVEN,
+        account_id=ada.account.id,
+        domain="meet.ada.test",
+        robots_disallow_meetings=True,
     )
     await factory.add(domain)
     intro = await page_id(gql, ada, "Intro")
@@ -236,7 +239,10 @@ async def test_custom_domains_need_the_plan_and_a_connected_domain(
     no_plan = await factory.person(custom_domains=False)
     await factory.connection(no_plan)
     domain = ConnectedDomain(
-        account_id=no_plan.account.id, domain="a.test", robots_disallow_meetings=False
+        verified_at=PROVEN,
+        account_id=no_plan.account.id,
+        domain="a.test",
+        robots_disallow_meetings=False,
     )
     await factory.add(domain)
     refused = await save(gql, no_plan, meetingDomainId=to_global_id("ConnectedDomain", domain.id))
@@ -247,7 +253,10 @@ async def test_custom_domains_need_the_plan_and_a_connected_domain(
     colleague = await factory.person(name="Colleague", account=owner.account)
     await factory.connection(colleague)
     shared = ConnectedDomain(
-        account_id=owner.account.id, domain="team.test", robots_disallow_meetings=False
+        verified_at=PROVEN,
+        account_id=owner.account.id,
+        domain="team.test",
+        robots_disallow_meetings=False,
     )
     await factory.add(shared)
     ok = await save(gql, colleague, meetingDomainId=to_global_id("ConnectedDomain", shared.id))

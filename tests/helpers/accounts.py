@@ -3,6 +3,7 @@ calendar connections straight in the database (the `factory` fixture of tests/co
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +46,10 @@ class CalendarSpec:
     all_details: bool = True
     status: CalendarStatus = CalendarStatus.CONNECTED
 
+
+# When a test's connected domains were proven (C40): a domain inserted without it is pending
+# and hosts nothing.
+PROVEN = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 # The primary calendar as a provider lists it for its own account.
 OWNED_PRIMARY = CalendarSpec("Calendar", access=CalendarAccess.OWNER, primary=True)

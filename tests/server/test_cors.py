@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from slotgraph.models import ConnectedDomain
-from tests.helpers.accounts import Factory
+from tests.helpers.accounts import PROVEN, Factory
 from tests.helpers.serving import serve
 
 SPA = "https://spa.example.test"
@@ -87,7 +87,9 @@ async def test_the_app_domain_and_connected_domains_are_same_origin(
     http: httpx.AsyncClient, base: str, factory: Factory
 ) -> None:
     ada = await factory.person()
-    await factory.add(ConnectedDomain(account_id=ada.account.id, domain="Meet.Customer.test"))
+    await factory.add(
+        ConnectedDomain(verified_at=PROVEN, account_id=ada.account.id, domain="Meet.Customer.test")
+    )
     for origin in (base, "https://meet.customer.test"):
         response = await preflight(http, origin)
         assert response.headers.get("access-control-allow-origin") == origin, origin

@@ -7,7 +7,7 @@ import httpx
 
 from slotgraph.graph.relay import to_global_id
 from slotgraph.models import ConnectedDomain
-from tests.helpers.accounts import Factory
+from tests.helpers.accounts import PROVEN, Factory
 from tests.helpers.graphql import GraphQLClient
 
 UPDATE_DOMAIN = """
@@ -30,8 +30,10 @@ async def test_robots_txt_follows_each_domains_indexing_choice(
     gql: GraphQLClient, factory: Factory, client: httpx.AsyncClient
 ) -> None:
     ada = await factory.person(name="Ada")
-    meet = ConnectedDomain(account_id=ada.account.id, domain="Meet.Ada.test")
-    open_domain = ConnectedDomain(account_id=ada.account.id, domain="open.ada.test")
+    meet = ConnectedDomain(verified_at=PROVEN, account_id=ada.account.id, domain="Meet.Ada.test")
+    open_domain = ConnectedDomain(
+        verified_at=PROVEN, account_id=ada.account.id, domain="open.ada.test"
+    )
     await factory.add(meet, open_domain)
     allow = (200, "text/plain; charset=utf-8", "User-agent: *\nDisallow:\n")
     disallow = (200, "text/plain; charset=utf-8", "User-agent: *\nDisallow: /meetings*\n")

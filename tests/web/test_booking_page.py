@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.models import CalendarConnection, CalendarSettings, ConnectedDomain, User
 from slotgraph.models.enums import ConnectionStatus
-from tests.helpers.accounts import Factory, Person
+from tests.helpers.accounts import PROVEN, Factory, Person
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.pages import make_page, next_monday
 from tests.helpers.web import APP_HOST, browse, follow, link_to, post_form, read
@@ -212,7 +212,9 @@ async def test_each_unbookable_page_has_its_own_status(
 async def test_a_page_asked_for_on_another_domain_redirects_temporarily(
     client: httpx.AsyncClient, gql: GraphQLClient, factory: Factory, ada: Person
 ) -> None:
-    await factory.add(ConnectedDomain(account_id=ada.account.id, domain="meet.ada.test"))
+    await factory.add(
+        ConnectedDomain(verified_at=PROVEN, account_id=ada.account.id, domain="meet.ada.test")
+    )
     slug = await make_page(gql, ada)
     moved = await browse(client, f"/meetings/{slug}?lang=ja", host="meet.ada.test")
     assert moved.status_code == 307  # C36: never a 301

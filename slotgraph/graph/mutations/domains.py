@@ -1,4 +1,5 @@
-"""updateConnectedDomain: the operator's per-domain choices (S15 robots.txt)."""
+"""Connected domains: add, verify (C40) and remove them (admins), and the per-domain
+choices (updateConnectedDomain: S15 robots.txt)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,18 @@ from typing import Annotated
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import NotFound, PermissionDenied, ValidationError
-from slotgraph.graph.relay import require_pk
+from slotgraph.graph.errors import (
+    DomainCheckUnavailable,
+    DomainNotVerified,
+    DomainTaken,
+    NotFound,
+    PermissionDenied,
+    PlanFeatureRequired,
+    ValidationError,
+)
+from slotgraph.graph.relay import require_pk, to_global_id
 from slotgraph.graph.types.accounts import ConnectedDomain
+from slotgraph.usecases import domain_verification as verification
 from slotgraph.usecases import domains as use_case
 
 
@@ -45,3 +55,78 @@ async def update_connected_domain(
         disallow_meetings_indexing=input.disallow_meetings_indexing,
     )
     return UpdateConnectedDomainSuccess(domain=ConnectedDomain.from_row(row))
+
+
+@strawberry.input
+class AddConnectedDomainInput:
+    domain: str = strawberry.field(description="A host name such as `meet.example.com`.")
+
+
+@strawberry.input
+class ConnectedDomainIdInput:
+    id: strawberry.ID
+
+
+@strawberry.type
+class ConnectedDomainSuccess:
+    domain: ConnectedDomain
+
+
+@strawberry.type
+class RemoveConnectedDomainSuccess:
+    removed_id: strawberry.ID
+
+
+AddConnectedDomainResult = Annotated[
+    ConnectedDomainSuccess | ValidationError | DomainTaken | PlanFeatureRequired | PermissionDenied,
+    strawberry.union("AddConnectedDomainResult"),
+]
+VerifyConnectedDomainResult = Annotated[
+    ConnectedDomainSuccess
+    | DomainNotVerified
+    | DomainCheckUnavailable
+    | DomainTaken
+    | NotFound
+    | ValidationError
+    | PermissionDenied,
+    strawberry.union("VerifyConnectedDomainResult"),
+]
+RemoveConnectedDomainResult = Annotated[
+    RemoveConnectedDomainSuccess | NotFound | ValidationError | PermissionDenied,
+    strawberry.union("RemoveConnectedDomainResult"),
+]
+
+
+def _pk(id: strawberry.ID) -> int:
+    return require_pk(id, "ConnectedDomain", field="id", kind="connected domain")
+
+
+async def add_connected_domain(
+    info: Info, input: AddConnectedDomainInput
+) -> AddConnectedDomainResult:
+    """Connect a domain to your account (admins). It is PENDING until its
+    `verificationRecord` is published in DNS and verifyConnectedDomain finds it (C40)."""
+    row = await verification.add_connected_domain(
+        info.context.services, info.context.viewer, input.domain
+    )
+    return ConnectedDomainSuccess(domain=ConnectedDomain.from_row(row))
+
+
+async def verify_connected_domain(
+    info: Info, input: ConnectedDomainIdInput
+) -> VerifyConnectedDomainResult:
+    """Look up the domain's TXT record now (admins); found, the domain is VERIFIED (C40)."""
+    row = await verification.verify_connected_domain(
+        info.context.services, info.context.viewer, _pk(input.id)
+    )
+    return ConnectedDomainSuccess(domain=ConnectedDomain.from_row(row))
+
+
+async def remove_connected_domain(
+    info: Info, input: ConnectedDomainIdInput
+) -> RemoveConnectedDomainResult:
+    """Disconnect a domain (admins); pages it hosted answer on the app domain again."""
+    pk = await verification.remove_connected_domain(
+        info.context.services, info.context.viewer, _pk(input.id)
+    )
+    return RemoveConnectedDomainSuccess(removed_id=to_global_id("ConnectedDomain", pk))

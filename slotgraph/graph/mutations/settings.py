@@ -9,6 +9,7 @@ import strawberry
 from slotgraph.graph.context import Info
 from slotgraph.graph.errors import (
     CalendarRequired,
+    DomainNotVerified,
     NotFound,
     PermissionDenied,
     PlanFeatureRequired,
@@ -34,7 +35,8 @@ UpdateCalendarSettingsResult = Annotated[
     | SeatRequired
     | CalendarRequired
     | PlanFeatureRequired
-    | ProviderLimitation,
+    | ProviderLimitation
+    | DomainNotVerified,
     strawberry.union("UpdateCalendarSettingsResult"),
 ]
 
