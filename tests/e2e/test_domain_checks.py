@@ -102,7 +102,7 @@ async def websocket_opens(base: str, origin: str) -> bool:
         ) as socket:
             await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
             answer: dict[str, Any] = json.loads(await socket.recv())
-            return answer["type"] == "connection_ack"
+            return bool(answer["type"] == "connection_ack")
     except InvalidStatus as refused:
         status: int = refused.response.status_code
     assert status == 403
