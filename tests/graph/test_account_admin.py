@@ -37,7 +37,7 @@ DEACTIVATE = """
 mutation Deactivate($id: ID!) {
   deactivateUser(input: {id: $id}) {
     __typename
-    ... on UserSuccess { user { deactivatedAt } }
+    ... on DeactivateUserSuccess { user { deactivatedAt } }
     ... on Error { message code }
   }
 }

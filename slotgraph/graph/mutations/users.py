@@ -12,7 +12,9 @@ from slotgraph.graph.context import Info
 from slotgraph.graph.errors import NotFound, PermissionDenied, PlanFeatureRequired, ValidationError
 from slotgraph.graph.relay import require_pk
 from slotgraph.graph.types.accounts import InboxKindType, RoleType, SeatType, TierType
+from slotgraph.graph.types.bookings import Booking
 from slotgraph.graph.types.users import User
+from slotgraph.usecases import deactivation
 from slotgraph.usecases import users as use_case
 from slotgraph.usecases.values import KEEP
 
@@ -78,6 +80,15 @@ class UserSuccess:
     user: User
 
 
+@strawberry.type
+class DeactivateUserSuccess:
+    user: User
+    future_bookings: list[Booking] = strawberry.field(
+        description="The user's bookings still to come, soonest first (at most 500): they "
+        "stay booked, so reassign or cancel them (C50)."
+    )
+
+
 CreateUserResult = Annotated[
     CreateUserSuccess | ValidationError | PlanFeatureRequired | PermissionDenied,
     strawberry.union("CreateUserResult"),
@@ -85,6 +96,10 @@ CreateUserResult = Annotated[
 UserResult = Annotated[
     UserSuccess | NotFound | ValidationError | PlanFeatureRequired | PermissionDenied,
     strawberry.union("UserResult"),
+]
+DeactivateUserResult = Annotated[
+    DeactivateUserSuccess | NotFound | ValidationError | PermissionDenied,
+    strawberry.union("DeactivateUserResult"),
 ]
 
 
@@ -105,13 +120,15 @@ async def update_user(info: Info, input: UpdateUserInput) -> UserResult:
     return UserSuccess(user=User.from_row(row))
 
 
-async def deactivate_user(info: Info, input: UserIdInput) -> UserResult:
-    """Deactivate a user (admins): their tokens, pages and syncs stop at once (C23)."""
+async def deactivate_user(info: Info, input: UserIdInput) -> DeactivateUserResult:
+    """Deactivate a user (admins): their tokens, pages, syncs and push channels stop at
+    once (C23, C50); their bookings stay and are listed for you to act on."""
     pk = require_pk(input.id, "User", field="id", kind="user")
-    row = await use_case.set_user_active(
-        info.context.services, info.context.viewer, pk, active=False
+    done = await deactivation.deactivate_user(info.context.services, info.context.viewer, pk)
+    return DeactivateUserSuccess(
+        user=User.from_row(done.user),
+        future_bookings=[Booking.from_row(row) for row in done.future_bookings],
     )
-    return UserSuccess(user=User.from_row(row))
 
 
 async def reactivate_user(info: Info, input: UserIdInput) -> UserResult:
