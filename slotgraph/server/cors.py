@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
+from strawberry.http.websocket_origin import normalize_origin
 
 from slotgraph.usecases.verified_domains import verified_domain_account
 
@@ -60,7 +61,7 @@ class SameOrigins:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.app_host = host_of(services.public_base_url)
+        self.app_origin = normalize_origin(services.public_base_url)
         self._answers: dict[str, tuple[float, bool]] = {}
 
     async def remember(self, scope: Scope) -> None:
@@ -74,12 +75,14 @@ class SameOrigins:
         return bool(scope.get("state", {}).get(SAME_ORIGIN_KEY))
 
     async def is_same_origin(self, origin: str) -> bool:
-        """The app domain or a verified connected domain of some account (C35, C40)."""
+        """The app's own origin (scheme, host and port: other ports of its host may be other
+        services), or any origin on a verified connected domain of some account (its owner
+        proved control of the whole host, C35, C40)."""
+        if self.app_origin is not None and normalize_origin(origin) == self.app_origin:
+            return True
         host = host_of(origin)
         if host is None:
             return False
-        if host == self.app_host:
-            return True
         now = time.monotonic()
         remembered = self._answers.get(host)
         if remembered is not None and remembered[0] > now:
