@@ -93,3 +93,6 @@ async def test_the_app_domain_and_connected_domains_are_same_origin(
     for origin in (base, "https://meet.customer.test"):
         response = await preflight(http, origin)
         assert response.headers.get("access-control-allow-origin") == origin, origin
+    # Another port of the app's host may be another service: not the app's origin.
+    other_port = base.rsplit(":", 1)[0] + ":1"
+    assert "access-control-allow-origin" not in (await preflight(http, other_port)).headers
