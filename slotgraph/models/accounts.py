@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, func
@@ -110,8 +111,11 @@ class ConnectedDomain(Base):
     domain: Mapped[str] = mapped_column(String(253))
     robots_disallow_meetings: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = created_at_column()
-    # C40: the value the TXT record at `_slotgraph-verify.<domain>` must hold.
-    verification_token: Mapped[str] = mapped_column(String(64), default="")
+    # C40: the value the TXT record at `_slotgraph-verify.<domain>` must hold; random for
+    # every row, however it is made (never empty, which an empty TXT record would match).
+    verification_token: Mapped[str] = mapped_column(
+        String(64), default=lambda: secrets.token_urlsafe(24)
+    )
     # Set while the record is proven; None: pending (never proven) or lapsed (`lapsed_at`).
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The last check, by the admin or the periodic re-check (which picks the oldest first).

@@ -29,6 +29,7 @@ from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from strawberry.http.websocket_origin import normalize_origin
 
+from slotgraph.models.reachability import database_unreachable
 from slotgraph.usecases.verified_domains import verified_domain_account
 
 if TYPE_CHECKING:
@@ -87,8 +88,13 @@ class SameOrigins:
         remembered = self._answers.get(host)
         if remembered is not None and remembered[0] > now:
             return remembered[1]
-        async with self.services.sessionmaker() as session:
-            found = await verified_domain_account(session, host) is not None
+        try:
+            async with self.services.sessionmaker() as session:
+                found = await verified_domain_account(session, host) is not None
+        except Exception as error:  # C30: the request itself then answers "database away"
+            if not database_unreachable(error):
+                raise
+            return False  # not remembered: asked again once the database is back
         if len(self._answers) >= MAX_REMEMBERED_ORIGINS:
             self._answers.clear()
         self._answers[host] = (now + DOMAIN_ANSWER_SECONDS, found)
@@ -116,7 +122,11 @@ class GraphQLCors(CORSMiddleware):
         """Starlette's check sees only the origin: the answer reaches it through a context
         variable (each request runs in its own context)."""
         origin = Headers(scope=scope).get("origin") if scope["type"] == "http" else None
-        same = origin is not None and await self.same_origins.is_same_origin(origin)
+        same = (
+            origin is not None
+            and not super().is_allowed_origin(origin)  # a configured SPA needs no query
+            and await self.same_origins.is_same_origin(origin)
+        )
         token = _same_origin.set(same)
         try:
             await super().__call__(scope, receive, send)

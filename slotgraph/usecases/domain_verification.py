@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import secrets
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -144,11 +143,10 @@ async def add_connected_domain(
             account_id=viewer.account_id,
             domain=name,
             robots_disallow_meetings=False,
-            verification_token=secrets.token_urlsafe(24),
         )
-        session.add(row)
         if await _proven_elsewhere(session, row):
             raise DomainTakenError(_TAKEN, field="domain")
+        session.add(row)
         try:
             await session.flush()
         except IntegrityError:  # the same admin twice at once
