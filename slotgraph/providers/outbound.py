@@ -166,8 +166,9 @@ def _connection_classes(trust: Trust) -> tuple[type[HTTPConnection], type[HTTPSC
 
 class CheckedHTTPAdapter(requests.adapters.HTTPAdapter):
     """requests' adapter with C46 applied: the trusted CAs verify every TLS peer (every
-    request that verifies gets `Trust.ca_file()`), and every new connection's peer
-    address passes `Trust.check_peer` before a byte is sent. Install with `for_trust`."""
+    request that verifies gets `Trust.ca_file()`), every new connection's peer address
+    passes `Trust.check_peer` before a byte is sent, and no proxy from the environment is
+    used (the check would see only the proxy). Install with `for_trust`."""
 
     trust: Trust = Trust()
 
@@ -187,7 +188,14 @@ class CheckedHTTPAdapter(requests.adapters.HTTPAdapter):
         # CAs are C46's; only an explicit "do not verify" is left alone.
         if kwargs.get("verify", True) is not False:
             kwargs["verify"] = self.trust.ca_file()
+        # Nor a proxy from HTTP(S)_PROXY: through one, the connected peer is the proxy and
+        # the user-supplied server is reached from it unchecked (like `CheckedTransport`).
+        kwargs["proxies"] = {}
         return super().send(request, *args, **kwargs)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        """Never reached (`send` drops proxies); refused should requests ever find one."""
+        raise AddressNotAllowed("A user-supplied URL is not reached through a proxy.")
 
 
 # -- httpx (CalDAV, webhooks) ------------------------------------------------------------

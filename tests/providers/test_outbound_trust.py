@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,65 @@ async def test_a_user_supplied_url_to_a_private_address_is_refused_unless_allowe
         install_trust(Trust.of((), ("127.0.0.0/8",)))
         info = await connect_exchange(creds_for(fake), limiter=limiter, timeout=TIMEOUT)
     assert info.ews_url == fake.url
+
+
+class _Listener:
+    """A TCP listener standing in for an HTTP proxy: it counts the connections it gets and
+    closes them."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self._socket.settimeout(0.1)
+        self.port = int(self._socket.getsockname()[1])
+        self.connections = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                connection, _ = self._socket.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            connection.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._socket.close()
+
+
+@pytest.fixture
+def proxy_in_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Listener]:
+    """HTTP(S)_PROXY pointing at a local listener, as on a host behind a corporate proxy."""
+    listener = _Listener()
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{listener.port}")
+        monkeypatch.setenv(name.lower(), f"http://127.0.0.1:{listener.port}")
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        yield listener
+    finally:
+        listener.close()
+
+
+async def test_a_proxy_in_the_environment_does_not_get_around_the_peer_check(
+    limiter: anyio.CapacityLimiter, proxy_in_environment: _Listener
+) -> None:
+    with FakeExchange() as fake:
+        install_trust(Trust.of((), ()))
+        with pytest.raises(AddressNotAllowed):
+            await connect_exchange(creds_for(fake), limiter=limiter, timeout=TIMEOUT)
+        assert fake.requests == []
+
+        close_connections()
+        install_trust(Trust.of((), ("127.0.0.0/8",)))
+        info = await connect_exchange(creds_for(fake), limiter=limiter, timeout=TIMEOUT)
+    assert info.ews_url == fake.url  # reached straight, not through the proxy
+    assert proxy_in_environment.connections == 0
 
 
 def test_the_peer_check_refuses_every_non_public_address_kind() -> None:
