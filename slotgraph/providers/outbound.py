@@ -42,6 +42,15 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from slotgraph.providers.base import AddressNotAllowed
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# IPv6 prefixes whose last 32 bits are an IPv4 address a gateway or the host's stack forwards
+# to: NAT64's well-known prefix (RFC 6052), IPv4-compatible (RFC 4291, deprecated) and
+# IPv4-translated (RFC 2765). IPv4-mapped and 6to4 have `ipaddress` properties of their own.
+_LAST_32_BITS_IPV4: Final = tuple(
+    ipaddress.IPv6Network(n) for n in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96")
+)
+# Local-use NAT64 (RFC 8215): the IPv4 address sits where the operator's prefix length puts
+# it, so it cannot be read back; refused. Python 3.11's `is_global` still calls it global.
+_NOT_PUBLIC: Final = (ipaddress.IPv6Network("64:ff9b:1::/48"),)
 _CA_FILES: dict[str, str] = {}  # digest of a CA set -> the PEM file written for it
 _CA_FILES_LOCK = threading.Lock()
 
@@ -86,11 +95,13 @@ class Trust:
         return written
 
     def check_peer(self, address: str) -> None:
-        """Refuse a connected peer that is not a public address, unless allowed."""
+        """Refuse a connected peer that is not a public address, unless allowed. An IPv6
+        address carrying an IPv4 one (`embedded_ipv4`) is judged by the IPv4 address, which
+        is where its packets end up."""
         ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if ip.is_global and not ip.is_multicast:
+        if isinstance(ip, ipaddress.IPv6Address):
+            ip = embedded_ipv4(ip) or ip
+        if ip.is_global and not ip.is_multicast and not any(ip in n for n in _NOT_PUBLIC):
             return
         if any(ip in network for network in self.allowed_networks):
             return
@@ -98,6 +109,19 @@ class Trust:
             "That server address is on a private, loopback or link-local network, which "
             "this service does not connect to; use the server's public address."
         )
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address `ip` carries (IPv4-mapped, 6to4, NAT64, IPv4-compatible or
+    -translated), if any: a peer check that looked only at the IPv6 address would let
+    `64:ff9b::10.0.0.1` reach 10.0.0.1 through a NAT64 gateway."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if any(ip in prefix for prefix in _LAST_32_BITS_IPV4):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    return None
 
 
 def exception_chain(error: BaseException) -> Iterator[BaseException]:

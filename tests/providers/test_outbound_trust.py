@@ -155,9 +155,9 @@ async def test_a_proxy_in_the_environment_does_not_get_around_the_peer_check(
     assert proxy_in_environment.connections == 0
 
 
-def test_the_peer_check_refuses_every_non_public_address_kind() -> None:
-    strict = Trust.of((), ())
-    for address in (
+@pytest.mark.parametrize(
+    "address",
+    [
         "127.0.0.1",
         "10.1.2.3",
         "172.16.0.1",
@@ -168,11 +168,36 @@ def test_the_peer_check_refuses_every_non_public_address_kind() -> None:
         "fd00::1",
         "::ffff:10.0.0.1",
         "0.0.0.0",  # noqa: S104 - an address refused, not bound
-    ):
-        with pytest.raises(AddressNotAllowed):
-            strict.check_peer(address)
-    strict.check_peer("93.184.216.34")
-    Trust.of((), ("10.0.0.0/8",)).check_peer("10.1.2.3")
+        "64:ff9b::10.0.0.1",  # NAT64, well-known prefix
+        "64:ff9b::127.0.0.1",
+        "64:ff9b::169.254.169.254",
+        "64:ff9b:1::5db8:d822",  # local-use NAT64: embedding unknowable, refused
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "::10.0.0.1",  # IPv4-compatible
+        "::127.0.0.1",
+        "::ffff:0:10.0.0.1",  # IPv4-translated
+        "::ffff:0:a9fe:a9fe",  # IPv4-translated 169.254.169.254
+        "2001::1",  # Teredo
+    ],
+)
+def test_the_peer_check_refuses_every_non_public_address_kind(address: str) -> None:
+    with pytest.raises(AddressNotAllowed):
+        Trust.of((), ()).check_peer(address)
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["93.184.216.34", "::ffff:93.184.216.34", "64:ff9b::93.184.216.34", "2002:5db8:d822::1"],
+)
+def test_the_peer_check_lets_public_addresses_through(address: str) -> None:
+    Trust.of((), ()).check_peer(address)
+
+
+def test_allowed_networks_also_admit_their_embedded_forms() -> None:
+    allowed = Trust.of((), ("10.0.0.0/8",))
+    for address in ("10.1.2.3", "::ffff:10.1.2.3", "64:ff9b::10.1.2.3", "2002:a01:203::"):
+        allowed.check_peer(address)
 
 
 async def test_graph_behind_an_untrusted_certificate_is_tls_certificate_untrusted(
