@@ -2,7 +2,7 @@
 
 `/readyz` checks the database on a connection of its own with a short timeout, so it
 answers within 2 seconds whatever the pool's state (exhausted, or waiting on a server that
-stopped answering).
+stopped answering); one check serves every concurrent call (`ReadyCheck`).
 
 Outside GraphQL's own execution: a request that meets an unreachable database
 before GraphQL runs (the bearer token's lookup, the OAuth callback, the push routes) is
@@ -16,6 +16,8 @@ the same status and header.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -42,10 +44,46 @@ TRY_AGAIN_LATER = 1013
 READY_CHECK_SECONDS = 1.5  # within C30's 2 seconds, with room for the HTTP round trip
 
 
+class ReadyCheck:
+    """The database check behind `/readyz`, shared by every request of the process: one
+    ping in flight at a time, whoever asks, and a success kept for `CACHE_SECONDS`. A probe
+    per request would open a connection per request, and a burst of ~100 calls would take
+    all of PostgreSQL's `max_connections` from the service it is meant to watch.
+
+    A failure is not kept: the next call pings again (still one at a time), so readiness
+    comes back as soon as the database does."""
+
+    CACHE_SECONDS = 1.0
+
+    def __init__(self, database_url: str) -> None:
+        self._database_url = database_url
+        self._inflight: asyncio.Task[None] | None = None
+        self._ok_at: float | None = None
+
+    async def check(self) -> None:
+        """Return if the database answered within the last second; raise otherwise."""
+        now = time.monotonic()
+        if self._ok_at is not None and now - self._ok_at < self.CACHE_SECONDS:
+            return
+        if self._inflight is None:
+            self._inflight = asyncio.create_task(self._ping(), name="readyz-ping")
+        # Shielded: a client that hangs up must not cancel the ping others wait on.
+        await asyncio.shield(self._inflight)
+
+    async def _ping(self) -> None:
+        try:
+            await ping(self._database_url, seconds=READY_CHECK_SECONDS)
+            self._ok_at = time.monotonic()
+        finally:
+            self._inflight = None
+
+
 def readyz_endpoint(database_url: str) -> Callable[[Request], Awaitable[Response]]:
+    ready = ReadyCheck(database_url)
+
     async def readyz(_: Request) -> Response:
         try:
-            await ping(database_url, seconds=READY_CHECK_SECONDS)
+            await ready.check()
         except Exception as error:  # any failure means "not ready"; the reason goes to the log
             log.warning("database not reachable", error=repr(error))
             return JSONResponse(

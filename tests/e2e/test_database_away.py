@@ -3,12 +3,14 @@ whose PostgreSQL sits behind a TCP proxy the test cuts (the machine's server kee
 running): GraphQL answers 503 with `Retry-After` and `extensions.code`
 SERVICE_UNAVAILABLE for queries and mutations, anonymous or signed in, never HTTP 200
 "Unexpected error."; a websocket learns it clearly; `/readyz` answers within 2 seconds
-whether the server refuses connections or stops answering; and everything works again once
-the database is back.
+whether the server refuses connections or stops answering, and a burst of `/readyz` calls
+opens one database connection, not one each; and everything works again once the database
+is back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import time
@@ -21,6 +23,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from slotgraph.server.unavailable import ReadyCheck
 from tests.helpers.accounts import Factory
 from tests.helpers.bookings import BOOK, page_and_nine
 from tests.helpers.graphql import GraphQLClient
@@ -130,6 +133,7 @@ async def test_readyz_answers_within_two_seconds_whatever_the_database_does(
     async with httpx.AsyncClient(base_url=server, timeout=10) as client:
         assert (await client.get("/readyz")).status_code == 200
         getattr(database_back, cut)()
+        await asyncio.sleep(ReadyCheck.CACHE_SECONDS)  # the success seen just before expires
         started = time.monotonic()
         ready = await client.get("/readyz")
         assert time.monotonic() - started < 2
@@ -178,3 +182,17 @@ async def test_websockets_learn_clearly_that_the_database_is_away(
     assert message["type"] in {"error", "next"}, message
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
     assert [e["extensions"]["code"] for e in errors] == ["SERVICE_UNAVAILABLE"], message
+
+
+async def test_a_burst_of_readyz_calls_shares_one_database_check(
+    server: str, database_back: TcpProxy
+) -> None:
+    async with httpx.AsyncClient(
+        base_url=server, timeout=30, limits=httpx.Limits(max_connections=200)
+    ) as client:
+        assert (await client.get("/readyz")).status_code == 200  # warm: keep-alive, listener
+        opened = database_back.accepted
+        answers = await asyncio.gather(*(client.get("/readyz") for _ in range(100)))
+    assert {a.status_code for a in answers} == {200}
+    # One ping per second at most (the burst may straddle a second); before, one per call.
+    assert database_back.accepted - opened <= 3

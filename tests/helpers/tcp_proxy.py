@@ -8,6 +8,8 @@ server subprocess and waiting for it) never stalls the bytes it forwards.
 - `blackhole()`: open connections are dropped; new ones are accepted but never answered
   (a host that vanished from the network, or a server too busy to answer).
 - `restore()`: forwarding as before.
+
+`accepted` counts the connections it was asked for (what the processes behind it opened).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class TcpProxy:
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
+        self.accepted = 0
 
     # The test's side: each call runs on the proxy's loop and returns once done.
     def start(self) -> None:
@@ -97,6 +100,7 @@ class TcpProxy:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._open.add(writer)
+        self.accepted += 1
         if self._mode is not Mode.FORWARD:  # blackhole: hold it open, say nothing
             return
         try:
