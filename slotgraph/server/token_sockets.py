@@ -9,7 +9,9 @@ notice on the `token_revoked` pub/sub channel, or for its expiry time. It then s
 and tells Strawberry's handler the client left, so it cleans the operations up.
 
 Nothing polls per socket: a wake-up is one notice (or a listener resync, after which the
-token is re-read once from the database, since a resync does not mean a revocation).
+token is re-read once from the database, since a resync does not mean a revocation). The
+token is also read once right after subscribing, for a revocation between authentication
+and the subscribe, whose notice no one here heard.
 Hand-written rather than hooked into Strawberry's handler, whose operation table is not a
 public API at the pinned version; the ASGI messages are.
 """
@@ -102,6 +104,11 @@ class TokenSocket:
 
     async def _wait_for_end(self, viewer: Viewer) -> None:
         with self._services.pubsub.subscribe(TOKEN_REVOKED, str(viewer.token_id)) as notices:
+            # A revocation published between `authenticate` and this subscribe reached no one
+            # here: read the token once now that any later notice will arrive.
+            if not await token_is_active(self._services, viewer.token_id):
+                await self.end()
+                return
             timeout = None
             if viewer.expires_at is not None:
                 timeout = max(0.0, (viewer.expires_at - self._services.clock()).total_seconds())
