@@ -10,7 +10,10 @@ Each key has a fixed window that starts at its first hit and lasts `window_secon
 (like Redis' INCR with EXPIRE): the first hit after the window ended starts a new one at 1.
 PostgreSQL's row lock serialises concurrent upserts of one key, so a burst over several
 processes is counted exactly, and the database's clock is the one every process reads.
-Ended windows are deleted at most once a minute per process.
+Ended windows are deleted at most once a minute per process, in a short transaction of
+their own that skips rows another transaction holds (`SKIP LOCKED`): deleting them in the
+counting transaction made two processes each wait for a row the other had just counted, a
+deadlock PostgreSQL resolves by failing one of them.
 """
 
 from __future__ import annotations
@@ -39,7 +42,13 @@ _HIT = text(
     RETURNING hits, greatest(ceil(extract(epoch FROM c.window_ends_at - now())), 1)::int
     """
 )
-_PRUNE = text("DELETE FROM limit_counters WHERE window_ends_at < now()")
+_PRUNE = text(
+    """
+    DELETE FROM limit_counters WHERE key IN (
+        SELECT key FROM limit_counters WHERE window_ends_at < now() FOR UPDATE SKIP LOCKED
+    )
+    """
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +62,14 @@ class Hit:
 class SharedCounters:
     """Counters in the `limit_counters` table (`slotgraph.models.limits`)."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        prune_every_seconds: float = PRUNE_EVERY_SECONDS,
+    ) -> None:
         self._sessionmaker = sessionmaker
+        self._prune_every = prune_every_seconds
         self._pruned_at = time.monotonic()
 
     async def hit(self, key: str, window_seconds: int) -> Hit:
@@ -63,7 +78,8 @@ class SharedCounters:
             hits, left = (
                 await session.execute(_HIT, {"key": key[:200], "window": window_seconds})
             ).one()
-            if time.monotonic() - self._pruned_at >= PRUNE_EVERY_SECONDS:
-                self._pruned_at = time.monotonic()
+        if time.monotonic() - self._pruned_at >= self._prune_every:
+            self._pruned_at = time.monotonic()
+            async with self._sessionmaker.begin() as session:
                 await session.execute(_PRUNE)
         return Hit(hits=int(hits), window_left_seconds=int(left))
