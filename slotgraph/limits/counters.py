@@ -51,6 +51,14 @@ _PRUNE = text(
 )
 
 
+_PEEK = text(
+    """
+    SELECT hits, greatest(ceil(extract(epoch FROM window_ends_at - now())), 1)::int
+    FROM limit_counters WHERE key = :key AND window_ends_at > now()
+    """
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Hit:
     """A key's hits in its window, this one included, and the seconds until it ends."""
@@ -75,11 +83,25 @@ class SharedCounters:
     async def hit(self, key: str, window_seconds: int) -> Hit:
         """Count one hit of `key` and answer its window's count."""
         async with self._sessionmaker.begin() as session:
-            hits, left = (
-                await session.execute(_HIT, {"key": key[:200], "window": window_seconds})
-            ).one()
+            found = await self.hit_in(session, key, window_seconds)
         if time.monotonic() - self._pruned_at >= self._prune_every:
             self._pruned_at = time.monotonic()
             async with self._sessionmaker.begin() as session:
                 await session.execute(_PRUNE)
+        return found
+
+    @staticmethod
+    async def hit_in(session: AsyncSession, key: str, window_seconds: int) -> Hit:
+        """Count one hit of `key` in the caller's transaction: the hit counts only if it
+        commits (a booking counted with the booking), and the key's row stays locked until
+        then, so concurrent hits of it wait and are counted in turn."""
+        hits, left = (
+            await session.execute(_HIT, {"key": key[:200], "window": window_seconds})
+        ).one()
         return Hit(hits=int(hits), window_left_seconds=int(left))
+
+    async def peek(self, key: str) -> Hit:
+        """`key`'s hits in its current window (0 if it has none), counting nothing."""
+        async with self._sessionmaker() as session:
+            row = (await session.execute(_PEEK, {"key": key[:200]})).one_or_none()
+        return Hit(0, 0) if row is None else Hit(hits=int(row[0]), window_left_seconds=int(row[1]))

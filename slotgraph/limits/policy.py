@@ -5,7 +5,12 @@ in PostgreSQL across every process (`slotgraph.limits.counters`):
 - anonymous writes per client address (bookMeeting, the contact's reschedule and cancel,
   bookingFormPrefill look-ups: everything that writes, sends mail or tests a secret);
 - anonymous bookings per page, and per contact email per page per day (24 hours from the
-  first one counted), checked after the page is found and any bot check passed.
+  first one counted). Only bookings made count: `admit_booking` (after the page is found
+  and any bot check passed) refuses a page or email already at its limit, counting nothing,
+  and `count_booking` counts in the booking's own transaction, so an attempt that fails
+  (slot taken, outside the hours) leaves no trace. Otherwise anyone could use up a page's
+  or a contact's bookings with failing attempts from many addresses. The per-address write
+  limit still counts every attempt: it is the one that stops a client probing.
 Loose limits, counted per process (`slotgraph.limits.local`): anonymous reads
 (schedulingPage, availableSlots, public subscriptions) per client address and per page;
 anonymous sockets per client address, and operations per anonymous socket.
@@ -59,6 +64,40 @@ def _retry(message: str, seconds: int, field: str | None = None) -> RateLimitedE
     error = RateLimitedError(f"{message}; retry in {seconds} seconds.", retry_after_seconds=seconds)
     error.field = field
     return error
+
+
+@dataclass(frozen=True, slots=True)
+class _BookingLimit:
+    key: str
+    limit: int
+    window_seconds: int
+    message: str
+    field: str | None = None
+
+    def refusal(self, seconds: int) -> RateLimitedError:
+        return _retry(self.message, seconds, self.field)
+
+
+def _booking_limits(policy: LimitPolicy, page_id: int, email: str) -> tuple[_BookingLimit, ...]:
+    """The bookings limits of a page and contact email, the email's first: always in this
+    order, so concurrent bookings lock the counters' rows in the same order."""
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    per_email = policy.bookings_per_email_per_page_per_day
+    return (
+        _BookingLimit(
+            f"book-email:{page_id}:{digest}",
+            per_email,
+            DAY_SECONDS,
+            f"This email address booked this page {per_email} times today",
+            "contact.email",
+        ),
+        _BookingLimit(
+            f"book-page:{page_id}",
+            policy.bookings_per_page,
+            policy.bookings_per_page_window_seconds,
+            "This page is taking too many bookings right now",
+        ),
+    )
 
 
 class PublicLimits:
@@ -128,26 +167,29 @@ class PublicLimits:
         email: str,
         bot_check_token: str | None,
     ) -> None:
-        """An anonymous booking of page `page_id` (after the address limit): the host's bot
-        check (C34), then the bookings per email per page per day, then per page."""
+        """Before an anonymous booking of page `page_id` is tried (after the address limit):
+        the host's bot check (C34), then whether the email and the page have bookings left."""
         policy = self.policy
         if policy is None:
             return
         await self._check_bot(client, host_id, bot_check_token)
-        digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-        limit = policy.bookings_per_email_per_page_per_day
-        wait = await self._strict(f"book-email:{page_id}:{digest}", limit, DAY_SECONDS)
-        if wait is not None:
-            raise _retry(
-                f"This email address booked this page {limit} times today", wait, "contact.email"
-            )
-        wait = await self._strict(
-            f"book-page:{page_id}",
-            policy.bookings_per_page,
-            policy.bookings_per_page_window_seconds,
-        )
-        if wait is not None:
-            raise _retry("This page is taking too many bookings right now", wait)
+        if self._shared is None:
+            return
+        for limit in _booking_limits(policy, page_id, email):
+            seen = await self._shared.peek(limit.key)
+            if seen.hits >= limit.limit:
+                raise limit.refusal(seen.window_left_seconds)
+
+    async def count_booking(self, session: AsyncSession, *, page_id: int, email: str) -> None:
+        """Count an anonymous booking in the transaction that makes it; past a limit (others
+        booked meanwhile) raise, which rolls the booking back."""
+        policy = self.policy
+        if policy is None or self._shared is None:
+            return
+        for limit in _booking_limits(policy, page_id, email):
+            hit = await self._shared.hit_in(session, limit.key, limit.window_seconds)
+            if hit.hits > limit.limit:
+                raise limit.refusal(hit.window_left_seconds)
 
     async def bot_check_required(self, host_id: int) -> bool:
         """Whether the host turned the bot check on for their pages (C34)."""

@@ -191,7 +191,7 @@ async def book_meeting(
             # Answers kept before `offline` was stored: what the status says.
             offline = answered.get("offline", booking.status is BookingStatus.REQUESTED)
             return BookingOutcome(booking, offline, replayed=True)
-        if viewer is None:  # C25, C34: a replay above passed; a new booking is counted
+        if viewer is None:  # C25, C34: a replay above passed; a new booking may be tried
             await services.limits.admit_booking(
                 request.client_address,
                 page_id=public.page.id,
@@ -199,7 +199,7 @@ async def book_meeting(
                 email=request.contact_email,
                 bot_check_token=request.bot_check_token,
             )
-        return await _book(services, public, request, claim, now)
+        return await _book(services, public, request, claim, now, anonymous=viewer is None)
 
 
 async def _book(
@@ -208,6 +208,8 @@ async def _book(
     request: BookingRequest,
     claim: idempotency.Claim,
     now: dt.datetime,
+    *,
+    anonymous: bool,
 ) -> BookingOutcome:
     page, host = public.page, public.host
     answers = _answers(public, request.answers)
@@ -238,6 +240,10 @@ async def _book(
             await session.flush()
             if not found.offline:
                 await queue_calendar_write(session, booking, OutboxKind.CALENDAR_CREATE)
+            if anonymous:  # C25: counted with the booking, so only bookings made count
+                await services.limits.count_booking(
+                    session, page_id=page.id, email=request.contact_email
+                )
             await claim.complete(session, booking, offline=found.offline)
     except IntegrityError as exc:
         if "no_overlapping_bookings" in str(exc.orig):

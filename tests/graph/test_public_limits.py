@@ -321,3 +321,35 @@ async def test_bot_check_cannot_be_required_without_a_configured_verifier(
         "field": "botCheckRequired",
         "code": "VALIDATION",
     }
+
+
+async def test_failed_bookings_use_up_neither_the_page_nor_the_email(
+    app: Starlette, factory: Factory, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    _, slug = await host_page(app, factory, prefix="fay")
+    victim = "victim@example.test"
+    assert (await book_from(app, "192.0.2.150", slug, 0, victim))["__typename"] == (
+        "BookMeetingSuccess"
+    )
+    # Attempts that fail, from many addresses, more than the page and the email allow: the
+    # slot just taken, and a time outside the page's hours (slot 40 is Tuesday 04:00).
+    failing = [
+        await book_from(app, f"192.0.2.{160 + n}", slug, 0 if n % 2 else 40, victim)
+        for n in range(PER_PAGE + PER_EMAIL)
+    ]
+    assert [a["__typename"] for a in failing] == ["SlotUnavailable"] * (PER_PAGE + PER_EMAIL)
+    # The contact's second booking and the page's others still go through, up to the limits.
+    again = await book_from(app, "192.0.2.190", slug, 1, victim)
+    assert again["__typename"] == "BookMeetingSuccess"
+    rate_limited(
+        await book_from(app, "192.0.2.191", slug, 2, victim),
+        f"This email address booked this page {PER_EMAIL} times today",
+        "contact.email",
+    )
+    others = [
+        await book_from(app, f"192.0.2.{200 + n}", slug, 3 + n, f"o{n}@example.test")
+        for n in range(PER_PAGE - PER_EMAIL + 1)
+    ]
+    assert [a["__typename"] for a in others[:-1]] == ["BookMeetingSuccess"] * (PER_PAGE - PER_EMAIL)
+    rate_limited(others[-1], "This page is taking too many bookings right now")
+    assert await count_bookings(sessionmaker) == PER_PAGE
