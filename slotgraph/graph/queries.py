@@ -14,6 +14,7 @@ from slotgraph.graph.errors import (
     ErrorCode,
     NotFound,
     PageUnavailable,
+    RateLimited,
     ValidationError,
 )
 from slotgraph.graph.extensions import DomainErrors
@@ -52,7 +53,7 @@ BookingFormPrefillResult = Annotated[
 ]
 
 ManagedBookingResult = Annotated[
-    ManagedBooking | NotFound, strawberry.union("ManagedBookingResult")
+    ManagedBooking | NotFound | RateLimited, strawberry.union("ManagedBookingResult")
 ]
 
 PublicSchedulingPageResult = Annotated[
@@ -206,8 +207,9 @@ class Query:
 
     @strawberry.field(
         description="The booking whose manage token is presented (public; the token from "
-        "bookMeeting is the only key, C41): the meeting, its host and its iCalendar.",
-        extensions=[DomainErrors()],
+        "bookMeeting is the only key, C41): the meeting, its host and its iCalendar. Anonymous "
+        "calls share the strict write limit per address (C33: it tests a secret).",
+        extensions=[DomainErrors(), PublicWrite()],
     )
     async def managed_booking(self, info: Info, manage_token: str) -> ManagedBookingResult:
         found = await managed_booking.managed_booking(info.context.services, manage_token)

@@ -3,7 +3,8 @@
 Only anonymous calls are limited; a token's calls are its owner's. Strict limits, counted
 in PostgreSQL across every process (`slotgraph.limits.counters`):
 - anonymous writes per client address (bookMeeting, the contact's reschedule and cancel,
-  bookingFormPrefill look-ups: everything that writes, sends mail or tests a secret);
+  bookingFormPrefill and managedBooking look-ups: everything that writes, sends mail or
+  tests a secret);
 - anonymous bookings per page, and per contact email per page per day (24 hours from the
   first one counted). Only bookings made count: `admit_booking` (after the page is found
   and any bot check passed) refuses a page or email already at its limit, counting nothing,

@@ -125,6 +125,28 @@ async def test_anonymous_writes_are_limited_per_client_address_and_others_are_no
     assert await count_bookings(sessionmaker) == WRITES + 1
 
 
+MANAGED = """
+query { managedBooking(manageToken: "sgm_guess") {
+  __typename ... on Error { message field code } ... on RateLimited { retryAfterSeconds } } }
+"""
+NOT_FOUND = {
+    "__typename": "NotFound",
+    "code": "NOT_FOUND",
+    "field": "manageToken",
+    "message": "No booking for this link; use the manage link from your booking confirmation, "
+    "or contact the host.",
+}
+
+
+async def test_manage_token_look_ups_share_the_strict_write_limit(app: Starlette) -> None:
+    async with client_at(app, "192.0.2.70") as gql:
+        answers = [(await gql(MANAGED))["data"]["managedBooking"] for _ in range(WRITES + 1)]
+    assert answers[:WRITES] == [NOT_FOUND] * WRITES
+    rate_limited(answers[WRITES], "Too many requests from your address")
+    async with client_at(app, "192.0.2.71") as gql:
+        assert (await gql(MANAGED))["data"]["managedBooking"] == NOT_FOUND
+
+
 async def test_a_token_is_not_limited_as_an_anonymous_caller(
     app: Starlette, factory: Factory
 ) -> None:
