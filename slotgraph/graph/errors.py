@@ -46,6 +46,7 @@ class ErrorCode(enum.Enum):
     SLOT_UNAVAILABLE = "SLOT_UNAVAILABLE"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     BOOKING_NOT_CHANGEABLE = "BOOKING_NOT_CHANGEABLE"
+    LAST_ADMIN = "LAST_ADMIN"
     # Outbound trust (C46).
     TLS_CERTIFICATE_UNTRUSTED = "TLS_CERTIFICATE_UNTRUSTED"
     # Limits on public operations (C25, C34).
@@ -114,6 +115,13 @@ class CalendarRequired(Error):
 
 @strawberry.type(description="The account's plan does not include this feature.")
 class PlanFeatureRequired(Error):
+    pass
+
+
+@strawberry.type(
+    description="The account would have no active admin left: make another user admin first."
+)
+class LastAdmin(Error):
     pass
 
 
@@ -292,6 +300,7 @@ PlainError = (
     | SeatRequired
     | CalendarRequired
     | PlanFeatureRequired
+    | LastAdmin
     | ProviderLimitation
     | PermissionRequired
     | SharedInboxNotAllowed
@@ -324,6 +333,7 @@ _PLAIN: Final[Mapping[type[domain.DomainError], tuple[type[PlainError], ErrorCod
     domain.SeatRequiredError: (SeatRequired, ErrorCode.SEAT_REQUIRED),
     domain.CalendarRequiredError: (CalendarRequired, ErrorCode.CALENDAR_REQUIRED),
     domain.PlanFeatureRequiredError: (PlanFeatureRequired, ErrorCode.PLAN_FEATURE_REQUIRED),
+    domain.LastAdminError: (LastAdmin, ErrorCode.LAST_ADMIN),
     domain.ProviderLimitationError: (ProviderLimitation, ErrorCode.PROVIDER_LIMITATION),
     domain.PermissionRequiredError: (PermissionRequired, ErrorCode.PERMISSION_REQUIRED),
     domain.SharedInboxNotAllowedError: (SharedInboxNotAllowed, ErrorCode.SHARED_INBOX_NOT_ALLOWED),

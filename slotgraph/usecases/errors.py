@@ -195,6 +195,10 @@ class HostDeactivatedError(DomainError):
     """C23: the page's host was deactivated by an admin; their pages take no bookings."""
 
 
+class LastAdminError(DomainError):
+    """C37: the change would leave the account without an active admin."""
+
+
 class RateLimitedError(DomainError):
     """C25: a limit on public operations is reached; retry after `retry_after_seconds`."""
 

@@ -22,6 +22,7 @@ from slotgraph.usecases.api_tokens import end_user_tokens
 from slotgraph.usecases.errors import (
     HostDeactivatedError,
     InvalidInput,
+    LastAdminError,
     NotFoundError,
     PermissionDeniedError,
     PlanFeatureRequiredError,
@@ -75,6 +76,41 @@ async def require_admin(session: AsyncSession, viewer: Viewer | None) -> tuple[V
             "Only an admin of this account may manage its users.", required_scope="admin"
         )
     return viewer, me
+
+
+async def _lock_admins(session: AsyncSession, viewer: Viewer) -> set[int]:
+    """The account's active admins, their rows locked (in id order, so two admins' calls
+    cannot deadlock) until the transaction ends: two admins demoting or deactivating each
+    other at once take turns, and the second sees the first's change. Raises if the viewer
+    is no longer among them (the other admin went first)."""
+    admins = set(
+        (
+            await session.execute(
+                select(User.id)
+                .where(
+                    User.account_id == viewer.account_id,
+                    User.role == Role.ADMIN,
+                    User.deactivated_at.is_(None),
+                )
+                .order_by(User.id)
+                .with_for_update()
+            )
+        ).scalars()
+    )
+    if viewer.user_id not in admins:
+        raise PermissionDeniedError(
+            "Only an admin of this account may manage its users.", required_scope="admin"
+        )
+    return admins
+
+
+def _keep_an_admin(admins: set[int], user: User, *, stays_admin: bool) -> None:
+    """C37: an account keeps at least one active admin (`create-account` made the first)."""
+    if user.id in admins and not stays_admin and not admins - {user.id}:
+        raise LastAdminError(
+            f"{user.name} is the account's only active admin; make another user admin first.",
+            field="role",
+        )
 
 
 async def _account_user(session: AsyncSession, viewer: Viewer, user_id: int) -> User:
@@ -221,9 +257,13 @@ async def update_account_user(
     """updateUser: fields left out stay as they are."""
     async with services.sessionmaker.begin() as session:
         viewer, _ = await require_admin(session, viewer)
+        # A role change locks the admins before the user's row (one lock order everywhere).
+        admins = await _lock_admins(session, viewer) if draft.role is not KEEP else None
         user = await _account_user(session, viewer, user_id)
         account = await session.get(Account, viewer.account_id)
         assert account is not None
+        if admins is not None:
+            _keep_an_admin(admins, user, stays_admin=draft.role is Role.ADMIN)
         await _save(session, account, user, draft)
     return user
 
@@ -233,18 +273,27 @@ async def set_user_active(
 ) -> User:
     """deactivateUser / reactivateUser (C23, C50). Deactivation takes effect at once: the
     token check, the page check and the sync claim all read `deactivated_at`. An admin cannot
-    deactivate themself, so an account always keeps one."""
+    deactivate themself, nor the last other active admin (`_keep_an_admin`); reactivation
+    takes a seat, so it is within the plan (C39), checked with the account's row locked so two
+    reactivations cannot both take the last seat."""
     async with services.sessionmaker.begin() as session:
         viewer, _ = await require_admin(session, viewer)
-        user = await _account_user(session, viewer, user_id)
-        if not active and user.id == viewer.user_id:
-            raise InvalidInput("You cannot deactivate yourself; ask another admin.", field="id")
         if active:
+            account = await session.get(Account, viewer.account_id, with_for_update=True)
+            assert account is not None
+            user = await _account_user(session, viewer, user_id)
+            if user.deactivated_at is not None:
+                await _check_plan(session, account, user)
             user.deactivated_at = None
-        elif user.deactivated_at is None:
+            return user
+        admins = await _lock_admins(session, viewer)
+        user = await _account_user(session, viewer, user_id)
+        if user.id == viewer.user_id:
+            raise InvalidInput("You cannot deactivate yourself; ask another admin.", field="id")
+        _keep_an_admin(admins, user, stays_admin=False)
+        if user.deactivated_at is None:
             user.deactivated_at = services.clock()
-    if not active:
-        await end_user_tokens(services, user.id)
+    await end_user_tokens(services, user.id)
     return user
 
 

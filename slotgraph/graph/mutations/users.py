@@ -9,7 +9,13 @@ from typing import Annotated, Any
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import NotFound, PermissionDenied, PlanFeatureRequired, ValidationError
+from slotgraph.graph.errors import (
+    LastAdmin,
+    NotFound,
+    PermissionDenied,
+    PlanFeatureRequired,
+    ValidationError,
+)
 from slotgraph.graph.relay import require_pk
 from slotgraph.graph.types.accounts import InboxKindType, RoleType, SeatType, TierType
 from slotgraph.graph.types.bookings import Booking
@@ -94,7 +100,7 @@ CreateUserResult = Annotated[
     strawberry.union("CreateUserResult"),
 ]
 UserResult = Annotated[
-    UserSuccess | NotFound | ValidationError | PlanFeatureRequired | PermissionDenied,
+    UserSuccess | NotFound | ValidationError | PlanFeatureRequired | LastAdmin | PermissionDenied,
     strawberry.union("UserResult"),
 ]
 DeactivateUserResult = Annotated[
