@@ -104,7 +104,7 @@ UserResult = Annotated[
     strawberry.union("UserResult"),
 ]
 DeactivateUserResult = Annotated[
-    DeactivateUserSuccess | NotFound | ValidationError | PermissionDenied,
+    DeactivateUserSuccess | NotFound | ValidationError | LastAdmin | PermissionDenied,
     strawberry.union("DeactivateUserResult"),
 ]
 
