@@ -149,7 +149,7 @@ class Query:
                 code=ErrorCode.PAGE_UNAVAILABLE,
                 reason=PageUnavailableReason.PAGES_TURNED_OFF,
             )
-        return PublicSchedulingPage.from_public(public)
+        return PublicSchedulingPage.from_public(public, domain)
 
     @strawberry.field(
         description="Free slots of a page between `start` and `end` (at most 62 days), "

@@ -20,6 +20,15 @@ class ApiFailed(RuntimeError):
     """The operation answered GraphQL errors (a bug or an outage, never a typed result)."""
 
 
+class Limited(RuntimeError):
+    """A limit on public operations refused the call (C25): typed `RateLimited` on the
+    mutations, a RATE_LIMITED error on the queries; the page answers 429."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"rate limited; retry after {retry_after_seconds} s")
+        self.retry_after_seconds = retry_after_seconds
+
+
 PAGE = """
 query Page($slug: String!, $domain: String) {
   schedulingPage(slug: $slug, domain: $domain) {
@@ -27,6 +36,8 @@ query Page($slug: String!, $domain: String) {
     ... on PublicSchedulingPage {
       title description slug url durations hostName hostLocale timeZone offline
       formFields { key label kind required options }
+      botCheck { verifier siteKey }
+      embedding { frameAncestors indexable }
     }
     ... on Error { message field code }
     ... on PageUnavailable { reason }
@@ -57,6 +68,17 @@ mutation Book($input: BookMeetingInput!) {
     ... on Error { message field code }
     ... on ValidationError { problems { field message } }
     ... on PageUnavailable { reason }
+    ... on RateLimited { retryAfterSeconds }
+  }
+}
+"""
+
+PREFILL = """
+query Prefill($slug: String!, $domain: String!, $token: String!) {
+  bookingFormPrefill(pageSlug: $slug, domain: $domain, manageToken: $token) {
+    __typename
+    ... on BookingFormPrefill { name email answers { question answer } }
+    ... on Error { message field code }
   }
 }
 """
@@ -80,6 +102,7 @@ mutation Move($input: RescheduleBookingAsContactInput!) {
     __typename
     ... on Error { message field code }
     ... on PageUnavailable { reason }
+    ... on RateLimited { retryAfterSeconds }
   }
 }
 """
@@ -89,6 +112,7 @@ mutation Cancel($input: CancelBookingAsContactInput!) {
   cancelBookingAsContact(input: $input) {
     __typename
     ... on Error { message field code }
+    ... on RateLimited { retryAfterSeconds }
   }
 }
 """
@@ -116,8 +140,14 @@ class Api:
             ),
         )
         result = await self.schema.execute(query, variables, context_value=context)
+        for error in result.errors or ():
+            extensions = error.extensions or {}
+            if extensions.get("code") == "RATE_LIMITED":
+                raise Limited(int(extensions.get("retryAfterSeconds", 60)))
         if result.errors:
             raise ApiFailed("; ".join(error.message for error in result.errors))
         assert result.data is not None
         (answer,) = result.data.values()
+        if isinstance(answer, dict) and answer.get("__typename") == "RateLimited":
+            raise Limited(int(answer["retryAfterSeconds"]))
         return answer

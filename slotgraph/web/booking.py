@@ -1,7 +1,13 @@
 """The booking page at a page's `url` (C18): GET shows the month, the chosen day's slots and,
 once a slot is chosen, the form; POST books through `bookMeeting` and redirects to the
 confirmation (POST, then redirect: it all works without JavaScript). Typed errors of the API
-are shown next to their fields; statuses follow C47 and domains C36."""
+are shown next to their fields; statuses follow C47 and domains C36; a limit's `RateLimited`
+(C25) is a 429 page with `Retry-After`.
+
+The same views serve the embed at `/meetings/embed/<slug>` (C41 reserves `embed`): the page
+without chrome, framed only by the origins its `embedding` allows, its forms carrying the
+embed's cookie-less token (`slotgraph.web.security`). On a connected domain, `?prefill=` with
+a manage token fills the form with what that booking submitted (S16, C26)."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from slotgraph.clock import utc_now
 from slotgraph.web import api
+from slotgraph.web.api import Limited
 from slotgraph.web.locale import negotiate
 from slotgraph.web.pages import (
     Choices,
@@ -27,10 +34,13 @@ from slotgraph.web.pages import (
     zone_choices,
 )
 from slotgraph.web.security import (
+    BOT_CHECK_FIELDS,
+    BOT_CHECK_SCRIPTS,
     CSRF_FIELD,
     Signer,
     csrf_cookie,
     csrf_valid,
+    form_token,
     new_nonce,
     secure,
 )
@@ -42,6 +52,8 @@ if TYPE_CHECKING:
 
 RESERVED = frozenset({"manage", "static", "embed", "assets", "api"})  # C41
 RETRY_AFTER_SECONDS = 300
+EMBED_PREFIX = "/meetings/embed/"
+STATUSES = {"not_found": 404, "off": 403, "csrf": 403, "limited": 429}
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,10 @@ class Pages:
         *,
         manage_token: bool = False,
         headers: dict[str, str] | None = None,
+        embed: bool = False,
+        frame_ancestors: tuple[str, ...] = (),
+        indexable: bool = False,
+        bot_check: str | None = None,
         **values: Any,
     ) -> Response:
         nonce = new_nonce()
@@ -72,7 +88,10 @@ class Pages:
             lang,
             nonce=nonce,
             csrf_field=CSRF_FIELD,
-            csrf_token=self.signer.sign(token),
+            csrf_token=form_token(self.signer, token, embed=embed),
+            embed=embed,
+            bot_check_script=BOT_CHECK_SCRIPTS.get(bot_check or ""),
+            noindex=not indexable,
             **values,
         )
         response = HTMLResponse(body, status, headers=headers)
@@ -81,18 +100,54 @@ class Pages:
             request,
             nonce,
             carries_manage_token=manage_token,
-            new_csrf=token if new else None,
+            new_csrf=token if new and not embed else None,
+            frame_ancestors=frame_ancestors,
+            indexable=indexable,
+            bot_check=bot_check,
         )
 
-    def status_page(self, request: Request, lang: str, kind: str, message: str) -> Response:
-        """C47: unknown 404; turned off 403; host unavailable 503 with Retry-After."""
-        status = {"not_found": 404, "off": 403, "csrf": 403}.get(kind, 503)
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+    def status_page(
+        self, request: Request, lang: str, kind: str, message: str, retry_after: int = 0
+    ) -> Response:
+        """C47: unknown 404; turned off 403; host unavailable 503 with Retry-After; a limit
+        429 with the API's Retry-After (C25)."""
+        status = STATUSES.get(kind, 503)
+        seconds = retry_after or RETRY_AFTER_SECONDS
+        headers = {"Retry-After": str(seconds)} if status in (429, 503) else None
         return self.page_response(
-            request, "status.html", lang, status, headers=headers, kind=kind, message=message
+            request,
+            "status.html",
+            lang,
+            status,
+            headers=headers,
+            kind=kind,
+            message=message,
+            minutes=max(1, -(-seconds // 60)),
         )
+
+    def limited(self, request: Request, refused: Limited) -> Response:
+        query = request.query_params
+        lang = negotiate(query.get("lang"), request.headers.get("accept-language"), None)
+        return self.status_page(request, lang, "limited", "", refused.retry_after_seconds)
+
+    def shown(self, page: dict[str, Any], embed: bool) -> dict[str, Any]:
+        """How a page of this booking page is framed, indexed and bot-checked."""
+        embedding = page["embedding"]
+        check = page.get("botCheck")
+        return {
+            "embed": embed,
+            "frame_ancestors": tuple(embedding["frameAncestors"]) if embed else (),
+            "indexable": embedding["indexable"] and not embed,
+            "bot_check": check["verifier"] if check else None,
+        }
 
     async def view(self, request: Request) -> Response:
+        return await self.serve(request, embed=False)
+
+    async def embed(self, request: Request) -> Response:
+        return await self.serve(request, embed=True)
+
+    async def serve(self, request: Request, *, embed: bool) -> Response:
         slug = request.path_params["slug"].strip("/")
         query = request.query_params
         lang = negotiate(query.get("lang"), request.headers.get("accept-language"), None)
@@ -108,26 +163,57 @@ class Pages:
         )
         canonical = urlsplit(page["url"])
         if (canonical.hostname or "").lower() != (request.url.hostname or "").lower():
-            target = page["url"] + (f"?{request.url.query}" if request.url.query else "")
+            target = page["url"]
+            if embed:
+                target = f"{canonical.scheme}://{canonical.netloc}{EMBED_PREFIX}{page['slug']}"
+            target += f"?{request.url.query}" if request.url.query else ""
             return RedirectResponse(target, 307)  # C36: the meeting domain may change
         form: FormData | None = None
         if request.method == "POST":
             form = await request.form()
-            if not csrf_valid(self.signer, request, str(form.get(CSRF_FIELD, ""))):
+            sent = str(form.get(CSRF_FIELD, ""))
+            if not csrf_valid(self.signer, request, sent, embed=embed):
                 return self.status_page(request, lang, "csrf", "")
             query = form  # type: ignore[assignment]  # same names as the links' query
             lang = negotiate(str(form.get("lang", "")), None, lang)
-        choices = self.choices(page, query, lang)
+        prefill = str(query.get("prefill", "")) if domain is not None else ""
+        carry = (("prefill", prefill),) if prefill else ()
+        choices = self.choices(page, query, lang, carry)
+        shown = self.shown(page, embed)
         if form is not None:
-            return await self.book(request, page, choices, form, domain)
+            return await self.book(request, page, choices, form, domain, shown)
         sealed = query.get("booked")
         if sealed:
             booked = self.signer.unseal(sealed)
             if booked is not None:
                 return self.page_response(
-                    request, "confirmed.html", lang, manage_token=True, page=page, booked=booked
+                    request,
+                    "confirmed.html",
+                    lang,
+                    manage_token=True,
+                    page=page,
+                    booked=booked,
+                    **{**shown, "indexable": False},
                 )
-        return await self.booking_page(request, page, choices, domain, query)
+        values: dict[str, Any] = dict(query)
+        if prefill:
+            values = {**await self.prefilled(request, page, domain, prefill), **values}
+        return await self.booking_page(request, page, choices, domain, values, shown)
+
+    async def prefilled(
+        self, request: Request, page: dict[str, Any], domain: str | None, token: str
+    ) -> dict[str, str]:
+        """The form's values from the booking whose manage token is presented (C26); none
+        when the API refuses (a wrong token fills nothing and says nothing)."""
+        found = await self.api.run(
+            request, api.PREFILL, {"slug": page["slug"], "domain": domain, "token": token}
+        )
+        if found["__typename"] != "BookingFormPrefill":
+            return {}
+        values = {"name": found["name"], "email": found["email"]}
+        for answer in found["answers"]:
+            values[f"answer_{answer['question']}"] = answer["answer"]
+        return values
 
     def page_failure(self, request: Request, lang: str, answer: dict[str, Any]) -> Response | None:
         kind = answer["__typename"]
@@ -166,7 +252,8 @@ class Pages:
         page: dict[str, Any],
         choices: Choices,
         domain: str | None,
-        query: QueryParams | FormData,
+        query: QueryParams | FormData | dict[str, Any],
+        shown: dict[str, Any],
         *,
         errors: dict[str, str] | None = None,
         status: int = 200,
@@ -179,10 +266,12 @@ class Pages:
             "booking.html",
             choices.lang,
             status,
+            manage_token=bool(choices.carry),
             page=page,
             values=query,
             errors=errors or {},
             **picker,
+            **shown,
         )
 
     async def picker(
@@ -191,7 +280,7 @@ class Pages:
         page: dict[str, Any],
         choices: Choices,
         domain: str | None,
-        query: QueryParams | FormData,
+        query: QueryParams | FormData | dict[str, Any],
     ) -> dict[str, Any] | Response:
         """The slot picker's values (month, days with slots, the chosen day and start), the
         same on the booking and the manage page; a status page if the API refuses."""
@@ -234,6 +323,7 @@ class Pages:
         choices: Choices,
         form: FormData,
         domain: str | None,
+        shown: dict[str, Any],
     ) -> Response:
         answers = []
         for field in page["formFields"]:
@@ -251,11 +341,14 @@ class Pages:
             "contact": {"name": str(form.get("name", "")), "email": str(form.get("email", ""))},
             "answers": answers,
             "idempotencyKey": str(form.get("idempotency_key", "")) or None,
+            "botCheckToken": next(
+                (str(form[name]) for name in BOT_CHECK_FIELDS if form.get(name)), None
+            ),
         }
         if parse_start(payload["start"]) is None:
             errors = {"start": "?"}
             return await self.booking_page(
-                request, page, choices, domain, form, errors=errors, status=422
+                request, page, choices, domain, form, shown, errors=errors, status=422
             )
         result = await self.api.run(request, api.BOOK, {"input": payload})
         kind = result["__typename"]
@@ -281,5 +374,5 @@ class Pages:
         }
         errors.setdefault(result.get("field") or "", result["message"])
         return await self.booking_page(
-            request, page, choices, domain, form, errors=errors, status=422
+            request, page, choices, domain, form, shown, errors=errors, status=422
         )

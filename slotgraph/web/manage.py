@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from starlette.responses import RedirectResponse, Response
 
@@ -102,10 +102,21 @@ class Manage:
             page=page,
             token=token,
             movable=movable,
+            again=self.again(found, token, lang),
             done=str(query.get("done", "")),
             error=error,
             **picker,
         )
+
+    def again(self, found: dict[str, Any], token: str, lang: str) -> str | None:
+        """The page to book another meeting on; on a connected domain it carries the token,
+        so the form comes prefilled with this booking's answers (S16, C26)."""
+        url: str | None = found["pageUrl"]
+        if url is None:
+            return None
+        if (urlsplit(url).hostname or "").lower() == self.pages.app_host:
+            return f"{url}?{urlencode({'lang': lang})}"
+        return f"{url}?{urlencode({'lang': lang, 'prefill': token})}"
 
     async def change(
         self, request: Request, found: dict[str, Any], lang: str, token: str, form: FormData

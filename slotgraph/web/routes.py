@@ -1,7 +1,8 @@
 """The contact pages' routes, which `create_app` adds in one call: the app's own static files
 under the reserved `/meetings/static` (C41; no CDN) and the booking page at every page's
-`url` (C18), on the app domain and on connected domains alike, and the manage page with its
-iCalendar download under the reserved `/meetings/manage`."""
+`url` (C18), on the app domain and on connected domains alike, its embed under the reserved
+`/meetings/embed`, and the manage page with its iCalendar download under the reserved
+`/meetings/manage`. A limit's refusal (C25) anywhere is the 429 page."""
 
 from __future__ import annotations
 
@@ -10,15 +11,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from starlette.requests import Request
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from slotgraph.web.api import Api
+from slotgraph.web.api import Api, Limited
 from slotgraph.web.booking import Pages
 from slotgraph.web.manage import Manage
 from slotgraph.web.security import Signer
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from starlette.responses import Response
     from starlette.types import Message, Receive, Scope, Send
     from strawberry.schema.base import BaseSchema
 
@@ -43,6 +48,18 @@ class CachedStatic(StaticFiles):
         await super().__call__(scope, receive, send_cached)
 
 
+def answering_limits(
+    pages: Pages, view: Callable[[Request], Awaitable[Response]]
+) -> Callable[[Request], Awaitable[Response]]:
+    async def limited_view(request: Request) -> Response:
+        try:
+            return await view(request)
+        except Limited as refused:
+            return pages.limited(request, refused)
+
+    return limited_view
+
+
 def web_routes(
     schema: BaseSchema, services: Services, secret_keys: tuple[str, ...]
 ) -> list[BaseRoute]:
@@ -56,7 +73,14 @@ def web_routes(
     manage = Manage(pages)
     return [
         Mount("/meetings/static", CachedStatic(directory=STATIC), name="static"),
-        Route("/meetings/manage", manage.view, methods=["GET", "POST"]),
-        Route("/meetings/manage/invite.ics", manage.ics, methods=["GET"]),
-        Route("/meetings/{slug:path}", pages.view, methods=["GET", "POST"]),
+        Route("/meetings/manage", answering_limits(pages, manage.view), methods=["GET", "POST"]),
+        Route("/meetings/manage/invite.ics", answering_limits(pages, manage.ics), methods=["GET"]),
+        Route(
+            "/meetings/embed/{slug:path}",
+            answering_limits(pages, pages.embed),
+            methods=["GET", "POST"],
+        ),
+        Route(
+            "/meetings/{slug:path}", answering_limits(pages, pages.view), methods=["GET", "POST"]
+        ),
     ]

@@ -124,7 +124,7 @@ async def test_pages_send_a_strict_policy_and_are_never_cached_by_shared_caches(
     assert "default-src 'none'" in policy
     assert "script-src 'nonce-" in policy
     assert "frame-ancestors" in policy
-    assert page.headers["cache-control"] == "no-store"
+    assert page.headers["cache-control"] == "private, no-store"
     assert page.headers["referrer-policy"] != "no-referrer"
     css = await browse(client, "/meetings/static/pages.css")
     assert css.status_code == 200

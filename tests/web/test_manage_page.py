@@ -6,11 +6,14 @@ SEQUENCE each change raises (C43)."""
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from icalendar import Calendar
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from slotgraph.models import Booking, CalendarSettings, ConnectedDomain
 from tests.helpers.accounts import Factory
 from tests.helpers.bookings import book_with_token, host_bookings, page_and_nine
 from tests.helpers.graphql import GraphQLClient
@@ -105,3 +108,55 @@ async def test_the_confirmation_links_to_the_download_and_the_manage_page(
     shown = await browse(client, manage)
     assert shown.status_code == 200
     assert "カレンダーに追加" in shown.text
+
+
+async def test_the_download_is_the_bookings_own_invitation_identity(
+    client: httpx.AsyncClient,
+    gql: GraphQLClient,
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """C43: the .ics carries the UID and SEQUENCE stored with the booking, the ones its
+    emails and calendar writes use, so a calendar holding either keeps one event."""
+    _, slug, nine = await page_and_nine(gql, factory, form_fields=[])
+    token = (await book_with_token(gql, slug, nine))["manageToken"]
+    async with sessionmaker() as session:
+        row = (await session.execute(select(Booking))).scalar_one()
+    assert await invite(client, token) == (row.ical_uid, row.sequence, nine)
+
+
+async def test_another_booking_on_a_custom_domain_comes_prefilled_with_this_ones_answers(
+    client: httpx.AsyncClient,
+    gql: GraphQLClient,
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """S16, C26: the manage page links to the page with its token; on the account's domain
+    the form is filled with what this booking submitted, and nothing else fills it."""
+    ada, slug, nine = await page_and_nine(gql, factory)
+    domain = ConnectedDomain(account_id=ada.account.id, domain="meet.ada.test")
+    await factory.add(domain)
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(CalendarSettings)
+            .where(CalendarSettings.user_id == ada.user.id)
+            .values(meeting_domain_id=domain.id)
+        )
+    answers = [{"question": "topic", "answer": "Pricing"}]
+    token = (await book_with_token(gql, slug, nine, answers=answers))["manageToken"]
+    manage = await browse(client, f"/meetings/manage?token={token}&lang=en")
+    again = link_to(manage.text, "Book another meeting with Ada")
+    assert again.startswith(f"https://meet.ada.test/meetings/{slug}?")
+    ten = urlencode({"start": (nine + dt.timedelta(hours=1)).isoformat()})
+    path = urlsplit(again).path + "?" + urlsplit(again).query
+    prefilled = await browse(client, f"{path}&{ten}", host="meet.ada.test")
+    assert prefilled.status_code == 200
+    assert prefilled.headers["referrer-policy"] == "no-referrer"  # the token is in the URL
+    assert 'value="Cleo Contact"' in prefilled.text
+    assert 'value="cleo@example.test"' in prefilled.text
+    assert 'value="Pricing"' in prefilled.text
+    forged = await browse(client, f"/meetings/{slug}?prefill=sgm_nope&{ten}", host="meet.ada.test")
+    assert forged.status_code == 200
+    assert "Cleo" not in forged.text
+    app_domain = await browse(client, f"/meetings/{slug}?prefill={token}&{ten}")
+    assert app_domain.status_code == 307  # the canonical domain is the custom one now

@@ -13,6 +13,7 @@ from slotgraph.graph.relay import Node, to_global_id
 from slotgraph.limits.botcheck import BotCheckVerifier
 from slotgraph.scheduling import forms
 from slotgraph.scheduling.rules import Weekday as RuleWeekday
+from slotgraph.usecases.embedding import page_embedding
 from slotgraph.usecases.pages import page_url
 
 if TYPE_CHECKING:
@@ -159,6 +160,21 @@ class BotCheckChallenge:
     site_key: str
 
 
+@strawberry.type(
+    description="Where the page may show beyond its own tab: framed by other sites (its "
+    "embed) and indexed by search engines (S15)."
+)
+class PageEmbedding:
+    frame_ancestors: list[str] = strawberry.field(
+        description="The origins allowed to show the page's embed in an iframe (CSP "
+        "frame-ancestors): the app's and its account's connected domains' (C40)."
+    )
+    indexable: bool = strawberry.field(
+        description="False when the domain asked on keeps meeting pages out of search "
+        "engines (S15): render it with noindex."
+    )
+
+
 @strawberry.type(description="What a contact sees of a scheduling page.")
 class PublicSchedulingPage:
     id: strawberry.ID
@@ -181,6 +197,13 @@ class PublicSchedulingPage:
         "request the host confirms, on no calendar."
     )
     host_pk: strawberry.Private[int]
+    account_pk: strawberry.Private[int]
+    asked_domain: strawberry.Private[str | None]
+
+    @strawberry.field(description="Framing and indexing of the page on the domain asked.")
+    async def embedding(self, info: Info) -> PageEmbedding:
+        found = await page_embedding(info.context.services, self.account_pk, self.asked_domain)
+        return PageEmbedding(frame_ancestors=list(found.frame_ancestors), indexable=found.indexable)
 
     @strawberry.field(description="The bot check its host asks of bookings (C34); null: none.")
     async def bot_check(self, info: Info) -> BotCheckChallenge | None:
@@ -192,7 +215,7 @@ class PublicSchedulingPage:
         )
 
     @classmethod
-    def from_public(cls, public: PublicPage) -> PublicSchedulingPage:
+    def from_public(cls, public: PublicPage, domain: str | None = None) -> PublicSchedulingPage:
         page = public.page
         return cls(
             id=to_global_id("SchedulingPage", page.id),
@@ -207,4 +230,6 @@ class PublicSchedulingPage:
             form_fields=_form(page.form_fields),
             offline=public.offline,
             host_pk=public.host.id,
+            account_pk=page.account_id,
+            asked_domain=domain,
         )

@@ -42,6 +42,16 @@ class CalendarSettings(Node):
     async def chat_page(self, info: Info) -> SchedulingPage | None:
         return await load_page(info, self.chat_page_pk, self.user_pk)
 
+    @strawberry.field(
+        description="The link the chat widget's profile shows (S18): the chosen page's booking "
+        "page, on the meeting domain; null while the chat link is off."
+    )
+    async def chat_link_url(self, info: Info) -> str | None:
+        if not self.chat_link_enabled:
+            return None
+        page = await load_page(info, self.chat_page_pk, self.user_pk)
+        return None if page is None else page.url
+
     @strawberry.field(description="Null: pages are served on the app domain (S15).")
     async def meeting_domain(self, info: Info) -> ConnectedDomain | None:
         if self.domain_pk is None:

@@ -67,3 +67,37 @@
     }
   };
 })();
+
+// Focus follows the flow: after each step (a day, a slot, a sent form) the server marks the
+// next step's heading or the error summary with data-focus; moving focus there tells a
+// screen reader and a keyboard user where the page went.
+(function () {
+  "use strict";
+  var target = document.querySelector("[data-focus]");
+  if (target && window.location.search) {
+    target.focus();
+  }
+})();
+
+// In an embed (/meetings/embed/...), tell the embedding page our height, so embed.js can
+// size the iframe without scroll bars. Only a number is sent: nothing private leaves.
+(function () {
+  "use strict";
+  if (!document.documentElement.dataset.embed || window.parent === window) {
+    return;
+  }
+  var last = 0;
+  function report() {
+    var height = Math.ceil(document.documentElement.getBoundingClientRect().height);
+    if (height !== last) {
+      last = height;
+      window.parent.postMessage({ type: "slotgraph:height", height: height }, "*");
+    }
+  }
+  report();
+  if (window.ResizeObserver) {
+    new ResizeObserver(report).observe(document.documentElement);
+  } else {
+    window.addEventListener("resize", report);
+  }
+})();
