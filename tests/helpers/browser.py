@@ -21,11 +21,12 @@ ARGS = [
 
 
 @asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
+async def chromium(*extra_args: str) -> AsyncIterator[Browser]:
+    """`extra_args` e.g. `--host-resolver-rules=MAP meet.example.test 127.0.0.1`."""
     path = shutil.which("chromium")
     assert path, "install Debian's chromium (scripts/test does: apt-get install chromium)"
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=path, args=ARGS)
+        browser = await playwright.chromium.launch(executable_path=path, args=[*ARGS, *extra_args])
         try:
             yield browser
         finally:
