@@ -83,13 +83,17 @@ async def test_a_contact_books_by_clicking_with_javascript_on(
     page = await context.new_page()
     await page.goto(f"{server}/meetings/{slug}?month={monday:%Y-%m}")
     assert "the host will confirm it" in await page.inner_text("main")  # offline (S7)
+    await page.evaluate("window.sameDocument = true")  # gone if a step reloads the page
     await page.get_by_label("Duration").select_option("60")
     await page.get_by_role("button", name="Show times").click()
     await page.wait_for_url(re.compile("duration=60"))
     await page.get_by_role("link", name=re.compile(rf"\b{monday.day}\b")).first.click()
+    await page.wait_for_url(re.compile("date="))
     assert await focused(page) == await page.inner_text("#day-heading")  # the next step
     await page.get_by_role("link", name=slot_name(10)).click()
+    await page.wait_for_url(re.compile("start="))
     assert await focused(page) == "Your details"
+    assert await page.evaluate("window.sameDocument === true")  # the steps swapped <main>
     await page.get_by_label("Name").fill("Cy Contact")
     await page.get_by_label("Email").fill("cy@example.test")
     await page.get_by_role("button", name="Request this time").click()
@@ -165,6 +169,7 @@ async def test_a_contact_moves_then_cancels_through_the_manage_page(
     await page.goto(f"{server}/meetings/manage?{query}")
     await page.get_by_role("link", name=re.compile(rf"\b{nine.day}\b")).first.click()
     await page.get_by_role("link", name=slot_name(11)).click()
+    await page.wait_for_url(re.compile("start="))
     assert await focused(page) == "Move to this time?"
     await page.get_by_role("button", name="Move to this time").click()
     await page.get_by_text("Your meeting was moved.").wait_for()
