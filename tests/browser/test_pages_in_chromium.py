@@ -17,16 +17,16 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 from playwright.async_api import Browser, Page, Route
 from playwright.async_api import Error as PlaywrightError
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from slotgraph.models import CalendarSettings, ConnectedDomain
+from slotgraph.models import ConnectedDomain
 from tests.helpers.accounts import Factory, Person
 from tests.helpers.bookings import book_with_token
 from tests.helpers.browser import chromium
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.pages import make_page, next_monday
 from tests.helpers.serving import serve
+from tests.helpers.web import set_calendar_settings
 
 CUSTOM = "meet.ada.test"
 ALLOWED_PARENT = f"https://{CUSTOM}"  # a connected domain of Ada's account
@@ -192,12 +192,7 @@ async def test_a_custom_domain_serves_the_page_and_the_app_domain_redirects_ther
     ada, slug = await host_page(gql, factory)
     domain = ConnectedDomain(account_id=ada.account.id, domain=CUSTOM)
     await factory.add(domain)
-    async with sessionmaker.begin() as session:
-        await session.execute(
-            update(CalendarSettings)
-            .where(CalendarSettings.user_id == ada.user.id)
-            .values(meeting_domain_id=domain.id)
-        )
+    await set_calendar_settings(sessionmaker, ada, meeting_domain_id=domain.id)
     port = urlsplit(server).port
     context = await browser.new_context(locale="en-US", timezone_id="UTC")
     page = await context.new_page()
@@ -228,12 +223,7 @@ async def test_a_page_turned_off_says_so(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     ada, slug = await host_page(gql, factory)
-    async with sessionmaker.begin() as session:
-        await session.execute(
-            update(CalendarSettings)
-            .where(CalendarSettings.user_id == ada.user.id)
-            .values(pages_enabled=False)
-        )
+    await set_calendar_settings(sessionmaker, ada, pages_enabled=False)
     context = await browser.new_context(locale="ja-JP", timezone_id="Asia/Tokyo")
     page = await context.new_page()
     answer = await page.goto(f"{server}/meetings/{slug}")

@@ -18,7 +18,15 @@ from starlette.applications import Starlette
 from slotgraph.models import Booking
 from tests.fakes.botcheck import SECRET, SITE_KEY, FakeVerifier
 from tests.helpers.accounts import Factory, Person
-from tests.helpers.limits import BOOK, PREFILL, booking, client_at, limited_settings, running
+from tests.helpers.limits import (
+    BOOK,
+    PREFILL,
+    booking,
+    bot_check_settings,
+    client_at,
+    limited_settings,
+    running,
+)
 from tests.helpers.pages import SLOTS, make_page, next_monday
 
 WRITES, PER_PAGE, PER_EMAIL, READS, READS_PER_PAGE = 3, 5, 2, 6, 10
@@ -41,11 +49,7 @@ async def app(database_url: str, engine: Any, verifier: FakeVerifier) -> AsyncIt
         public_reads_per_address=READS,
         public_reads_per_page=READS_PER_PAGE,
         trusted_proxies=("10.0.0.0/8",),
-        bot_check_verifier="turnstile",
-        bot_check_site_key=SITE_KEY,
-        bot_check_secret_key=SECRET,
-        bot_check_verify_url=verifier.verify_url,
-        bot_check_timeout_seconds=2,
+        **bot_check_settings(verifier.verify_url),
     )
     async with running(settings) as app:
         yield app

@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 from slotgraph.models.crypto import generate_key
 from slotgraph.server.app import create_app
 from slotgraph.server.settings import Mode, Settings
+from tests.fakes.botcheck import SECRET, SITE_KEY
 from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
 
 BOOK = """
@@ -32,6 +33,17 @@ PREFILL = """
 query { bookingFormPrefill(pageSlug: "nobody/none", domain: "meet.example.test",
                            manageToken: "sgm_unknown") { __typename } }
 """
+
+
+def bot_check_settings(verify_url: str) -> dict[str, Any]:
+    """Settings naming Turnstile, with the fake verifier's keys at `verify_url` (C34)."""
+    return {
+        "bot_check_verifier": "turnstile",
+        "bot_check_site_key": SITE_KEY,
+        "bot_check_secret_key": SECRET,
+        "bot_check_verify_url": verify_url,
+        "bot_check_timeout_seconds": 2,
+    }
 
 
 def limited_settings(database_url: str, **limits: Any) -> Settings:

@@ -6,9 +6,15 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urljoin
 
 import httpx
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from slotgraph.models import CalendarSettings
+from tests.helpers.accounts import Person
 
 APP_HOST = "app.slotgraph.test"
 
@@ -78,3 +84,16 @@ async def browse(
     """GET `url` on `host`, as the address bar would."""
     headers = {"Host": host, **kwargs.pop("headers", {})}  # type: ignore[dict-item]
     return await client.get(url, headers=headers, **kwargs)  # type: ignore[arg-type]
+
+
+async def set_calendar_settings(
+    sessionmaker: async_sessionmaker[AsyncSession], person: Person, **values: Any
+) -> None:
+    """Write `person`'s calendar settings directly (e.g. a meeting domain, which the API
+    saves only once a calendar is connected)."""
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(CalendarSettings)
+            .where(CalendarSettings.user_id == person.user.id)
+            .values(**values)
+        )

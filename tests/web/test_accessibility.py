@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -19,7 +20,7 @@ from tests.helpers.bookings import book_with_token, page_and_nine
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.web import APP_HOST, browse, post_form
 
-FIELDS = [
+FIELDS: list[dict[str, Any]] = [
     {"key": "topic", "label": "Topic", "kind": "SHORT_TEXT", "required": True},
     {"key": "notes", "label": "Notes", "kind": "LONG_TEXT"},
     {"key": "size", "label": "Team size", "kind": "SINGLE_CHOICE", "options": ["1", "2+"]},

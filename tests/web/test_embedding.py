@@ -9,16 +9,15 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.graph.relay import from_global_id
-from slotgraph.models import CalendarSettings, ConnectedDomain
+from slotgraph.models import ConnectedDomain
 from tests.helpers.accounts import Factory, Person
 from tests.helpers.bookings import book_with_token, host_bookings, page_and_nine
 from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
 from tests.helpers.pages import make_page
-from tests.helpers.web import APP_HOST, browse, post_form
+from tests.helpers.web import APP_HOST, browse, post_form, set_calendar_settings
 
 CHAT_LINK = "{ viewer { calendarSettings { chatLinkUrl } } }"
 PAGE_ID = """
@@ -119,12 +118,9 @@ async def test_noindex_follows_the_domains_indexing_choice_and_nothing_is_cached
     slug = await make_page(gql, ada)
     for domain, indexed in ((hidden, False), (open_domain, True)):
         host = domain.domain
-        async with sessionmaker.begin() as session:  # choosing one needs a calendar
-            await session.execute(
-                update(CalendarSettings)
-                .where(CalendarSettings.user_id == ada.user.id)
-                .values(meeting_domain_id=domain.id)
-            )
+        await set_calendar_settings(
+            sessionmaker, ada, meeting_domain_id=domain.id
+        )  # choosing one needs a calendar
         page = await browse(client, f"/meetings/{slug}", host=host)
         assert page.status_code == 200, host
         assert page.headers["cache-control"] == "private, no-store"
@@ -148,12 +144,9 @@ async def test_the_chat_link_targets_the_chosen_page(
     assert decoded is not None
 
     async def chat_link(enabled: bool) -> str | None:
-        async with sessionmaker.begin() as session:
-            await session.execute(
-                update(CalendarSettings)
-                .where(CalendarSettings.user_id == ada.user.id)
-                .values(chat_link_enabled=enabled, chat_page_id=decoded[1])
-            )
+        await set_calendar_settings(
+            sessionmaker, ada, chat_link_enabled=enabled, chat_page_id=decoded[1]
+        )
         shown = await gql(CHAT_LINK, token=ada.token)
         link: str | None = shown["data"]["viewer"]["calendarSettings"]["chatLinkUrl"]
         return link

@@ -10,14 +10,22 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 from icalendar import Calendar
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from slotgraph.models import Booking, CalendarSettings, ConnectedDomain
+from slotgraph.models import Booking, ConnectedDomain
 from tests.helpers.accounts import Factory
 from tests.helpers.bookings import book_with_token, host_bookings, page_and_nine
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.web import APP_HOST, browse, follow, link_to, post_form, read
+from tests.helpers.web import (
+    APP_HOST,
+    browse,
+    follow,
+    link_to,
+    post_form,
+    read,
+    set_calendar_settings,
+)
 
 
 async def invite(client: httpx.AsyncClient, token: str) -> tuple[str, int, dt.datetime]:
@@ -136,12 +144,7 @@ async def test_another_booking_on_a_custom_domain_comes_prefilled_with_this_ones
     ada, slug, nine = await page_and_nine(gql, factory)
     domain = ConnectedDomain(account_id=ada.account.id, domain="meet.ada.test")
     await factory.add(domain)
-    async with sessionmaker.begin() as session:
-        await session.execute(
-            update(CalendarSettings)
-            .where(CalendarSettings.user_id == ada.user.id)
-            .values(meeting_domain_id=domain.id)
-        )
+    await set_calendar_settings(sessionmaker, ada, meeting_domain_id=domain.id)
     answers = [{"question": "topic", "answer": "Pricing"}]
     token = (await book_with_token(gql, slug, nine, answers=answers))["manageToken"]
     manage = await browse(client, f"/meetings/manage?token={token}&lang=en")

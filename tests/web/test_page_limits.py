@@ -16,10 +16,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.fakes.botcheck import SECRET, SITE_KEY, FakeVerifier
+from tests.fakes.botcheck import SITE_KEY, FakeVerifier
 from tests.helpers.accounts import Factory
 from tests.helpers.bookings import host_bookings
-from tests.helpers.limits import client_at, limited_settings, running
+from tests.helpers.limits import bot_check_settings, client_at, limited_settings, running
 from tests.helpers.pages import make_page, next_monday
 from tests.helpers.web import APP_HOST, browse, post_form
 
@@ -37,11 +37,7 @@ async def app(database_url: str, engine: Any, verifier: FakeVerifier) -> AsyncIt
     settings = limited_settings(
         database_url,
         public_reads_per_address=READS,
-        bot_check_verifier="turnstile",
-        bot_check_site_key=SITE_KEY,
-        bot_check_secret_key=SECRET,
-        bot_check_verify_url=verifier.verify_url,
-        bot_check_timeout_seconds=2,
+        **bot_check_settings(verifier.verify_url),
     )
     async with running(settings) as app:
         yield app
