@@ -30,14 +30,14 @@ class Limited(RuntimeError):
 
 
 PAGE = """
-query Page($slug: String!, $domain: String) {
+query Page($slug: String!, $domain: String, $embedding: Boolean!) {
   schedulingPage(slug: $slug, domain: $domain) {
     __typename
     ... on PublicSchedulingPage {
       title description slug url durations hostName hostLocale timeZone offline
       formFields { key label kind required options }
       botCheck { verifier siteKey }
-      embedding { frameAncestors indexable }
+      embedding @include(if: $embedding) { frameAncestors indexable }
     }
     ... on Error { message field code }
     ... on PageUnavailable { reason }

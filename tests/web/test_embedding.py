@@ -53,6 +53,7 @@ async def test_the_embed_is_framed_only_by_the_app_and_the_accounts_domains(
     page = await browse(client, f"/meetings/{slug}")
     assert frame_ancestors(page) == ["'none'"]  # only the embed may be framed
     assert "data-embed" not in page.text
+    assert "x-robots-tag" not in page.headers  # the app domain lets pages be indexed
     unknown = await browse(client, "/meetings/embed/nobody/nothing")
     assert unknown.status_code == 404
     assert frame_ancestors(unknown) == ["'none'"]
