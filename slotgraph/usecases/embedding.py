@@ -5,8 +5,8 @@ Framing: the embed answers `Content-Security-Policy: frame-ancestors` with the a
 origin and the origins of the page's account's connected domains, served over https (C18: a
 meeting base on a connected domain is `https://<domain>`); no other site can frame it, so
 no one can dress a page up as theirs (clickjacking). C40 says a connected domain serves
-pages only once its ownership is proven: `_embedding_domains` is the one query that says
-which domains count, so that proof is checked there and nowhere else.
+pages only once its ownership is proven: `_embedding_domains` asks only for domains
+`slotgraph.usecases.verified_domains` counts, so a pending or lapsed domain frames nothing.
 
 Indexing: a connected domain whose operator keeps meeting pages out of search engines
 (`robots_disallow_meetings`, the same flag `/robots.txt` answers from) gets `noindex` on
@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 
 from slotgraph.models import ConnectedDomain
+from slotgraph.usecases.verified_domains import verified_domain
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,10 +42,11 @@ def app_origin(public_base_url: str) -> str:
 
 
 async def _embedding_domains(session: AsyncSession, account_id: int) -> list[tuple[str, bool]]:
-    """The account's domains that may frame and serve its pages, with their indexing flag."""
+    """The account's verified domains (C40), which may frame and serve its pages, with their
+    indexing flag."""
     rows = await session.execute(
         select(func.lower(ConnectedDomain.domain), ConnectedDomain.robots_disallow_meetings)
-        .where(ConnectedDomain.account_id == account_id)
+        .where(ConnectedDomain.account_id == account_id, verified_domain())
         .order_by(func.lower(ConnectedDomain.domain))
     )
     return [(domain, disallow) for domain, disallow in rows]

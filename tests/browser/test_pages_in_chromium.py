@@ -20,7 +20,7 @@ from playwright.async_api import Error as PlaywrightError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.models import ConnectedDomain
-from tests.helpers.accounts import Factory, Person
+from tests.helpers.accounts import PROVEN, Factory, Person
 from tests.helpers.bookings import book_with_token
 from tests.helpers.browser import chromium
 from tests.helpers.graphql import GraphQLClient
@@ -190,7 +190,7 @@ async def test_a_custom_domain_serves_the_page_and_the_app_domain_redirects_ther
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     ada, slug = await host_page(gql, factory)
-    domain = ConnectedDomain(account_id=ada.account.id, domain=CUSTOM)
+    domain = ConnectedDomain(verified_at=PROVEN, account_id=ada.account.id, domain=CUSTOM)
     await factory.add(domain)
     await set_calendar_settings(sessionmaker, ada, meeting_domain_id=domain.id)
     port = urlsplit(server).port
@@ -273,7 +273,7 @@ async def test_the_embed_shows_and_books_on_an_allowed_origin_and_is_refused_els
     browser: Browser, server: str, gql: GraphQLClient, factory: Factory
 ) -> None:
     ada, slug = await host_page(gql, factory)
-    await factory.add(ConnectedDomain(account_id=ada.account.id, domain=CUSTOM))
+    await factory.add(ConnectedDomain(verified_at=PROVEN, account_id=ada.account.id, domain=CUSTOM))
     nine = dt.datetime.combine(next_monday(), dt.time(9), dt.UTC)
     src = f"{server}/meetings/embed/{slug}?month={nine:%Y-%m}&tz=UTC&lang=en"
     body = EMBEDDER.format(src=src, script=f"{server}/meetings/static/embed.js")

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.graph.relay import from_global_id
 from slotgraph.models import ConnectedDomain
-from tests.helpers.accounts import Factory, Person
+from tests.helpers.accounts import PROVEN, Factory, Person
 from tests.helpers.bookings import book_with_token, host_bookings, page_and_nine
 from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
 from tests.helpers.pages import make_page
@@ -41,8 +41,9 @@ async def test_the_embed_is_framed_only_by_the_app_and_the_accounts_domains(
 ) -> None:
     other = await factory.person(name="Other", url_prefix="other")
     await factory.add(
-        ConnectedDomain(account_id=ada.account.id, domain="Meet.Ada.test"),
-        ConnectedDomain(account_id=other.account.id, domain="other.test"),
+        ConnectedDomain(verified_at=PROVEN, account_id=ada.account.id, domain="Meet.Ada.test"),
+        ConnectedDomain(account_id=ada.account.id, domain="pending.ada.test"),  # unproven
+        ConnectedDomain(verified_at=PROVEN, account_id=other.account.id, domain="other.test"),
     )
     slug = await make_page(gql, ada)
     embed = await browse(client, f"/meetings/embed/{slug}?lang=en")
@@ -97,7 +98,9 @@ async def test_an_embed_books_without_cookies_but_only_from_its_own_origin(
 async def test_an_embed_on_another_domain_redirects_to_the_canonical_embed(
     client: httpx.AsyncClient, gql: GraphQLClient, factory: Factory, ada: Person
 ) -> None:
-    await factory.add(ConnectedDomain(account_id=ada.account.id, domain="meet.ada.test"))
+    await factory.add(
+        ConnectedDomain(verified_at=PROVEN, account_id=ada.account.id, domain="meet.ada.test")
+    )
     slug = await make_page(gql, ada)
     moved = await browse(client, f"/meetings/embed/{slug}?lang=ja", host="meet.ada.test")
     assert moved.status_code == 307
@@ -112,9 +115,14 @@ async def test_noindex_follows_the_domains_indexing_choice_and_nothing_is_cached
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     hidden = ConnectedDomain(
-        account_id=ada.account.id, domain="hidden.ada.test", robots_disallow_meetings=True
+        verified_at=PROVEN,
+        account_id=ada.account.id,
+        domain="hidden.ada.test",
+        robots_disallow_meetings=True,
     )
-    open_domain = ConnectedDomain(account_id=ada.account.id, domain="open.ada.test")
+    open_domain = ConnectedDomain(
+        verified_at=PROVEN, account_id=ada.account.id, domain="open.ada.test"
+    )
     await factory.add(hidden, open_domain)
     slug = await make_page(gql, ada)
     for domain, indexed in ((hidden, False), (open_domain, True)):

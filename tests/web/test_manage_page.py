@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.models import Booking, ConnectedDomain
-from tests.helpers.accounts import Factory
+from tests.helpers.accounts import PROVEN, Factory
 from tests.helpers.bookings import book_with_token, host_bookings, page_and_nine
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.web import (
@@ -142,7 +142,7 @@ async def test_another_booking_on_a_custom_domain_comes_prefilled_with_this_ones
     """S16, C26: the manage page links to the page with its token; on the account's domain
     the form is filled with what this booking submitted, and nothing else fills it."""
     ada, slug, nine = await page_and_nine(gql, factory)
-    domain = ConnectedDomain(account_id=ada.account.id, domain="meet.ada.test")
+    domain = ConnectedDomain(verified_at=PROVEN, account_id=ada.account.id, domain="meet.ada.test")
     await factory.add(domain)
     await set_calendar_settings(sessionmaker, ada, meeting_domain_id=domain.id)
     answers = [{"question": "topic", "answer": "Pricing"}]
