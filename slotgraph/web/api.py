@@ -92,6 +92,7 @@ query Managed($token: String!) {
       booking { id title start end timeZone status }
     }
     ... on Error { message field code }
+    ... on RateLimited { retryAfterSeconds }
   }
 }
 """
@@ -149,5 +150,5 @@ class Api:
         assert result.data is not None
         (answer,) = result.data.values()
         if isinstance(answer, dict) and answer.get("__typename") == "RateLimited":
-            raise Limited(int(answer["retryAfterSeconds"]))
+            raise Limited(int(answer.get("retryAfterSeconds") or 60))
         return answer

@@ -18,12 +18,13 @@ from starlette.applications import Starlette
 
 from tests.fakes.botcheck import SITE_KEY, FakeVerifier
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import host_bookings
+from tests.helpers.bookings import book_with_token, host_bookings
 from tests.helpers.limits import bot_check_settings, client_at, limited_settings, running
 from tests.helpers.pages import make_page, next_monday
 from tests.helpers.web import APP_HOST, browse, post_form
 
 READS = 12  # a page view reads twice (the page, its slots)
+WRITES = 3  # per address; a manage page view is one (its token is a secret, C33)
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +38,7 @@ async def app(database_url: str, engine: Any, verifier: FakeVerifier) -> AsyncIt
     settings = limited_settings(
         database_url,
         public_reads_per_address=READS,
+        public_writes_per_address=WRITES,
         **bot_check_settings(verifier.verify_url),
     )
     async with running(settings) as app:
@@ -115,3 +117,20 @@ async def test_a_hosts_bot_check_is_on_the_page_and_its_token_books(
     assert plain.status_code == 200
     assert "challenges.cloudflare.com" not in plain.headers["content-security-policy"]
     assert "<noscript>" not in plain.text
+
+
+async def test_past_the_write_limit_the_manage_page_is_a_429_too(
+    app: Starlette, factory: Factory
+) -> None:
+    ada = await factory.person(name="Ada", url_prefix="ada-manage")
+    async with client_at(app, "127.0.0.1") as gql:
+        slug = await make_page(gql, ada)
+        nine = dt.datetime.combine(next_monday(), dt.time(9), dt.UTC)
+        token = (await book_with_token(gql, slug, nine))["manageToken"]
+    async with browser_at(app, "127.0.0.30") as http:
+        answers = [
+            await browse(http, f"/meetings/manage?token={token}&lang=en") for _ in range(WRITES + 1)
+        ]
+    assert [answer.status_code for answer in answers] == [200] * WRITES + [429]
+    assert int(answers[-1].headers["retry-after"]) > 0
+    assert "Too many requests" in answers[-1].text
