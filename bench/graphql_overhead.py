@@ -401,11 +401,12 @@ def run_server(
     *,
     factory: str = "bench.graphql_overhead:make_app",
     env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> Iterator[ServerProcess]:
     """One uvicorn process serving the app `factory` builds (`make_app` by default, with
-    the bench's database URL and secret key in its environment, plus `env`); stopped (then
-    killed if need be) on exit."""
-    port = free_port()
+    the bench's database URL and secret key in its environment, plus `env`) on `port` (a
+    free one by default); stopped (then killed if need be) on exit."""
+    port = port or free_port()
     environment = {
         **os.environ,
         ENV_DATABASE_URL: database_url,

@@ -135,13 +135,15 @@ def in_process(query: Query, *, runs: int, warmup: int) -> Figures:
     return Figures("in-process compute_slots", count, timings_ms)
 
 
-def command() -> str:
-    """The command line that ran this benchmark, for pasting into BENCHMARKS.md."""
+def command(module: str = "bench.slots") -> str:
+    """The command line that ran this benchmark (`module`, as a script or with `-m`), for
+    pasting into BENCHMARKS.md."""
     python = sys.executable
     if python.startswith(os.getcwd() + os.sep):
         python = os.path.relpath(python)
-    if __spec__ is not None and __spec__.name == "bench.slots":
-        script = ["-m", "bench.slots"]
+    main_spec = getattr(sys.modules["__main__"], "__spec__", None)
+    if main_spec is not None and main_spec.name == module:
+        script = ["-m", module]
     else:
         script = [os.path.relpath(sys.argv[0])]
     return shlex.join([python, *script, *sys.argv[1:]])

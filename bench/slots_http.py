@@ -57,6 +57,7 @@ from slotgraph.usecases.pages import PageDraft, create_page
 from slotgraph.usecases.viewer import Viewer
 
 ENV_NOW = "SLOTGRAPH_BENCH_NOW"
+ENV_PUBLIC_BASE_URL = "SLOTGRAPH_BENCH_PUBLIC_BASE_URL"  # where page links point (bench/pages.py)
 PUBLIC_BASE_URL = "http://localhost:8000"
 FACTORY = "bench.slots_http:make_app"
 SLOTS = """
@@ -74,7 +75,7 @@ def make_app() -> Starlette:
     """uvicorn factory: the real application with the bench's fixed clock."""
     now = dt.datetime.fromisoformat(os.environ[ENV_NOW])
     database_url = os.environ[ENV_DATABASE_URL]
-    settings = server_settings(database_url, PUBLIC_BASE_URL)
+    settings = server_settings(database_url, os.environ.get(ENV_PUBLIC_BASE_URL, PUBLIC_BASE_URL))
     return create_app(settings, database_url, clock=lambda: now)
 
 
