@@ -26,7 +26,7 @@ from slotgraph.models.db import (
     stop_embedded_postgres,
 )
 from slotgraph.models.enums import Scope
-from slotgraph.server.demo import seed_demo
+from slotgraph.server.demo import demo_page_url, seed_demo
 from slotgraph.server.logs import configure_logging
 from slotgraph.server.settings import Mode, Settings, SettingsError, load_settings
 from slotgraph.server.worker import run_worker
@@ -83,10 +83,13 @@ async def _migrate(url: str) -> None:
         await engine.dispose()
 
 
-async def _seed(url: str) -> str:
+async def _seed(url: str, public_base_url: str) -> tuple[str, str]:
+    """The demo user's new token and the demo's booking page URL."""
     engine = create_engine(url, pool_size=1, max_overflow=0)
     try:
-        return await seed_demo(create_sessionmaker(engine))
+        sessionmaker = create_sessionmaker(engine)
+        token = await seed_demo(sessionmaker)
+        return token, await demo_page_url(sessionmaker, public_base_url)
     finally:
         await engine.dispose()
 
@@ -106,10 +109,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not args.no_migrate:
         asyncio.run(_migrate(url))
     if settings.is_demo:
-        token = asyncio.run(_seed(url))
+        token, page = asyncio.run(_seed(url, settings.public_base_url))
         address = f"http://{args.host}:{args.port}/graphql"
         print(
             f"\nSlotgraph demo on {address} (GraphiQL in a browser)\n"
+            f"Booking page (open it in a browser to book a meeting): {page}\n"
             f"Demo user token (new each start): {token}\n"
             f"Try: curl -s {address} -H 'Authorization: Bearer {token}' "
             f"-H 'Content-Type: application/json' -d '{DEMO_QUERY}'\n",

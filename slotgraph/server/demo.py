@@ -1,6 +1,7 @@
 """Demo data for the README's first command: one account, a user with a paid seat, a
 connected Google calendar (so every setting is editable), a custom domain and a few
-scheduling pages. Idempotent: a second start reuses them and prints a fresh token."""
+scheduling pages. Idempotent: a second start reuses them and prints a fresh token and the
+first page's booking page URL."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from slotgraph.models.enums import (
 )
 from slotgraph.scheduling.slugs import compose
 from slotgraph.usecases.accounts import create_account, create_user
+from slotgraph.usecases.pages import page_url, user_base_url
 from slotgraph.usecases.tokens import issue_token
 
 if TYPE_CHECKING:
@@ -56,6 +58,26 @@ async def seed_demo(sessionmaker: async_sessionmaker[AsyncSession]) -> str:
         if user is None:
             user = await _create_demo(session)
         return await issue_token(session, user, name="demo")
+
+
+async def demo_page_url(
+    sessionmaker: async_sessionmaker[AsyncSession], public_base_url: str
+) -> str:
+    """Where the demo's first booking page is now: the tour may have moved the meeting domain
+    or the prefix since (S15)."""
+    async with sessionmaker() as session:
+        user_id = (
+            await session.execute(select(User.id).where(User.email == DEMO_EMAIL))
+        ).scalar_one()
+        slug = (
+            await session.execute(
+                select(SchedulingPage.slug)
+                .where(SchedulingPage.user_id == user_id)
+                .order_by(SchedulingPage.id)
+                .limit(1)
+            )
+        ).scalar_one()
+        return page_url(await user_base_url(session, user_id, public_base_url), slug)
 
 
 async def _create_demo(session: AsyncSession) -> User:
