@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -59,8 +60,7 @@ class Served:
             return self.process.wait(timeout=20)
         finally:
             if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait()
+                kill_group(self.process)
 
 
 def serve(
@@ -91,10 +91,20 @@ def serve(
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
+            start_new_session=True,  # its workers share its group: `kill_group` ends them all
         )
     base = f"http://127.0.0.1:{port}"
     wait_ready(process, base, log)
     return Served(process, base, log, secret_key)
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a server and its uvicorn workers, then reap it. Killing only the supervisor
+    leaves its workers running, re-parented to init, holding database connections and CPU
+    for the rest of the run (seen when a start timed out under load)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def wait_ready(
@@ -113,7 +123,6 @@ def wait_ready(
         except httpx.TransportError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            process.wait()
+            kill_group(process)
             raise RuntimeError(f"server did not start: {log.read_text()[-2000:]}")
         time.sleep(0.2)
