@@ -36,6 +36,7 @@ from slotgraph.server.settings import Mode, Settings
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.google import FakeGoogle
 from tests.helpers.accounts import Factory
+from tests.helpers.caldav_servers import Server, radicale, xandikos
 from tests.helpers.database import admin_connection
 from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
 from tests.helpers.serving import load_limit_settings
@@ -165,3 +166,17 @@ def factory(sessionmaker: async_sessionmaker[AsyncSession]) -> Factory:
 @pytest.fixture
 def gql(client: httpx.AsyncClient) -> GraphQLClient:
     return GraphQLClient(client)
+
+
+@pytest.fixture(scope="session")
+def radicale_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real Radicale (GPL: a separate process) on a free loopback port for the run."""
+    with radicale(tmp_path_factory.mktemp("radicale")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def xandikos_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A real Xandikos (GPL: a separate process) on a free loopback port for the run."""
+    with xandikos(tmp_path_factory.mktemp("xandikos")) as server:
+        yield server

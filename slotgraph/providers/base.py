@@ -143,6 +143,7 @@ class RemoteCalendarInfo:
     is_primary: bool
     # Google's "See all event details": calendars without it are not offered (S12).
     can_see_all_details: bool = True
+    color: str | None = None  # as the provider shows it (CalDAV: "#RRGGBB[AA]")
 
 
 def owned_calendar(remote_id: str, name: str, time_zone: str) -> RemoteCalendarInfo:

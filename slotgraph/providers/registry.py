@@ -3,7 +3,7 @@
 `server` builds one `ProviderRegistry` from settings at start; use cases receive it and
 never construct adapters themselves, so tests and production differ only in base URLs.
 Keys are the provider names of `slotgraph.models.enums.Provider` ("GOOGLE", "MICROSOFT365",
-"EXCHANGE").
+"EXCHANGE", "CALDAV").
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from slotgraph.providers.base import CalendarClient, TokenSource
+from slotgraph.providers.base import CalendarClient, RemoteCalendarInfo, TokenSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,20 @@ class ExchangeAccount:
 
     def __repr__(self) -> str:
         return f"ExchangeAccount(account_email={self.account_email!r}, ews_url={self.ews_url!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class CalDavAccount:
+    """A validated CalDAV login (C28): the secret to store, the calendar home discovery
+    found, and the calendars listed while proving the login."""
+
+    account_email: str
+    secret: dict[str, Any]
+    home_url: str
+    calendars: list[RemoteCalendarInfo]
+
+    def __repr__(self) -> str:
+        return f"CalDavAccount(account_email={self.account_email!r}, home_url={self.home_url!r})"
 
 
 class OAuthProvider(Protocol):
@@ -72,7 +86,19 @@ class ExchangeProvider(Protocol):
     def client(self, secret: dict[str, Any]) -> CalendarClient: ...
 
 
+class CalDavProvider(Protocol):
+    async def connect(
+        self, *, email: str, password: str, username: str | None, server_url: str | None
+    ) -> CalDavAccount:
+        """Validate the login (discovery by the email's domain when no URL) or raise a
+        ProviderError."""
+        ...
+
+    def client(self, secret: dict[str, Any]) -> CalendarClient: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderRegistry:
     oauth: Mapping[str, OAuthProvider] = field(default_factory=dict)
     exchange: ExchangeProvider | None = None
+    caldav: CalDavProvider | None = None

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import structlog
 
-from slotgraph.providers.base import RemoteEvent
-
 log = structlog.get_logger("slotgraph.providers")
+T = TypeVar("T")
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Skipped:
     calendar_id: str
     ids: list[str] = field(default_factory=list)
 
-    def read(self, item_id: str, read: Callable[[], RemoteEvent]) -> RemoteEvent | None:
+    def read(self, item_id: str, read: Callable[[], T]) -> T | None:
         """`read()`, or None (logged, counted) when the item cannot be read."""
         try:
             return read()

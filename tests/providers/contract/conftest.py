@@ -15,10 +15,18 @@ from exchangelib.protocol import close_connections  # type: ignore[import-untype
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.google import FakeGoogle
 from tests.fakes.microsoft import FakeMicrosoft
+from tests.helpers.caldav import caldav_harness
+from tests.helpers.caldav_servers import Server
 from tests.helpers.harnesses import ExchangeHarness, GoogleHarness, Harness, MicrosoftHarness
 from tests.helpers.microsoft import http_for
 
-ADAPTERS = ("google_harness", "microsoft_harness", "exchange_harness")
+ADAPTERS = (
+    "google_harness",
+    "microsoft_harness",
+    "exchange_harness",
+    "radicale_harness",
+    "xandikos_harness",
+)
 
 
 @pytest.fixture
@@ -49,6 +57,18 @@ async def exchange_harness() -> AsyncIterator[Harness]:
     limiter = anyio.CapacityLimiter(4)
     with FakeExchange() as fake:
         yield ExchangeHarness(fake, limiter)
+
+
+@pytest.fixture
+async def radicale_harness(radicale_server: Server) -> AsyncIterator[Harness]:
+    async with caldav_harness(radicale_server) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def xandikos_harness(xandikos_server: Server) -> AsyncIterator[Harness]:
+    async with caldav_harness(xandikos_server) as harness:
+        yield harness
 
 
 @pytest.fixture(params=ADAPTERS, ids=lambda name: name.removesuffix("_harness"))
