@@ -53,6 +53,8 @@ def client_for(
     this server has no adapter configured for the connection's provider."""
     if connection.provider is Provider.EXCHANGE:
         return None if registry.exchange is None else registry.exchange.client(secret)
+    if connection.provider is Provider.CALDAV:
+        return None if registry.caldav is None else registry.caldav.client(secret)
     oauth = registry.oauth.get(connection.provider.value)
     if oauth is None:
         return None

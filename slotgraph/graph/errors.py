@@ -39,6 +39,9 @@ class ErrorCode(enum.Enum):
     EXCHANGE_VERSION_UNSUPPORTED = "EXCHANGE_VERSION_UNSUPPORTED"
     EXCHANGE_UNREACHABLE = "EXCHANGE_UNREACHABLE"
     AUTODISCOVER_FAILED = "AUTODISCOVER_FAILED"
+    CALDAV_AUTH_FAILED = "CALDAV_AUTH_FAILED"
+    NOT_A_CALDAV_SERVER = "NOT_A_CALDAV_SERVER"
+    CALDAV_UNREACHABLE = "CALDAV_UNREACHABLE"
     OAUTH_DENIED = "OAUTH_DENIED"
     OAUTH_STATE_INVALID = "OAUTH_STATE_INVALID"
     PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
@@ -157,6 +160,24 @@ class ExchangeVersionUnsupported(Error):
 
 @strawberry.type(description="The Exchange URL did not answer (S2).")
 class ExchangeUnreachable(Error):
+    pass
+
+
+@strawberry.type(
+    description="The CalDAV server refused the login; iCloud and Fastmail need an "
+    "app-specific password (C28)."
+)
+class CalDavAuthFailed(Error):
+    pass
+
+
+@strawberry.type(description="The address leads to no CalDAV calendars; check the URL (C28).")
+class NotACalDavServer(Error):
+    pass
+
+
+@strawberry.type(description="The CalDAV server could not be reached (C28).")
+class CalDavUnreachable(Error):
     pass
 
 
@@ -310,6 +331,9 @@ PlainError = (
     | ExchangeUnreachable
     | TlsCertificateUntrusted
     | AutodiscoverFailed
+    | CalDavAuthFailed
+    | NotACalDavServer
+    | CalDavUnreachable
     | OAuthDenied
     | OAuthStateInvalid
     | ProviderUnavailable
@@ -348,6 +372,9 @@ _PLAIN: Final[Mapping[type[domain.DomainError], tuple[type[PlainError], ErrorCod
     ),
     domain.ExchangeUnreachableError: (ExchangeUnreachable, ErrorCode.EXCHANGE_UNREACHABLE),
     domain.AutodiscoverFailedError: (AutodiscoverFailed, ErrorCode.AUTODISCOVER_FAILED),
+    domain.CalDavAuthFailedError: (CalDavAuthFailed, ErrorCode.CALDAV_AUTH_FAILED),
+    domain.NotACalDavServerError: (NotACalDavServer, ErrorCode.NOT_A_CALDAV_SERVER),
+    domain.CalDavUnreachableError: (CalDavUnreachable, ErrorCode.CALDAV_UNREACHABLE),
     domain.TlsCertificateUntrustedError: (
         TlsCertificateUntrusted,
         ErrorCode.TLS_CERTIFICATE_UNTRUSTED,

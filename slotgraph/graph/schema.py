@@ -87,6 +87,7 @@ class Mutation:
     delete_scheduling_page = _mutation(pages.delete_scheduling_page)
     start_calendar_connection = _mutation(connections.start_calendar_connection)
     connect_exchange_calendar = _mutation(connections.connect_exchange_calendar)
+    connect_cal_dav_calendar = _mutation(connections.connect_cal_dav_calendar)
     disconnect_calendar = _mutation(connections.disconnect_calendar)
     disconnect_inbox = _mutation(connections.disconnect_inbox)
     sync_calendar_connection = _mutation(connections.sync_calendar_connection)

@@ -92,6 +92,8 @@ class RemoteCalendar(Base):
     can_see_all_details: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[CalendarStatus] = enum_column(CalendarStatus, default=CalendarStatus.CONNECTED)
     created_at: Mapped[datetime] = created_at_column()
+    # As the provider shows it ("#RRGGBB[AA]", CalDAV's calendar-color); None when unknown.
+    color: Mapped[str | None] = mapped_column(String(32))
     # S10: the "Slotgraph tasks" sub-calendar task sync created. Never an availability
     # calendar and never read for busy time: a task's due time is a deadline, not a meeting.
     is_task_calendar: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")

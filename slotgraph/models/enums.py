@@ -44,6 +44,7 @@ class Provider(enum.StrEnum):
     GOOGLE = "GOOGLE"
     MICROSOFT365 = "MICROSOFT365"
     EXCHANGE = "EXCHANGE"
+    CALDAV = "CALDAV"
 
 
 class ConnectionStatus(enum.StrEnum):

@@ -21,6 +21,7 @@ Error tree (modelled on httpx's `_exceptions.py`):
     ├── TlsCertificateUntrusted   the peer's certificate chains to no trusted CA (C46)
     ├── AddressNotAllowed         a user-supplied URL led to a non-public address (C46)
     ├── DiscoveryFailed           Exchange autodiscover found no endpoint
+    ├── NotACalDavServer          the URL answers, but leads to no CalDAV calendars (C28)
     ├── CursorExpired             sync cursor no longer valid (410 Gone): full resync
     └── TransientError            worth retrying: timeout, 5xx, throttling
         └── RateLimited           429 / throttled, with the server's Retry-After
@@ -106,6 +107,11 @@ class AddressNotAllowed(ProviderError):
 
 class DiscoveryFailed(ProviderError):
     """Autodiscover found no endpoint for the address."""
+
+
+class NotACalDavServer(ProviderError):
+    """The URL answers, but not as a CalDAV server (no principal, no calendar home, no
+    event calendar, or answers that are not WebDAV): C28."""
 
 
 class CursorExpired(ProviderError):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from slotgraph.models.enums import Provider
+from slotgraph.providers.caldav import CalDavConnector, CalDavSettings, Nameserver
 from slotgraph.providers.exchange import ExchangeConnector, ExchangeThreads
 from slotgraph.providers.google import GoogleOAuth
 from slotgraph.providers.microsoft import MicrosoftOAuth
@@ -106,7 +107,27 @@ def build_registry(
         if settings.exchange_enabled
         else None
     )
-    return ProviderRegistry(oauth=oauth, exchange=exchange)
+    caldav = (
+        CalDavConnector(
+            CalDavSettings(
+                timeout=timeout,
+                retry=retry,
+                default_time_zone=settings.caldav_default_time_zone,
+                nameserver=_nameserver(settings.caldav_dns_server),
+            ),
+            trust=outbound_trust(settings),
+        )
+        if settings.caldav_enabled
+        else None
+    )
+    return ProviderRegistry(oauth=oauth, exchange=exchange, caldav=caldav)
+
+
+def _nameserver(value: str | None) -> Nameserver | None:
+    if not value:
+        return None
+    host, _, port = value.rpartition(":") if value.count(":") == 1 else (value, "", "")
+    return Nameserver(host, int(port)) if port else Nameserver(value)
 
 
 def _google(

@@ -132,6 +132,12 @@ class Settings(BaseSettings):
     # Exchange (S2): EWS calls run in threads, at most this many at once per process.
     exchange_enabled: bool = True
     exchange_max_threads: int = Field(default=8, ge=1, le=64)
+    # CalDAV (C28). RFC 6764 SRV look-ups ask this DNS server ("host" or "host:port")
+    # instead of the system's resolver when set.
+    caldav_enabled: bool = True
+    caldav_dns_server: str | None = None
+    # The zone of CalDAV calendars that declare none.
+    caldav_default_time_zone: str = "UTC"
     # The busy cache (C16, docs/operations.md "Busy cache"): how old a cached free/busy read may be
     # when a live read fails transiently, and how old it may be for slot listing to skip
     # the live read altogether (0: always read live). Bookings always read live first.

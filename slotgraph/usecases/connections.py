@@ -48,11 +48,14 @@ from slotgraph.notices.changes import publish_connection_changed, publish_host_c
 from slotgraph.providers import base as provider_errors
 from slotgraph.usecases.errors import (
     AutodiscoverFailedError,
+    CalDavAuthFailedError,
+    CalDavUnreachableError,
     ConnectionLimitReachedError,
     ExchangeAuthFailedError,
     ExchangeUnreachableError,
     ExchangeVersionUnsupportedError,
     InvalidInput,
+    NotACalDavServerError,
     NotFoundError,
     OAuthDeniedError,
     OAuthStateInvalidError,
@@ -342,6 +345,70 @@ def _exchange_error(exc: provider_errors.ProviderError) -> Exception:
             )
 
 
+async def connect_caldav(
+    services: Services,
+    viewer: Viewer | None,
+    *,
+    email: str,
+    password: str,
+    username: str | None,
+    server_url: str | None,
+) -> CalendarConnection:
+    """C28: find the CalDAV account (the URL given, else by the email's domain, C44), prove
+    the login and connect, with the connection rules of S3, S4 and S6."""
+    viewer = require_viewer(viewer, Scope.CONNECTIONS_WRITE)
+    email = email.strip()
+    if not EMAIL.match(email):
+        raise InvalidInput(
+            "Give the account's email address, like name@example.com.", field="email"
+        )
+    if not password:
+        raise InvalidInput(
+            "Give the account's app-specific password (iCloud and Fastmail need one).",
+            field="password",
+        )
+    server_url = (server_url or "").strip() or None
+    if server_url is not None and not server_url.startswith(("https://", "http://")):
+        raise InvalidInput(
+            "The server URL looks like https://cloud.example.com/remote.php/dav; leave it "
+            "empty to find it from the email address.",
+            field="serverUrl",
+        )
+    caldav = services.registry.caldav
+    if caldav is None:
+        raise InvalidInput("CalDAV is not enabled on this server.", field="serverUrl")
+    async with services.sessionmaker() as session:
+        user = await session.get_one(User, viewer.user_id)
+        await _check_may_connect(session, user, email)
+    try:
+        account = await caldav.connect(
+            email=email, password=password, username=username or None, server_url=server_url
+        )
+    except provider_errors.ProviderError as exc:
+        raise _caldav_error(exc) from None
+    return await _create_connection(
+        services, viewer.user_id, Provider.CALDAV, email, account.secret, account.calendars
+    )
+
+
+def _caldav_error(exc: provider_errors.ProviderError) -> Exception:
+    match exc:
+        case provider_errors.AuthenticationFailed():
+            return CalDavAuthFailedError(exc.message, field="password")
+        case provider_errors.NotACalDavServer():
+            return NotACalDavServerError(exc.message, field="serverUrl")
+        case provider_errors.TlsCertificateUntrusted():
+            return TlsCertificateUntrustedError(exc.message, field="serverUrl")
+        case provider_errors.AddressNotAllowed():
+            return InvalidInput(exc.message, field="serverUrl")
+        case provider_errors.ServerUnreachable():
+            return CalDavUnreachableError(exc.message, field="serverUrl")
+        case _:
+            return ProviderUnavailableError(
+                f"The CalDAV server failed while connecting ({exc.message}); try again shortly."
+            )
+
+
 def _access(info: RemoteCalendarInfo) -> CalendarAccess:
     return CalendarAccess(info.access.value)
 
@@ -384,6 +451,7 @@ async def _create_connection(
                 access=_access(info),
                 is_primary=info.is_primary,
                 can_see_all_details=info.can_see_all_details,
+                color=info.color,
                 status=CalendarStatus.CONNECTED,
             )
             for info in calendars

@@ -137,6 +137,18 @@ class ExchangeUnreachableError(DomainError):
     """S2: the EWS URL did not answer."""
 
 
+class CalDavAuthFailedError(DomainError):
+    """C28: the CalDAV server refused the login (iCloud and Fastmail need an app password)."""
+
+
+class NotACalDavServerError(DomainError):
+    """C28: the URL (or the email's domain) leads to no CalDAV calendar home."""
+
+
+class CalDavUnreachableError(DomainError):
+    """C28: the CalDAV server could not be reached."""
+
+
 class TlsCertificateUntrustedError(DomainError):
     """C46: the server's certificate chains to no trusted CA (SLOTGRAPH_CA_BUNDLE adds one)."""
 

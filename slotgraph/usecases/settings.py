@@ -330,7 +330,7 @@ async def _apply_connection_toggles(
 
 
 def _check_task_sync(connection: CalendarConnection, user: User) -> None:
-    if connection.provider is Provider.EXCHANGE:
+    if connection.provider in (Provider.EXCHANGE, Provider.CALDAV):  # C11, C44
         raise ProviderLimitationError(
             "Task sync is offered for Google and Microsoft 365 calendars only.",
             field="connections.taskSyncEnabled",

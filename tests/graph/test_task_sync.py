@@ -375,21 +375,24 @@ async def test_a_task_calendar_deleted_at_google_is_made_again_on_the_next_deliv
     assert events(google) == [event("Call Cleo now", DUE)]
 
 
-async def test_task_sync_is_refused_on_exchange_and_without_a_qualifying_seat(
+async def test_task_sync_is_refused_on_exchange_and_caldav_and_without_a_qualifying_seat(
     gql: GraphQLClient, factory: Factory
 ) -> None:
-    pro = await factory.person(seat=Seat.SALES, tier=Tier.PROFESSIONAL)
-    exchange, _ = await factory.connection(pro, provider=Provider.EXCHANGE)
-    exchange_id = to_global_id("CalendarConnection", exchange.id)
-    refused = await gql(
-        TOGGLE, {"input": {"connectionId": exchange_id, "taskSyncEnabled": True}}, token=pro.token
-    )
-    assert refused["data"]["updateCalendarConnection"] == {
-        "__typename": "ProviderLimitation",
-        "message": "Task sync is offered for Google and Microsoft 365 calendars only.",
-        "field": "taskSyncEnabled",
-        "code": "PROVIDER_LIMITATION",
-    }
+    for provider in (Provider.EXCHANGE, Provider.CALDAV):  # C11, C44
+        pro = await factory.person(seat=Seat.SALES, tier=Tier.PROFESSIONAL)
+        connection, _ = await factory.connection(pro, provider=provider)
+        connection_id = to_global_id("CalendarConnection", connection.id)
+        refused = await gql(
+            TOGGLE,
+            {"input": {"connectionId": connection_id, "taskSyncEnabled": True}},
+            token=pro.token,
+        )
+        assert refused["data"]["updateCalendarConnection"] == {
+            "__typename": "ProviderLimitation",
+            "message": "Task sync is offered for Google and Microsoft 365 calendars only.",
+            "field": "taskSyncEnabled",
+            "code": "PROVIDER_LIMITATION",
+        }
     starter = await factory.person(seat=Seat.SALES, tier=Tier.STARTER)
     google_connection, _ = await factory.connection(starter)
     assert (

@@ -9,7 +9,7 @@ import contextlib
 import datetime as dt
 import itertools
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import ClassVar
 from zoneinfo import ZoneInfo
@@ -271,3 +271,12 @@ async def caldav_harness(server: Server) -> AsyncIterator[CalDavHarness]:
                 yield CalDavHarness(server, proxy, app, n, http)
             finally:
                 proxy.stop()
+
+
+@contextlib.contextmanager
+def fresh_account(server: Server) -> Iterator[tuple[int, CalendarApp]]:
+    """A new account on `server` with one empty calendar, and the calendar app on it."""
+    with httpx.Client(trust_env=False) as sync_http:
+        n = next(_accounts)
+        sync_http.auth = login(server, n)
+        yield n, CalendarApp(sync_http, new_account(server, sync_http, n))

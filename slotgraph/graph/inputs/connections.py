@@ -34,6 +34,25 @@ class ConnectExchangeCalendarInput:
     )
 
 
+@strawberry.input(
+    description="C28: a CalDAV account (iCloud, Fastmail, Nextcloud or any RFC 4791 server)."
+)
+class ConnectCalDavCalendarInput:
+    email: str
+    password: str = strawberry.field(
+        description="An app-specific password (iCloud and Fastmail require one). Never "
+        "returned or logged."
+    )
+    username: str | None = strawberry.field(
+        default=None, description="The server's login name; default: the email address."
+    )
+    server_url: str | None = strawberry.field(
+        default=None,
+        description="e.g. https://cloud.example.com/remote.php/dav; empty: found from the "
+        "email's domain (iCloud, Fastmail, then RFC 6764 discovery, then Nextcloud's path).",
+    )
+
+
 @strawberry.input
 class DisconnectCalendarInput:
     connection_id: strawberry.ID

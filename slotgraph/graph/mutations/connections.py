@@ -11,11 +11,14 @@ import strawberry
 from slotgraph.graph.context import Info
 from slotgraph.graph.errors import (
     AutodiscoverFailed,
+    CalDavAuthFailed,
+    CalDavUnreachable,
     CalendarRequired,
     ConnectionLimitReached,
     ExchangeAuthFailed,
     ExchangeUnreachable,
     ExchangeVersionUnsupported,
+    NotACalDavServer,
     NotFound,
     PermissionDenied,
     PermissionRequired,
@@ -27,6 +30,7 @@ from slotgraph.graph.errors import (
     ValidationError,
 )
 from slotgraph.graph.inputs.connections import (
+    ConnectCalDavCalendarInput,
     ConnectExchangeCalendarInput,
     DisconnectCalendarInput,
     DisconnectInboxInput,
@@ -60,6 +64,11 @@ class StartCalendarConnectionSuccess:
 
 @strawberry.type
 class ConnectExchangeCalendarSuccess:
+    connection: CalendarConnection
+
+
+@strawberry.type
+class ConnectCalDavCalendarSuccess:
     connection: CalendarConnection
 
 
@@ -115,6 +124,20 @@ ConnectExchangeCalendarResult = Annotated[
     | ValidationError
     | ProviderUnavailable,
     strawberry.union("ConnectExchangeCalendarResult"),
+]
+ConnectCalDavCalendarResult = Annotated[
+    ConnectCalDavCalendarSuccess
+    | CalDavAuthFailed
+    | NotACalDavServer
+    | CalDavUnreachable
+    | TlsCertificateUntrusted
+    | PermissionRequired
+    | SharedInboxNotAllowed
+    | ConnectionLimitReached
+    | PermissionDenied
+    | ValidationError
+    | ProviderUnavailable,
+    strawberry.union("ConnectCalDavCalendarResult"),
 ]
 DisconnectCalendarResult = Annotated[
     DisconnectCalendarSuccess | NotFound | PermissionDenied | ValidationError,
@@ -176,6 +199,21 @@ async def connect_exchange_calendar(
         ews_url=input.ews_url,
     )
     return ConnectExchangeCalendarSuccess(connection=CalendarConnection.from_row(row))
+
+
+async def connect_cal_dav_calendar(
+    info: Info, input: ConnectCalDavCalendarInput
+) -> ConnectCalDavCalendarResult:
+    """C28: connect a CalDAV account by server URL or by the email's domain."""
+    row = await use_case.connect_caldav(
+        info.context.services,
+        info.context.viewer,
+        email=input.email,
+        password=input.password,
+        username=input.username,
+        server_url=input.server_url,
+    )
+    return ConnectCalDavCalendarSuccess(connection=CalendarConnection.from_row(row))
 
 
 async def disconnect_calendar(

@@ -63,6 +63,10 @@ class RemoteCalendar(Node):
         description="Google: 'See all event details' access; needed for availability (S12)."
     )
     status: CalendarStatusType  # type: ignore[valid-type]
+    color: str | None = strawberry.field(
+        description="The colour the provider shows the calendar in (#RRGGBB or #RRGGBBAA), "
+        "when it says (CalDAV's calendar-color)."
+    )
     row: strawberry.Private[CalendarRow]
     is_task_calendar: bool = strawberry.field(
         description="The sub-calendar task sync writes tasks to (S10); never checked for "
@@ -97,6 +101,7 @@ class RemoteCalendar(Node):
             pk=row.id,
             name=row.name,
             time_zone=row.time_zone,
+            color=row.color,
             access=row.access,
             is_primary=row.is_primary,
             can_see_all_details=row.can_see_all_details,

@@ -14,10 +14,9 @@ from typing import Any
 
 import httpx
 
-from slotgraph.providers.base import CalendarClient
+from slotgraph.providers.base import CalendarClient, NotACalDavServer
 from slotgraph.providers.caldav.client import CalDavCalendarClient
 from slotgraph.providers.caldav.discovery import Nameserver, discover, starting_urls
-from slotgraph.providers.caldav.errors import NotACalDavServer
 from slotgraph.providers.caldav.http import DavHttp
 from slotgraph.providers.outbound import CheckedTransport, Trust
 from slotgraph.providers.registry import CalDavAccount

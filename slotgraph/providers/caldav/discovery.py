@@ -26,6 +26,7 @@ import dns.rdtypes.IN.SRV
 
 from slotgraph.providers.base import (
     AuthenticationFailed,
+    NotACalDavServer,
     ProviderError,
     ServerUnreachable,
     TlsCertificateUntrusted,
@@ -39,7 +40,7 @@ from slotgraph.providers.caldav.dav import (
     propfind,
     q,
 )
-from slotgraph.providers.caldav.errors import NotACalDavServer, not_dav
+from slotgraph.providers.caldav.errors import not_dav
 from slotgraph.providers.caldav.http import DavHttp
 
 # C44: providers recognized by the email's domain before any DNS look-up.

@@ -15,6 +15,7 @@ from slotgraph.providers.base import (
     AccessRevoked,
     AuthenticationFailed,
     CalendarGone,
+    NotACalDavServer,
     ProviderError,
     RateLimited,
     ServerUnreachable,
@@ -33,11 +34,6 @@ AUTH_FAILED_MESSAGE: Final = (
     "Fastmail at Settings → Privacy & Security → Connected apps & API tokens → "
     "App passwords (access: CalDAV)."
 )
-
-
-class NotACalDavServer(ProviderError):
-    """The URL answers, but not as a CalDAV server (no principal, no calendar home, or
-    answers that are not WebDAV)."""
 
 
 def status_error(
