@@ -167,14 +167,20 @@ def login(server: Server, n: int) -> httpx.BasicAuth:
 
 
 def adapter(
-    base: str, server: Server, n: int, http: httpx.AsyncClient, *, timeout: float
+    base: str,
+    server: Server,
+    n: int,
+    http: httpx.AsyncClient,
+    *,
+    timeout: float,
+    password: str = PASSWORD,
 ) -> CalDavCalendarClient:
     """The adapter for test account `n`, reaching the server at `base` (the proxy)."""
     return CalDavCalendarClient(
         http,
         email=EMAIL,
         username=server.user(n),
-        password=PASSWORD,
+        password=password,
         home_url=f"{base}/u{n}/",
         default_calendar_url=None,
         addresses=(),

@@ -23,6 +23,31 @@ USERS = 400
 PASSWORD = "app-password-1"
 
 
+# Radicale's owner_only rights, but a calendar named `readonly` in a home can only be read
+# (a calendar shared with the user read-only, as far as the user can tell). First match wins.
+RIGHTS = """
+[readonly]
+user: .+
+collection: {user}/readonly(/.*)?
+permissions: Rr
+
+[principal]
+user: .+
+collection: {user}
+permissions: RW
+
+[calendars]
+user: .+
+collection: {user}/[^/]+(/.*)?
+permissions: rw
+
+[root]
+user: .+
+collection:
+permissions: R
+"""
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -72,6 +97,8 @@ def radicale(root: Path) -> Iterator[Server]:
     """Radicale with htpasswd logins u0 … u399 (password `PASSWORD`)."""
     htpasswd = root / "users"
     htpasswd.write_text("".join(f"u{n}:{PASSWORD}\n" for n in range(USERS)))
+    rights = root / "rights"
+    rights.write_text(RIGHTS)
     port = free_port()
     log = (root / "radicale.log").open("wb")
     process = subprocess.Popen(
@@ -87,6 +114,10 @@ def radicale(root: Path) -> Iterator[Server]:
             str(htpasswd),
             "--auth-htpasswd-encryption",
             "plain",
+            "--rights-type",
+            "from_file",
+            "--rights-file",
+            str(rights),
             "--server-hosts",
             f"127.0.0.1:{port}",
             "--logging-level",
@@ -186,6 +217,9 @@ class DavProxy:
     exchanges: list[Exchange] = field(default_factory=list)
     faults: list[_Fault] = field(default_factory=list)
     expire_tokens: bool = False
+    # Answer sync-collection as a server without RFC 6578 does (403 supported-report), and
+    # hide the sync-token property.
+    without_sync_collection: bool = False
     url: str = ""
     _server: http.server.ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -255,6 +289,17 @@ class DavProxy:
             for name, value in headers.items():
                 handler.send_header(name, value)
             handler.end_headers()
+            return
+        if self.without_sync_collection and b"sync-collection" in body:
+            refusal = (
+                b'<?xml version="1.0"?><D:error xmlns:D="DAV:"><D:supported-report/></D:error>'
+            )
+            self._record(method, handler.path, operation, 403, body, len(refusal))
+            handler.send_response(403)
+            handler.send_header("Content-Type", "application/xml")
+            handler.send_header("Content-Length", str(len(refusal)))
+            handler.end_headers()
+            handler.wfile.write(refusal)
             return
         if self.expire_tokens and b"sync-collection" in body:
             body = re.sub(

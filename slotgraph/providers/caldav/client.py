@@ -342,7 +342,8 @@ class CalDavCalendarClient:
         ETag listing, then a calendar-query of the window."""
         try:
             members, _, token = await self._sync_report(calendar_id, "")
-        except CursorExpired:
+        except (CursorExpired, CalendarGone):
+            # No RFC 6578 here (a refused REPORT); a calendar really gone fails just below.
             token = None
         if token is not None:
             return await self._read_members(
@@ -422,10 +423,10 @@ class CalDavCalendarClient:
             calendar_id,
             body=sync_collection(token),
             calendar_id=calendar_id,
-            accept=(400, 403, 409, 412),
+            accept=(400, 403, 409, 412, 415, 501),
         )
         if not response.is_success:
-            if response.status_code != 403 or has_error(
+            if response.status_code not in (403, 404) or has_error(
                 response.content, q(DAV, "valid-sync-token")
             ):
                 raise CursorExpired("The CalDAV server no longer accepts the sync token.")
