@@ -1,0 +1,217 @@
+"""Bookings on a CalDAV calendar end to end (C28, C14, S8, C44): a host connects a real
+Radicale through `connectCalDavCalendar`; the page hides the times the server's events
+cover (read live over CalDAV); `bookMeeting`, the host's `rescheduleBooking` and the
+contact's `cancelBookingAsContact` each change the server's calendar exactly once, through
+an outbox delivery with the real adapter (counted by the proxy in front of Radicale), also
+when a delivery is run again after its write landed but before it was recorded (a worker
+killed mid-write)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+
+import pytest
+from icalendar import Calendar
+from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+
+from slotgraph.models import Booking, OutboxMessage
+from slotgraph.models.enums import CalendarWriteState
+from slotgraph.models.outbox import OutboxKind, OutboxState
+from tests.fakes.scenario import ScriptedEvent
+from tests.helpers.accounts import Factory, Person
+from tests.helpers.bookings import CANCEL_AS_CONTACT, RESCHEDULE, book, book_with_token, rows, run
+from tests.helpers.caldav import CalendarApp, fresh_account
+from tests.helpers.caldav_servers import PASSWORD, DavProxy, Server
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.jobs import make_outbox
+from tests.helpers.pages import SLOTS, make_page, next_monday
+
+CONNECT = """
+mutation($i: ConnectCalDavCalendarInput!) { connectCalDavCalendar(input: $i) {
+  __typename ... on Error { message code } } }
+"""
+CONTACT = "cleo@example.test"
+
+
+def nine() -> dt.datetime:
+    return dt.datetime.combine(next_monday(), dt.time(9), dt.UTC)
+
+
+@pytest.fixture
+def proxy(radicale_server: Server) -> Iterator[DavProxy]:
+    running = DavProxy(radicale_server.url).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def calendar(radicale_server: Server) -> Iterator[tuple[int, CalendarApp]]:
+    with fresh_account(radicale_server) as account:
+        yield account
+
+
+async def caldav_host(
+    gql: GraphQLClient, factory: Factory, server: Server, proxy: DavProxy, n: int
+) -> Person:
+    ada = await factory.person(url_prefix="ada", name="Ada")
+    connected = await gql(
+        CONNECT,
+        {
+            "i": {
+                "email": "ada@example.test",
+                "username": server.user(n),
+                "password": PASSWORD,
+                "serverUrl": proxy.url,
+            }
+        },
+        token=ada.token,
+    )
+    assert connected["data"]["connectCalDavCalendar"]["__typename"] == (
+        "ConnectCalDavCalendarSuccess"
+    ), connected
+    return ada
+
+
+def writes(proxy: DavProxy) -> list[tuple[str, int]]:
+    """The adapter's writes so far (method, status), and forget them."""
+    found = [(e.method, e.status) for e in proxy.exchanges if e.method in ("PUT", "DELETE")]
+    proxy.exchanges.clear()
+    return found
+
+
+def booking_events(app: CalendarApp) -> list[tuple[str, dt.datetime, dt.datetime, list[str]]]:
+    """(summary, start, end, attendees) of the Slotgraph events on the server's calendar."""
+    found: list[tuple[str, dt.datetime, dt.datetime, list[str]]] = []
+    listing = app.http.request("PROPFIND", app.calendar_url, headers={"Depth": "1"}, content=b"")
+    listing.raise_for_status()
+    for href in sorted(set(_hrefs(listing.text))):
+        if not href.endswith(".ics"):
+            continue
+        data = app.http.get(app.calendar_url.split("/u")[0] + href).text
+        for event in Calendar.from_ical(data).walk("VEVENT"):
+            if not str(event["UID"]).startswith("slotgraph-"):
+                continue
+            found.append(
+                (
+                    str(event["SUMMARY"]),
+                    event.decoded("DTSTART").astimezone(dt.UTC),
+                    event.decoded("DTEND").astimezone(dt.UTC),
+                    [str(a).removeprefix("mailto:") for a in _list(event.get("ATTENDEE"))],
+                )
+            )
+    return found
+
+
+def _hrefs(xml: str) -> list[str]:
+    return re.findall(r"<(?:\w+:)?href>([^<]+)</(?:\w+:)?href>", xml)
+
+
+def _list(value: object) -> list[object]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+async def deliver(
+    app: Starlette, sessionmaker: async_sessionmaker[AsyncSession]
+) -> list[OutboxKind]:
+    """Deliver every pending calendar row once, oldest first; their kinds."""
+    outbox = make_outbox(app)
+    _, messages = await rows(sessionmaker)
+    delivered: list[OutboxKind] = []
+    for message in messages:
+        if message.state is OutboxState.PENDING and message.kind is not OutboxKind.EMAIL:
+            assert (await outbox.deliver(message.id)).state is OutboxState.DONE
+            delivered.append(message.kind)
+    return delivered
+
+
+async def test_booking_reschedule_and_cancel_change_the_caldav_calendar_once_each(
+    gql: GraphQLClient,
+    factory: Factory,
+    app: Starlette,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    radicale_server: Server,
+    proxy: DavProxy,
+    calendar: tuple[int, CalendarApp],
+) -> None:
+    n, server_calendar = calendar
+    ten = nine() + dt.timedelta(hours=1)
+    server_calendar.add(ScriptedEvent("review", "Review", ten, ten + dt.timedelta(hours=1)))
+    ada = await caldav_host(gql, factory, radicale_server, proxy, n)
+    slug = await make_page(
+        gql, ada, weeklyHours=[{"weekday": "MONDAY", "start": "09:00", "end": "12:00"}]
+    )
+
+    # S8: the server's 10:00-11:00 event hides every slot overlapping it, read live.
+    slots = await gql(
+        SLOTS,
+        {
+            "slug": slug,
+            "start": nine().isoformat(),
+            "end": (nine() + dt.timedelta(hours=3)).isoformat(),
+            "tz": "UTC",
+            "d": 30,
+        },
+    )
+    days = slots["data"]["availableSlots"]["days"]
+    starts = [s["start"] for day in days for s in day["slots"]]
+    assert [dt.datetime.fromisoformat(s).time() for s in starts] == [
+        dt.time(9),
+        dt.time(9, 15),
+        dt.time(9, 30),
+        dt.time(11),
+        dt.time(11, 15),
+        dt.time(11, 30),
+    ]
+    refused = await book(gql, slug, ten)
+    assert refused["__typename"] == "SlotUnavailable", refused
+
+    booked = await book_with_token(
+        gql, slug, nine(), contact={"name": "Cleo Contact", "email": CONTACT}
+    )
+    assert booked["booking"]["status"] == "CONFIRMED", booked
+    booking_id, manage_token = booked["booking"]["id"], booked["manageToken"]
+    writes(proxy)
+    assert await deliver(app, sessionmaker) == [OutboxKind.CALENDAR_CREATE]
+    assert writes(proxy) == [("PUT", 201)]
+    ((title, start, end, attendees),) = booking_events(server_calendar)
+    assert (start, end, attendees) == (nine(), nine() + dt.timedelta(minutes=30), [CONTACT])
+
+    # The worker died after the PUT landed, before it recorded the delivery: run again.
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.kind == OutboxKind.CALENDAR_CREATE)
+            .values(state=OutboxState.PENDING, available_at=func.now(), done_at=None)
+        )
+        await session.execute(
+            update(Booking).values(
+                remote_event_id=None, calendar_write_state=CalendarWriteState.PENDING
+            )
+        )
+    assert await deliver(app, sessionmaker) == [OutboxKind.CALENDAR_CREATE]
+    assert writes(proxy) == [("PUT", 412)]  # found, not doubled
+    assert len(booking_events(server_calendar)) == 1
+
+    quarter = nine() + dt.timedelta(minutes=15)
+    moved = await run(gql, RESCHEDULE, ada.token, bookingId=booking_id, start=quarter.isoformat())
+    assert moved["__typename"] == "RescheduleBookingSuccess", moved
+    writes(proxy)
+    assert await deliver(app, sessionmaker) == [OutboxKind.CALENDAR_UPDATE]
+    assert writes(proxy) == [("PUT", 204)]
+    assert [(s, e) for _, s, e, _ in booking_events(server_calendar)] == [
+        (quarter, quarter + dt.timedelta(minutes=30))
+    ]
+
+    cancelled = await run(gql, CANCEL_AS_CONTACT, manageToken=manage_token)
+    assert cancelled["booking"]["status"] == "CANCELLED", cancelled
+    writes(proxy)
+    assert await deliver(app, sessionmaker) == [OutboxKind.CALENDAR_DELETE]
+    assert writes(proxy) == [("DELETE", 200)]
+    assert booking_events(server_calendar) == []
+    assert title  # the booking's event had its title
