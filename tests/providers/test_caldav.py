@@ -20,12 +20,19 @@ from icalendar import Calendar, Event
 from slotgraph.providers.base import (
     Access,
     AccessRevoked,
+    AddressNotAllowed,
     CalendarGone,
     EventGone,
     Interval,
 )
-from slotgraph.providers.caldav import CalDavCalendarClient
-from slotgraph.providers.outbound import CheckedTransport
+from slotgraph.providers.caldav import (
+    CalDavCalendarClient,
+    CalDavConnector,
+    CalDavSettings,
+    Nameserver,
+)
+from slotgraph.providers.caldav.discovery import starting_urls
+from slotgraph.providers.outbound import CheckedTransport, Trust
 from tests.fakes.scenario import ScriptedEvent, spread, utc
 from tests.helpers.caldav import (
     LOOPBACK,
@@ -35,7 +42,8 @@ from tests.helpers.caldav import (
     calendar_of,
     fresh_account,
 )
-from tests.helpers.caldav_servers import DavProxy, Server
+from tests.helpers.caldav_servers import PASSWORD, DavProxy, Server
+from tests.helpers.dns_responder import DnsResponder
 from tests.helpers.events import as_pairs, busy_of, draft
 
 TIMEOUT = 30.0  # generous: the machine is shared, and nothing here times a request
@@ -303,3 +311,44 @@ async def test_an_incremental_sync_of_1000_events_fetches_only_the_10_changed(
     requests = [(e.method, e.operation, e.hrefs) for e in account.proxy.exchanges]
     # One sync-collection report, then one multiget asking for exactly the 10 changed.
     assert requests == [("REPORT", "list_changes", 0), ("REPORT", "list_changes", 10)]
+
+
+async def test_known_providers_come_first_then_rfc6764_then_the_nextcloud_path() -> None:
+    responder = DnsResponder().start()
+    nameserver = Nameserver("127.0.0.1", responder.port)
+    try:
+        assert await starting_urls("a@icloud.com", None, nameserver, 2.0) == [
+            "https://caldav.icloud.com/"
+        ]
+        assert await starting_urls("a@fastmail.com", None, nameserver, 2.0) == [
+            "https://caldav.fastmail.com/dav/"
+        ]
+        assert responder.queries == []  # presets need no DNS (C44)
+        responder.records[("_caldavs._tcp.example.test.", "SRV")] = ["0 1 8443 dav.example.test."]
+        responder.records[("_caldavs._tcp.example.test.", "TXT")] = ['"path=/caldav/"']
+        assert await starting_urls("a@example.test", None, nameserver, 2.0) == [
+            "https://dav.example.test:8443/caldav/",
+            "https://example.test/.well-known/caldav",
+            "https://example.test/remote.php/dav",
+        ]
+        assert await starting_urls("a@example.test", "https://given.test/dav", None, 2.0) == [
+            "https://given.test/dav"
+        ]
+    finally:
+        responder.stop()
+
+
+async def test_a_user_supplied_url_on_loopback_is_refused_unless_allowed(
+    radicale_server: Server,
+) -> None:
+    connector = CalDavConnector(CalDavSettings(timeout=TIMEOUT), trust=Trust())  # C46
+    try:
+        with pytest.raises(AddressNotAllowed):
+            await connector.connect(
+                email="ada@example.test",
+                password=PASSWORD,
+                username="u0",
+                server_url=radicale_server.url,
+            )
+    finally:
+        await connector.aclose()
