@@ -10,18 +10,23 @@ C27: a calendar lost because of a provider answer is still read (by the sync eng
 availability's live reads), and the first read that succeeds makes it CONNECTED again
 (`mark_calendars_regained`, `calendars_regained`): booking works again without reconnecting.
 A revoked grant is not a provider answer about a calendar: the connection needs a reconnect.
+
+C44: a refused password credential (CalDAV's 401) is different: the same app password may
+work again (re-enabled, or the server was misconfigured), so such connections stay due for
+sync, re-probed with backoff (`reprobed`), and the first run that succeeds makes the
+connection CONNECTED again (`mark_access_regained`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import structlog
 from sqlalchemy import update
 
 from slotgraph.models import CalendarConnection, RemoteCalendar
-from slotgraph.models.enums import CalendarStatus, ConnectionStatus
+from slotgraph.models.enums import CalendarStatus, ConnectionStatus, Provider
 from slotgraph.notices.changes import publish_connection_changed, publish_host_changed
 
 if TYPE_CHECKING:
@@ -30,6 +35,32 @@ if TYPE_CHECKING:
     from slotgraph.notices.pubsub import PubSub
 
 log = structlog.get_logger("slotgraph.lost_access")
+
+# C44: providers whose lost access is re-probed rather than waiting for a reconnect.
+REPROBED: Final = frozenset({Provider.CALDAV})
+
+
+def reprobed(provider: Provider) -> bool:
+    return provider in REPROBED
+
+
+async def mark_access_regained(session: AsyncSession, connection_id: int) -> bool:
+    """C44/C27: a re-probed connection was read again: CONNECTED, in the caller's
+    transaction (the sync engine tells the host's pages after commit). Whether it was
+    ACCESS_LOST."""
+    changed = await session.execute(
+        update(CalendarConnection)
+        .where(
+            CalendarConnection.id == connection_id,
+            CalendarConnection.status == ConnectionStatus.ACCESS_LOST,
+        )
+        .values(status=ConnectionStatus.CONNECTED, last_error=None)
+        .returning(CalendarConnection.id)
+    )
+    regained = changed.scalar_one_or_none() is not None
+    if regained:
+        log.info("calendar access regained", connection_id=connection_id)
+    return regained
 
 
 async def mark_access_lost(

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
+from slotgraph.calendars.lost_access import reprobed
 from slotgraph.calsync.context import Outcome, SyncContext
 from slotgraph.calsync.leases import release
 from slotgraph.models import RemoteCalendar, SyncedEvent
@@ -53,11 +54,17 @@ async def synced(ctx: SyncContext, connection: CalendarConnection) -> Outcome:
 
 
 async def access_lost(ctx: SyncContext, connection: CalendarConnection, message: str) -> Outcome:
-    finished = await release(
-        ctx,
-        connection.id,
-        {"sync_state": SyncState.ERROR, "last_error": message, "next_sync_at": None},
-    )
+    values: dict[str, object] = {
+        "sync_state": SyncState.ERROR,
+        "last_error": message,
+        "next_sync_at": None,
+    }
+    if reprobed(connection.provider):  # C44: probed again later, with backoff
+        attempts = connection.sync_attempts + 1
+        config = ctx.config
+        delay = min(config.max_backoff, config.initial_backoff * 2 ** (attempts - 1))
+        values.update(sync_attempts=attempts, next_sync_at=ctx.clock() + delay)
+    finished = await release(ctx, connection.id, values)
     return Outcome.ACCESS_LOST if finished else Outcome.LEASE_LOST
 
 

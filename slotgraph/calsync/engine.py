@@ -40,12 +40,17 @@ from sqlalchemy import func, update
 from sqlalchemy.dialects.postgresql import insert
 
 from slotgraph.calendars.checked import checked_calendars, lost_checked_calendars
-from slotgraph.calendars.lost_access import mark_calendars_lost, mark_calendars_regained
+from slotgraph.calendars.lost_access import (
+    mark_access_regained,
+    mark_calendars_lost,
+    mark_calendars_regained,
+)
 from slotgraph.calsync import endings, synced_events
 from slotgraph.calsync.context import LeaseLost, Outcome, SyncContext, call_hook
 from slotgraph.calsync.leases import claim, renew
 from slotgraph.jobs.queue import enqueue
 from slotgraph.models import CalendarConnection, CalendarSyncCursor, RemoteCalendar
+from slotgraph.models.enums import ConnectionStatus
 from slotgraph.providers.base import (
     AccessRevoked,
     CalendarClient,
@@ -148,6 +153,8 @@ class _Run:
                         raise
                     continue
                 await self._calendar_regained(calendar)
+            if self.connection.status is ConnectionStatus.ACCESS_LOST:  # re-probed, C44
+                await self._access_regained()
         except LeaseLost:
             log.warning("sync lease lost", connection_id=self.connection.id)
             return Outcome.LEASE_LOST
@@ -176,6 +183,13 @@ class _Run:
                 await synced_events.forget(session, [row.id for row in others])
             lost = await lost_checked_calendars(session, self.connection)
         return checked, lost
+
+    async def _access_regained(self) -> None:
+        """C44: a re-probed connection was read again: access is back."""
+        async with self.ctx.sessionmaker.begin() as session:
+            await renew(self.ctx, session, self.connection.id)
+            if await mark_access_regained(session, self.connection.id):
+                self.busy_changed = True  # booking with this user works again
 
     async def _calendar_regained(self, calendar: RemoteCalendar) -> None:
         """C27: a lost calendar was read in full again: access is back."""

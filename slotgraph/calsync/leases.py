@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, select, update
 
+from slotgraph.calendars.lost_access import REPROBED
 from slotgraph.calsync.context import LeaseLost, SyncContext, call_hook
 from slotgraph.models import CalendarConnection, User
 from slotgraph.models.enums import ConnectionStatus, SyncState
@@ -24,13 +25,19 @@ if TYPE_CHECKING:
 
 
 def _claimable(now: dt.datetime) -> Any:
-    """A connected, unleased connection whose user is active (a deactivated user's
-    connections stop syncing, C23)."""
+    """A connected (or re-probed after lost access, C44), unleased connection whose user is
+    active (a deactivated user's connections stop syncing, C23)."""
     user_deactivated = exists().where(
         User.id == CalendarConnection.user_id, User.deactivated_at.is_not(None)
     )
     return (
-        (CalendarConnection.status == ConnectionStatus.CONNECTED)
+        (
+            (CalendarConnection.status == ConnectionStatus.CONNECTED)
+            | (
+                (CalendarConnection.status == ConnectionStatus.ACCESS_LOST)
+                & CalendarConnection.provider.in_(sorted(REPROBED))
+            )
+        )
         & ~user_deactivated
         & (
             CalendarConnection.sync_claimed_until.is_(None)

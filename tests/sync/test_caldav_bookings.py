@@ -14,12 +14,14 @@ from collections.abc import Iterator
 
 import pytest
 from icalendar import Calendar
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from slotgraph.models import Booking, OutboxMessage
-from slotgraph.models.enums import CalendarWriteState
+from slotgraph.calsync.context import Outcome, SyncConfig, SyncContext
+from slotgraph.calsync.engine import sync_connection
+from slotgraph.models import Booking, CalendarConnection, OutboxMessage
+from slotgraph.models.enums import CalendarWriteState, ConnectionStatus
 from slotgraph.models.outbox import OutboxKind, OutboxState
 from tests.fakes.scenario import ScriptedEvent
 from tests.helpers.accounts import Factory, Person
@@ -215,3 +217,38 @@ async def test_booking_reschedule_and_cancel_change_the_caldav_calendar_once_eac
     assert writes(proxy) == [("DELETE", 200)]
     assert booking_events(server_calendar) == []
     assert title  # the booking's event had its title
+
+
+async def test_a_refused_password_is_access_lost_then_reprobed_and_restored(
+    gql: GraphQLClient,
+    factory: Factory,
+    app: Starlette,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    radicale_server: Server,
+    proxy: DavProxy,
+    calendar: tuple[int, CalendarApp],
+) -> None:
+    n, _ = calendar
+    await caldav_host(gql, factory, radicale_server, proxy, n)
+    async with sessionmaker() as session:
+        (connection,) = (await session.execute(select(CalendarConnection))).scalars()
+    ctx = SyncContext(
+        sessionmaker=sessionmaker,
+        clients=app.state.runtime.services.connection_clients,
+        config=SyncConfig(initial_backoff=dt.timedelta(seconds=30)),
+    )
+    # The server refuses the stored app password (revoked, or the server misconfigured).
+    proxy.fail_next(401, operation="propfind", times=None, retry_after=None)
+
+    assert await sync_connection(ctx, connection.id) is Outcome.ACCESS_LOST
+    async with sessionmaker() as session:
+        lost = await session.get_one(CalendarConnection, connection.id)
+    assert lost.status is ConnectionStatus.ACCESS_LOST
+    assert lost.next_sync_at is not None  # C44: probed again, with backoff
+    assert lost.next_sync_at > dt.datetime.now(dt.UTC)
+
+    proxy.clear_faults()  # the same password works again
+    assert await sync_connection(ctx, connection.id) is Outcome.SYNCED
+    async with sessionmaker() as session:
+        back = await session.get_one(CalendarConnection, connection.id)
+    assert (back.status, back.last_error) == (ConnectionStatus.CONNECTED, None)  # C27
