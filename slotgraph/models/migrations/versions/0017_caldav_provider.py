@@ -2,7 +2,7 @@
 colour the server shows them in
 
 Revision ID: 0017
-Revises: 0010
+Revises: 0016
 Create Date: 2026-12-03 06:45:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0010"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
