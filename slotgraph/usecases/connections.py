@@ -278,22 +278,16 @@ async def connect_exchange(
         )
     if not password:
         raise InvalidInput("Give the mailbox password (or an app password).", field="password")
-    if ews_url is not None and ews_url.strip():
-        ews_url = ews_url.strip()
-        if not ews_url.startswith(("https://", "http://")):
-            raise InvalidInput(
-                "The Exchange URL looks like https://mail.example.com/EWS/Exchange.asmx; "
-                "leave it empty to discover it automatically.",
-                field="ewsUrl",
-            )
-    else:
-        ews_url = None
+    ews_url = _server_url(
+        ews_url,
+        field="ewsUrl",
+        hint="The Exchange URL looks like https://mail.example.com/EWS/Exchange.asmx; "
+        "leave it empty to discover it automatically.",
+    )
     exchange = services.registry.exchange
     if exchange is None:
         raise InvalidInput("Exchange is not enabled on this server.", field="ewsUrl")
-    async with services.sessionmaker() as session:
-        user = await session.get_one(User, viewer.user_id)
-        await _check_may_connect(session, user, email)
+    await _viewer_may_connect(services, viewer, email)
     try:
         account = await exchange.connect(
             email=email, password=password, username=username or None, ews_url=ews_url
@@ -367,19 +361,16 @@ async def connect_caldav(
             "Give the account's app-specific password (iCloud and Fastmail need one).",
             field="password",
         )
-    server_url = (server_url or "").strip() or None
-    if server_url is not None and not server_url.startswith(("https://", "http://")):
-        raise InvalidInput(
-            "The server URL looks like https://cloud.example.com/remote.php/dav; leave it "
-            "empty to find it from the email address.",
-            field="serverUrl",
-        )
+    server_url = _server_url(
+        server_url,
+        field="serverUrl",
+        hint="The server URL looks like https://cloud.example.com/remote.php/dav; leave it "
+        "empty to find it from the email address.",
+    )
     caldav = services.registry.caldav
     if caldav is None:
         raise InvalidInput("CalDAV is not enabled on this server.", field="serverUrl")
-    async with services.sessionmaker() as session:
-        user = await session.get_one(User, viewer.user_id)
-        await _check_may_connect(session, user, email)
+    await _viewer_may_connect(services, viewer, email)
     try:
         account = await caldav.connect(
             email=email, password=password, username=username or None, server_url=server_url
@@ -389,6 +380,21 @@ async def connect_caldav(
     return await _create_connection(
         services, viewer.user_id, Provider.CALDAV, email, account.secret, account.calendars
     )
+
+
+def _server_url(value: str | None, *, field: str, hint: str) -> str | None:
+    """An optional server URL the user typed: None when empty, else an http(s) URL."""
+    value = (value or "").strip() or None
+    if value is not None and not value.startswith(("https://", "http://")):
+        raise InvalidInput(hint, field=field)
+    return value
+
+
+async def _viewer_may_connect(services: Services, viewer: Viewer, email: str) -> None:
+    """S3, S4, S6 checked before a password login is tried (and again when it is stored)."""
+    async with services.sessionmaker() as session:
+        user = await session.get_one(User, viewer.user_id)
+        await _check_may_connect(session, user, email)
 
 
 def _caldav_error(exc: provider_errors.ProviderError) -> Exception:

@@ -93,84 +93,78 @@ class Server:
 
 
 @contextlib.contextmanager
+def _process(name: str, root: Path, command: list[str], *, authenticated: bool) -> Iterator[Server]:
+    """Run `command` (which listens on `{port}`) until the block ends; its log in `root`."""
+    port = free_port()
+    with (root / f"{name}.log").open("wb") as log:
+        process = subprocess.Popen(
+            [part.replace("{port}", str(port)) for part in command],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        server = Server(
+            name, f"http://127.0.0.1:{port}", process, authenticated, root=root / "data"
+        )
+        try:
+            _wait_for(port, process)
+            yield server
+        finally:
+            server.stop()
+
+
+@contextlib.contextmanager
 def radicale(root: Path) -> Iterator[Server]:
     """Radicale with htpasswd logins u0 … u399 (password `PASSWORD`)."""
     htpasswd = root / "users"
     htpasswd.write_text("".join(f"u{n}:{PASSWORD}\n" for n in range(USERS)))
     rights = root / "rights"
     rights.write_text(RIGHTS)
-    port = free_port()
-    log = (root / "radicale.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "radicale",
-            "--storage-filesystem-folder",
-            str(root / "data"),
-            "--auth-type",
-            "htpasswd",
-            "--auth-htpasswd-filename",
-            str(htpasswd),
-            "--auth-htpasswd-encryption",
-            "plain",
-            "--rights-type",
-            "from_file",
-            "--rights-file",
-            str(rights),
-            "--server-hosts",
-            f"127.0.0.1:{port}",
-            "--logging-level",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    server = Server(
-        "radicale", f"http://127.0.0.1:{port}", process, authenticated=True, root=root / "data"
-    )
-    try:
-        _wait_for(port, process)
+    command = [
+        sys.executable,
+        "-m",
+        "radicale",
+        "--storage-filesystem-folder",
+        str(root / "data"),
+        "--auth-type",
+        "htpasswd",
+        "--auth-htpasswd-filename",
+        str(htpasswd),
+        "--auth-htpasswd-encryption",
+        "plain",
+        "--rights-type",
+        "from_file",
+        "--rights-file",
+        str(rights),
+        "--server-hosts",
+        "127.0.0.1:{port}",
+        "--logging-level",
+        "warning",
+    ]
+    with _process("radicale", root, command, authenticated=True) as server:
         yield server
-    finally:
-        server.stop()
-        log.close()
 
 
 @contextlib.contextmanager
 def xandikos(root: Path) -> Iterator[Server]:
     """Xandikos without logins (it takes Basic auth only over its own TLS): each test
     account is a fresh collection tree `/u<n>/`."""
-    port = free_port()
     executable = shutil.which("xandikos", path=str(Path(sys.executable).parent))
     assert executable is not None
-    log = (root / "xandikos.log").open("wb")
-    process = subprocess.Popen(
-        [
-            executable,
-            "serve",
-            "-d",
-            str(root / "data"),
-            "--autocreate",
-            "-l",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "--current-user-principal",
-            "/u0/",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    server = Server(
-        "xandikos", f"http://127.0.0.1:{port}", process, authenticated=False, root=root / "data"
-    )
-    try:
-        _wait_for(port, process)
+    command = [
+        executable,
+        "serve",
+        "-d",
+        str(root / "data"),
+        "--autocreate",
+        "-l",
+        "127.0.0.1",
+        "-p",
+        "{port}",
+        "--current-user-principal",
+        "/u0/",
+    ]
+    with _process("xandikos", root, command, authenticated=False) as server:
         yield server
-    finally:
-        server.stop()
-        log.close()
 
 
 def operation_of(method: str, depth: str | None, body: bytes) -> str:
