@@ -22,6 +22,7 @@ from slotgraph.graph.errors import (
     error_code,
     service_unavailable_extensions,
 )
+from slotgraph.graph.root_results import note_root_result
 from slotgraph.models.reachability import database_unreachable
 from slotgraph.usecases.errors import DomainError
 
@@ -110,17 +111,21 @@ class DomainErrors(FieldExtension):
 
     def resolve(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
         try:
-            return next_(source, info, **kwargs)
+            result = next_(source, info, **kwargs)
         except DomainError as exc:
-            return self.answer(exc)
+            result = self.answer(exc)
+        note_root_result(info, result)  # for the request metrics (C48)
+        return result
 
     async def resolve_async(
         self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any
     ) -> Any:
         try:
-            return await next_(source, info, **kwargs)
+            result = await next_(source, info, **kwargs)
         except DomainError as exc:
-            return self.answer(exc)
+            result = self.answer(exc)
+        note_root_result(info, result)  # for the request metrics (C48)
+        return result
 
     def answer(self, exc: DomainError) -> AnyError:
         if self.declared:

@@ -20,6 +20,7 @@ from graphql.error import GraphQLError
 from strawberry.extensions import FieldExtension
 
 from slotgraph.graph.errors import ErrorCode, RateLimited, declared_errors, map_error
+from slotgraph.graph.root_results import note_root_result
 from slotgraph.usecases.errors import RateLimitedError
 
 if TYPE_CHECKING:
@@ -47,7 +48,9 @@ class _PublicLimit(FieldExtension):
                 await self.admit(context, kwargs)
             except RateLimitedError as exc:
                 if self.in_union:
-                    return map_error(exc)
+                    answer = map_error(exc)
+                    note_root_result(info, answer)  # for the request metrics (C48)
+                    return answer
                 raise GraphQLError(
                     exc.message,
                     extensions={

@@ -1,6 +1,6 @@
 """Schema assembly: roots (every mutation answering its domain errors through
 `DomainErrors`, and unsafe text in its input through `UnsafeInputAnswered`) plus the
-hardening extensions (limits, caches, unsafe text, masking)."""
+hardening extensions (limits, caches, unsafe text, masking) and the request metrics."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from slotgraph.graph.extensions import (
     is_unexpected,
 )
 from slotgraph.graph.limits import PublicWrite
+from slotgraph.graph.metrics import RequestMetrics
 from slotgraph.graph.mutations import (
     api_tokens,
     bookings,
@@ -170,6 +171,8 @@ def build_schema(
         UnsafeTextRefused,
         FreshLoaders,
         MaskUnexpectedErrors,
+        # After the masking, so it sees errors unmasked (its hooks exit first).
+        RequestMetrics,
     ]
     return SlotgraphSchema(
         query=Query,

@@ -1,7 +1,8 @@
 """The Starlette application: `/graphql` (HTTP and graphql-transport-ws), the OAuth
-callbacks, the push notification routes (`slotgraph.server.notifications`), health routes, request
-ids and access logs, and a lifespan that owns the database engine, the pub/sub listener
-behind subscriptions and, unless turned off, the background workers."""
+callbacks, the push notification routes (`slotgraph.server.notifications`), health routes,
+`/metrics` (`slotgraph.server.metrics`), request ids and access logs, and a lifespan that
+owns the database engine, the pub/sub listener behind subscriptions, the metrics port if
+any and, unless turned off, the background workers."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from slotgraph.server.cors import GraphQLCors, SameOrigins
 from slotgraph.server.graphql_http import MediaTypedGraphQL
 from slotgraph.server.limits import LimitedTransportWS, client_address_of
 from slotgraph.server.logs import configure_logging
+from slotgraph.server.metrics import CountedSockets, MetricsPort, metrics_routes
 from slotgraph.server.notifications import google_endpoint, microsoft_endpoint
 from slotgraph.server.oauth import callback_endpoint
 from slotgraph.server.robots import robots_endpoint
@@ -192,6 +194,7 @@ def create_app(
     background = BackgroundWorker(build_queue(runtime, database_url)) if worker else None
     graphql = SlotgraphGraphQL(runtime)
     authed_graphql = BearerAuth(graphql, services)
+    metrics_port = MetricsPort.of(runtime)
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -203,10 +206,14 @@ def create_app(
         await pubsub.start()
         if background is not None:
             background.start()
+        if metrics_port is not None:
+            await metrics_port.start()
         log.info("started", mode=settings.mode.value, worker=background is not None)
         try:
             yield
         finally:
+            if metrics_port is not None:
+                await metrics_port.stop()
             if background is not None:
                 await background.stop()
             await pubsub.stop()
@@ -224,7 +231,9 @@ def create_app(
                 ),
                 methods=["GET", "POST", "OPTIONS"],
             ),
-            WebSocketRoute("/graphql", TokenSockets(graphql, services)),
+            WebSocketRoute(
+                "/graphql", CountedSockets(TokenSockets(graphql, services), services.metrics)
+            ),
             Route(
                 "/oauth/{provider}/callback",
                 callback_endpoint(services, settings.dashboard_url),
@@ -235,6 +244,7 @@ def create_app(
             Route("/robots.txt", robots_endpoint(services), methods=["GET"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz_endpoint(database_url)),
+            *metrics_routes(runtime),
             *web_routes(graphql.schema, services, settings.secret_keys),
         ],
         lifespan=lifespan,

@@ -28,6 +28,7 @@ from slotgraph.models.db import (
 from slotgraph.models.enums import Scope
 from slotgraph.server.demo import demo_page_url, seed_demo
 from slotgraph.server.logs import configure_logging
+from slotgraph.server.metrics import multiprocess_metrics
 from slotgraph.server.settings import Mode, Settings, SettingsError, load_settings
 from slotgraph.server.worker import run_worker
 from slotgraph.usecases.roles import role_scopes
@@ -124,22 +125,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # in place; exiting normally there lets the embedded PostgreSQL be stopped below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        uvicorn.run(
-            "slotgraph.server.app:create_app_from_env",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            access_log=False,
-            log_level=settings.log_level.lower(),
-            timeout_graceful_shutdown=10,
-            # The client's address is decided once, by SLOTGRAPH_TRUSTED_PROXIES
-            # (`slotgraph.limits.addresses`): uvicorn must not rewrite it first.
-            proxy_headers=False,
-            # Subscription events are small: per-message deflate cost more CPU per send
-            # than it saved, and a compressor per socket (bench/fanout.py, BENCHMARKS.md).
-            ws_per_message_deflate=False,
-        )
+        # Several workers share their samples through files (docs/operations.md "Metrics").
+        with multiprocess_metrics(settings, args.workers):
+            uvicorn.run(
+                "slotgraph.server.app:create_app_from_env",
+                factory=True,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                access_log=False,
+                log_level=settings.log_level.lower(),
+                timeout_graceful_shutdown=10,
+                # The client's address is decided once, by SLOTGRAPH_TRUSTED_PROXIES
+                # (`slotgraph.limits.addresses`): uvicorn must not rewrite it first.
+                proxy_headers=False,
+                # Subscription events are small: per-message deflate cost more CPU per send
+                # than it saved, and a compressor per socket (bench/fanout.py, BENCHMARKS.md).
+                ws_per_message_deflate=False,
+            )
     finally:
         stop_embedded_postgres()
     return 0

@@ -1,6 +1,6 @@
 """What one process shares between requests and background jobs, built once from settings:
-the engine and sessions, the HTTP client for providers, and the use cases' services
-(`slotgraph.usecases.services.Services`, built here and only here)."""
+the engine and sessions, the HTTP client for providers, the metrics recorder, and the use
+cases' services (`slotgraph.usecases.services.Services`, built here and only here)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ from slotgraph.models.crypto import CredentialCipher, generate_key
 from slotgraph.models.db import create_engine, create_sessionmaker
 from slotgraph.notices.feeds import AvailabilityFeeds
 from slotgraph.notices.pubsub import InMemoryPubSub, PostgresPubSub
+from slotgraph.observability.prometheus import PrometheusRecorder
+from slotgraph.observability.providers import metered_registry
+from slotgraph.observability.recorder import NO_RECORDER
 from slotgraph.providers.dns_txt import TxtResolver
 from slotgraph.providers.registry import ProviderRegistry
 from slotgraph.server.limits import build_limits
@@ -42,6 +45,8 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     http: httpx.AsyncClient
     services: Services
+    # What `/metrics` exposes; None when metrics are turned off.
+    metrics: PrometheusRecorder | None = None
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -57,7 +62,8 @@ def build_runtime(
 ) -> Runtime:
     """The engine connects lazily; `registry` defaults to the providers in `settings` (two
     registries: tight retries for requests, patient ones for jobs; a given `registry` serves
-    both); `clock` is the use cases' "now"."""
+    both, and either one reports its calls to the metrics recorder); `clock` is the use
+    cases' "now"."""
     engine = create_engine(
         database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
@@ -80,10 +86,14 @@ def build_runtime(
         if registry is None
         else Registries(interactive=registry, background=registry)
     )
+    metrics = (
+        PrometheusRecorder(settings.metrics_multiprocess_dir) if settings.metrics_enabled else None
+    )
+    recorder = NO_RECORDER if metrics is None else metrics
     services = Services(
         sessionmaker=sessionmaker,
-        registry=registries.interactive,
-        background_registry=registries.background,
+        registry=metered_registry(registries.interactive, recorder),
+        background_registry=metered_registry(registries.background, recorder),
         credentials=CredentialStore(CredentialCipher(keys), pubsub, clock=clock),
         public_base_url=settings.public_base_url,
         pubsub=pubsub,
@@ -98,9 +108,15 @@ def build_runtime(
         dns=TxtResolver(settings.dns_nameservers, settings.dns_timeout_seconds),
         domain_recheck=dt.timedelta(hours=settings.domain_recheck_hours),
         domain_grace=dt.timedelta(hours=settings.domain_grace_hours),
+        metrics=recorder,
     )
     return Runtime(
-        settings=settings, engine=engine, sessionmaker=sessionmaker, http=http, services=services
+        settings=settings,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        http=http,
+        services=services,
+        metrics=metrics,
     )
 
 

@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from slotgraph.jobs.mail import SmtpConfig, SmtpSecurity
 from slotgraph.limits.addresses import TrustedProxies
 from slotgraph.limits.botcheck import BotCheckVerifier
+from slotgraph.observability.settings import MetricsSettings
 from slotgraph.providers.dns_txt import parse_nameserver
 
 
@@ -46,8 +47,8 @@ def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("slotgraph"))
 
 
-class Settings(BaseSettings):
-    """All configuration of one Slotgraph process."""
+class Settings(BaseSettings, MetricsSettings):
+    """All configuration of one Slotgraph process (groups mixed in: `MetricsSettings`)."""
 
     model_config = SettingsConfigDict(
         env_prefix="SLOTGRAPH_", frozen=True, extra="ignore", populate_by_name=True

@@ -5,12 +5,13 @@ changes, the `Manager` standing for host or contact) where there is one, then it
 Whatever a use case needs besides its inputs comes from here: the database
 (`sessionmaker`), the providers (`registry`, `background_registry`), the credential store,
 the public address, change notices (`pubsub`) and shared availability feeds, the busy
-cache's policy, how fresh a sync must be, and the clock: a use case that decides on "now"
-asks `services.clock()`, never the wall clock, so a fixed clock holds for every rule (C17).
+cache's policy, how fresh a sync must be, what records metrics (`metrics`), and the clock: a
+use case that decides on "now" asks `services.clock()`, never the wall clock, so a fixed
+clock holds for every rule (C17).
 
 This module is a leaf of the use-case layer: it imports no use case, at run time or under
-TYPE_CHECKING, only the layers below (calendars, limits, notices, providers), so any use case,
-the API and the server can import it without an import cycle.
+TYPE_CHECKING, only the layers below (calendars, limits, notices, observability, providers),
+so any use case, the API and the server can import it without an import cycle.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from slotgraph.calendars.busy_cache import BusyCachePolicy
 from slotgraph.calendars.clients import ConnectionClients
 from slotgraph.clock import utc_now
 from slotgraph.limits.policy import PublicLimits
+from slotgraph.observability.recorder import NO_RECORDER, Recorder
 from slotgraph.providers.dns_txt import TxtResolver
 
 if TYPE_CHECKING:
@@ -62,6 +64,9 @@ class Services:
     dns: TxtResolver = field(default_factory=TxtResolver)
     domain_recheck: dt.timedelta = dt.timedelta(hours=24)
     domain_grace: dt.timedelta = dt.timedelta(hours=72)
+    # Where requests, provider calls and open sockets are reported (`slotgraph.observability`);
+    # the registries above already report through it.
+    metrics: Recorder = NO_RECORDER
 
     @property
     def job_registry(self) -> ProviderRegistry:
