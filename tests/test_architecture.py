@@ -1,11 +1,11 @@
 """The layering of docs/architecture.md: arrows point down only.
 
-server → web → graph → usecases → (calendars, calsync, jobs, notices) → (scheduling, models,
-providers). `scheduling` imports nothing of ours and does no I/O; `models` and `providers`
-never import the web stack, and providers know nothing of our tables (they return their own
-frozen dataclasses); the background layers never reach the use cases or the API; `graph`
-reaches the database only through use cases; `web` (the contact pages) sits above `graph` and
-speaks to the product only through the public GraphQL schema.
+server → web → graph → usecases → (calendars, calsync, jobs, notices, observability) →
+(scheduling, models, providers). `scheduling` imports nothing of ours and does no I/O;
+`models` and `providers` never import the web stack, and providers know nothing of our tables
+(they return their own frozen dataclasses); the background layers never reach the use cases
+or the API; `graph` reaches the database only through use cases; `web` (the contact pages)
+sits above `graph` and speaks to the product only through the public GraphQL schema.
 """
 
 from __future__ import annotations
@@ -85,6 +85,15 @@ def test_background_layers_sit_below_the_use_cases() -> None:
             .should_not_import(*ABOVE_BACKGROUND)
             .check(f"{P}{package}")
         )
+
+
+def test_observability_sits_below_the_use_cases() -> None:
+    (
+        archrule("observability below the API", comment="models, providers; no use cases")
+        .match(f"{P}observability*")
+        .should_not_import(*ABOVE_BACKGROUND, f"{P}calendars*", f"{P}calsync*", f"{P}jobs*")
+        .check(f"{P}observability")
+    )
 
 
 def test_graph_does_not_open_sessions_or_reach_up() -> None:
