@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -24,11 +23,9 @@ from slotgraph.models.enums import Role
 from tests.helpers.accounts import Factory
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.serving import serve
+from tests.helpers.sockets import subscribed
 
 ENDS_WITHIN = 5.0  # seconds: the bound C23 promises, asserted generously (it is the promise)
-SYNC_STATUS = """
-subscription Sync($id: ID!) { syncStatus(connectionId: $id) { __typename } }
-"""
 CREATE = """
 mutation Create($input: CreateApiTokenInput!) {
   createApiToken(input: $input) {
@@ -56,23 +53,6 @@ def processes(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> It
 async def http(base: str) -> AsyncIterator[GraphQLClient]:
     async with httpx.AsyncClient(base_url=base, timeout=15) as client:
         yield GraphQLClient(client)
-
-
-@asynccontextmanager
-async def subscribed(base: str, token: str, connection_id: str) -> AsyncIterator[ClientConnection]:
-    """A socket on `base` authenticated by `token`, subscribed (id "1") to syncStatus and past
-    its first event."""
-    url = base.replace("http", "ws", 1) + "/graphql"
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
-        await socket.send(
-            json.dumps({"type": "connection_init", "payload": {"authorization": token}})
-        )
-        assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "connection_ack"
-        payload = {"query": SYNC_STATUS, "variables": {"id": connection_id}}
-        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
-        first = json.loads(await asyncio.wait_for(socket.recv(), 10))
-        assert (first["type"], first["id"]) == ("next", "1"), first
-        yield socket
 
 
 async def ending(socket: ClientConnection) -> tuple[list[dict[str, Any]], int | None, float]:

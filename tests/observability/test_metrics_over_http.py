@@ -5,15 +5,11 @@ operation name (C48); the socket gauges follow an open websocket and its subscri
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import json
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-import websockets
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,6 +23,7 @@ from tests.helpers.graphql import GraphQLClient
 from tests.helpers.live import serve_in_thread
 from tests.helpers.metrics import Samples, scrape, scraped_until
 from tests.helpers.pages import make_page
+from tests.helpers.sockets import subscribed
 
 TOKEN = "metrics-token-for-tests"
 CONNECT = """
@@ -38,7 +35,6 @@ mutation ClientChosenName($input: BookMeetingInput!) {
   made: bookMeeting(input: $input) { __typename }
 }
 """
-SYNC_STATUS = "subscription S($id: ID!) { syncStatus(connectionId: $id) { __typename } }"
 FREE_SLOTS = (utc(5, 15, 30), utc(5, 16, 30))  # free in the scenario week
 
 
@@ -208,19 +204,3 @@ async def test_metrics_need_the_token_when_one_is_set(http: httpx.AsyncClient) -
     assert wrong.status_code == 401
     assert wrong.headers["www-authenticate"].startswith("Bearer")
     assert (await http.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})).is_success
-
-
-@asynccontextmanager
-async def subscribed(base: str, token: str, connection_id: str) -> AsyncIterator[None]:
-    """A graphql-transport-ws socket subscribed to syncStatus, past its first event."""
-    url = base.replace("http", "ws", 1) + "/graphql"
-    async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
-        await socket.send(
-            json.dumps({"type": "connection_init", "payload": {"authorization": token}})
-        )
-        assert json.loads(await asyncio.wait_for(socket.recv(), 10))["type"] == "connection_ack"
-        payload = {"query": SYNC_STATUS, "variables": {"id": connection_id}}
-        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
-        first = json.loads(await asyncio.wait_for(socket.recv(), 10))
-        assert (first["type"], first["id"]) == ("next", "1"), first
-        yield
