@@ -77,8 +77,14 @@ def metrics_endpoint(
 
 def metrics_routes(runtime: Runtime) -> list[Route]:
     """`/metrics` on the API's port, unless metrics are off or have a port of their own."""
-    if runtime.metrics is None or runtime.settings.metrics_port is not None:
+    settings = runtime.settings
+    if runtime.metrics is None or settings.metrics_port is not None:
         return []
+    if settings.metrics_token is None and not settings.is_demo:
+        log.warning(
+            "metrics are open on the API's port: set SLOTGRAPH_METRICS_TOKEN or "
+            "SLOTGRAPH_METRICS_PORT if that port is public"
+        )
     return [Route(PATH, metrics_endpoint(runtime.metrics, runtime), methods=["GET"])]
 
 
