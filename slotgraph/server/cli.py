@@ -136,6 +136,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 access_log=False,
                 log_level=settings.log_level.lower(),
                 timeout_graceful_shutdown=10,
+                # uvicorn's supervisor kills a worker that answers no health ping within this
+                # many seconds. Its default, 5 s, killed workers still importing on a loaded
+                # two-core machine, again and again, so `serve --workers 3` never became ready.
+                timeout_worker_healthcheck=60,
                 # The client's address is decided once, by SLOTGRAPH_TRUSTED_PROXIES
                 # (`slotgraph.limits.addresses`): uvicorn must not rewrite it first.
                 proxy_headers=False,
