@@ -262,6 +262,8 @@ class BookingNotChangeableReason(enum.Enum):
     STARTED = "STARTED"
     ENDED = "ENDED"
     PAGE_DELETED = "PAGE_DELETED"
+    CONFIRMED = "CONFIRMED"  # confirmBooking / declineBooking: only requests are answered
+    DECLINED = "DECLINED"
 
 
 @strawberry.type(description="The booking cannot be changed so; `reason` says why.")

@@ -31,6 +31,7 @@ from slotgraph.graph.limits import PublicWrite
 from slotgraph.graph.metrics import RequestMetrics
 from slotgraph.graph.mutations import (
     api_tokens,
+    booking_decisions,
     bookings,
     connections,
     domains,
@@ -98,6 +99,8 @@ class Mutation:
     reschedule_booking = _mutation(manage_bookings.reschedule_booking)
     cancel_booking_as_contact = _public_mutation(manage_bookings.cancel_booking_as_contact)
     reschedule_booking_as_contact = _public_mutation(manage_bookings.reschedule_booking_as_contact)
+    confirm_booking = _mutation(booking_decisions.confirm_booking)
+    decline_booking = _mutation(booking_decisions.decline_booking)
     create_meeting = _mutation(meetings.create_meeting)
     update_connected_domain = _mutation(domains.update_connected_domain)
     add_connected_domain = _mutation(domains.add_connected_domain)

@@ -1,4 +1,5 @@
-"""Subscription root (graphql-transport-ws only): `syncStatus` and `availabilityChanged`.
+"""Subscription root (graphql-transport-ws only): `syncStatus`, `availabilityChanged` and
+`bookingEvents`.
 
 Each stream starts with its current state and then follows change notices from any API
 process (`slotgraph.notices.pubsub`). Expected failures are typed results, as for mutations: a
@@ -27,12 +28,14 @@ from slotgraph.graph.errors import (
 )
 from slotgraph.graph.relay import pk_of, to_global_id
 from slotgraph.graph.types.availability import SlotDay
+from slotgraph.graph.types.bookings import Booking, BookingActorType
 from slotgraph.graph.types.connections import (
     CalendarConnection,
     ConnectionStatusType,
     SyncStateType,
 )
 from slotgraph.models import CalendarConnection as ConnectionRow
+from slotgraph.models.enums import BookingEventKind
 from slotgraph.scheduling import rules
 from slotgraph.usecases import subscriptions as use_case
 from slotgraph.usecases.errors import DomainError
@@ -77,8 +80,29 @@ class AvailabilityChange:
     days: list[SlotDay]
 
 
+BookingEventKindType = strawberry.enum(
+    BookingEventKind,
+    name="BookingEventKind",
+    description="CREATED: a confirmed booking; REQUESTED: an offline request (S7) waiting "
+    "for your answer; then CONFIRMED, DECLINED (by you, or SYSTEM at its start, C42), "
+    "RESCHEDULED, CANCELLED.",
+)
+
+
+@strawberry.type(description="Something that happened to one of your bookings (C21).")
+class BookingEvent:
+    kind: BookingEventKindType  # type: ignore[valid-type]
+    occurred_at: dt.datetime
+    actor: BookingActorType  # type: ignore[valid-type]
+    reason: str | None = strawberry.field(description="The decline or cancellation reason.")
+    booking: Booking = strawberry.field(description="The booking as it is now.")
+
+
 SyncStatusResult = Annotated[
     SyncStatus | NotFound | PermissionDenied, strawberry.union("SyncStatusResult")
+]
+BookingEventsResult = Annotated[
+    BookingEvent | PermissionDenied, strawberry.union("BookingEventsResult")
 ]
 AvailabilityChangedResult = Annotated[
     AvailabilityChange | NotFound | PageUnavailable | AvailabilityUnknown | ValidationError,
@@ -106,6 +130,27 @@ class Subscription:
             yield error_result(exc, SyncStatusResult)
         finally:
             await changes.aclose()
+
+    @strawberry.subscription(
+        description="Events of the bookings you host from now on: created or requested, "
+        "confirmed, declined, rescheduled, cancelled (C21). Needs a token with the `read` "
+        "scope in `connection_init` (C10); a revoked token ends it (C23)."
+    )
+    async def booking_events(self, info: Info) -> AsyncGenerator[BookingEventsResult, None]:
+        events = use_case.watch_booking_events(info.context.services, info.context.viewer)
+        try:
+            async for event, booking in events:
+                yield BookingEvent(
+                    kind=event.kind,
+                    occurred_at=event.occurred_at,
+                    actor=event.actor,
+                    reason=event.reason,
+                    booking=Booking.from_row(booking),
+                )
+        except DomainError as exc:
+            yield error_result(exc, BookingEventsResult)
+        finally:
+            await events.aclose()
 
     @strawberry.subscription(
         description="A page's free slots between `start` and `end` (at most 62 days), by day "

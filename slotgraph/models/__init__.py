@@ -5,7 +5,7 @@ Importing this package registers every table on `Base.metadata`.
 
 from slotgraph.models.accounts import Account, ApiToken, ConnectedDomain, InboxConnection, User
 from slotgraph.models.base import Base
-from slotgraph.models.bookings import Booking, Contact
+from slotgraph.models.bookings import Booking, BookingEvent, Contact
 from slotgraph.models.busy_cache import BusyCacheInterval, BusyCacheWindow
 from slotgraph.models.calendars import (
     AvailabilityCalendar,
@@ -29,6 +29,7 @@ __all__ = [
     "AvailabilityCalendar",
     "Base",
     "Booking",
+    "BookingEvent",
     "BusyCacheInterval",
     "BusyCacheWindow",
     "CalendarConnection",

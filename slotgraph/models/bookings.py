@@ -28,7 +28,15 @@ from slotgraph.models.base import (
     id_column,
     reference_column,
 )
-from slotgraph.models.enums import BookingStatus, CalendarWriteState
+from slotgraph.models.enums import (
+    TIME_FREEING_STATUSES,
+    BookingActor,
+    BookingEventKind,
+    BookingStatus,
+    CalendarWriteState,
+)
+
+_FREEING = ", ".join(f"'{status.value}'" for status in TIME_FREEING_STATUSES)
 
 
 class Contact(Base):
@@ -93,6 +101,10 @@ class Booking(Base):
     integration: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = created_at_column()
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # C20, C42: when and by whom a request was declined (SYSTEM: unanswered at its start).
+    declined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    declined_by: Mapped[BookingActor | None] = enum_column(BookingActor, nullable=True)
+    decline_reason: Mapped[str | None] = mapped_column(Text)
     # The meeting's iCalendar identity (RFC 5545): one UID for its whole life, and a
     # SEQUENCE that every reschedule and cancellation bumps, so calendars replace the
     # invitation they hold instead of adding a second one (slotgraph.scheduling.ical).
@@ -111,7 +123,26 @@ class Booking(Base):
             (text("tstzrange(starts_at, ends_at)"), "&&"),
             name="no_overlapping_bookings",
             using="gist",
-            where=text("status <> 'CANCELLED'"),
+            where=text(f"status NOT IN ({_FREEING})"),
         ),
         CheckConstraint("starts_at < ends_at", name="starts_before_end"),
     )
+
+
+class BookingEvent(Base):
+    """One thing that happened to a booking (C21, C22), written in the transaction that made
+    it (`slotgraph.usecases.booking_events.record`): the `bookingEvents` subscription reads
+    these, and the contact's emails and webhooks are to be delivered from them."""
+
+    __tablename__ = "booking_events"
+
+    id: Mapped[int] = id_column()
+    account_id: Mapped[int] = account_id_column()
+    booking_id: Mapped[int] = reference_column("bookings.id", ondelete="CASCADE", index=True)
+    host_user_id: Mapped[int] = reference_column("users.id")
+    kind: Mapped[BookingEventKind] = enum_column(BookingEventKind)
+    actor: Mapped[BookingActor] = enum_column(BookingActor)
+    reason: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_booking_events_host_user_id_id", "host_user_id", "id"),)

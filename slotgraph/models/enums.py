@@ -85,11 +85,39 @@ class CalendarStatus(enum.StrEnum):
 
 
 class BookingStatus(enum.StrEnum):
-    """REQUESTED is an offline-mode booking (S7): recorded, on no calendar."""
+    """REQUESTED is an offline-mode booking (S7): recorded, on no calendar, until its host
+    confirms or declines it (C20), or its start passes unanswered (declined, C42)."""
 
     REQUESTED = "REQUESTED"
     CONFIRMED = "CONFIRMED"
     CANCELLED = "CANCELLED"
+    DECLINED = "DECLINED"
+
+
+# C42: declined and cancelled bookings free their time (availability and the bookings'
+# exclusion constraint both leave them out).
+TIME_FREEING_STATUSES = (BookingStatus.CANCELLED, BookingStatus.DECLINED)
+
+
+class BookingEventKind(enum.StrEnum):
+    """What happened to a booking, as told to the contact, webhooks and `bookingEvents`
+    (C21, C22): CREATED is a confirmed booking, REQUESTED an offline request (S7)."""
+
+    CREATED = "CREATED"
+    REQUESTED = "REQUESTED"
+    CONFIRMED = "CONFIRMED"
+    DECLINED = "DECLINED"
+    RESCHEDULED = "RESCHEDULED"
+    CANCELLED = "CANCELLED"
+
+
+class BookingActor(enum.StrEnum):
+    """Who made a booking event: the host, the contact, or the service itself (SYSTEM: a
+    request declined automatically at its start, C42)."""
+
+    HOST = "HOST"
+    CONTACT = "CONTACT"
+    SYSTEM = "SYSTEM"
 
 
 class CalendarWriteState(enum.StrEnum):

@@ -1,8 +1,9 @@
 """What changed, in the pub/sub's vocabulary: the calls every writer makes after commit.
 
-Two channels, each carrying one kind of id:
+Three channels, each carrying one kind of id:
 - `page`: a scheduling page whose free slots may have changed (`availabilityChanged`);
-- `connection`: a calendar connection whose status or sync state changed (`syncStatus`, C1).
+- `connection`: a calendar connection whose status or sync state changed (`syncStatus`, C1);
+- `booking`: a host (user id) with new booking events (`bookingEvents`, C21).
 
 A host's calendar or bookings change the slots of every page of that host, so most
 writers call `publish_host_changed`. Call these after the transaction committed: a
@@ -14,6 +15,7 @@ their process's listener reconnects).
     await publish_connection_changed(pubsub, connection.id)          # status / sync state
     await publish_host_changed(pubsub, sessionmaker, host_user_id)   # bookings, calendars
     await publish_page_changed(pubsub, [page.id])                    # one page's rules
+    await publish_booking_events(pubsub, host_user_id)               # booking events
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ log = structlog.get_logger("slotgraph.changes")
 
 PAGE = "page"
 CONNECTION = "connection"
+BOOKING = "booking"
 # A notice waits at most this long (a busy pool, an unreachable server) before it is dropped.
 PUBLISH_TIMEOUT_SECONDS = 5.0
 
@@ -60,6 +63,12 @@ async def publish_connection_changed(pubsub: PubSub, connection_id: int) -> None
     """The connection's status, sync state or toggles changed (C1)."""
     async with _best_effort(CONNECTION):
         await pubsub.publish(CONNECTION, str(connection_id))
+
+
+async def publish_booking_events(pubsub: PubSub, host_user_id: int) -> None:
+    """The host has new booking events (rows of `booking_events`)."""
+    async with _best_effort(BOOKING):
+        await pubsub.publish(BOOKING, str(host_user_id))
 
 
 async def host_page_ids(session: AsyncSession, host_user_id: int) -> list[int]:

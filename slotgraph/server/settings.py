@@ -97,6 +97,13 @@ class Settings(BaseSettings, MetricsSettings):
     domain_sweep_seconds: float = Field(
         default=300.0, gt=0, le=86_400, description="How often the workers look for due checks."
     )
+    # C42: a request unanswered at its start is declined by the next sweep after it.
+    request_expiry_sweep_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3_600,
+        description="How often the workers decline offline requests whose start has come.",
+    )
 
     # Where the dashboard lives: the OAuth callback redirects there (S1).
     dashboard_url: str = "http://localhost:3000/settings/calendar"

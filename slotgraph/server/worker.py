@@ -27,6 +27,7 @@ from slotgraph.jobs.outbox import DeliveryPolicy
 from slotgraph.jobs.queue import JobQueue
 from slotgraph.notices.changes import publish_connection_changed, publish_host_changed
 from slotgraph.server.runtime import Runtime, build_runtime
+from slotgraph.usecases.booking_decisions import decline_unanswered_requests
 from slotgraph.usecases.domain_verification import recheck_due_domains
 
 if TYPE_CHECKING:
@@ -59,7 +60,19 @@ def build_queue(runtime: Runtime, database_url: str) -> JobQueue:
     outbox.register(queue, sweep_seconds=settings.outbox_sweep_seconds)
     register_sync(queue, runtime)
     register_domain_checks(queue, runtime)
+    register_request_expiry(queue, runtime)
     return queue
+
+
+def register_request_expiry(queue: JobQueue, runtime: Runtime) -> None:
+    """C42: every `request_expiry_sweep_seconds` each worker declines the offline requests
+    whose start has come unanswered (SKIP LOCKED shares them out)."""
+    services = runtime.services
+
+    async def sweep() -> None:
+        await decline_unanswered_requests(services)
+
+    queue.every(runtime.settings.request_expiry_sweep_seconds, sweep)
 
 
 def register_domain_checks(queue: JobQueue, runtime: Runtime) -> None:

@@ -40,7 +40,11 @@ from slotgraph.calendars.clients import client_for
 from slotgraph.calendars.lost_access import calendars_lost, calendars_regained, mark_access_lost
 from slotgraph.calendars.synced_busy import synced_busy
 from slotgraph.models import Booking, CalendarConnection, RemoteCalendar
-from slotgraph.models.enums import BookingStatus, CalendarStatus, ConnectionStatus
+from slotgraph.models.enums import (
+    TIME_FREEING_STATUSES,
+    CalendarStatus,
+    ConnectionStatus,
+)
 from slotgraph.providers import base as provider_errors
 from slotgraph.scheduling import rules
 from slotgraph.scheduling.slots import Refusal, Slot, SlotRules, compute_slots, refusal
@@ -311,7 +315,7 @@ async def calendar_busy(
     connection."""
     booked = select(Booking.starts_at, Booking.ends_at).where(
         Booking.host_user_id == host_id,
-        Booking.status != BookingStatus.CANCELLED,
+        Booking.status.not_in(TIME_FREEING_STATUSES),  # C42
         Booking.ends_at > start,
         Booking.starts_at < end,
     )

@@ -29,11 +29,10 @@ from sqlalchemy.exc import IntegrityError
 from slotgraph.jobs import outbox
 from slotgraph.jobs.deliveries import emails
 from slotgraph.models import Booking, Contact, OutboxMessage, User
-from slotgraph.models.enums import BookingStatus, CalendarWriteState
+from slotgraph.models.enums import BookingActor, BookingEventKind, BookingStatus, CalendarWriteState
 from slotgraph.models.outbox import OutboxKind
-from slotgraph.notices.changes import publish_host_changed
 from slotgraph.scheduling import forms, rules
-from slotgraph.usecases import idempotency
+from slotgraph.usecases import booking_events, idempotency
 from slotgraph.usecases.availability import PageSlots, page_slots
 from slotgraph.usecases.errors import (
     HostAccessLostError,
@@ -240,6 +239,8 @@ async def _book(
             await session.flush()
             if not found.offline:
                 await queue_calendar_write(session, booking, OutboxKind.CALENDAR_CREATE)
+            kind = BookingEventKind.REQUESTED if found.offline else BookingEventKind.CREATED
+            await booking_events.record(session, booking, kind, actor=BookingActor.CONTACT, now=now)
             if anonymous:  # C25: counted with the booking, so only bookings made count
                 await services.limits.count_booking(
                     session, page_id=page.id, email=request.contact_email
@@ -251,7 +252,7 @@ async def _book(
         raise
     log.info("booked", booking_id=booking.id, offline=found.offline)
     # After commit: every page of the host loses this time, not only the booked page.
-    await publish_host_changed(services.pubsub, services.sessionmaker, host.id)
+    await booking_events.announce(services, host.id)
     return BookingOutcome(
         booking=booking, offline=found.offline, replayed=False, manage_token=manage_token
     )

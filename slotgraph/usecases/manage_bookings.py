@@ -37,10 +37,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from slotgraph.models import Booking, SchedulingPage
-from slotgraph.models.enums import BookingStatus, Scope
+from slotgraph.models.enums import BookingActor, BookingEventKind, BookingStatus, Scope
 from slotgraph.models.outbox import OutboxKind
-from slotgraph.notices.changes import publish_host_changed
-from slotgraph.usecases import idempotency
+from slotgraph.usecases import booking_events, idempotency
 from slotgraph.usecases.bookings import check_slot, manage_token_digest, queue_calendar_write
 from slotgraph.usecases.errors import (
     BookingNotChangeableError,
@@ -81,6 +80,10 @@ class Manager:
     def who(self) -> str:
         return "contact" if self.is_contact else "host"
 
+    @property
+    def actor(self) -> BookingActor:
+        return BookingActor.CONTACT if self.is_contact else BookingActor.HOST
+
 
 @dataclass(frozen=True, slots=True)
 class ChangeOutcome:
@@ -98,7 +101,9 @@ def for_contact(manage_token: str) -> Manager:
     return Manager(manage_token=manage_token)
 
 
-async def _locked(session: AsyncSession, manager: Manager, booking_id: int | None) -> Booking:
+async def locked_booking(
+    session: AsyncSession, manager: Manager, booking_id: int | None
+) -> Booking:
     """The booking, locked for the change; NotFound for anything the caller may not see."""
     query = select(Booking).with_for_update()
     if manager.viewer is not None:
@@ -125,9 +130,13 @@ async def cancel_booking(
         raise InvalidInput(f"Give a reason of at most {MAX_REASON} characters.", field="reason")
     now = services.clock()
     async with services.sessionmaker.begin() as session:
-        booking = await _locked(session, manager, booking_id)
+        booking = await locked_booking(session, manager, booking_id)
         if booking.status is BookingStatus.CANCELLED:
             return ChangeOutcome(booking=booking, changed=False)
+        if booking.status is BookingStatus.DECLINED:
+            raise BookingNotChangeableError(
+                "This request was declined; there is nothing left to cancel.", reason="DECLINED"
+            )
         if manager.is_contact and booking.starts_at <= now:
             raise BookingNotChangeableError(
                 "This meeting has already started, so it can no longer be cancelled here; "
@@ -150,8 +159,16 @@ async def cancel_booking(
                 cancelledBy=manager.who,
                 reason=reason,
             )
+        await booking_events.record(
+            session,
+            booking,
+            BookingEventKind.CANCELLED,
+            actor=manager.actor,
+            now=now,
+            reason=reason,
+        )
     log.info("cancelled", booking_id=booking.id, by_contact=manager.is_contact)
-    await publish_host_changed(services.pubsub, services.sessionmaker, booking.host_user_id)
+    await booking_events.announce(services, booking.host_user_id)
     return ChangeOutcome(booking=booking, changed=True)
 
 
@@ -171,6 +188,10 @@ def _check_movable(booking: Booking, now: dt.datetime) -> None:
     if booking.status is BookingStatus.CANCELLED:
         raise BookingNotChangeableError(
             "This booking was cancelled; book a new time instead.", reason="CANCELLED"
+        )
+    if booking.status is BookingStatus.DECLINED:
+        raise BookingNotChangeableError(
+            "This request was declined; book a new time instead.", reason="DECLINED"
         )
     if booking.starts_at <= now:
         raise BookingNotChangeableError(
@@ -193,7 +214,7 @@ async def reschedule_booking(
         )
     idempotency.check_key(move.idempotency_key)
     async with services.sessionmaker.begin() as session:
-        booking = await _locked(session, manager, booking_id)
+        booking = await locked_booking(session, manager, booking_id)
     scope, fingerprint = _scope(manager, booking), move.fingerprint(booking.id)
     async with idempotency.claimed(
         services, scope, OPERATION, move.idempotency_key, fingerprint
@@ -209,7 +230,7 @@ async def _reschedule(
     start = move.start.astimezone(dt.UTC)
     now = services.clock()
     async with services.sessionmaker.begin() as session:
-        booking = await _locked(session, manager, booking_id)
+        booking = await locked_booking(session, manager, booking_id)
         _check_movable(booking, now)
         page = (
             None if booking.page_id is None else await session.get(SchedulingPage, booking.page_id)
@@ -236,7 +257,7 @@ async def _reschedule(
         raise InvalidInput("Pick a time in the future.", field="start")
     try:
         async with services.sessionmaker.begin() as session:
-            booking = await _locked(session, manager, booking.id)
+            booking = await locked_booking(session, manager, booking.id)
             _check_movable(booking, now)
             previous = booking.starts_at
             booking.starts_at, booking.ends_at = start, start + duration
@@ -252,11 +273,14 @@ async def _reschedule(
                     previousStart=previous.isoformat(),
                     rescheduledBy=manager.who,
                 )
+            await booking_events.record(
+                session, booking, BookingEventKind.RESCHEDULED, actor=manager.actor, now=now
+            )
             await claim.complete(session, booking)
     except IntegrityError as exc:
         if "no_overlapping_bookings" in str(exc.orig):
             raise SlotUnavailableError(_TAKEN, field="start") from None
         raise
     log.info("rescheduled", booking_id=booking.id, by_contact=manager.is_contact)
-    await publish_host_changed(services.pubsub, services.sessionmaker, booking.host_user_id)
+    await booking_events.announce(services, booking.host_user_id)
     return ChangeOutcome(booking=booking, changed=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from slotgraph.models import Booking, Contact, SchedulingPage, User
-from slotgraph.models.enums import BookingStatus
+from slotgraph.models.enums import TIME_FREEING_STATUSES, BookingStatus
 from slotgraph.scheduling.ical import Meeting, Method, Person, meeting_ics
 from slotgraph.usecases.bookings import manage_token_digest
 from slotgraph.usecases.errors import NotFoundError
@@ -66,7 +66,7 @@ async def managed_booking(services: Services, manage_token: str) -> ManagedBooki
         organizer=Person(host.name, host.email),
         attendee=Person(contact_name, contact.email),
         url=url,
-        cancelled=booking.status is BookingStatus.CANCELLED,
+        cancelled=booking.status in TIME_FREEING_STATUSES,  # C42: declined too
         tentative=booking.status is BookingStatus.REQUESTED,
     )
     return ManagedBooking(

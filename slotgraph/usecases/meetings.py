@@ -29,11 +29,16 @@ from sqlalchemy.exc import IntegrityError
 
 from slotgraph.calendars.default_calendar import meetings_connection
 from slotgraph.models import Booking, CalendarConnection, Contact, User
-from slotgraph.models.enums import BookingStatus, ConnectionStatus, Scope
+from slotgraph.models.enums import (
+    BookingActor,
+    BookingEventKind,
+    BookingStatus,
+    ConnectionStatus,
+    Scope,
+)
 from slotgraph.models.outbox import OutboxKind
-from slotgraph.notices.changes import publish_host_changed
 from slotgraph.scheduling import rules
-from slotgraph.usecases import idempotency
+from slotgraph.usecases import booking_events, idempotency
 from slotgraph.usecases.bookings import queue_calendar_write
 from slotgraph.usecases.errors import InvalidInput, NotFoundError, SlotUnavailableError
 from slotgraph.usecases.viewer import Viewer, require_viewer
@@ -170,6 +175,13 @@ async def _create(
                     attendees=[{"email": contact.email, "name": contact.name}],
                     sendInvitations=True,
                 )
+            await booking_events.record(
+                session,
+                booking,
+                BookingEventKind.CREATED,
+                actor=BookingActor.HOST,
+                now=services.clock(),
+            )
             await claim.complete(
                 session, booking, notSynced=None if not_synced is None else not_synced.value
             )
@@ -183,7 +195,7 @@ async def _create(
         raise
     log.info("meeting created", booking_id=booking.id, synced=not_synced is None)
     # Its time is taken on every page of the host.
-    await publish_host_changed(services.pubsub, services.sessionmaker, booking.host_user_id)
+    await booking_events.announce(services, booking.host_user_id)
     return MeetingOutcome(booking=booking, not_synced=not_synced, replayed=False)
 
 

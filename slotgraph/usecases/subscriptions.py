@@ -1,10 +1,13 @@
-"""Live views behind the GraphQL subscriptions: a connection's status and sync state (C1)
-and the changed days of a page's free slots (S8; "Beyond" goal 3).
+"""Live views behind the GraphQL subscriptions: a connection's status and sync state (C1),
+the changed days of a page's free slots (S8; "Beyond" goal 3), and the viewer's own
+booking events (C21).
 
 Both subscribe to change notices (`slotgraph.notices.pubsub`) before reading their starting
 state, so no change slips between the two, and re-read from the database on every notice.
 
 `watch_connection` re-reads one row per notice and yields only when it differs.
+
+`watch_booking_events` reads the viewer's new `booking_events` rows per notice (see there).
 
 `watch_availability` recomputes slots, which costs database reads and live free/busy
 calls, so all subscribers of one process watching the same page, window and duration share
@@ -21,14 +24,17 @@ yields a fresh snapshot when it becomes bookable again; a deleted page ends the 
 from __future__ import annotations
 
 import datetime as dt
+from collections import deque
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import structlog
+from sqlalchemy import select
 
+from slotgraph.models import Booking, BookingEvent
 from slotgraph.models.enums import Scope
-from slotgraph.notices.changes import CONNECTION
+from slotgraph.notices.changes import BOOKING, CONNECTION
 from slotgraph.notices.feeds import FeedKey
 from slotgraph.scheduling import rules
 from slotgraph.scheduling.slots import Slot, group_by_day
@@ -89,6 +95,64 @@ async def watch_connection(
             if state != last:
                 last = state
                 yield row
+
+
+# --- bookingEvents --------------------------------------------------------------------
+
+# Event ids are taken at insert but become visible at commit, so a concurrent transaction's
+# smaller id can appear after a larger one was shown: the last ids shown are kept and the
+# read starts below the smallest of them, so such a late event is still shown once.
+SEEN_WINDOW = 64
+EVENTS_PER_READ = 200
+
+
+async def _booking_events(
+    services: Services, viewer: Viewer, floor: int, seen: deque[int]
+) -> list[tuple[BookingEvent, Booking]]:
+    async with services.sessionmaker() as session:
+        rows = await session.execute(
+            select(BookingEvent, Booking)
+            .join(Booking, Booking.id == BookingEvent.booking_id)
+            .where(
+                BookingEvent.account_id == viewer.account_id,
+                BookingEvent.host_user_id == viewer.user_id,
+                BookingEvent.id > floor,
+            )
+            .order_by(BookingEvent.id)
+            .limit(EVENTS_PER_READ + len(seen))
+        )
+        return [(event, booking) for event, booking in rows.tuples() if event.id not in seen]
+
+
+async def watch_booking_events(
+    services: Services, viewer: Viewer | None
+) -> AsyncGenerator[tuple[BookingEvent, Booking], None]:
+    """The viewer's own bookings' events from now on, each with its booking as it is now
+    (C21). Members and admins alike see the bookings they host only (C38 gives the whole
+    account to admins' webhook endpoints, not to this stream). Raises PermissionDenied
+    before the first item for anonymous sessions (C10)."""
+    viewer = require_viewer(viewer, Scope.READ)
+    with services.pubsub.subscribe(BOOKING, str(viewer.user_id)) as changes:
+        async with services.sessionmaker() as session:
+            latest = await session.scalars(
+                select(BookingEvent.id)
+                .where(
+                    BookingEvent.account_id == viewer.account_id,
+                    BookingEvent.host_user_id == viewer.user_id,
+                )
+                .order_by(BookingEvent.id.desc())
+                .limit(SEEN_WINDOW)
+            )
+            seen: deque[int] = deque(sorted(latest), maxlen=SEEN_WINDOW)
+        async for _ in changes:
+            while True:
+                floor = min(seen, default=0)
+                found = await _booking_events(services, viewer, floor, seen)
+                for event, booking in found:
+                    seen.append(event.id)
+                    yield event, booking
+                if len(found) < EVENTS_PER_READ:
+                    break
 
 
 # --- availabilityChanged ---------------------------------------------------------------

@@ -65,6 +65,7 @@ class BookedStatus(enum.Enum):
     REQUESTED = "REQUESTED"
     CONFIRMED = "CONFIRMED"
     CANCELLED = "CANCELLED"
+    DECLINED = "DECLINED"
 
 
 @strawberry.type(description="What the contact learns about their booking.")

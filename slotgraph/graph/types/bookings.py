@@ -10,13 +10,24 @@ import strawberry
 from slotgraph.graph.context import Info
 from slotgraph.graph.relay import Node, to_global_id
 from slotgraph.graph.types.pages import SchedulingPage, load_page
-from slotgraph.models.enums import BookingStatus, CalendarWriteState
+from slotgraph.models.enums import BookingActor, BookingStatus, CalendarWriteState
 
 if TYPE_CHECKING:
     from slotgraph.models import Booking as BookingRow
     from slotgraph.models import Contact as ContactRow
 
-BookingStatusType = strawberry.enum(BookingStatus, name="BookingStatus")
+BookingStatusType = strawberry.enum(
+    BookingStatus,
+    name="BookingStatus",
+    description="REQUESTED: an offline request (S7) waiting for your confirmBooking or "
+    "declineBooking (C20); DECLINED and CANCELLED bookings free their time (C42).",
+)
+BookingActorType = strawberry.enum(
+    BookingActor,
+    name="BookingActor",
+    description="Who did it: you, the contact, or the service (SYSTEM: a request declined "
+    "automatically because it was not answered by its start, C42).",
+)
 CalendarWriteStateType = strawberry.enum(
     CalendarWriteState,
     name="CalendarWriteState",
@@ -64,6 +75,9 @@ class Booking(Node):
     )
     created_at: dt.datetime
     cancelled_at: dt.datetime | None
+    declined_at: dt.datetime | None
+    declined_by: BookingActorType | None  # type: ignore[valid-type]
+    decline_reason: str | None
 
     @strawberry.field
     async def contact(self, info: Info) -> Contact | None:
@@ -93,6 +107,9 @@ class Booking(Node):
             calendar_write_error=row.calendar_write_error,
             created_at=row.created_at,
             cancelled_at=row.cancelled_at,
+            declined_at=row.declined_at,
+            declined_by=row.declined_by,
+            decline_reason=row.decline_reason,
         )
 
 

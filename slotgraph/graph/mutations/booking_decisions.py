@@ -1,0 +1,86 @@
+"""confirmBooking and declineBooking: the host answers an offline request (S7, C20, C42)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+
+from slotgraph.graph.context import Info
+from slotgraph.graph.errors import (
+    AvailabilityUnknown,
+    BookingNotChangeable,
+    IdempotencyKeyReused,
+    NotFound,
+    PageUnavailable,
+    PermissionDenied,
+    SlotUnavailable,
+    ValidationError,
+)
+from slotgraph.graph.relay import require_pk
+from slotgraph.graph.types.bookings import Booking
+from slotgraph.usecases import booking_decisions as use_case
+
+_KEY = "Retry with the same key to get the first result again (C12, 24 hours)."
+
+
+@strawberry.input
+class ConfirmBookingInput:
+    booking_id: strawberry.ID = strawberry.field(description="A REQUESTED booking of yours.")
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
+
+
+@strawberry.input
+class DeclineBookingInput:
+    booking_id: strawberry.ID = strawberry.field(description="A REQUESTED booking of yours.")
+    reason: str | None = strawberry.field(
+        default=None, description="Told to the contact (at most 500 characters)."
+    )
+    idempotency_key: str | None = strawberry.field(default=None, description=_KEY)
+
+
+@strawberry.type
+class ConfirmBookingSuccess:
+    booking: Booking
+    replayed: bool = strawberry.field(description="The first result for this idempotency key.")
+
+
+@strawberry.type
+class DeclineBookingSuccess:
+    booking: Booking
+    replayed: bool = strawberry.field(description="The first result for this idempotency key.")
+
+
+_ERRORS = (
+    NotFound | PermissionDenied | BookingNotChangeable | ValidationError | IdempotencyKeyReused
+)
+ConfirmBookingResult = Annotated[
+    ConfirmBookingSuccess | SlotUnavailable | PageUnavailable | AvailabilityUnknown | _ERRORS,
+    strawberry.union("ConfirmBookingResult"),
+]
+DeclineBookingResult = Annotated[
+    DeclineBookingSuccess | _ERRORS, strawberry.union("DeclineBookingResult")
+]
+
+
+async def confirm_booking(info: Info, input: ConfirmBookingInput) -> ConfirmBookingResult:
+    """Confirm an offline request: its time is re-checked like a booking (S8) and, when you
+    have a calendar for meetings by now, the meeting is written there (C20, C14)."""
+    pk = require_pk(input.booking_id, "Booking", field="bookingId", kind="booking")
+    decision = use_case.Decision(confirm=True, idempotency_key=input.idempotency_key)
+    outcome = await use_case.decide(info.context.services, info.context.viewer, pk, decision)
+    return ConfirmBookingSuccess(
+        booking=Booking.from_row(outcome.booking), replayed=outcome.replayed
+    )
+
+
+async def decline_booking(info: Info, input: DeclineBookingInput) -> DeclineBookingResult:
+    """Decline an offline request; its time is free again at once (C42)."""
+    pk = require_pk(input.booking_id, "Booking", field="bookingId", kind="booking")
+    decision = use_case.Decision(
+        confirm=False, reason=input.reason, idempotency_key=input.idempotency_key
+    )
+    outcome = await use_case.decide(info.context.services, info.context.viewer, pk, decision)
+    return DeclineBookingSuccess(
+        booking=Booking.from_row(outcome.booking), replayed=outcome.replayed
+    )
