@@ -121,7 +121,7 @@ async def _booking_events(
             .order_by(BookingEvent.id)
             .limit(EVENTS_PER_READ + len(seen))
         )
-        return [(event, booking) for event, booking in rows.tuples() if event.id not in seen]
+        return [(event, booking) for event, booking in rows.all() if event.id not in seen]
 
 
 async def watch_booking_events(
