@@ -82,7 +82,7 @@ class Manage:
             query = {**dict(query), "tz": booking["timeZone"]}  # type: ignore[assignment]
         choices = self.pages.choices(page, query, lang, carry)
         picker: dict[str, Any] = {"choices": choices}
-        movable = booking["status"] != "CANCELLED" and page["slug"] is not None
+        movable = booking["status"] not in ("CANCELLED", "DECLINED") and page["slug"] is not None
         if movable:
             shown = await self.pages.picker(
                 request, page, choices, self.pages.domain_of(request), query

@@ -171,3 +171,41 @@ async def test_anonymous_sessions_are_refused_and_a_revoked_token_ends_the_strea
         assert revoked["data"]["revokeApiToken"]["__typename"] == "RevokeApiTokenSuccess"
         with pytest.raises(TransportQueryError):
             await anext(stream)
+
+
+AVAILABILITY = gql(
+    """
+    subscription Slots($slug: String!, $start: DateTime!, $end: DateTime!) {
+      availabilityChanged(pageSlug: $slug, start: $start, end: $end, timeZone: "UTC") {
+        __typename
+        ... on AvailabilityChange { snapshot days { date slots { start } } }
+      }
+    }
+    """
+)
+
+
+async def test_a_declined_request_gives_its_time_back_to_live_availability(
+    live: tuple[str, Starlette], gql: GraphQLClient, factory: Factory
+) -> None:
+    ada, slug, nine = await page_and_nine(gql, factory)
+    booking_id = (await book_with_token(gql, slug, nine))["booking"]["id"]
+    day = nine.replace(hour=0)
+    variables = {"slug": slug, "start": day.isoformat(), "end": day.replace(hour=23).isoformat()}
+    transport = WebsocketsTransport(url=live[0], connect_timeout=5)
+    async with Client(transport=transport, fetch_schema_from_transport=False) as session:
+        stream = session.subscribe(GraphQLRequest(AVAILABILITY, variable_values=variables))
+        try:
+            snapshot = (await asyncio.wait_for(anext(stream), GUARD))["availabilityChanged"]
+            [shown] = snapshot["days"]
+            assert nine.isoformat() not in [slot["start"] for slot in shown["slots"]]
+
+            declined = await run(gql, DECLINE, ada.token, bookingId=booking_id)
+            assert declined["__typename"] == "DeclineBookingSuccess"
+
+            change = (await asyncio.wait_for(anext(stream), GUARD))["availabilityChanged"]
+            assert change["snapshot"] is False
+            [freed] = change["days"]
+            assert freed["slots"][0] == {"start": nine.isoformat()}
+        finally:
+            await stream.aclose()

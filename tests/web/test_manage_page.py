@@ -163,3 +163,27 @@ async def test_another_booking_on_a_custom_domain_comes_prefilled_with_this_ones
     assert "Cleo" not in forged.text
     app_domain = await browse(client, f"/meetings/{slug}?prefill={token}&{ten}")
     assert app_domain.status_code == 307  # the canonical domain is the custom one now
+
+
+async def test_a_declined_request_says_so_and_offers_no_changes(
+    client: httpx.AsyncClient, gql: GraphQLClient, factory: Factory
+) -> None:
+    ada, slug, nine = await page_and_nine(gql, factory, form_fields=[])
+    booked = await book_with_token(gql, slug, nine)
+    declined = await gql(
+        "mutation($id: ID!) { declineBooking(input: {bookingId: $id}) { __typename } }",
+        {"id": booked["booking"]["id"]},
+        token=ada.token,
+    )
+    assert declined["data"]["declineBooking"]["__typename"] == "DeclineBookingSuccess"
+
+    for lang, said in (
+        ("en", "The host declined this request."),
+        ("ja", "このリクエストはホストにより辞退されました。"),
+    ):
+        manage = await browse(
+            client, "/meetings/manage?" + urlencode({"token": booked["manageToken"], "lang": lang})
+        )
+        assert manage.status_code == 200
+        assert said in manage.text
+        assert read(manage.text).forms == []
