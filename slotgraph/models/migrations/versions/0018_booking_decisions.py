@@ -6,7 +6,7 @@ be booked again. `booking_events` holds one row per thing that happened to a boo
 written in the transaction that made it; the `bookingEvents` subscription reads it.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-03 07:45:00.000000
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
