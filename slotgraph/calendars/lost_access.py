@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Final
 import structlog
 from sqlalchemy import update
 
+from slotgraph.jobs.webhooks import CONNECTION_STATUS_CHANGED, enqueue_webhooks
 from slotgraph.models import CalendarConnection, RemoteCalendar
 from slotgraph.models.enums import CalendarStatus, ConnectionStatus, Provider
 from slotgraph.notices.changes import publish_connection_changed, publish_host_changed
@@ -55,12 +56,14 @@ async def mark_access_regained(session: AsyncSession, connection_id: int) -> boo
             CalendarConnection.status == ConnectionStatus.ACCESS_LOST,
         )
         .values(status=ConnectionStatus.CONNECTED, last_error=None)
-        .returning(CalendarConnection.id)
+        .returning(CalendarConnection)
     )
-    regained = changed.scalar_one_or_none() is not None
-    if regained:
-        log.info("calendar access regained", connection_id=connection_id)
-    return regained
+    connection = changed.scalar_one_or_none()
+    if connection is None:
+        return False
+    log.info("calendar access regained", connection_id=connection_id)
+    await enqueue_webhooks(session, CONNECTION_STATUS_CHANGED, connection)
+    return True
 
 
 async def mark_access_lost(
@@ -82,11 +85,13 @@ async def mark_access_lost(
                 status=ConnectionStatus.ACCESS_LOST,
                 last_error="Access to the calendar was revoked; reconnect it.",
             )
-            .returning(CalendarConnection.user_id)
+            .returning(CalendarConnection)
         )
-        host_user_id = changed.scalar_one_or_none()
-    if host_user_id is None:
-        return
+        connection = changed.scalar_one_or_none()
+        if connection is None:
+            return
+        await enqueue_webhooks(session, CONNECTION_STATUS_CHANGED, connection)
+    host_user_id = connection.user_id
     log.warning("calendar access lost", connection_id=connection_id)
     if pubsub is not None:
         await publish_connection_changed(pubsub, connection_id)

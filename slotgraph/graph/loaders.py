@@ -3,6 +3,7 @@ many objects ask (no N+1)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
         SchedulingPage,
         Task,
         User,
+        WebhookAttempt,
+        WebhookDelivery,
+        WebhookEndpoint,
     )
     from slotgraph.usecases.viewer import Viewer
 
@@ -58,6 +62,18 @@ class Loaders:
         self.contacts: DataLoader[int, Contact | None] = self._make(reads.contacts)
         self.tasks: DataLoader[int, Task | None] = self._make(reads.tasks)
         self.api_tokens: DataLoader[int, ApiToken | None] = self._make(reads.api_tokens)
+        self.webhook_endpoints: DataLoader[int, WebhookEndpoint | None] = self._make(
+            reads.webhook_endpoints
+        )
+        self.webhook_deliveries: DataLoader[
+            int, tuple[WebhookDelivery, dt.datetime | None] | None
+        ] = self._make(reads.webhook_deliveries)
+        self.recent_webhook_deliveries: DataLoader[
+            int, list[tuple[WebhookDelivery, dt.datetime | None]]
+        ] = self._make(reads.recent_webhook_deliveries)
+        self.webhook_attempts: DataLoader[int, list[WebhookAttempt]] = self._make(
+            reads.webhook_attempts
+        )
         self.base_urls: DataLoader[int, str] = self._make(self._base_urls)
         self._availability: DataLoader[int, frozenset[int]] = self._make(self._availability_ids)
 

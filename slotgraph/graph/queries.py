@@ -30,6 +30,7 @@ from slotgraph.graph.types.pages import PageUnavailableReason, PublicSchedulingP
 from slotgraph.graph.types.settings import CalendarSettings
 from slotgraph.graph.types.tasks import Task
 from slotgraph.graph.types.users import User
+from slotgraph.graph.types.webhooks import WebhookDelivery, WebhookEndpoint
 from slotgraph.models.enums import Scope
 from slotgraph.scheduling import rules
 from slotgraph.scheduling.slots import group_by_day
@@ -96,6 +97,10 @@ NODE_RESOLVERS: dict[str, Callable[[Loaders, int], Awaitable[Node | None]]] = {
     "Contact": _simple(lambda loaders: loaders.contacts, Contact.from_row),
     "Task": _simple(lambda loaders: loaders.tasks, Task.from_row),
     "ApiToken": _simple(lambda loaders: loaders.api_tokens, ApiToken.from_row),
+    "WebhookEndpoint": _simple(lambda loaders: loaders.webhook_endpoints, WebhookEndpoint.from_row),
+    "WebhookDelivery": _simple(
+        lambda loaders: loaders.webhook_deliveries, WebhookDelivery.from_row
+    ),
 }
 
 

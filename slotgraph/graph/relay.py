@@ -13,26 +13,15 @@ from typing import Generic, TypeVar
 
 import strawberry
 
+from slotgraph import ids
+from slotgraph.ids import from_global_id as from_global_id
 from slotgraph.usecases.errors import InvalidInput, NotFoundError
 
 NodeT = TypeVar("NodeT")
 
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
-    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode())
-
-
-def from_global_id(global_id: str) -> tuple[str, int] | None:
-    """(type name, primary key), or None for anything that is not one of our ids."""
-    try:
-        decoded = base64.urlsafe_b64decode(global_id.encode()).decode()
-        type_name, pk_text = decoded.split(":", 1)
-        pk = int(pk_text)
-    except (binascii.Error, UnicodeError, ValueError):
-        return None
-    if not type_name.isidentifier() or pk <= 0 or pk >= 2**63:
-        return None
-    return type_name, pk
+    return strawberry.ID(ids.to_global_id(type_name, pk))
 
 
 def pk_of(global_id: str, type_name: str) -> int | None:

@@ -41,6 +41,7 @@ from slotgraph.graph.mutations import (
     settings,
     tasks,
     users,
+    webhooks,
 )
 from slotgraph.graph.queries import Query
 from slotgraph.graph.subscriptions import Subscription
@@ -52,6 +53,7 @@ from slotgraph.graph.types.pages import SchedulingPage
 from slotgraph.graph.types.settings import CalendarSettings
 from slotgraph.graph.types.tasks import Task
 from slotgraph.graph.types.users import User
+from slotgraph.graph.types.webhooks import WebhookDelivery, WebhookEndpoint
 from slotgraph.graph.validation import UnsafeInputAnswered, UnsafeTextRefused
 
 if TYPE_CHECKING:
@@ -117,6 +119,11 @@ class Mutation:
     update_user = _mutation(users.update_user)
     deactivate_user = _mutation(users.deactivate_user)
     reactivate_user = _mutation(users.reactivate_user)
+    create_webhook_endpoint = _mutation(webhooks.create_webhook_endpoint)
+    update_webhook_endpoint = _mutation(webhooks.update_webhook_endpoint)
+    rotate_webhook_secret = _mutation(webhooks.rotate_webhook_secret)
+    delete_webhook_endpoint = _mutation(webhooks.delete_webhook_endpoint)
+    redeliver_webhook = _mutation(webhooks.redeliver_webhook)
 
 
 NODE_TYPES = (
@@ -131,6 +138,8 @@ NODE_TYPES = (
     Contact,
     Task,
     ApiToken,
+    WebhookEndpoint,
+    WebhookDelivery,
 )
 
 

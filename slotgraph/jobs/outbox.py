@@ -119,6 +119,9 @@ class Delivery(ABC):
     transaction that records the row's result, under its claim."""
 
     kinds: ClassVar[frozenset[OutboxKind]]
+    # Its own retry policy, when its kind retries unlike the others (webhooks retry for a
+    # day); None: the outbox's.
+    policy: DeliveryPolicy | None = None
 
     @abstractmethod
     async def deliver(self, message: OutboxMessage) -> Mapping[str, Any] | None:
@@ -280,8 +283,9 @@ class Outbox:
     async def _failed(
         self, message: OutboxMessage, delivery: Delivery | None, failure: DeliveryFailure
     ) -> Outcome:
-        give_up = failure.permanent or message.attempts >= self.policy.max_attempts
-        delay = self.policy.delay(message.attempts, failure.retry_after)
+        policy = self.policy if delivery is None or delivery.policy is None else delivery.policy
+        give_up = failure.permanent or message.attempts >= policy.max_attempts
+        delay = policy.delay(message.attempts, failure.retry_after)
         values: dict[str, Any] = {"last_error": failure.message}
         if give_up:
             values["state"] = OutboxState.FAILED

@@ -22,6 +22,7 @@ from slotgraph.models.outbox import IdempotencyKey, LostAccessNotice, OutboxMess
 from slotgraph.models.pages import SchedulingPage
 from slotgraph.models.settings import CalendarSettings
 from slotgraph.models.tasks import Task
+from slotgraph.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Account",
@@ -50,4 +51,7 @@ __all__ = [
     "SyncedEvent",
     "Task",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

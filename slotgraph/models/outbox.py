@@ -30,6 +30,8 @@ class OutboxKind(enum.StrEnum):
     # S10: make a task's event in the task sub-calendar match the task
     # (`slotgraph.jobs.task_events`).
     TASK_EVENT = "TASK_EVENT"
+    # C22: one webhook delivery to a partner app (`slotgraph.jobs.deliveries.webhooks`).
+    WEBHOOK = "WEBHOOK"
 
 
 class OutboxState(enum.StrEnum):

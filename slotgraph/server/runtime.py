@@ -15,6 +15,7 @@ import structlog
 from slotgraph.calendars.busy_cache import BusyCachePolicy
 from slotgraph.calendars.credentials import CredentialStore
 from slotgraph.clock import utc_now
+from slotgraph.jobs.deliveries.webhooks import WebhookPolicy
 from slotgraph.models.crypto import CredentialCipher, generate_key
 from slotgraph.models.db import create_engine, create_sessionmaker
 from slotgraph.notices.feeds import AvailabilityFeeds
@@ -25,7 +26,12 @@ from slotgraph.observability.recorder import NO_RECORDER
 from slotgraph.providers.dns_txt import TxtResolver
 from slotgraph.providers.registry import ProviderRegistry
 from slotgraph.server.limits import build_limits
-from slotgraph.server.providers import Registries, build_registries, provider_tls
+from slotgraph.server.providers import (
+    Registries,
+    build_registries,
+    outbound_trust,
+    provider_tls,
+)
 from slotgraph.usecases.services import Services
 
 if TYPE_CHECKING:
@@ -109,6 +115,8 @@ def build_runtime(
         domain_recheck=dt.timedelta(hours=settings.domain_recheck_hours),
         domain_grace=dt.timedelta(hours=settings.domain_grace_hours),
         metrics=recorder,
+        outbound=outbound_trust(settings),
+        webhooks=webhook_policy(settings),
     )
     return Runtime(
         settings=settings,
@@ -139,4 +147,17 @@ def offline_services(
         pubsub=pubsub,
         feeds=AvailabilityFeeds(),
         clock=clock,
+    )
+
+
+def webhook_policy(settings: Settings) -> WebhookPolicy:
+    """How webhooks are sent, from the `webhook_*` settings (C22)."""
+    return WebhookPolicy(
+        timeout=settings.webhook_timeout_seconds,
+        retry_window=dt.timedelta(hours=settings.webhook_retry_window_hours),
+        initial_backoff=settings.webhook_initial_backoff_seconds,
+        max_backoff=settings.webhook_max_backoff_seconds,
+        max_retry_after=settings.webhook_max_retry_after_seconds,
+        disable_after=dt.timedelta(hours=settings.webhook_disable_after_hours),
+        lease=settings.outbox_lease_seconds,
     )

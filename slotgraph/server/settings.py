@@ -173,6 +173,16 @@ class Settings(BaseSettings, MetricsSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Webhooks (C22, slotgraph.jobs.deliveries.webhooks): each receiver has `timeout`
+    # seconds to answer; a delivery is retried with backoff (a receiver's Retry-After
+    # honoured up to its bound) for the retry window, then FAILED; an endpoint whose
+    # deliveries all fail for `disable_after` hours is disabled and its owner emailed.
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_retry_window_hours: float = Field(default=24.0, gt=0, le=24 * 14)
+    webhook_initial_backoff_seconds: float = Field(default=30.0, ge=0, le=86_400)
+    webhook_max_backoff_seconds: float = Field(default=7_200.0, ge=0, le=86_400)
+    webhook_max_retry_after_seconds: float = Field(default=3_600.0, ge=0, le=86_400)
+    webhook_disable_after_hours: float = Field(default=72.0, gt=0, le=24 * 30)
     # Incremental calendar sync (slotgraph.calsync.engine).
     sync_interval_seconds: int = Field(default=300, ge=10, le=86_400)
     sync_window_days: int = Field(

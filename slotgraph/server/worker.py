@@ -22,6 +22,7 @@ from slotgraph.calsync.engine import SYNC_JOB, sync_connection
 from slotgraph.calsync.scheduler import run_due_syncs
 from slotgraph.calsync.watches import RENEW_JOB, WatchConfig, Watches
 from slotgraph.jobs.deliveries import build_outbox
+from slotgraph.jobs.deliveries.webhooks import Webhooks
 from slotgraph.jobs.mail import Mailer
 from slotgraph.jobs.outbox import DeliveryPolicy
 from slotgraph.jobs.queue import JobQueue
@@ -56,6 +57,7 @@ def build_queue(runtime: Runtime, database_url: str) -> JobQueue:
             max_backoff=settings.outbox_max_backoff_seconds,
             lease=settings.outbox_lease_seconds,
         ),
+        webhooks=webhooks(runtime),
     )
     outbox.register(queue, sweep_seconds=settings.outbox_sweep_seconds)
     register_sync(queue, runtime)
@@ -73,6 +75,18 @@ def register_request_expiry(queue: JobQueue, runtime: Runtime) -> None:
         await decline_unanswered_requests(services)
 
     queue.every(runtime.settings.request_expiry_sweep_seconds, sweep)
+
+
+def webhooks(runtime: Runtime) -> Webhooks:
+    """The WEBHOOK delivery of this process (C22, C46)."""
+    services = runtime.services
+    return Webhooks(
+        runtime.sessionmaker,
+        services.credentials,
+        services.outbound,
+        services.webhooks,
+        clock=services.clock,
+    )
 
 
 def register_domain_checks(queue: JobQueue, runtime: Runtime) -> None:

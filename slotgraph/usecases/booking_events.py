@@ -6,8 +6,10 @@ that made the change, and `announce` after it committed.
 event exists exactly when its change does. What reads those rows:
 - the `bookingEvents` subscription (`slotgraph.usecases.subscriptions.watch_booking_events`),
   woken by the `booking` notice `announce` publishes (ids only, like every notice);
-- later, the contact's emails and the webhooks: each becomes one outbox delivery kind that
-  `record` posts here, in the same transaction, so no caller changes.
+- the webhooks (C22): `record` posts the event to every endpoint that wants it, in the same
+  transaction (`slotgraph.jobs.webhooks.enqueue_webhooks`);
+- later, the contact's emails: one more outbox delivery kind that `record` posts here, in
+  the same transaction, so no caller changes.
 
     async with services.sessionmaker.begin() as session:
         ...change the booking...
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from slotgraph.jobs.webhooks import BOOKING_EVENT_TYPES, enqueue_webhooks
 from slotgraph.models import BookingEvent
 from slotgraph.notices.changes import publish_booking_events, publish_host_changed
 
@@ -56,6 +59,7 @@ async def record(
     )
     session.add(event)
     await session.flush()
+    await enqueue_webhooks(session, BOOKING_EVENT_TYPES[kind], booking, now=now)
     return event
 
 

@@ -23,6 +23,8 @@ import structlog
 from sqlalchemy import delete, func, select
 
 from slotgraph.calsync.watches import forget_watches, stop_all
+from slotgraph.jobs import webhooks
+from slotgraph.jobs.webhooks import enqueue_webhooks
 from slotgraph.models import (
     Account,
     AvailabilityCalendar,
@@ -551,6 +553,7 @@ async def disconnect(
         connection.disconnected_at = now
         connection.task_sync_enabled = False
         connection.sync_state = SyncState.IDLE
+        await enqueue_webhooks(session, webhooks.CONNECTION_STATUS_CHANGED, connection, now=now)
     await publish_connection(services, connection)
     oauth = services.registry.oauth.get(connection.provider.value)
     if secret is not None and oauth is not None:

@@ -3,8 +3,8 @@
 Each function takes many ids and answers in one query, in the order asked, with None for
 an id the viewer may not see (another account's, or another user's private object): the
 caller cannot tell the two apart (C9). Scope per type: users, contacts and domains are
-account-wide; connections, calendars, pages, settings, inboxes, bookings and tasks are
-the viewer's own.
+account-wide; connections, calendars, pages, settings, inboxes, bookings, tasks and
+webhook endpoints (with their deliveries) are the viewer's own.
 
 These take a sessionmaker, not `Services`: they are plain tenant-scoped SELECTs with no
 clock, no provider, no notice and no rule beyond the scope, and the DataLoaders
@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from slotgraph.models import (
     ApiToken,
@@ -30,12 +32,17 @@ from slotgraph.models import (
     ConnectedDomain,
     Contact,
     InboxConnection,
+    OutboxMessage,
     RemoteCalendar,
     SchedulingPage,
     Task,
     User,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from slotgraph.models.enums import Scope
+from slotgraph.models.outbox import OutboxState
 from slotgraph.usecases.errors import InvalidInput
 from slotgraph.usecases.pages import MAX_PAGE_SIZE, base_url
 from slotgraph.usecases.verified_domains import verified_domain
@@ -304,3 +311,93 @@ async def list_inboxes(
                 )
             ).scalars()
         )
+
+
+def _own_endpoints(viewer: Viewer) -> ColumnElement[bool]:
+    """Webhook endpoints are seen only by the user who registered them (C22, C38)."""
+    return (WebhookEndpoint.account_id == viewer.account_id) & (
+        WebhookEndpoint.user_id == viewer.user_id
+    )
+
+
+async def webhook_endpoints(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
+) -> list[WebhookEndpoint | None]:
+    return await _by_ids(sm, WebhookEndpoint, ids, _own_endpoints(viewer))
+
+
+async def list_webhook_endpoints(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
+) -> Slice[WebhookEndpoint]:
+    return await _keyset(sm, viewer, WebhookEndpoint, _own_endpoints(viewer), first, after)
+
+
+def _own_deliveries() -> Select[WebhookDelivery, datetime | None]:
+    """Deliveries with their next attempt: the outbox row's due time while it is pending."""
+    next_attempt = case(
+        (OutboxMessage.state == OutboxState.PENDING, OutboxMessage.available_at), else_=None
+    ).label("next_attempt_at")
+    return (
+        select(WebhookDelivery, next_attempt)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .outerjoin(OutboxMessage, OutboxMessage.id == WebhookDelivery.outbox_id)
+    )
+
+
+async def webhook_deliveries(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
+) -> list[tuple[WebhookDelivery, datetime | None] | None]:
+    query = _own_deliveries().where(WebhookDelivery.id.in_(ids), _own_endpoints(viewer))
+    async with sm() as session:
+        rows = (await session.execute(query)).all()
+    found = {delivery.id: (delivery, next_at) for delivery, next_at in rows}
+    return [found.get(i) for i in ids]
+
+
+RECENT_DELIVERIES = 20
+
+
+async def recent_webhook_deliveries(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, endpoint_ids: Sequence[int]
+) -> list[list[tuple[WebhookDelivery, datetime | None]]]:
+    """The latest `RECENT_DELIVERIES` deliveries of each endpoint, newest first."""
+    rank = (
+        func.row_number()
+        .over(partition_by=WebhookDelivery.endpoint_id, order_by=WebhookDelivery.id.desc())
+        .label("rank")
+    )
+    ranked = (
+        _own_deliveries()
+        .add_columns(rank)
+        .where(WebhookDelivery.endpoint_id.in_(endpoint_ids), _own_endpoints(viewer))
+        .subquery()
+    )
+    delivery = aliased(WebhookDelivery, ranked)
+    query = (
+        select(delivery, ranked.c.next_attempt_at)
+        .where(ranked.c.rank <= RECENT_DELIVERIES)
+        .order_by(delivery.id.desc())
+    )
+    by_endpoint: dict[int, list[tuple[WebhookDelivery, datetime | None]]] = {}
+    async with sm() as session:
+        for row, next_attempt in (await session.execute(query)).all():
+            by_endpoint.setdefault(row.endpoint_id, []).append((row, next_attempt))
+    return [by_endpoint.get(i, []) for i in endpoint_ids]
+
+
+async def webhook_attempts(
+    sm: async_sessionmaker[AsyncSession], viewer: Viewer, delivery_ids: Sequence[int]
+) -> list[list[WebhookAttempt]]:
+    """Every attempt of each delivery, oldest first (the delivery log)."""
+    query = (
+        select(WebhookAttempt)
+        .join(WebhookDelivery, WebhookDelivery.id == WebhookAttempt.delivery_id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(WebhookAttempt.delivery_id.in_(delivery_ids), _own_endpoints(viewer))
+        .order_by(WebhookAttempt.id)
+    )
+    by_delivery: dict[int, list[WebhookAttempt]] = {}
+    async with sm() as session:
+        for attempt in (await session.execute(query)).scalars():
+            by_delivery.setdefault(attempt.delivery_id, []).append(attempt)
+    return [by_delivery.get(i, []) for i in delivery_ids]

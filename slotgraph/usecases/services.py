@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING
 from slotgraph.calendars.busy_cache import BusyCachePolicy
 from slotgraph.calendars.clients import ConnectionClients
 from slotgraph.clock import utc_now
+from slotgraph.jobs.deliveries.webhooks import WebhookPolicy
 from slotgraph.limits.policy import PublicLimits
 from slotgraph.observability.recorder import NO_RECORDER, Recorder
 from slotgraph.providers.dns_txt import TxtResolver
+from slotgraph.providers.outbound import Trust
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -67,6 +69,10 @@ class Services:
     # Where requests, provider calls and open sockets are reported (`slotgraph.observability`);
     # the registries above already report through it.
     metrics: Recorder = NO_RECORDER
+    # Outbound trust (C46): which non-public networks user-supplied URLs (webhooks) may
+    # reach, and the trusted CAs; how webhooks are sent (C22).
+    outbound: Trust = field(default_factory=Trust)
+    webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
 
     @property
     def job_registry(self) -> ProviderRegistry:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from slotgraph.jobs.deliveries import build_outbox
+from slotgraph.jobs.deliveries.webhooks import Webhooks
 from slotgraph.jobs.mail import Mailer
 from slotgraph.jobs.outbox import (
     DeliveryPolicy,
@@ -49,6 +50,13 @@ def make_outbox(app: Starlette, *, max_attempts: int = 5, mailer: Mailer | None 
         services.connection_clients,
         mailer=mailer,
         policy=DeliveryPolicy(max_attempts=max_attempts, initial_backoff=1.0, lease=60.0),
+        webhooks=Webhooks(
+            services.sessionmaker,
+            services.credentials,
+            services.outbound,
+            services.webhooks,
+            clock=services.clock,
+        ),
     )
 
 

@@ -25,6 +25,7 @@ from slotgraph.graph.types.connections import CalendarConnection
 from slotgraph.graph.types.pages import SchedulingPage
 from slotgraph.graph.types.settings import CalendarSettings
 from slotgraph.graph.types.tasks import Task
+from slotgraph.graph.types.webhooks import WebhookEndpoint
 from slotgraph.usecases import reads
 from slotgraph.usecases import users as users_case
 from slotgraph.usecases.settings import can_customize_url, can_sync_tasks
@@ -192,6 +193,18 @@ class User(Node):
         self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
     ) -> Connection[Booking]:
         return await self._own_list(info, reads.list_bookings, first, after, Booking.from_row)
+
+    @strawberry.field(
+        description="The viewer's webhook endpoints, oldest first, with their recent "
+        "deliveries (C22).",
+        extensions=[DomainErrors()],
+    )
+    async def webhook_endpoints(
+        self, info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
+    ) -> Connection[WebhookEndpoint]:
+        return await self._own_list(
+            info, reads.list_webhook_endpoints, first, after, WebhookEndpoint.from_row
+        )
 
     @strawberry.field(
         description="Domains connected in the account's domain manager (S15).",

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from slotgraph.jobs.deliveries.booking_events import BookingEvents
 from slotgraph.jobs.deliveries.emails import Emails
 from slotgraph.jobs.deliveries.task_events import TaskEvents
+from slotgraph.jobs.deliveries.webhooks import Webhooks
 from slotgraph.jobs.outbox import Delivery, DeliveryPolicy, Outbox
 
 if TYPE_CHECKING:
@@ -29,13 +30,16 @@ def deliveries(
     clients: CalendarClients,
     *,
     mailer: Mailer | None,
+    webhooks: Webhooks | None = None,
 ) -> list[Delivery]:
-    """Every delivery kind of this server, as the workers run them."""
-    return [
+    """Every delivery kind of this server, as the workers run them (`webhooks` None: a
+    WEBHOOK row fails as of an unknown kind, for tools and tests that send none)."""
+    kinds: list[Delivery] = [
         BookingEvents(sessionmaker, clients),
         TaskEvents(sessionmaker, clients),
         Emails(mailer),
     ]
+    return kinds if webhooks is None else [*kinds, webhooks]
 
 
 def build_outbox(
@@ -44,7 +48,9 @@ def build_outbox(
     *,
     mailer: Mailer | None,
     policy: DeliveryPolicy = DEFAULT_POLICY,
+    webhooks: Webhooks | None = None,
 ) -> Outbox:
     """The outbox with every delivery kind registered (`Outbox.register` puts it on a
     job queue)."""
-    return Outbox(sessionmaker, deliveries(sessionmaker, clients, mailer=mailer), policy=policy)
+    kinds = deliveries(sessionmaker, clients, mailer=mailer, webhooks=webhooks)
+    return Outbox(sessionmaker, kinds, policy=policy)

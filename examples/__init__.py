@@ -1,0 +1,1 @@
+"""Small programs showing how partner apps use Slotgraph (README, "Emails and webhooks")."""
