@@ -1,0 +1,99 @@
+"""A `slotgraph worker` SIGKILLed while a webhook is in flight, and started again: the
+event still reaches the receiver, with the same `webhook-id` (C22: at least once, no loss)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from slotgraph.models import WebhookDelivery
+from slotgraph.models.webhooks import WebhookDeliveryState
+from slotgraph.server.settings import Settings
+from tests.helpers.accounts import Factory
+from tests.helpers.bookings import book, page_and_nine
+from tests.helpers.jobs import eventually
+from tests.helpers.serving import SLOTGRAPH
+from tests.helpers.webhooks import create_endpoint, hook_app, receiving
+
+
+def worker(settings: Settings, database_url: str, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SLOTGRAPH_SECRET_KEYS": ",".join(settings.secret_keys),
+        "SLOTGRAPH_LOG_LEVEL": "WARNING",
+        "SLOTGRAPH_DB_POOL_SIZE": "2",
+        "SLOTGRAPH_WORKER_CONCURRENCY": "4",
+        "SLOTGRAPH_JOB_HEARTBEAT_SECONDS": "2",
+        "SLOTGRAPH_OUTBOX_LEASE_SECONDS": "4",
+        "SLOTGRAPH_OUTBOX_SWEEP_SECONDS": "1",
+        "SLOTGRAPH_OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "SLOTGRAPH_WEBHOOK_TIMEOUT_SECONDS": "30",
+        "SLOTGRAPH_WEBHOOK_INITIAL_BACKOFF_SECONDS": "0.2",
+    }
+    with log.open("ab") as stderr:
+        return subprocess.Popen(
+            [SLOTGRAPH, "worker", "--no-migrate"], env=env, stdout=subprocess.DEVNULL, stderr=stderr
+        )
+
+
+async def _state(sessionmaker: async_sessionmaker[AsyncSession]) -> WebhookDeliveryState:
+    async with sessionmaker() as session:
+        return (await session.execute(select(WebhookDelivery.state))).scalar_one()
+
+
+async def test_a_worker_killed_mid_delivery_still_delivers_with_the_same_webhook_id(
+    factory: Factory,
+    settings: Settings,
+    database_url: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "worker.log"
+    async with hook_app(settings, database_url) as (_, gql):
+        ada, slug, nine = await page_and_nine(gql, factory)
+        with receiving() as receiver:
+            created = await create_endpoint(gql, ada.token, receiver.url)
+            receiver.use_secret(created["secret"])
+            receiver.stall_first, receiver.stall_seconds = 1, 8.0  # answered only much later
+            await book(gql, slug, nine)
+            doomed = worker(settings, database_url, log)
+            try:
+
+                async def in_flight() -> bool:
+                    assert doomed.poll() is None, log.read_text()[-2000:]
+                    return len(receiver.seen) == 1
+
+                await eventually(in_flight, seconds=60)
+                doomed.send_signal(signal.SIGKILL)
+                assert doomed.wait(timeout=10) == -signal.SIGKILL
+            finally:
+                if doomed.poll() is None:
+                    doomed.kill()
+                    doomed.wait()
+            assert await _state(sessionmaker) is WebhookDeliveryState.PENDING
+            assert receiver.events == {}
+
+            again = worker(settings, database_url, log)
+            try:
+
+                async def delivered() -> bool:
+                    assert again.poll() is None, log.read_text()[-2000:]
+                    return await _state(sessionmaker) is WebhookDeliveryState.DELIVERED
+
+                await eventually(delivered, seconds=60)
+                again.send_signal(signal.SIGTERM)
+                assert again.wait(timeout=20) == 0
+            finally:
+                if again.poll() is None:
+                    again.kill()
+                    again.wait()
+            (webhook_id,) = receiver.events
+            assert set(receiver.seen) == {webhook_id}
+            assert len(receiver.seen) >= 2  # the killed attempt, then the one that landed
+            assert receiver.events[webhook_id]["type"] == "booking.created"
