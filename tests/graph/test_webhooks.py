@@ -318,3 +318,61 @@ async def test_endpoints_and_deliveries_are_invisible_across_accounts(
         assert (
             deleted["data"]["deleteWebhookEndpoint"]["__typename"] == "DeleteWebhookEndpointSuccess"
         )
+
+
+DECIDE = """
+mutation Decide($confirm: ConfirmBookingInput!, $decline: DeclineBookingInput!) {
+  confirmBooking(input: $confirm) { __typename }
+  declineBooking(input: $decline) { __typename }
+}
+"""
+CANCEL = """
+mutation Cancel($input: CancelBookingInput!) { cancelBooking(input: $input) { __typename } }
+"""
+
+
+async def test_every_booking_event_of_the_seam_becomes_a_delivery_in_its_transaction(
+    factory: Factory,
+    settings: Settings,
+    database_url: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with hook_app(settings, database_url) as (_, gql):
+        ada, slug, nine = await page_and_nine(gql, factory)
+        await create_endpoint(gql, ada.token, "http://127.0.0.1:9/hook")
+        first = (await book(gql, slug, nine))["booking"]["id"]
+        second = (await book(gql, slug, nine + dt.timedelta(minutes=30)))["booking"]["id"]
+        decided = await gql(
+            DECIDE,
+            {"confirm": {"bookingId": first}, "decline": {"bookingId": second, "reason": "No"}},
+            token=ada.token,
+        )
+        assert decided["data"] == {
+            "confirmBooking": {"__typename": "ConfirmBookingSuccess"},
+            "declineBooking": {"__typename": "DeclineBookingSuccess"},
+        }
+        cancelled = await gql(CANCEL, {"input": {"bookingId": first}}, token=ada.token)
+        assert cancelled["data"]["cancelBooking"]["__typename"] == "CancelBookingSuccess"
+    async with sessionmaker() as session:
+        found = (
+            await session.execute(
+                select(WebhookDelivery.event_type, WebhookDelivery.payload, OutboxMessage.state)
+                .join(OutboxMessage, OutboxMessage.id == WebhookDelivery.outbox_id)
+                .order_by(WebhookDelivery.id)
+            )
+        ).all()
+    assert [(kind, payload["data"]["id"]) for kind, payload, _ in found] == [
+        ("booking.created", first),
+        ("booking.created", second),
+        ("booking.confirmed", first),
+        ("booking.declined", second),
+        ("booking.cancelled", first),
+    ]
+    assert [payload["data"]["status"] for _, payload, _ in found] == [
+        "REQUESTED",
+        "REQUESTED",
+        "CONFIRMED",
+        "DECLINED",
+        "CANCELLED",
+    ]
+    assert {state for _, _, state in found} == {OutboxState.PENDING}
