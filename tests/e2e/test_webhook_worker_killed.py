@@ -3,7 +3,6 @@ event still reaches the receiver, with the same `webhook-id` (C22: at least once
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from pathlib import Path
@@ -17,29 +16,19 @@ from slotgraph.server.settings import Settings
 from tests.helpers.accounts import Factory
 from tests.helpers.bookings import book, page_and_nine
 from tests.helpers.jobs import eventually
-from tests.helpers.serving import SLOTGRAPH
 from tests.helpers.webhooks import create_endpoint, hook_app, receiving
+from tests.helpers.workers import start, worker_env
 
 
 def worker(settings: Settings, database_url: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SLOTGRAPH_SECRET_KEYS": ",".join(settings.secret_keys),
-        "SLOTGRAPH_LOG_LEVEL": "WARNING",
-        "SLOTGRAPH_DB_POOL_SIZE": "2",
-        "SLOTGRAPH_WORKER_CONCURRENCY": "4",
-        "SLOTGRAPH_JOB_HEARTBEAT_SECONDS": "2",
-        "SLOTGRAPH_OUTBOX_LEASE_SECONDS": "4",
-        "SLOTGRAPH_OUTBOX_SWEEP_SECONDS": "1",
-        "SLOTGRAPH_OUTBOUND_ALLOWED_NETWORKS": "127.0.0.0/8",
-        "SLOTGRAPH_WEBHOOK_TIMEOUT_SECONDS": "30",
-        "SLOTGRAPH_WEBHOOK_INITIAL_BACKOFF_SECONDS": "0.2",
-    }
-    with log.open("ab") as stderr:
-        return subprocess.Popen(
-            [SLOTGRAPH, "worker", "--no-migrate"], env=env, stdout=subprocess.DEVNULL, stderr=stderr
-        )
+    env = worker_env(
+        settings,
+        database_url,
+        SLOTGRAPH_OUTBOUND_ALLOWED_NETWORKS="127.0.0.0/8",
+        SLOTGRAPH_WEBHOOK_TIMEOUT_SECONDS="30",
+        SLOTGRAPH_WEBHOOK_INITIAL_BACKOFF_SECONDS="0.2",
+    )
+    return start(["worker", "--no-migrate"], env, log)
 
 
 async def _state(sessionmaker: async_sessionmaker[AsyncSession]) -> WebhookDeliveryState:

@@ -4,7 +4,6 @@ and started again (every booking ends on the calendar exactly once, none is lost
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 from pathlib import Path
@@ -20,33 +19,10 @@ from tests.helpers.bookings import book_slots, rows
 from tests.helpers.connections import exchange_host
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.jobs import eventually
-from tests.helpers.serving import SLOTGRAPH, free_port, wait_ready
+from tests.helpers.serving import free_port, wait_ready
+from tests.helpers.workers import start, worker_env
 
 BOOKINGS = 3
-
-
-def worker_env(settings: Settings, database_url: str) -> dict[str, str]:
-    """The test app's database and keys (it stored the credentials), short timings."""
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SLOTGRAPH_SECRET_KEYS": ",".join(settings.secret_keys),
-        "SLOTGRAPH_LOG_LEVEL": "WARNING",
-        "SLOTGRAPH_DB_POOL_SIZE": "2",
-        "SLOTGRAPH_WORKER_CONCURRENCY": "4",
-        "SLOTGRAPH_JOB_HEARTBEAT_SECONDS": "2",
-        "SLOTGRAPH_OUTBOX_LEASE_SECONDS": "4",
-        "SLOTGRAPH_OUTBOX_SWEEP_SECONDS": "1",
-        "SLOTGRAPH_OUTBOX_INITIAL_BACKOFF_SECONDS": "1",
-        "SLOTGRAPH_PROVIDER_TIMEOUT_SECONDS": "30",
-    }
-
-
-def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as stderr:
-        return subprocess.Popen(
-            [SLOTGRAPH, *args], env=env, stdout=subprocess.DEVNULL, stderr=stderr
-        )
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
