@@ -21,7 +21,7 @@ from slotgraph.server.worker import build_queue
 from tests.helpers.accounts import Factory
 from tests.helpers.bookings import book, page_and_nine
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.jobs import eventually, working
+from tests.helpers.jobs import eventually, make_due, make_outbox, working
 from tests.helpers.webhooks import create_endpoint, hook_app, receiving
 
 DELIVERIES = """
@@ -376,3 +376,36 @@ async def test_every_booking_event_of_the_seam_becomes_a_delivery_in_its_transac
         "CANCELLED",
     ]
     assert {state for _, _, state in found} == {OutboxState.PENDING}
+
+
+async def test_a_receivers_retry_after_is_honoured_up_to_its_bound(
+    factory: Factory,
+    settings: Settings,
+    database_url: str,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with hook_app(settings, database_url, webhook_max_retry_after_seconds=30.0) as (
+        app,
+        gql,
+    ):
+        ada, slug, nine = await page_and_nine(gql, factory)
+        with receiving() as receiver:
+            created = await create_endpoint(gql, ada.token, receiver.url)
+            receiver.use_secret(created["secret"])
+            receiver.fail_first = 2
+            await book(gql, slug, nine)
+            outbox = make_outbox(app)
+            waits = []
+            for asked in ("20", "86400"):  # seconds; the second beyond the 30 s bound
+                receiver.retry_after = asked
+                async with sessionmaker() as session:
+                    row_id = (
+                        await session.execute(
+                            select(OutboxMessage.id).where(OutboxMessage.kind == OutboxKind.WEBHOOK)
+                        )
+                    ).scalar_one()
+                await make_due(sessionmaker)
+                outcome = await outbox.deliver(row_id)
+                assert outcome.state is OutboxState.PENDING
+                waits.append(outcome.retry_in)
+    assert waits == [20.0, 30.0]  # the backoff itself is under a second here
