@@ -8,7 +8,9 @@ PEM file, for libraries that take a path (requests under msal and exchangelib).
 
 Addresses. A URL a user typed (an EWS server URL today; CalDAV servers and webhooks later)
 must not reach loopback, link-local, private or other special addresses unless the operator
-allows those networks (`allowed_networks`, CIDRs). The check runs on the socket's connected
+allows those networks (`allowed_networks`, CIDRs) or that one server (`allowed_endpoints`: an
+address and port, as the demo allows its own Radicale and nothing else on loopback). The check
+runs on the socket's connected
 peer address (`check_peer`), not on a DNS answer read beforehand, so a name that resolves
 elsewhere the second time (DNS rebinding) cannot get around it. `CheckedHTTPAdapter` applies
 it to requests (exchangelib), `CheckedTransport` to httpx (CalDAV, webhooks).
@@ -42,6 +44,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from slotgraph.providers.base import AddressNotAllowed
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # IPv6 prefixes whose last 32 bits are an IPv4 address a gateway or the host's stack forwards
 # to: NAT64's well-known prefix (RFC 6052), IPv4-compatible (RFC 4291, deprecated) and
 # IPv4-translated (RFC 2765). IPv4-mapped and 6to4 have `ipaddress` properties of their own.
@@ -62,12 +65,19 @@ class Trust:
 
     extra_ca: tuple[Path, ...] = ()
     allowed_networks: tuple[Network, ...] = ()
+    allowed_endpoints: tuple[tuple[IPAddress, int], ...] = ()
 
     @classmethod
-    def of(cls, extra_ca: Sequence[Path | None], allowed_networks: Sequence[str]) -> Trust:
+    def of(
+        cls,
+        extra_ca: Sequence[Path | None],
+        allowed_networks: Sequence[str],
+        allowed_endpoints: Sequence[tuple[str, int]] = (),
+    ) -> Trust:
         return cls(
             tuple(dict.fromkeys(p for p in extra_ca if p is not None)),
             tuple(ipaddress.ip_network(n, strict=False) for n in allowed_networks),
+            tuple((ipaddress.ip_address(host), port) for host, port in allowed_endpoints),
         )
 
     def ssl_context(self) -> ssl.SSLContext:
@@ -94,16 +104,18 @@ class Trust:
                 _CA_FILES[digest] = written
         return written
 
-    def check_peer(self, address: str) -> None:
-        """Refuse a connected peer that is not a public address, unless allowed. An IPv6
-        address carrying an IPv4 one (`embedded_ipv4`) is judged by the IPv4 address, which
-        is where its packets end up."""
+    def check_peer(self, address: str, port: int | None = None) -> None:
+        """Refuse a connected peer that is not a public address, unless allowed (its network,
+        or exactly its address and `port`). An IPv6 address carrying an IPv4 one
+        (`embedded_ipv4`) is judged by the IPv4 address, which is where its packets end up."""
         ip = ipaddress.ip_address(address.split("%", 1)[0])
         if isinstance(ip, ipaddress.IPv6Address):
             ip = embedded_ipv4(ip) or ip
         if ip.is_global and not ip.is_multicast and not any(ip in n for n in _NOT_PUBLIC):
             return
         if any(ip in network for network in self.allowed_networks):
+            return
+        if port is not None and (ip, port) in self.allowed_endpoints:
             return
         raise AddressNotAllowed(
             "That server address is on a private, loopback or link-local network, which "
@@ -169,7 +181,8 @@ class _RefusedPeer(OSError):
 def _checked_sock(connection: Any, trust: Trust) -> socket.socket:
     sock: socket.socket = HTTPConnection._new_conn(connection)
     try:
-        trust.check_peer(str(sock.getpeername()[0]))
+        peer = sock.getpeername()
+        trust.check_peer(str(peer[0]), int(peer[1]))
     except AddressNotAllowed as refusal:
         sock.close()
         raise _RefusedPeer(refusal) from refusal
@@ -245,7 +258,8 @@ class _CheckedBackend(httpcore.AsyncNetworkBackend):
             host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
         )
         try:
-            self._trust.check_peer(str(stream.get_extra_info("server_addr")[0]))
+            peer = stream.get_extra_info("server_addr")
+            self._trust.check_peer(str(peer[0]), int(peer[1]))
         except AddressNotAllowed:
             await stream.aclose()
             raise

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import os
 import signal
 import sys
@@ -26,9 +27,12 @@ from slotgraph.models.db import (
     stop_embedded_postgres,
 )
 from slotgraph.models.enums import Scope
-from slotgraph.server.demo import demo_page_url, seed_demo
+from slotgraph.server.demo import connect_demo_calendar, demo_page_url, seed_demo
+from slotgraph.server.demo_calendar import write_demo_calendar
+from slotgraph.server.demo_radicale import DemoCalDav, DemoCalendarUnavailable, DemoRadicale
 from slotgraph.server.logs import configure_logging
 from slotgraph.server.metrics import multiprocess_metrics
+from slotgraph.server.runtime import build_runtime
 from slotgraph.server.settings import Mode, Settings, SettingsError, load_settings
 from slotgraph.server.worker import run_worker
 from slotgraph.usecases.roles import role_scopes
@@ -84,21 +88,40 @@ async def _migrate(url: str) -> None:
         await engine.dispose()
 
 
-async def _seed(url: str, public_base_url: str) -> tuple[str, str]:
-    """The demo user's new token and the demo's booking page URL."""
-    engine = create_engine(url, pool_size=1, max_overflow=0)
+async def _seed(url: str, settings: Settings, calendar: DemoCalDav) -> tuple[str, str]:
+    """The demo user's new token and the demo's booking page URL, its calendar connected
+    through the use cases (C29)."""
+    runtime = build_runtime(settings.model_copy(update={"db_pool_size": 2}), url)
     try:
-        sessionmaker = create_sessionmaker(engine)
-        token = await seed_demo(sessionmaker)
-        return token, await demo_page_url(sessionmaker, public_base_url)
+        user = await seed_demo(runtime.sessionmaker)
+        await connect_demo_calendar(runtime.services, user.viewer, calendar)
+        return user.token, await demo_page_url(runtime.sessionmaker, settings.public_base_url)
     finally:
-        await engine.dispose()
+        await runtime.aclose()
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     # Links on pages point at this server unless an operator says where it is published.
     os.environ.setdefault("SLOTGRAPH_PUBLIC_BASE_URL", f"http://{args.host}:{args.port}")
     settings = _settings(args.demo)
+    if not settings.is_demo:
+        return _serve(args, settings, None)
+    # C29: the demo's own calendar server, stopped with the service (a crashed run's is
+    # stopped by the next start), and the one loopback server it may reach (C46).
+    radicale = DemoRadicale(settings.data_dir)
+    try:
+        calendar = radicale.start()
+    except DemoCalendarUnavailable as exc:
+        print(f"slotgraph: {exc}", file=sys.stderr)
+        return 2
+    try:
+        os.environ["SLOTGRAPH_DEMO_CALDAV_URL"] = calendar.url
+        return _serve(args, settings.model_copy(update={"demo_caldav_url": calendar.url}), calendar)
+    finally:
+        radicale.stop()
+
+
+def _serve(args: argparse.Namespace, settings: Settings, calendar: DemoCalDav | None) -> int:
     url = _database_url(settings)
     # Workers are fresh processes that read the environment: hand them what we resolved.
     os.environ["DATABASE_URL"] = url
@@ -107,17 +130,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["SLOTGRAPH_RUN_WORKER"] = "false"
     if settings.is_demo and not settings.secret_keys:
         os.environ["SLOTGRAPH_SECRET_KEYS"] = _demo_key(settings)
+        settings = settings.model_copy(update={"secret_keys": (_demo_key(settings),)})
     if not args.no_migrate:
         asyncio.run(_migrate(url))
-    if settings.is_demo:
-        token, page = asyncio.run(_seed(url, settings.public_base_url))
+    if calendar is not None:
+        write_demo_calendar(calendar, dt.date.today())
+        token, page = asyncio.run(_seed(url, settings, calendar))
         address = f"http://{args.host}:{args.port}/graphql"
         print(
             f"\nSlotgraph demo on {address} (GraphiQL in a browser)\n"
             f"Booking page (open it in a browser to book a meeting): {page}\n"
             f"Demo user token (new each start): {token}\n"
             f"Try: curl -s {address} -H 'Authorization: Bearer {token}' "
-            f"-H 'Content-Type: application/json' -d '{DEMO_QUERY}'\n",
+            f"-H 'Content-Type: application/json' -d '{DEMO_QUERY}'\n"
+            f"Demo calendar (CalDAV, Radicale): {calendar.calendar_url} "
+            f"(user {calendar.username}, password {calendar.password})\n"
+            f"See its events: curl -s -u {calendar.username}:{calendar.password} "
+            f"{calendar.calendar_url} | grep -E '^(SUMMARY|DTSTART;)'\n",
             file=sys.stderr,
             flush=True,
         )
@@ -157,6 +186,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _settings()
     if settings.is_demo and not settings.secret_keys:  # read what demo `serve` stored (C15)
         settings = settings.model_copy(update={"secret_keys": (_demo_key(settings),)})
+    running = DemoRadicale(settings.data_dir).running() if settings.is_demo else None
+    if running is not None and not settings.demo_caldav_url:  # the demo's calendar (C46)
+        settings = settings.model_copy(update={"demo_caldav_url": running.url})
     url = _database_url(settings)
     if not args.no_migrate:
         asyncio.run(_migrate(url))

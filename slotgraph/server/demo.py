@@ -1,47 +1,34 @@
-"""Demo data for the README's first command: one account, a user with a paid seat, a
-connected Google calendar (so every setting is editable), a custom domain and a few
-scheduling pages. Idempotent: a second start reuses them and prints a fresh token and the
-first page's booking page URL."""
+"""Demo data for the README's first command: one account, a user with a paid seat, a custom
+domain and a few scheduling pages, and (C29) the user's calendar on the demo's own Radicale
+(`slotgraph.server.demo_radicale`, its events from `slotgraph.server.demo_calendar`),
+connected through `connectCalDavCalendar`'s use case as a user would connect theirs, so the
+pages hide the calendar's events and book CONFIRMED meetings written to it. Idempotent: a
+second start reuses them and prints a fresh token and the first page's booking page URL."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import null, select
+from sqlalchemy import select
 
 from slotgraph.clock import utc_now
-from slotgraph.models import (
-    CalendarConnection,
-    ConnectedDomain,
-    InboxConnection,
-    RemoteCalendar,
-    SchedulingPage,
-    User,
-)
-from slotgraph.models.enums import (
-    CalendarAccess,
-    ConnectionPurpose,
-    ConnectionStatus,
-    InboxKind,
-    Provider,
-    Seat,
-    SyncState,
-    Tier,
-)
+from slotgraph.models import CalendarConnection, ConnectedDomain, SchedulingPage, User
+from slotgraph.models.enums import ConnectionStatus, Provider, Scope, Seat, Tier
 from slotgraph.scheduling.slugs import compose
 from slotgraph.usecases.accounts import create_account, create_user
+from slotgraph.usecases.connections import connect_caldav, disconnect
 from slotgraph.usecases.pages import page_url, user_base_url
-from slotgraph.usecases.tokens import issue_token
+from slotgraph.usecases.tokens import issue_token_row
+from slotgraph.usecases.viewer import Viewer
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+    from slotgraph.server.demo_radicale import DemoCalDav
+    from slotgraph.usecases.services import Services
+
 DEMO_EMAIL = "demo@slotgraph.test"
-# The user's own calendar first (the primary one), then a shared one it can only read.
-DEMO_CALENDARS = (
-    (DEMO_EMAIL, "Dana Demo", CalendarAccess.OWNER),
-    ("team@slotgraph.test", "Team holidays", CalendarAccess.READER),
-)
 DEMO_PAGES = (
     ("Intro call", "intro", [15, 30]),
     ("Product demo", "demo", [45]),
@@ -49,15 +36,73 @@ DEMO_PAGES = (
 )
 
 
-async def seed_demo(sessionmaker: async_sessionmaker[AsyncSession]) -> str:
-    """Ensure the demo data exists and return a new API token for the demo user."""
+@dataclass(frozen=True, slots=True)
+class DemoUser:
+    """The demo user's new token (printed) and the viewer it stands for."""
+
+    token: str
+    viewer: Viewer
+
+
+async def seed_demo(sessionmaker: async_sessionmaker[AsyncSession]) -> DemoUser:
+    """Ensure the demo data exists and issue a new API token for the demo user."""
     async with sessionmaker.begin() as session:
         user = (
             await session.execute(select(User).where(User.email == DEMO_EMAIL))
         ).scalar_one_or_none()
         if user is None:
             user = await _create_demo(session)
-        return await issue_token(session, user, name="demo")
+        row, token = await issue_token_row(session, user, "demo", tuple(Scope))
+        viewer = Viewer(user.id, user.account_id, frozenset(Scope), row.id)
+        return DemoUser(token, viewer)
+
+
+async def connect_demo_calendar(services: Services, viewer: Viewer, server: DemoCalDav) -> None:
+    """C29: the demo user's meetings calendar is the demo Radicale, connected through the
+    normal connect path (C28: the server URL, the login proved, calendars listed; S3, S4,
+    S6), with calendar sync on as the settings screen would turn it on, so createMeeting
+    writes events too (S9). Any other connection is disconnected first (S6 allows one): the
+    credential-less "Google" one of a data dir from before C29, or a CalDAV one naming
+    another Radicale (a new port, or another clone's demo on the same DATABASE_URL)."""
+    async with services.sessionmaker() as session:
+        connections = list(
+            (
+                await session.execute(
+                    select(CalendarConnection).where(
+                        CalendarConnection.user_id == viewer.user_id,
+                        CalendarConnection.status != ConnectionStatus.DISCONNECTED,
+                    )
+                )
+            ).scalars()
+        )
+        current = [c.id for c in connections if await _points_at(services, session, c, server)]
+    if current:
+        return
+    for connection in connections:
+        await disconnect(services, viewer, connection.id)
+    connected = await connect_caldav(
+        services,
+        viewer,
+        email=DEMO_EMAIL,
+        password=server.password,
+        username=server.username,
+        server_url=server.url,
+    )
+    async with services.sessionmaker.begin() as session:
+        (await session.get_one(CalendarConnection, connected.id)).calendar_sync_enabled = True
+
+
+async def _points_at(
+    services: Services, session: AsyncSession, connection: CalendarConnection, server: DemoCalDav
+) -> bool:
+    """The connection logs in to `server` as the demo user."""
+    if connection.provider is not Provider.CALDAV:
+        return False
+    secret = await services.credentials.load(session, connection.id) or {}
+    return bool(
+        str(secret.get("home_url", "")).startswith(f"{server.url}/")
+        and secret.get("password") == server.password
+    )
 
 
 async def demo_page_url(
@@ -92,49 +137,9 @@ async def _create_demo(session: AsyncSession) -> User:
         tier=Tier.PROFESSIONAL,
         url_prefix="dana-demo",
     )
-    connection = CalendarConnection(
-        account_id=account.id,
-        user_id=user.id,
-        provider=Provider.GOOGLE,
-        account_email=DEMO_EMAIL,
-        purpose=ConnectionPurpose.BOTH,
-        status=ConnectionStatus.CONNECTED,
-        sync_state=SyncState.SYNCED,
-        calendar_sync_enabled=True,
-        # No real Google account stands behind demo data, so booking does not use this
-        # connection (C5): demo pages run in offline mode (S7) and bookings are requests.
-        scheduling_pages_enabled=False,
-        # Nor does the sync worker: it would find no credential and mark the connection
-        # ACCESS_LOST at start (a sync asked for with syncCalendarConnection still runs).
-        next_sync_at=null(),  # None would take the column's server default (now)
-    )
-    session.add(connection)
-    await session.flush()
-    session.add_all(
-        [
-            *(
-                RemoteCalendar(
-                    account_id=account.id,
-                    connection_id=connection.id,
-                    remote_id=remote_id,
-                    name=name,
-                    time_zone="Europe/London",
-                    access=access,
-                    is_primary=access is CalendarAccess.OWNER,
-                    can_see_all_details=True,
-                )
-                for remote_id, name, access in DEMO_CALENDARS
-            ),
-            InboxConnection(
-                account_id=account.id,
-                user_id=user.id,
-                email=DEMO_EMAIL,
-                kind=InboxKind.PERSONAL,
-                calendar_connection_id=connection.id,
-            ),
-            # Seeded by the operator's own command: counted as proven (C40).
-            ConnectedDomain(account_id=account.id, domain="meet.demo.test", verified_at=utc_now()),
-        ]
+    # Seeded by the operator's own command: counted as proven (C40).
+    session.add(
+        ConnectedDomain(account_id=account.id, domain="meet.demo.test", verified_at=utc_now())
     )
     for title, name, durations in DEMO_PAGES:
         session.add(

@@ -27,9 +27,13 @@ if TYPE_CHECKING:
 
 def outbound_trust(settings: Settings) -> Trust:
     """C46 from settings: `ca_bundle` (and its alias `microsoft_ca_bundle`) added to the
-    public CAs; the non-public networks user-supplied URLs may reach."""
+    public CAs; the non-public networks user-supplied URLs may reach, and in the demo its own
+    Radicale's address and port (that server only, not loopback at large)."""
+    endpoint = settings.demo_caldav_endpoint
     return Trust.of(
-        (settings.ca_bundle, settings.microsoft_ca_bundle), settings.outbound_allowed_networks
+        (settings.ca_bundle, settings.microsoft_ca_bundle),
+        settings.outbound_allowed_networks,
+        () if endpoint is None else (endpoint,),
     )
 
 

@@ -11,6 +11,7 @@ import enum
 import ipaddress
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import (
@@ -146,6 +147,9 @@ class Settings(BaseSettings, MetricsSettings):
     caldav_dns_server: str | None = None
     # The zone of CalDAV calendars that declare none.
     caldav_default_time_zone: str = "UTC"
+    # The demo's own Radicale (`slotgraph.server.demo_radicale`; `serve --demo` sets it): the
+    # one loopback server CalDAV may reach in the demo (C46), and only in demo mode.
+    demo_caldav_url: str | None = None
     # The busy cache (C16, docs/operations.md "Busy cache"): how old a cached free/busy read may be
     # when a live read fails transiently, and how old it may be for slot listing to skip
     # the live read altogether (0: always read live). Bookings always read live first.
@@ -306,6 +310,25 @@ class Settings(BaseSettings, MetricsSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _demo_caldav_in_demo_only(self) -> Settings:
+        if self.demo_caldav_url and self.mode is not Mode.DEMO:
+            raise ValueError(
+                "SLOTGRAPH_DEMO_CALDAV_URL is the demo's own calendar server and is allowed "
+                "only with --demo; in production use SLOTGRAPH_OUTBOUND_ALLOWED_NETWORKS"
+            )
+        if self.demo_caldav_url:
+            ipaddress.ip_address(urlsplit(self.demo_caldav_url).hostname or "")  # an IP only
+        return self
+
+    @property
+    def demo_caldav_endpoint(self) -> tuple[str, int] | None:
+        """The demo Radicale's address and port, for C46's allowance."""
+        if not self.demo_caldav_url:
+            return None
+        url = urlsplit(self.demo_caldav_url)
+        return (url.hostname or "", url.port or 80)
 
     @model_validator(mode="after")
     def _keys_required_in_production(self) -> Settings:
