@@ -280,3 +280,15 @@ async def test_the_httpx_transport_for_user_supplied_urls_checks_the_connected_p
         async with httpx.AsyncClient(transport=allowed) as http:
             answer = await http.post(fake.url, content=b"<x/>")
         assert answer.status_code == 400  # reached: the fake refuses the body
+
+
+def test_an_allowed_endpoint_admits_that_address_and_port_only() -> None:
+    """The demo's own Radicale (C29, C46): that server, not loopback at large."""
+    demo = Trust.of((), (), (("127.0.0.1", 5232),))
+    demo.check_peer("127.0.0.1", 5232)
+    demo.check_peer("::ffff:127.0.0.1", 5232)
+    for address, port in (("127.0.0.1", 5433), ("127.0.0.2", 5232), ("::1", 5232)):
+        with pytest.raises(AddressNotAllowed):
+            demo.check_peer(address, port)
+    with pytest.raises(AddressNotAllowed):
+        demo.check_peer("127.0.0.1")  # a caller that does not say the port

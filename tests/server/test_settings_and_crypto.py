@@ -70,3 +70,11 @@ def test_a_watch_renewal_margin_as_long_as_the_lifetime_is_refused(
     monkeypatch.setenv("SLOTGRAPH_WATCH_RENEW_MARGIN_HOURS", "24")
     with pytest.raises(SettingsError, match="SLOTGRAPH_WATCH_RENEW_MARGIN_HOURS must be shorter"):
         load_settings(mode=Mode.DEMO)
+
+
+def test_the_demo_calendar_allowance_is_for_the_demo_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLOTGRAPH_DEMO_CALDAV_URL", "http://127.0.0.1:5232")
+    monkeypatch.setenv("SLOTGRAPH_SECRET_KEYS", generate_key())
+    with pytest.raises(SettingsError, match="allowed only with --demo"):
+        load_settings()
+    assert load_settings(mode=Mode.DEMO).demo_caldav_endpoint == ("127.0.0.1", 5232)
