@@ -9,11 +9,9 @@ killed mid-write)."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator
 
 import pytest
-from icalendar import Calendar
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -24,18 +22,15 @@ from slotgraph.models import Booking, CalendarConnection, OutboxMessage
 from slotgraph.models.enums import CalendarWriteState, ConnectionStatus
 from slotgraph.models.outbox import OutboxKind, OutboxState
 from tests.fakes.scenario import ScriptedEvent
-from tests.helpers.accounts import Factory, Person
+from tests.helpers.accounts import Factory
 from tests.helpers.bookings import CANCEL_AS_CONTACT, RESCHEDULE, book, book_with_token, rows, run
 from tests.helpers.caldav import CalendarApp, fresh_account
-from tests.helpers.caldav_servers import PASSWORD, DavProxy, Server
+from tests.helpers.caldav_hosts import booking_events, caldav_host
+from tests.helpers.caldav_servers import DavProxy, Server
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.jobs import make_outbox
 from tests.helpers.pages import SLOTS, make_page, next_monday
 
-CONNECT = """
-mutation($i: ConnectCalDavCalendarInput!) { connectCalDavCalendar(input: $i) {
-  __typename ... on Error { message code } } }
-"""
 CONTACT = "cleo@example.test"
 
 
@@ -56,66 +51,11 @@ def calendar(radicale_server: Server) -> Iterator[tuple[int, CalendarApp]]:
         yield account
 
 
-async def caldav_host(
-    gql: GraphQLClient, factory: Factory, server: Server, proxy: DavProxy, n: int
-) -> Person:
-    ada = await factory.person(url_prefix="ada", name="Ada")
-    connected = await gql(
-        CONNECT,
-        {
-            "i": {
-                "email": "ada@example.test",
-                "username": server.user(n),
-                "password": PASSWORD,
-                "serverUrl": proxy.url,
-            }
-        },
-        token=ada.token,
-    )
-    assert connected["data"]["connectCalDavCalendar"]["__typename"] == (
-        "ConnectCalDavCalendarSuccess"
-    ), connected
-    return ada
-
-
 def writes(proxy: DavProxy) -> list[tuple[str, int]]:
     """The adapter's writes so far (method, status), and forget them."""
     found = [(e.method, e.status) for e in proxy.exchanges if e.method in ("PUT", "DELETE")]
     proxy.exchanges.clear()
     return found
-
-
-def booking_events(app: CalendarApp) -> list[tuple[str, dt.datetime, dt.datetime, list[str]]]:
-    """(summary, start, end, attendees) of the Slotgraph events on the server's calendar."""
-    found: list[tuple[str, dt.datetime, dt.datetime, list[str]]] = []
-    listing = app.http.request("PROPFIND", app.calendar_url, headers={"Depth": "1"}, content=b"")
-    listing.raise_for_status()
-    for href in sorted(set(_hrefs(listing.text))):
-        if not href.endswith(".ics"):
-            continue
-        data = app.http.get(app.calendar_url.split("/u")[0] + href).text
-        for event in Calendar.from_ical(data).walk("VEVENT"):
-            if not str(event["UID"]).startswith("slotgraph-"):
-                continue
-            found.append(
-                (
-                    str(event["SUMMARY"]),
-                    event.decoded("DTSTART").astimezone(dt.UTC),
-                    event.decoded("DTEND").astimezone(dt.UTC),
-                    [str(a).removeprefix("mailto:") for a in _list(event.get("ATTENDEE"))],
-                )
-            )
-    return found
-
-
-def _hrefs(xml: str) -> list[str]:
-    return re.findall(r"<(?:\w+:)?href>([^<]+)</(?:\w+:)?href>", xml)
-
-
-def _list(value: object) -> list[object]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
 
 
 async def deliver(
