@@ -109,6 +109,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # C29: the demo's own calendar server, stopped with the service (a crashed run's is
     # stopped by the next start), and the one loopback server it may reach (C46).
     radicale = DemoRadicale(settings.data_dir)
+    # A SIGTERM while starting (migrating, seeding) unwinds through `radicale.stop()` too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         calendar = radicale.start()
     except DemoCalendarUnavailable as exc:
