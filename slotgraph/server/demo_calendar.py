@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import httpx
-from icalendar import Calendar, Event
+from icalendar import Event
 
-from slotgraph.providers.caldav.wire import zone_ics
+from slotgraph.providers.caldav.wire import resource_ics, zone_ics
 from slotgraph.server.demo_radicale import DemoCalDav
 
 TIME_ZONE = "Europe/London"
@@ -73,13 +73,7 @@ def event_calendar(item: DemoEvent, monday: dt.date) -> bytes:
     if item.weekly:
         event.add("rrule", {"freq": "weekly"})
     event.add("transp", "TRANSPARENT" if item.transparent else "OPAQUE")
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add_component(event)
-    calendar.add_missing_timezones()
-    data: bytes = calendar.to_ical()
-    return data
+    return resource_ics(event, PRODID)
 
 
 def write_demo_calendar(server: DemoCalDav, today: dt.date) -> None:

@@ -247,8 +247,13 @@ def draft_ics(
         event.add("organizer", _person(organizer, None, attendee=False))
         for attendee in draft.attendees:
             event.add("attendee", _person(attendee.email, attendee.name, attendee=True))
+    return resource_ics(event, PRODID)
+
+
+def resource_ics(event: Event, prodid: str) -> bytes:
+    """One calendar resource holding `event` and the VTIMEZONEs its times name (a PUT's body)."""
     calendar = Calendar()
-    calendar.add("prodid", PRODID)
+    calendar.add("prodid", prodid)
     calendar.add("version", "2.0")
     calendar.add_component(event)
     calendar.add_missing_timezones()
