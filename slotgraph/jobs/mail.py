@@ -74,8 +74,12 @@ class Mailer:
         self.config = config
 
     async def send(self, to: str, subject: str, body: str) -> None:
+        await self.send_message(build_message(self.config.sender, to, subject, body))
+
+    async def send_message(self, message: EmailMessage) -> None:
+        """Send a finished message to its To address."""
         config = self.config
-        message = build_message(config.sender, to, subject, body)
+        to = str(message["To"])
         try:
             await aiosmtplib.send(
                 message,
@@ -88,7 +92,13 @@ class Mailer:
                 timeout=config.timeout,
                 tls_context=Trust(config.extra_ca).ssl_context(),
             )
-        except aiosmtplib.SMTPRecipientsRefused:
+        except aiosmtplib.SMTPRecipientsRefused as refused:
+            # C21: a 5xx at RCPT bounces for good; a 4xx (greylisting, a full mailbox) may pass.
+            codes = [recipient.code for recipient in refused.recipients]
+            if any(400 <= code < 500 for code in codes):
+                raise MailUnavailable(
+                    f"The mail server deferred the recipient {to} ({codes[0]}); will retry."
+                ) from None
             raise MailRejected(f"The mail server refused the recipient {to}.") from None
         except aiosmtplib.SMTPResponseException as error:
             if 500 <= error.code < 600:

@@ -112,6 +112,11 @@ class Booking(Base):
         String(255), unique=True, default=lambda: f"{uuid.uuid4()}@slotgraph"
     )
     sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # C43, C19: the language the contact booked in (the page's), for every email to them;
+    # NULL: the host's locale decides.
+    contact_language: Mapped[str | None] = mapped_column(String(8))
+    # C21: why the last email about this booking was not sent (NULL once one went out).
+    email_error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_bookings_host_user_id_id", "host_user_id", "id"),

@@ -32,6 +32,8 @@ class OutboxKind(enum.StrEnum):
     TASK_EVENT = "TASK_EVENT"
     # C22: one webhook delivery to a partner app (`slotgraph.jobs.deliveries.webhooks`).
     WEBHOOK = "WEBHOOK"
+    # C21, C43: the email one booking event sends (`slotgraph.jobs.deliveries.booking_emails`).
+    BOOKING_EMAIL = "BOOKING_EMAIL"
 
 
 class OutboxState(enum.StrEnum):

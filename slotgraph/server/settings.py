@@ -108,6 +108,9 @@ class Settings(BaseSettings, MetricsSettings):
 
     # Where the dashboard lives: the OAuth callback redirects there (S1).
     dashboard_url: str = "http://localhost:3000/settings/calendar"
+    # C21: the host's "new request" email links to `<this>/<booking id>?decision=confirm`
+    # (or `decline`); the dashboard answers with confirmBooking / declineBooking.
+    dashboard_bookings_url: str = "http://localhost:3000/bookings"
     provider_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # Each provider request a person waits on (slot listing, booking, connecting) is bounded
     # tighter than background work (C16); never above `provider_timeout_seconds`.

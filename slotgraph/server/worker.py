@@ -51,6 +51,8 @@ def build_queue(runtime: Runtime, database_url: str) -> JobQueue:
         runtime.sessionmaker,
         runtime.services.connection_clients,
         mailer=Mailer(smtp) if smtp is not None else None,
+        credentials=runtime.services.credentials,
+        dashboard_bookings_url=settings.dashboard_bookings_url,
         policy=DeliveryPolicy(
             max_attempts=settings.outbox_max_attempts,
             initial_backoff=settings.outbox_initial_backoff_seconds,

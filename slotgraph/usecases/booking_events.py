@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from slotgraph.jobs.deliveries.booking_emails import post_booking_email
 from slotgraph.jobs.webhooks import BOOKING_EVENT_TYPES, enqueue_webhooks
 from slotgraph.models import BookingEvent
 from slotgraph.notices.changes import publish_booking_events, publish_host_changed
@@ -44,9 +45,11 @@ async def record(
     actor: BookingActor,
     now: dt.datetime,
     reason: str | None = None,
+    sealed_manage_url: bytes | None = None,
 ) -> BookingEvent:
     """Write the booking's event in the caller's transaction (the booking flushed first, so
-    a new booking has its id)."""
+    a new booking has its id), and post its email (C21; `sealed_manage_url`: the contact's
+    manage link, encrypted, known only where the booking was made)."""
     await session.flush()
     event = BookingEvent(
         account_id=booking.account_id,
@@ -60,6 +63,7 @@ async def record(
     session.add(event)
     await session.flush()
     await enqueue_webhooks(session, BOOKING_EVENT_TYPES[kind], booking, now=now)
+    await post_booking_email(session, booking, event, sealed_manage_url=sealed_manage_url)
     return event
 
 

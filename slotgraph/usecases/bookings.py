@@ -20,6 +20,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import structlog
 from sqlalchemy import func, select
@@ -28,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from slotgraph.jobs import outbox
 from slotgraph.jobs.deliveries import emails
+from slotgraph.jobs.deliveries.booking_emails import contact_language
 from slotgraph.models import Booking, Contact, OutboxMessage, User
 from slotgraph.models.enums import BookingActor, BookingEventKind, BookingStatus, CalendarWriteState
 from slotgraph.models.outbox import OutboxKind
@@ -40,7 +42,7 @@ from slotgraph.usecases.errors import (
     NotFoundError,
     SlotUnavailableError,
 )
-from slotgraph.usecases.pages import PublicPage, get_public_page
+from slotgraph.usecases.pages import PublicPage, get_public_page, user_base_url
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,6 +73,8 @@ class BookingRequest:
     # Not part of the request's identity (C12): who sent it and its bot check (C25, C34).
     client_address: str | None = None
     bot_check_token: str | None = None
+    # C43: the page's language (C19), kept on the booking for the contact's emails.
+    language: str | None = None
 
     def fingerprint(self) -> str:
         """What makes two calls "the same" for C12 (the key itself excluded)."""
@@ -234,13 +238,22 @@ async def _book(
                 idempotency_key=request.idempotency_key,
                 on_calendar=not found.offline,
                 manage_token_hash=token_hash,
+                contact_language=contact_language(request.language, host.locale),
             )
             session.add(booking)
             await session.flush()
             if not found.offline:
                 await queue_calendar_write(session, booking, OutboxKind.CALENDAR_CREATE)
             kind = BookingEventKind.REQUESTED if found.offline else BookingEventKind.CREATED
-            await booking_events.record(session, booking, kind, actor=BookingActor.CONTACT, now=now)
+            manage_url = await _manage_url(services, session, host.id, manage_token, booking)
+            await booking_events.record(
+                session,
+                booking,
+                kind,
+                actor=BookingActor.CONTACT,
+                now=now,
+                sealed_manage_url=services.credentials.seal({"url": manage_url}),
+            )
             if anonymous:  # C25: counted with the booking, so only bookings made count
                 await services.limits.count_booking(
                     session, page_id=page.id, email=request.contact_email
@@ -256,6 +269,15 @@ async def _book(
     return BookingOutcome(
         booking=booking, offline=found.offline, replayed=False, manage_token=manage_token
     )
+
+
+async def _manage_url(
+    services: Services, session: AsyncSession, host_id: int, token: str, booking: Booking
+) -> str:
+    """The contact's manage link as the pages build it (C41), for the first email (C21)."""
+    base = await user_base_url(session, host_id, services.public_base_url)
+    query = urlencode({"token": token, "lang": booking.contact_language or "en"})
+    return f"{base}/meetings/manage?{query}"
 
 
 _TAKEN = "This time is no longer available; pick another slot."

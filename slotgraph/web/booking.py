@@ -347,6 +347,7 @@ class Pages:
             "contact": {"name": str(form.get("name", "")), "email": str(form.get("email", ""))},
             "answers": answers,
             "idempotencyKey": str(form.get("idempotency_key", "")) or None,
+            "language": choices.lang,  # C43: the contact's emails speak the page's language
             "botCheckToken": next(
                 (str(form[name]) for name in BOT_CHECK_FIELDS if form.get(name)), None
             ),

@@ -51,7 +51,10 @@ async def test_offline_booking_is_a_request_and_links_a_contact(
     assert [c.email for c in contacts] == ["Cleo@Example.test"]  # matched by email (S20)
     assert {b.contact_id for b in bookings} == {contacts[0].id}
     assert bookings[0].answers == {"topic": "Pricing"}
-    assert outbox == []  # offline: nothing goes to a calendar (S7)
+    # Offline: nothing goes to a calendar (S7); only the emails (C21): per request the
+    # contact's "request received" and the host's "new request".
+    assert {m.kind for m in outbox} == {OutboxKind.BOOKING_EMAIL}
+    assert len(outbox) == 4
 
 
 async def test_times_off_the_grid_or_outside_hours_are_unavailable(

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.models import Booking, OutboxMessage
+from slotgraph.models.outbox import OutboxKind
 from tests.helpers.accounts import Factory, Person
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.pages import make_page, next_monday
@@ -148,11 +149,15 @@ async def book_with_token(
 
 
 async def outbox(sessionmaker: async_sessionmaker[AsyncSession]) -> list[OutboxMessage]:
-    """Every outbox row, oldest first."""
+    """Every outbox row but the booking emails (tests/sync/test_booking_emails.py reads
+    those), oldest first."""
     async with sessionmaker() as session:
-        return list(
-            (await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars()
+        found = await session.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.kind != OutboxKind.BOOKING_EMAIL)
+            .order_by(OutboxMessage.id)
         )
+        return list(found.scalars())
 
 
 BOOKINGS = """
@@ -188,10 +193,15 @@ async def host_bookings(gql: GraphQLClient, host: Person) -> list[dict[str, Any]
 async def rows(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> tuple[list[Booking], list[OutboxMessage]]:
-    """Every booking and every outbox row, oldest first."""
+    """Every booking and every outbox row but the booking emails (their own tests read
+    those: tests/sync/test_booking_emails.py), oldest first."""
     async with sessionmaker() as session:
         bookings = (await session.execute(select(Booking).order_by(Booking.id))).scalars()
         messages = (
-            await session.execute(select(OutboxMessage).order_by(OutboxMessage.id))
+            await session.execute(
+                select(OutboxMessage)
+                .where(OutboxMessage.kind != OutboxKind.BOOKING_EMAIL)
+                .order_by(OutboxMessage.id)
+            )
         ).scalars()
         return list(bookings), list(messages)

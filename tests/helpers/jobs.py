@@ -57,6 +57,7 @@ def make_outbox(app: Starlette, *, max_attempts: int = 5, mailer: Mailer | None 
             services.webhooks,
             clock=services.clock,
         ),
+        credentials=services.credentials,
     )
 
 

@@ -7,22 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email
-import email.policy
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
-from email.message import EmailMessage
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from slotgraph.jobs.deliveries.booking_events import event_key
-from slotgraph.jobs.mail import Mailer, SmtpConfig, SmtpSecurity
 from slotgraph.jobs.outbox import DELIVER, Outcome, job_key
 from slotgraph.jobs.queue import JobQueue
 from slotgraph.models import Booking, CalendarConnection, OutboxMessage
@@ -35,6 +28,7 @@ from tests.helpers.connections import exchange_host
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.jobs import eventually, make_due, make_outbox, working
 from tests.helpers.pages import make_page, next_monday
+from tests.helpers.smtp import Inbox, smtp_server
 
 BUSY_FOR_TWO_MINUTES = 120_000  # ms: longer than the adapter waits, so the outbox retries
 BUSY_MESSAGE = "Exchange is busy and asked to slow down."
@@ -73,7 +67,11 @@ async def test_booking_is_written_once_even_when_delivered_twice_at_once(
     assert (message.kind, message.state) == (OutboxKind.CALENDAR_CREATE, OutboxState.PENDING)
     async with sessionmaker() as session:  # enqueued in the booking's own transaction
         jobs = (await session.execute(text("SELECT entrypoint, dedupe_key FROM pgqueuer"))).all()
-    assert [tuple(job) for job in jobs] == [(DELIVER, job_key(message.id))]
+    # The calendar write's job, and the confirmation email's (C21) right after it.
+    assert [tuple(job) for job in jobs] == [
+        (DELIVER, job_key(message.id)),
+        (DELIVER, job_key(message.id + 1)),
+    ]
     assert await host_bookings(gql, ada) == [
         {
             "title": "Intro: Cleo Contact",
@@ -231,33 +229,10 @@ async def test_sweep_enqueues_due_rows_without_a_job_once(
     assert keys == [job_key(row.id)]
 
 
-class Inbox:
-    """An aiosmtpd handler keeping what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.envelopes: list[tuple[str, list[str]]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(parsed)
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
-        return "250 OK"
-
-
 @pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+def smtp() -> Iterator[Inbox]:
+    with smtp_server() as inbox:
+        yield inbox
 
 
 async def test_lost_access_email_reaches_the_host_through_the_worker(
@@ -266,9 +241,9 @@ async def test_lost_access_email_reaches_the_host_through_the_worker(
     app: Starlette,
     database_url: str,
     sessionmaker: async_sessionmaker[AsyncSession],
-    smtp: tuple[Inbox, int],
+    smtp: Inbox,
 ) -> None:
-    inbox, port = smtp
+    inbox = smtp
     ada = await factory.person(url_prefix="ada", name="Ada")
     slug = await make_page(gql, ada)
     await factory.connection(ada, status=ConnectionStatus.ACCESS_LOST)
@@ -276,14 +251,7 @@ async def test_lost_access_email_reaches_the_host_through_the_worker(
     refused = await book(gql, slug, nine)
     assert refused["reason"] == "HOST_ACCESS_LOST"  # S13: no booking, the host is told
 
-    mailer = Mailer(
-        SmtpConfig(
-            host="127.0.0.1",
-            port=port,
-            sender="Slotgraph <no-reply@slotgraph.test>",
-            security=SmtpSecurity.NONE,
-        )
-    )
+    mailer = inbox.mailer()
     queue = JobQueue(database_url, concurrency=4, heartbeat_seconds=5, idle_poll_seconds=0.5)
     make_outbox(app, mailer=mailer).register(queue, sweep_seconds=60)
     async with working(queue):

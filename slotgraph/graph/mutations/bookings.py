@@ -58,6 +58,11 @@ class BookMeetingInput:
         default=None,
         description="The bot-check widget's token, on pages whose host asks for one (C34).",
     )
+    language: str | None = strawberry.field(
+        default=None,
+        description="The language the contact booked in (en, ja; C19, C43): their emails "
+        "speak it. Default: the host's locale.",
+    )
 
 
 @strawberry.enum
@@ -134,6 +139,7 @@ async def book_meeting(info: Info, input: BookMeetingInput) -> BookMeetingResult
         idempotency_key=input.idempotency_key,
         client_address=info.context.client_address,
         bot_check_token=input.bot_check_token,
+        language=input.language[:35] if input.language else None,
     )
     outcome = await use_case.book_meeting(services, info.context.viewer, request)
     return BookMeetingSuccess(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from slotgraph.jobs.deliveries.booking_emails import DEFAULT_DASHBOARD_BOOKINGS_URL, BookingEmails
 from slotgraph.jobs.deliveries.booking_events import BookingEvents
 from slotgraph.jobs.deliveries.emails import Emails
 from slotgraph.jobs.deliveries.task_events import TaskEvents
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
     from slotgraph.calendars.clients import CalendarClients
+    from slotgraph.calendars.credentials import CredentialStore
     from slotgraph.jobs.mail import Mailer
 
 DEFAULT_POLICY = DeliveryPolicy()
@@ -31,13 +33,19 @@ def deliveries(
     *,
     mailer: Mailer | None,
     webhooks: Webhooks | None = None,
+    credentials: CredentialStore | None = None,
+    dashboard_bookings_url: str = DEFAULT_DASHBOARD_BOOKINGS_URL,
 ) -> list[Delivery]:
     """Every delivery kind of this server, as the workers run them (`webhooks` None: a
-    WEBHOOK row fails as of an unknown kind, for tools and tests that send none)."""
+    WEBHOOK row fails as of an unknown kind, for tools and tests that send none).
+    `credentials` opens the manage link sealed into a booking's first email."""
     kinds: list[Delivery] = [
         BookingEvents(sessionmaker, clients),
         TaskEvents(sessionmaker, clients),
         Emails(mailer),
+        BookingEmails(
+            sessionmaker, mailer, credentials, dashboard_bookings_url=dashboard_bookings_url
+        ),
     ]
     return kinds if webhooks is None else [*kinds, webhooks]
 
@@ -49,8 +57,17 @@ def build_outbox(
     mailer: Mailer | None,
     policy: DeliveryPolicy = DEFAULT_POLICY,
     webhooks: Webhooks | None = None,
+    credentials: CredentialStore | None = None,
+    dashboard_bookings_url: str = DEFAULT_DASHBOARD_BOOKINGS_URL,
 ) -> Outbox:
     """The outbox with every delivery kind registered (`Outbox.register` puts it on a
     job queue)."""
-    kinds = deliveries(sessionmaker, clients, mailer=mailer, webhooks=webhooks)
+    kinds = deliveries(
+        sessionmaker,
+        clients,
+        mailer=mailer,
+        webhooks=webhooks,
+        credentials=credentials,
+        dashboard_bookings_url=dashboard_bookings_url,
+    )
     return Outbox(sessionmaker, kinds, policy=policy)

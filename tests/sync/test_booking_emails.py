@@ -1,0 +1,293 @@
+"""Booking emails (C21, C43, C19) from the outbox to a real SMTP server on loopback
+(aiosmtpd), each parsed back with the `email` package and its iCalendar with `icalendar`:
+the contact's language, the manage link that opens the manage page, one invitation per
+meeting (ours only when no provider sends one), and retries: a 451 at RCPT is retried, a
+550 is not."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from email.message import EmailMessage
+from urllib.parse import urlsplit
+
+import httpx
+import icalendar
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+
+from slotgraph.jobs.deliveries.booking_events import event_key
+from slotgraph.jobs.outbox import Outbox, Outcome
+from slotgraph.models import Booking, OutboxMessage, SchedulingPage, User
+from slotgraph.models.outbox import OutboxKind, OutboxState
+from slotgraph.providers.google import event_id_for
+from tests.helpers import google_app
+from tests.helpers.accounts import Factory
+from tests.helpers.bookings import CANCEL_AS_CONTACT, book_with_token, page_and_nine, run
+from tests.helpers.google_app import GoogleFlow
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.jobs import make_due, make_outbox
+from tests.helpers.pages import make_page, next_monday
+from tests.helpers.smtp import Inbox, smtp_server
+
+# The Google-configured app of the consent tests, for the calendar-connected booking.
+app = google_app.app
+browser = google_app.browser
+flow = google_app.flow
+
+CONFIRM = """
+mutation Confirm($input: ConfirmBookingInput!) {
+  confirmBooking(input: $input) { __typename }
+}
+"""
+DECLINE = """
+mutation Decline($input: DeclineBookingInput!) {
+  declineBooking(input: $input) { __typename }
+}
+"""
+
+
+@pytest.fixture
+def smtp() -> Iterator[Inbox]:
+    with smtp_server() as inbox:
+        yield inbox
+
+
+async def _emails(sessionmaker: async_sessionmaker[AsyncSession]) -> list[OutboxMessage]:
+    async with sessionmaker() as session:
+        found = await session.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.kind == OutboxKind.BOOKING_EMAIL)
+            .order_by(OutboxMessage.id)
+        )
+        return list(found.scalars())
+
+
+async def _send_pending(outbox: Outbox, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    for row in await _emails(sessionmaker):
+        if row.state is OutboxState.PENDING:
+            assert await outbox.deliver(row.id) == Outcome(OutboxState.DONE)
+
+
+def _text(message: EmailMessage) -> str:
+    part = message.get_body(("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def _html(message: EmailMessage) -> str:
+    part = message.get_body(("html",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def _calendar(message: EmailMessage) -> icalendar.Calendar | None:
+    """The text/calendar alternative, parsed; None when the message carries none."""
+    for part in message.walk():
+        if part.get_content_type() == "text/calendar":
+            data = part.get_payload(decode=True)
+            assert isinstance(data, bytes)
+            calendar = icalendar.Calendar.from_ical(data)
+            assert part.get_param("method") == str(calendar["METHOD"])
+            return calendar
+    return None
+
+
+def _manage_link(text: str) -> str:
+    (line,) = [line for line in text.splitlines() if "/meetings/manage?" in line]
+    return line[line.index("http") :].strip()
+
+
+async def _row(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[Booking, str]:
+    """The booking and its host's zone (the page's, else the host's)."""
+    async with sessionmaker() as session:
+        [booking] = (await session.execute(select(Booking))).scalars().all()
+        page = await session.get_one(SchedulingPage, booking.page_id)
+        host = await session.get_one(User, booking.host_user_id)
+        return booking, page.time_zone or host.time_zone
+
+
+async def test_an_offline_request_in_japanese_then_confirmed_and_cancelled(
+    gql: GraphQLClient,
+    factory: Factory,
+    app: Starlette,
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    smtp: Inbox,
+) -> None:
+    # A page in Tokyo (18:00 there is 09:00 UTC): the invitation's zone is the host's.
+    ada = await factory.person(url_prefix="ada", name="Ada")
+    hours = [{"weekday": "MONDAY", "start": "18:00", "end": "21:00"}]
+    slug = await make_page(gql, ada, timeZone="Asia/Tokyo", weeklyHours=hours)
+    nine = dt.datetime.combine(next_monday(), dt.time(9), dt.UTC)
+    booked = await book_with_token(gql, slug, nine, language="ja")
+    outbox = make_outbox(app, mailer=smtp.mailer())
+    await _send_pending(outbox, sessionmaker)
+
+    # The contact hears in Japanese, the host (locale en-US) in English (C19, C43).
+    contact, host = smtp.messages
+    assert contact["To"] == "cleo@example.test"
+    assert contact["Subject"] == "リクエストを受け付けました: Intro: Cleo Contact"
+    assert contact["Content-Language"] == "ja"
+    assert "リクエストを受け付けました" in _text(contact)
+    assert "Cleo Contact 様" in _html(contact)
+    assert _calendar(contact) is None  # a request is no invitation yet
+    link = _manage_link(_text(contact))
+    assert booked["manageToken"] in link
+    page = await client.get(urlsplit(link).path + "?" + urlsplit(link).query)
+    assert page.status_code == 200
+    assert "Intro" in page.text
+    assert 'lang="ja"' in page.text
+    async with app.state.runtime.services.sessionmaker() as session:
+        stored = (await session.execute(select(OutboxMessage.payload))).scalars().all()
+    assert all(booked["manageToken"] not in str(payload) for payload in stored)  # sealed
+
+    assert host["To"] == ada.user.email
+    assert host["Subject"] == "New request to confirm: Intro: Cleo Contact"
+    booking, zone = await _row(sessionmaker)
+    confirm = f"http://localhost:3000/bookings/{booking.id}?decision=confirm"
+    assert confirm in _text(host)
+    assert confirm.replace("&", "&amp;") in _html(host)
+
+    # The host confirms: offline still, so our REQUEST carries the invitation (C43).
+    assert (await run(gql, CONFIRM, ada.token, bookingId=booked["booking"]["id"]))[
+        "__typename"
+    ] == "ConfirmBookingSuccess"
+    await _send_pending(outbox, sessionmaker)
+    confirmed = smtp.messages[2]
+    assert confirmed["Subject"] == "確定しました: Intro: Cleo Contact"
+    calendar = _calendar(confirmed)
+    assert calendar is not None
+    (event,) = calendar.walk("VEVENT")
+    booking, zone = await _row(sessionmaker)
+    assert (str(calendar["METHOD"]), str(event["UID"]), int(str(event["SEQUENCE"]))) == (
+        "REQUEST",
+        booking.ical_uid,
+        1,
+    )
+    start = event.decoded("DTSTART")
+    assert (start, str(start.tzinfo), zone) == (nine, "Asia/Tokyo", "Asia/Tokyo")
+    assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == [zone]
+    assert "18:00" in _text(confirmed)  # the host's time, stated beside the contact's
+    assert str(event["ATTENDEE"]) == "mailto:cleo@example.test"
+    assert str(event["ORGANIZER"]) == f"mailto:{ada.user.email}"
+
+    # The contact cancels: METHOD:CANCEL, same UID, higher SEQUENCE.
+    cancelled = await run(gql, CANCEL_AS_CONTACT, manageToken=booked["manageToken"])
+    assert cancelled["__typename"] == "CancelBookingAsContactSuccess"
+    await _send_pending(outbox, sessionmaker)
+    cancel = smtp.messages[3]
+    assert cancel["Subject"] == "キャンセルされました: Intro: Cleo Contact"
+    calendar = _calendar(cancel)
+    assert calendar is not None
+    (event,) = calendar.walk("VEVENT")
+    assert (str(calendar["METHOD"]), str(event["UID"]), int(str(event["SEQUENCE"]))) == (
+        "CANCEL",
+        booking.ical_uid,
+        2,
+    )
+    booking, _ = await _row(sessionmaker)
+    assert booking.email_error is None
+
+
+async def test_a_declined_request_tells_the_contact_why_in_english(
+    gql: GraphQLClient,
+    factory: Factory,
+    app: Starlette,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    smtp: Inbox,
+) -> None:
+    ada, slug, nine = await page_and_nine(gql, factory)
+    booked = await book_with_token(gql, slug, nine)  # no language: the host's (en-US)
+    outbox = make_outbox(app, mailer=smtp.mailer())
+    declined = await run(
+        gql, DECLINE, ada.token, bookingId=booked["booking"]["id"], reason="Out that week"
+    )
+    assert declined["__typename"] == "DeclineBookingSuccess"
+    await _send_pending(outbox, sessionmaker)
+    _, _, decline = smtp.messages
+    assert decline["Subject"] == "Declined: Intro: Cleo Contact"
+    assert "Reason: Out that week" in _text(decline)
+    assert "declined your request" in _text(decline)
+    assert _calendar(decline) is None
+
+
+async def test_a_google_booking_waits_for_the_write_and_carries_no_request(
+    flow: GoogleFlow,
+    factory: Factory,
+    app: Starlette,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    smtp: Inbox,
+) -> None:
+    gql, google = flow.gql, flow.google
+    ada = await factory.person(url_prefix="ada", name="Ada")
+    assert "calendarConnection" in await flow.connect(ada)
+    slug = await make_page(gql, ada)
+    nine = dt.datetime.combine(next_monday(), dt.time(9), dt.UTC)
+    booked = await book_with_token(gql, slug, nine, language="en")
+    assert booked["booking"]["status"] == "CONFIRMED"
+    outbox = make_outbox(app, mailer=smtp.mailer())
+    (email_row,) = await _emails(sessionmaker)
+
+    # C43: the confirmation waits for the calendar write's outcome, spending no attempt.
+    waited = await outbox.deliver(email_row.id)
+    assert waited.state is OutboxState.PENDING
+    assert smtp.messages == []
+    async with sessionmaker() as session:
+        create = (
+            await session.execute(
+                select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.CALENDAR_CREATE)
+            )
+        ).scalar_one()
+    assert await outbox.deliver(create.id) == Outcome(OutboxState.DONE)
+    await make_due(sessionmaker)
+    assert await outbox.deliver(email_row.id) == Outcome(OutboxState.DONE)
+
+    (confirmed,) = smtp.messages
+    assert confirmed["Subject"] == "Confirmed: Intro: Cleo Contact"
+    assert booked["manageToken"] in _manage_link(_text(confirmed))
+    assert _calendar(confirmed) is None  # Google invites the attendee (sendUpdates=all)
+    assert not any(part.get_filename() for part in confirmed.walk())
+    # The provider's is the one invitation: the event has the contact as attendee, and
+    # Google was asked to send updates to all attendees.
+    booking, _ = await _row(sessionmaker)
+    event_id = event_id_for(event_key(booking))
+    assert [a["email"] for a in google.event(event_id)["attendees"]] == ["cleo@example.test"]
+    assert google.notifications == [("events.insert", event_id, "all")]
+
+
+async def test_a_451_at_rcpt_is_retried_and_a_550_is_not(
+    gql: GraphQLClient,
+    factory: Factory,
+    app: Starlette,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    smtp: Inbox,
+) -> None:
+    ada, slug, nine = await page_and_nine(gql, factory)
+    await book_with_token(gql, slug, nine)
+    outbox = make_outbox(app, mailer=smtp.mailer())
+    contact_row, host_row = await _emails(sessionmaker)
+
+    smtp.refuse_rcpt = "451 4.2.0 Greylisted, try again"
+    deferred = await outbox.deliver(contact_row.id)
+    assert deferred.state is OutboxState.PENDING
+    assert deferred.retry_in is not None
+    booking, _ = await _row(sessionmaker)
+    assert "451" in (booking.email_error or "")
+    assert "retried" in (booking.email_error or "")
+    smtp.refuse_rcpt = None
+    await make_due(sessionmaker)
+    assert await outbox.deliver(contact_row.id) == Outcome(OutboxState.DONE)
+    booking, _ = await _row(sessionmaker)
+    assert booking.email_error is None
+
+    smtp.refuse_rcpt = "550 5.1.1 No such user"
+    bounced = await outbox.deliver(host_row.id)
+    assert bounced.state is OutboxState.FAILED
+    _, failed = await _emails(sessionmaker)
+    assert (failed.state, failed.attempts) == (OutboxState.FAILED, 1)
+    booking, _ = await _row(sessionmaker)
+    assert booking.email_error == f"The mail server refused the recipient {ada.user.email}."
+    assert len(smtp.messages) == 1
