@@ -25,7 +25,13 @@ from slotgraph.models.outbox import OutboxKind, OutboxState
 from slotgraph.providers.google import event_id_for
 from tests.helpers import google_app
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import CANCEL_AS_CONTACT, book_with_token, page_and_nine, run
+from tests.helpers.bookings import (
+    CANCEL_AS_CONTACT,
+    RESCHEDULE_AS_CONTACT,
+    book_with_token,
+    page_and_nine,
+    run,
+)
 from tests.helpers.google_app import GoogleFlow
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.jobs import make_due, make_outbox
@@ -46,6 +52,10 @@ DECLINE = """
 mutation Decline($input: DeclineBookingInput!) {
   declineBooking(input: $input) { __typename }
 }
+"""
+
+EMAIL_ERROR = """
+query { viewer { bookings(first: 5) { edges { node { emailError contactLanguage } } } } }
 """
 
 
@@ -174,11 +184,31 @@ async def test_an_offline_request_in_japanese_then_confirmed_and_cancelled(
     assert str(event["ATTENDEE"]) == "mailto:cleo@example.test"
     assert str(event["ORGANIZER"]) == f"mailto:{ada.user.email}"
 
+    # The contact moves it by 30 minutes: a REQUEST again, same UID, higher SEQUENCE.
+    later = nine + dt.timedelta(minutes=30)
+    moved = await run(
+        gql, RESCHEDULE_AS_CONTACT, manageToken=booked["manageToken"], start=later.isoformat()
+    )
+    assert moved["__typename"] == "RescheduleBookingAsContactSuccess"
+    await _send_pending(outbox, sessionmaker)
+    rescheduled = smtp.messages[3]
+    assert rescheduled["Subject"] == "日時が変更されました: Intro: Cleo Contact"
+    assert "18:30" in _text(rescheduled)
+    calendar = _calendar(rescheduled)
+    assert calendar is not None
+    (event,) = calendar.walk("VEVENT")
+    assert (str(calendar["METHOD"]), str(event["UID"]), int(str(event["SEQUENCE"]))) == (
+        "REQUEST",
+        booking.ical_uid,
+        2,
+    )
+    assert event.decoded("DTSTART") == later
+
     # The contact cancels: METHOD:CANCEL, same UID, higher SEQUENCE.
     cancelled = await run(gql, CANCEL_AS_CONTACT, manageToken=booked["manageToken"])
     assert cancelled["__typename"] == "CancelBookingAsContactSuccess"
     await _send_pending(outbox, sessionmaker)
-    cancel = smtp.messages[3]
+    cancel = smtp.messages[4]
     assert cancel["Subject"] == "キャンセルされました: Intro: Cleo Contact"
     calendar = _calendar(cancel)
     assert calendar is not None
@@ -186,7 +216,7 @@ async def test_an_offline_request_in_japanese_then_confirmed_and_cancelled(
     assert (str(calendar["METHOD"]), str(event["UID"]), int(str(event["SEQUENCE"]))) == (
         "CANCEL",
         booking.ical_uid,
-        2,
+        3,
     )
     booking, _ = await _row(sessionmaker)
     assert booking.email_error is None
@@ -291,3 +321,7 @@ async def test_a_451_at_rcpt_is_retried_and_a_550_is_not(
     booking, _ = await _row(sessionmaker)
     assert booking.email_error == f"The mail server refused the recipient {ada.user.email}."
     assert len(smtp.messages) == 1
+    shown = await gql(EMAIL_ERROR, token=ada.token)
+    assert shown["data"]["viewer"]["bookings"]["edges"] == [
+        {"node": {"emailError": booking.email_error, "contactLanguage": "en"}}
+    ]

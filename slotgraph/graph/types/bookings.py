@@ -73,6 +73,13 @@ class Booking(Node):
     calendar_write_error: str | None = strawberry.field(
         description="Why the last calendar write failed; null once it succeeds (C14)."
     )
+    contact_language: str | None = strawberry.field(
+        description="The language the contact booked in (en, ja): their emails speak it (C43)."
+    )
+    email_error: str | None = strawberry.field(
+        description="Why the last email about this booking was not sent (retried, or for good "
+        "after a bounce); null once one went out (C21)."
+    )
     created_at: dt.datetime
     cancelled_at: dt.datetime | None
     declined_at: dt.datetime | None
@@ -105,6 +112,8 @@ class Booking(Node):
             answers=[FormAnswer(question=q, answer=a) for q, a in sorted(row.answers.items())],
             calendar_write_state=row.calendar_write_state,
             calendar_write_error=row.calendar_write_error,
+            contact_language=row.contact_language,
+            email_error=row.email_error,
             created_at=row.created_at,
             cancelled_at=row.cancelled_at,
             declined_at=row.declined_at,
