@@ -288,6 +288,40 @@ async def test_a_google_booking_waits_for_the_write_and_carries_no_request(
     assert google.notifications == [("events.insert", event_id, "all")]
 
 
+async def test_a_failed_google_write_gets_our_request_instead(
+    flow: GoogleFlow,
+    factory: Factory,
+    app: Starlette,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    smtp: Inbox,
+) -> None:
+    gql, google = flow.gql, flow.google
+    ada = await factory.person(url_prefix="ada", name="Ada")
+    assert "calendarConnection" in await flow.connect(ada)
+    slug = await make_page(gql, ada)
+    nine = dt.datetime.combine(next_monday(), dt.time(9), dt.UTC)
+    await book_with_token(gql, slug, nine, language="en")
+    google.fail("503", operation="events.insert", times=None)
+    outbox = make_outbox(app, mailer=smtp.mailer(), max_attempts=1)
+    async with sessionmaker() as session:
+        create = (
+            await session.execute(
+                select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.CALENDAR_CREATE)
+            )
+        ).scalar_one()
+    assert (await outbox.deliver(create.id)).state is OutboxState.FAILED
+    await _send_pending(outbox, sessionmaker)
+
+    # C43: no provider invitation went out, so ours does.
+    (confirmed,) = smtp.messages
+    calendar = _calendar(confirmed)
+    assert calendar is not None
+    assert str(calendar["METHOD"]) == "REQUEST"
+    assert [part.get_filename() for part in confirmed.walk() if part.get_filename()] == [
+        "invite.ics"
+    ]
+
+
 async def test_a_451_at_rcpt_is_retried_and_a_550_is_not(
     gql: GraphQLClient,
     factory: Factory,
