@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from slotgraph.jobs.meetings import booking_meeting, host_zone
 from slotgraph.models import Booking, Contact, SchedulingPage, User
-from slotgraph.models.enums import TIME_FREEING_STATUSES, BookingStatus
-from slotgraph.scheduling.ical import Meeting, Method, Person, meeting_ics
+from slotgraph.scheduling.ical import Method, meeting_ics
 from slotgraph.usecases.bookings import manage_token_digest
 from slotgraph.usecases.errors import NotFoundError
 from slotgraph.usecases.pages import page_url, user_base_url
@@ -54,25 +54,13 @@ async def managed_booking(services: Services, manage_token: str) -> ManagedBooki
         booking, host, contact, page = row
         base = await user_base_url(session, host.id, services.public_base_url)
     url = page_url(base, page.slug) if page is not None else None
-    host_zone = (page.time_zone if page is not None else None) or host.time_zone
+    zone = host_zone(host, page)
     contact_name = booking.contact_name or contact.name
-    meeting = Meeting(
-        uid=booking.ical_uid,
-        sequence=booking.sequence,
-        title=booking.title,
-        start=booking.starts_at,
-        end=booking.ends_at,
-        time_zone=host_zone,
-        organizer=Person(host.name, host.email),
-        attendee=Person(contact_name, contact.email),
-        url=url,
-        cancelled=booking.status in TIME_FREEING_STATUSES,  # C42: declined too
-        tentative=booking.status is BookingStatus.REQUESTED,
-    )
+    meeting = booking_meeting(booking, host, contact, page, url=url)
     return ManagedBooking(
         booking=booking,
         host_name=host.name,
-        host_time_zone=host_zone,
+        host_time_zone=zone,
         contact_name=contact_name,
         page_slug=page.slug if page is not None else None,
         page_url=url,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -244,6 +245,23 @@ async def test_a_declined_request_tells_the_contact_why_in_english(
     assert _calendar(decline) is None
 
 
+async def _google_booking(flow: GoogleFlow, factory: Factory) -> dict[str, Any]:
+    """Ada on Google with a page, booked by Cleo in English at 09:00 next Monday."""
+    ada = await factory.person(url_prefix="ada", name="Ada")
+    assert "calendarConnection" in await flow.connect(ada)
+    slug = await make_page(flow.gql, ada)
+    nine = dt.datetime.combine(next_monday(), dt.time(9), dt.UTC)
+    return await book_with_token(flow.gql, slug, nine, language="en")
+
+
+async def _calendar_create(sessionmaker: async_sessionmaker[AsyncSession]) -> OutboxMessage:
+    async with sessionmaker() as session:
+        found = await session.execute(
+            select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.CALENDAR_CREATE)
+        )
+        return found.scalar_one()
+
+
 async def test_a_google_booking_waits_for_the_write_and_carries_no_request(
     flow: GoogleFlow,
     factory: Factory,
@@ -251,12 +269,8 @@ async def test_a_google_booking_waits_for_the_write_and_carries_no_request(
     sessionmaker: async_sessionmaker[AsyncSession],
     smtp: Inbox,
 ) -> None:
-    gql, google = flow.gql, flow.google
-    ada = await factory.person(url_prefix="ada", name="Ada")
-    assert "calendarConnection" in await flow.connect(ada)
-    slug = await make_page(gql, ada)
-    nine = dt.datetime.combine(next_monday(), dt.time(9), dt.UTC)
-    booked = await book_with_token(gql, slug, nine, language="en")
+    google = flow.google
+    booked = await _google_booking(flow, factory)
     assert booked["booking"]["status"] == "CONFIRMED"
     outbox = make_outbox(app, mailer=smtp.mailer())
     (email_row,) = await _emails(sessionmaker)
@@ -265,12 +279,7 @@ async def test_a_google_booking_waits_for_the_write_and_carries_no_request(
     waited = await outbox.deliver(email_row.id)
     assert waited.state is OutboxState.PENDING
     assert smtp.messages == []
-    async with sessionmaker() as session:
-        create = (
-            await session.execute(
-                select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.CALENDAR_CREATE)
-            )
-        ).scalar_one()
+    create = await _calendar_create(sessionmaker)
     assert await outbox.deliver(create.id) == Outcome(OutboxState.DONE)
     await make_due(sessionmaker)
     assert await outbox.deliver(email_row.id) == Outcome(OutboxState.DONE)
@@ -295,20 +304,11 @@ async def test_a_failed_google_write_gets_our_request_instead(
     sessionmaker: async_sessionmaker[AsyncSession],
     smtp: Inbox,
 ) -> None:
-    gql, google = flow.gql, flow.google
-    ada = await factory.person(url_prefix="ada", name="Ada")
-    assert "calendarConnection" in await flow.connect(ada)
-    slug = await make_page(gql, ada)
-    nine = dt.datetime.combine(next_monday(), dt.time(9), dt.UTC)
-    await book_with_token(gql, slug, nine, language="en")
+    google = flow.google
+    await _google_booking(flow, factory)
     google.fail("503", operation="events.insert", times=None)
     outbox = make_outbox(app, mailer=smtp.mailer(), max_attempts=1)
-    async with sessionmaker() as session:
-        create = (
-            await session.execute(
-                select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.CALENDAR_CREATE)
-            )
-        ).scalar_one()
+    create = await _calendar_create(sessionmaker)
     assert (await outbox.deliver(create.id)).state is OutboxState.FAILED
     await _send_pending(outbox, sessionmaker)
 

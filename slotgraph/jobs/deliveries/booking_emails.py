@@ -37,6 +37,7 @@ from sqlalchemy import select, update
 from slotgraph.jobs.deliveries.emails import NO_MAIL
 from slotgraph.jobs.email_templates import Letter, language_of, render_letter
 from slotgraph.jobs.mail import MailError, MailRejected
+from slotgraph.jobs.meetings import booking_meeting, host_zone
 from slotgraph.jobs.outbox import Delivery, DeliveryFailure, Waiting, post
 from slotgraph.models import (
     Booking,
@@ -50,7 +51,7 @@ from slotgraph.models import (
 )
 from slotgraph.models.enums import BookingEventKind, CalendarWriteState, Provider
 from slotgraph.models.outbox import OutboxKind, OutboxState
-from slotgraph.scheduling.ical import Meeting, Method, Person, meeting_ics
+from slotgraph.scheduling.ical import Method, meeting_ics
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -159,21 +160,11 @@ class BookingEmails(Delivery):
             method = None
             if payload["to"] == CONTACT and event.kind in _METHOD:
                 method = await self._invitation(session, booking, event.kind)
-        host_zone = (page.time_zone if page is not None else None) or host.time_zone
+        zone = host_zone(host, page)
         contact_name = booking.contact_name or contact.name
         ics = None
         if method is not None:
-            meeting = Meeting(
-                uid=booking.ical_uid,
-                sequence=booking.sequence,
-                title=booking.title,
-                start=booking.starts_at,
-                end=booking.ends_at,
-                time_zone=host_zone,
-                organizer=Person(host.name, host.email),
-                attendee=Person(contact_name, contact.email),
-                cancelled=method is Method.CANCEL,
-            )
+            meeting = booking_meeting(booking, host, contact, page)
             ics = meeting_ics(meeting, method, now=event.occurred_at)
         if payload["to"] == HOST:
             base = f"{self.dashboard_bookings_url}/{booking.id}"
@@ -183,7 +174,7 @@ class BookingEmails(Delivery):
                 to=host.email,
                 name=host.name,
                 booking=booking,
-                host_zone=host_zone,
+                host_zone=zone,
                 other_name=f"{contact_name} <{contact.email}>",
                 confirm_url=f"{base}?decision=confirm",
                 decline_url=f"{base}?decision=decline",
@@ -194,7 +185,7 @@ class BookingEmails(Delivery):
             to=contact.email,
             name=contact_name,
             booking=booking,
-            host_zone=host_zone,
+            host_zone=zone,
             other_name=host.name,
             reason=event.reason,
             manage_url=self._manage_url(payload),
