@@ -96,6 +96,7 @@ class Mutation:
     disconnect_inbox = _mutation(connections.disconnect_inbox)
     sync_calendar_connection = _mutation(connections.sync_calendar_connection)
     set_availability_calendars = _mutation(connections.set_availability_calendars)
+    set_meetings_calendar = _mutation(connections.set_meetings_calendar)
     book_meeting = _public_mutation(bookings.book_meeting)
     cancel_booking = _mutation(manage_bookings.cancel_booking)
     reschedule_booking = _mutation(manage_bookings.reschedule_booking)

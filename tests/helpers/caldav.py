@@ -149,7 +149,12 @@ def new_account(server: Server, http: httpx.Client, n: int, *, name: str = "Work
     home = server.home(n)
     if not server.authenticated:
         http.request("MKCOL", home).raise_for_status()
-    calendar = f"{home}calendar/"
+    return add_calendar(http, home, name=name, path="calendar")
+
+
+def add_calendar(http: httpx.Client, home: str, *, name: str, path: str) -> str:
+    """A calendar `name` in TIME_ZONE at `path` of the calendar home `home`; its URL."""
+    calendar = f"{home}{path}/"
     body = (
         '<?xml version="1.0"?><C:mkcalendar xmlns:D="DAV:" '
         'xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop>'

@@ -73,6 +73,15 @@ class SetAvailabilityCalendarsInput:
     calendar_ids: list[strawberry.ID]
 
 
+@strawberry.input(
+    description="C3, C28: the calendar meetings are written to, on a CalDAV connection."
+)
+class SetMeetingsCalendarInput:
+    calendar_id: strawberry.ID = strawberry.field(
+        description="A RemoteCalendar the user can write to (access OWNER or WRITER)."
+    )
+
+
 @strawberry.input(description="Per-connection toggles; omitted ones keep their value.")
 class UpdateCalendarConnectionInput:
     connection_id: strawberry.ID

@@ -35,6 +35,7 @@ from slotgraph.graph.inputs.connections import (
     DisconnectCalendarInput,
     DisconnectInboxInput,
     SetAvailabilityCalendarsInput,
+    SetMeetingsCalendarInput,
     StartCalendarConnectionInput,
     SyncCalendarConnectionInput,
     UpdateCalendarConnectionInput,
@@ -47,7 +48,7 @@ from slotgraph.graph.types.settings import CalendarSettings
 from slotgraph.models import CalendarSettings as SettingsRow
 from slotgraph.models.enums import Provider
 from slotgraph.usecases import connections as use_case
-from slotgraph.usecases import reads
+from slotgraph.usecases import meetings_calendar, reads
 from slotgraph.usecases import settings as settings_case
 from slotgraph.usecases import sync as sync_case
 from slotgraph.usecases.errors import DomainError, renamed
@@ -85,6 +86,13 @@ class DisconnectInboxSuccess:
 @strawberry.type
 class SetAvailabilityCalendarsSuccess:
     settings: CalendarSettings
+
+
+@strawberry.type
+class SetMeetingsCalendarSuccess:
+    connection: CalendarConnection = strawberry.field(
+        description="The chosen calendar's connection: it is now the one `isPrimary`."
+    )
 
 
 @strawberry.type
@@ -154,6 +162,10 @@ SetAvailabilityCalendarsResult = Annotated[
     | PermissionDenied
     | CalendarRequired,
     strawberry.union("SetAvailabilityCalendarsResult"),
+]
+SetMeetingsCalendarResult = Annotated[
+    SetMeetingsCalendarSuccess | NotFound | PermissionDenied | ValidationError | ProviderLimitation,
+    strawberry.union("SetMeetingsCalendarResult"),
 ]
 UpdateCalendarConnectionResult = Annotated[
     UpdateCalendarConnectionSuccess
@@ -252,6 +264,18 @@ async def set_availability_calendars(
         {"availabilityCalendarIds": "calendarIds"},
     )
     return SetAvailabilityCalendarsSuccess(settings=CalendarSettings.from_row(row))
+
+
+async def set_meetings_calendar(
+    info: Info, input: SetMeetingsCalendarInput
+) -> SetMeetingsCalendarResult:
+    """C3, C28: pick which writable CalDAV calendar meetings are written to (and checked as
+    the primary); Google, Microsoft 365 and Exchange fix theirs (ProviderLimitation)."""
+    pk = require_pk(input.calendar_id, "RemoteCalendar", field="calendarId", kind="calendar")
+    row = await meetings_calendar.set_meetings_calendar(
+        info.context.services, info.context.viewer, pk
+    )
+    return SetMeetingsCalendarSuccess(connection=CalendarConnection.from_row(row))
 
 
 async def update_calendar_connection(
