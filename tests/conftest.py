@@ -36,7 +36,7 @@ from slotgraph.server.settings import Mode, Settings
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.google import FakeGoogle
 from tests.helpers.accounts import Factory
-from tests.helpers.caldav_servers import Server, radicale, xandikos
+from tests.helpers.caldav_servers import DavProxy, Server, radicale, xandikos
 from tests.helpers.database import admin_connection
 from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
 from tests.helpers.serving import load_limit_settings
@@ -173,6 +173,14 @@ def radicale_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
     """A real Radicale (GPL: a separate process) on a free loopback port for the run."""
     with radicale(tmp_path_factory.mktemp("radicale")) as server:
         yield server
+
+
+@pytest.fixture
+def radicale_proxy(radicale_server: Server) -> Iterator[DavProxy]:
+    """The counting, fault-injecting proxy in front of the run's Radicale, for one test."""
+    running = DavProxy(radicale_server.url).start()
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 Radicale through `connectCalDavCalendar`; the page hides the times the server's events
 cover (read live over CalDAV); `bookMeeting`, the host's `rescheduleBooking` and the
 contact's `cancelBookingAsContact` each change the server's calendar exactly once, through
-an outbox delivery with the real adapter (counted by the proxy in front of Radicale), also
+an outbox delivery with the real adapter (counted by the radicale_proxy in front of Radicale), also
 when a delivery is run again after its write landed but before it was recorded (a worker
 killed mid-write)."""
 
@@ -39,22 +39,17 @@ def nine() -> dt.datetime:
 
 
 @pytest.fixture
-def proxy(radicale_server: Server) -> Iterator[DavProxy]:
-    running = DavProxy(radicale_server.url).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
 def calendar(radicale_server: Server) -> Iterator[tuple[int, CalendarApp]]:
     with fresh_account(radicale_server) as account:
         yield account
 
 
-def writes(proxy: DavProxy) -> list[tuple[str, int]]:
+def writes(radicale_proxy: DavProxy) -> list[tuple[str, int]]:
     """The adapter's writes so far (method, status), and forget them."""
-    found = [(e.method, e.status) for e in proxy.exchanges if e.method in ("PUT", "DELETE")]
-    proxy.exchanges.clear()
+    found = [
+        (e.method, e.status) for e in radicale_proxy.exchanges if e.method in ("PUT", "DELETE")
+    ]
+    radicale_proxy.exchanges.clear()
     return found
 
 
@@ -78,13 +73,13 @@ async def test_booking_reschedule_and_cancel_change_the_caldav_calendar_once_eac
     app: Starlette,
     sessionmaker: async_sessionmaker[AsyncSession],
     radicale_server: Server,
-    proxy: DavProxy,
+    radicale_proxy: DavProxy,
     calendar: tuple[int, CalendarApp],
 ) -> None:
     n, server_calendar = calendar
     ten = nine() + dt.timedelta(hours=1)
     server_calendar.add(ScriptedEvent("review", "Review", ten, ten + dt.timedelta(hours=1)))
-    ada = await caldav_host(gql, factory, radicale_server, proxy, n)
+    ada = await caldav_host(gql, factory, radicale_server, radicale_proxy, n)
     slug = await make_page(
         gql, ada, weeklyHours=[{"weekday": "MONDAY", "start": "09:00", "end": "12:00"}]
     )
@@ -118,9 +113,9 @@ async def test_booking_reschedule_and_cancel_change_the_caldav_calendar_once_eac
     )
     assert booked["booking"]["status"] == "CONFIRMED", booked
     booking_id, manage_token = booked["booking"]["id"], booked["manageToken"]
-    writes(proxy)
+    writes(radicale_proxy)
     assert await deliver(app, sessionmaker) == [OutboxKind.CALENDAR_CREATE]
-    assert writes(proxy) == [("PUT", 201)]
+    assert writes(radicale_proxy) == [("PUT", 201)]
     ((title, start, end, attendees),) = booking_events(server_calendar)
     assert (start, end, attendees) == (nine(), nine() + dt.timedelta(minutes=30), [CONTACT])
 
@@ -137,24 +132,24 @@ async def test_booking_reschedule_and_cancel_change_the_caldav_calendar_once_eac
             )
         )
     assert await deliver(app, sessionmaker) == [OutboxKind.CALENDAR_CREATE]
-    assert writes(proxy) == [("PUT", 412)]  # found, not doubled
+    assert writes(radicale_proxy) == [("PUT", 412)]  # found, not doubled
     assert len(booking_events(server_calendar)) == 1
 
     quarter = nine() + dt.timedelta(minutes=15)
     moved = await run(gql, RESCHEDULE, ada.token, bookingId=booking_id, start=quarter.isoformat())
     assert moved["__typename"] == "RescheduleBookingSuccess", moved
-    writes(proxy)
+    writes(radicale_proxy)
     assert await deliver(app, sessionmaker) == [OutboxKind.CALENDAR_UPDATE]
-    assert writes(proxy) == [("PUT", 204)]
+    assert writes(radicale_proxy) == [("PUT", 204)]
     assert [(s, e) for _, s, e, _ in booking_events(server_calendar)] == [
         (quarter, quarter + dt.timedelta(minutes=30))
     ]
 
     cancelled = await run(gql, CANCEL_AS_CONTACT, manageToken=manage_token)
     assert cancelled["booking"]["status"] == "CANCELLED", cancelled
-    writes(proxy)
+    writes(radicale_proxy)
     assert await deliver(app, sessionmaker) == [OutboxKind.CALENDAR_DELETE]
-    assert writes(proxy) == [("DELETE", 200)]
+    assert writes(radicale_proxy) == [("DELETE", 200)]
     assert booking_events(server_calendar) == []
     assert title  # the booking's event had its title
 
@@ -165,11 +160,11 @@ async def test_a_refused_password_is_access_lost_then_reprobed_and_restored(
     app: Starlette,
     sessionmaker: async_sessionmaker[AsyncSession],
     radicale_server: Server,
-    proxy: DavProxy,
+    radicale_proxy: DavProxy,
     calendar: tuple[int, CalendarApp],
 ) -> None:
     n, _ = calendar
-    await caldav_host(gql, factory, radicale_server, proxy, n)
+    await caldav_host(gql, factory, radicale_server, radicale_proxy, n)
     async with sessionmaker() as session:
         (connection,) = (await session.execute(select(CalendarConnection))).scalars()
     ctx = SyncContext(
@@ -178,7 +173,7 @@ async def test_a_refused_password_is_access_lost_then_reprobed_and_restored(
         config=SyncConfig(initial_backoff=dt.timedelta(seconds=30)),
     )
     # The server refuses the stored app password (revoked, or the server misconfigured).
-    proxy.fail_next(401, operation="propfind", times=None, retry_after=None)
+    radicale_proxy.fail_next(401, operation="propfind", times=None, retry_after=None)
 
     assert await sync_connection(ctx, connection.id) is Outcome.ACCESS_LOST
     async with sessionmaker() as session:
@@ -187,7 +182,7 @@ async def test_a_refused_password_is_access_lost_then_reprobed_and_restored(
     assert lost.next_sync_at is not None  # C44: probed again, with backoff
     assert lost.next_sync_at > dt.datetime.now(dt.UTC)
 
-    proxy.clear_faults()  # the same password works again
+    radicale_proxy.clear_faults()  # the same password works again
     assert await sync_connection(ctx, connection.id) is Outcome.SYNCED
     async with sessionmaker() as session:
         back = await session.get_one(CalendarConnection, connection.id)

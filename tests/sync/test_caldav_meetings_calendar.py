@@ -46,13 +46,6 @@ mutation($id: ID!) { setMeetingsCalendar(input: {calendarId: $id}) {
 
 
 @pytest.fixture
-def proxy(radicale_server: Server) -> Iterator[DavProxy]:
-    running = DavProxy(radicale_server.url).start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
 def calendars(radicale_server: Server) -> Iterator[tuple[int, CalendarApp, CalendarApp]]:
     """An account with two writable calendars, `Work` and `Home`, and `Team` shared
     read-only (Radicale's rights: `readonly` can only be read)."""
@@ -78,11 +71,11 @@ async def test_the_picked_calendar_holds_bookings_and_survives_a_sync(
     app: Starlette,
     sessionmaker: async_sessionmaker[AsyncSession],
     radicale_server: Server,
-    proxy: DavProxy,
+    radicale_proxy: DavProxy,
     calendars: tuple[int, CalendarApp, CalendarApp],
 ) -> None:
     n, work, home = calendars
-    ada = await caldav_host(gql, factory, radicale_server, proxy, n)
+    ada = await caldav_host(gql, factory, radicale_server, radicale_proxy, n)
     before = await listed(gql, ada.token)
     # The adapter proposed one of the two writable calendars (the first Radicale listed),
     # never the read-only one; the user picks the other.
@@ -133,11 +126,11 @@ async def test_read_only_foreign_and_unknown_calendars_are_refused(
     gql: GraphQLClient,
     factory: Factory,
     radicale_server: Server,
-    proxy: DavProxy,
+    radicale_proxy: DavProxy,
     calendars: tuple[int, CalendarApp, CalendarApp],
 ) -> None:
     n, _, _ = calendars
-    ada = await caldav_host(gql, factory, radicale_server, proxy, n)
+    ada = await caldav_host(gql, factory, radicale_server, radicale_proxy, n)
     mine = await listed(gql, ada.token)
 
     refused = await gql(SET, {"id": mine["Team"]["id"]}, token=ada.token)
