@@ -8,8 +8,8 @@ event exists exactly when its change does. What reads those rows:
   woken by the `booking` notice `announce` publishes (ids only, like every notice);
 - the webhooks (C22): `record` posts the event to every endpoint that wants it, in the same
   transaction (`slotgraph.jobs.webhooks.enqueue_webhooks`);
-- later, the contact's emails: one more outbox delivery kind that `record` posts here, in
-  the same transaction, so no caller changes.
+- the emails to the contact and, for a new request, the host (C21, C43): `record` posts them
+  in the same transaction (`slotgraph.jobs.deliveries.booking_emails.post_booking_email`).
 
     async with services.sessionmaker.begin() as session:
         ...change the booking...

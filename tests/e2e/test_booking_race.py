@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from slotgraph.models import (
     Base,
     Booking,
+    BookingEvent,
     BusyCacheWindow,
     Contact,
     IdempotencyKey,
@@ -153,8 +154,10 @@ async def test_200_concurrent_bookings_of_one_slot_make_exactly_one_booking(
         (start, BookingStatus.CONFIRMED, contacts[0].id)
     ]
     assert [c.email for c in contacts] == [f"c{winner_caller}@example.test"]
-    assert [(m.kind, m.booking_id) for m in outbox] == [
-        (OutboxKind.CALENDAR_CREATE, bookings[0].id)
+    # The winner's calendar write and the contact's confirmation email (C21), nothing else.
+    assert sorted((m.kind.value, m.booking_id) for m in outbox) == [
+        (OutboxKind.BOOKING_EMAIL.value, bookings[0].id),
+        (OutboxKind.CALENDAR_CREATE.value, bookings[0].id),
     ]
     assert len(windows) == 1  # the primary calendar: 200 reads, each replacing the last
 
@@ -165,7 +168,8 @@ async def test_200_concurrent_bookings_of_one_slot_make_exactly_one_booking(
     assert {k: v for k, v in written.items() if k not in cache_rows} == {
         Booking.__tablename__: 1,
         Contact.__tablename__: 1,
-        OutboxMessage.__tablename__: 1,
+        BookingEvent.__tablename__: 1,
+        OutboxMessage.__tablename__: 2,
     }
     assert IdempotencyKey.__tablename__ not in written
     assert LostAccessNotice.__tablename__ not in written

@@ -108,8 +108,10 @@ mutation($id: ID!) { disconnectCalendar(input: {connectionId: $id}) { __typename
 
 @pytest.fixture(scope="module")
 def limited_ws_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`slotgraph serve` allowing LIMIT operations per socket."""
-    env = {"SLOTGRAPH_MAX_SUBSCRIPTIONS_PER_SOCKET": str(LIMIT)}
+    """`slotgraph serve` allowing LIMIT operations per socket, without its background worker:
+    the factory's connections have no real credentials, so a sync the worker happened to run
+    first turned their status to ACCESS_LOST under the subscriptions being counted."""
+    env = {"SLOTGRAPH_MAX_SUBSCRIPTIONS_PER_SOCKET": str(LIMIT), "SLOTGRAPH_RUN_WORKER": "false"}
     with serve(database_url, tmp_path_factory.mktemp("limited"), workers=1, env=env) as base:
         yield base.replace("http://", "ws://") + "/graphql"
 
@@ -135,6 +137,17 @@ async def subscribe(socket: ClientConnection, operation_id: str, connection_id: 
     )
 
 
+def running(message: dict[str, Any], operation_id: str) -> bool:
+    """A first `syncStatus` event of that subscription, whatever the status: the limit is what
+    is tested, and a worker of another server on this database may have synced the factory's
+    credential-less connection (ACCESS_LOST) first."""
+    return (
+        message["id"] == operation_id
+        and message["type"] == "next"
+        and message["payload"]["data"]["syncStatus"]["status"] in {"CONNECTED", "ACCESS_LOST"}
+    )
+
+
 def status(operation_id: str, value: str) -> dict[str, Any]:
     return {
         "id": operation_id,
@@ -157,7 +170,7 @@ async def test_the_subscription_past_the_socket_limit_is_refused_and_the_others_
         assert await receive(socket) == {"type": "connection_ack", "payload": None}
         for operation_id in ("1", "2"):
             await subscribe(socket, operation_id, connection_id)
-            assert await receive(socket) == status(operation_id, "CONNECTED")
+            assert running(await receive(socket), operation_id)
 
         await subscribe(socket, "3", connection_id)
         assert await receive(socket) == {
@@ -169,7 +182,7 @@ async def test_the_subscription_past_the_socket_limit_is_refused_and_the_others_
         # Completing one frees its place; the socket itself was never closed.
         await socket.send(json.dumps({"id": "1", "type": "complete"}))
         await subscribe(socket, "4", connection_id)
-        assert await receive(socket) == status("4", "CONNECTED")
+        assert running(await receive(socket), "4")
 
         async with httpx.AsyncClient(
             base_url=limited_ws_url.replace("ws://", "http://").removesuffix("/graphql"),
