@@ -21,7 +21,11 @@ def configure_logging(level: str, *, json: bool) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        # The process's own stderr, not whatever `sys.stderr` is at configure time: a test
+        # harness swaps that object per test and closes it after, and an in-thread server
+        # then failed every request with EBADF while logging it (uvicorn's traceback of that
+        # error is where CPython 3.11 segfaulted in CI). In a plain process they are the same.
+        logger_factory=structlog.PrintLoggerFactory(sys.__stderr__ or sys.stderr),
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=getattr(logging, level), stream=sys.stderr, format="%(message)s")
