@@ -96,6 +96,10 @@ class CalDavProvider(Protocol):
 
     def client(self, secret: dict[str, Any]) -> CalendarClient: ...
 
+    async def aclose(self) -> None:
+        """Close the connection pool the clients share (at the end of the process)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ProviderRegistry:

@@ -50,6 +50,13 @@ class Registries:
     interactive: ProviderRegistry
     background: ProviderRegistry
 
+    async def aclose(self) -> None:
+        """Close what the adapters opened themselves (CalDAV's checked HTTP client); the
+        shared HTTP client is the runtime's to close."""
+        for registry in (self.interactive, self.background):
+            if registry.caldav is not None:
+                await registry.caldav.aclose()
+
 
 def build_registries(settings: Settings, http: httpx.AsyncClient) -> Registries:
     """Both registries over one HTTP client and one Exchange thread limiter."""

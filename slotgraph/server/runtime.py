@@ -53,8 +53,12 @@ class Runtime:
     services: Services
     # What `/metrics` exposes; None when metrics are turned off.
     metrics: PrometheusRecorder | None = None
+    # The registries built here (None when the caller gave its own, which it closes).
+    registries: Registries | None = None
 
     async def aclose(self) -> None:
+        if self.registries is not None:
+            await self.registries.aclose()
         await self.http.aclose()
         await self.engine.dispose()
 
@@ -87,11 +91,11 @@ def build_runtime(
     # Change notices for subscriptions (`slotgraph.notices.pubsub`): NOTIFY from the pool; the one
     # LISTEN connection of the process starts with the app's lifespan.
     pubsub = PostgresPubSub(database_url, engine)
-    registries = (
-        build_registries(settings, http)
-        if registry is None
-        else Registries(interactive=registry, background=registry)
-    )
+    built: Registries | None = None  # what this runtime opened, so closes
+    if registry is None:
+        registries = built = build_registries(settings, http)
+    else:
+        registries = Registries(interactive=registry, background=registry)
     metrics = (
         PrometheusRecorder(settings.metrics_multiprocess_dir) if settings.metrics_enabled else None
     )
@@ -125,6 +129,7 @@ def build_runtime(
         http=http,
         services=services,
         metrics=metrics,
+        registries=built,
     )
 
 

@@ -17,13 +17,15 @@ Decisions:
 - The former primary stays checked for availability: it joins the availability calendars
   (while reachable), so no busy time silently drops out; the user may remove it (S12).
 - No idempotency key: choosing the same calendar twice gives the same answer.
+- When the availability calendars are already at their cap, the pick is refused (the former
+  primary could not join them, and dropping it would lose its busy time without a word).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from slotgraph.models import AvailabilityCalendar, CalendarConnection, RemoteCalendar
 from slotgraph.models.enums import (
@@ -35,6 +37,7 @@ from slotgraph.models.enums import (
 )
 from slotgraph.usecases.connections import own_connection, publish_connection
 from slotgraph.usecases.errors import InvalidInput, NotFoundError, ProviderLimitationError
+from slotgraph.usecases.settings import MAX_AVAILABILITY_CALENDARS
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
 if TYPE_CHECKING:
@@ -120,8 +123,24 @@ async def _keep_checked(session: AsyncSession, viewer: Viewer, former: RemoteCal
         )
     )
     if chosen.first() is None:
+        await _check_room_for_one_more(session, viewer)
         session.add(
             AvailabilityCalendar(
                 account_id=viewer.account_id, user_id=viewer.user_id, remote_calendar_id=former.id
             )
+        )
+
+
+async def _check_room_for_one_more(session: AsyncSession, viewer: Viewer) -> None:
+    """The former primary would be one availability calendar too many: refuse the pick
+    rather than stop checking it silently (the user removes one first)."""
+    count = await session.scalar(
+        select(func.count()).where(AvailabilityCalendar.user_id == viewer.user_id)
+    )
+    if (count or 0) >= MAX_AVAILABILITY_CALENDARS:
+        raise InvalidInput(
+            f"Your availability already checks {MAX_AVAILABILITY_CALENDARS} calendars, the "
+            "most it can; the current meetings calendar would join them. Remove one from "
+            "your availability calendars, then pick again.",
+            field=FIELD,
         )

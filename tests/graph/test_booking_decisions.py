@@ -25,6 +25,7 @@ from slotgraph.models.enums import (
     Scope,
 )
 from slotgraph.models.outbox import OutboxKind, OutboxState
+from slotgraph.server.worker import build_queue
 from slotgraph.usecases.booking_decisions import EXPIRED_REASON, decline_unanswered_requests
 from slotgraph.usecases.services import Services
 from tests.fakes.exchange import FakeExchange
@@ -40,7 +41,7 @@ from tests.helpers.bookings import (
 )
 from tests.helpers.connections import connect_exchange
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.jobs import make_outbox
+from tests.helpers.jobs import eventually, make_outbox, working
 
 _BOOKING = """
   id status onCalendar calendarWriteState declinedAt declinedBy declineReason startsAt
@@ -287,3 +288,29 @@ async def test_only_the_host_answers_a_request(
                 "PERMISSION_DENIED",
             )
     assert (await _row(sessionmaker)).status is BookingStatus.REQUESTED
+
+
+async def test_a_worker_runs_the_request_expiry_sweep_on_its_own(
+    gql: GraphQLClient,
+    factory: Factory,
+    app: Starlette,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    database_url: str,
+) -> None:
+    """C42 needs no one to call the sweep: the job queue every worker builds runs it every
+    `request_expiry_sweep_seconds`, so a request whose start has come is declined."""
+    _, slug, nine = await page_and_nine(gql, factory)
+    await book_with_token(gql, slug, nine)
+    runtime = app.state.runtime
+    later = dataclasses.replace(
+        runtime,
+        settings=runtime.settings.model_copy(update={"request_expiry_sweep_seconds": 1.0}),
+        services=dataclasses.replace(runtime.services, clock=lambda: nine),
+    )
+    async with working(build_queue(later, database_url)):
+
+        async def declined() -> bool:
+            return (await _row(sessionmaker)).status is BookingStatus.DECLINED
+
+        await eventually(declined)
+    assert (await _row(sessionmaker)).declined_by is BookingActor.SYSTEM

@@ -6,8 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from slotgraph.providers.caldav import CalDavConnector
 from slotgraph.providers.google import GoogleOAuth
 from slotgraph.server.providers import build_registry
+from slotgraph.server.runtime import build_runtime
 from slotgraph.server.settings import Mode, Settings
 from tests.helpers.accounts import Factory
 from tests.helpers.graphql import GraphQLClient
@@ -53,3 +55,18 @@ async def test_starting_an_unconfigured_google_connection_says_what_to_do(
             }
         }
     }
+
+
+async def test_closing_the_runtime_closes_the_clients_the_caldav_adapters_opened() -> None:
+    """Each registry's CalDAV adapter opens its own checked HTTP client (C46) on first use;
+    a process that ends must close it with the runtime's own client, not leak it."""
+    settings = Settings(mode=Mode.DEMO, caldav_enabled=True)
+    runtime = build_runtime(settings, "postgresql://postgres@127.0.0.1:1/none")
+    assert runtime.registries is not None
+    connectors = [runtime.registries.interactive.caldav, runtime.registries.background.caldav]
+    clients = [c.http for c in connectors if isinstance(c, CalDavConnector)]
+    assert len(clients) == 2
+    assert not any(client.is_closed for client in clients)
+    await runtime.aclose()
+    assert all(client.is_closed for client in clients)
+    assert runtime.http.is_closed

@@ -18,8 +18,10 @@ from starlette.applications import Starlette
 
 from slotgraph.calsync.context import Outcome, SyncContext
 from slotgraph.calsync.engine import sync_connection
-from slotgraph.models import CalendarConnection
+from slotgraph.models import AvailabilityCalendar, CalendarConnection, RemoteCalendar
+from slotgraph.models.enums import CalendarAccess
 from slotgraph.models.outbox import OutboxKind, OutboxState
+from slotgraph.usecases.settings import MAX_AVAILABILITY_CALENDARS
 from tests.fakes.exchange import FakeExchange
 from tests.helpers.accounts import Factory
 from tests.helpers.bookings import book_with_token, rows
@@ -159,3 +161,45 @@ async def test_a_provider_that_fixes_the_primary_refuses_the_pick(
     assert (error["__typename"], error["field"]) == ("ProviderLimitation", "calendarId"), error
     assert "Exchange" in error["message"]
     assert await listed(gql, ada.token) == mine
+
+
+async def test_a_pick_that_would_exceed_the_availability_calendar_cap_is_refused(
+    gql: GraphQLClient,
+    factory: Factory,
+    radicale_server: Server,
+    radicale_proxy: DavProxy,
+    calendars: tuple[int, CalendarApp, CalendarApp],
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """The former primary joins the availability calendars (S12); at the cap it cannot, so
+    the pick is refused with what to do, and nothing changes."""
+    n, _, _ = calendars
+    ada = await caldav_host(gql, factory, radicale_server, radicale_proxy, n)
+    mine = await listed(gql, ada.token)
+    async with sessionmaker.begin() as session:
+        connection = (await session.execute(select(CalendarConnection))).scalar_one()
+        for number in range(MAX_AVAILABILITY_CALENDARS):
+            filler = RemoteCalendar(
+                account_id=connection.account_id,
+                connection_id=connection.id,
+                remote_id=f"filler-{number}",
+                name=f"Filler {number}",
+                access=CalendarAccess.READER,
+            )
+            session.add(filler)
+            await session.flush()
+            session.add(
+                AvailabilityCalendar(
+                    account_id=connection.account_id,
+                    user_id=connection.user_id,
+                    remote_calendar_id=filler.id,
+                )
+            )
+    before = await listed(gql, ada.token)
+    (other,) = [name for name in ("Work", "Home") if not mine[name]["isPrimary"]]
+
+    refused = await gql(SET, {"id": mine[other]["id"]}, token=ada.token)
+    error = refused["data"]["setMeetingsCalendar"]
+    assert (error["__typename"], error["field"]) == ("ValidationError", "calendarId"), error
+    assert "Remove one" in error["message"]
+    assert await listed(gql, ada.token) == before
