@@ -20,6 +20,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
+from bench.nats_server import NatsServer, fallback_url, nats_server_binary
 from slotgraph.models import Base
 from slotgraph.models.crypto import generate_key
 from slotgraph.models.db import (
@@ -188,3 +189,28 @@ def xandikos_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
     """A real Xandikos (GPL: a separate process) on a free loopback port for the run."""
     with xandikos(tmp_path_factory.mktemp("xandikos")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer | None]:
+    """This run's own `nats-server` on a free port (never the machine's, which a test may
+    not restart); None when no binary can be found."""
+    if nats_server_binary() is None:
+        yield None
+        return
+    with NatsServer.start(tmp_path_factory.mktemp("nats") / "nats-server.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def nats_url(nats_server: NatsServer | None) -> str:
+    """The private server's URL; the machine's server only when no binary can be found."""
+    if nats_server is not None:
+        return nats_server.url
+    url = fallback_url()
+    if url is None:
+        pytest.fail(
+            "no nats-server binary and none answers on 127.0.0.1:4222: "
+            "apt-get install nats-server (scripts/test does)"
+        )
+    return url

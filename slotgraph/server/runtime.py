@@ -19,7 +19,10 @@ from slotgraph.jobs.deliveries.webhooks import WebhookPolicy
 from slotgraph.models.crypto import CredentialCipher, generate_key
 from slotgraph.models.db import create_engine, create_sessionmaker
 from slotgraph.notices.feeds import AvailabilityFeeds
-from slotgraph.notices.pubsub import InMemoryPubSub, PostgresPubSub
+from slotgraph.notices.nats_pubsub import NatsPubSub
+from slotgraph.notices.postgres_pubsub import PostgresPubSub
+from slotgraph.notices.pubsub import InMemoryPubSub
+from slotgraph.notices.settings import PubSubKind
 from slotgraph.observability.prometheus import PrometheusRecorder
 from slotgraph.observability.providers import metered_registry
 from slotgraph.observability.recorder import NO_RECORDER
@@ -37,6 +40,7 @@ from slotgraph.usecases.services import Services
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+    from slotgraph.notices.pubsub import PubSub
     from slotgraph.server.settings import Settings
 
 log = structlog.get_logger("slotgraph.runtime")
@@ -57,6 +61,7 @@ class Runtime:
     registries: Registries | None = None
 
     async def aclose(self) -> None:
+        await self.services.pubsub.stop()  # again after the lifespan's stop: a no-op
         if self.registries is not None:
             await self.registries.aclose()
         await self.http.aclose()
@@ -88,9 +93,7 @@ def build_runtime(
     if not keys:  # demo mode started without `slotgraph serve`: a throwaway key (C15)
         log.warning("no SLOTGRAPH_SECRET_KEYS: credentials will not survive a restart")
         keys = (generate_key(),)
-    # Change notices for subscriptions (`slotgraph.notices.pubsub`): NOTIFY from the pool; the one
-    # LISTEN connection of the process starts with the app's lifespan.
-    pubsub = PostgresPubSub(database_url, engine)
+    pubsub = build_pubsub(settings, database_url, engine)
     built: Registries | None = None  # what this runtime opened, so closes
     if registry is None:
         registries = built = build_registries(settings, http)
@@ -131,6 +134,16 @@ def build_runtime(
         metrics=metrics,
         registries=built,
     )
+
+
+def build_pubsub(settings: Settings, database_url: str, engine: AsyncEngine) -> PubSub:
+    """Change notices for subscriptions (`slotgraph.notices.pubsub`), by `SLOTGRAPH_PUBSUB`:
+    NOTIFY from the engine's pool, or NATS over one connection made at the first publish.
+    Either way the process's one listening connection starts with the app's lifespan
+    (`start()`); a `slotgraph worker` only publishes and never starts it."""
+    if settings.pubsub is PubSubKind.NATS:
+        return NatsPubSub(settings.nats_servers, subject_prefix=settings.nats_subject_prefix)
+    return PostgresPubSub(database_url, engine)
 
 
 def offline_services(

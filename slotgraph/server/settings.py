@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from slotgraph.jobs.mail import SmtpConfig, SmtpSecurity
 from slotgraph.limits.addresses import TrustedProxies
 from slotgraph.limits.botcheck import BotCheckVerifier
+from slotgraph.notices.settings import PubSubSettings
 from slotgraph.observability.settings import MetricsSettings
 from slotgraph.providers.dns_txt import parse_nameserver
 
@@ -48,8 +49,9 @@ def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("slotgraph"))
 
 
-class Settings(BaseSettings, MetricsSettings):
-    """All configuration of one Slotgraph process (groups mixed in: `MetricsSettings`)."""
+class Settings(BaseSettings, MetricsSettings, PubSubSettings):
+    """All configuration of one Slotgraph process (groups mixed in: `MetricsSettings`,
+    `PubSubSettings`)."""
 
     model_config = SettingsConfigDict(
         env_prefix="SLOTGRAPH_", frozen=True, extra="ignore", populate_by_name=True

@@ -1,12 +1,14 @@
 """Subscriptions across two `slotgraph serve` processes on one database, through a real
 graphql-transport-ws client (`gql`): a change made through process A reaches subscribers
-on process B by LISTEN/NOTIFY (C1, C9, C10)."""
+on process B by LISTEN/NOTIFY, and a booking also by NATS (`SLOTGRAPH_PUBSUB=nats`) (C1, C9,
+C10)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import os
+import secrets
 import signal
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -28,7 +30,7 @@ from slotgraph.models import CalendarConnection
 from slotgraph.models.crypto import generate_key
 from slotgraph.models.enums import SyncState
 from slotgraph.notices.changes import publish_connection_changed
-from slotgraph.notices.pubsub import PostgresPubSub
+from slotgraph.notices.postgres_pubsub import PostgresPubSub
 from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.helpers.accounts import Factory, Person
 from tests.helpers.connections import CONNECT, SYNC
@@ -89,12 +91,19 @@ mutation { updateCalendarSettings(input: {schedulingPagesEnabled: false}) { __ty
 
 @pytest.fixture(scope="module")
 def processes(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[tuple[Served, Served]]:
     """Two API processes, A and B, each with its own pub/sub listener and no background
-    workers: the one test that needs a worker starts its own `slotgraph worker`."""
+    workers: the one test that needs a worker starts its own `slotgraph worker`. The
+    notices travel by LISTEN/NOTIFY unless a test asks for `nats` (indirect parameter)."""
     key, logs = generate_key(), tmp_path_factory.mktemp("serve")
     api_only = {"SLOTGRAPH_RUN_WORKER": "false"}
+    if getattr(request, "param", "postgres") == "nats":
+        api_only |= {
+            "SLOTGRAPH_PUBSUB": "nats",
+            "SLOTGRAPH_NATS_URL": request.getfixturevalue("nats_url"),
+            "SLOTGRAPH_NATS_SUBJECT_PREFIX": f"test_{secrets.token_hex(4)}",
+        }
     a = serve(database_url, key, logs, extra_env=api_only)
     b = serve(database_url, key, logs, extra_env=api_only)
     yield a, b
@@ -196,6 +205,7 @@ def booking_at_10_15(slug: str, monday: dt.date) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("processes", ["postgres", "nats"], indirect=True)
 async def test_a_booking_through_a_changes_the_day_for_subscribers_on_b(
     processes: tuple[Served, Served], on_a: GraphQLClient, factory: Factory
 ) -> None:
