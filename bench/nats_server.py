@@ -75,6 +75,11 @@ class NatsServer:
         return server
 
     @property
+    def pid(self) -> int:
+        assert self._process is not None, "not running"
+        return self._process.pid
+
+    @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
