@@ -3,7 +3,7 @@ machine's own server, which other work on the machine relies on (and which a tes
 not restart). Debian's package `nats-server` installs the binary; `scripts/test` installs
 it when missing.
 
-    with NatsServer.start() as server:
+    with private_nats_server() as server:
         ...  # server.url
         server.restart()  # killed (SIGKILL, a crash) and started again on the same port
 """
@@ -16,17 +16,16 @@ from pathlib import Path
 if not __package__:  # run as `python bench/<script>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import time
-from typing import TYPE_CHECKING, Self
+from collections.abc import Iterator
+from typing import Self
 
 from bench.serve import free_port
-
-if TYPE_CHECKING:
-    from types import TracebackType
 
 # The machine's server, used only when no binary is found (`fallback_url`).
 MACHINE_URL = "nats://127.0.0.1:4222"
@@ -114,13 +113,12 @@ class NatsServer:
         self.kill()
         self.run()
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.kill()
+@contextlib.contextmanager
+def private_nats_server(log: Path | None = None) -> Iterator[NatsServer]:
+    """A `NatsServer` for the `with` block, killed on the way out."""
+    server = NatsServer.start(log)
+    try:
+        yield server
+    finally:
+        server.kill()

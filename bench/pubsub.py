@@ -42,7 +42,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.graphql_overhead import fresh_database, postgres_server, run_fast
-from bench.nats_server import NatsServer, fallback_url, nats_server_binary
+from bench.nats_server import fallback_url, nats_server_binary, private_nats_server
 from slotgraph.models.db import create_engine
 from slotgraph.notices.nats_pubsub import NatsPubSub
 from slotgraph.notices.postgres_pubsub import PostgresPubSub
@@ -168,7 +168,7 @@ def nats_broker() -> Iterator[tuple[str, list[psutil.Process]]]:
             raise SystemExit("no nats-server binary and none on 127.0.0.1:4222")
         yield url, []
         return
-    with NatsServer.start() as server:
+    with private_nats_server() as server:
         yield server.url, [psutil.Process(server.pid)]
 
 

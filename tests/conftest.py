@@ -20,7 +20,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from bench.nats_server import NatsServer, fallback_url, nats_server_binary
+from bench.nats_server import NatsServer, fallback_url, nats_server_binary, private_nats_server
 from slotgraph.models import Base
 from slotgraph.models.crypto import generate_key
 from slotgraph.models.db import (
@@ -198,7 +198,7 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
     if nats_server_binary() is None:
         yield None
         return
-    with NatsServer.start(tmp_path_factory.mktemp("nats") / "nats-server.log") as server:
+    with private_nats_server(tmp_path_factory.mktemp("nats") / "nats-server.log") as server:
         yield server
 
 

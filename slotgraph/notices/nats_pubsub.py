@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Sequence
 
 import structlog
@@ -47,6 +48,8 @@ from slotgraph.notices.pubsub import BrokerFanout, notice_ids
 log = structlog.get_logger("slotgraph.pubsub")
 
 SUBJECT_PREFIX = "slotgraph"
+# The channel of `_confirm_subscribed`'s probes: no notice channel, which are plain words.
+PROBE = "_probe"
 
 
 class NatsPubSub(BrokerFanout):
@@ -80,10 +83,12 @@ class NatsPubSub(BrokerFanout):
         self._connecting: asyncio.Task[None] | None = None
         self._listen_task: asyncio.Task[None] | None = None
         self._subscription: NatsSubscription | None = None
+        self._probe_id = ""
+        self._probed = asyncio.Event()
 
     async def start(self) -> None:
-        """Connect and subscribe; waits a few seconds for the first connection, then keeps
-        trying in the background (the API serves queries meanwhile)."""
+        """Connect and subscribe, waiting as `_wait_first_feed` says (nats-py then keeps
+        connecting in the background)."""
         if self._listen_task is None:
             self._listen_task = asyncio.create_task(self._listen(), name="pubsub-nats")
         await self._wait_first_feed()
@@ -133,11 +138,31 @@ class NatsPubSub(BrokerFanout):
     async def _listen(self) -> None:
         client = await self._connected()
         self._subscription = await client.subscribe(f"{self._prefix}.>", cb=self._on_message)
-        await client.flush()  # the server has the subscription: notices from here on arrive
+        await self._confirm_subscribed(client)
         self._feed_up()
+
+    async def _confirm_subscribed(self, client: Client) -> None:
+        """Return once the server routes this subscription's notices. Not `flush()`: nats-py
+        writes its PING straight to the socket, possibly ahead of the SUB still in its
+        buffer, so the PONG proves nothing (a notice published meanwhile by another process
+        was missed, 1 test run in 6 here). A probe published on this connection after the
+        SUB does prove it: a server handles one connection's commands in order, so once the
+        probe comes back through the subscription, every later notice will too. (On
+        reconnect nats-py writes the replayed SUBs to the socket before its PING, so there
+        its PONG is proof.)"""
+        while True:
+            self._probe_id, self._probed = secrets.token_hex(8), asyncio.Event()
+            await client.publish(f"{self._prefix}.{PROBE}.{self._probe_id}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._probed.wait(), 1.0)
+                return
 
     async def _on_message(self, message: Msg) -> None:
         channel, _, id = message.subject[len(self._prefix) + 1 :].partition(".")
+        if channel == PROBE:
+            if id == self._probe_id:
+                self._probed.set()
+            return
         self.deliver(channel, id)
 
     async def _on_error(self, error: Exception) -> None:

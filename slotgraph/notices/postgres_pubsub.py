@@ -73,8 +73,7 @@ class PostgresPubSub(BrokerFanout):
         return None if connection is None else int(connection.get_server_pid())
 
     async def start(self) -> None:
-        """Start listening; waits a few seconds for the first connection, then keeps
-        trying in the background (the API serves queries meanwhile)."""
+        """Start the listener's supervisor, waiting as `_wait_first_feed` says."""
         if self._task is None:
             self._task = asyncio.create_task(self._supervise(), name="pubsub-listener")
         await self._wait_first_feed()
