@@ -5,16 +5,17 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, func
+from sqlalchemy import Boolean, Index, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from slotgraph.models.base import (
+    AccountId,
     Base,
-    account_id_column,
-    created_at_column,
+    CreatedAt,
+    IntPk,
+    UserId,
     enum_column,
-    id_column,
     reference_column,
 )
 from slotgraph.models.enums import InboxKind, InboxStatus, Role, Seat, Tier
@@ -25,7 +26,7 @@ class Account(Base):
 
     __tablename__ = "accounts"
 
-    id: Mapped[int] = id_column()
+    id: Mapped[IntPk]
     name: Mapped[str] = mapped_column(String(200))
     custom_domains_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # The plan (C39), set by the operator's CLI, read-only in GraphQL: the highest tier its
@@ -33,14 +34,14 @@ class Account(Base):
     plan_tier: Mapped[Tier] = enum_column(Tier, default=Tier.ENTERPRISE)
     sales_seats: Mapped[int | None] = mapped_column(Integer)
     service_seats: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = created_at_column()
+    created_at: Mapped[CreatedAt]
 
 
 class User(Base):
     __tablename__ = "users"
 
-    id: Mapped[int] = id_column()
-    account_id: Mapped[int] = account_id_column()
+    id: Mapped[IntPk]
+    account_id: Mapped[AccountId]
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
@@ -50,11 +51,11 @@ class User(Base):
     personal_email_access: Mapped[bool] = mapped_column(Boolean, default=False)
     # S6: set when a legacy (pre-2023-03-13) user disconnects one of two connections;
     # from then on only one connection may exist.
-    dual_connections_ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    dual_connections_ended_at: Mapped[datetime | None]
     role: Mapped[Role] = enum_column(Role, default=Role.MEMBER)
     # C23: set by deactivateUser; from then on the user's tokens, pages and syncs stop.
-    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = created_at_column()
+    deactivated_at: Mapped[datetime | None]
+    created_at: Mapped[CreatedAt]
 
     __table_args__ = (
         Index("uq_users_account_email", "account_id", func.lower(email), unique=True),
@@ -66,17 +67,17 @@ class ApiToken(Base):
 
     __tablename__ = "api_tokens"
 
-    id: Mapped[int] = id_column()
-    account_id: Mapped[int] = account_id_column()
-    user_id: Mapped[int] = reference_column("users.id", index=True)
+    id: Mapped[IntPk]
+    account_id: Mapped[AccountId]
+    user_id: Mapped[UserId]
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
-    created_at: Mapped[datetime] = created_at_column()
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[CreatedAt]
+    revoked_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
     # C48: written at most once a minute, so authentication stays a read.
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None]
 
 
 class InboxConnection(Base):
@@ -85,16 +86,16 @@ class InboxConnection(Base):
 
     __tablename__ = "inbox_connections"
 
-    id: Mapped[int] = id_column()
-    account_id: Mapped[int] = account_id_column()
-    user_id: Mapped[int] = reference_column("users.id", index=True)
+    id: Mapped[IntPk]
+    account_id: Mapped[AccountId]
+    user_id: Mapped[UserId]
     email: Mapped[str] = mapped_column(String(320))
     kind: Mapped[InboxKind] = enum_column(InboxKind)
     status: Mapped[InboxStatus] = enum_column(InboxStatus, default=InboxStatus.CONNECTED)
     calendar_connection_id: Mapped[int | None] = reference_column(
         "calendar_connections.id", ondelete="SET NULL"
     )
-    created_at: Mapped[datetime] = created_at_column()
+    created_at: Mapped[CreatedAt]
 
 
 class ConnectedDomain(Base):
@@ -106,24 +107,24 @@ class ConnectedDomain(Base):
 
     __tablename__ = "connected_domains"
 
-    id: Mapped[int] = id_column()
-    account_id: Mapped[int] = account_id_column()
+    id: Mapped[IntPk]
+    account_id: Mapped[AccountId]
     domain: Mapped[str] = mapped_column(String(253))
     robots_disallow_meetings: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = created_at_column()
+    created_at: Mapped[CreatedAt]
     # C40: the value the TXT record at `_slotgraph-verify.<domain>` must hold; random for
     # every row, however it is made (never empty, which an empty TXT record would match).
     verification_token: Mapped[str] = mapped_column(
         String(64), default=lambda: secrets.token_urlsafe(24)
     )
     # Set while the record is proven; None: pending (never proven) or lapsed (`lapsed_at`).
-    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    verified_at: Mapped[datetime | None] = mapped_column()  # named in the index below
     # The last check, by the admin or the periodic re-check (which picks the oldest first).
-    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    checked_at: Mapped[datetime | None]
     # The first re-check since the last success that found the record gone; the domain
     # lapses once that has lasted the grace period (a DNS glitch does not take pages down).
-    missing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    lapsed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    missing_since: Mapped[datetime | None]
+    lapsed_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index(
@@ -132,5 +133,5 @@ class ConnectedDomain(Base):
             unique=True,
             postgresql_where=verified_at.is_not(None),
         ),
-        Index("uq_connected_domains_account_domain", account_id, func.lower(domain), unique=True),
+        Index("uq_connected_domains_account_domain", "account_id", func.lower(domain), unique=True),
     )

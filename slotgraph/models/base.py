@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Identity, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
@@ -22,6 +22,24 @@ class Base(DeclarativeBase):
     """Every table: explicit constraint names so Alembic migrations stay stable."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Every timestamp is a timestamptz: a `Mapped[datetime]` needs no column of its own.
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+# The columns most tables share, as annotations (`id: Mapped[IntPk]`), so each is written
+# once here; nullability follows the annotation as for any mapped column.
+IntPk = Annotated[int, mapped_column(BigInteger, Identity(always=True), primary_key=True)]
+"""A bigint identity primary key, as `id_column` makes."""
+AccountId = Annotated[
+    int, mapped_column(BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+]
+"""The tenant key of every scoped row, as `account_id_column` makes."""
+UserId = Annotated[
+    int, mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
+]
+"""The user a row belongs to, indexed, deleted with the user."""
+CreatedAt = Annotated[datetime, mapped_column(server_default=func.now())]
+"""When the row was written, by the database's clock."""
 
 
 def id_column() -> Mapped[int]:

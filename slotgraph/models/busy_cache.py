@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Index, String, text
+from sqlalchemy import CheckConstraint, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotgraph.models.base import Base, id_column, reference_column
+from slotgraph.models.base import Base, IntPk, reference_column
 
 
 class BusyCacheWindow(Base):
@@ -36,11 +36,11 @@ class BusyCacheWindow(Base):
 
     __tablename__ = "busy_cache_windows"
 
-    id: Mapped[int] = id_column()
+    id: Mapped[IntPk]
     remote_calendar_id: Mapped[int] = reference_column("remote_calendars.id")
-    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    read_at: Mapped[datetime]
 
     __table_args__ = (
         CheckConstraint("window_start < window_end", name="window_not_empty"),
@@ -54,10 +54,10 @@ class BusyCacheInterval(Base):
 
     __tablename__ = "busy_cache_intervals"
 
-    id: Mapped[int] = id_column()
+    id: Mapped[IntPk]
     remote_calendar_id: Mapped[int] = reference_column("remote_calendars.id")
-    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
     source_event_id: Mapped[str | None] = mapped_column(String(1024))
 
     __table_args__ = (

@@ -19,11 +19,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from slotgraph.models.base import (
+    AccountId,
     Base,
-    account_id_column,
-    created_at_column,
+    CreatedAt,
+    IntPk,
+    UserId,
     enum_column,
-    id_column,
     reference_column,
 )
 from slotgraph.models.enums import (
@@ -41,9 +42,9 @@ class CalendarConnection(Base):
 
     __tablename__ = "calendar_connections"
 
-    id: Mapped[int] = id_column()
-    account_id: Mapped[int] = account_id_column()
-    user_id: Mapped[int] = reference_column("users.id", index=True)
+    id: Mapped[IntPk]
+    account_id: Mapped[AccountId]
+    user_id: Mapped[UserId]
     provider: Mapped[Provider] = enum_column(Provider)
     account_email: Mapped[str] = mapped_column(String(320))
     purpose: Mapped[ConnectionPurpose] = enum_column(
@@ -56,13 +57,13 @@ class CalendarConnection(Base):
     calendar_sync_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     task_sync_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     scheduling_pages_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_synced_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     events_synced: Mapped[int] = mapped_column(Integer, default=0)
     # Items the sync could not read and skipped, in total (slotgraph.providers.unreadable).
     skipped_items: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    created_at: Mapped[datetime] = created_at_column()
-    disconnected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[CreatedAt]
+    disconnected_at: Mapped[datetime | None]
     # Sync scheduling (slotgraph.calsync.engine): due when `next_sync_at` has passed; NULL
     # is parked (after too many failures, or access lost) until someone asks for a sync.
     # New connections are due at once.
@@ -71,7 +72,7 @@ class CalendarConnection(Base):
     )
     # The lease of the worker running the sync: a killed worker's claim simply expires.
     sync_claimed_by: Mapped[str | None] = mapped_column(String(200))
-    sync_claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sync_claimed_until: Mapped[datetime | None]
     # Failed runs in a row; reset by a success or an on-demand sync.
     sync_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
@@ -81,8 +82,8 @@ class RemoteCalendar(Base):
 
     __tablename__ = "remote_calendars"
 
-    id: Mapped[int] = id_column()
-    account_id: Mapped[int] = account_id_column()
+    id: Mapped[IntPk]
+    account_id: Mapped[AccountId]
     connection_id: Mapped[int] = reference_column("calendar_connections.id", index=True)
     remote_id: Mapped[str] = mapped_column(String(1024))
     name: Mapped[str] = mapped_column(String(500))
@@ -91,7 +92,7 @@ class RemoteCalendar(Base):
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
     can_see_all_details: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[CalendarStatus] = enum_column(CalendarStatus, default=CalendarStatus.CONNECTED)
-    created_at: Mapped[datetime] = created_at_column()
+    created_at: Mapped[CreatedAt]
     # As the provider shows it ("#RRGGBB[AA]", CalDAV's calendar-color); None when unknown.
     color: Mapped[str | None] = mapped_column(String(32))
     # S10: the "Slotgraph tasks" sub-calendar task sync created. Never an availability
@@ -118,9 +119,9 @@ class CalendarSyncCursor(Base):
     cursor: Mapped[str | None] = mapped_column(Text)
     page_token: Mapped[str | None] = mapped_column(Text)
     full_listing: Mapped[bool] = mapped_column(Boolean, default=True)
-    window_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    window_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    window_start: Mapped[datetime | None]
+    window_end: Mapped[datetime | None]
+    synced_at: Mapped[datetime | None]
 
 
 class SyncedEvent(Base):
@@ -132,9 +133,9 @@ class SyncedEvent(Base):
 
     remote_calendar_id: Mapped[int] = reference_column("remote_calendars.id", primary_key=True)
     remote_event_id: Mapped[str] = mapped_column(String(1024), primary_key=True)
-    busy_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    busy_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    synced_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    busy_start: Mapped[datetime | None]
+    busy_end: Mapped[datetime | None]
+    synced_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_synced_events_calendar_busy", "remote_calendar_id", "busy_start"),)
 
@@ -144,11 +145,11 @@ class AvailabilityCalendar(Base):
 
     __tablename__ = "availability_calendars"
 
-    id: Mapped[int] = id_column()
-    account_id: Mapped[int] = account_id_column()
-    user_id: Mapped[int] = reference_column("users.id", index=True)
+    id: Mapped[IntPk]
+    account_id: Mapped[AccountId]
+    user_id: Mapped[UserId]
     remote_calendar_id: Mapped[int] = reference_column("remote_calendars.id")
-    created_at: Mapped[datetime] = created_at_column()
+    created_at: Mapped[CreatedAt]
 
     __table_args__ = (UniqueConstraint("user_id", "remote_calendar_id"),)
 
@@ -163,14 +164,14 @@ class OAuthFlow(Base):
 
     __tablename__ = "oauth_flows"
 
-    id: Mapped[int] = id_column()
+    id: Mapped[IntPk]
     state_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    account_id: Mapped[int] = account_id_column()
-    user_id: Mapped[int] = reference_column("users.id", index=True)
+    account_id: Mapped[AccountId]
+    user_id: Mapped[UserId]
     provider: Mapped[Provider] = enum_column(Provider)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = created_at_column()
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[CreatedAt]
+    expires_at: Mapped[datetime]
 
 
 class Credential(Base):
@@ -183,10 +184,10 @@ class Credential(Base):
     __tablename__ = "credentials"
 
     connection_id: Mapped[int] = reference_column("calendar_connections.id", primary_key=True)
-    account_id: Mapped[int] = account_id_column()
+    account_id: Mapped[AccountId]
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = created_at_column()
-    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[CreatedAt]
+    rotated_at: Mapped[datetime | None]
 
 
 class CalendarWatch(Base):
@@ -202,7 +203,7 @@ class CalendarWatch(Base):
 
     __tablename__ = "calendar_watches"
 
-    id: Mapped[int] = id_column()
+    id: Mapped[IntPk]
     connection_id: Mapped[int] = reference_column("calendar_connections.id", index=True)
     remote_calendar_id: Mapped[int] = reference_column("remote_calendars.id", index=True)
     provider: Mapped[Provider] = enum_column(Provider)
@@ -210,7 +211,7 @@ class CalendarWatch(Base):
     resource_id: Mapped[str | None] = mapped_column(String(500))
     token_hash: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    created_at: Mapped[datetime] = created_at_column()
-    renewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[CreatedAt]
+    renewed_at: Mapped[datetime | None]
 
     __table_args__ = (UniqueConstraint("provider", "remote_id"),)

@@ -12,14 +12,7 @@ from sqlalchemy import DateTime, Index, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotgraph.models.base import (
-    Base,
-    account_id_column,
-    created_at_column,
-    enum_column,
-    id_column,
-    reference_column,
-)
+from slotgraph.models.base import AccountId, Base, CreatedAt, IntPk, enum_column, reference_column
 
 
 class OutboxKind(enum.StrEnum):
@@ -45,8 +38,8 @@ class OutboxState(enum.StrEnum):
 class OutboxMessage(Base):
     __tablename__ = "outbox"
 
-    id: Mapped[int] = id_column()
-    account_id: Mapped[int] = account_id_column()
+    id: Mapped[IntPk]
+    account_id: Mapped[AccountId]
     kind: Mapped[OutboxKind] = enum_column(OutboxKind)
     state: Mapped[OutboxState] = enum_column(OutboxState, default=OutboxState.PENDING)
     booking_id: Mapped[int | None] = reference_column("bookings.id", index=True)
@@ -56,8 +49,8 @@ class OutboxMessage(Base):
     available_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
-    created_at: Mapped[datetime] = created_at_column()
-    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[CreatedAt]
+    done_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index(
@@ -82,7 +75,7 @@ class IdempotencyKey(Base):
     operation: Mapped[str] = mapped_column(String(64))
     request_hash: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = created_at_column()
+    created_at: Mapped[CreatedAt]
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     claim_token: Mapped[str | None] = mapped_column(String(32))
     # The database's clock, not the use cases' (which tests set): a claim's lease is about

@@ -9,13 +9,7 @@ from sqlalchemy import DateTime, Index, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotgraph.models.base import (
-    Base,
-    account_id_column,
-    created_at_column,
-    id_column,
-    reference_column,
-)
+from slotgraph.models.base import AccountId, Base, CreatedAt, IntPk, UserId
 
 
 class SchedulingPage(Base):
@@ -24,9 +18,9 @@ class SchedulingPage(Base):
 
     __tablename__ = "scheduling_pages"
 
-    id: Mapped[int] = id_column()
-    account_id: Mapped[int] = account_id_column()
-    user_id: Mapped[int] = reference_column("users.id", index=True)
+    id: Mapped[IntPk]
+    account_id: Mapped[AccountId]
+    user_id: Mapped[UserId]
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     url_prefix: Mapped[str] = mapped_column(String(64))
@@ -42,7 +36,7 @@ class SchedulingPage(Base):
     weekly_hours: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     date_overrides: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     form_fields: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
-    created_at: Mapped[datetime] = created_at_column()
+    created_at: Mapped[CreatedAt]
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotgraph.models.base import Base, account_id_column, reference_column
+from slotgraph.models.base import AccountId, Base, reference_column
 
 
 class CalendarSettings(Base):
@@ -16,7 +16,7 @@ class CalendarSettings(Base):
     __tablename__ = "calendar_settings"
 
     user_id: Mapped[int] = reference_column("users.id", primary_key=True)
-    account_id: Mapped[int] = account_id_column()
+    account_id: Mapped[AccountId]
     meeting_url_prefix: Mapped[str] = mapped_column(String(64))
     default_page_id: Mapped[int | None] = reference_column(
         "scheduling_pages.id", ondelete="SET NULL"

@@ -10,34 +10,28 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotgraph.models.base import (
-    Base,
-    account_id_column,
-    created_at_column,
-    id_column,
-    reference_column,
-)
+from slotgraph.models.base import AccountId, Base, CreatedAt, IntPk, UserId, reference_column
 
 
 class Task(Base):
     __tablename__ = "tasks"
 
-    id: Mapped[int] = id_column()
-    account_id: Mapped[int] = account_id_column()
-    user_id: Mapped[int] = reference_column("users.id", index=True)
+    id: Mapped[IntPk]
+    account_id: Mapped[AccountId]
+    user_id: Mapped[UserId]
     contact_id: Mapped[int | None] = reference_column("contacts.id", ondelete="SET NULL")
     title: Mapped[str] = mapped_column(String(300))
-    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
     remote_event_id: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = created_at_column()
+    created_at: Mapped[CreatedAt]
     # Task sync (S10): where the event lives, and the bookkeeping described above.
     remote_calendar_id: Mapped[int | None] = reference_column(
         "remote_calendars.id", ondelete="SET NULL"
     )
-    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_at: Mapped[datetime | None]
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     event_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

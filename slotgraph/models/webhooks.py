@@ -16,16 +16,17 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Integer, LargeBinary, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from slotgraph.models.base import (
+    AccountId,
     Base,
-    account_id_column,
-    created_at_column,
+    CreatedAt,
+    IntPk,
+    UserId,
     enum_column,
-    id_column,
     reference_column,
 )
 
@@ -39,27 +40,27 @@ class WebhookDeliveryState(enum.StrEnum):
 class WebhookEndpoint(Base):
     __tablename__ = "webhook_endpoints"
 
-    id: Mapped[int] = id_column()
-    account_id: Mapped[int] = account_id_column()
-    user_id: Mapped[int] = reference_column("users.id", index=True)
+    id: Mapped[IntPk]
+    account_id: Mapped[AccountId]
+    user_id: Mapped[UserId]
     account_wide: Mapped[bool] = mapped_column(Boolean, default=False)
     url: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(String(200), default="")
     # Empty: every event type.
     event_types: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list)
     secrets: Mapped[bytes] = mapped_column(LargeBinary)
-    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None]
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     # The first failed attempt since the last success; three days of it disable the endpoint.
-    failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = created_at_column()
+    failing_since: Mapped[datetime | None]
+    created_at: Mapped[CreatedAt]
 
 
 class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
 
-    id: Mapped[int] = id_column()
-    account_id: Mapped[int] = account_id_column()
+    id: Mapped[IntPk]
+    account_id: Mapped[AccountId]
     endpoint_id: Mapped[int] = reference_column("webhook_endpoints.id", index=True)
     message_id: Mapped[str] = mapped_column(String(64), unique=True)
     event_type: Mapped[str] = mapped_column(String(64))
@@ -70,12 +71,12 @@ class WebhookDelivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
-    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_attempt_at: Mapped[datetime | None]
     # The outbox row sending it now (a redelivery posts a new one).
     outbox_id: Mapped[int | None] = reference_column("outbox.id", ondelete="SET NULL")
     # Retries stop this long after it (the first send, or the last redelivery).
-    window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = created_at_column()
+    window_started_at: Mapped[datetime]
+    created_at: Mapped[CreatedAt]
 
 
 class WebhookAttempt(Base):
@@ -83,9 +84,9 @@ class WebhookAttempt(Base):
 
     __tablename__ = "webhook_attempts"
 
-    id: Mapped[int] = id_column()
+    id: Mapped[IntPk]
     delivery_id: Mapped[int] = reference_column("webhook_deliveries.id", index=True)
-    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempted_at: Mapped[datetime]
     status_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     duration_ms: Mapped[int] = mapped_column(Integer)
