@@ -10,11 +10,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from slotgraph.models.base import (
-    AccountId,
+    AccountRow,
     Base,
     CreatedAt,
     IntPk,
-    UserId,
+    UserRow,
     enum_column,
     reference_column,
 )
@@ -37,11 +37,9 @@ class Account(Base):
     created_at: Mapped[CreatedAt]
 
 
-class User(Base):
+class User(AccountRow, Base):
     __tablename__ = "users"
 
-    id: Mapped[IntPk]
-    account_id: Mapped[AccountId]
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200))
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
@@ -55,50 +53,41 @@ class User(Base):
     role: Mapped[Role] = enum_column(Role, default=Role.MEMBER)
     # C23: set by deactivateUser; from then on the user's tokens, pages and syncs stop.
     deactivated_at: Mapped[datetime | None]
-    created_at: Mapped[CreatedAt]
 
     __table_args__ = (
         Index("uq_users_account_email", "account_id", func.lower(email), unique=True),
     )
 
 
-class ApiToken(Base):
+class ApiToken(UserRow, Base):
     """A bearer token; only its SHA-256 is stored, so a database leak reveals no token."""
 
     __tablename__ = "api_tokens"
 
-    id: Mapped[IntPk]
-    account_id: Mapped[AccountId]
-    user_id: Mapped[UserId]
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
-    created_at: Mapped[CreatedAt]
     revoked_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
     # C48: written at most once a minute, so authentication stays a read.
     last_used_at: Mapped[datetime | None]
 
 
-class InboxConnection(Base):
+class InboxConnection(UserRow, Base):
     """An email integration. S4: a SHARED inbox owner cannot connect a calendar; S5: a
     calendar connect also connects this, and it can be disconnected on its own."""
 
     __tablename__ = "inbox_connections"
 
-    id: Mapped[IntPk]
-    account_id: Mapped[AccountId]
-    user_id: Mapped[UserId]
     email: Mapped[str] = mapped_column(String(320))
     kind: Mapped[InboxKind] = enum_column(InboxKind)
     status: Mapped[InboxStatus] = enum_column(InboxStatus, default=InboxStatus.CONNECTED)
     calendar_connection_id: Mapped[int | None] = reference_column(
         "calendar_connections.id", ondelete="SET NULL"
     )
-    created_at: Mapped[CreatedAt]
 
 
-class ConnectedDomain(Base):
+class ConnectedDomain(AccountRow, Base):
     """A domain connected in the domain manager; pages may be hosted on it (S15) once its
     ownership is proven by a DNS TXT record (C40, `slotgraph.usecases.domain_verification`).
 
@@ -107,11 +96,8 @@ class ConnectedDomain(Base):
 
     __tablename__ = "connected_domains"
 
-    id: Mapped[IntPk]
-    account_id: Mapped[AccountId]
     domain: Mapped[str] = mapped_column(String(253))
     robots_disallow_meetings: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[CreatedAt]
     # C40: the value the TXT record at `_slotgraph-verify.<domain>` must hold; random for
     # every row, however it is made (never empty, which an empty TXT record would match).
     verification_token: Mapped[str] = mapped_column(

@@ -42,6 +42,21 @@ CreatedAt = Annotated[datetime, mapped_column(server_default=func.now())]
 """When the row was written, by the database's clock."""
 
 
+class AccountRow:
+    """Mixin: the columns of a row an account owns (convention 3): its id, its tenant key and
+    when it was written."""
+
+    id: Mapped[IntPk]
+    account_id: Mapped[AccountId]
+    created_at: Mapped[CreatedAt]
+
+
+class UserRow(AccountRow):
+    """Mixin: a row a user of the account owns, deleted with the user."""
+
+    user_id: Mapped[UserId]
+
+
 def id_column() -> Mapped[int]:
     """A bigint identity primary key: ids are never reused and never guessable by order alone
     across accounts, because every lookup also filters by account (docs/conventions.md,

@@ -20,10 +20,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from slotgraph.models.base import (
     AccountId,
+    AccountRow,
     Base,
     CreatedAt,
     IntPk,
-    UserId,
+    UserRow,
     enum_column,
     reference_column,
 )
@@ -37,14 +38,11 @@ from slotgraph.models.enums import (
 )
 
 
-class CalendarConnection(Base):
+class CalendarConnection(UserRow, Base):
     """One grant to one provider account. Toggles default per S9/S12 at connect time."""
 
     __tablename__ = "calendar_connections"
 
-    id: Mapped[IntPk]
-    account_id: Mapped[AccountId]
-    user_id: Mapped[UserId]
     provider: Mapped[Provider] = enum_column(Provider)
     account_email: Mapped[str] = mapped_column(String(320))
     purpose: Mapped[ConnectionPurpose] = enum_column(
@@ -62,7 +60,6 @@ class CalendarConnection(Base):
     events_synced: Mapped[int] = mapped_column(Integer, default=0)
     # Items the sync could not read and skipped, in total (slotgraph.providers.unreadable).
     skipped_items: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    created_at: Mapped[CreatedAt]
     disconnected_at: Mapped[datetime | None]
     # Sync scheduling (slotgraph.calsync.engine): due when `next_sync_at` has passed; NULL
     # is parked (after too many failures, or access lost) until someone asks for a sync.
@@ -77,13 +74,11 @@ class CalendarConnection(Base):
     sync_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
-class RemoteCalendar(Base):
+class RemoteCalendar(AccountRow, Base):
     """A calendar the connected account can reach at the provider."""
 
     __tablename__ = "remote_calendars"
 
-    id: Mapped[IntPk]
-    account_id: Mapped[AccountId]
     connection_id: Mapped[int] = reference_column("calendar_connections.id", index=True)
     remote_id: Mapped[str] = mapped_column(String(1024))
     name: Mapped[str] = mapped_column(String(500))
@@ -92,7 +87,6 @@ class RemoteCalendar(Base):
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
     can_see_all_details: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[CalendarStatus] = enum_column(CalendarStatus, default=CalendarStatus.CONNECTED)
-    created_at: Mapped[CreatedAt]
     # As the provider shows it ("#RRGGBB[AA]", CalDAV's calendar-color); None when unknown.
     color: Mapped[str | None] = mapped_column(String(32))
     # S10: the "Slotgraph tasks" sub-calendar task sync created. Never an availability
@@ -140,21 +134,17 @@ class SyncedEvent(Base):
     __table_args__ = (Index("ix_synced_events_calendar_busy", "remote_calendar_id", "busy_start"),)
 
 
-class AvailabilityCalendar(Base):
+class AvailabilityCalendar(UserRow, Base):
     """A user's choice to check a remote calendar's free/busy before offering times (S12)."""
 
     __tablename__ = "availability_calendars"
 
-    id: Mapped[IntPk]
-    account_id: Mapped[AccountId]
-    user_id: Mapped[UserId]
     remote_calendar_id: Mapped[int] = reference_column("remote_calendars.id")
-    created_at: Mapped[CreatedAt]
 
     __table_args__ = (UniqueConstraint("user_id", "remote_calendar_id"),)
 
 
-class OAuthFlow(Base):
+class OAuthFlow(UserRow, Base):
     """A consent flow between `startCalendarConnection` and the provider's redirect back.
 
     Only the SHA-256 of `state` is stored (it travels in URLs); the flow itself (PKCE code
@@ -164,13 +154,9 @@ class OAuthFlow(Base):
 
     __tablename__ = "oauth_flows"
 
-    id: Mapped[IntPk]
     state_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    account_id: Mapped[AccountId]
-    user_id: Mapped[UserId]
     provider: Mapped[Provider] = enum_column(Provider)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[CreatedAt]
     expires_at: Mapped[datetime]
 
 

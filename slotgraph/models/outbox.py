@@ -12,7 +12,7 @@ from sqlalchemy import DateTime, Index, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotgraph.models.base import AccountId, Base, CreatedAt, IntPk, enum_column, reference_column
+from slotgraph.models.base import AccountRow, Base, CreatedAt, enum_column, reference_column
 
 
 class OutboxKind(enum.StrEnum):
@@ -35,11 +35,9 @@ class OutboxState(enum.StrEnum):
     FAILED = "FAILED"  # gave up after bounded retries; visible on the booking
 
 
-class OutboxMessage(Base):
+class OutboxMessage(AccountRow, Base):
     __tablename__ = "outbox"
 
-    id: Mapped[IntPk]
-    account_id: Mapped[AccountId]
     kind: Mapped[OutboxKind] = enum_column(OutboxKind)
     state: Mapped[OutboxState] = enum_column(OutboxState, default=OutboxState.PENDING)
     booking_id: Mapped[int | None] = reference_column("bookings.id", index=True)
@@ -49,7 +47,6 @@ class OutboxMessage(Base):
     available_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
-    created_at: Mapped[CreatedAt]
     done_at: Mapped[datetime | None]
 
     __table_args__ = (

@@ -9,18 +9,15 @@ from sqlalchemy import DateTime, Index, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotgraph.models.base import AccountId, Base, CreatedAt, IntPk, UserId
+from slotgraph.models.base import Base, UserRow
 
 
-class SchedulingPage(Base):
+class SchedulingPage(UserRow, Base):
     """`slug` is the whole path after `/meetings/` (prefix/name), unique across every domain
     (S15); `url_prefix` records the prefix in force when the page was created (S14)."""
 
     __tablename__ = "scheduling_pages"
 
-    id: Mapped[IntPk]
-    account_id: Mapped[AccountId]
-    user_id: Mapped[UserId]
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     url_prefix: Mapped[str] = mapped_column(String(64))
@@ -36,7 +33,6 @@ class SchedulingPage(Base):
     weekly_hours: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     date_overrides: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     form_fields: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
-    created_at: Mapped[CreatedAt]
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

@@ -13,21 +13,17 @@ from datetime import datetime
 from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotgraph.models.base import AccountId, Base, CreatedAt, IntPk, UserId, reference_column
+from slotgraph.models.base import Base, UserRow, reference_column
 
 
-class Task(Base):
+class Task(UserRow, Base):
     __tablename__ = "tasks"
 
-    id: Mapped[IntPk]
-    account_id: Mapped[AccountId]
-    user_id: Mapped[UserId]
     contact_id: Mapped[int | None] = reference_column("contacts.id", ondelete="SET NULL")
     title: Mapped[str] = mapped_column(String(300))
     due_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     remote_event_id: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[CreatedAt]
     # Task sync (S10): where the event lives, and the bookkeeping described above.
     remote_calendar_id: Mapped[int | None] = reference_column(
         "remote_calendars.id", ondelete="SET NULL"

@@ -20,15 +20,7 @@ from sqlalchemy import Boolean, Integer, LargeBinary, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotgraph.models.base import (
-    AccountId,
-    Base,
-    CreatedAt,
-    IntPk,
-    UserId,
-    enum_column,
-    reference_column,
-)
+from slotgraph.models.base import AccountRow, Base, IntPk, UserRow, enum_column, reference_column
 
 
 class WebhookDeliveryState(enum.StrEnum):
@@ -37,12 +29,9 @@ class WebhookDeliveryState(enum.StrEnum):
     FAILED = "FAILED"  # gave up after the retry window, or the endpoint was disabled
 
 
-class WebhookEndpoint(Base):
+class WebhookEndpoint(UserRow, Base):
     __tablename__ = "webhook_endpoints"
 
-    id: Mapped[IntPk]
-    account_id: Mapped[AccountId]
-    user_id: Mapped[UserId]
     account_wide: Mapped[bool] = mapped_column(Boolean, default=False)
     url: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(String(200), default="")
@@ -53,14 +42,11 @@ class WebhookEndpoint(Base):
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     # The first failed attempt since the last success; three days of it disable the endpoint.
     failing_since: Mapped[datetime | None]
-    created_at: Mapped[CreatedAt]
 
 
-class WebhookDelivery(Base):
+class WebhookDelivery(AccountRow, Base):
     __tablename__ = "webhook_deliveries"
 
-    id: Mapped[IntPk]
-    account_id: Mapped[AccountId]
     endpoint_id: Mapped[int] = reference_column("webhook_endpoints.id", index=True)
     message_id: Mapped[str] = mapped_column(String(64), unique=True)
     event_type: Mapped[str] = mapped_column(String(64))
@@ -76,7 +62,6 @@ class WebhookDelivery(Base):
     outbox_id: Mapped[int | None] = reference_column("outbox.id", ondelete="SET NULL")
     # Retries stop this long after it (the first send, or the last redelivery).
     window_started_at: Mapped[datetime]
-    created_at: Mapped[CreatedAt]
 
 
 class WebhookAttempt(Base):
