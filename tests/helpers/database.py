@@ -4,46 +4,30 @@ decryptions a piece of work costs."""
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import event, make_url
+from sqlalchemy import event
 from starlette.applications import Starlette
 
+from bench.graphql_overhead import fresh_database as new_database
 from slotgraph.models import Base
 from slotgraph.models.crypto import CredentialCipher
-from slotgraph.models.db import connect_raw, plain_url
+from slotgraph.models.db import connect_raw
+
+__all__ = ["admin_connection", "count_decrypts", "counting", "dump", "new_database"]
+# `new_database(server_url)`: a new, empty database, dropped (whoever is still connected) on
+# leaving; the benchmark's own helper. The session's test database is one; a test whose rows
+# no worker of another `slotgraph serve` may touch gets one of its own.
 
 
 async def admin_connection(url: str) -> asyncpg.Connection:
     """A raw asyncpg connection to `url` (the caller closes it)."""
     connection: asyncpg.Connection = await connect_raw(url)
     return connection
-
-
-@asynccontextmanager
-async def new_database(server_url: str) -> AsyncIterator[str]:
-    """The URL of a new, empty database on the server of `server_url`, dropped (whoever is
-    still connected) on leaving. The session's test database is one; a test whose rows no
-    worker of another `slotgraph serve` may touch gets one of its own."""
-    name = f"slotgraph_test_{secrets.token_hex(6)}"
-    admin = await admin_connection(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield plain_url(make_url(server_url).set(database=name))
-    finally:
-        admin = await admin_connection(server_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def dump(database_url: str) -> bytes:
