@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     func,
@@ -97,6 +98,10 @@ class Booking(Base):
     # The contact's secret for cancel/reschedule without signing in: only its SHA-256 is
     # kept, so the database cannot give it back (it is shown once, in bookMeeting's answer).
     manage_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The manage link itself, for every email to the contact (C21, C41): sealed with the
+    # credential cipher (`CredentialStore.seal`), so the database alone cannot give it back
+    # either; opened only to write an email, never shown by the API, a log or an error.
+    manage_url_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     # S9: a meeting an integration created (and already holds elsewhere) is recorded only.
     integration: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = created_at_column()

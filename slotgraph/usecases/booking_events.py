@@ -45,11 +45,9 @@ async def record(
     actor: BookingActor,
     now: dt.datetime,
     reason: str | None = None,
-    sealed_manage_url: bytes | None = None,
 ) -> BookingEvent:
     """Write the booking's event in the caller's transaction (the booking flushed first, so
-    a new booking has its id), and post its email (C21; `sealed_manage_url`: the contact's
-    manage link, encrypted, known only where the booking was made)."""
+    a new booking has its id), and post its webhooks and emails (C21, C22)."""
     await session.flush()
     event = BookingEvent(
         account_id=booking.account_id,
@@ -63,7 +61,7 @@ async def record(
     session.add(event)
     await session.flush()
     await enqueue_webhooks(session, BOOKING_EVENT_TYPES[kind], booking, now=now)
-    await post_booking_email(session, booking, event, sealed_manage_url=sealed_manage_url)
+    await post_booking_email(session, booking, event)
     return event
 
 

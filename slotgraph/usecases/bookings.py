@@ -240,20 +240,14 @@ async def _book(
                 manage_token_hash=token_hash,
                 contact_language=contact_language(request.language, host.locale),
             )
+            manage_url = await _manage_url(services, session, host.id, manage_token, booking)
+            booking.manage_url_sealed = services.credentials.seal({"url": manage_url})
             session.add(booking)
             await session.flush()
             if not found.offline:
                 await queue_calendar_write(session, booking, OutboxKind.CALENDAR_CREATE)
             kind = BookingEventKind.REQUESTED if found.offline else BookingEventKind.CREATED
-            manage_url = await _manage_url(services, session, host.id, manage_token, booking)
-            await booking_events.record(
-                session,
-                booking,
-                kind,
-                actor=BookingActor.CONTACT,
-                now=now,
-                sealed_manage_url=services.credentials.seal({"url": manage_url}),
-            )
+            await booking_events.record(session, booking, kind, actor=BookingActor.CONTACT, now=now)
             if anonymous:  # C25: counted with the booking, so only bookings made count
                 await services.limits.count_booking(
                     session, page_id=page.id, email=request.contact_email
@@ -274,7 +268,8 @@ async def _book(
 async def _manage_url(
     services: Services, session: AsyncSession, host_id: int, token: str, booking: Booking
 ) -> str:
-    """The contact's manage link as the pages build it (C41), for the first email (C21)."""
+    """The contact's manage link as the pages build it (C41), sealed on the booking for
+    every email to the contact (C21)."""
     base = await user_base_url(session, host_id, services.public_base_url)
     query = urlencode({"token": token, "lang": booking.contact_language or "en"})
     return f"{base}/meetings/manage?{query}"

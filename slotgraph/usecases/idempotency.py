@@ -55,8 +55,8 @@ LEASE = dt.timedelta(seconds=60)
 FIRST_POLL = 0.02
 MAX_POLL = 0.25
 # The booking's columns a replay leaves out: the manage token is shown once (its digest
-# answers nothing).
-_NOT_ANSWERED = frozenset({"manage_token_hash"})
+# answers nothing), and its sealed link is for the contact's emails only (C21).
+_NOT_ANSWERED = frozenset({"manage_token_hash", "manage_url_sealed"})
 
 
 class ClaimLost(Exception):

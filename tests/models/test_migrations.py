@@ -3,6 +3,7 @@ queue's tables, pgqueuer's own, are created by migration 0004 and left out of th
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import secrets
 from collections.abc import AsyncIterator
@@ -14,7 +15,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, make_url, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from slotgraph.models import Base, Booking, Contact, SchedulingPage
+from slotgraph.models import Base, Booking, Contact, OutboxMessage, SchedulingPage
+from slotgraph.models.crypto import CredentialCipher, generate_key
 from slotgraph.models.db import (
     MIGRATIONS_DIR,
     create_engine,
@@ -24,6 +26,7 @@ from slotgraph.models.db import (
     plain_url,
 )
 from slotgraph.models.enums import BookingStatus
+from slotgraph.models.outbox import OutboxKind
 from slotgraph.models.queue import QUEUE_TABLES, include_object
 from tests.helpers.accounts import Factory
 from tests.helpers.database import admin_connection
@@ -121,3 +124,54 @@ async def test_contact_names_are_recovered_from_titles_only_where_the_page_still
                 (await connection.execute(select(Booking.title, Booking.contact_name))).all()
             )
         assert names == {"Intro: call: Cleo: Contact": "Cleo: Contact", "Old title: Mallory": None}
+
+
+async def test_the_first_emails_sealed_manage_link_moves_onto_its_booking(
+    server_url: str,
+) -> None:
+    """Migration 0021 moves the manage link that 0020's first email carried in its outbox
+    payload (base64 of the ciphertext) onto the booking, so every later email has it too,
+    and takes it out of the payload."""
+    cipher = CredentialCipher((generate_key(),))
+    sealed = cipher.encrypt({"url": "https://app.test/meetings/manage?token=sgm_x&lang=en"})
+    async with private_database(server_url) as engine:
+        await migrate(engine)
+        factory = Factory(create_sessionmaker(engine))
+        ada = await factory.person()
+        contact = Contact(account_id=ada.account.id, email="cleo@example.test", name="Cleo")
+        await factory.add(contact)
+        start = dt.datetime(2026, 12, 7, 9, tzinfo=dt.UTC)
+        booking = Booking(
+            account_id=ada.account.id,
+            host_user_id=ada.user.id,
+            contact_id=contact.id,
+            title="Intro",
+            starts_at=start,
+            ends_at=start + dt.timedelta(minutes=30),
+            time_zone="UTC",
+            status=BookingStatus.CONFIRMED,
+        )
+        await factory.add(booking)
+        first = {"event_id": 1, "to": "contact", "manage_url": base64.b64encode(sealed).decode()}
+        await factory.add(
+            *(
+                OutboxMessage(
+                    account_id=ada.account.id,
+                    kind=OutboxKind.BOOKING_EMAIL,
+                    booking_id=booking.id,
+                    payload=payload,
+                )
+                for payload in (first, {"event_id": 1, "to": "host"})
+            )
+        )
+        await downgrade(engine, "0020")
+        await migrate(engine)
+        async with engine.connect() as connection:
+            moved = (await connection.execute(select(Booking.manage_url_sealed))).scalar_one()
+            payloads = (await connection.execute(select(OutboxMessage.payload))).scalars().all()
+        assert moved is not None
+        assert cipher.decrypt(moved)["url"].endswith("token=sgm_x&lang=en")
+        assert sorted(payloads, key=str) == [
+            {"event_id": 1, "to": "contact"},
+            {"event_id": 1, "to": "host"},
+        ]

@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from email.message import EmailMessage
 from typing import Any
-from urllib.parse import urlsplit
 
-import httpx
-import icalendar
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
 from slotgraph.jobs.deliveries.booking_events import event_key
-from slotgraph.jobs.outbox import Outbox, Outcome
+from slotgraph.jobs.outbox import Outcome
 from slotgraph.models import Booking, OutboxMessage, SchedulingPage, User
 from slotgraph.models.outbox import OutboxKind, OutboxState
 from slotgraph.providers.google import event_id_for
+from slotgraph.web.locale import translations as pages_translations
 from tests.helpers import google_app
 from tests.helpers.accounts import Factory
 from tests.helpers.bookings import (
@@ -32,6 +29,16 @@ from tests.helpers.bookings import (
     book_with_token,
     page_and_nine,
     run,
+)
+from tests.helpers.emails import (
+    booking_emails,
+    calendar_of,
+    html_of,
+    manage_link,
+    open_manage_link,
+    pages_served,
+    send_pending,
+    text_of,
 )
 from tests.helpers.google_app import GoogleFlow
 from tests.helpers.graphql import GraphQLClient
@@ -66,51 +73,6 @@ def smtp() -> Iterator[Inbox]:
         yield inbox
 
 
-async def _emails(sessionmaker: async_sessionmaker[AsyncSession]) -> list[OutboxMessage]:
-    async with sessionmaker() as session:
-        found = await session.execute(
-            select(OutboxMessage)
-            .where(OutboxMessage.kind == OutboxKind.BOOKING_EMAIL)
-            .order_by(OutboxMessage.id)
-        )
-        return list(found.scalars())
-
-
-async def _send_pending(outbox: Outbox, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    for row in await _emails(sessionmaker):
-        if row.state is OutboxState.PENDING:
-            assert await outbox.deliver(row.id) == Outcome(OutboxState.DONE)
-
-
-def _text(message: EmailMessage) -> str:
-    part = message.get_body(("plain",))
-    assert part is not None
-    return str(part.get_content())
-
-
-def _html(message: EmailMessage) -> str:
-    part = message.get_body(("html",))
-    assert part is not None
-    return str(part.get_content())
-
-
-def _calendar(message: EmailMessage) -> icalendar.Calendar | None:
-    """The text/calendar alternative, parsed; None when the message carries none."""
-    for part in message.walk():
-        if part.get_content_type() == "text/calendar":
-            data = part.get_payload(decode=True)
-            assert isinstance(data, bytes)
-            calendar = icalendar.Calendar.from_ical(data)
-            assert part.get_param("method") == str(calendar["METHOD"])
-            return calendar
-    return None
-
-
-def _manage_link(text: str) -> str:
-    (line,) = [line for line in text.splitlines() if "/meetings/manage?" in line]
-    return line[line.index("http") :].strip()
-
-
 async def _row(sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[Booking, str]:
     """The booking and its host's zone (the page's, else the host's)."""
     async with sessionmaker() as session:
@@ -124,9 +86,9 @@ async def test_an_offline_request_in_japanese_then_confirmed_and_cancelled(
     gql: GraphQLClient,
     factory: Factory,
     app: Starlette,
-    client: httpx.AsyncClient,
     sessionmaker: async_sessionmaker[AsyncSession],
     smtp: Inbox,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     # A page in Tokyo (18:00 there is 09:00 UTC): the invitation's zone is the host's.
     ada = await factory.person(url_prefix="ada", name="Ada")
@@ -135,41 +97,33 @@ async def test_an_offline_request_in_japanese_then_confirmed_and_cancelled(
     nine = dt.datetime.combine(next_monday(), dt.time(9), dt.UTC)
     booked = await book_with_token(gql, slug, nine, language="ja")
     outbox = make_outbox(app, mailer=smtp.mailer())
-    await _send_pending(outbox, sessionmaker)
+    await send_pending(outbox, sessionmaker)
 
     # The contact hears in Japanese, the host (locale en-US) in English (C19, C43).
     contact, host = smtp.messages
     assert contact["To"] == "cleo@example.test"
     assert contact["Subject"] == "リクエストを受け付けました: Intro: Cleo Contact"
     assert contact["Content-Language"] == "ja"
-    assert "リクエストを受け付けました" in _text(contact)
-    assert "Cleo Contact 様" in _html(contact)
-    assert _calendar(contact) is None  # a request is no invitation yet
-    link = _manage_link(_text(contact))
-    assert booked["manageToken"] in link
-    page = await client.get(urlsplit(link).path + "?" + urlsplit(link).query)
-    assert page.status_code == 200
-    assert "Intro" in page.text
-    assert 'lang="ja"' in page.text
-    async with app.state.runtime.services.sessionmaker() as session:
-        stored = (await session.execute(select(OutboxMessage.payload))).scalars().all()
-    assert all(booked["manageToken"] not in str(payload) for payload in stored)  # sealed
+    assert "リクエストを受け付けました" in text_of(contact)
+    assert "Cleo Contact 様" in html_of(contact)
+    assert calendar_of(contact) is None  # a request is no invitation yet
+    assert booked["manageToken"] in manage_link(contact)
 
     assert host["To"] == ada.user.email
     assert host["Subject"] == "New request to confirm: Intro: Cleo Contact"
     booking, zone = await _row(sessionmaker)
     confirm = f"http://localhost:3000/bookings/{booking.id}?decision=confirm"
-    assert confirm in _text(host)
-    assert confirm.replace("&", "&amp;") in _html(host)
+    assert confirm in text_of(host)
+    assert confirm.replace("&", "&amp;") in html_of(host)
 
     # The host confirms: offline still, so our REQUEST carries the invitation (C43).
     assert (await run(gql, CONFIRM, ada.token, bookingId=booked["booking"]["id"]))[
         "__typename"
     ] == "ConfirmBookingSuccess"
-    await _send_pending(outbox, sessionmaker)
+    await send_pending(outbox, sessionmaker)
     confirmed = smtp.messages[2]
     assert confirmed["Subject"] == "確定しました: Intro: Cleo Contact"
-    calendar = _calendar(confirmed)
+    calendar = calendar_of(confirmed)
     assert calendar is not None
     (event,) = calendar.walk("VEVENT")
     booking, zone = await _row(sessionmaker)
@@ -181,7 +135,7 @@ async def test_an_offline_request_in_japanese_then_confirmed_and_cancelled(
     start = event.decoded("DTSTART")
     assert (start, str(start.tzinfo), zone) == (nine, "Asia/Tokyo", "Asia/Tokyo")
     assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == [zone]
-    assert "18:00" in _text(confirmed)  # the host's time, stated beside the contact's
+    assert "18:00" in text_of(confirmed)  # the host's time, stated beside the contact's
     assert str(event["ATTENDEE"]) == "mailto:cleo@example.test"
     assert str(event["ORGANIZER"]) == f"mailto:{ada.user.email}"
 
@@ -191,11 +145,11 @@ async def test_an_offline_request_in_japanese_then_confirmed_and_cancelled(
         gql, RESCHEDULE_AS_CONTACT, manageToken=booked["manageToken"], start=later.isoformat()
     )
     assert moved["__typename"] == "RescheduleBookingAsContactSuccess"
-    await _send_pending(outbox, sessionmaker)
+    await send_pending(outbox, sessionmaker)
     rescheduled = smtp.messages[3]
     assert rescheduled["Subject"] == "日時が変更されました: Intro: Cleo Contact"
-    assert "18:30" in _text(rescheduled)
-    calendar = _calendar(rescheduled)
+    assert "18:30" in text_of(rescheduled)
+    calendar = calendar_of(rescheduled)
     assert calendar is not None
     (event,) = calendar.walk("VEVENT")
     assert (str(calendar["METHOD"]), str(event["UID"]), int(str(event["SEQUENCE"]))) == (
@@ -208,10 +162,10 @@ async def test_an_offline_request_in_japanese_then_confirmed_and_cancelled(
     # The contact cancels: METHOD:CANCEL, same UID, higher SEQUENCE.
     cancelled = await run(gql, CANCEL_AS_CONTACT, manageToken=booked["manageToken"])
     assert cancelled["__typename"] == "CancelBookingAsContactSuccess"
-    await _send_pending(outbox, sessionmaker)
+    await send_pending(outbox, sessionmaker)
     cancel = smtp.messages[4]
     assert cancel["Subject"] == "キャンセルされました: Intro: Cleo Contact"
-    calendar = _calendar(cancel)
+    calendar = calendar_of(cancel)
     assert calendar is not None
     (event,) = calendar.walk("VEVENT")
     assert (str(calendar["METHOD"]), str(event["UID"]), int(str(event["SEQUENCE"]))) == (
@@ -221,6 +175,38 @@ async def test_an_offline_request_in_japanese_then_confirmed_and_cancelled(
     )
     booking, _ = await _row(sessionmaker)
     assert booking.email_error is None
+
+    # Every email to the contact links the manage page (C21, C41), which opens over real
+    # HTTP for this booking, in Japanese; after the cancellation it says so.
+    contacts = [m for m in smtp.messages if m["To"] == "cleo@example.test"]
+    assert [str(m["Subject"]).split(":")[0] for m in contacts] == [
+        "リクエストを受け付けました",
+        "確定しました",
+        "日時が変更されました",
+        "キャンセルされました",
+    ]
+    links = [manage_link(message) for message in contacts]
+    assert all(booked["manageToken"] in link for link in links)
+    assert "予約の状況" in text_of(cancel)  # no "reschedule or cancel" on a cancelled one
+    with pages_served(app) as base:
+        pages = [await open_manage_link(base, link) for link in links]
+    assert [page.status_code for page in pages] == [200] * 4
+    assert all("Intro: Cleo Contact" in p.text and 'lang="ja"' in p.text for p in pages)
+    assert pages_translations("ja").gettext("This meeting is cancelled.") in pages[-1].text
+
+    # The link is sealed at rest, and shown by no log line (C21).
+    await assert_sealed(sessionmaker, booked["manageToken"])
+    assert booked["manageToken"] not in "".join(capfd.readouterr())
+
+
+async def assert_sealed(sessionmaker: async_sessionmaker[AsyncSession], token: str) -> None:
+    """Neither the booking nor any outbox row holds the manage token in the clear."""
+    async with sessionmaker() as session:
+        payloads = (await session.execute(select(OutboxMessage.payload))).scalars().all()
+        (sealed,) = (await session.execute(select(Booking.manage_url_sealed))).scalars().all()
+    assert sealed is not None
+    assert token.encode() not in sealed
+    assert all(token not in str(payload) for payload in payloads)
 
 
 async def test_a_declined_request_tells_the_contact_why_in_english(
@@ -237,12 +223,18 @@ async def test_a_declined_request_tells_the_contact_why_in_english(
         gql, DECLINE, ada.token, bookingId=booked["booking"]["id"], reason="Out that week"
     )
     assert declined["__typename"] == "DeclineBookingSuccess"
-    await _send_pending(outbox, sessionmaker)
+    await send_pending(outbox, sessionmaker)
     _, _, decline = smtp.messages
     assert decline["Subject"] == "Declined: Intro: Cleo Contact"
-    assert "Reason: Out that week" in _text(decline)
-    assert "declined your request" in _text(decline)
-    assert _calendar(decline) is None
+    assert "Reason: Out that week" in text_of(decline)
+    assert "declined your request" in text_of(decline)
+    assert calendar_of(decline) is None
+    # Its manage link shows the declined request (C41).
+    assert "See this booking: " in text_of(decline)
+    with pages_served(app) as base:
+        page = await open_manage_link(base, manage_link(decline))
+    assert page.status_code == 200
+    assert "The host declined this request." in page.text
 
 
 async def _google_booking(flow: GoogleFlow, factory: Factory) -> dict[str, Any]:
@@ -273,7 +265,7 @@ async def test_a_google_booking_waits_for_the_write_and_carries_no_request(
     booked = await _google_booking(flow, factory)
     assert booked["booking"]["status"] == "CONFIRMED"
     outbox = make_outbox(app, mailer=smtp.mailer())
-    (email_row,) = await _emails(sessionmaker)
+    (email_row,) = await booking_emails(sessionmaker)
 
     # C43: the confirmation waits for the calendar write's outcome, spending no attempt.
     waited = await outbox.deliver(email_row.id)
@@ -286,8 +278,11 @@ async def test_a_google_booking_waits_for_the_write_and_carries_no_request(
 
     (confirmed,) = smtp.messages
     assert confirmed["Subject"] == "Confirmed: Intro: Cleo Contact"
-    assert booked["manageToken"] in _manage_link(_text(confirmed))
-    assert _calendar(confirmed) is None  # Google invites the attendee (sendUpdates=all)
+    assert booked["manageToken"] in manage_link(confirmed)
+    with pages_served(app) as base:
+        page = await open_manage_link(base, manage_link(confirmed))
+    assert (page.status_code, "Intro: Cleo Contact" in page.text) == (200, True)
+    assert calendar_of(confirmed) is None  # Google invites the attendee (sendUpdates=all)
     assert not any(part.get_filename() for part in confirmed.walk())
     # The provider's is the one invitation: the event has the contact as attendee, and
     # Google was asked to send updates to all attendees.
@@ -310,11 +305,11 @@ async def test_a_failed_google_write_gets_our_request_instead(
     outbox = make_outbox(app, mailer=smtp.mailer(), max_attempts=1)
     create = await _calendar_create(sessionmaker)
     assert (await outbox.deliver(create.id)).state is OutboxState.FAILED
-    await _send_pending(outbox, sessionmaker)
+    await send_pending(outbox, sessionmaker)
 
     # C43: no provider invitation went out, so ours does.
     (confirmed,) = smtp.messages
-    calendar = _calendar(confirmed)
+    calendar = calendar_of(confirmed)
     assert calendar is not None
     assert str(calendar["METHOD"]) == "REQUEST"
     assert [part.get_filename() for part in confirmed.walk() if part.get_filename()] == [
@@ -332,7 +327,7 @@ async def test_a_451_at_rcpt_is_retried_and_a_550_is_not(
     ada, slug, nine = await page_and_nine(gql, factory)
     await book_with_token(gql, slug, nine)
     outbox = make_outbox(app, mailer=smtp.mailer())
-    contact_row, host_row = await _emails(sessionmaker)
+    contact_row, host_row = await booking_emails(sessionmaker)
 
     smtp.refuse_rcpt = "451 4.2.0 Greylisted, try again"
     deferred = await outbox.deliver(contact_row.id)
@@ -350,7 +345,7 @@ async def test_a_451_at_rcpt_is_retried_and_a_550_is_not(
     smtp.refuse_rcpt = "550 5.1.1 No such user"
     bounced = await outbox.deliver(host_row.id)
     assert bounced.state is OutboxState.FAILED
-    _, failed = await _emails(sessionmaker)
+    _, failed = await booking_emails(sessionmaker)
     assert (failed.state, failed.attempts) == (OutboxState.FAILED, 1)
     booking, _ = await _row(sessionmaker)
     assert booking.email_error == f"The mail server refused the recipient {ada.user.email}."

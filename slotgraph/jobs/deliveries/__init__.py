@@ -38,7 +38,7 @@ def deliveries(
 ) -> list[Delivery]:
     """Every delivery kind of this server, as the workers run them (`webhooks` None: a
     WEBHOOK row fails as of an unknown kind, for tools and tests that send none).
-    `credentials` opens the manage link sealed into a booking's first email."""
+    `credentials` opens the manage link sealed on a booking (`Booking.manage_url_sealed`)."""
     kinds: list[Delivery] = [
         BookingEvents(sessionmaker, clients),
         TaskEvents(sessionmaker, clients),

@@ -7,9 +7,10 @@ Who gets what (C21): the contact, for every event (confirmed on booking, request
 request confirmed or declined, rescheduled, cancelled); the host, for a new offline request,
 with confirm and decline links into the dashboard (`SLOTGRAPH_DASHBOARD_BOOKINGS_URL`).
 
-The manage link: only the token's SHA-256 is stored, so the link can be written only where
-the booking was made. `bookMeeting` seals it with the credential cipher into the first
-email's payload (never stored in the clear); later emails point back to that first one.
+The manage link (C41) is in every email to the contact, a cancelled or declined booking's
+too (its page shows that state): `bookMeeting` seals it on the booking with the credential
+cipher (`Booking.manage_url_sealed`; the token itself is kept only as its SHA-256), and it
+is opened here only to write the email. Meetings a host created have none.
 
 One invitation (C43): a confirmation (on booking or by the host) first waits for the
 booking's calendar create (`Waiting`, no attempt spent); written through Google, Microsoft
@@ -28,10 +29,10 @@ Failures (C21): a 4xx or an unreachable server is retried by the outbox's backof
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import structlog
 from sqlalchemy import select, update
 
 from slotgraph.jobs.deliveries.emails import NO_MAIL
@@ -49,6 +50,7 @@ from slotgraph.models import (
     SchedulingPage,
     User,
 )
+from slotgraph.models.crypto import CredentialError
 from slotgraph.models.enums import BookingEventKind, CalendarWriteState, Provider
 from slotgraph.models.outbox import OutboxKind, OutboxState
 from slotgraph.scheduling.ical import Method, meeting_ics
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
     from slotgraph.calendars.credentials import CredentialStore
     from slotgraph.jobs.mail import Mailer
 
+log = structlog.get_logger("slotgraph.emails")
 CONTACT, HOST = "contact", "host"
 DEFAULT_DASHBOARD_BOOKINGS_URL = "http://localhost:3000/bookings"
 # C43: these providers send the attendee's invitation themselves (sendUpdates, Graph
@@ -83,24 +86,18 @@ async def post_booking_email(
     session: AsyncSession,
     booking: Booking,
     event: BookingEvent,
-    *,
-    sealed_manage_url: bytes | None = None,
 ) -> None:
     """Post the event's emails in the caller's transaction: the contact's, and for a new
     offline request also the host's. Meetings an integration created are its own (S9)."""
     if booking.integration is not None:
         return
-    sealed = base64.b64encode(sealed_manage_url).decode() if sealed_manage_url else None
     recipients = [CONTACT] + ([HOST] if event.kind is BookingEventKind.REQUESTED else [])
     for recipient in recipients:
-        payload = {"event_id": event.id, "to": recipient}
-        if recipient == CONTACT and sealed is not None:
-            payload["manage_url"] = sealed
         message = OutboxMessage(
             account_id=booking.account_id,
             kind=OutboxKind.BOOKING_EMAIL,
             booking_id=booking.id,
-            payload=payload,
+            payload={"event_id": event.id, "to": recipient},
         )
         await post(session, message)
 
@@ -188,16 +185,21 @@ class BookingEmails(Delivery):
             host_zone=zone,
             other_name=host.name,
             reason=event.reason,
-            manage_url=self._manage_url(payload),
+            manage_url=self._manage_url(booking),
             ics=ics,
             method=method,
         )
 
-    def _manage_url(self, payload: Mapping[str, Any]) -> str | None:
-        sealed = payload.get("manage_url")
-        if sealed is None or self.credentials is None:
+    def _manage_url(self, booking: Booking) -> str | None:
+        """The contact's manage link, opened from the booking; None for a meeting a host
+        created, or when no configured key opens it (the email still goes, without it)."""
+        if booking.manage_url_sealed is None or self.credentials is None:
             return None
-        return str(self.credentials.unseal(base64.b64decode(sealed))["url"])
+        try:
+            return str(self.credentials.unseal(booking.manage_url_sealed)["url"])
+        except CredentialError:
+            log.warning("manage link not decryptable", booking_id=booking.id)
+            return None
 
     async def _invitation(
         self, session: AsyncSession, booking: Booking, kind: BookingEventKind
