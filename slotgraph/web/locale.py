@@ -1,18 +1,16 @@
 """Which language a page speaks (C19) and its gettext catalog.
 
 Order: an explicit `?lang=`, then `Accept-Language` (by quality), then the host's locale, then
-English. The catalogs are `.po` files beside this module, compiled to `.mo` in memory with
-Babel when first used, so there is no build step and no compiled file to keep in step."""
+English. The catalogs are `.po` files beside this module (`slotgraph.catalogs` compiles
+them)."""
 
 from __future__ import annotations
 
 import functools
 import gettext
-import io
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
+from slotgraph.catalogs import compiled_catalog
 
 LANGUAGES = ("en", "ja")
 DEFAULT = "en"
@@ -58,12 +56,6 @@ def catalog_path(language: str) -> Path:
 @functools.cache
 def translations(language: str) -> gettext.NullTranslations:
     """The compiled catalog of `language`; English is the msgids themselves."""
-    path = catalog_path(language)
-    if language == DEFAULT or not path.exists():
+    if language == DEFAULT:
         return gettext.NullTranslations()
-    with path.open("rb") as po:
-        catalog = read_po(po, locale=language)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
+    return compiled_catalog(catalog_path(language), language, DOMAIN)

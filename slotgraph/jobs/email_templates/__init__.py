@@ -13,7 +13,6 @@ from __future__ import annotations
 import email.utils
 import functools
 import gettext
-import io
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -21,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from jinja2 import Environment, PackageLoader, select_autoescape
+
+from slotgraph.catalogs import compiled_catalog
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -61,15 +60,7 @@ def language_of(tag: str | None) -> str | None:
 @functools.cache
 def translations(language: str) -> gettext.NullTranslations:
     """The compiled `emails` catalog of `language`; English is the msgids themselves."""
-    path = CATALOGS / language / "LC_MESSAGES" / f"{DOMAIN}.po"
-    if not path.exists():
-        return gettext.NullTranslations()
-    with path.open("rb") as po:
-        catalog = read_po(po, locale=language, domain=DOMAIN)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
+    return compiled_catalog(CATALOGS / language / "LC_MESSAGES" / f"{DOMAIN}.po", language, DOMAIN)
 
 
 @dataclass(frozen=True, slots=True)
