@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import structlog
 from sqlalchemy import select, update
 
+from slotgraph.ids import to_global_id
 from slotgraph.jobs.deliveries.emails import NO_MAIL
 from slotgraph.jobs.email_templates import Letter, language_of, render_letter
 from slotgraph.jobs.mail import MailError, MailRejected
@@ -164,7 +165,8 @@ class BookingEmails(Delivery):
             meeting = booking_meeting(booking, host, contact, page)
             ics = meeting_ics(meeting, method, now=event.occurred_at)
         if payload["to"] == HOST:
-            base = f"{self.dashboard_bookings_url}/{booking.id}"
+            # The id the dashboard hands to confirmBooking / declineBooking: the global one.
+            base = f"{self.dashboard_bookings_url}/{to_global_id('Booking', booking.id)}"
             return render_letter(
                 "host_request",
                 language_of(host.locale) or "en",
