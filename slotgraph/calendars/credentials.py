@@ -11,11 +11,12 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from slotgraph.calendars.lost_access import mark_access_lost
 from slotgraph.clock import utc_now
-from slotgraph.models import CalendarConnection, Credential
+from slotgraph.models import Booking, CalendarConnection, Credential, WebhookEndpoint
+from slotgraph.models.base import Base
 from slotgraph.providers.base import AccessRevoked, TokenSource
 
 if TYPE_CHECKING:
@@ -24,6 +25,15 @@ if TYPE_CHECKING:
     from slotgraph.models.crypto import CredentialCipher
     from slotgraph.notices.pubsub import PubSub
     from slotgraph.providers.registry import OAuthProvider
+
+
+# Every column sealed with the store's cipher (`rotate_all` re-encrypts them all).
+SEALED: tuple[tuple[type[Base], str], ...] = (
+    (Credential, "ciphertext"),
+    (WebhookEndpoint, "secrets"),
+    (Booking, "manage_url_sealed"),
+)
+BATCH = 500
 
 
 class CredentialStore:
@@ -77,14 +87,42 @@ class CredentialStore:
         return None if row is None else self._cipher.decrypt(row.ciphertext)
 
     async def rotate_all(self, sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-        """Re-encrypt every credential under the newest key; returns how many."""
-        async with sessionmaker.begin() as session:
-            rows = (await session.execute(select(Credential).with_for_update())).scalars().all()
-            now = self._clock()
-            for row in rows:
-                row.ciphertext = self._cipher.rotate(row.ciphertext)
-                row.rotated_at = now
-        return len(rows)
+        """Re-encrypt everything sealed with this store's cipher under the newest key, so the
+        older keys can be dropped afterwards: credentials, webhook signing secrets and the
+        bookings' manage links (`SEALED`); returns how many values. Batches of `BATCH` rows,
+        one short transaction each, so a large bookings table never sits under one lock."""
+        now = self._clock()
+        total = 0
+        for model, attribute in SEALED:
+            total += await self._rotate_column(sessionmaker, model, attribute, now)
+        return total
+
+    async def _rotate_column(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        model: type[Base],
+        attribute: str,
+        now: dt.datetime,
+    ) -> int:
+        mapper = inspect(model)
+        (key,) = mapper.primary_key
+        key_name = mapper.get_property_by_column(key).key
+        column = getattr(model, attribute)
+        done, last = 0, None
+        while True:
+            async with sessionmaker.begin() as session:
+                query = select(model).where(column.is_not(None)).order_by(key).limit(BATCH)
+                if last is not None:
+                    query = query.where(key > last)
+                rows = (await session.execute(query.with_for_update())).scalars().all()
+                for row in rows:
+                    setattr(row, attribute, self._cipher.rotate(getattr(row, attribute)))
+                    if isinstance(row, Credential):
+                        row.rotated_at = now
+            if not rows:
+                return done
+            done += len(rows)
+            last = getattr(rows[-1], key_name)
 
     def token_source(
         self,

@@ -293,11 +293,12 @@ async def _rotate_keys(url: str, keys: tuple[str, ...]) -> int:
 
 
 def cmd_rotate_keys(_: argparse.Namespace) -> int:
-    """Re-encrypt every stored credential under the first key of SLOTGRAPH_SECRET_KEYS; keep
-    the old keys listed until this has run, then drop them."""
+    """Re-encrypt every stored secret (credentials, webhook signing secrets, manage links)
+    under the first key of SLOTGRAPH_SECRET_KEYS; keep the old keys listed until this has
+    run, then drop them."""
     settings = _settings()
     count = asyncio.run(_rotate_keys(_database_url(settings), settings.secret_keys))
-    print(f"slotgraph: re-encrypted {count} credential(s) under the newest key", file=sys.stderr)
+    print(f"slotgraph: re-encrypted {count} secret(s) under the newest key", file=sys.stderr)
     return 0
 
 
@@ -354,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         run=cmd_generate_key
     )
     commands.add_parser(
-        "rotate-keys", help="re-encrypt credentials under the newest SLOTGRAPH_SECRET_KEYS key"
+        "rotate-keys", help="re-encrypt stored secrets under the newest SLOTGRAPH_SECRET_KEYS key"
     ).set_defaults(run=cmd_rotate_keys)
     return parser
 

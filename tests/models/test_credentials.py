@@ -6,13 +6,20 @@ import asyncio
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from slotgraph.calendars import credentials
 from slotgraph.calendars.credentials import CredentialStore
+from slotgraph.models import Booking, WebhookEndpoint
 from slotgraph.models.crypto import CredentialCipher, generate_key
 from slotgraph.server.cli import main
+from slotgraph.server.settings import Settings
 from tests.helpers.accounts import Factory
+from tests.helpers.bookings import book_with_token, page_and_nine
 from tests.helpers.database import count_decrypts, dump
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.webhooks import create_endpoint
 
 if TYPE_CHECKING:
     from slotgraph.providers.registry import OAuthProvider
@@ -37,26 +44,42 @@ async def test_a_dump_holds_no_plaintext_secret(
         assert await store.load(session, connection.id) == SECRET
 
 
-async def test_rotating_keys_reencrypts_and_keeps_credentials_readable(
+async def test_rotating_keys_reencrypts_every_sealed_value_and_keeps_it_readable(
+    gql: GraphQLClient,
     factory: Factory,
+    settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
     database_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    old_key, new_key = generate_key(), generate_key()
+    """After `rotate-keys` the old key can go: a credential, a webhook endpoint's signing
+    secret and a booking's manage link (each sealed under the app's key) all open with the
+    new key alone."""
+    (old_key,) = settings.secret_keys
+    new_key = generate_key()
     ada = await factory.person()
     connection, _ = await factory.connection(ada)
     async with sessionmaker.begin() as session:
         await CredentialStore(CredentialCipher((old_key,))).save(session, connection, SECRET)
+    host, slug, nine = await page_and_nine(gql, factory)
+    await book_with_token(gql, slug, nine)
+    created = await create_endpoint(gql, host.token, "https://hooks.example.test/in")
+    assert created["__typename"] == "CreateWebhookEndpointSuccess", created
 
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("SLOTGRAPH_SECRET_KEYS", f"{new_key},{old_key}")
+    monkeypatch.setattr(credentials, "BATCH", 1)  # every value in a batch of its own
     # The CLI runs its own event loop: run it off this test's loop, as a user would.
     assert await asyncio.to_thread(main, ["rotate-keys"]) == 0
 
+    only_new = CredentialCipher((new_key,))
     async with sessionmaker() as session:
-        only_new = CredentialStore(CredentialCipher((new_key,)))
-        assert await only_new.load(session, connection.id) == SECRET
+        assert await CredentialStore(only_new).load(session, connection.id) == SECRET
+        (secrets,) = (await session.execute(select(WebhookEndpoint.secrets))).scalars()
+        assert only_new.decrypt(secrets)["current"] == created["secret"]
+        (link,) = (await session.execute(select(Booking.manage_url_sealed))).scalars()
+        assert link is not None
+        assert "/meetings/manage?token=sgm_" in only_new.decrypt(link)["url"]
 
 
 class Renewing:
