@@ -26,6 +26,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from slotgraph.clock import utc_now
 from slotgraph.graph.context import Context
+from slotgraph.graph.fanout import FanoutGroups
 from slotgraph.graph.schema import build_schema
 from slotgraph.models.db import start_embedded_postgres
 from slotgraph.models.reachability import database_unreachable
@@ -38,7 +39,8 @@ from slotgraph.server.auth import (
 )
 from slotgraph.server.cors import GraphQLCors, SameOrigins
 from slotgraph.server.graphql_http import MediaTypedGraphQL
-from slotgraph.server.limits import LimitedTransportWS, client_address_of
+from slotgraph.server.grouped_ws import GroupedTransportWS
+from slotgraph.server.limits import client_address_of
 from slotgraph.server.logs import configure_logging
 from slotgraph.server.metrics import CountedSockets, MetricsPort, metrics_routes
 from slotgraph.server.notifications import google_endpoint, microsoft_endpoint
@@ -64,7 +66,7 @@ class SlotgraphGraphQL(MediaTypedGraphQL):
     """Strawberry's ASGI view with our context, websocket authentication and the
     GraphQL-over-HTTP media types (`slotgraph.server.graphql_http`)."""
 
-    graphql_transport_ws_handler_class = LimitedTransportWS
+    graphql_transport_ws_handler_class = GroupedTransportWS
 
     def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
         settings = runtime.settings
@@ -84,6 +86,7 @@ class SlotgraphGraphQL(MediaTypedGraphQL):
         )
         self.runtime = runtime
         self.same_origins = SameOrigins(runtime.services)
+        self.fanout_groups = FanoutGroups() if settings.fanout_grouping else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":

@@ -76,6 +76,8 @@ class Settings(BaseSettings, MetricsSettings, PubSubSettings):
     max_aliases: int = Field(default=30, ge=1, le=1_000)
     max_tokens: int = Field(default=2_000, ge=50, le=100_000)
     max_subscriptions_per_socket: int = Field(default=20, ge=1, le=1_000)
+    # Grouped fan-out (issue 15, C49): identical subscriptions share one execution.
+    fanout_grouping: bool = True
     # Accounts (C24, C35): other origins (SPAs) allowed for CORS and websockets; the app
     # domain and connected domains always are. None by default in production, any in the demo.
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()

@@ -229,3 +229,54 @@ async def test_a_client_offering_only_the_legacy_graphql_ws_protocol_is_closed_w
         4406,
         "Subprotocol not acceptable",
     )
+
+
+RICHER_SYNC_STATUS = """
+subscription($id: ID!) {
+  syncStatus(connectionId: $id) { __typename ... on SyncStatus { status syncState } }
+}
+"""
+
+
+async def open_socket(url: str, token: str) -> ClientConnection:
+    socket = await connect(url, subprotocols=[Subprotocol("graphql-transport-ws")])
+    init = {"authorization": f"Bearer {token}"}
+    await socket.send(json.dumps({"type": "connection_init", "payload": init}))
+    assert await receive(socket) == {"type": "connection_ack", "payload": None}
+    return socket
+
+
+async def test_grouped_fan_out_keeps_selections_and_viewers_apart(
+    limited_ws_url: str, lone_factory: tuple[str, Factory]
+) -> None:
+    """Issue 15 (C49): subscribers share an execution only with the same document,
+    variables and credential; a different selection or viewer gets its own frame."""
+    _, factory = lone_factory
+    ada = await factory.person(name="Ada Grouped")
+    bob = await factory.person(name="Bob Grouped")
+    connection, _ = await factory.connection(ada)
+    connection_id = to_global_id("CalendarConnection", connection.id)
+    plain, richer, other = (
+        await open_socket(limited_ws_url, ada.token),
+        await open_socket(limited_ws_url, ada.token),
+        await open_socket(limited_ws_url, bob.token),
+    )
+    try:
+        await subscribe(plain, "p", connection_id)
+        assert running(await receive(plain), "p")
+        query = {"query": RICHER_SYNC_STATUS, "variables": {"id": connection_id}}
+        await richer.send(json.dumps({"id": "r", "type": "subscribe", "payload": query}))
+        first = await receive(richer)
+        assert first["id"] == "r"
+        assert first["payload"]["data"]["syncStatus"]["__typename"] == "SyncStatus"
+        assert "syncState" in first["payload"]["data"]["syncStatus"]
+        await subscribe(other, "o", connection_id)
+        assert await receive(other) == {
+            "id": "o",
+            "type": "next",
+            "payload": {"data": {"syncStatus": {}}},  # Bob sees NotFound, not Ada's status
+        }
+        await other.send(json.dumps({"id": "o", "type": "complete"}))
+    finally:
+        for socket in (plain, richer, other):
+            await socket.close()

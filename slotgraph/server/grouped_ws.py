@@ -1,0 +1,94 @@
+"""The graphql-transport-ws handler whose subscriptions share executions by group
+(`slotgraph.graph.fanout`, issue 15, C49).
+
+It wraps Strawberry 0.341's `run_operation` only: `handle_subscribe` (its per-socket cap
+and ours, C33/C34), the `operations` registry that `complete` and disconnects cancel, and
+the pre-execution error handling stay Strawberry's. Mutations and queries over the socket
+run as before: only subscription operations group. The internals used are pinned by
+tests/server/test_strawberry_fanout_seam.py.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import TYPE_CHECKING, Any
+
+from graphql import OperationType, get_operation_ast, parse
+from graphql.error import GraphQLError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    _OperationStreamClosed,
+)
+from strawberry.types.execution import PreExecutionError
+
+from slotgraph.graph.fanout import FanoutGroups, group_key
+from slotgraph.server.limits import LimitedTransportWS
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
+    from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
+
+    from slotgraph.graph.context import Context
+
+
+@functools.lru_cache(maxsize=512)
+def is_subscription(query: str, operation_name: str | None) -> bool:
+    """Whether the document's chosen operation is a subscription (False when it does not
+    parse: Strawberry's own path answers that error)."""
+    try:
+        operation = get_operation_ast(parse(query), operation_name)
+    except GraphQLError:
+        return False
+    return operation is not None and operation.operation == OperationType.SUBSCRIPTION
+
+
+class GroupedTransportWS(LimitedTransportWS):
+    """Subscriptions join a group of this process's `FanoutGroups` (the view's
+    `fanout_groups`; None turns grouping off, `SLOTGRAPH_FANOUT_GROUPING=false`)."""
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        groups: FanoutGroups | None = getattr(self.view, "fanout_groups", None)
+        if groups is None or not is_subscription(operation.query, operation.operation_name):
+            await super().run_operation(operation)
+            return
+        context, root_value, schema = self.context, self.root_value, self.schema
+
+        async def stream() -> AsyncGenerator[Any, None]:
+            return await schema.stream(
+                operation.query,
+                variable_values=operation.variables,
+                context_value=context,
+                root_value=root_value,
+                operation_name=operation.operation_name,
+            )
+
+        key = group_key(
+            operation.query, operation.variables, operation.operation_name, context.viewer
+        )
+        group, member = groups.join(key, stream)
+        prefix = '{"id":' + json.dumps(operation.id) + ',"type":"next","payload":'
+        socket = self.websocket.ws  # type: ignore[attr-defined]
+        try:
+            while True:
+                kind, value = await member.items.get()
+                if kind == "next":
+                    if operation.completed:
+                        return
+                    try:
+                        await socket.send_text(prefix + value + "}")
+                    except Exception:  # the socket went away: Strawberry cleans up
+                        return
+                elif kind == "first":
+                    if isinstance(value, PreExecutionError):
+                        await self._handle_pre_execution_error(operation, value)
+                    else:
+                        await self._reject_incremental_delivery(operation)
+                    return
+                else:
+                    await operation.send_operation_message({"id": operation.id, "type": "complete"})
+                    return
+        except _OperationStreamClosed:
+            return
+        finally:
+            group.leave(member)
