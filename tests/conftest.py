@@ -105,6 +105,12 @@ def settings(database_url: str) -> Settings:
         # C33: the suite fires many anonymous calls from one address; the limits are
         # tested with their own settings (tests/graph/test_public_limits.py).
         **load_limit_settings(),  # type: ignore[arg-type]
+        # Many tests write rows below the use cases (busy cache, synced events) and expect
+        # the next read to see them, which no change notice announces: the in-process app
+        # computes every answer. Shared answers are tested on their own
+        # (tests/usecases/test_slot_answers.py) and run with their default in every suite
+        # that starts `slotgraph serve` (tests/e2e).
+        slot_answers_max_entries=0,
     )
 
 

@@ -88,6 +88,16 @@ class Subscription:
         """A wake-up is waiting to be read."""
         return self._pending.is_set() and not self._closed
 
+    def take_pending(self) -> bool:
+        """Read a wake-up without waiting, for callers that poll instead of iterating (the
+        shared slot answers): True when one had arrived, and always once closed (then
+        nothing more will be heard, so everything may have changed)."""
+        if not self._pending.is_set():
+            return False
+        if not self._closed:
+            self._pending.clear()
+        return True
+
     def __aiter__(self) -> Self:
         return self
 

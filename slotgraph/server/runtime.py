@@ -36,6 +36,7 @@ from slotgraph.server.providers import (
     provider_tls,
 )
 from slotgraph.usecases.services import Services
+from slotgraph.usecases.slot_answers import SlotAnswers
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -124,6 +125,11 @@ def build_runtime(
         metrics=recorder,
         outbound=outbound_trust(settings),
         webhooks=webhook_policy(settings),
+        slot_answers=(
+            SlotAnswers(pubsub, settings.slot_answers_max_entries)
+            if settings.slot_answers_max_entries
+            else None
+        ),
     )
     return Runtime(
         settings=settings,

@@ -162,6 +162,10 @@ class Settings(BaseSettings, MetricsSettings, PubSubSettings):
     # the live read altogether (0: always read live). Bookings always read live first.
     busy_cache_freshness_seconds: float = Field(default=300.0, ge=0, le=86_400)
     busy_cache_listing_seconds: float = Field(default=30.0, ge=0, le=3_600)
+    # Slot answers shared across requests until a change notice (`usecases.slot_answers`;
+    # they live at most `busy_cache_listing_seconds`, C49): how many this process keeps
+    # (0: none, every request computes its own).
+    slot_answers_max_entries: int = Field(default=5_000, ge=0, le=1_000_000)
 
     # Background work: the job queue and the outbox of calendar writes and emails.
     run_worker: bool = Field(

@@ -27,6 +27,7 @@ Where calendar busy time comes from:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -48,6 +49,7 @@ from slotgraph.models.enums import (
 from slotgraph.providers import base as provider_errors
 from slotgraph.scheduling import rules
 from slotgraph.scheduling.slots import Refusal, Slot, SlotRules, compute_slots, refusal
+from slotgraph.usecases import slot_answers
 from slotgraph.usecases.errors import (
     AvailabilityUnknownError,
     HostAccessLostError,
@@ -436,6 +438,47 @@ async def page_slots(
             field="duration",
         )
     rules_ = slot_rules(page, public.host.time_zone, chosen)
+    answers = services.slot_answers
+    if answers is None or live or moving is not None:
+        return await _computed_slots(services, public, rules_, start, end, now, moving, live)
+    key = (page.id, start, end, chosen)
+    shared: PageSlots | None = answers.get(key, now)
+    if shared is not None:
+        return dataclasses.replace(shared, public=public)
+    ticket = answers.begin(key)
+    try:
+        computed = await _computed_slots(services, public, rules_, start, end, now, None, False)
+    except BaseException:
+        answers.finish(ticket, None, now, now)
+        raise
+    answers.finish(ticket, computed, _shared_until(services, computed, end), services.clock())
+    return computed
+
+
+def _shared_until(services: Services, computed: PageSlots, end: dt.datetime) -> dt.datetime:
+    rules_ = computed.rules
+    window = rules_.booking_window_days
+    return slot_answers.expires_at(
+        computed.now,
+        listing=services.busy_cache.listing,
+        first_slot=min((slot.start for slot in computed.slots), default=None),
+        minimum_notice=dt.timedelta(minutes=rules_.minimum_notice_minutes),
+        booking_window=None if window is None else dt.timedelta(days=window),
+        window_end=end,
+    )
+
+
+async def _computed_slots(
+    services: Services,
+    public: PublicPage,
+    rules_: SlotRules,
+    start: dt.datetime,
+    end: dt.datetime,
+    now: dt.datetime,
+    moving: Booking | None,
+    live: bool,
+) -> PageSlots:
+    chosen = rules_.duration_minutes
     margin = dt.timedelta(days=1)
     busy, bookings, offline = await calendar_busy(
         services,

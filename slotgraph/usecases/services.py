@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from slotgraph.calendars.busy_cache import BusyCachePolicy
 from slotgraph.calendars.clients import ConnectionClients
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from slotgraph.notices.feeds import AvailabilityFeeds
     from slotgraph.notices.pubsub import PubSub
     from slotgraph.providers.registry import ProviderRegistry
+    from slotgraph.usecases.slot_answers import SlotAnswers
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,10 @@ class Services:
     # reach, and the trusted CAs; how webhooks are sent (C22).
     outbound: Trust = field(default_factory=Trust)
     webhooks: WebhookPolicy = field(default_factory=WebhookPolicy)
+    # Slot answers shared by this process's requests and feeds until a change notice
+    # (`slotgraph.usecases.slot_answers`); None: every request computes its own.
+    # Typed loosely: the answer type lives in the availability use case, which imports this.
+    slot_answers: SlotAnswers[Any] | None = None
 
     @property
     def job_registry(self) -> ProviderRegistry:

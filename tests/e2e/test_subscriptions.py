@@ -465,3 +465,60 @@ async def test_availability_of_an_unknown_page_or_a_too_long_window_is_a_typed_e
         [("NotFound", "pageSlug")],
         [("ValidationError", "end")],
     ]
+
+
+SLOTS = """
+query($slug: String!, $start: DateTime!, $end: DateTime!) {
+  availableSlots(pageSlug: $slug, start: $start, end: $end, timeZone: "UTC") {
+    __typename ... on AvailableSlots { days { slots { start } } }
+  }
+}
+"""
+PAGES = "query { viewer { schedulingPages(first: 5) { edges { node { id } } } } }"
+EDIT_HOURS = """
+mutation($id: ID!) { updateSchedulingPage(input: {id: $id,
+  weeklyHours: [{weekday: MONDAY, start: "10:00", end: "11:00"}]}) { __typename } }
+"""
+
+
+async def slot_starts(client: GraphQLClient, slug: str, monday: dt.date) -> list[str]:
+    window_ = window(monday)
+    answer = await client(SLOTS, {"slug": slug, "start": window_["start"], "end": window_["end"]})
+    days = answer["data"]["availableSlots"]["days"]
+    return [
+        dt.datetime.fromisoformat(s["start"]).strftime("%H:%M") for d in days for s in d["slots"]
+    ]
+
+
+async def until_starts(
+    client: GraphQLClient, slug: str, monday: dt.date, want: tuple[str, ...]
+) -> None:
+    """`want` within a bound far below the answers' listing age (30 s, C49), so only a change
+    notice can have dropped the shared answer that listed more."""
+    async with asyncio.timeout(10):
+        while (await slot_starts(client, slug, monday)) != list(want):  # noqa: ASYNC110 - another process
+            await asyncio.sleep(0.05)
+
+
+async def test_a_change_through_a_drops_the_answer_b_shares_between_requests(
+    processes: tuple[Served, Served], on_a: GraphQLClient, factory: Factory
+) -> None:
+    """Issue 15: each process shares a page's slot answer across requests; a booking or a
+    page edit through A is a change notice, after which B never answers from the old one."""
+    _, b = processes
+    ada, slug = await host_with_page(on_a, factory)
+    monday = next_monday()
+    async with httpx.AsyncClient(base_url=b.base, timeout=GUARD) as http:
+        on_b = GraphQLClient(http)
+        for _ in range(3):  # the first computes, the others are served the shared answer
+            assert await slot_starts(on_b, slug, monday) == list(ALL_DAY)
+
+        booked = await on_a(BOOK, booking_at_10_15(slug, monday))
+        assert booked == {"data": {"bookMeeting": {"__typename": "BookMeetingSuccess"}}}
+        await until_starts(on_b, slug, monday, ("10:45", "11:00"))
+
+        pages = await on_a(PAGES, token=ada.token)
+        (edge,) = pages["data"]["viewer"]["schedulingPages"]["edges"]
+        edited = await on_a(EDIT_HOURS, {"id": edge["node"]["id"]}, token=ada.token)
+        assert edited["data"]["updateSchedulingPage"]["__typename"] == "UpdateSchedulingPageSuccess"
+        await until_starts(on_b, slug, monday, ())  # 10:00-11:00 holds no free half hour now
