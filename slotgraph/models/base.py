@@ -29,11 +29,14 @@ class Base(DeclarativeBase):
 # The columns most tables share, as annotations (`id: Mapped[IntPk]`), so each is written
 # once here; nullability follows the annotation as for any mapped column.
 IntPk = Annotated[int, mapped_column(BigInteger, Identity(always=True), primary_key=True)]
-"""A bigint identity primary key, as `id_column` makes."""
+"""A bigint identity primary key: ids are never reused and never guessable by order alone
+across accounts, because every lookup also filters by account (docs/conventions.md,
+convention 3)."""
 AccountId = Annotated[
     int, mapped_column(BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
 ]
-"""The tenant key of every scoped row, as `account_id_column` makes."""
+"""The tenant key of every scoped row: indexed, because every lookup filters by it
+(convention 3), and deleted with its account."""
 UserId = Annotated[
     int, mapped_column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"), index=True)
 ]
@@ -57,28 +60,11 @@ class UserRow(AccountRow):
     user_id: Mapped[UserId]
 
 
-def id_column() -> Mapped[int]:
-    """A bigint identity primary key: ids are never reused and never guessable by order alone
-    across accounts, because every lookup also filters by account (docs/conventions.md,
-    convention 3)."""
-    return mapped_column(BigInteger, Identity(always=True), primary_key=True)
-
-
 def reference_column(target: str, *, ondelete: str = "CASCADE", **kwargs: Any) -> MappedColumn[Any]:
     """A bigint foreign key to `target` ("table.id"). Rows go with what they belong to
     (CASCADE) unless the reference is optional and the row outlives it (`ondelete="SET NULL"`);
     nullability follows the `Mapped[...]` annotation, as for any `mapped_column`."""
     return mapped_column(BigInteger, ForeignKey(target, ondelete=ondelete), **kwargs)
-
-
-def account_id_column() -> MappedColumn[int]:
-    """The tenant key of every scoped row: indexed, because every lookup filters by it
-    (convention 3), and deleted with its account."""
-    return reference_column("accounts.id", index=True)
-
-
-def created_at_column() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
 def enum_column(enum_type: type[enum.Enum], **kwargs: Any) -> Any:

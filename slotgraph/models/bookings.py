@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    DateTime,
     Index,
     Integer,
     LargeBinary,
@@ -21,14 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from slotgraph.models.base import (
-    Base,
-    account_id_column,
-    created_at_column,
-    enum_column,
-    id_column,
-    reference_column,
-)
+from slotgraph.models.base import AccountId, AccountRow, Base, IntPk, enum_column, reference_column
 from slotgraph.models.enums import (
     TIME_FREEING_STATUSES,
     BookingActor,
@@ -40,29 +32,24 @@ from slotgraph.models.enums import (
 _FREEING = ", ".join(f"'{status.value}'" for status in TIME_FREEING_STATUSES)
 
 
-class Contact(Base):
+class Contact(AccountRow, Base):
     """A CRM contact, matched by email within an account (S20)."""
 
     __tablename__ = "contacts"
 
-    id: Mapped[int] = id_column()
-    account_id: Mapped[int] = account_id_column()
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = created_at_column()
 
     __table_args__ = (
         Index("uq_contacts_account_email", "account_id", func.lower(email), unique=True),
     )
 
 
-class Booking(Base):
+class Booking(AccountRow, Base):
     """A meeting booked on a page (or created from a contact record)."""
 
     __tablename__ = "bookings"
 
-    id: Mapped[int] = id_column()
-    account_id: Mapped[int] = account_id_column()
     host_user_id: Mapped[int] = reference_column("users.id", index=True)
     page_id: Mapped[int | None] = reference_column(
         "scheduling_pages.id", ondelete="SET NULL", index=True
@@ -74,8 +61,8 @@ class Booking(Base):
     # S20) may be someone else's. NULL for meetings a host created, and for page bookings
     # whose title no longer told it when the column was added (migration 0013).
     contact_name: Mapped[str | None] = mapped_column(String(200))
-    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
     time_zone: Mapped[str] = mapped_column(String(64))
     status: Mapped[BookingStatus] = enum_column(BookingStatus)
     answers: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
@@ -104,10 +91,9 @@ class Booking(Base):
     manage_url_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     # S9: a meeting an integration created (and already holds elsewhere) is recorded only.
     integration: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = created_at_column()
-    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None]
     # C20, C42: when and by whom a request was declined (SYSTEM: unanswered at its start).
-    declined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    declined_at: Mapped[datetime | None]
     declined_by: Mapped[BookingActor | None] = enum_column(BookingActor, nullable=True)
     decline_reason: Mapped[str | None] = mapped_column(Text)
     # The meeting's iCalendar identity (RFC 5545): one UID for its whole life, and a
@@ -146,13 +132,13 @@ class BookingEvent(Base):
 
     __tablename__ = "booking_events"
 
-    id: Mapped[int] = id_column()
-    account_id: Mapped[int] = account_id_column()
+    id: Mapped[IntPk]
+    account_id: Mapped[AccountId]
     booking_id: Mapped[int] = reference_column("bookings.id", ondelete="CASCADE", index=True)
     host_user_id: Mapped[int] = reference_column("users.id")
     kind: Mapped[BookingEventKind] = enum_column(BookingEventKind)
     actor: Mapped[BookingActor] = enum_column(BookingActor)
     reason: Mapped[str | None] = mapped_column(Text)
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    occurred_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_booking_events_host_user_id_id", "host_user_id", "id"),)
