@@ -20,7 +20,9 @@ from slotgraph.jobs.outbox import Outbox, Outcome
 from slotgraph.models import OutboxMessage
 from slotgraph.models.outbox import OutboxKind, OutboxState
 from slotgraph.server.app import create_app
+from tests.helpers.jobs import make_outbox
 from tests.helpers.live import serve_in_thread
+from tests.helpers.smtp import Inbox
 
 # A contact's manage link, as the emails write it (C41).
 MANAGE_PATH = "/meetings/manage?"
@@ -42,6 +44,34 @@ async def send_pending(outbox: Outbox, sessionmaker: async_sessionmaker[AsyncSes
     for row in await booking_emails(sessionmaker):
         if row.state is OutboxState.PENDING:
             assert await outbox.deliver(row.id) == Outcome(OutboxState.DONE)
+
+
+async def calendar_create(sessionmaker: async_sessionmaker[AsyncSession]) -> OutboxMessage:
+    """The one CALENDAR_CREATE outbox row: the provider's write of the booking."""
+    async with sessionmaker() as session:
+        found = await session.execute(
+            select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.CALENDAR_CREATE)
+        )
+        return found.scalar_one()
+
+
+async def confirmation_after_write(
+    app: Starlette, sessionmaker: async_sessionmaker[AsyncSession], inbox: Inbox
+) -> EmailMessage:
+    """The calendar write delivered first (the confirmation waits for its outcome, C43),
+    then every pending email sent: the one message the inbox then holds."""
+    outbox = make_outbox(app, mailer=inbox.mailer())
+    create = await calendar_create(sessionmaker)
+    assert (await outbox.deliver(create.id)).state is OutboxState.DONE
+    await send_pending(outbox, sessionmaker)
+    (confirmed,) = inbox.messages
+    return confirmed
+
+
+def assert_no_invitation(message: EmailMessage) -> None:
+    """The provider sends the invitation (C43): our email carries no iCalendar at all."""
+    assert calendar_of(message) is None
+    assert not any(part.get_filename() for part in message.walk())
 
 
 def text_of(message: EmailMessage) -> str:

@@ -12,18 +12,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from slotgraph.models import Booking, OutboxMessage
-from slotgraph.models.outbox import OutboxKind, OutboxState
+from slotgraph.models import Booking
 from tests.helpers.accounts import Factory
 from tests.helpers.bookings import book_with_token
 from tests.helpers.caldav import CalendarApp, fresh_account
 from tests.helpers.caldav_hosts import caldav_host
 from tests.helpers.caldav_servers import DavProxy, Server
-from tests.helpers.emails import calendar_of, manage_link, send_pending
+from tests.helpers.emails import calendar_of, confirmation_after_write, manage_link
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.jobs import make_outbox
 from tests.helpers.pages import make_page, next_monday
-from tests.helpers.smtp import Inbox, smtp_server
+from tests.helpers.smtp import smtp_server
 
 
 @pytest.fixture
@@ -50,8 +48,7 @@ async def test_a_caldav_booking_gets_our_request_invitation(
     booked = await book_with_token(gql, slug, nine, language="en")
     assert booked["booking"]["status"] == "CONFIRMED"
     with smtp_server() as inbox:
-        await _deliver_all(app, sessionmaker, inbox)
-        (confirmed,) = inbox.messages
+        confirmed = await confirmation_after_write(app, sessionmaker, inbox)
     assert confirmed["Subject"] == "Confirmed: Intro: Cleo Contact"
     assert booked["manageToken"] in manage_link(confirmed)
     calendar_part = calendar_of(confirmed)
@@ -66,18 +63,3 @@ async def test_a_caldav_booking_gets_our_request_invitation(
     )
     assert event.decoded("DTSTART") == nine
     assert [p.get_filename() for p in confirmed.walk() if p.get_filename()] == ["invite.ics"]
-
-
-async def _deliver_all(
-    app: Starlette, sessionmaker: async_sessionmaker[AsyncSession], inbox: Inbox
-) -> None:
-    """The calendar write first (the confirmation waits for it, C43), then the emails."""
-    outbox = make_outbox(app, mailer=inbox.mailer())
-    async with sessionmaker() as session:
-        create = (
-            await session.execute(
-                select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.CALENDAR_CREATE)
-            )
-        ).scalar_one()
-    assert (await outbox.deliver(create.id)).state is OutboxState.DONE
-    await send_pending(outbox, sessionmaker)

@@ -6,19 +6,21 @@ from __future__ import annotations
 import datetime as dt
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 
-from slotgraph.models import OutboxMessage
-from slotgraph.models.outbox import OutboxKind, OutboxState
 from tests.fakes.microsoft import FakeMicrosoft
 from tests.helpers import microsoft_app
 from tests.helpers.accounts import Factory
 from tests.helpers.bookings import book_with_token
-from tests.helpers.emails import calendar_of, manage_link, send_pending
+from tests.helpers.emails import (
+    assert_no_invitation,
+    confirmation_after_write,
+    manage_link,
+    open_manage_link,
+    pages_served,
+)
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.jobs import make_outbox
 from tests.helpers.microsoft_app import consent_and_return
 from tests.helpers.pages import make_page, next_monday
 from tests.helpers.smtp import smtp_server
@@ -48,20 +50,13 @@ async def test_a_microsoft_booking_is_confirmed_without_our_request(
     booked = await book_with_token(gql, slug, nine, language="en")
     assert booked["booking"]["status"] == "CONFIRMED"
     with smtp_server() as inbox:
-        outbox = make_outbox(app, mailer=inbox.mailer())
-        async with sessionmaker() as session:
-            create = (
-                await session.execute(
-                    select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.CALENDAR_CREATE)
-                )
-            ).scalar_one()
-        assert (await outbox.deliver(create.id)).state is OutboxState.DONE
-        await send_pending(outbox, sessionmaker)
-        (confirmed,) = inbox.messages
+        confirmed = await confirmation_after_write(app, sessionmaker, inbox)
     assert confirmed["Subject"] == "Confirmed: Intro: Cleo Contact"
     assert booked["manageToken"] in manage_link(confirmed)
-    assert calendar_of(confirmed) is None  # Graph sends the invitation (attendees)
-    assert not any(part.get_filename() for part in confirmed.walk())
+    with pages_served(app) as base:
+        page = await open_manage_link(base, manage_link(confirmed))
+    assert (page.status_code, "Intro: Cleo Contact" in page.text) == (200, True)
+    assert_no_invitation(confirmed)  # Graph sends the invitation (attendees)
     invited = [e.attendees for e in fake.events.values() if e.attendees]
     assert [[a["emailAddress"]["address"] for a in found] for found in invited] == [
         ["cleo@example.test"]

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from slotgraph.jobs.deliveries.booking_events import event_key
 from slotgraph.jobs.outbox import Outcome
 from slotgraph.models import Booking, OutboxMessage, SchedulingPage, User
-from slotgraph.models.outbox import OutboxKind, OutboxState
+from slotgraph.models.outbox import OutboxState
 from slotgraph.providers.google import event_id_for
 from slotgraph.web.locale import translations as pages_translations
 from tests.helpers import google_app
@@ -31,7 +31,9 @@ from tests.helpers.bookings import (
     run,
 )
 from tests.helpers.emails import (
+    assert_no_invitation,
     booking_emails,
+    calendar_create,
     calendar_of,
     html_of,
     manage_link,
@@ -247,14 +249,6 @@ async def _google_booking(flow: GoogleFlow, factory: Factory) -> dict[str, Any]:
     return await book_with_token(flow.gql, slug, nine, language="en")
 
 
-async def _calendar_create(sessionmaker: async_sessionmaker[AsyncSession]) -> OutboxMessage:
-    async with sessionmaker() as session:
-        found = await session.execute(
-            select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.CALENDAR_CREATE)
-        )
-        return found.scalar_one()
-
-
 async def test_a_google_booking_waits_for_the_write_and_carries_no_request(
     flow: GoogleFlow,
     factory: Factory,
@@ -272,7 +266,7 @@ async def test_a_google_booking_waits_for_the_write_and_carries_no_request(
     waited = await outbox.deliver(email_row.id)
     assert waited.state is OutboxState.PENDING
     assert smtp.messages == []
-    create = await _calendar_create(sessionmaker)
+    create = await calendar_create(sessionmaker)
     assert await outbox.deliver(create.id) == Outcome(OutboxState.DONE)
     await make_due(sessionmaker)
     assert await outbox.deliver(email_row.id) == Outcome(OutboxState.DONE)
@@ -283,8 +277,7 @@ async def test_a_google_booking_waits_for_the_write_and_carries_no_request(
     with pages_served(app) as base:
         page = await open_manage_link(base, manage_link(confirmed))
     assert (page.status_code, "Intro: Cleo Contact" in page.text) == (200, True)
-    assert calendar_of(confirmed) is None  # Google invites the attendee (sendUpdates=all)
-    assert not any(part.get_filename() for part in confirmed.walk())
+    assert_no_invitation(confirmed)  # Google invites the attendee (sendUpdates=all)
     # The provider's is the one invitation: the event has the contact as attendee, and
     # Google was asked to send updates to all attendees.
     booking, _ = await _row(sessionmaker)
@@ -304,7 +297,7 @@ async def test_a_failed_google_write_gets_our_request_instead(
     await _google_booking(flow, factory)
     google.fail("503", operation="events.insert", times=None)
     outbox = make_outbox(app, mailer=smtp.mailer(), max_attempts=1)
-    create = await _calendar_create(sessionmaker)
+    create = await calendar_create(sessionmaker)
     assert (await outbox.deliver(create.id)).state is OutboxState.FAILED
     await send_pending(outbox, sessionmaker)
 
