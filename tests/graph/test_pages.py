@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from slotgraph.graph.relay import to_global_id
+from slotgraph.models import SchedulingPage
 from tests.helpers.accounts import Factory, Person
 from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
 
@@ -424,7 +427,9 @@ async def test_page_size_and_cursor_are_validated(gql: GraphQLClient, ada: Perso
     assert bad_cursor["errors"][0]["extensions"] == {"code": "VALIDATION", "field": "after"}
 
 
-async def test_node_refetches_a_page_with_its_link(gql: GraphQLClient, ada: Person) -> None:
+async def test_node_refetches_a_page_with_its_link(
+    gql: GraphQLClient, ada: Person, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     page = (await create(gql, ada, title="Intro"))["page"]
     node = await gql(
         "query($id: ID!) { node(id: $id) { ... on SchedulingPage { url } } }",
@@ -432,4 +437,6 @@ async def test_node_refetches_a_page_with_its_link(gql: GraphQLClient, ada: Pers
         token=ada.token,
     )
     assert node == {"data": {"node": {"url": f"{PUBLIC_BASE_URL}/meetings/ada/intro"}}}
-    assert page["id"] == to_global_id("SchedulingPage", 1)
+    async with sessionmaker() as session:
+        row_id = (await session.execute(select(SchedulingPage.id))).scalar_one()
+    assert page["id"] == to_global_id("SchedulingPage", row_id)

@@ -117,15 +117,20 @@ async def test_old_log_rows_are_pruned_but_parked_jobs_keep_theirs(
     async with sessionmaker.begin() as session:
         await enqueue(session, "test.done", {})
         await enqueue(session, "test.parked", {})
-        await session.execute(text("UPDATE pgqueuer SET status = 'failed' WHERE id = 2"))
+        done, parked = (
+            await session.execute(text("SELECT id FROM pgqueuer ORDER BY id"))
+        ).scalars()
+        ids = {"done": done, "parked": parked}
+        await session.execute(text("UPDATE pgqueuer SET status = 'failed' WHERE id = :parked"), ids)
         await session.execute(
             text(
                 "INSERT INTO pgqueuer_log (job_id, status, priority, entrypoint, created) "
-                "VALUES (1, 'successful', 0, 'test.done', now() - interval '8 days'), "
-                "(2, 'failed', 0, 'test.parked', now() - interval '8 days')"
-            )
+                "VALUES (:done, 'successful', 0, 'test.done', now() - interval '8 days'), "
+                "(:parked, 'failed', 0, 'test.parked', now() - interval '8 days')"
+            ),
+            ids,
         )
-        await session.execute(text("DELETE FROM pgqueuer WHERE id = 1"))
+        await session.execute(text("DELETE FROM pgqueuer WHERE id = :done"), ids)
     connection = await connect_raw(database_url)
     try:
         await prune_log(AsyncpgDriver(connection), dt.timedelta(days=7))
@@ -138,4 +143,8 @@ async def test_old_log_rows_are_pruned_but_parked_jobs_keep_theirs(
             )
         ).all()
     # The fresh 'queued' rows stay; of the old ones only the parked job's is kept.
-    assert [tuple(row) for row in left] == [(1, "queued"), (2, "failed"), (2, "queued")]
+    assert [tuple(row) for row in left] == [
+        (done, "queued"),
+        (parked, "failed"),
+        (parked, "queued"),
+    ]
