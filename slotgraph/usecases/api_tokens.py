@@ -18,14 +18,13 @@ from sqlalchemy import select
 from slotgraph.models import ApiToken, User
 from slotgraph.models.enums import Scope
 from slotgraph.notices.revocations import publish_tokens_revoked
-from slotgraph.usecases.errors import InvalidInput, NotFoundError, PermissionDeniedError
+from slotgraph.usecases.errors import InvalidInput, PermissionDeniedError
 from slotgraph.usecases.roles import role_scopes
+from slotgraph.usecases.scoped_rows import own_row
 from slotgraph.usecases.tokens import issue_token_row
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
     from slotgraph.usecases.services import Services
 
 MAX_NAME_LENGTH = 200
@@ -75,24 +74,11 @@ async def create_api_token(
         return await issue_token_row(session, user, name, wanted, expires_at=expires_at)
 
 
-async def _own_token(session: AsyncSession, viewer: Viewer, token_id: int) -> ApiToken:
-    token = (
-        await session.execute(
-            select(ApiToken)
-            .where(ApiToken.id == token_id, ApiToken.user_id == viewer.user_id)
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
-    if token is None:
-        raise NotFoundError("API token")
-    return token
-
-
 async def revoke_api_token(services: Services, viewer: Viewer | None, token_id: int) -> ApiToken:
     """Revoke one of the viewer's tokens (the calling one too); revoking twice is a no-op."""
     viewer = require_viewer(viewer, Scope.TOKENS_WRITE)
     async with services.sessionmaker.begin() as session:
-        token = await _own_token(session, viewer, token_id)
+        token = await own_row(session, ApiToken, token_id, viewer, what="API token")
         if token.revoked_at is None:
             token.revoked_at = services.clock()
     await publish_tokens_revoked(services.pubsub, [token.id])

@@ -58,7 +58,6 @@ from slotgraph.usecases.errors import (
     ExchangeVersionUnsupportedError,
     InvalidInput,
     NotACalDavServerError,
-    NotFoundError,
     OAuthDeniedError,
     OAuthStateInvalidError,
     PermissionRequiredError,
@@ -66,6 +65,7 @@ from slotgraph.usecases.errors import (
     SharedInboxNotAllowedError,
     TlsCertificateUntrustedError,
 )
+from slotgraph.usecases.scoped_rows import own_row
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
 if TYPE_CHECKING:
@@ -508,20 +508,15 @@ async def own_connection(
     session: AsyncSession, viewer: Viewer, connection_id: int, *, field: str
 ) -> CalendarConnection:
     """The viewer's connection (not disconnected), locked; NotFound for anyone else's (C9)."""
-    connection = (
-        await session.execute(
-            select(CalendarConnection)
-            .where(
-                CalendarConnection.id == connection_id,
-                CalendarConnection.user_id == viewer.user_id,
-                CalendarConnection.status != ConnectionStatus.DISCONNECTED,
-            )
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
-    if connection is None:
-        raise NotFoundError("connected calendar", field=field)
-    return connection
+    return await own_row(
+        session,
+        CalendarConnection,
+        connection_id,
+        viewer,
+        CalendarConnection.status != ConnectionStatus.DISCONNECTED,
+        what="connected calendar",
+        field=field,
+    )
 
 
 async def disconnect(
@@ -572,14 +567,14 @@ async def disconnect_inbox(
     """S5: the inbox can be disconnected alone; the calendar keeps working."""
     viewer = require_viewer(viewer, Scope.CONNECTIONS_WRITE)
     async with services.sessionmaker.begin() as session:
-        inbox = (
-            await session.execute(
-                select(InboxConnection).where(
-                    InboxConnection.id == inbox_id, InboxConnection.user_id == viewer.user_id
-                )
-            )
-        ).scalar_one_or_none()
-        if inbox is None:
-            raise NotFoundError("inbox connection", field="inboxId")
+        inbox = await own_row(
+            session,
+            InboxConnection,
+            inbox_id,
+            viewer,
+            what="inbox connection",
+            field="inboxId",
+            lock=False,
+        )
         inbox.status = InboxStatus.DISCONNECTED
     return inbox

@@ -35,6 +35,7 @@ from slotgraph.usecases.errors import (
     NotFoundError,
     PlanFeatureRequiredError,
 )
+from slotgraph.usecases.scoped_rows import account_row
 from slotgraph.usecases.users import require_admin
 from slotgraph.usecases.verified_domains import is_verified_domain, verified_domain
 
@@ -92,14 +93,9 @@ def normalise_domain(text: str) -> str:
 
 async def _account_domain(session: AsyncSession, viewer: Viewer, domain_id: int) -> ConnectedDomain:
     """A domain of the viewer's account; a foreign id is NotFound like a missing one (C9)."""
-    row = await session.scalar(
-        select(ConnectedDomain).where(
-            ConnectedDomain.id == domain_id, ConnectedDomain.account_id == viewer.account_id
-        )
+    return await account_row(
+        session, ConnectedDomain, domain_id, viewer, what="connected domain", lock=False
     )
-    if row is None:
-        raise NotFoundError("connected domain")
-    return row
 
 
 async def _proven_elsewhere(session: AsyncSession, row: ConnectedDomain) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from slotgraph.models import ConnectedDomain
 from slotgraph.models.enums import Scope
-from slotgraph.usecases.errors import NotFoundError
+from slotgraph.usecases.scoped_rows import account_row
 from slotgraph.usecases.verified_domains import verified_domain
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
@@ -49,18 +49,9 @@ async def update_connected_domain(
 ) -> ConnectedDomain:
     viewer = require_viewer(viewer, Scope.SETTINGS_WRITE)
     async with services.sessionmaker.begin() as session:
-        domain = (
-            await session.execute(
-                select(ConnectedDomain)
-                .where(
-                    ConnectedDomain.id == domain_id,
-                    ConnectedDomain.account_id == viewer.account_id,
-                )
-                .with_for_update()
-            )
-        ).scalar_one_or_none()
-        if domain is None:
-            raise NotFoundError("connected domain")
+        domain = await account_row(
+            session, ConnectedDomain, domain_id, viewer, what="connected domain"
+        )
         if disallow_meetings_indexing is not None:
             domain.robots_disallow_meetings = disallow_meetings_indexing
     return domain

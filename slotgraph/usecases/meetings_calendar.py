@@ -36,7 +36,8 @@ from slotgraph.models.enums import (
     Scope,
 )
 from slotgraph.usecases.connections import own_connection, publish_connection
-from slotgraph.usecases.errors import InvalidInput, NotFoundError, ProviderLimitationError
+from slotgraph.usecases.errors import InvalidInput, ProviderLimitationError
+from slotgraph.usecases.scoped_rows import one_or_not_found
 from slotgraph.usecases.settings import MAX_AVAILABILITY_CALENDARS
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
@@ -74,20 +75,18 @@ async def set_meetings_calendar(
 
 
 async def _own_calendar(session: AsyncSession, viewer: Viewer, calendar_id: int) -> RemoteCalendar:
-    calendar = (
-        await session.execute(
-            select(RemoteCalendar)
-            .join(CalendarConnection, CalendarConnection.id == RemoteCalendar.connection_id)
-            .where(
-                RemoteCalendar.id == calendar_id,
-                CalendarConnection.user_id == viewer.user_id,
-                CalendarConnection.status != ConnectionStatus.DISCONNECTED,
-            )
-        )
-    ).scalar_one_or_none()
-    if calendar is None:
-        raise NotFoundError("calendar", field=FIELD)
-    return calendar
+    return await one_or_not_found(
+        session,
+        select(RemoteCalendar)
+        .join(CalendarConnection, CalendarConnection.id == RemoteCalendar.connection_id)
+        .where(
+            RemoteCalendar.id == calendar_id,
+            CalendarConnection.user_id == viewer.user_id,
+            CalendarConnection.status != ConnectionStatus.DISCONNECTED,
+        ),
+        "calendar",
+        field=FIELD,
+    )
 
 
 def _check_choosable(calendar: RemoteCalendar, connection: CalendarConnection) -> None:

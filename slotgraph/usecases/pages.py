@@ -28,6 +28,7 @@ from slotgraph.models.enums import ConnectionStatus, Scope
 from slotgraph.notices.changes import publish_page_changed
 from slotgraph.scheduling import forms, rules, slugs
 from slotgraph.usecases.errors import DomainError, InvalidInput, NotFoundError, SlugTakenError
+from slotgraph.usecases.scoped_rows import own_row
 from slotgraph.usecases.values import KEEP, Keep
 from slotgraph.usecases.verified_domains import verified_domain
 from slotgraph.usecases.viewer import Viewer, require_viewer
@@ -244,16 +245,7 @@ async def create_page(
 
 
 async def _own_page(session: AsyncSession, viewer: Viewer, page_id: int) -> SchedulingPage:
-    page = (
-        await session.execute(
-            select(SchedulingPage)
-            .where(SchedulingPage.id == page_id, SchedulingPage.user_id == viewer.user_id)
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
-    if page is None:
-        raise NotFoundError("scheduling page")
-    return page
+    return await own_row(session, SchedulingPage, page_id, viewer, what="scheduling page")
 
 
 async def update_page(

@@ -22,6 +22,7 @@ from slotgraph.jobs.task_events import syncs_tasks
 from slotgraph.models import Contact, Task, User
 from slotgraph.models.enums import Scope
 from slotgraph.usecases.errors import InvalidInput, NotFoundError
+from slotgraph.usecases.scoped_rows import own_row
 from slotgraph.usecases.values import KEEP, Keep
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
@@ -160,21 +161,9 @@ async def task_sync_toggled(session: AsyncSession, user_id: int) -> int:
 
 async def _own_task(session: AsyncSession, viewer: Viewer, task_id: int) -> Task:
     """C9: another user's task is NotFound, exactly like an unknown id."""
-    task = (
-        await session.execute(
-            select(Task)
-            .where(
-                Task.id == task_id,
-                Task.user_id == viewer.user_id,
-                Task.account_id == viewer.account_id,
-                Task.deleted_at.is_(None),
-            )
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
-    if task is None:
-        raise NotFoundError("task", field="taskId")
-    return task
+    return await own_row(
+        session, Task, task_id, viewer, Task.deleted_at.is_(None), what="task", field="taskId"
+    )
 
 
 async def _syncing(session: AsyncSession, user_id: int) -> bool:

@@ -23,11 +23,11 @@ from slotgraph.usecases.errors import (
     HostDeactivatedError,
     InvalidInput,
     LastAdminError,
-    NotFoundError,
     PermissionDeniedError,
     PlanFeatureRequiredError,
 )
 from slotgraph.usecases.roles import role_scopes
+from slotgraph.usecases.scoped_rows import account_row
 from slotgraph.usecases.tokens import issue_token
 from slotgraph.usecases.values import KEEP, Keep
 from slotgraph.usecases.viewer import Viewer, require_viewer
@@ -115,16 +115,7 @@ def _keep_an_admin(admins: set[int], user: User, *, stays_admin: bool) -> None:
 
 async def _account_user(session: AsyncSession, viewer: Viewer, user_id: int) -> User:
     """A user of the viewer's account, locked; a foreign id is NotFound like a missing one (C9)."""
-    user = (
-        await session.execute(
-            select(User)
-            .where(User.id == user_id, User.account_id == viewer.account_id)
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
-    if user is None:
-        raise NotFoundError("user")
-    return user
+    return await account_row(session, User, user_id, viewer, what="user")
 
 
 async def _check_plan(session: AsyncSession, account: Account, user: User) -> None:

@@ -32,7 +32,8 @@ from slotgraph.models import User, WebhookDelivery, WebhookEndpoint
 from slotgraph.models.enums import Role, Scope
 from slotgraph.models.webhooks import WebhookDeliveryState
 from slotgraph.providers.base import AddressNotAllowed
-from slotgraph.usecases.errors import InvalidInput, NotFoundError, PermissionDeniedError
+from slotgraph.usecases.errors import InvalidInput, PermissionDeniedError
+from slotgraph.usecases.scoped_rows import one_or_not_found, own_row
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
 if TYPE_CHECKING:
@@ -149,20 +150,7 @@ async def _require_admin(session: AsyncSession, viewer: Viewer) -> None:
 
 
 async def _own(session: AsyncSession, viewer: Viewer, endpoint_id: int) -> WebhookEndpoint:
-    endpoint = (
-        await session.execute(
-            select(WebhookEndpoint)
-            .where(
-                WebhookEndpoint.id == endpoint_id,
-                WebhookEndpoint.account_id == viewer.account_id,
-                WebhookEndpoint.user_id == viewer.user_id,
-            )
-            .with_for_update()
-        )
-    ).scalar_one_or_none()
-    if endpoint is None:
-        raise NotFoundError("webhook endpoint")
-    return endpoint
+    return await own_row(session, WebhookEndpoint, endpoint_id, viewer, what="webhook endpoint")
 
 
 async def update_webhook_endpoint(
@@ -237,20 +225,19 @@ async def redeliver_webhook(
     """Send a delivery again, with its own `webhook-id`, and retry it for a new window."""
     viewer = require_viewer(viewer, Scope.WEBHOOKS_WRITE)
     async with services.sessionmaker.begin() as session:
-        delivery = (
-            await session.execute(
-                select(WebhookDelivery)
-                .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-                .where(
-                    WebhookDelivery.id == delivery_id,
-                    WebhookEndpoint.account_id == viewer.account_id,
-                    WebhookEndpoint.user_id == viewer.user_id,
-                )
-                .with_for_update(of=WebhookDelivery)
+        delivery = await one_or_not_found(
+            session,
+            select(WebhookDelivery)
+            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+            .where(
+                WebhookDelivery.id == delivery_id,
+                WebhookEndpoint.account_id == viewer.account_id,
+                WebhookEndpoint.user_id == viewer.user_id,
             )
-        ).scalar_one_or_none()
-        if delivery is None:
-            raise NotFoundError("webhook delivery", field="deliveryId")
+            .with_for_update(of=WebhookDelivery),
+            "webhook delivery",
+            field="deliveryId",
+        )
         endpoint = await _own(session, viewer, delivery.endpoint_id)
         if endpoint.disabled_at is not None:
             raise InvalidInput(
