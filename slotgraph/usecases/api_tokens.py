@@ -20,7 +20,7 @@ from slotgraph.models.enums import Scope
 from slotgraph.notices.revocations import publish_tokens_revoked
 from slotgraph.usecases.errors import InvalidInput, PermissionDeniedError
 from slotgraph.usecases.roles import role_scopes
-from slotgraph.usecases.scoped_rows import own_row
+from slotgraph.usecases.scoped_rows import RowLookup, of_user
 from slotgraph.usecases.tokens import issue_token_row
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
@@ -74,11 +74,14 @@ async def create_api_token(
         return await issue_token_row(session, user, name, wanted, expires_at=expires_at)
 
 
+_TOKENS = RowLookup(ApiToken, of_user(ApiToken.user_id), "API token")
+
+
 async def revoke_api_token(services: Services, viewer: Viewer | None, token_id: int) -> ApiToken:
     """Revoke one of the viewer's tokens (the calling one too); revoking twice is a no-op."""
     viewer = require_viewer(viewer, Scope.TOKENS_WRITE)
     async with services.sessionmaker.begin() as session:
-        token = await own_row(session, ApiToken, token_id, viewer, what="API token")
+        token = await _TOKENS.one(session, viewer, token_id)
         if token.revoked_at is None:
             token.revoked_at = services.clock()
     await publish_tokens_revoked(services.pubsub, [token.id])

@@ -65,7 +65,7 @@ from slotgraph.usecases.errors import (
     SharedInboxNotAllowedError,
     TlsCertificateUntrustedError,
 )
-from slotgraph.usecases.scoped_rows import own_row
+from slotgraph.usecases.scoped_rows import RowLookup, of_user
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
 if TYPE_CHECKING:
@@ -504,19 +504,22 @@ async def _connect_inbox(session: AsyncSession, user: User, connection: Calendar
         inbox.calendar_connection_id = connection.id
 
 
+_CONNECTIONS = RowLookup(
+    CalendarConnection,
+    of_user(CalendarConnection.user_id),
+    "connected calendar",
+    also=(CalendarConnection.status != ConnectionStatus.DISCONNECTED,),
+)
+_INBOXES = RowLookup(
+    InboxConnection, of_user(InboxConnection.user_id), "inbox connection", field="inboxId"
+)
+
+
 async def own_connection(
     session: AsyncSession, viewer: Viewer, connection_id: int, *, field: str
 ) -> CalendarConnection:
     """The viewer's connection (not disconnected), locked; NotFound for anyone else's (C9)."""
-    return await own_row(
-        session,
-        CalendarConnection,
-        connection_id,
-        viewer,
-        CalendarConnection.status != ConnectionStatus.DISCONNECTED,
-        what="connected calendar",
-        field=field,
-    )
+    return await _CONNECTIONS.one(session, viewer, connection_id, field=field)
 
 
 async def disconnect(
@@ -567,14 +570,6 @@ async def disconnect_inbox(
     """S5: the inbox can be disconnected alone; the calendar keeps working."""
     viewer = require_viewer(viewer, Scope.CONNECTIONS_WRITE)
     async with services.sessionmaker.begin() as session:
-        inbox = await own_row(
-            session,
-            InboxConnection,
-            inbox_id,
-            viewer,
-            what="inbox connection",
-            field="inboxId",
-            lock=False,
-        )
+        inbox = await _INBOXES.one(session, viewer, inbox_id, lock=False)
         inbox.status = InboxStatus.DISCONNECTED
     return inbox

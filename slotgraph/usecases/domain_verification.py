@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from slotgraph.models import Account, ConnectedDomain
 from slotgraph.providers.dns_txt import DnsUnavailable
+from slotgraph.usecases.domains import DOMAINS
 from slotgraph.usecases.errors import (
     DomainCheckUnavailableError,
     DomainNotVerifiedError,
@@ -35,7 +36,6 @@ from slotgraph.usecases.errors import (
     NotFoundError,
     PlanFeatureRequiredError,
 )
-from slotgraph.usecases.scoped_rows import account_row
 from slotgraph.usecases.users import require_admin
 from slotgraph.usecases.verified_domains import is_verified_domain, verified_domain
 
@@ -89,13 +89,6 @@ def normalise_domain(text: str) -> str:
         if label.startswith("-") or label.endswith("-"):
             raise InvalidInput(problem, field="domain")
     return name
-
-
-async def _account_domain(session: AsyncSession, viewer: Viewer, domain_id: int) -> ConnectedDomain:
-    """A domain of the viewer's account; a foreign id is NotFound like a missing one (C9)."""
-    return await account_row(
-        session, ConnectedDomain, domain_id, viewer, what="connected domain", lock=False
-    )
 
 
 async def _proven_elsewhere(session: AsyncSession, row: ConnectedDomain) -> bool:
@@ -167,7 +160,7 @@ async def verify_connected_domain(
     """verifyConnectedDomain (admins): look the record up now; proven, the domain counts."""
     async with services.sessionmaker() as session:
         viewer, _ = await require_admin(session, viewer)
-        row = await _account_domain(session, viewer, domain_id)
+        row = await DOMAINS.one(session, viewer, domain_id, lock=False)
     found = await _lookup(services, row)
     if found is None:
         raise DomainCheckUnavailableError(
@@ -223,7 +216,7 @@ async def remove_connected_domain(services: Services, viewer: Viewer | None, dom
     domain (the settings' reference is set to NULL by the database)."""
     async with services.sessionmaker.begin() as session:
         viewer, _ = await require_admin(session, viewer)
-        row = await _account_domain(session, viewer, domain_id)
+        row = await DOMAINS.one(session, viewer, domain_id, lock=False)
         await session.execute(delete(ConnectedDomain).where(ConnectedDomain.id == row.id))
     return domain_id
 

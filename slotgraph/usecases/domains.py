@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from slotgraph.models import ConnectedDomain
 from slotgraph.models.enums import Scope
-from slotgraph.usecases.scoped_rows import account_row
+from slotgraph.usecases.scoped_rows import RowLookup, in_account
 from slotgraph.usecases.verified_domains import verified_domain
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
@@ -40,6 +40,10 @@ async def robots_txt(services: Services, host: str) -> str:
     return DISALLOW_MEETINGS if disallow else ALLOW_ALL
 
 
+# A domain of the viewer's account; a foreign id is NotFound like a missing one (C9).
+DOMAINS = RowLookup(ConnectedDomain, in_account(ConnectedDomain.account_id), "connected domain")
+
+
 async def update_connected_domain(
     services: Services,
     viewer: Viewer | None,
@@ -49,9 +53,7 @@ async def update_connected_domain(
 ) -> ConnectedDomain:
     viewer = require_viewer(viewer, Scope.SETTINGS_WRITE)
     async with services.sessionmaker.begin() as session:
-        domain = await account_row(
-            session, ConnectedDomain, domain_id, viewer, what="connected domain"
-        )
+        domain = await DOMAINS.one(session, viewer, domain_id)
         if disallow_meetings_indexing is not None:
             domain.robots_disallow_meetings = disallow_meetings_indexing
     return domain

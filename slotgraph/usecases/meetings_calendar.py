@@ -37,7 +37,7 @@ from slotgraph.models.enums import (
 )
 from slotgraph.usecases.connections import own_connection, publish_connection
 from slotgraph.usecases.errors import InvalidInput, ProviderLimitationError
-from slotgraph.usecases.scoped_rows import one_or_not_found
+from slotgraph.usecases.scoped_rows import one_or_not_found, own_calendars
 from slotgraph.usecases.settings import MAX_AVAILABILITY_CALENDARS
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
@@ -77,11 +77,8 @@ async def set_meetings_calendar(
 async def _own_calendar(session: AsyncSession, viewer: Viewer, calendar_id: int) -> RemoteCalendar:
     return await one_or_not_found(
         session,
-        select(RemoteCalendar)
-        .join(CalendarConnection, CalendarConnection.id == RemoteCalendar.connection_id)
-        .where(
+        own_calendars(viewer).where(
             RemoteCalendar.id == calendar_id,
-            CalendarConnection.user_id == viewer.user_id,
             CalendarConnection.status != ConnectionStatus.DISCONNECTED,
         ),
         "calendar",

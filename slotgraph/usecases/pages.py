@@ -28,7 +28,7 @@ from slotgraph.models.enums import ConnectionStatus, Scope
 from slotgraph.notices.changes import publish_page_changed
 from slotgraph.scheduling import forms, rules, slugs
 from slotgraph.usecases.errors import DomainError, InvalidInput, NotFoundError, SlugTakenError
-from slotgraph.usecases.scoped_rows import own_row
+from slotgraph.usecases.scoped_rows import RowLookup, of_user
 from slotgraph.usecases.values import KEEP, Keep
 from slotgraph.usecases.verified_domains import verified_domain
 from slotgraph.usecases.viewer import Viewer, require_viewer
@@ -244,8 +244,7 @@ async def create_page(
     return page
 
 
-async def _own_page(session: AsyncSession, viewer: Viewer, page_id: int) -> SchedulingPage:
-    return await own_row(session, SchedulingPage, page_id, viewer, what="scheduling page")
+_PAGES = RowLookup(SchedulingPage, of_user(SchedulingPage.user_id), "scheduling page")
 
 
 async def update_page(
@@ -255,7 +254,7 @@ async def update_page(
     viewer = require_viewer(viewer, Scope.PAGES_WRITE)
     columns = _validated_columns(draft)
     async with services.sessionmaker.begin() as session:
-        page = await _own_page(session, viewer, page_id)
+        page = await _PAGES.one(session, viewer, page_id)
         name = columns.pop("name", None)
         if name is not None:
             slug = slugs.compose(page.url_prefix, name)
@@ -277,7 +276,7 @@ async def delete_page(services: Services, viewer: Viewer | None, page_id: int) -
     turned off), and its bookings stay, detached from the page."""
     viewer = require_viewer(viewer, Scope.PAGES_WRITE)
     async with services.sessionmaker.begin() as session:
-        page = await _own_page(session, viewer, page_id)
+        page = await _PAGES.one(session, viewer, page_id)
         await session.execute(
             update(CalendarSettings)
             .where(

@@ -1,6 +1,6 @@
 """Batched, tenant-scoped reads behind the GraphQL DataLoaders and `node(id:)`.
 
-Each function takes many ids and answers in one query, in the order asked, with None for
+Each batched read takes many ids and answers in one query, in the order asked, with None for
 an id the viewer may not see (another account's, or another user's private object): the
 caller cannot tell the two apart (C9). Scope per type: users, contacts and domains are
 account-wide; connections, calendars, pages, settings, inboxes, bookings, tasks and
@@ -41,14 +41,24 @@ from slotgraph.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from slotgraph.models.base import AccountRow
 from slotgraph.models.enums import Scope
 from slotgraph.models.outbox import OutboxState
 from slotgraph.usecases.errors import InvalidInput
 from slotgraph.usecases.pages import MAX_PAGE_SIZE, base_url
+from slotgraph.usecases.scoped_rows import (
+    RowScope,
+    in_account,
+    of_user,
+    own_calendars,
+    own_endpoints,
+    own_tasks,
+)
 from slotgraph.usecases.verified_domains import verified_domain
 from slotgraph.usecases.viewer import Viewer
 
 Row = TypeVar("Row")
+Listed = TypeVar("Listed", bound=AccountRow)
 T = TypeVar("T")
 
 
@@ -65,90 +75,52 @@ def _ordered(rows: Sequence[Any], ids: Sequence[int], key: str = "id") -> list[A
     return [by_id.get(i) for i in ids]
 
 
-async def _by_ids(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    model: type[Row],
-    ids: Sequence[int],
-    scope: ColumnElement[bool],
-    key: str = "id",
-) -> list[Row | None]:
-    column = getattr(model, key)
-    async with sessionmaker() as session:
-        rows = (await session.execute(select(model).where(column.in_(ids), scope))).scalars().all()
-    return _ordered(rows, ids, key)
+@dataclass(frozen=True, slots=True)
+class _ByIds(Generic[Row]):
+    """A batched read of `model` by `key` ("id" unless said), within `scope`: one query for
+    many ids, answered in the order asked with None for what the viewer may not see.
+
+    Each DataLoader's read differs only in the table, the key and the scope, so each is one
+    row of the table below instead of a function repeating the query."""
+
+    model: type[Row]
+    scope: RowScope
+    key: str = "id"
+
+    async def __call__(
+        self, sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
+    ) -> list[Row | None]:
+        column = getattr(self.model, self.key)
+        query = select(self.model).where(column.in_(ids), self.scope(viewer))
+        async with sm() as session:
+            rows = (await session.execute(query)).scalars().all()
+        return _ordered(rows, ids, self.key)
 
 
-async def users(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
-) -> list[User | None]:
-    return await _by_ids(sm, User, ids, User.account_id == viewer.account_id)
+def _live_tokens(viewer: Viewer) -> ColumnElement[bool]:
+    """The viewer's tokens that are not revoked (expired ones stay listed, marked so)."""
+    return (ApiToken.user_id == viewer.user_id) & ApiToken.revoked_at.is_(None)
 
 
-async def api_tokens(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
-) -> list[ApiToken | None]:
-    """The viewer's own tokens only: even an admin sees no one else's (C23)."""
-    return await _by_ids(sm, ApiToken, ids, ApiToken.user_id == viewer.user_id)
-
-
-async def contacts(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
-) -> list[Contact | None]:
-    return await _by_ids(sm, Contact, ids, Contact.account_id == viewer.account_id)
-
-
-async def domains(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
-) -> list[ConnectedDomain | None]:
-    return await _by_ids(sm, ConnectedDomain, ids, ConnectedDomain.account_id == viewer.account_id)
-
-
-async def settings(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, user_ids: Sequence[int]
-) -> list[CalendarSettings | None]:
-    return await _by_ids(
-        sm, CalendarSettings, user_ids, CalendarSettings.user_id == viewer.user_id, key="user_id"
-    )
-
-
-async def pages(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
-) -> list[SchedulingPage | None]:
-    return await _by_ids(sm, SchedulingPage, ids, SchedulingPage.user_id == viewer.user_id)
-
-
-async def connections(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
-) -> list[CalendarConnection | None]:
-    return await _by_ids(sm, CalendarConnection, ids, CalendarConnection.user_id == viewer.user_id)
-
-
-async def inboxes(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
-) -> list[InboxConnection | None]:
-    return await _by_ids(sm, InboxConnection, ids, InboxConnection.user_id == viewer.user_id)
-
-
-async def bookings(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
-) -> list[Booking | None]:
-    return await _by_ids(sm, Booking, ids, Booking.host_user_id == viewer.user_id)
-
-
-def _own_calendars(viewer: Viewer) -> Select[RemoteCalendar]:
-    """The viewer's remote calendars: a calendar is theirs through its connection."""
-    return (
-        select(RemoteCalendar)
-        .join(CalendarConnection, CalendarConnection.id == RemoteCalendar.connection_id)
-        .where(CalendarConnection.user_id == viewer.user_id)
-    )
+users = _ByIds(User, in_account(User.account_id))
+contacts = _ByIds(Contact, in_account(Contact.account_id))
+domains = _ByIds(ConnectedDomain, in_account(ConnectedDomain.account_id))
+# The viewer's own tokens only: even an admin sees no one else's (C23).
+api_tokens = _ByIds(ApiToken, of_user(ApiToken.user_id))
+settings = _ByIds(CalendarSettings, of_user(CalendarSettings.user_id), key="user_id")
+pages = _ByIds(SchedulingPage, of_user(SchedulingPage.user_id))
+connections = _ByIds(CalendarConnection, of_user(CalendarConnection.user_id))
+inboxes = _ByIds(InboxConnection, of_user(InboxConnection.user_id))
+bookings = _ByIds(Booking, of_user(Booking.host_user_id))
+tasks = _ByIds(Task, own_tasks)
+webhook_endpoints = _ByIds(WebhookEndpoint, own_endpoints)
 
 
 async def remote_calendars(
     sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
 ) -> list[RemoteCalendar | None]:
     async with sm() as session:
-        found = await session.execute(_own_calendars(viewer).where(RemoteCalendar.id.in_(ids)))
+        found = await session.execute(own_calendars(viewer).where(RemoteCalendar.id.in_(ids)))
         rows = found.scalars().all()
     return _ordered(rows, ids)
 
@@ -158,7 +130,7 @@ async def remote_calendars_of_connections(
 ) -> list[list[RemoteCalendar]]:
     async with sm() as session:
         found = await session.execute(
-            _own_calendars(viewer)
+            own_calendars(viewer)
             .where(RemoteCalendar.connection_id.in_(connection_ids))
             .order_by(RemoteCalendar.is_primary.desc(), RemoteCalendar.id)
         )
@@ -206,130 +178,59 @@ async def base_urls(
     return [base_url(public_base_url, domains_by_user.get(i)) for i in user_ids]
 
 
-async def _keyset(
-    sm: async_sessionmaker[AsyncSession],
-    viewer: Viewer,
-    model: type[Row],
-    scope: ColumnElement[bool],
-    first: int,
-    after: int | None,
-) -> Slice[Row]:
-    viewer.require(Scope.READ)
-    if not 0 <= first <= MAX_PAGE_SIZE:
-        raise InvalidInput(f"`first` must be 0 to {MAX_PAGE_SIZE}.", field="first")
-    id_column = model.id  # type: ignore[attr-defined]
-    query = select(model).where(scope)
-    if after is not None:
-        query = query.where(id_column > after)
-    async with sm() as session:
-        rows = list((await session.execute(query.order_by(id_column).limit(first + 1))).scalars())
-    return Slice(items=rows[:first], has_next_page=len(rows) > first)
+@dataclass(frozen=True, slots=True)
+class _Keyset(Generic[Listed]):
+    """A keyset-paginated list of `model` within `scope`, by id: `first` rows after the id
+    `after`. Like `_ByIds`, each list is a row of the table below."""
+
+    model: type[Listed]
+    scope: RowScope
+
+    async def __call__(
+        self, sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
+    ) -> Slice[Listed]:
+        viewer.require(Scope.READ)
+        if not 0 <= first <= MAX_PAGE_SIZE:
+            raise InvalidInput(f"`first` must be 0 to {MAX_PAGE_SIZE}.", field="first")
+        id_column = self.model.id
+        query = select(self.model).where(self.scope(viewer))
+        if after is not None:
+            query = query.where(id_column > after)
+        async with sm() as session:
+            found = await session.execute(query.order_by(id_column).limit(first + 1))
+            rows = list(found.scalars())
+        return Slice(items=rows[:first], has_next_page=len(rows) > first)
 
 
-async def list_connections(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
-) -> Slice[CalendarConnection]:
-    return await _keyset(
-        sm, viewer, CalendarConnection, CalendarConnection.user_id == viewer.user_id, first, after
-    )
+list_connections = _Keyset(CalendarConnection, of_user(CalendarConnection.user_id))
+# Every user of the viewer's account, deactivated ones too (admins list them, C23).
+list_account_users = _Keyset(User, in_account(User.account_id))
+list_api_tokens = _Keyset(ApiToken, _live_tokens)
+list_bookings = _Keyset(Booking, of_user(Booking.host_user_id))
+list_tasks = _Keyset(Task, own_tasks)
+list_pages = _Keyset(SchedulingPage, of_user(SchedulingPage.user_id))
+list_webhook_endpoints = _Keyset(WebhookEndpoint, own_endpoints)
 
 
-async def list_account_users(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
-) -> Slice[User]:
-    """Every user of the viewer's account, deactivated ones too (admins list them, C23)."""
-    return await _keyset(sm, viewer, User, User.account_id == viewer.account_id, first, after)
+@dataclass(frozen=True, slots=True)
+class _All(Generic[Row]):
+    """Every row of `model` within `scope`, ordered by the column named `order_by`: for the
+    short lists that are not paginated."""
+
+    model: type[Row]
+    scope: RowScope
+    order_by: str
+
+    async def __call__(self, sm: async_sessionmaker[AsyncSession], viewer: Viewer) -> list[Row]:
+        viewer.require(Scope.READ)
+        query = select(self.model).where(self.scope(viewer))
+        async with sm() as session:
+            found = await session.execute(query.order_by(getattr(self.model, self.order_by)))
+            return list(found.scalars())
 
 
-async def list_api_tokens(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
-) -> Slice[ApiToken]:
-    """The viewer's tokens that are not revoked (expired ones stay listed, marked so)."""
-    scope = (ApiToken.user_id == viewer.user_id) & ApiToken.revoked_at.is_(None)
-    return await _keyset(sm, viewer, ApiToken, scope, first, after)
-
-
-async def list_bookings(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
-) -> Slice[Booking]:
-    return await _keyset(sm, viewer, Booking, Booking.host_user_id == viewer.user_id, first, after)
-
-
-def _own_tasks(viewer: Viewer) -> ColumnElement[bool]:
-    """The viewer's tasks; deleted ones are gone at once though the row waits for its event
-    to be removed (`slotgraph.usecases.tasks.delete_task`)."""
-    return (Task.user_id == viewer.user_id) & Task.deleted_at.is_(None)
-
-
-async def tasks(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
-) -> list[Task | None]:
-    return await _by_ids(sm, Task, ids, _own_tasks(viewer))
-
-
-async def list_tasks(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
-) -> Slice[Task]:
-    return await _keyset(sm, viewer, Task, _own_tasks(viewer), first, after)
-
-
-async def list_pages(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
-) -> Slice[SchedulingPage]:
-    return await _keyset(
-        sm, viewer, SchedulingPage, SchedulingPage.user_id == viewer.user_id, first, after
-    )
-
-
-async def list_domains(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer
-) -> list[ConnectedDomain]:
-    viewer.require(Scope.READ)
-    async with sm() as session:
-        return list(
-            (
-                await session.execute(
-                    select(ConnectedDomain)
-                    .where(ConnectedDomain.account_id == viewer.account_id)
-                    .order_by(ConnectedDomain.domain)
-                )
-            ).scalars()
-        )
-
-
-async def list_inboxes(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer
-) -> list[InboxConnection]:
-    viewer.require(Scope.READ)
-    async with sm() as session:
-        return list(
-            (
-                await session.execute(
-                    select(InboxConnection)
-                    .where(InboxConnection.user_id == viewer.user_id)
-                    .order_by(InboxConnection.id)
-                )
-            ).scalars()
-        )
-
-
-def _own_endpoints(viewer: Viewer) -> ColumnElement[bool]:
-    """Webhook endpoints are seen only by the user who registered them (C22, C38)."""
-    return (WebhookEndpoint.account_id == viewer.account_id) & (
-        WebhookEndpoint.user_id == viewer.user_id
-    )
-
-
-async def webhook_endpoints(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
-) -> list[WebhookEndpoint | None]:
-    return await _by_ids(sm, WebhookEndpoint, ids, _own_endpoints(viewer))
-
-
-async def list_webhook_endpoints(
-    sm: async_sessionmaker[AsyncSession], viewer: Viewer, first: int, after: int | None
-) -> Slice[WebhookEndpoint]:
-    return await _keyset(sm, viewer, WebhookEndpoint, _own_endpoints(viewer), first, after)
+list_domains = _All(ConnectedDomain, in_account(ConnectedDomain.account_id), "domain")
+list_inboxes = _All(InboxConnection, of_user(InboxConnection.user_id), "id")
 
 
 def _own_deliveries() -> Select[WebhookDelivery, datetime | None]:
@@ -347,7 +248,7 @@ def _own_deliveries() -> Select[WebhookDelivery, datetime | None]:
 async def webhook_deliveries(
     sm: async_sessionmaker[AsyncSession], viewer: Viewer, ids: Sequence[int]
 ) -> list[tuple[WebhookDelivery, datetime | None] | None]:
-    query = _own_deliveries().where(WebhookDelivery.id.in_(ids), _own_endpoints(viewer))
+    query = _own_deliveries().where(WebhookDelivery.id.in_(ids), own_endpoints(viewer))
     async with sm() as session:
         rows = (await session.execute(query)).all()
     found = {delivery.id: (delivery, next_at) for delivery, next_at in rows}
@@ -369,7 +270,7 @@ async def recent_webhook_deliveries(
     ranked = (
         _own_deliveries()
         .add_columns(rank)
-        .where(WebhookDelivery.endpoint_id.in_(endpoint_ids), _own_endpoints(viewer))
+        .where(WebhookDelivery.endpoint_id.in_(endpoint_ids), own_endpoints(viewer))
         .subquery()
     )
     delivery = aliased(WebhookDelivery, ranked)
@@ -393,7 +294,7 @@ async def webhook_attempts(
         select(WebhookAttempt)
         .join(WebhookDelivery, WebhookDelivery.id == WebhookAttempt.delivery_id)
         .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .where(WebhookAttempt.delivery_id.in_(delivery_ids), _own_endpoints(viewer))
+        .where(WebhookAttempt.delivery_id.in_(delivery_ids), own_endpoints(viewer))
         .order_by(WebhookAttempt.id)
     )
     by_delivery: dict[int, list[WebhookAttempt]] = {}

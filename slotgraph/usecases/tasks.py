@@ -22,7 +22,7 @@ from slotgraph.jobs.task_events import syncs_tasks
 from slotgraph.models import Contact, Task, User
 from slotgraph.models.enums import Scope
 from slotgraph.usecases.errors import InvalidInput, NotFoundError
-from slotgraph.usecases.scoped_rows import own_row
+from slotgraph.usecases.scoped_rows import RowLookup, own_tasks
 from slotgraph.usecases.values import KEEP, Keep
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
@@ -97,7 +97,7 @@ async def update_task(
 ) -> Task:
     viewer = require_viewer(viewer, Scope.TASKS_WRITE)
     async with services.sessionmaker.begin() as session:
-        task = await _own_task(session, viewer, task_id)
+        task = await _TASKS.one(session, viewer, task_id)
         if changes.title is not KEEP:
             task.title = _title(changes.title)
         if changes.due_at is not KEEP:
@@ -113,7 +113,7 @@ async def complete_task(
     viewer = require_viewer(viewer, Scope.TASKS_WRITE)
     now = services.clock()
     async with services.sessionmaker.begin() as session:
-        task = await _own_task(session, viewer, task_id)
+        task = await _TASKS.one(session, viewer, task_id)
         if task.completed_at is not None:
             return task, False
         task.completed_at = now
@@ -126,7 +126,7 @@ async def delete_task(services: Services, viewer: Viewer | None, task_id: int) -
     found it has none, perhaps after a create still under way) and then drops it."""
     viewer = require_viewer(viewer, Scope.TASKS_WRITE)
     async with services.sessionmaker.begin() as session:
-        task = await _own_task(session, viewer, task_id)
+        task = await _TASKS.one(session, viewer, task_id)
         task.deleted_at = services.clock()
         task.revision += 1
         await post_task_event(session, task)
@@ -159,11 +159,8 @@ async def task_sync_toggled(session: AsyncSession, user_id: int) -> int:
     return len(tasks)
 
 
-async def _own_task(session: AsyncSession, viewer: Viewer, task_id: int) -> Task:
-    """C9: another user's task is NotFound, exactly like an unknown id."""
-    return await own_row(
-        session, Task, task_id, viewer, Task.deleted_at.is_(None), what="task", field="taskId"
-    )
+# C9: another user's task is NotFound, exactly like an unknown id.
+_TASKS = RowLookup(Task, own_tasks, "task", field="taskId")
 
 
 async def _syncing(session: AsyncSession, user_id: int) -> bool:

@@ -27,7 +27,7 @@ from slotgraph.usecases.errors import (
     PlanFeatureRequiredError,
 )
 from slotgraph.usecases.roles import role_scopes
-from slotgraph.usecases.scoped_rows import account_row
+from slotgraph.usecases.scoped_rows import RowLookup, in_account
 from slotgraph.usecases.tokens import issue_token
 from slotgraph.usecases.values import KEEP, Keep
 from slotgraph.usecases.viewer import Viewer, require_viewer
@@ -113,9 +113,8 @@ def _keep_an_admin(admins: set[int], user: User, *, stays_admin: bool) -> None:
         )
 
 
-async def _account_user(session: AsyncSession, viewer: Viewer, user_id: int) -> User:
-    """A user of the viewer's account, locked; a foreign id is NotFound like a missing one (C9)."""
-    return await account_row(session, User, user_id, viewer, what="user")
+# A user of the viewer's account, locked; a foreign id is NotFound like a missing one (C9).
+_USERS = RowLookup(User, in_account(User.account_id), "user")
 
 
 async def _check_plan(session: AsyncSession, account: Account, user: User) -> None:
@@ -250,7 +249,7 @@ async def update_account_user(
         viewer, _ = await require_admin(session, viewer)
         # A role change locks the admins before the user's row (one lock order everywhere).
         admins = await _lock_admins(session, viewer) if draft.role is not KEEP else None
-        user = await _account_user(session, viewer, user_id)
+        user = await _USERS.one(session, viewer, user_id)
         account = await session.get(Account, viewer.account_id)
         assert account is not None
         if admins is not None:
@@ -272,13 +271,13 @@ async def set_user_active(
         if active:
             account = await session.get(Account, viewer.account_id, with_for_update=True)
             assert account is not None
-            user = await _account_user(session, viewer, user_id)
+            user = await _USERS.one(session, viewer, user_id)
             if user.deactivated_at is not None:
                 await _check_plan(session, account, user)
             user.deactivated_at = None
             return user
         admins = await _lock_admins(session, viewer)
-        user = await _account_user(session, viewer, user_id)
+        user = await _USERS.one(session, viewer, user_id)
         if user.id == viewer.user_id:
             raise InvalidInput("You cannot deactivate yourself; ask another admin.", field="id")
         _keep_an_admin(admins, user, stays_admin=False)

@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import httpx
-from sqlalchemy import select
 
 from slotgraph.jobs.webhooks import EVENT_TYPES, post_delivery
 from slotgraph.models import User, WebhookDelivery, WebhookEndpoint
@@ -33,7 +32,12 @@ from slotgraph.models.enums import Role, Scope
 from slotgraph.models.webhooks import WebhookDeliveryState
 from slotgraph.providers.base import AddressNotAllowed
 from slotgraph.usecases.errors import InvalidInput, PermissionDeniedError
-from slotgraph.usecases.scoped_rows import one_or_not_found, own_row
+from slotgraph.usecases.scoped_rows import (
+    RowLookup,
+    one_or_not_found,
+    own_deliveries,
+    own_endpoints,
+)
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
 if TYPE_CHECKING:
@@ -149,8 +153,7 @@ async def _require_admin(session: AsyncSession, viewer: Viewer) -> None:
         )
 
 
-async def _own(session: AsyncSession, viewer: Viewer, endpoint_id: int) -> WebhookEndpoint:
-    return await own_row(session, WebhookEndpoint, endpoint_id, viewer, what="webhook endpoint")
+_ENDPOINTS = RowLookup(WebhookEndpoint, own_endpoints, "webhook endpoint")
 
 
 async def update_webhook_endpoint(
@@ -168,7 +171,7 @@ async def update_webhook_endpoint(
     viewer = require_viewer(viewer, Scope.WEBHOOKS_WRITE)
     checked = None if url is None else check_url(url, services.outbound)
     async with services.sessionmaker.begin() as session:
-        endpoint = await _own(session, viewer, endpoint_id)
+        endpoint = await _ENDPOINTS.one(session, viewer, endpoint_id)
         if checked is not None:
             endpoint.url = checked
         if event_types is not None:
@@ -202,7 +205,7 @@ async def rotate_webhook_secret(
     secret = new_secret()
     until = services.clock() + dt.timedelta(hours=overlap_hours)
     async with services.sessionmaker.begin() as session:
-        endpoint = await _own(session, viewer, endpoint_id)
+        endpoint = await _ENDPOINTS.one(session, viewer, endpoint_id)
         previous = services.credentials.unseal(endpoint.secrets)["current"]
         endpoint.secrets = services.credentials.seal(
             {"current": secret, "previous": previous, "previous_until": until.isoformat()}
@@ -216,7 +219,7 @@ async def delete_webhook_endpoint(
     """Delete the endpoint with its delivery log; nothing more is sent to it."""
     viewer = require_viewer(viewer, Scope.WEBHOOKS_WRITE)
     async with services.sessionmaker.begin() as session:
-        await session.delete(await _own(session, viewer, endpoint_id))
+        await session.delete(await _ENDPOINTS.one(session, viewer, endpoint_id))
 
 
 async def redeliver_webhook(
@@ -227,18 +230,13 @@ async def redeliver_webhook(
     async with services.sessionmaker.begin() as session:
         delivery = await one_or_not_found(
             session,
-            select(WebhookDelivery)
-            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .where(
-                WebhookDelivery.id == delivery_id,
-                WebhookEndpoint.account_id == viewer.account_id,
-                WebhookEndpoint.user_id == viewer.user_id,
-            )
+            own_deliveries(viewer)
+            .where(WebhookDelivery.id == delivery_id)
             .with_for_update(of=WebhookDelivery),
             "webhook delivery",
             field="deliveryId",
         )
-        endpoint = await _own(session, viewer, delivery.endpoint_id)
+        endpoint = await _ENDPOINTS.one(session, viewer, delivery.endpoint_id)
         if endpoint.disabled_at is not None:
             raise InvalidInput(
                 "The endpoint is disabled; enable it first (updateWebhookEndpoint).",
