@@ -13,7 +13,7 @@ never busy-free.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from zoneinfo import ZoneInfo
 
 from slotgraph.providers.base import (
@@ -69,6 +69,18 @@ def merge_spans(
         else:
             result.append(Interval(first, last))
     return tuple(result)
+
+
+def split_mailboxes(
+    calendar_ids: Iterable[str], is_mailbox: Callable[[str], bool]
+) -> tuple[list[str], list[str], list[str]]:
+    """The asked ids once each, in order; the mailbox addresses among them; the others.
+
+    Microsoft 365 and Exchange answer a mailbox address through their schedule service
+    (many at once) and a calendar id through a calendar view, one each; `is_mailbox` is the
+    adapter's own rule for telling them apart."""
+    ids = list(dict.fromkeys(calendar_ids))
+    return ids, [c for c in ids if is_mailbox(c)], [c for c in ids if not is_mailbox(c)]
 
 
 class FreeBusyAnswer:

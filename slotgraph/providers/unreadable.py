@@ -15,6 +15,8 @@ from typing import TypeVar
 
 import structlog
 
+from slotgraph.providers.base import ChangeSet, RemoteEvent
+
 log = structlog.get_logger("slotgraph.providers")
 T = TypeVar("T")
 
@@ -41,3 +43,26 @@ class Skipped:
             )
             self.ids.append(item_id)
             return None
+
+
+@dataclass
+class ChangePage(Skipped):
+    """One page of an incremental listing, collected item by item as every adapter's sync
+    mapping does it: the events changed, the ids removed, and (as `Skipped`) the items that
+    could not be read."""
+
+    changed: list[RemoteEvent] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def in_window(self, event: RemoteEvent, inside: bool) -> None:
+        """An incremental answer is not limited to the sync window: an event moved out of
+        it (`inside` false) is nothing to keep, like a deleted one."""
+        if inside:
+            self.changed.append(event)
+        else:
+            self.removed.append(event.remote_id)
+
+    def page(self, *, next_page: str | None, cursor: str | None) -> ChangeSet:
+        return ChangeSet.page_of(
+            self.changed, self.removed, next_page=next_page, cursor=cursor, skipped=self.ids
+        )

@@ -58,6 +58,36 @@ def _address(person: Person, role: str | None) -> vCalAddress:
     return address
 
 
+def add_times_and_text(
+    event: Event,
+    start: dt.datetime,
+    end: dt.datetime,
+    zone: ZoneInfo,
+    title: str,
+    description: str | None,
+) -> None:
+    """DTSTART and DTEND in `zone`, SUMMARY, and DESCRIPTION when there is one: the part of
+    a VEVENT that our invitations and the events we PUT on CalDAV calendars write alike."""
+    event.add("dtstart", start.astimezone(zone))
+    event.add("dtend", end.astimezone(zone))
+    event.add("summary", title)
+    if description:
+        event.add("description", description)
+
+
+def calendar_of(event: Event, prodid: str, *, method: str | None = None) -> Calendar:
+    """A VCALENDAR holding `event` and the VTIMEZONEs its times name (an iTIP `method` for
+    an invitation; none for a calendar resource)."""
+    calendar = Calendar()
+    calendar.add("prodid", prodid)
+    calendar.add("version", "2.0")
+    if method is not None:
+        calendar.add("method", method)
+    calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return calendar
+
+
 def meeting_ics(meeting: Meeting, method: Method, *, now: dt.datetime) -> bytes:
     """The calendar object of `meeting` (`now` is its DTSTAMP)."""
     zone = ZoneInfo(meeting.time_zone)
@@ -65,22 +95,13 @@ def meeting_ics(meeting: Meeting, method: Method, *, now: dt.datetime) -> bytes:
     event.add("uid", meeting.uid)
     event.add("sequence", meeting.sequence)
     event.add("dtstamp", now.astimezone(dt.UTC))
-    event.add("dtstart", meeting.start.astimezone(zone))
-    event.add("dtend", meeting.end.astimezone(zone))
-    event.add("summary", meeting.title)
-    if meeting.description:
-        event.add("description", meeting.description)
+    add_times_and_text(event, meeting.start, meeting.end, zone, meeting.title, meeting.description)
     if meeting.url:
         event.add("url", meeting.url)
     status = "CANCELLED" if meeting.cancelled else "TENTATIVE" if meeting.tentative else "CONFIRMED"
     event.add("status", status)
     event.add("organizer", _address(meeting.organizer, None))
     event.add("attendee", _address(meeting.attendee, "REQ-PARTICIPANT"))
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("method", Method.CANCEL.value if meeting.cancelled else method.value)
-    calendar.add_component(event)
-    calendar.add_missing_timezones()
-    ics: bytes = calendar.to_ical()
+    sent_as = Method.CANCEL if meeting.cancelled else method
+    ics: bytes = calendar_of(event, PRODID, method=sent_as.value).to_ical()
     return ics

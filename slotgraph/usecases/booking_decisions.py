@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy import select
 
-from slotgraph.models import Booking, SchedulingPage
+from slotgraph.models import Booking
 from slotgraph.models.enums import BookingActor, BookingEventKind, BookingStatus
 from slotgraph.models.outbox import OutboxKind
 from slotgraph.usecases import booking_events, idempotency
@@ -41,7 +41,13 @@ from slotgraph.usecases.errors import (
     BookingNotChangeableError,
     InvalidInput,
 )
-from slotgraph.usecases.manage_bookings import MAX_REASON, Manager, for_host, locked_booking
+from slotgraph.usecases.manage_bookings import (
+    MAX_REASON,
+    Manager,
+    booking_page,
+    for_host,
+    locked_booking,
+)
 from slotgraph.usecases.pages import get_public_page
 
 if TYPE_CHECKING:
@@ -131,9 +137,7 @@ async def _confirm(
     async with services.sessionmaker.begin() as session:
         booking = await locked_booking(session, manager, booking_id)
         _check_open(booking, now)
-        page = (
-            None if booking.page_id is None else await session.get(SchedulingPage, booking.page_id)
-        )
+        page = await booking_page(session, booking)
     if page is None:
         raise BookingNotChangeableError(
             "The page this request was made on no longer exists; decline it, or create the "

@@ -18,6 +18,8 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -57,6 +59,7 @@ OPERATION = "bookMeeting"
 MAX_ANSWERS = 30
 MAX_ANSWER_CHARS = 10_000
 MAX_TITLE = 300
+TAKEN = "This time is no longer available; pick another slot."
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +223,7 @@ async def _book(
     found = await check_slot(services, public, start, request.duration, now=now)
     end = start + dt.timedelta(minutes=found.duration)
     manage_token, token_hash = new_manage_token()
-    try:
+    with overlap_taken():
         async with services.sessionmaker.begin() as session:
             contact = await _contact(session, page.account_id, request)
             booking = Booking(
@@ -253,16 +256,26 @@ async def _book(
                     session, page_id=page.id, email=request.contact_email
                 )
             await claim.complete(session, booking, offline=found.offline)
-    except IntegrityError as exc:
-        if "no_overlapping_bookings" in str(exc.orig):
-            raise SlotUnavailableError(_TAKEN, field="start") from None
-        raise
     log.info("booked", booking_id=booking.id, offline=found.offline)
     # After commit: every page of the host loses this time, not only the booked page.
     await booking_events.announce(services, host.id)
     return BookingOutcome(
         booking=booking, offline=found.offline, replayed=False, manage_token=manage_token
     )
+
+
+@contextmanager
+def overlap_taken(message: str = TAKEN) -> Iterator[None]:
+    """The host's no-overlap constraint (`no_overlapping_bookings`) has the last word when
+    two writes race for one time: the loser's commit fails, and on every path that writes a
+    booking's time (booking, rescheduling, a host's own meeting) it is answered the same
+    way, as SlotUnavailable for `start`."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if "no_overlapping_bookings" in str(exc.orig):
+            raise SlotUnavailableError(message, field="start") from None
+        raise
 
 
 async def _manage_url(
@@ -273,9 +286,6 @@ async def _manage_url(
     base = await user_base_url(session, host_id, services.public_base_url)
     query = urlencode({"token": token, "lang": booking.contact_language or "en"})
     return f"{base}/meetings/manage?{query}"
-
-
-_TAKEN = "This time is no longer available; pick another slot."
 
 
 def _answers(public: PublicPage, answers: dict[str, str]) -> dict[str, str]:

@@ -17,7 +17,8 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
 from sqlalchemy import delete, func, select
@@ -262,6 +263,65 @@ def _oauth_error(exc: provider_errors.ProviderError) -> Exception:
     )
 
 
+AdapterT = TypeVar("AdapterT")
+
+
+@dataclass(frozen=True, slots=True)
+class _LoginForm:
+    """How one password-login form (Exchange, CalDAV) words its problems (`blank_hint`: what
+    to say when no password is given)."""
+
+    provider: str
+    email_problem: str
+    blank_hint: str
+    url_field: str
+    url_hint: str
+
+
+_EXCHANGE_LOGIN = _LoginForm(
+    provider="Exchange",
+    email_problem="Give the mailbox's email address, like name@example.com.",
+    blank_hint="Give the mailbox password (or an app password).",
+    url_field="ewsUrl",
+    url_hint="The Exchange URL looks like https://mail.example.com/EWS/Exchange.asmx; "
+    "leave it empty to discover it automatically.",
+)
+_CALDAV_LOGIN = _LoginForm(
+    provider="CalDAV",
+    email_problem="Give the account's email address, like name@example.com.",
+    blank_hint="Give the account's app-specific password (iCloud and Fastmail need one).",
+    url_field="serverUrl",
+    url_hint="The server URL looks like https://cloud.example.com/remote.php/dav; leave it "
+    "empty to find it from the email address.",
+)
+
+
+async def _password_login(
+    services: Services,
+    viewer: Viewer,
+    form: _LoginForm,
+    adapter: AdapterT | None,
+    *,
+    email: str,
+    password: str,
+    url: str | None,
+) -> tuple[AdapterT, str, str | None]:
+    """What the password-login forms check alike, in this order, before any login is tried:
+    the email, the password, the optional server URL, that the provider is enabled (its
+    `adapter` configured), and S3, S4, S6 for the viewer. The adapter, the email and the
+    URL as they are to be used."""
+    email = email.strip()
+    if not EMAIL.match(email):
+        raise InvalidInput(form.email_problem, field="email")
+    if not password:
+        raise InvalidInput(form.blank_hint, field="password")
+    server_url = _server_url(url, field=form.url_field, hint=form.url_hint)
+    if adapter is None:
+        raise InvalidInput(f"{form.provider} is not enabled on this server.", field=form.url_field)
+    await _viewer_may_connect(services, viewer, email)
+    return adapter, email, server_url
+
+
 async def connect_exchange(
     services: Services,
     viewer: Viewer | None,
@@ -273,23 +333,15 @@ async def connect_exchange(
 ) -> CalendarConnection:
     """S2: validate the Exchange login (autodiscover when no URL is given) and connect."""
     viewer = require_viewer(viewer, Scope.CONNECTIONS_WRITE)
-    email = email.strip()
-    if not EMAIL.match(email):
-        raise InvalidInput(
-            "Give the mailbox's email address, like name@example.com.", field="email"
-        )
-    if not password:
-        raise InvalidInput("Give the mailbox password (or an app password).", field="password")
-    ews_url = _server_url(
-        ews_url,
-        field="ewsUrl",
-        hint="The Exchange URL looks like https://mail.example.com/EWS/Exchange.asmx; "
-        "leave it empty to discover it automatically.",
+    exchange, email, ews_url = await _password_login(
+        services,
+        viewer,
+        _EXCHANGE_LOGIN,
+        services.registry.exchange,
+        email=email,
+        password=password,
+        url=ews_url,
     )
-    exchange = services.registry.exchange
-    if exchange is None:
-        raise InvalidInput("Exchange is not enabled on this server.", field="ewsUrl")
-    await _viewer_may_connect(services, viewer, email)
     try:
         account = await exchange.connect(
             email=email, password=password, username=username or None, ews_url=ews_url
@@ -353,26 +405,15 @@ async def connect_caldav(
     """C28: find the CalDAV account (the URL given, else by the email's domain, C44), prove
     the login and connect, with the connection rules of S3, S4 and S6."""
     viewer = require_viewer(viewer, Scope.CONNECTIONS_WRITE)
-    email = email.strip()
-    if not EMAIL.match(email):
-        raise InvalidInput(
-            "Give the account's email address, like name@example.com.", field="email"
-        )
-    if not password:
-        raise InvalidInput(
-            "Give the account's app-specific password (iCloud and Fastmail need one).",
-            field="password",
-        )
-    server_url = _server_url(
-        server_url,
-        field="serverUrl",
-        hint="The server URL looks like https://cloud.example.com/remote.php/dav; leave it "
-        "empty to find it from the email address.",
+    caldav, email, server_url = await _password_login(
+        services,
+        viewer,
+        _CALDAV_LOGIN,
+        services.registry.caldav,
+        email=email,
+        password=password,
+        url=server_url,
     )
-    caldav = services.registry.caldav
-    if caldav is None:
-        raise InvalidInput("CalDAV is not enabled on this server.", field="serverUrl")
-    await _viewer_may_connect(services, viewer, email)
     try:
         account = await caldav.connect(
             email=email, password=password, username=username or None, server_url=server_url

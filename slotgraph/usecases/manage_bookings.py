@@ -30,22 +30,25 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from slotgraph.models import Booking, SchedulingPage
 from slotgraph.models.enums import BookingActor, BookingEventKind, BookingStatus, Scope
 from slotgraph.models.outbox import OutboxKind
 from slotgraph.usecases import booking_events, idempotency
-from slotgraph.usecases.bookings import check_slot, manage_token_digest, queue_calendar_write
+from slotgraph.usecases.bookings import (
+    check_slot,
+    manage_token_digest,
+    overlap_taken,
+    queue_calendar_write,
+)
 from slotgraph.usecases.errors import (
     BookingNotChangeableError,
     InvalidInput,
     NotFoundError,
-    SlotUnavailableError,
 )
 from slotgraph.usecases.pages import get_public_page
 from slotgraph.usecases.viewer import Viewer, require_viewer
@@ -58,7 +61,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger("slotgraph.bookings")
 OPERATION = "rescheduleBooking"
 MAX_REASON = 500
-_TAKEN = "This time is no longer available; pick another slot."
 _UNKNOWN_LINK = (
     "No booking for this link; use the manage link from your booking confirmation, or "
     "contact the host."
@@ -123,6 +125,23 @@ async def locked_booking(
     return booking
 
 
+async def _event_changes(
+    session: AsyncSession, booking: Booking, kind: OutboxKind, **details: Any
+) -> None:
+    """A cancelled or moved booking: the contact's invitation changes (RFC 5545 SEQUENCE)
+    and, while the booking is on the host's calendar, its event is changed too (`kind`)."""
+    booking.sequence += 1
+    if booking.on_calendar:
+        await queue_calendar_write(
+            session, booking, kind, remoteEventId=booking.remote_event_id, **details
+        )
+
+
+async def booking_page(session: AsyncSession, booking: Booking) -> SchedulingPage | None:
+    """The page the booking was made on; None for a host's own meeting or a deleted page."""
+    return None if booking.page_id is None else await session.get(SchedulingPage, booking.page_id)
+
+
 async def cancel_booking(
     services: Services, manager: Manager, booking_id: int | None, reason: str | None
 ) -> ChangeOutcome:
@@ -149,16 +168,9 @@ async def cancel_booking(
             )
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
-        booking.sequence += 1  # the invitation changes (RFC 5545 SEQUENCE)
-        if booking.on_calendar:
-            await queue_calendar_write(
-                session,
-                booking,
-                OutboxKind.CALENDAR_DELETE,
-                remoteEventId=booking.remote_event_id,
-                cancelledBy=manager.who,
-                reason=reason,
-            )
+        await _event_changes(
+            session, booking, OutboxKind.CALENDAR_DELETE, cancelledBy=manager.who, reason=reason
+        )
         await booking_events.record(
             session,
             booking,
@@ -232,9 +244,7 @@ async def _reschedule(
     async with services.sessionmaker.begin() as session:
         booking = await locked_booking(session, manager, booking_id)
         _check_movable(booking, now)
-        page = (
-            None if booking.page_id is None else await session.get(SchedulingPage, booking.page_id)
-        )
+        page = await booking_page(session, booking)
     duration = booking.ends_at - booking.starts_at
     if page is not None:
         # The page is the booking's own: only the domain the caller sent can miss it.
@@ -255,32 +265,25 @@ async def _reschedule(
         )
     elif start <= now:
         raise InvalidInput("Pick a time in the future.", field="start")
-    try:
+    with overlap_taken():
         async with services.sessionmaker.begin() as session:
             booking = await locked_booking(session, manager, booking.id)
             _check_movable(booking, now)
             previous = booking.starts_at
             booking.starts_at, booking.ends_at = start, start + duration
-            booking.sequence += 1  # the invitation changes (RFC 5545 SEQUENCE)
-            if booking.on_calendar:
-                await queue_calendar_write(
-                    session,
-                    booking,
-                    OutboxKind.CALENDAR_UPDATE,
-                    remoteEventId=booking.remote_event_id,
-                    start=booking.starts_at.isoformat(),
-                    end=booking.ends_at.isoformat(),
-                    previousStart=previous.isoformat(),
-                    rescheduledBy=manager.who,
-                )
+            await _event_changes(
+                session,
+                booking,
+                OutboxKind.CALENDAR_UPDATE,
+                start=booking.starts_at.isoformat(),
+                end=booking.ends_at.isoformat(),
+                previousStart=previous.isoformat(),
+                rescheduledBy=manager.who,
+            )
             await booking_events.record(
                 session, booking, BookingEventKind.RESCHEDULED, actor=manager.actor, now=now
             )
             await claim.complete(session, booking)
-    except IntegrityError as exc:
-        if "no_overlapping_bookings" in str(exc.orig):
-            raise SlotUnavailableError(_TAKEN, field="start") from None
-        raise
     log.info("rescheduled", booking_id=booking.id, by_contact=manager.is_contact)
     await booking_events.announce(services, booking.host_user_id)
     return ChangeOutcome(booking=booking, changed=True)

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from slotgraph.calendars.default_calendar import meetings_connection
 from slotgraph.models import Booking, CalendarConnection, Contact, User
@@ -39,8 +38,8 @@ from slotgraph.models.enums import (
 from slotgraph.models.outbox import OutboxKind
 from slotgraph.scheduling import rules
 from slotgraph.usecases import booking_events, idempotency
-from slotgraph.usecases.bookings import queue_calendar_write
-from slotgraph.usecases.errors import InvalidInput, NotFoundError, SlotUnavailableError
+from slotgraph.usecases.bookings import overlap_taken, queue_calendar_write
+from slotgraph.usecases.errors import InvalidInput, NotFoundError
 from slotgraph.usecases.viewer import Viewer, require_viewer
 
 if TYPE_CHECKING:
@@ -49,6 +48,9 @@ if TYPE_CHECKING:
 log = structlog.get_logger("slotgraph.meetings")
 OPERATION = "createMeeting"
 MAX_LENGTH = dt.timedelta(hours=24)
+_YOURS_TAKEN = (
+    "You already have a meeting booked at this time; cancel or move it first, or pick another time."
+)
 
 
 class NotSynced(enum.StrEnum):
@@ -138,7 +140,7 @@ async def create_meeting(
 async def _create(
     services: Services, viewer: Viewer, draft: MeetingDraft, claim: idempotency.Claim
 ) -> MeetingOutcome:
-    try:
+    with overlap_taken(_YOURS_TAKEN):
         async with services.sessionmaker.begin() as session:
             contact = (
                 await session.execute(
@@ -185,14 +187,6 @@ async def _create(
             await claim.complete(
                 session, booking, notSynced=None if not_synced is None else not_synced.value
             )
-    except IntegrityError as exc:
-        if "no_overlapping_bookings" in str(exc.orig):
-            raise SlotUnavailableError(
-                "You already have a meeting booked at this time; cancel or move it first, "
-                "or pick another time.",
-                field="start",
-            ) from None
-        raise
     log.info("meeting created", booking_id=booking.id, synced=not_synced is None)
     # Its time is taken on every page of the host.
     await booking_events.announce(services, booking.host_user_id)

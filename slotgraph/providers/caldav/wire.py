@@ -37,6 +37,7 @@ from slotgraph.providers.base import (
     Response,
     ShowAs,
 )
+from slotgraph.scheduling.ical import add_times_and_text, calendar_of
 
 PRODID: Final = "-//Slotgraph//CalDAV//EN"
 _STATUS: Final = {
@@ -235,11 +236,7 @@ def draft_ics(
     event.add("uid", uid)
     event.add("dtstamp", now.astimezone(dt.UTC))
     event.add("sequence", sequence)
-    event.add("dtstart", draft.start.astimezone(zone))
-    event.add("dtend", draft.end.astimezone(zone))
-    event.add("summary", draft.title)
-    if draft.description:
-        event.add("description", draft.description)
+    add_times_and_text(event, draft.start, draft.end, zone, draft.title, draft.description)
     if draft.location:
         event.add("location", draft.location)
     event.add("transp", "TRANSPARENT" if draft.transparent else "OPAQUE")
@@ -252,12 +249,7 @@ def draft_ics(
 
 def resource_ics(event: Event, prodid: str) -> bytes:
     """One calendar resource holding `event` and the VTIMEZONEs its times name (a PUT's body)."""
-    calendar = Calendar()
-    calendar.add("prodid", prodid)
-    calendar.add("version", "2.0")
-    calendar.add_component(event)
-    calendar.add_missing_timezones()
-    ics: bytes = calendar.to_ical()
+    ics: bytes = calendar_of(event, prodid).to_ical()
     return ics
 
 
@@ -296,11 +288,7 @@ def zone_ics(time_zone: str) -> str:
     event.add("uid", "zone")
     event.add("dtstamp", dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
     event.add("dtstart", dt.datetime(2000, 1, 1, tzinfo=ZoneInfo(time_zone)))
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add_component(event)
-    calendar.add_missing_timezones()
+    calendar = calendar_of(event, PRODID)
     only = Calendar()
     only.add("prodid", PRODID)
     only.add("version", "2.0")

@@ -67,7 +67,7 @@ from slotgraph.providers.base import (
     owned_calendar,
     windows,
 )
-from slotgraph.providers.busy import FreeBusyAnswer
+from slotgraph.providers.busy import FreeBusyAnswer, split_mailboxes
 from slotgraph.providers.exchange.connect import ExchangeCredentials
 from slotgraph.providers.exchange.errors import client_error, run_in_thread
 from slotgraph.providers.exchange.ews import (
@@ -142,13 +142,12 @@ class ExchangeCalendarClient:
     async def free_busy(
         self, calendar_ids: Sequence[str], start: dt.datetime, end: dt.datetime
     ) -> FreeBusy:
-        ids = list(dict.fromkeys(calendar_ids))
-        mailboxes = [c for c in ids if is_mailbox(c)]
+        ids, mailboxes, folders = split_mailboxes(calendar_ids, is_mailbox)
         answer = FreeBusyAnswer(ids)
         for chunk in chunked(mailboxes, FREE_BUSY_MAX_MAILBOXES):
             for window in windows(start, end, FREE_BUSY_MAX_SPAN):
                 answer.add(await self._call(partial(self._availability, list(chunk), window)))
-        for calendar_id in (c for c in ids if not is_mailbox(c)):
+        for calendar_id in folders:
             try:
                 events, zone = await self._call(
                     partial(self._folder_view, calendar_id, start, end), calendar_id=calendar_id

@@ -197,13 +197,21 @@ def client_error(error: Exception, *, calendar_id: str | None) -> ProviderError:
     return ProviderError(f"The Exchange call failed ({type(error).__name__}).")
 
 
-def connect_error(error: Exception) -> ProviderError:
-    """A failure while validating a login, as the distinct errors S2 asks for."""
+def _login_refused(error: Exception) -> ProviderError | None:
+    """What validating a login and autodiscovery answer alike, before their own cases: our
+    outbound guard's refusal of the address, or the server refusing the credentials."""
     outbound = outbound_error(error)
     if outbound is not None:
         return outbound
     if isinstance(error, UnauthorizedError):
         return AuthenticationFailed(AUTH_FAILED_MESSAGE)
+    return None
+
+
+def connect_error(error: Exception) -> ProviderError:
+    """A failure while validating a login, as the distinct errors S2 asks for."""
+    if (refused := _login_refused(error)) is not None:
+        return refused
     if isinstance(error, (ErrorInvalidServerVersion, ErrorInvalidSchemaVersionForMailboxVersion)):
         return ServerUnsupported(f"Slotgraph needs {MIN_BUILD_TEXT} or newer.")
     if isinstance(error, TransportError) and isinstance(
@@ -247,11 +255,8 @@ def connect_error(error: Exception) -> ProviderError:
 
 def discovery_error(error: Exception) -> ProviderError:
     """A failure while autodiscovering the EWS URL."""
-    outbound = outbound_error(error)
-    if outbound is not None:
-        return outbound
-    if isinstance(error, UnauthorizedError):
-        return AuthenticationFailed(AUTH_FAILED_MESSAGE)
+    if (refused := _login_refused(error)) is not None:
+        return refused
     if isinstance(error, ErrorNonExistentMailbox):
         return DiscoveryFailed(
             "Autodiscover knows no mailbox for this email address; check it or enter the EWS URL."

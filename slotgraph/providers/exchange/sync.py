@@ -26,7 +26,6 @@ from exchangelib.services import (  # type: ignore[import-untyped]
 from slotgraph.providers.base import (
     ChangeSet,
     CursorExpired,
-    RemoteEvent,
 )
 from slotgraph.providers.exchange.ews import event_field_paths, field_path, read_change, view_events
 from slotgraph.providers.exchange.wire import (
@@ -36,7 +35,7 @@ from slotgraph.providers.exchange.wire import (
     read_cursor,
     to_event,
 )
-from slotgraph.providers.unreadable import Skipped
+from slotgraph.providers.unreadable import ChangePage, Skipped
 
 SYNC_PAGE_SIZE: Final = 512  # the most SyncFolderItems returns per call
 
@@ -90,32 +89,20 @@ def changes(
     """One page of changes since `token`; `CursorExpired` when a series changed."""
     state, masters = read_cursor(token)
     service = SyncFolderItems(account=account)
-    changed: list[RemoteEvent] = []
-    removed: list[str] = []
-    skipped = Skipped("exchange", str(folder.id or account.primary_smtp_address))
+    changes = ChangePage("exchange", str(folder.id or account.primary_smtp_address))
     for kind, item in _page(service, folder, event_field_paths(), state):
         if kind == SyncFolderItems.READ_FLAG_CHANGE:
             continue
         if kind == SyncFolderItems.DELETE:
             if fingerprint(str(item.id)) in masters:
                 raise CursorExpired("A recurring series was deleted; run a full sync.")
-            removed.append(str(item.id))
+            changes.removed.append(str(item.id))
             continue
         if item.type == "RecurringMaster":
             raise CursorExpired("A recurring series changed on Exchange; run a full sync.")
-        event = skipped.read(str(item.id), partial(to_event, item, zone))
-        if event is None:
-            continue
-        if overlaps_window(event, zone, start, end):
-            changed.append(event)
-        else:  # moved out of (or created outside) the window: nothing to keep for it
-            removed.append(event.remote_id)
+        event = changes.read(str(item.id), partial(to_event, item, zone))
+        if event is not None:  # created outside the window counts as moved out of it
+            changes.in_window(event, overlaps_window(event, zone, start, end))
     next_token = make_cursor(str(service.sync_state), masters)
     last = bool(service.includes_last_item_in_range)
-    return ChangeSet.page_of(
-        changed,
-        removed,
-        next_page=None if last else next_token,
-        cursor=next_token,
-        skipped=skipped.ids,
-    )
+    return changes.page(next_page=None if last else next_token, cursor=next_token)

@@ -41,7 +41,6 @@ from slotgraph.providers.base import (
     Interval,
     NotOffered,
     RemoteCalendarInfo,
-    RemoteEvent,
     TokenSource,
     TransientError,
     Watch,
@@ -65,7 +64,7 @@ from slotgraph.providers.google.wire import (
     segment,
 )
 from slotgraph.providers.retry import PATIENT, RetryPolicy, with_retries
-from slotgraph.providers.unreadable import Skipped
+from slotgraph.providers.unreadable import ChangePage
 
 FREE_BUSY_MAX_CALENDARS: Final = 50
 FREE_BUSY_MAX_SPAN: Final = dt.timedelta(days=60)
@@ -306,29 +305,15 @@ class GoogleCalendarClient:
         if response.status_code == 410:
             raise CursorExpired("Google no longer accepts the sync token; run a full sync.")
         body = response.json()
-        changed: list[RemoteEvent] = []
-        removed: list[str] = []
-        skipped = Skipped("google", calendar_id)
+        changes = ChangePage("google", calendar_id)
         for item in body.get("items") or ():
             if item.get("status") == "cancelled":
-                removed.append(str(item["id"]))
+                changes.removed.append(str(item["id"]))
                 continue
-            event = skipped.read(str(item.get("id")), partial(remote_event, item))
-            if event is None:
-                continue
-            # Incremental answers are not limited to the window: an event moved out of it
-            # is nothing to keep, like a deleted one.
-            if overlaps(event, window.start, window.end):
-                changed.append(event)
-            else:
-                removed.append(event.remote_id)
-        return ChangeSet.page_of(
-            changed,
-            removed,
-            next_page=body.get("nextPageToken"),
-            cursor=body.get("nextSyncToken"),
-            skipped=skipped.ids,
-        )
+            event = changes.read(str(item.get("id")), partial(remote_event, item))
+            if event is not None:
+                changes.in_window(event, overlaps(event, window.start, window.end))
+        return changes.page(next_page=body.get("nextPageToken"), cursor=body.get("nextSyncToken"))
 
     async def watch(
         self, calendar_id: str, *, channel_id: str, address: str, token: str, ttl: dt.timedelta

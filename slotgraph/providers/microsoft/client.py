@@ -52,7 +52,7 @@ from slotgraph.providers.base import (
     owned_calendar,
     windows,
 )
-from slotgraph.providers.busy import FreeBusyAnswer
+from slotgraph.providers.busy import FreeBusyAnswer, split_mailboxes
 from slotgraph.providers.microsoft import push
 from slotgraph.providers.microsoft.errors import (
     schedule_error,
@@ -72,7 +72,7 @@ from slotgraph.providers.microsoft.wire import (
     zone_name,
 )
 from slotgraph.providers.retry import PATIENT, RetryPolicy
-from slotgraph.providers.unreadable import Skipped
+from slotgraph.providers.unreadable import ChangePage, Skipped
 
 log = structlog.get_logger("slotgraph.microsoft")
 
@@ -139,8 +139,7 @@ class MicrosoftCalendarClient:
     async def free_busy(
         self, calendar_ids: Sequence[str], start: dt.datetime, end: dt.datetime
     ) -> FreeBusy:
-        ids = list(dict.fromkeys(calendar_ids))
-        mailboxes = [c for c in ids if is_mailbox(c)]
+        ids, mailboxes, others = split_mailboxes(calendar_ids, is_mailbox)
         answer = FreeBusyAnswer(ids)
         requests_ = [
             self._schedule(list(chunk), window)
@@ -149,7 +148,6 @@ class MicrosoftCalendarClient:
         ]
         for answers in await asyncio.gather(*requests_):
             answer.add(answers)
-        others = [c for c in ids if not is_mailbox(c)]
         if others:
             zone = await self._zone()
             views = await asyncio.gather(
@@ -232,22 +230,16 @@ class MicrosoftCalendarClient:
         )
         assert response is not None
         payload = response.json()
-        changed: list[RemoteEvent] = []
-        removed: list[str] = []
-        skipped = Skipped("microsoft", calendar_id)
+        changes = ChangePage("microsoft", calendar_id)
         for item in payload.get("value", ()):
             if "@removed" in item:
-                removed.append(str(item["id"]))
+                changes.removed.append(str(item["id"]))
             elif item.get("type") != "seriesMaster":
-                event = skipped.read(str(item.get("id")), partial(to_event, item, zone))
+                event = changes.read(str(item.get("id")), partial(to_event, item, zone))
                 if event is not None:
-                    changed.append(event)
-        return ChangeSet.page_of(
-            changed,
-            removed,
-            next_page=payload.get("@odata.nextLink"),
-            cursor=payload.get("@odata.deltaLink"),
-            skipped=skipped.ids,
+                    changes.changed.append(event)
+        return changes.page(
+            next_page=payload.get("@odata.nextLink"), cursor=payload.get("@odata.deltaLink")
         )
 
     # push (see `push`) ---------------------------------------------------------------
