@@ -34,7 +34,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import structlog
 from sqlalchemy import func, select, update
 
-from slotgraph.jobs.queue import Job, JobQueue, Retry, RetryPolicy, enqueue, enqueue_many
+from slotgraph.jobs.queue import (
+    Job,
+    JobQueue,
+    Retry,
+    RetryPolicy,
+    doubling,
+    enqueue,
+    enqueue_many,
+)
 from slotgraph.models import OutboxMessage
 from slotgraph.models.outbox import OutboxKind, OutboxState
 
@@ -72,8 +80,8 @@ class DeliveryPolicy:
     lease: float = 300.0
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
-        backoff = min(self.initial_backoff * 2 ** max(0, attempt - 1), self.max_backoff)
-        return float(max(backoff, retry_after or 0.0))
+        backoff = doubling(attempt, self.initial_backoff, self.max_backoff)
+        return max(backoff, retry_after or 0.0)
 
 
 @dataclass(frozen=True, slots=True)

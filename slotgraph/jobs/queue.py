@@ -74,6 +74,13 @@ class Retry(Exception):
         self.delay = max(0.0, delay)
 
 
+def doubling(attempt: int, initial: float, cap: float) -> float:
+    """The backoff of every background retry (a job's runs, an outbox row's deliveries):
+    `initial` after the first attempt (1-based), doubling after each further one, at most
+    `cap`. Provider calls retry in-process with tenacity instead (`providers.retry`)."""
+    return float(min(initial * 2 ** max(0, attempt - 1), cap))
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How often a job runs before it is parked, and how long between runs when the
@@ -86,7 +93,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Delay after the `attempt`-th run (1-based): doubling, capped."""
-        return float(min(self.initial_delay * 2 ** max(0, attempt - 1), self.max_delay))
+        return doubling(attempt, self.initial_delay, self.max_delay)
 
 
 @dataclass(frozen=True, slots=True)

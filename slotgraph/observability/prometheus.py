@@ -14,6 +14,7 @@ in memory, in the recorder's own registry.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -49,41 +50,35 @@ class PrometheusRecorder:
         # A registry per recorder, not prometheus_client's global one: two apps in one
         # process (tests) do not clash, and each scrapes its own samples.
         self.registry = CollectorRegistry()
-        self._requests = Counter(
+        counter = partial(Counter, registry=self.registry)
+        histogram = partial(Histogram, registry=self.registry)
+        # livesum: across worker processes, what is open in the live ones, added up.
+        open_now = partial(Gauge, registry=self.registry, multiprocess_mode="livesum")
+        self._requests = counter(
             "slotgraph_graphql_requests",
             "GraphQL root fields answered, by operation type, root field and result (C48).",
             ["operation", "field", "result"],
-            registry=self.registry,
         )
-        self._request_seconds = Histogram(
+        self._request_seconds = histogram(
             "slotgraph_graphql_request_seconds",
             "Duration of GraphQL operations (queries and mutations), by root field.",
             ["operation", "field"],
-            registry=self.registry,
         )
-        self._provider_calls = Counter(
+        self._provider_calls = counter(
             "slotgraph_provider_calls",
             "Calls into provider adapters, by provider, operation and outcome.",
             ["provider", "operation", "outcome"],
-            registry=self.registry,
         )
-        self._provider_seconds = Histogram(
+        self._provider_seconds = histogram(
             "slotgraph_provider_call_seconds",
             "Duration of provider adapter calls (their retries included).",
             ["provider", "operation"],
-            registry=self.registry,
         )
-        self._websockets = Gauge(
-            "slotgraph_websockets_open",
-            "Accepted /graphql websockets now open.",
-            registry=self.registry,
-            multiprocess_mode="livesum",
+        self._websockets = open_now(
+            "slotgraph_websockets_open", "Accepted /graphql websockets now open."
         )
-        self._subscriptions = Gauge(
-            "slotgraph_subscriptions_open",
-            "GraphQL subscriptions now running.",
-            registry=self.registry,
-            multiprocess_mode="livesum",
+        self._subscriptions = open_now(
+            "slotgraph_subscriptions_open", "GraphQL subscriptions now running."
         )
 
     def graphql_request(
