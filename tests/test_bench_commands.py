@@ -23,7 +23,9 @@ def has_main(script: Path) -> bool:
 
 
 def test_every_benchmark_is_found() -> None:
-    assert {"slots", "workloads", "fanout", "sync", "pages", "pubsub"} <= {p.stem for p in BENCH}
+    assert {"slots", "workloads", "fanout", "sync", "pages", "pubsub", "mixed_load"} <= {
+        p.stem for p in BENCH
+    }
 
 
 @pytest.mark.parametrize("form", ["script", "module"])
