@@ -463,11 +463,12 @@ class Target:
     expected_body: bytes
 
 
-def _request_bytes(method: str, path: str, port: int, token: str, body: bytes = b"") -> bytes:
+def request_bytes(method: str, path: str, port: int, token: str, body: bytes = b"") -> bytes:
+    """A whole HTTP/1.1 request (`token` empty: an anonymous one)."""
     head = [
         f"{method} {path} HTTP/1.1",
         f"Host: {HOST}:{port}",
-        f"Authorization: Bearer {token}",
+        *([f"Authorization: Bearer {token}"] if token else []),
         "Accept: application/json",
     ]
     if body:
@@ -508,11 +509,11 @@ async def prepare_targets(port: int, token: str) -> list[Target]:
             f"the two routes disagree:\nplain:   {plain.text[:800]}\ngraphql: {graphql.text[:800]}"
         )
     return [
-        Target("plain", "/plain", _request_bytes("GET", "/plain", port, token), plain.content),
+        Target("plain", "/plain", request_bytes("GET", "/plain", port, token), plain.content),
         Target(
             "graphql",
             "/graphql",
-            _request_bytes("POST", "/graphql", port, token, graphql_body),
+            request_bytes("POST", "/graphql", port, token, graphql_body),
             graphql.content,
         ),
     ]
@@ -578,10 +579,12 @@ async def _server_stats(port: int) -> dict[str, dict[str, int]]:
     return stats
 
 
-async def run_phase(
-    target: Target, port: int, connections: int, duration: float, round_no: int
-) -> Phase:
-    before = await _server_stats(port)
+async def keep_alive_load(
+    target: Target, port: int, connections: int, duration: float
+) -> tuple[list[int], float]:
+    """`connections` keep-alive clients sending `target` for `duration` seconds, each its
+    next request when the previous answer is in (and checked): the sorted latencies in
+    nanoseconds and the seconds the phase took."""
     latencies: list[int] = []
     budget = [MAX_REQUESTS_PER_PHASE]
     started = time.perf_counter()
@@ -590,6 +593,21 @@ async def run_phase(
         for _ in range(connections):
             group.create_task(_worker(target, port, deadline, budget, latencies))
     seconds = time.perf_counter() - started
+    latencies.sort()
+    return latencies, seconds
+
+
+def p50_p99_ms(latencies: list[int]) -> tuple[float, float]:
+    """The median and 99th percentile of sorted nanosecond latencies, in milliseconds."""
+    n = len(latencies)
+    return latencies[(n - 1) // 2] / 1e6, latencies[min(n - 1, (n * 99) // 100)] / 1e6
+
+
+async def run_phase(
+    target: Target, port: int, connections: int, duration: float, round_no: int
+) -> Phase:
+    before = await _server_stats(port)
+    latencies, seconds = await keep_alive_load(target, port, connections, duration)
     after = await _server_stats(port)
     served = after["requests"].get(target.path, 0) - before["requests"].get(target.path, 0)
     statements = after["statements"].get(target.path, 0) - before["statements"].get(target.path, 0)
@@ -597,17 +615,16 @@ async def run_phase(
         raise BenchError(
             f"{target.name}: the server counted {served} requests, the client {len(latencies)}"
         )
-    latencies.sort()
-    n = len(latencies)
+    p50, p99 = p50_p99_ms(latencies)
     return Phase(
         target=target.name,
         round=round_no,
         connections=connections,
-        requests=n,
+        requests=len(latencies),
         seconds=seconds,
-        rps=n / seconds,
-        p50_ms=latencies[(n - 1) // 2] / 1e6,
-        p99_ms=latencies[min(n - 1, (n * 99) // 100)] / 1e6,
+        rps=len(latencies) / seconds,
+        p50_ms=p50,
+        p99_ms=p99,
         statements_per_request=statements / served,
     )
 

@@ -15,6 +15,14 @@ provider call would fail the run (the page would be unavailable).
 Timed: one `availableSlots` POST for the 30-day window at a time, over a keep-alive
 connection, from sending the request to the parsed JSON; every answer must hold the 365
 slots (C17).
+
+Then, on the same warm server, throughput (`concurrent`): `clients` keep-alive HTTP/1.1
+connections (raw asyncio streams, `bench.graphql_overhead.keep_alive_load`, so the client
+costs little CPU), each sending the same POST again as soon as its answer is in, for a
+warm-up and then a timed phase; every answer must be a 200 with exactly the body of the
+first, checked, answer. Printed: requests per second, p50 and p99 per request, and the
+server process's CPU time per request (user + system, read from the OS before and after),
+which says what one process would serve on a core of its own when the machine is shared.
 """
 
 from __future__ import annotations
@@ -26,20 +34,27 @@ if not __package__:  # run as `python bench/<script>.py`: see bench/__init__.py
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import datetime as dt
+import json
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import psutil
 from starlette.applications import Starlette
 
 from bench.graphql_overhead import (
     ENV_DATABASE_URL,
     HOST,
     BenchError,
+    Target,
     fresh_database,
+    keep_alive_load,
+    p50_p99_ms,
     postgres_server,
+    request_bytes,
     run_server,
     server_settings,
     wait_until_ready,
@@ -170,6 +185,76 @@ async def measure(
     return timings
 
 
+@dataclass(frozen=True)
+class Load:
+    """The concurrent phase asked for: connections, timed seconds, warm-up seconds."""
+
+    clients: int
+    seconds: float
+    warmup: float
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """One timed phase of concurrent clients."""
+
+    clients: int
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    server_cpu_seconds: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.server_cpu_seconds * 1000 / self.requests
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+async def concurrent(
+    port: int,
+    pid: int,
+    variables: dict[str, Any],
+    *,
+    clients: int,
+    seconds: float,
+    warmup: float,
+    expected: int,
+) -> Throughput:
+    """`clients` keep-alive connections asking the same question for `warmup` then
+    `seconds` seconds; the timed phase's figures."""
+    body = json.dumps({"query": SLOTS, "variables": variables}).encode()
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{port}", trust_env=False) as http:
+        first = await http.post(
+            "/graphql", content=body, headers={"Content-Type": "application/json"}, timeout=30
+        )
+    result = first.json().get("data", {}).get("availableSlots") or {}
+    count = sum(len(day["slots"]) for day in result.get("days", []))
+    if first.status_code != 200 or count != expected:
+        raise BenchError(f"wrong answer ({count} slots, expected {expected}): {first.text:.500}")
+    target = Target(
+        "availableSlots",
+        "/graphql",
+        request_bytes("POST", "/graphql", port, "", body),
+        first.content,
+    )
+    await keep_alive_load(target, port, clients, warmup)
+    server = psutil.Process(pid)
+    cpu_before = _cpu_seconds(server)
+    latencies, took = await keep_alive_load(target, port, clients, seconds)
+    cpu = _cpu_seconds(server) - cpu_before
+    p50, p99 = p50_p99_ms(latencies)
+    return Throughput(clients, len(latencies), took, p50, p99, cpu)
+
+
 async def http_timings(
     rules: SlotRules,
     calendars: list[list[tuple[dt.datetime, dt.datetime]]],
@@ -180,8 +265,10 @@ async def http_timings(
     runs: int,
     warmup: int,
     expected: int,
-) -> tuple[list[float], str]:
-    """(milliseconds per availableSlots request, which PostgreSQL served it)."""
+    load: Load | None = None,
+) -> tuple[list[float], Throughput | None, str]:
+    """(milliseconds per sequential availableSlots request, then the concurrent phase's
+    figures when `load` asks for one, which PostgreSQL served them)."""
     margin = dt.timedelta(days=2)  # wider than the day the use case adds each side
     with postgres_server() as (server_url, database), tempfile.TemporaryDirectory() as tmp:
         async with fresh_database(server_url) as database_url:
@@ -199,7 +286,18 @@ async def http_timings(
                     timings = await measure(
                         server.port, variables, runs=runs, warmup=warmup, expected=expected
                     )
+                    throughput = None
+                    if load is not None:
+                        throughput = await concurrent(
+                            server.port,
+                            server.process.pid,
+                            variables,
+                            clients=load.clients,
+                            seconds=load.seconds,
+                            warmup=load.warmup,
+                            expected=expected,
+                        )
                 except BaseException:
                     print(server.log_tail())
                     raise
-    return timings, database
+    return timings, throughput, database
