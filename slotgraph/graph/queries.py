@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from slotgraph.graph.loaders import Loaders
 
 
+# Views of one shared slot answer kept, one per time zone asked in.
+MAX_ZONES_KEPT = 8
+
 AvailableSlotsResult = Annotated[
     AvailableSlots | NotFound | PageUnavailable | AvailabilityUnknown | ValidationError,
     strawberry.union("AvailableSlotsResult"),
@@ -184,12 +187,19 @@ class Query:
             end=end,
             duration=duration,
         )
-        return AvailableSlots(
-            duration=found.duration,
-            time_zone=zone,
-            offline=found.offline,
-            days=[SlotDay.of(day, slots) for day, slots in group_by_day(found.slots, zone)],
-        )
+        # A shared answer serves many requests: its view per zone (and with it the data
+        # completed from that view, `graph.completion`) is made once and kept with it.
+        view: AvailableSlots | None = found.derived.get((AvailableSlots, zone))
+        if view is None:
+            view = AvailableSlots(
+                duration=found.duration,
+                time_zone=zone,
+                offline=found.offline,
+                days=[SlotDay.of(day, slots) for day, slots in group_by_day(found.slots, zone)],
+            )
+            if len(found.derived) < MAX_ZONES_KEPT:
+                found.derived[(AvailableSlots, zone)] = view
+        return view
 
     @strawberry.field(
         description="Prefill for a page's booking form from an earlier submission (public, "

@@ -20,6 +20,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from slotgraph.graph.completion import CompletingOnce
 from slotgraph.graph.extensions import (
     AnsweredParserCache,
     DomainErrors,
@@ -194,4 +195,5 @@ def build_schema(
         types=NODE_TYPES,
         extensions=extensions,
         config=StrawberryConfig(auto_camel_case=True),
+        execution_context_class=CompletingOnce,
     )

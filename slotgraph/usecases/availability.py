@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import select
@@ -82,6 +83,11 @@ class PageSlots:
     now: dt.datetime
     busy: list[Interval]
     bookings: list[tuple[dt.datetime, dt.datetime]]
+    # What callers derive from these slots (the API's view of them per time zone), shared
+    # by every request a shared answer serves and dropped with it (`slot_answers`).
+    derived: dict[Hashable, Any] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def refused(self, start: dt.datetime) -> SlotUnavailableError | None:
         """None when `start` is one of the slots; else why not, as `SlotUnavailable` with a

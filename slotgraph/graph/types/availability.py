@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import strawberry
+
+from slotgraph.graph.completion import CompletionMemo
 
 if TYPE_CHECKING:
     from slotgraph.scheduling.slots import Slot
@@ -46,3 +49,7 @@ class AvailableSlots:
         description="No calendar connected: a booking is a request, on no calendar (S7)."
     )
     days: list[SlotDay]
+    # A shared slot answer's view is completed once per selection (`graph.completion`).
+    completion_memo: strawberry.Private[CompletionMemo] = dataclasses.field(
+        default_factory=CompletionMemo
+    )
