@@ -333,11 +333,28 @@ async def get_public_page(
         CalendarConnection.status != ConnectionStatus.DISCONNECTED,
         CalendarConnection.scheduling_pages_enabled.is_(True),
     )
+    meeting_domain = (
+        select(ConnectedDomain.domain)
+        .where(ConnectedDomain.id == CalendarSettings.meeting_domain_id, verified_domain())
+        .correlate(CalendarSettings)
+        .scalar_subquery()
+    )
     public_base_url = services.public_base_url
     async with services.sessionmaker() as session:
+        # Every availableSlots request reads its page here, shared answer or not: one
+        # statement (the host's base URL included, as `user_base_url` reads it) outside a
+        # transaction, so no BEGIN and ROLLBACK round trips (BENCHMARKS.md, shared slot
+        # answers). A single statement sees one snapshot all the same.
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         row = (
             await session.execute(
-                select(SchedulingPage, User, CalendarSettings.pages_enabled, ~books_on_calendar)
+                select(
+                    SchedulingPage,
+                    User,
+                    CalendarSettings.pages_enabled,
+                    ~books_on_calendar,
+                    meeting_domain,
+                )
                 .join(User, User.id == SchedulingPage.user_id)
                 .join(CalendarSettings, CalendarSettings.user_id == SchedulingPage.user_id)
                 .where(func.lower(SchedulingPage.slug) == slug.strip("/").lower())
@@ -345,7 +362,7 @@ async def get_public_page(
         ).one_or_none()
         if row is None:
             raise NotFoundError("scheduling page", field=field, message=_NO_PUBLIC_PAGE)
-        page, host, pages_enabled, offline = row
+        page, host, pages_enabled, offline, domain_of_host = row
         if domain is not None and domain.lower() != _host_of(public_base_url):
             known = (
                 await session.execute(
@@ -358,9 +375,12 @@ async def get_public_page(
             ).scalar_one_or_none()
             if known is None:
                 raise NotFoundError("scheduling page", field=field, message=_NO_PUBLIC_PAGE)
-        base = await user_base_url(session, host.id, public_base_url)
     return PublicPage(
-        page=page, host=host, base_url=base, pages_enabled=pages_enabled, offline=offline
+        page=page,
+        host=host,
+        base_url=base_url(public_base_url, domain_of_host),
+        pages_enabled=pages_enabled,
+        offline=offline,
     )
 
 
