@@ -11,10 +11,11 @@ unique across every domain (S15), enforced by a unique index on `lower(slug)`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import Select, bindparam, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from slotgraph.models import (
@@ -318,16 +319,10 @@ def _host_of(public_base_url: str) -> str:
     return (urlsplit(public_base_url).hostname or "").lower()
 
 
-async def get_public_page(
-    services: Services, slug: str, domain: str | None, *, field: str = "pageSlug"
-) -> PublicPage:
-    """A page as an anonymous contact reaches it. The same page answers on the app domain
-    and on every domain its account connected (S15); any other domain does not have it.
-    `offline` is read in the same statement, with the notion `slotgraph.usecases.availability`
-    books by: no connection that is not DISCONNECTED has scheduling pages on (S7, C5). A
-    connection that lost access does count: its page is refused (S13), not offline.
-    `field` is the caller's name for the slug, which an unknown page's `NotFound` names
-    (`pageSlug` for every operation but `schedulingPage(slug:)`)."""
+@cache
+def _public_page() -> Select[SchedulingPage, User, bool, bool, str | None]:
+    """`get_public_page`'s statement, built once: building it and its cache key again on
+    every request cost more than running it (BENCHMARKS.md, shared slot answers)."""
     books_on_calendar = exists().where(
         CalendarConnection.user_id == SchedulingPage.user_id,
         CalendarConnection.status != ConnectionStatus.DISCONNECTED,
@@ -339,6 +334,26 @@ async def get_public_page(
         .correlate(CalendarSettings)
         .scalar_subquery()
     )
+    return (
+        select(
+            SchedulingPage, User, CalendarSettings.pages_enabled, ~books_on_calendar, meeting_domain
+        )
+        .join(User, User.id == SchedulingPage.user_id)
+        .join(CalendarSettings, CalendarSettings.user_id == SchedulingPage.user_id)
+        .where(func.lower(SchedulingPage.slug) == bindparam("slug"))
+    )
+
+
+async def get_public_page(
+    services: Services, slug: str, domain: str | None, *, field: str = "pageSlug"
+) -> PublicPage:
+    """A page as an anonymous contact reaches it. The same page answers on the app domain
+    and on every domain its account connected (S15); any other domain does not have it.
+    `offline` is read in the same statement, with the notion `slotgraph.usecases.availability`
+    books by: no connection that is not DISCONNECTED has scheduling pages on (S7, C5). A
+    connection that lost access does count: its page is refused (S13), not offline.
+    `field` is the caller's name for the slug, which an unknown page's `NotFound` names
+    (`pageSlug` for every operation but `schedulingPage(slug:)`)."""
     public_base_url = services.public_base_url
     async with services.sessionmaker() as session:
         # Every availableSlots request reads its page here, shared answer or not: one
@@ -347,18 +362,7 @@ async def get_public_page(
         # answers). A single statement sees one snapshot all the same.
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         row = (
-            await session.execute(
-                select(
-                    SchedulingPage,
-                    User,
-                    CalendarSettings.pages_enabled,
-                    ~books_on_calendar,
-                    meeting_domain,
-                )
-                .join(User, User.id == SchedulingPage.user_id)
-                .join(CalendarSettings, CalendarSettings.user_id == SchedulingPage.user_id)
-                .where(func.lower(SchedulingPage.slug) == slug.strip("/").lower())
-            )
+            await session.execute(_public_page(), {"slug": slug.strip("/").lower()})
         ).one_or_none()
         if row is None:
             raise NotFoundError("scheduling page", field=field, message=_NO_PUBLIC_PAGE)
