@@ -16,7 +16,6 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -33,7 +32,7 @@ from tests.fakes.exchange import PASSWORD, FakeExchange
 from tests.fakes.scenario import EXPECTED_BUSY, ScriptedEvent, merged, utc
 from tests.helpers.accounts import Factory
 from tests.helpers.clock import Clock
-from tests.helpers.graphql import GraphQLClient
+from tests.helpers.graphql import GraphQLClient, graphql_over
 from tests.helpers.pages import make_page
 
 SLOTS = """
@@ -96,9 +95,8 @@ async def clocked_app(
 
 @pytest.fixture
 async def api(clocked_app: Starlette) -> AsyncIterator[GraphQLClient]:
-    transport = httpx.ASGITransport(app=clocked_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield GraphQLClient(client)
+    async with graphql_over(clocked_app) as client:
+        yield client
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import httpx
 import pytest
 from starlette.applications import Starlette
 
@@ -22,7 +21,7 @@ from tests.helpers.caldav import fresh_account
 from tests.helpers.caldav_servers import PASSWORD, Server, free_port
 from tests.helpers.database import dump
 from tests.helpers.dns_responder import DnsResponder
-from tests.helpers.graphql import GraphQLClient
+from tests.helpers.graphql import GraphQLClient, graphql_over
 
 CONNECT = """
 mutation Connect($input: ConnectCalDavCalendarInput!) {
@@ -60,9 +59,8 @@ async def caldav_app(
 
 @pytest.fixture
 async def gql(caldav_app: Starlette) -> AsyncIterator[GraphQLClient]:
-    transport = httpx.ASGITransport(app=caldav_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield GraphQLClient(client)
+    async with graphql_over(caldav_app) as client:
+        yield client
 
 
 async def connect(gql: GraphQLClient, person: Person, **fields: Any) -> dict[str, Any]:

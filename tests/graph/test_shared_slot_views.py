@@ -9,7 +9,6 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
@@ -20,8 +19,8 @@ from slotgraph.models import SchedulingPage
 from slotgraph.server.app import create_app
 from slotgraph.server.settings import Settings
 from slotgraph.usecases.availability import PageSlots
-from tests.helpers.accounts import Factory
-from tests.helpers.graphql import GraphQLClient
+from tests.helpers.accounts import Factory, Person
+from tests.helpers.graphql import GraphQLClient, graphql_over
 from tests.helpers.jobs import eventually
 from tests.helpers.pages import SLOTS, make_page, next_monday
 
@@ -41,19 +40,17 @@ mutation Update($input: UpdateSchedulingPageInput!) {
 
 @pytest.fixture
 async def sharing(settings: Settings) -> AsyncIterator[Starlette]:
-    app = create_app(
-        settings.model_copy(update={"slot_answers_max_entries": 100, "db_pool_size": 2}),
-        settings.database_url or "",
-    )
+    """The app with shared slot answers on, as `slotgraph serve` runs by default."""
+    shared = {"slot_answers_max_entries": 100, "db_pool_size": 2}
+    app = create_app(settings.model_copy(update=shared), settings.database_url or "")
     async with app.router.lifespan_context(app):
         yield app
 
 
 @pytest.fixture
 async def shared_gql(sharing: Starlette) -> AsyncIterator[GraphQLClient]:
-    transport = httpx.ASGITransport(app=sharing)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield GraphQLClient(client)
+    async with graphql_over(sharing) as client:
+        yield client
 
 
 def monday(hhmm: str, zone_offset: str = "+00:00") -> str:
@@ -95,12 +92,21 @@ def slots(*starts: str) -> list[dict[str, str]]:
     ]
 
 
-async def shared_answer(app: Starlette, factory: Factory, slug: str) -> PageSlots:
-    """The answer the process holds for the window of `window(slug)`."""
+async def nine_to_ten_page(gql: GraphQLClient, factory: Factory) -> tuple[Person, str, int]:
+    """A host whose page offers Mondays 09:00-10:00 UTC: the host, the slug, the page id."""
+    ada = await factory.person(url_prefix="ada")
+    slug = await make_page(
+        gql, ada, weeklyHours=[{"weekday": "MONDAY", "start": "09:00", "end": "10:00"}]
+    )
     async with factory.sessionmaker() as session:
         page_id = (
             await session.execute(select(SchedulingPage.id).where(SchedulingPage.slug == slug))
         ).scalar_one()
+    return ada, slug, page_id
+
+
+def shared_answer(app: Starlette, page_id: int) -> PageSlots:
+    """The answer the process holds for the window of `window(slug)`."""
     start = dt.datetime.combine(next_monday(), dt.time(), dt.UTC)
     answers = app.state.runtime.services.slot_answers
     found: PageSlots | None = answers.get(
@@ -113,10 +119,7 @@ async def shared_answer(app: Starlette, factory: Factory, slug: str) -> PageSlot
 async def test_a_shared_answer_is_completed_once_and_each_document_and_zone_gets_its_own(
     sharing: Starlette, shared_gql: GraphQLClient, gql: GraphQLClient, factory: Factory
 ) -> None:
-    ada = await factory.person(url_prefix="ada")
-    slug = await make_page(
-        gql, ada, weeklyHours=[{"weekday": "MONDAY", "start": "09:00", "end": "10:00"}]
-    )
+    _, slug, page_id = await nine_to_ten_page(gql, factory)
     utc = answer(
         "UTC",
         [
@@ -157,7 +160,7 @@ async def test_a_shared_answer_is_completed_once_and_each_document_and_zone_gets
             }
         }
     }
-    shared = await shared_answer(sharing, factory, slug)
+    shared = shared_answer(sharing, page_id)
     view = shared.derived[(AvailableSlots, "UTC")]
     assert view.completion_memo.hits == 1  # the second request reused the first's data
     assert len(view.completion_memo.completed) == 2  # SLOTS and STARTS, each its own
@@ -166,15 +169,8 @@ async def test_a_shared_answer_is_completed_once_and_each_document_and_zone_gets
 async def test_after_a_change_notice_no_request_is_answered_from_the_old_view(
     sharing: Starlette, shared_gql: GraphQLClient, gql: GraphQLClient, factory: Factory
 ) -> None:
-    ada = await factory.person(url_prefix="ada")
-    slug = await make_page(
-        gql, ada, weeklyHours=[{"weekday": "MONDAY", "start": "09:00", "end": "10:00"}]
-    )
+    ada, slug, page_id = await nine_to_ten_page(gql, factory)
     assert await shared_gql(SLOTS, window(slug)) == await shared_gql(SLOTS, window(slug))
-    async with factory.sessionmaker() as session:
-        page_id = (
-            await session.execute(select(SchedulingPage.id).where(SchedulingPage.slug == slug))
-        ).scalar_one()
 
     changed = await gql(
         UPDATE_PAGE,

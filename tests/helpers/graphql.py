@@ -3,9 +3,14 @@ of tests/conftest.py), and the public base URL the test settings give the app.""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 PUBLIC_BASE_URL = "https://app.slotgraph.test"
 
@@ -26,3 +31,12 @@ class GraphQLClient:
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+
+@asynccontextmanager
+async def graphql_over(app: Starlette) -> AsyncIterator[GraphQLClient]:
+    """A `GraphQLClient` posting to `app` in this process (httpx's ASGI transport), for a
+    test's own app with settings of its own."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield GraphQLClient(client)
