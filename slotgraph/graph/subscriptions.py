@@ -5,6 +5,9 @@ Each stream starts with its current state and then follows change notices from a
 process (`slotgraph.notices.pubsub`). Expected failures are typed results, as for mutations: a
 stream that cannot start yields one error and ends. A field extension wraps a resolver, not
 the items of its stream, so the streams map their errors themselves (`error_result`).
+
+Each resolver yields exactly one item per item of its use case's stream, so the late joiners'
+frame a use case marks (`LateJoins.answer`) is the next result (grouped fan-out).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Annotated
 import strawberry
 
 from slotgraph.calendars.sync_status import shown_sync_state
+from slotgraph.graph import fanout
 from slotgraph.graph.context import Info
 from slotgraph.graph.errors import (
     AvailabilityUnknown,
@@ -121,7 +125,10 @@ class Subscription:
     ) -> AsyncGenerator[SyncStatusResult, None]:
         services = info.context.services
         changes = use_case.watch_connection(
-            services, info.context.viewer, pk_of(connection_id, "CalendarConnection")
+            services,
+            info.context.viewer,
+            pk_of(connection_id, "CalendarConnection"),
+            fanout.late_joins(),
         )
         try:
             async for row in changes:
@@ -137,7 +144,9 @@ class Subscription:
         "scope in `connection_init` (C10); a revoked token ends it (C23)."
     )
     async def booking_events(self, info: Info) -> AsyncGenerator[BookingEventsResult, None]:
-        events = use_case.watch_booking_events(info.context.services, info.context.viewer)
+        events = use_case.watch_booking_events(
+            info.context.services, info.context.viewer, fanout.late_joins()
+        )
         try:
             async for event, booking in events:
                 yield BookingEvent(
@@ -181,7 +190,7 @@ class Subscription:
             duration=duration,
             time_zone=zone,
         )
-        events = use_case.watch_availability(services, request)
+        events = use_case.watch_availability(services, request, fanout.late_joins())
         try:
             async for event in events:
                 if isinstance(event, DomainError):

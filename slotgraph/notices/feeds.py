@@ -36,9 +36,21 @@ class Listener(Generic[T]):
     are replaced, never queued, so a slow subscriber only skips to the newest)."""
 
     joined_at: int
+    feed: _Feed[T] = field(repr=False)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     computed: T | None = None
     ended: bool = False
+
+    def take(self) -> T | None:
+        """The newest computation not taken yet (None: none arrived since the last take)."""
+        computed, self.computed = self.computed, None
+        return computed
+
+    def restart(self) -> None:
+        """The subscriber computes afresh now (late joiners, `LateJoins`): computations
+        already under way may predate that one, so only those begun later are handed over."""
+        self.joined_at = self.feed.started
+        self.computed = None
 
 
 class _Feed(Generic[T]):
@@ -87,7 +99,7 @@ class AvailabilityFeeds:
         if feed is None:
             feed = _Feed(pubsub.subscribe(PAGE, str(key[0])), compute)
             self._feeds[key] = feed
-        listener: Listener[T] = Listener(joined_at=feed.started)
+        listener: Listener[T] = Listener(joined_at=feed.started, feed=feed)
         feed.listeners.add(listener)
         try:
             yield listener

@@ -86,7 +86,11 @@ class SlotgraphGraphQL(MediaTypedGraphQL):
         )
         self.runtime = runtime
         self.same_origins = SameOrigins(runtime.services)
-        self.fanout_groups = FanoutGroups() if settings.fanout_grouping else None
+        self.fanout_groups = (
+            FanoutGroups(late_joins=settings.fanout_late_joins)
+            if settings.fanout_grouping
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":

@@ -4,8 +4,10 @@
 It wraps Strawberry 0.341's `run_operation` only: `handle_subscribe` (its per-socket cap
 and ours, C33/C34), the `operations` registry that `complete` and disconnects cancel, and
 the pre-execution error handling stay Strawberry's. Mutations and queries over the socket
-run as before: only subscription operations group. The internals used are pinned by
-tests/server/test_strawberry_fanout_seam.py.
+run as before: only subscription operations group. A member's backlog is bounded
+(`slotgraph.graph.fanout.MAX_BACKLOG`): past it the member resyncs from a fresh snapshot,
+or, in a stream that cannot resync, gets an `error` message and ends. The internals used
+are pinned by tests/server/test_strawberry_fanout_seam.py.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.types.execution import PreExecutionError
 
-from slotgraph.graph.fanout import FanoutGroups, group_key
+from slotgraph.graph.fanout import MAX_BACKLOG, FanoutGroups, Kind, Member, group_key
 from slotgraph.server.limits import LimitedTransportWS
 
 if TYPE_CHECKING:
@@ -30,6 +32,12 @@ if TYPE_CHECKING:
     from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 
     from slotgraph.graph.context import Context
+
+
+TOO_SLOW = GraphQLError(
+    f"This subscription fell {MAX_BACKLOG} events behind (the socket is not reading): "
+    "subscribe again."
+)
 
 
 @functools.lru_cache(maxsize=512)
@@ -66,29 +74,45 @@ class GroupedTransportWS(LimitedTransportWS):
         key = group_key(
             operation.query, operation.variables, operation.operation_name, context.viewer
         )
-        group, member = groups.join(key, stream)
         prefix = '{"id":' + json.dumps(operation.id) + ',"type":"next","payload":'
         socket = self.websocket.ws  # type: ignore[attr-defined]
-        try:
-            while True:
-                kind, value = await member.items.get()
-                if kind == "next":
-                    if operation.completed:
-                        return
-                    try:
-                        await socket.send_text(prefix + value + "}")
-                    except Exception:  # the socket went away: Strawberry cleans up
-                        return
-                elif kind == "first":
-                    if isinstance(value, PreExecutionError):
-                        await self._handle_pre_execution_error(operation, value)
-                    else:
-                        await self._reject_incremental_delivery(operation)
-                    return
+        while True:  # once more only when a late joiner's group ended before its first frame
+            group, member = groups.join(key, stream)
+            try:
+                kind = await self._send_group(operation, member, socket, prefix)
+            except _OperationStreamClosed:
+                return
+            finally:
+                group.leave(member)
+            if kind != "rejoin":
+                return
+
+    async def _send_group(
+        self, operation: Operation[Context, None], member: Member, socket: Any, prefix: str
+    ) -> Kind:
+        """Send the member's frames until its group is done with it; answers how."""
+        while True:
+            kind, value = await member.get()
+            if kind == "next":
+                if operation.completed:
+                    return "end"
+                try:
+                    await socket.send_text(prefix + value + "}")
+                except Exception:  # the socket went away: Strawberry cleans up
+                    return "end"
+            elif kind == "first":
+                if isinstance(value, PreExecutionError):
+                    await self._handle_pre_execution_error(operation, value)
                 else:
-                    await operation.send_operation_message({"id": operation.id, "type": "complete"})
-                    return
-        except _OperationStreamClosed:
-            return
-        finally:
-            group.leave(member)
+                    await self._reject_incremental_delivery(operation)
+                return kind
+            elif kind == "overflow":
+                await operation.send_operation_message(
+                    {"id": operation.id, "type": "error", "payload": [TOO_SLOW.formatted]}
+                )
+                return kind
+            elif kind == "end":
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+                return kind
+            else:
+                return kind

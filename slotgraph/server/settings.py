@@ -78,6 +78,9 @@ class Settings(BaseSettings, MetricsSettings, PubSubSettings):
     max_subscriptions_per_socket: int = Field(default=20, ge=1, le=1_000)
     # Grouped fan-out (issue 15, C49): identical subscriptions share one execution.
     fanout_grouping: bool = True
+    # Late joiners join a running group by a snapshot of their own; false: one group per
+    # first frame (the earlier cohorts, kept for before/after benchmarks).
+    fanout_late_joins: bool = True
     # Accounts (C24, C35): other origins (SPAs) allowed for CORS and websockets; the app
     # domain and connected domains always are. None by default in production, any in the demo.
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()

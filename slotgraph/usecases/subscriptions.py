@@ -19,15 +19,19 @@ no separate query and cannot miss a change between query and subscription. Slots
 expire by the passing of time (minimum notice) are not notified: nothing changed.
 A page that becomes unavailable (S13, S17) yields its error once, keeps watching, and
 yields a fresh snapshot when it becomes bookable again; a deleted page ends the stream.
+
+Each `watch_*` takes an optional `LateJoins`: grouped fan-out (`slotgraph.graph.fanout`)
+runs one stream for every subscriber asking the same thing, and this is how subscribers who
+arrive after its first frame get in (see there).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import structlog
 from sqlalchemy import select
@@ -56,6 +60,56 @@ if TYPE_CHECKING:
 log = structlog.get_logger("slotgraph.subscriptions")
 
 
+class LateJoins:
+    """The door of one stream shared by several subscribers (grouped fan-out) for those who
+    arrive after its first frame. The stream says how they get in, or leaves it closed:
+
+    - `by_snapshot(wake)`: frames may depend on earlier ones (`availabilityChanged` sends
+      deltas). When `request()` is called (which calls `wake`), the stream reads its state
+      afresh, yields what its current subscribers need (a delta, if anything changed), then
+      calls `answer()` and yields the one frame a new subscriber would get now as its first
+      (a snapshot). Every later frame follows from that state, for everyone.
+    - `immediately()`: no frame depends on an earlier one and none is owed at the start
+      (`bookingEvents`: events from now on); a late joiner just gets the next frames.
+    - neither (`mode` None): a late joiner starts a stream of its own.
+
+    The stream must yield exactly one frame per item it yields, so the item after
+    `answer()` is the joiners' frame.
+    """
+
+    def __init__(self) -> None:
+        self.mode: Literal["snapshot", "immediate"] | None = None
+        self._wake: Callable[[], None] | None = None
+        self._wanted = False
+        self._answering = False
+
+    def by_snapshot(self, wake: Callable[[], None]) -> None:
+        self.mode, self._wake = "snapshot", wake
+
+    def immediately(self) -> None:
+        self.mode = "immediate"
+
+    def request(self) -> None:
+        """Someone waits for a first frame (the group's side)."""
+        self._wanted = True
+        if self._wake is not None:
+            self._wake()
+
+    def take_request(self) -> bool:
+        """Whether someone waits for a first frame (the stream's side)."""
+        wanted, self._wanted = self._wanted, False
+        return wanted
+
+    def answer(self) -> None:
+        """The next item the stream yields is the joiners' first frame."""
+        self._answering = True
+
+    def take_answer(self) -> bool:
+        """Whether the result just received is the joiners' first frame (the group's side)."""
+        answering, self._answering = self._answering, False
+        return answering
+
+
 # --- syncStatus ------------------------------------------------------------------------
 
 
@@ -73,11 +127,15 @@ def _connection_state(row: CalendarConnection) -> tuple[object, ...]:
 
 
 async def watch_connection(
-    services: Services, viewer: Viewer | None, connection_id: int | None
+    services: Services,
+    viewer: Viewer | None,
+    connection_id: int | None,
+    joins: LateJoins | None = None,
 ) -> AsyncGenerator[CalendarConnection, None]:
     """The viewer's connection now and after every change of its status, sync state or
     toggles (C1). Raises before the first item: PermissionDenied for anonymous sessions
-    (C10), NotFound for an unknown or foreign id (C9); ends if the row disappears."""
+    (C10), NotFound for an unknown or foreign id (C9); ends if the row disappears.
+    A late joiner (`joins`) is answered with the row read afresh."""
     viewer = require_viewer(viewer, Scope.READ)
     if connection_id is None:
         raise NotFoundError("calendar connection", field="connectionId")
@@ -85,6 +143,8 @@ async def watch_connection(
         [row] = await reads.connections(services.sessionmaker, viewer, [connection_id])
         if row is None:
             raise NotFoundError("calendar connection", field="connectionId")
+        if joins is not None:
+            joins.by_snapshot(changes.wake)  # a wake-up re-reads the row
         last = _connection_state(row)
         yield row
         async for _ in changes:
@@ -94,6 +154,9 @@ async def watch_connection(
             state = _connection_state(row)
             if state != last:
                 last = state
+                yield row
+            if joins is not None and joins.take_request():
+                joins.answer()
                 yield row
 
 
@@ -125,13 +188,16 @@ async def _booking_events(
 
 
 async def watch_booking_events(
-    services: Services, viewer: Viewer | None
+    services: Services, viewer: Viewer | None, joins: LateJoins | None = None
 ) -> AsyncGenerator[tuple[BookingEvent, Booking], None]:
     """The viewer's own bookings' events from now on, each with its booking as it is now
     (C21). Members and admins alike see the bookings they host only (C38 gives the whole
     account to admins' webhook endpoints, not to this stream). Raises PermissionDenied
-    before the first item for anonymous sessions (C10)."""
+    before the first item for anonymous sessions (C10). Late joiners (`joins`) get the
+    events from when they join, as a stream of their own would."""
     viewer = require_viewer(viewer, Scope.READ)
+    if joins is not None:
+        joins.immediately()
     with services.pubsub.subscribe(BOOKING, str(viewer.user_id)) as changes:
         async with services.sessionmaker() as session:
             latest = await session.scalars(
@@ -198,13 +264,65 @@ class _Computed:
         return days
 
 
+@dataclass
+class _Shown:
+    """What a subscriber of `watch_availability` was last shown: the days (in its zone)
+    with the outcome they came from, or the error in their place."""
+
+    zone: str
+    days: dict[dt.date, list[Slot]] | None = None
+    slots: PageSlots | None = None
+    error: DomainError | None = None
+
+    def advance(self, computed: _Computed) -> AvailabilityEvent | DomainError | None:
+        """The event that brings the subscriber to `computed` (None: nothing changed)."""
+        outcome = computed.outcome
+        if isinstance(outcome, NotFoundError):
+            return outcome
+        if isinstance(outcome, DomainError):
+            if type(outcome) is type(self.error):
+                return None
+            self.days, self.slots, self.error = None, None, outcome
+            return outcome
+        days = computed.days(self.zone)
+        shown, self.days, self.slots, self.error = self.days, days, outcome, None
+        if shown is None:
+            return self.first()
+        changed = sorted(
+            day for day in shown.keys() | days.keys() if shown.get(day) != days.get(day)
+        )
+        if not changed:
+            return None
+        return AvailabilityEvent(
+            snapshot=False,
+            offline=outcome.offline,
+            duration=outcome.duration,
+            days=[(day, days.get(day, [])) for day in changed],
+        )
+
+    def first(self) -> AvailabilityEvent | DomainError:
+        """What a new subscriber gets first: the snapshot of what is shown, or its error."""
+        if self.error is not None:
+            return self.error
+        assert self.days is not None
+        assert self.slots is not None
+        return AvailabilityEvent(
+            snapshot=True,
+            offline=self.slots.offline,
+            duration=self.slots.duration,
+            days=list(self.days.items()),
+        )
+
+
 async def watch_availability(
-    services: Services, request: AvailabilityRequest
+    services: Services, request: AvailabilityRequest, joins: LateJoins | None = None
 ) -> AsyncGenerator[AvailabilityEvent | DomainError, None]:
     """A snapshot, then the changed days after every booking, cancellation or calendar
     change of the page's host. Raises before the first item for a bad request or unknown
     page; later errors are yielded (once per change of kind) and watching goes on, except
-    NotFound (the page was deleted), which ends the stream."""
+    NotFound (the page was deleted), which ends the stream. A late joiner (`joins`) is
+    answered with a snapshot computed afresh, after the delta (if any) that brings the
+    current subscribers to the same state."""
     zone = rules.check_time_zone("timeZone", request.time_zone)
     public = await get_public_page(services, request.slug, request.domain)
 
@@ -234,40 +352,26 @@ async def watch_availability(
         computed = await compute()
         if isinstance(computed.outcome, NotFoundError | InvalidInput):
             raise computed.outcome
-        shown: dict[dt.date, list[Slot]] | None = None
-        last_error: type[DomainError] | None = None
+        if joins is not None:
+            joins.by_snapshot(listener.wake.set)
+        shown = _Shown(zone)
+        answer_joiners = False
         while True:
-            outcome = computed.outcome
-            if isinstance(outcome, NotFoundError):
-                yield outcome
+            event = shown.advance(computed)
+            if event is not None:
+                yield event
+            if isinstance(event, NotFoundError):
                 return
-            if isinstance(outcome, DomainError):
-                if type(outcome) is not last_error:
-                    last_error, shown = type(outcome), None
-                    yield outcome
-            else:
-                days = computed.days(zone)
-                if shown is None:
-                    yield AvailabilityEvent(
-                        snapshot=True,
-                        offline=outcome.offline,
-                        duration=outcome.duration,
-                        days=list(days.items()),
-                    )
-                else:
-                    changed = sorted(
-                        day for day in shown.keys() | days.keys() if shown.get(day) != days.get(day)
-                    )
-                    if changed:
-                        yield AvailabilityEvent(
-                            snapshot=False,
-                            offline=outcome.offline,
-                            duration=outcome.duration,
-                            days=[(day, days.get(day, [])) for day in changed],
-                        )
-                shown, last_error = days, None
+            if answer_joiners and joins is not None:
+                answer_joiners = False
+                joins.answer()
+                yield shown.first()
+            if joins is not None and joins.take_request():
+                listener.restart()  # a notice's computation under way may predate this one
+                computed, answer_joiners = await compute(), True
+                continue
             await listener.wake.wait()
             listener.wake.clear()
-            if listener.ended or listener.computed is None:
+            if listener.ended:
                 return
-            computed = listener.computed
+            computed = listener.take() or computed  # None: woken for late joiners only
