@@ -9,12 +9,18 @@ latency of a delivery is the time from sending the mutation (the commit happens 
 it, so this is an upper bound on commit-to-delivery) to the subscriber's socket reading
 the event. The mutation's own round trip is printed too. Target: p99 <= 1 s.
 
-The clients are raw websockets in this one process (cheaper than a full GraphQL client
-per socket); loopback only; every loop is bounded by `--rounds`, and every wait by a
+The clients are raw websockets (cheaper than a full GraphQL client per socket), in this
+process or, with `--client-processes N`, spread over N processes of their own so reading
+10,000 sockets is not the bottleneck (arrival times are CLOCK_MONOTONIC, which every
+process shares). Loopback only; every loop is bounded by `--rounds`, and every wait by a
 timeout. A subscriber that misses an event, or receives a wrong one, fails the run.
+Besides latency it prints the servers' CPU per delivered event (their user + system time
+over the round, divided by the subscribers).
 
 Run from the repository root: `.venv/bin/python bench/fanout.py` or
-`.venv/bin/python -m bench.fanout` (`--subscribers`, `--rounds`). It uses `DATABASE_URL`
+`.venv/bin/python -m bench.fanout` (`--subscribers`, `--rounds`, `--client-processes`;
+`SLOTGRAPH_FANOUT_GROUPING=false` or `SLOTGRAPH_FANOUT_LATE_JOINS=false` in the environment
+measure the designs before grouped fan-out and before late joins). It uses `DATABASE_URL`
 when set (a server on which it may create a database), else the embedded PostgreSQL in a
 temporary directory; the database it creates is dropped at the end.
 """
@@ -31,13 +37,16 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import multiprocessing
 import os
 import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from multiprocessing.connection import Connection
+from typing import Any, Protocol
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -80,6 +89,122 @@ class Subscriber:
     socket: ClientConnection
 
 
+# (process "A" or "B", CLOCK_MONOTONIC seconds when its frame was read)
+Arrival = tuple[str, float]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a set of clients connects: subscribers `indices` (even: A, odd: B)."""
+
+    urls: tuple[str, str]
+    indices: list[int]
+    variables: dict[str, str]
+    slots: int
+    gate: int  # connections opened at once
+
+
+class Clients(Protocol):
+    """Some of the subscribers, in this process (`LocalClients`) or another (`ChildClients`)."""
+
+    async def connect(self, plan: Plan) -> None: ...
+
+    async def arm(self, booked: str) -> Awaitable[tuple[list[Arrival], float]]:
+        """Start waiting for the event of `booked`; returns, once waiting, what answers
+        the arrivals and the clients' CPU seconds for the round."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class LocalClients:
+    def __init__(self) -> None:
+        self.subscribers: list[Subscriber] = []
+
+    async def connect(self, plan: Plan) -> None:
+        gate = asyncio.Semaphore(plan.gate)
+
+        async def one(index: int) -> Subscriber:
+            name = "AB"[index % 2]
+            async with gate:
+                return await subscribe(plan.urls[index % 2], name, plan.variables, plan.slots)
+
+        self.subscribers = list(await asyncio.gather(*(one(i) for i in plan.indices)))
+
+    async def arm(self, booked: str) -> Awaitable[tuple[list[Arrival], float]]:
+        async def measured() -> tuple[list[Arrival], float]:
+            cpu = time.process_time()
+            arrivals = await deliveries(self.subscribers, booked)
+            return arrivals, time.process_time() - cpu
+
+        return asyncio.ensure_future(measured())
+
+    async def close(self) -> None:
+        await asyncio.gather(*(s.socket.close() for s in self.subscribers), return_exceptions=True)
+
+
+def child_main(pipe: Connection) -> None:
+    """A client process: obeys `ChildClients` over `pipe` until told to close."""
+
+    async def obey() -> None:
+        clients = LocalClients()
+        try:
+            while True:
+                command, value = await asyncio.to_thread(pipe.recv)
+                if command == "connect":
+                    await clients.connect(value)
+                    pipe.send(("connected", None))
+                elif command == "arm":
+                    pending = await clients.arm(value)
+                    pipe.send(("armed", None))
+                    pipe.send(("arrivals", await pending))
+                else:
+                    break
+        except Exception as exc:  # reported to the parent, which fails the run
+            pipe.send(("error", f"{type(exc).__name__}: {exc}"))
+        finally:
+            await clients.close()
+            pipe.send(("closed", None))
+
+    run_fast(obey())
+
+
+class ChildClients:
+    def __init__(self) -> None:
+        self._pipe, child = multiprocessing.get_context("spawn").Pipe()
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=child_main, args=(child,), daemon=True
+        )
+        self.process.start()
+
+    async def _answer(self, expected: str, seconds: float = WAIT) -> Any:
+        ready = await asyncio.to_thread(self._pipe.poll, seconds)
+        if not ready:
+            raise BenchError(f"a client process did not answer {expected!r} in {seconds} s")
+        kind, value = self._pipe.recv()
+        if kind != expected:
+            raise BenchError(f"client process: {value if kind == 'error' else kind}")
+        return value
+
+    async def connect(self, plan: Plan) -> None:
+        self._pipe.send(("connect", plan))
+        await self._answer("connected", WAIT * 20)
+
+    async def arm(self, booked: str) -> Awaitable[tuple[list[Arrival], float]]:
+        self._pipe.send(("arm", booked))
+        await self._answer("armed")
+        return asyncio.ensure_future(self._answer("arrivals"))
+
+    async def close(self) -> None:
+        self._pipe.send(("close", None))
+        try:
+            await self._answer("closed")
+        finally:
+            await asyncio.to_thread(self.process.join, WAIT)
+            if self.process.is_alive():
+                self.process.kill()
+
+
 def raise_file_limit(needed: int) -> int:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < needed:
@@ -110,11 +235,11 @@ def next_monday() -> dt.date:
     return today + dt.timedelta(days=7 - today.weekday())
 
 
-async def subscribe(served: Served, name: str, variables: dict[str, str], slots: int) -> Subscriber:
+async def subscribe(url: str, name: str, variables: dict[str, str], slots: int) -> Subscriber:
     """A socket with one subscription, returned once its snapshot arrived."""
     # The client offers permessage-deflate as browsers do; the server declines it.
     socket = await connect(
-        served.ws_url,
+        url,
         subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
         open_timeout=WAIT,
     )
@@ -143,7 +268,7 @@ async def receive(socket: ClientConnection) -> tuple[dict[str, Any], float]:
     on the way)."""
     for _ in range(10):
         frame = await asyncio.wait_for(socket.recv(), WAIT)
-        arrived = time.perf_counter()
+        arrived = time.monotonic()
         message = json.loads(frame)
         if message["type"] == "ping":
             await socket.send(json.dumps({"type": "pong"}))
@@ -157,10 +282,10 @@ async def receive(socket: ClientConnection) -> tuple[dict[str, Any], float]:
     raise BenchError("only pings")
 
 
-async def deliveries(subscribers: list[Subscriber], booked: str) -> list[tuple[str, float]]:
+async def deliveries(subscribers: list[Subscriber], booked: str) -> list[Arrival]:
     """(process, arrival time) per subscriber, each checked to no longer list `booked`."""
 
-    async def one(subscriber: Subscriber) -> tuple[str, float]:
+    async def one(subscriber: Subscriber) -> Arrival:
         event, arrived = await receive(subscriber.socket)
         starts = [start for day in event["days"] for start in day["starts"]]
         if event["snapshot"] or booked in starts:
@@ -183,7 +308,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     raise_file_limit(args.subscribers + 200)
-    load_before = os.getloadavg()[0]
+    load_before = os.getloadavg()
     monday = next_monday()
     start = dt.datetime.combine(monday, dt.time(), dt.UTC)
     rounds: list[dict[str, Any]] = []
@@ -193,7 +318,11 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             key = generate_key()
             a = serve(database_url, key, Path(tmp), extra_env={"SLOTGRAPH_LOG_LEVEL": "ERROR"})
             b = serve(database_url, key, Path(tmp), extra_env={"SLOTGRAPH_LOG_LEVEL": "ERROR"})
-            subscribers: list[Subscriber] = []
+            shards: list[Clients] = (
+                [ChildClients() for _ in range(args.client_processes)]
+                if args.client_processes
+                else [LocalClients()]
+            )
             try:
                 async with httpx.AsyncClient(base_url=a.base, timeout=WAIT) as http:
                     created = await http.post(
@@ -221,25 +350,34 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                         "end": (start + dt.timedelta(days=1)).isoformat(),
                     }
                     slots = 10 * 4 - 1  # 08:00-18:00, every 15 minutes, 30 minutes long
-                    began = time.perf_counter()
-                    gate = asyncio.Semaphore(50)  # connect 50 at a time
-
-                    async def one(index: int) -> Subscriber:
-                        served, name = (a, "A") if index % 2 == 0 else (b, "B")
-                        async with gate:
-                            return await subscribe(served, name, variables, slots)
-
-                    subscribers = list(
-                        await asyncio.gather(*(one(i) for i in range(args.subscribers)))
+                    cpu_before = (cpu_seconds(a), cpu_seconds(b))
+                    began = time.monotonic()
+                    await asyncio.gather(
+                        *(
+                            shard.connect(
+                                Plan(
+                                    urls=(a.ws_url, b.ws_url),
+                                    indices=list(range(n, args.subscribers, len(shards))),
+                                    variables=variables,
+                                    slots=slots,
+                                    gate=max(1, 50 // len(shards)),  # 50 at a time in all
+                                )
+                            )
+                            for n, shard in enumerate(shards)
+                        )
                     )
-                    connect_seconds = time.perf_counter() - began
+                    connect_seconds = time.monotonic() - began
+                    connect_cpu_ms = sum(
+                        (cpu_seconds(served) - before) * 1000
+                        for served, before in zip((a, b), cpu_before, strict=True)
+                    )
                     await asyncio.sleep(1)  # let the snapshot burst settle
                     for round_no in range(args.rounds):
                         # Slots one hour apart, so each booking takes a slot still free.
                         booked = dt.datetime.combine(monday, dt.time(8 + round_no), dt.UTC)
-                        pending = asyncio.ensure_future(deliveries(subscribers, booked.isoformat()))
-                        cpu_before = (cpu_seconds(a), cpu_seconds(b), time.process_time())
-                        sent = time.perf_counter()
+                        pending = [await shard.arm(booked.isoformat()) for shard in shards]
+                        cpu_before = (cpu_seconds(a), cpu_seconds(b))
+                        sent = time.monotonic()
                         answer = await http.post(
                             "/graphql",
                             json={
@@ -257,17 +395,20 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                                 },
                             },
                         )
-                        answered = time.perf_counter()
+                        answered = time.monotonic()
                         if answer.json() != {
                             "data": {"bookMeeting": {"__typename": "BookMeetingSuccess"}}
                         }:
                             raise BenchError(f"booking failed: {answer.text}")
-                        arrivals = await asyncio.wait_for(pending, WAIT)
+                        answers = await asyncio.wait_for(asyncio.gather(*pending), WAIT)
                         cpu_ms = [
                             (cpu_seconds(served) - before) * 1000
-                            for served, before in zip((a, b), cpu_before[:2], strict=True)
+                            for served, before in zip((a, b), cpu_before, strict=True)
                         ]
-                        client_cpu_ms = (time.process_time() - cpu_before[2]) * 1000
+                        arrivals = [
+                            arrival for shard_arrivals, _ in answers for arrival in shard_arrivals
+                        ]
+                        client_cpu_ms = sum(cpu for _, cpu in answers) * 1000
                         latencies = [arrived - sent for _, arrived in arrivals]
                         rounds.append(
                             {
@@ -284,15 +425,14 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                                     for name in ("A", "B")
                                 },
                                 "server_cpu_ms": {"A": cpu_ms[0], "B": cpu_ms[1]},
+                                "server_cpu_per_delivery_ms": sum(cpu_ms) / len(arrivals),
                                 "client_cpu_ms": client_cpu_ms,
                                 "latencies": latencies,
                             }
                         )
                         await asyncio.sleep(0.5)
             finally:
-                await asyncio.gather(
-                    *(s.socket.close() for s in subscribers), return_exceptions=True
-                )
+                await asyncio.gather(*(shard.close() for shard in shards), return_exceptions=True)
                 codes = (a.stop(), b.stop())
             if codes != (0, 0):
                 raise BenchError(f"a server did not stop cleanly: {codes}")
@@ -300,34 +440,59 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "database": database,
         "load_before": load_before,
+        "grouping": os.environ.get("SLOTGRAPH_FANOUT_GROUPING", "true"),
+        "late_joins": os.environ.get("SLOTGRAPH_FANOUT_LATE_JOINS", "true"),
         "subscribers": args.subscribers,
         "processes": 2,
+        "client_processes": args.client_processes,
         "connect_seconds": connect_seconds,
+        "connect_server_cpu_ms": connect_cpu_ms,
         "rounds": rounds,
+        "server_cpu_per_delivery_ms": statistics.fmean(
+            r["server_cpu_per_delivery_ms"] for r in rounds
+        ),
         "p50_ms": percentile(everything, 0.50) * 1000,
         "p99_ms": percentile(everything, 0.99) * 1000,
         "mean_ms": statistics.fmean(everything) * 1000,
     }
 
 
+def target_ms(subscribers: int) -> float:
+    """Issue 15's targets on 2 processes: p99 <= 250 ms to 1,000 subscribers, <= 1 s to
+    10,000 (and, before it, <= 1 s to 1,000: the looser one applies above 1,000)."""
+    return 250.0 if subscribers <= 1_000 else 1_000.0
+
+
 def print_report(report: dict[str, Any]) -> None:
-    print(f"load average before: {report['load_before']:.2f} (2 cores; other work slows this)")
+    load = " ".join(f"{value:.2f}" for value in report["load_before"])
+    print(f"load average before: {load} (2 cores; other work slows this)")
+    print(
+        f"grouping {report['grouping']}, late joins {report['late_joins']}; "
+        f"client processes {report['client_processes'] or 'none (in this one)'}"
+    )
     print(
         f"fan-out: {report['subscribers']} subscribers over {report['processes']} processes "
-        f"({report['database']}), connected in {report['connect_seconds']:.1f} s"
+        f"({report['database']}), connected in {report['connect_seconds']:.1f} s "
+        f"({report['connect_server_cpu_ms']:.0f} ms server CPU)"
     )
-    print("round  mutation ms  p50 ms  p99 ms  max ms  p99 A / B ms  CPU ms: server A / B, client")
+    print(
+        "round  mutation ms  p50 ms  p99 ms  max ms  p99 A / B ms  "
+        "CPU ms: server A / B, client  server CPU/delivery ms"
+    )
     for r in report["rounds"]:
         by, cpu = r["p99_by_process_ms"], r["server_cpu_ms"]
         print(
             f"{r['round']:>5}  {r['mutation_ms']:>11.1f}  {r['p50_ms']:>6.1f}  "
             f"{r['p99_ms']:>6.1f}  {r['max_ms']:>6.1f}  {by['A']:>6.1f} / {by['B']:<6.1f}  "
-            f"{cpu['A']:>6.1f} / {cpu['B']:.1f}, {r['client_cpu_ms']:.1f}"
+            f"{cpu['A']:>6.1f} / {cpu['B']:.1f}, {r['client_cpu_ms']:.1f}  "
+            f"{r['server_cpu_per_delivery_ms']:.3f}"
         )
-    verdict = "target met" if report["p99_ms"] <= 1000 else "target missed"
+    target = target_ms(report["subscribers"])
+    verdict = "target met" if report["p99_ms"] <= target else "target missed"
     print(
-        f"all rounds: p50 {report['p50_ms']:.1f} ms, p99 {report['p99_ms']:.1f} ms "
-        f"(target p99 <= 1000 ms): {verdict}"
+        f"all rounds: p50 {report['p50_ms']:.1f} ms, p99 {report['p99_ms']:.1f} ms, "
+        f"server CPU per delivery {report['server_cpu_per_delivery_ms']:.3f} ms "
+        f"(target p99 <= {target:.0f} ms): {verdict}"
     )
 
 
@@ -335,10 +500,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--subscribers", type=int, default=1_000, help="websockets (1000)")
     parser.add_argument("--rounds", type=int, default=5, help="bookings, one per round (5)")
+    parser.add_argument(
+        "--client-processes",
+        type=int,
+        default=0,
+        help="client processes holding the sockets (0: this process)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     if not 2 <= args.subscribers <= 10_000 or not 1 <= args.rounds <= 10:
         parser.error("--subscribers must be 2 to 10000 and --rounds 1 to 10")
+    if not 0 <= args.client_processes <= 16:
+        parser.error("--client-processes must be 0 to 16")
     report = run_fast(bench(args))
     if args.json:
         print(json.dumps(report, indent=2))
