@@ -522,3 +522,128 @@ async def test_a_change_through_a_drops_the_answer_b_shares_between_requests(
         edited = await on_a(EDIT_HOURS, {"id": edge["node"]["id"]}, token=ada.token)
         assert edited["data"]["updateSchedulingPage"]["__typename"] == "UpdateSchedulingPageSuccess"
         await until_starts(on_b, slug, monday, ())  # 10:00-11:00 holds no free half hour now
+
+
+STARTS_ONLY = gql(
+    """
+    subscription Starts($slug: String!, $start: DateTime!, $end: DateTime!, $zone: String!) {
+      availabilityChanged(pageSlug: $slug, start: $start, end: $end, timeZone: $zone) {
+        __typename ... on AvailabilityChange { snapshot timeZone days { date starts } }
+      }
+    }
+    """
+)
+
+
+def at(monday: dt.date, hh_mm: str) -> str:
+    return dt.datetime.combine(monday, dt.time.fromisoformat(hh_mm), dt.UTC).isoformat()
+
+
+def booking(slug: str, monday: dt.date, hh_mm: str, email: str) -> dict[str, Any]:
+    return {
+        "input": {
+            "pageSlug": slug,
+            "start": at(monday, hh_mm),
+            "timeZone": "UTC",
+            "contact": {"name": "Cleo", "email": email},
+        }
+    }
+
+
+async def test_a_late_joiner_gets_its_own_snapshot_then_the_next_change_with_the_others(
+    processes: tuple[Served, Served], on_a: GraphQLClient, factory: Factory
+) -> None:
+    """Issue 15 (C49), grouped fan-out: a subscriber arriving on B after a change has been
+    delivered there joins the running group with a snapshot of the state as it is now, and
+    then receives the next change exactly as the earlier subscriber does. One whose
+    selection or time zone differs gets its own correct frames."""
+    _, b = processes
+    _, slug = await host_with_page(on_a, factory)
+    monday = next_monday()
+    same = {"slug": slug, **window(monday)}
+    async with (
+        subscription(b, AVAILABILITY, same) as early,
+        subscription(b, STARTS_ONLY, same) as other_selection,
+    ):
+        assert await next_event(early) == change(monday, *ALL_DAY, snapshot=True)
+        assert (await next_event(other_selection))["availabilityChanged"]["snapshot"] is True
+        booked = await on_a(BOOK, booking(slug, monday, "10:15", "cleo@example.test"))
+        assert booked == {"data": {"bookMeeting": {"__typename": "BookMeetingSuccess"}}}
+        assert await next_event(early) == change(monday, "10:45", "11:00")
+        assert await next_event(other_selection) == {
+            "availabilityChanged": {
+                "__typename": "AvailabilityChange",
+                "snapshot": False,
+                "timeZone": "UTC",
+                "days": [
+                    {
+                        "date": monday.isoformat(),
+                        "starts": [at(monday, "10:45"), at(monday, "11:00")],
+                    }
+                ],
+            }
+        }
+        async with (
+            subscription(b, AVAILABILITY, same) as late,
+            subscription(b, AVAILABILITY, {**same, "zone": "Asia/Tokyo"}) as other_zone,
+        ):
+            assert await next_event(late) == change(monday, "10:45", "11:00", snapshot=True)
+            in_tokyo = (await next_event(other_zone))["availabilityChanged"]
+            assert (in_tokyo["snapshot"], in_tokyo["timeZone"]) == (True, "Asia/Tokyo")
+            tokyo_starts = [s["start"] for d in in_tokyo["days"] for s in d["slots"]]
+            assert tokyo_starts == [  # the same instants, written in its zone
+                f"{monday.isoformat()}T19:45:00+09:00",
+                f"{monday.isoformat()}T20:00:00+09:00",
+            ]
+
+            # 10:45-11:15 takes both slots left: the day empties, for everyone alike.
+            booked = await on_a(BOOK, booking(slug, monday, "10:45", "dora@example.test"))
+            assert booked == {"data": {"bookMeeting": {"__typename": "BookMeetingSuccess"}}}
+            emptied = change(monday)
+            assert await next_event(early) == emptied
+            assert await next_event(late) == emptied
+            assert (await next_event(other_zone))["availabilityChanged"]["days"] == [
+                {"date": monday.isoformat(), "slots": []}
+            ]
+            assert (await next_event(other_selection))["availabilityChanged"]["days"] == [
+                {"date": monday.isoformat(), "starts": []}
+            ]
+
+
+async def test_a_late_joiner_of_sync_status_starts_from_the_state_now(
+    processes: tuple[Served, Served],
+    on_a: GraphQLClient,
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    database_url: str,
+    engine: AsyncEngine,
+) -> None:
+    """Issue 15 (C49): the same viewer's second socket joins the group of its first after
+    the group's first frame; its first frame is the state read when it joined."""
+    _, b = processes
+    ada = await factory.person(name="Ada")
+    connection, _ = await factory.connection(ada)
+    connection_id = await global_connection_id(on_a, ada)
+    worker = PostgresPubSub(database_url, engine)
+
+    async def set_state(state: SyncState, events: int) -> None:
+        async with sessionmaker.begin() as session:
+            await session.execute(
+                update(CalendarConnection)
+                .where(CalendarConnection.id == connection.id)
+                .values(sync_state=state, events_synced=events)
+                .values(last_synced_at=func.now() if state is SyncState.SYNCED else None)
+            )
+        await publish_connection_changed(worker, connection.id)
+
+    variables = {"id": connection_id}
+    async with subscription(b, SYNC_STATUS, variables, ada.token) as early:
+        assert await next_event(early) == sync_event(connection_id, "CONNECTED", "IDLE")
+        await set_state(SyncState.SYNCING, 0)
+        assert await next_event(early) == sync_event(connection_id, "CONNECTED", "SYNCING")
+        async with subscription(b, SYNC_STATUS, variables, ada.token) as late:
+            assert await next_event(late) == sync_event(connection_id, "CONNECTED", "SYNCING")
+            await set_state(SyncState.SYNCED, 7)
+            synced = sync_event(connection_id, "CONNECTED", "SYNCED", 7)
+            assert await next_event(early) == synced
+            assert await next_event(late) == synced
