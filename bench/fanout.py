@@ -360,7 +360,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                                     indices=list(range(n, args.subscribers, len(shards))),
                                     variables=variables,
                                     slots=slots,
-                                    gate=max(1, 50 // len(shards)),  # 50 at a time in all
+                                    # --connect-at-once in all (at least one per client)
+                                    gate=max(1, args.connect_at_once // len(shards)),
                                 )
                             )
                             for n, shard in enumerate(shards)
@@ -445,6 +446,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "subscribers": args.subscribers,
         "processes": 2,
         "client_processes": args.client_processes,
+        "connect_at_once": args.connect_at_once,
         "connect_seconds": connect_seconds,
         "connect_server_cpu_ms": connect_cpu_ms,
         "rounds": rounds,
@@ -468,7 +470,8 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"load average before: {load} (2 cores; other work slows this)")
     print(
         f"grouping {report['grouping']}, late joins {report['late_joins']}; "
-        f"client processes {report['client_processes'] or 'none (in this one)'}"
+        f"client processes {report['client_processes'] or 'none (in this one)'}, "
+        f"connecting {report['connect_at_once']} at once"
     )
     print(
         f"fan-out: {report['subscribers']} subscribers over {report['processes']} processes "
@@ -506,12 +509,19 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="client processes holding the sockets (0: this process)",
     )
+    parser.add_argument(
+        "--connect-at-once",
+        type=int,
+        default=50,
+        help="subscribers connecting at the same time (50); 1 or 2: each arrives after the "
+        "previous one has its snapshot, as visitors of a page do, so every one is a late joiner",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     if not 2 <= args.subscribers <= 10_000 or not 1 <= args.rounds <= 10:
         parser.error("--subscribers must be 2 to 10000 and --rounds 1 to 10")
-    if not 0 <= args.client_processes <= 16:
-        parser.error("--client-processes must be 0 to 16")
+    if not 0 <= args.client_processes <= 16 or not 1 <= args.connect_at_once <= 1_000:
+        parser.error("--client-processes must be 0 to 16 and --connect-at-once 1 to 1000")
     report = run_fast(bench(args))
     if args.json:
         print(json.dumps(report, indent=2))
