@@ -277,6 +277,25 @@ async def test_sync_status_on_b_follows_a_disconnect_through_a(
     assert connection.id > 0
 
 
+async def set_sync_state(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    publisher: PostgresPubSub,
+    connection_id: int,
+    state: SyncState,
+    events: int,
+) -> None:
+    """What the sync engine does: write the state, commit, then one call to publish."""
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(CalendarConnection)
+            .where(CalendarConnection.id == connection_id)
+            .values(sync_state=state, events_synced=events)
+            # As the sync engine writes it: SYNCED always with its time (C1).
+            .values(last_synced_at=func.now() if state is SyncState.SYNCED else None)
+        )
+    await publish_connection_changed(publisher, connection_id)
+
+
 async def test_sync_state_changes_published_by_any_process_reach_b(
     processes: tuple[Served, Served],
     on_a: GraphQLClient,
@@ -285,7 +304,10 @@ async def test_sync_state_changes_published_by_any_process_reach_b(
     database_url: str,
     engine: AsyncEngine,
 ) -> None:
-    """What the sync engine does: write the state, commit, then one call to publish."""
+    """What the sync engine does: write the state, commit, then one call to publish. The
+    same viewer's second socket, opened after the first frames, joins the first one's group
+    (issue 15, C49): its first frame is the state read when it joined, then it gets the next
+    change with the first."""
     _, b = processes
     ada = await factory.person(name="Ada")
     connection, _ = await factory.connection(ada)
@@ -293,22 +315,18 @@ async def test_sync_state_changes_published_by_any_process_reach_b(
     worker = PostgresPubSub(database_url, engine)  # publishing needs no listener
 
     async def set_state(state: SyncState, events: int) -> None:
-        async with sessionmaker.begin() as session:
-            await session.execute(
-                update(CalendarConnection)
-                .where(CalendarConnection.id == connection.id)
-                .values(sync_state=state, events_synced=events)
-                # As the sync engine writes it: SYNCED always with its time (C1).
-                .values(last_synced_at=func.now() if state is SyncState.SYNCED else None)
-            )
-        await publish_connection_changed(worker, connection.id)
+        await set_sync_state(sessionmaker, worker, connection.id, state, events)
 
     async with subscription(b, SYNC_STATUS, {"id": connection_id}, ada.token) as stream:
         assert await next_event(stream) == sync_event(connection_id, "CONNECTED", "IDLE")
         await set_state(SyncState.SYNCING, 0)
         assert await next_event(stream) == sync_event(connection_id, "CONNECTED", "SYNCING")
-        await set_state(SyncState.SYNCED, 12)
-        assert await next_event(stream) == sync_event(connection_id, "CONNECTED", "SYNCED", 12)
+        async with subscription(b, SYNC_STATUS, {"id": connection_id}, ada.token) as late:
+            assert await next_event(late) == sync_event(connection_id, "CONNECTED", "SYNCING")
+            await set_state(SyncState.SYNCED, 12)
+            synced = sync_event(connection_id, "CONNECTED", "SYNCED", 12)
+            assert await next_event(stream) == synced
+            assert await next_event(late) == synced
 
 
 async def test_a_sync_asked_through_a_and_run_by_a_worker_moves_sync_status_on_b(
@@ -608,42 +626,3 @@ async def test_a_late_joiner_gets_its_own_snapshot_then_the_next_change_with_the
             assert (await next_event(other_selection))["availabilityChanged"]["days"] == [
                 {"date": monday.isoformat(), "starts": []}
             ]
-
-
-async def test_a_late_joiner_of_sync_status_starts_from_the_state_now(
-    processes: tuple[Served, Served],
-    on_a: GraphQLClient,
-    factory: Factory,
-    sessionmaker: async_sessionmaker[AsyncSession],
-    database_url: str,
-    engine: AsyncEngine,
-) -> None:
-    """Issue 15 (C49): the same viewer's second socket joins the group of its first after
-    the group's first frame; its first frame is the state read when it joined."""
-    _, b = processes
-    ada = await factory.person(name="Ada")
-    connection, _ = await factory.connection(ada)
-    connection_id = await global_connection_id(on_a, ada)
-    worker = PostgresPubSub(database_url, engine)
-
-    async def set_state(state: SyncState, events: int) -> None:
-        async with sessionmaker.begin() as session:
-            await session.execute(
-                update(CalendarConnection)
-                .where(CalendarConnection.id == connection.id)
-                .values(sync_state=state, events_synced=events)
-                .values(last_synced_at=func.now() if state is SyncState.SYNCED else None)
-            )
-        await publish_connection_changed(worker, connection.id)
-
-    variables = {"id": connection_id}
-    async with subscription(b, SYNC_STATUS, variables, ada.token) as early:
-        assert await next_event(early) == sync_event(connection_id, "CONNECTED", "IDLE")
-        await set_state(SyncState.SYNCING, 0)
-        assert await next_event(early) == sync_event(connection_id, "CONNECTED", "SYNCING")
-        async with subscription(b, SYNC_STATUS, variables, ada.token) as late:
-            assert await next_event(late) == sync_event(connection_id, "CONNECTED", "SYNCING")
-            await set_state(SyncState.SYNCED, 7)
-            synced = sync_event(connection_id, "CONNECTED", "SYNCED", 7)
-            assert await next_event(early) == synced
-            assert await next_event(late) == synced
