@@ -70,9 +70,11 @@ def serve(
     *,
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
+    no_worker: bool = False,
 ) -> Served:
     """`slotgraph serve` on a free loopback port, with `LOAD_LIMITS` unless `extra_env`
-    says otherwise; returns once `/readyz` answers."""
+    says otherwise (`no_worker`: without its background jobs, for a separate
+    `slotgraph worker`); returns once `/readyz` answers."""
     port = free_port()
     env = {
         **os.environ,
@@ -87,7 +89,15 @@ def serve(
     log = log_dir / f"serve-{port}.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen(
-            [SLOTGRAPH, "serve", "--port", str(port), "--workers", str(workers)],
+            [
+                SLOTGRAPH,
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                *(["--no-worker"] if no_worker else []),
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
