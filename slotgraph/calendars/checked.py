@@ -6,12 +6,13 @@ S12 and C45: on each connection, its primary calendar always, and every availabi
 calendar the user chose. C5: a connection with scheduling pages off is not used for
 booking at all. A checked calendar whose access was lost stays checked: it stops booking
 with the user (S13) until they remove it (the "X") or regain access, which the next
-successful read of it notices (C27: `lost_checked_calendars`).
+successful read of it notices (C27: `partition`'s `lost`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Sequence, Set
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -22,6 +23,7 @@ from slotgraph.models.enums import CalendarStatus, ConnectionStatus
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement
     from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.orm import InstrumentedAttribute
 
 
 def used_for_booking() -> ColumnElement[bool]:
@@ -56,11 +58,23 @@ def is_checked(calendar: RemoteCalendar, chosen: Set[int]) -> bool:
     return calendar.is_primary or calendar.id in chosen
 
 
-async def _chosen(session: AsyncSession, user_id: int) -> set[int]:
+async def chosen_calendar_ids(session: AsyncSession, user_id: int) -> set[int]:
+    """The ids of the user's availability calendars (`is_checked`'s `chosen`)."""
     query = select(AvailabilityCalendar.remote_calendar_id).where(
         AvailabilityCalendar.user_id == user_id
     )
     return set((await session.execute(query)).scalars())
+
+
+def checked_clause(
+    user_id: ColumnElement[int] | InstrumentedAttribute[int] | int,
+) -> ColumnElement[bool]:
+    """`is_checked` as a filter on `RemoteCalendar`, for one query that needs no list of
+    chosen ids first (`user_id` may be a column of the same query)."""
+    chosen = select(AvailabilityCalendar.remote_calendar_id).where(
+        AvailabilityCalendar.user_id == user_id
+    )
+    return RemoteCalendar.is_primary.is_(True) | RemoteCalendar.id.in_(chosen)
 
 
 async def _calendars(session: AsyncSession, connection_id: int) -> list[RemoteCalendar]:
@@ -72,31 +86,25 @@ async def _calendars(session: AsyncSession, connection_id: int) -> list[RemoteCa
     return list((await session.execute(query)).scalars())
 
 
-async def checked_calendars(
-    session: AsyncSession, connection: CalendarConnection
-) -> tuple[list[RemoteCalendar], list[RemoteCalendar]]:
-    """The connection's calendars that availability checks and are still reachable, and
-    the others, in id order. Sync and push notifications (`slotgraph.calsync`) cover the
-    first; a lost calendar has nothing left to sync."""
-    chosen = await _chosen(session, connection.user_id)
-    rows = await _calendars(session, connection.id)
-    checked = [
-        row for row in rows if is_checked(row, chosen) and row.status is CalendarStatus.CONNECTED
-    ]
-    return checked, [row for row in rows if row not in checked]
+@dataclass(frozen=True, slots=True)
+class Partition:
+    """A connection's calendars as sync sees them, each list in the given order."""
+
+    checked: list[RemoteCalendar]  # checked and reachable: synced
+    lost: list[RemoteCalendar]  # checked but ACCESS_LOST: read again (C27)
+    others: list[RemoteCalendar]  # not checked (lost ones among them): nothing to sync
 
 
-async def lost_checked_calendars(
-    session: AsyncSession, connection: CalendarConnection
-) -> list[RemoteCalendar]:
-    """The connection's checked calendars marked ACCESS_LOST: still read, so that access
-    regained at the provider ends the loss (C27)."""
-    chosen = await _chosen(session, connection.user_id)
-    return [
-        row
-        for row in await _calendars(session, connection.id)
-        if is_checked(row, chosen) and row.status is CalendarStatus.ACCESS_LOST
-    ]
+def partition(rows: Sequence[RemoteCalendar], chosen: Set[int]) -> Partition:
+    """Split a connection's calendars (`rows`) by `is_checked` and their status."""
+    checked = [row for row in rows if is_checked(row, chosen)]
+    return Partition(
+        checked=[row for row in checked if row.status is CalendarStatus.CONNECTED],
+        lost=[row for row in checked if row.status is CalendarStatus.ACCESS_LOST],
+        others=[
+            row for row in rows if row not in checked or row.status is not CalendarStatus.CONNECTED
+        ],
+    )
 
 
 async def booking_calendars(
@@ -111,7 +119,7 @@ async def booking_calendars(
             .order_by(CalendarConnection.id)
         )
     ).scalars()
-    chosen = await _chosen(session, user_id)
+    chosen = await chosen_calendar_ids(session, user_id)
     return [
         (
             connection,

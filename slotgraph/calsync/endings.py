@@ -29,27 +29,29 @@ if TYPE_CHECKING:
     from slotgraph.models import CalendarConnection
 
 
-async def synced(ctx: SyncContext, connection: CalendarConnection) -> Outcome:
+async def synced(
+    ctx: SyncContext, connection: CalendarConnection, *, recount: bool = True
+) -> Outcome:
+    """`recount`: whether the run wrote or dropped synced events; a run that did not
+    leaves `events_synced` as counted before (counting reads every row of the
+    connection's calendars, on every sync)."""
     now = ctx.clock()
-    held = (
-        select(func.count())
-        .select_from(SyncedEvent)
-        .join(RemoteCalendar, RemoteCalendar.id == SyncedEvent.remote_calendar_id)
-        .where(RemoteCalendar.connection_id == connection.id)
-        .scalar_subquery()
-    )
-    finished = await release(
-        ctx,
-        connection.id,
-        {
-            "sync_state": SyncState.SYNCED,
-            "last_synced_at": now,
-            "last_error": None,
-            "sync_attempts": 0,
-            "events_synced": held,
-            "next_sync_at": now + ctx.config.interval,
-        },
-    )
+    values: dict[str, object] = {
+        "sync_state": SyncState.SYNCED,
+        "last_synced_at": now,
+        "last_error": None,
+        "sync_attempts": 0,
+        "next_sync_at": now + ctx.config.interval,
+    }
+    if recount:
+        values["events_synced"] = (
+            select(func.count())
+            .select_from(SyncedEvent)
+            .join(RemoteCalendar, RemoteCalendar.id == SyncedEvent.remote_calendar_id)
+            .where(RemoteCalendar.connection_id == connection.id)
+            .scalar_subquery()
+        )
+    finished = await release(ctx, connection.id, values)
     return Outcome.SYNCED if finished else Outcome.LEASE_LOST
 
 

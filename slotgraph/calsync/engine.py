@@ -36,10 +36,10 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import func, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from slotgraph.calendars.checked import checked_calendars, lost_checked_calendars
+from slotgraph.calendars.checked import chosen_calendar_ids, partition
 from slotgraph.calendars.lost_access import (
     mark_access_regained,
     mark_calendars_lost,
@@ -47,7 +47,7 @@ from slotgraph.calendars.lost_access import (
 )
 from slotgraph.calsync import endings, synced_events
 from slotgraph.calsync.context import LeaseLost, Outcome, SyncContext, call_hook
-from slotgraph.calsync.leases import claim, renew
+from slotgraph.calsync.leases import claim, renew, renewal
 from slotgraph.jobs.queue import enqueue
 from slotgraph.models import CalendarConnection, CalendarSyncCursor, RemoteCalendar
 from slotgraph.models.enums import ConnectionStatus
@@ -133,6 +133,11 @@ class _Run:
         self.ctx = ctx
         self.connection = connection
         self.busy_changed = False
+        # Whether any synced event row was written or dropped: only then is the
+        # connection's `events_synced` counted again (`endings.synced`).
+        self.rows_changed = False
+        # Each calendar's saved position, read with the calendars at the start of the run.
+        self.cursors: dict[int, CalendarSyncCursor] = {}
 
     async def execute(self) -> Outcome:
         try:
@@ -169,20 +174,34 @@ class _Run:
         except Exception:  # a bug must not stop the worker; the run is retried with backoff
             log.exception("calendar sync failed", connection_id=self.connection.id)
             return await endings.failed(self.ctx, self.connection, UNEXPECTED_MESSAGE, None)
-        return await endings.synced(self.ctx, self.connection)
+        return await endings.synced(self.ctx, self.connection, recount=self.rows_changed)
 
     # calendars ---------------------------------------------------------------------------
 
     async def _calendars(self) -> tuple[list[RemoteCalendar], list[RemoteCalendar]]:
         """The calendars availability checks on this connection (primary + availability
         calendars, still reachable), and the checked ones marked lost (read again, C27);
-        synced data of the others is dropped."""
+        synced data of the others is dropped. Their cursors come in the same read (a
+        no-change sync must cost few statements: bench/sync_capacity.py)."""
         async with self.ctx.sessionmaker.begin() as session:
-            checked, others = await checked_calendars(session, self.connection)
-            if others:
-                await synced_events.forget(session, [row.id for row in others])
-            lost = await lost_checked_calendars(session, self.connection)
-        return checked, lost
+            chosen = await chosen_calendar_ids(session, self.connection.user_id)
+            rows = (
+                await session.execute(
+                    select(RemoteCalendar, CalendarSyncCursor)
+                    .outerjoin(
+                        CalendarSyncCursor,
+                        CalendarSyncCursor.remote_calendar_id == RemoteCalendar.id,
+                    )
+                    .where(RemoteCalendar.connection_id == self.connection.id)
+                    .order_by(RemoteCalendar.id)
+                )
+            ).all()
+            split = partition([calendar for calendar, _ in rows], chosen)
+            if split.others:
+                self.rows_changed = True
+                await synced_events.forget(session, [row.id for row in split.others])
+        self.cursors = {calendar.id: cursor for calendar, cursor in rows if cursor is not None}
+        return split.checked, split.lost
 
     async def _access_regained(self) -> None:
         """C44: a re-probed connection was read again: access is back."""
@@ -204,7 +223,7 @@ class _Run:
             await renew(self.ctx, session, self.connection.id)
             await mark_calendars_lost(session, [calendar.id])
             await synced_events.forget(session, [calendar.id])
-        self.busy_changed = True
+        self.busy_changed = self.rows_changed = True
 
     async def _sync_calendar(self, client: CalendarClient, calendar: RemoteCalendar) -> None:
         state = await self._cursor(calendar)
@@ -230,8 +249,7 @@ class _Run:
     async def _cursor(self, calendar: RemoteCalendar) -> CalendarSyncCursor:
         """The calendar's saved position; a new full listing when there is none, or when
         the synced window no longer reaches as far ahead as it must."""
-        async with self.ctx.sessionmaker() as session:
-            state = await session.get(CalendarSyncCursor, calendar.id)
+        state = self.cursors.pop(calendar.id, None)
         now = self.ctx.clock()
         if state is None or (
             state.page_token is None
@@ -258,6 +276,7 @@ class _Run:
             "window_end": now + config.ahead + config.margin,
             "synced_at": None,
         }
+        self.rows_changed = True
         async with self.ctx.sessionmaker.begin() as session:
             await renew(self.ctx, session, self.connection.id)
             self.busy_changed |= await synced_events.forget(
@@ -275,12 +294,14 @@ class _Run:
         self, calendar: RemoteCalendar, state: CalendarSyncCursor, changes: ChangeSet
     ) -> CalendarSyncCursor:
         """One page: events upserted and removed, and the position after it, in one
-        transaction (the lease is renewed in it too, or the page is not applied)."""
+        transaction; the lease is renewed by the statement that saves the position, or
+        the page is not applied (one statement when the page brings no change)."""
         if changes.next_cursor is None and changes.next_page is None:
             raise ProviderError("The provider answered without a sync position; try again.")
         now = self.ctx.clock()
+        if changes.changed or changes.removed:
+            self.rows_changed = True
         async with self.ctx.sessionmaker.begin() as session:
-            await renew(self.ctx, session, self.connection.id)
             changed = await synced_events.upsert(session, calendar, changes, now)
             removed = await synced_events.remove(session, calendar.id, changes.removed)
             values: dict[str, Any]
@@ -293,11 +314,17 @@ class _Run:
                 }
             else:
                 values = {"page_token": changes.next_page}
-            await session.execute(
+            renewed = renewal(self.ctx, self.connection.id)
+            saved = await session.execute(
                 update(CalendarSyncCursor)
-                .where(CalendarSyncCursor.remote_calendar_id == calendar.id)
+                .where(
+                    CalendarSyncCursor.remote_calendar_id == calendar.id,
+                    exists(select(renewed.c.id)),
+                )
                 .values(**values)
             )
+            if not saved.rowcount:  # type: ignore[attr-defined]
+                raise LeaseLost
             if changes.skipped:  # unreadable items cost themselves only; counted here
                 await session.execute(
                     update(CalendarConnection)

@@ -21,6 +21,7 @@ from slotgraph.models import CalendarConnection, User
 from slotgraph.models.enums import ConnectionStatus, SyncState
 
 if TYPE_CHECKING:
+    from sqlalchemy import CTE, Update
     from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -72,13 +73,16 @@ async def claim(ctx: SyncContext, connection_id: int) -> CalendarConnection | No
     return row
 
 
-async def claim_due(ctx: SyncContext, limit: int) -> list[CalendarConnection]:
-    """Lease up to `limit` due connections, oldest due first. `FOR UPDATE SKIP LOCKED`
-    lets several workers claim at once without waiting on or double-taking a row."""
+async def claim_due(
+    ctx: SyncContext, limit: int, *, due_by: dt.datetime | None = None
+) -> list[CalendarConnection]:
+    """Lease up to `limit` connections due by `due_by` (default: now), oldest due first.
+    `FOR UPDATE SKIP LOCKED` lets several workers claim at once without waiting on or
+    double-taking a row."""
     now = ctx.clock()
     due = (
         select(CalendarConnection.id)
-        .where(_claimable(now), CalendarConnection.next_sync_at <= now)
+        .where(_claimable(now), CalendarConnection.next_sync_at <= (due_by or now))
         .order_by(CalendarConnection.next_sync_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -100,9 +104,8 @@ async def claim_due(ctx: SyncContext, limit: int) -> list[CalendarConnection]:
     return rows
 
 
-async def renew(ctx: SyncContext, session: AsyncSession, connection_id: int) -> None:
-    """Extend our lease inside the caller's transaction, or stop if it is no longer ours."""
-    renewed = await session.execute(
+def _renewing(ctx: SyncContext, connection_id: int) -> Update:
+    return (
         update(CalendarConnection)
         .where(
             CalendarConnection.id == connection_id,
@@ -110,8 +113,20 @@ async def renew(ctx: SyncContext, session: AsyncSession, connection_id: int) -> 
         )
         .values(sync_claimed_until=ctx.clock() + ctx.config.lease)
     )
+
+
+async def renew(ctx: SyncContext, session: AsyncSession, connection_id: int) -> None:
+    """Extend our lease inside the caller's transaction, or stop if it is no longer ours."""
+    renewed = await session.execute(_renewing(ctx, connection_id))
     if not renewed.rowcount:  # type: ignore[attr-defined]
         raise LeaseLost
+
+
+def renewal(ctx: SyncContext, connection_id: int) -> CTE:
+    """`renew` as a CTE with an `id` column for another write to depend on (`EXISTS`):
+    the write renews the lease and is done only while the lease is ours, in one
+    statement. A write that changes no row then means `LeaseLost`."""
+    return _renewing(ctx, connection_id).returning(CalendarConnection.id).cte("renewed")
 
 
 async def release(ctx: SyncContext, connection_id: int, values: dict[str, Any]) -> bool:

@@ -1,6 +1,6 @@
 """Push channels on synced calendars: Google `events.watch` channels and
 Microsoft Graph change-notification subscriptions, one per calendar that availability checks
-(`slotgraph.calendars.checked.checked_calendars`), opened once its connection has synced,
+(`slotgraph.calendars.checked.checked_clause`), opened once its connection has synced,
 renewed before they expire and stopped on disconnect.
 
 A notification only makes the connection due (`slotgraph.calsync.notifications`); the
@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import structlog
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, update
 
-from slotgraph.calendars.checked import checked_calendars
+from slotgraph.calendars.checked import checked_clause
 from slotgraph.calendars.clients import CalendarClients
 from slotgraph.clock import utc_now
 from slotgraph.models import CalendarConnection, CalendarWatch, RemoteCalendar
-from slotgraph.models.enums import ConnectionStatus, Provider
+from slotgraph.models.enums import CalendarStatus, ConnectionStatus, Provider
 from slotgraph.providers.base import CalendarClient, NotOffered, ProviderError, Watch
 
 if TYPE_CHECKING:
@@ -133,28 +133,32 @@ class Watches:
         at the provider are reopened by the next sync. A channel inside its renewal margin
         is the renewal sweep's to renew or replace: opening another here would leave two."""
         now = self.clock()
+        live = exists().where(
+            CalendarWatch.connection_id == connection_id,
+            CalendarWatch.remote_calendar_id == RemoteCalendar.id,
+            CalendarWatch.expires_at > now,
+        )
+        # One statement: after every sync of every connection, and usually finding nothing.
         async with self.sessionmaker() as session:
-            connection = await session.get(CalendarConnection, connection_id)
-            if (
-                connection is None
-                or connection.status is not ConnectionStatus.CONNECTED
-                or connection.provider not in PUSH_PROVIDERS
-            ):
-                return 0
-            checked, _ = await checked_calendars(session, connection)
-            watched = set(
-                (
-                    await session.execute(
-                        select(CalendarWatch.remote_calendar_id).where(
-                            CalendarWatch.connection_id == connection_id,
-                            CalendarWatch.expires_at > now,
-                        )
+            rows = (
+                await session.execute(
+                    select(CalendarConnection, RemoteCalendar)
+                    .join(RemoteCalendar, RemoteCalendar.connection_id == CalendarConnection.id)
+                    .where(
+                        CalendarConnection.id == connection_id,
+                        CalendarConnection.status == ConnectionStatus.CONNECTED,
+                        CalendarConnection.provider.in_(sorted(PUSH_PROVIDERS)),
+                        RemoteCalendar.status == CalendarStatus.CONNECTED,
+                        checked_clause(CalendarConnection.user_id),
+                        ~live,
                     )
-                ).scalars()
-            )
-        missing = [calendar for calendar in checked if calendar.id not in watched]
-        if not missing:
+                    .order_by(RemoteCalendar.id)
+                )
+            ).all()
+        if not rows:
             return 0
+        connection = rows[0][0]
+        missing = [calendar for _, calendar in rows]
         client = await self._client_or_log(
             connection, "no client for push channels", connection_id=connection_id
         )

@@ -215,7 +215,9 @@ class Settings(BaseSettings, MetricsSettings, PubSubSettings):
     )
     sync_max_attempts: int = Field(default=5, ge=1, le=100)
     sync_lease_seconds: int = Field(default=300, ge=10, le=3_600)
-    sync_concurrency: int = Field(default=4, ge=1, le=64)
+    sync_concurrency: int = Field(
+        default=16, ge=1, le=64, description="Syncs each worker runs at once."
+    )
     sync_poll_seconds: float = Field(
         default=5.0, gt=0, le=300, description="How often the workers sweep for due syncs."
     )

@@ -19,7 +19,7 @@ import structlog
 
 from slotgraph.calsync.context import SyncConfig, SyncContext
 from slotgraph.calsync.engine import SYNC_JOB, sync_connection
-from slotgraph.calsync.scheduler import run_due_syncs
+from slotgraph.calsync.scheduler import sweep_due_syncs
 from slotgraph.calsync.watches import RENEW_JOB, WatchConfig, Watches
 from slotgraph.jobs.deliveries import build_outbox
 from slotgraph.jobs.deliveries.webhooks import Webhooks
@@ -176,7 +176,7 @@ def register_sync(queue: JobQueue, runtime: Runtime) -> SyncContext:
         await sync_connection(ctx, int(payload["id"]))
 
     async def sweep() -> None:
-        await run_due_syncs(ctx)
+        await sweep_due_syncs(ctx)
 
     queue.register(SYNC_JOB, on_demand)
     queue.every(ctx.config.poll_seconds, sweep)
