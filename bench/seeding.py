@@ -47,8 +47,16 @@ async def seed_connected_host(
         tier=Tier.PROFESSIONAL,
         url_prefix=url_prefix,
     )
+    return user, await seed_connection(session, user, provider, account_email)
+
+
+async def seed_connection(
+    session: AsyncSession, user: User, provider: Provider, account_email: str
+) -> CalendarConnection:
+    """A working connection of the user's for both purposes, idle and offered to pages,
+    flushed so it has its id."""
     connection = CalendarConnection(
-        account_id=account.id,
+        account_id=user.account_id,
         user_id=user.id,
         provider=provider,
         account_email=account_email,
@@ -59,4 +67,4 @@ async def seed_connected_host(
     )
     session.add(connection)
     await session.flush()
-    return user, connection
+    return connection

@@ -62,10 +62,17 @@ from typing import Any
 
 import httpx
 from sqlalchemy import event, func, select, update
-from websockets.asyncio.client import ClientConnection, connect
 
-from bench.fanout import cpu_seconds, percentile, raise_file_limit
+from bench.fanout import (
+    CREATE_PAGE,
+    cpu_seconds,
+    percentile,
+    raise_file_limit,
+    receive,
+    subscribe,
+)
 from bench.graphql_overhead import BenchError, fresh_database, postgres_server
+from bench.seeding import seed_connection
 from bench.serve import LOAD_LIMITS, SLOTGRAPH, Served, serve
 from slotgraph.calsync.context import Outcome, SyncContext
 from slotgraph.calsync.scheduler import run_due_syncs
@@ -75,12 +82,9 @@ from slotgraph.models.crypto import generate_key
 from slotgraph.models.db import migrate
 from slotgraph.models.enums import (
     CalendarAccess,
-    ConnectionPurpose,
-    ConnectionStatus,
     Provider,
     Scope,
     Seat,
-    SyncState,
     Tier,
 )
 from slotgraph.server.logs import configure_logging
@@ -95,20 +99,6 @@ PIPE_TIMEOUT_SECONDS = 120.0
 SYNC_ROUND_SECONDS = 600.0
 TARGET_SYNCS_PER_SECOND = 100.0
 TARGET_PUSH_P99_SECONDS = 2.0
-SUBSCRIBE = """
-subscription Slots($slug: String!, $start: DateTime!, $end: DateTime!) {
-  availabilityChanged(pageSlug: $slug, start: $start, end: $end, timeZone: "UTC") {
-    __typename
-    ... on AvailabilityChange { snapshot days { date starts } }
-    ... on Error { message }
-  }
-}
-"""
-CREATE_PAGE = """
-mutation($input: CreateSchedulingPageInput!) {
-  createSchedulingPage(input: $input) { ... on CreateSchedulingPageSuccess { page { slug } } }
-}
-"""
 # The subscribed day's hours: 08:00-18:00 UTC, 30-minute meetings every 15 minutes.
 OPEN_SLOTS = 10 * 4 - 1
 # The toggled event, 08:00-09:00 on the subscribed day, takes the slots starting 08:00-08:45.
@@ -292,18 +282,9 @@ async def seed(runtime: Runtime, fake: Fake, calendars: int, subscribers: int) -
                 tier=Tier.PROFESSIONAL,
                 url_prefix=f"host{index:04d}",
             )
-            connection = CalendarConnection(
-                account_id=account.id,
-                user_id=user.id,
-                provider=Provider.GOOGLE,
-                account_email=f"host{index:04d}@bench.test",
-                purpose=ConnectionPurpose.BOTH,
-                status=ConnectionStatus.CONNECTED,
-                sync_state=SyncState.IDLE,
-                scheduling_pages_enabled=True,
+            connection = await seed_connection(
+                session, user, Provider.GOOGLE, f"host{index:04d}@bench.test"
             )
-            session.add(connection)
-            await session.flush()
             session.add(
                 RemoteCalendar(
                     account_id=account.id,
@@ -401,11 +382,11 @@ async def in_process(
     before_calls = fake.calls()
     await make_all_due(runtime)
     base = Counters(counters.statements, counters.transactions, counters.notices)
-    cpu = time.process_time()
+    times = os.times()
     began = time.perf_counter()
     await sweep_until_idle(ctx, calendars)
     seconds = time.perf_counter() - began
-    cpu = time.process_time() - cpu
+    user, system = (after - before for after, before in zip(os.times()[:2], times[:2], strict=True))
     answered = fake.calls() - before_calls
     listings = {key: n for key, n in answered.items() if key[0] == "events.list"}
     if listings != {("events.list", True, 0, 200): calendars}:
@@ -414,7 +395,8 @@ async def in_process(
         "full_sync_seconds": full_seconds,
         "seconds": seconds,
         "syncs_per_second": calendars / seconds,
-        "cpu_ms_per_sync": cpu * 1000 / calendars,
+        "cpu_ms_per_sync": (user + system) * 1000 / calendars,
+        "system_cpu_ms_per_sync": system * 1000 / calendars,
         "statements_per_sync": (counters.statements - base.statements) / calendars,
         "transactions_per_sync": (counters.transactions - base.transactions) / calendars,
         "notices_per_sync": (counters.notices - base.notices) / calendars,
@@ -445,52 +427,6 @@ async def worker_process(
         "cpu_ms_per_sync": cpu * 1000 / done if done else float("nan"),
         "completed": done >= calendars,
     }
-
-
-async def subscribe(api: Served, slug: str, day: dt.datetime) -> ClientConnection:
-    socket = await connect(
-        api.ws_url,
-        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-        open_timeout=WAIT,
-    )
-    await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
-    ack = json.loads(await asyncio.wait_for(socket.recv(), WAIT))
-    if ack["type"] != "connection_ack":
-        raise BenchError(f"no connection_ack: {ack}")
-    variables = {
-        "slug": slug,
-        "start": day.isoformat(),
-        "end": (day + dt.timedelta(days=1)).isoformat(),
-    }
-    await socket.send(
-        json.dumps(
-            {
-                "id": "1",
-                "type": "subscribe",
-                "payload": {"query": SUBSCRIBE, "variables": variables},
-            }
-        )
-    )
-    snapshot = await frame(socket)
-    if not snapshot["snapshot"] or slot_count(snapshot) != OPEN_SLOTS:
-        raise BenchError(f"unexpected snapshot: {snapshot}")
-    return socket
-
-
-async def frame(socket: ClientConnection) -> dict[str, Any]:
-    """The next `availabilityChanged` payload (answering pings on the way)."""
-    for _ in range(10):
-        message = json.loads(await asyncio.wait_for(socket.recv(), WAIT))
-        if message["type"] == "ping":
-            await socket.send(json.dumps({"type": "pong"}))
-            continue
-        if message["type"] != "next":
-            raise BenchError(f"unexpected message: {message}")
-        payload: dict[str, Any] = message["payload"]["data"]["availabilityChanged"]
-        if payload["__typename"] != "AvailabilityChange":
-            raise BenchError(f"error event: {payload}")
-        return payload
-    raise BenchError("only pings")
 
 
 def slot_count(payload: dict[str, Any]) -> int:
@@ -527,7 +463,10 @@ async def push_path(
     api: Served, fake: Fake, tokens: list[str], day: dt.datetime, pushes: int
 ) -> dict[str, Any]:
     slugs = await create_pages(api, tokens)
-    sockets = [await subscribe(api, slug, day) for slug in slugs]
+    window = {"start": day.isoformat(), "end": (day + dt.timedelta(days=1)).isoformat()}
+    sockets = [
+        (await subscribe(api, "API", {"slug": slug, **window}, OPEN_SLOTS)).socket for slug in slugs
+    ]
     inside = [False] * len(sockets)
     latencies: list[float] = []
     try:
@@ -536,9 +475,9 @@ async def push_path(
             inside[index] = not inside[index]
             expected = OPEN_SLOTS - TOGGLED_SLOTS if inside[index] else OPEN_SLOTS
             began = time.perf_counter()
-            pending = asyncio.ensure_future(frame(sockets[index]))
+            pending = asyncio.ensure_future(receive(sockets[index]))
             await asyncio.to_thread(fake.ask, ("toggle", index, inside[index]))
-            payload = await asyncio.wait_for(pending, WAIT)
+            payload, _ = await asyncio.wait_for(pending, WAIT)
             latencies.append(time.perf_counter() - began)
             if payload["snapshot"] or slot_count(payload) != expected:
                 raise BenchError(f"push {push}: expected {expected} slots, got {payload}")
@@ -621,7 +560,8 @@ def print_report(report: dict[str, Any]) -> None:
     )
     print(
         f"no-change sync, worker's sweep back to back in this process: "
-        f"{one['syncs_per_second']:.1f} syncs/s, {one['cpu_ms_per_sync']:.2f} ms CPU/sync"
+        f"{one['syncs_per_second']:.1f} syncs/s, {one['cpu_ms_per_sync']:.2f} ms CPU/sync "
+        f"(of which {one['system_cpu_ms_per_sync']:.2f} ms in the kernel)"
     )
     print(
         f"per no-change sync: {one['statements_per_sync']:.2f} SQL statements, "
