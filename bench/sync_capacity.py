@@ -486,7 +486,8 @@ async def push_path(
     slugs = await create_pages(api, tokens)
     window = {"start": day.isoformat(), "end": (day + dt.timedelta(days=1)).isoformat()}
     sockets = [
-        (await subscribe(api, "API", {"slug": slug, **window}, OPEN_SLOTS)).socket for slug in slugs
+        (await subscribe(api.ws_url, "API", {"slug": slug, **window}, OPEN_SLOTS)).socket
+        for slug in slugs
     ]
     inside = [False] * len(sockets)
     latencies: list[float] = []
