@@ -21,6 +21,7 @@ from slotgraph.graph.errors import (
     ValidationError,
 )
 from slotgraph.graph.relay import to_global_id
+from slotgraph.graph.rows import from_columns
 from slotgraph.models import Booking as BookingRow
 from slotgraph.usecases import bookings as use_case
 
@@ -84,12 +85,12 @@ class BookedMeeting:
 
     @classmethod
     def from_row(cls, row: BookingRow) -> BookedMeeting:
-        return cls(
+        return from_columns(
+            cls,
+            row,
             id=to_global_id("Booking", row.id),
-            title=row.title,
             start=row.starts_at,
             end=row.ends_at,
-            time_zone=row.time_zone,
             status=BookedStatus(row.status.value),
         )
 

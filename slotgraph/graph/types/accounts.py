@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
-from slotgraph.graph.relay import Node, to_global_id
+from slotgraph.graph.relay import Node
+from slotgraph.graph.rows import from_columns
 from slotgraph.models.enums import DomainStatus, InboxKind, InboxStatus, Role, Seat, Tier
 from slotgraph.usecases.domain_verification import verification_record
 from slotgraph.usecases.verified_domains import domain_status
@@ -57,16 +58,13 @@ class ConnectedDomain(Node):
     @classmethod
     def from_row(cls, row: DomainRow) -> ConnectedDomain:
         record = verification_record(row)
-        return cls(
-            id=to_global_id("ConnectedDomain", row.id),
-            domain=row.domain,
-            robots_disallow_meetings=row.robots_disallow_meetings,
+        return from_columns(
+            cls,
+            row,
             status=domain_status(row),
             verification_record=VerificationRecord(
                 name=record.name, type=record.type, value=record.value
             ),
-            verified_at=row.verified_at,
-            checked_at=row.checked_at,
         )
 
 
@@ -79,10 +77,4 @@ class InboxConnection(Node):
 
     @classmethod
     def from_row(cls, row: InboxRow) -> InboxConnection:
-        return cls(
-            id=to_global_id("InboxConnection", row.id),
-            email=row.email,
-            kind=row.kind,
-            status=row.status,
-            created_at=row.created_at,
-        )
+        return from_columns(cls, row)

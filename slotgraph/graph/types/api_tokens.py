@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
-from slotgraph.graph.relay import Node, to_global_id
+from slotgraph.graph.relay import Node
+from slotgraph.graph.rows import from_columns
 
 if TYPE_CHECKING:
     from slotgraph.models import ApiToken as TokenRow
@@ -26,12 +27,4 @@ class ApiToken(Node):
 
     @classmethod
     def from_row(cls, row: TokenRow) -> ApiToken:
-        return cls(
-            id=to_global_id("ApiToken", row.id),
-            name=row.name,
-            scopes=list(row.scopes),
-            created_at=row.created_at,
-            last_used_at=row.last_used_at,
-            expires_at=row.expires_at,
-            revoked_at=row.revoked_at,
-        )
+        return from_columns(cls, row, scopes=list(row.scopes))

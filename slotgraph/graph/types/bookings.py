@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.relay import Node, to_global_id
+from slotgraph.graph.relay import Node
+from slotgraph.graph.rows import from_columns, load_one
 from slotgraph.graph.types.pages import SchedulingPage, load_page
 from slotgraph.models.enums import BookingActor, BookingStatus, CalendarWriteState
 
@@ -46,7 +47,7 @@ class Contact(Node):
 
     @classmethod
     def from_row(cls, row: ContactRow) -> Contact:
-        return cls(id=to_global_id("Contact", row.id), name=row.name, email=row.email)
+        return from_columns(cls, row)
 
 
 @strawberry.type(description="A meeting booked with the viewer.")
@@ -88,8 +89,7 @@ class Booking(Node):
 
     @strawberry.field
     async def contact(self, info: Info) -> Contact | None:
-        row = await info.context.loaders.contacts.load(self.contact_pk)
-        return None if row is None else Contact.from_row(row)
+        return await load_one(info.context.loaders.contacts, self.contact_pk, Contact.from_row)
 
     @strawberry.field(description="Null when the page was deleted since.")
     async def page(self, info: Info) -> SchedulingPage | None:
@@ -97,28 +97,13 @@ class Booking(Node):
 
     @classmethod
     def from_row(cls, row: BookingRow) -> Booking:
-        return cls(
-            id=to_global_id("Booking", row.id),
+        return from_columns(
+            cls,
+            row,
             page_pk=row.page_id,
             contact_pk=row.contact_id,
             host_pk=row.host_user_id,
-            title=row.title,
-            starts_at=row.starts_at,
-            ends_at=row.ends_at,
-            time_zone=row.time_zone,
-            status=row.status,
-            on_calendar=row.on_calendar,
-            integration=row.integration,
             answers=[FormAnswer(question=q, answer=a) for q, a in sorted(row.answers.items())],
-            calendar_write_state=row.calendar_write_state,
-            calendar_write_error=row.calendar_write_error,
-            contact_language=row.contact_language,
-            email_error=row.email_error,
-            created_at=row.created_at,
-            cancelled_at=row.cancelled_at,
-            declined_at=row.declined_at,
-            declined_by=row.declined_by,
-            decline_reason=row.decline_reason,
         )
 
 

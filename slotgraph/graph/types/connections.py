@@ -10,7 +10,8 @@ import strawberry
 from slotgraph.calendars import checked
 from slotgraph.calendars.sync_status import shown_sync_state
 from slotgraph.graph.context import Info
-from slotgraph.graph.relay import Node, to_global_id
+from slotgraph.graph.relay import Node
+from slotgraph.graph.rows import from_columns, load_many
 from slotgraph.models import RemoteCalendar as CalendarRow
 from slotgraph.models.enums import (
     CalendarAccess,
@@ -96,19 +97,7 @@ class RemoteCalendar(Node):
 
     @classmethod
     def from_row(cls, row: CalendarRow) -> RemoteCalendar:
-        return cls(
-            id=to_global_id("RemoteCalendar", row.id),
-            pk=row.id,
-            name=row.name,
-            time_zone=row.time_zone,
-            color=row.color,
-            access=row.access,
-            is_primary=row.is_primary,
-            can_see_all_details=row.can_see_all_details,
-            status=row.status,
-            is_task_calendar=row.is_task_calendar,
-            row=row,
-        )
+        return from_columns(cls, row, row=row)
 
 
 @strawberry.type(description="One grant to a calendar provider account (C1).")
@@ -146,26 +135,11 @@ class CalendarConnection(Node):
 
     @strawberry.field(description="The calendars the grant reaches, the primary among them.")
     async def remote_calendars(self, info: Info) -> list[RemoteCalendar]:
-        rows = await info.context.loaders.calendars_of_connection.load(self.pk)
-        return [RemoteCalendar.from_row(row) for row in rows]
+        loader = info.context.loaders.calendars_of_connection
+        return await load_many(loader, self.pk, RemoteCalendar.from_row)
 
     @classmethod
     def from_row(cls, row: ConnectionRow) -> CalendarConnection:
-        return cls(
-            id=to_global_id("CalendarConnection", row.id),
-            pk=row.id,
-            provider=row.provider,
-            account_email=row.account_email,
-            purpose=row.purpose,
-            status=row.status,
-            sync_state=shown_sync_state(row.status, row.sync_state, row.last_synced_at),
-            calendar_sync_enabled=row.calendar_sync_enabled,
-            task_sync_enabled=row.task_sync_enabled,
-            scheduling_pages_enabled=row.scheduling_pages_enabled,
-            last_synced_at=row.last_synced_at,
-            last_error=row.last_error,
-            events_synced=row.events_synced,
-            skipped_items=row.skipped_items,
-            next_sync_at=row.next_sync_at,
-            created_at=row.created_at,
+        return from_columns(
+            cls, row, sync_state=shown_sync_state(row.status, row.sync_state, row.last_synced_at)
         )

@@ -10,6 +10,7 @@ import strawberry
 
 from slotgraph.graph.context import Info
 from slotgraph.graph.relay import Node, to_global_id
+from slotgraph.graph.rows import from_columns
 from slotgraph.limits.botcheck import BotCheckVerifier
 from slotgraph.scheduling import forms
 from slotgraph.scheduling.rules import Weekday as RuleWeekday
@@ -104,27 +105,18 @@ class SchedulingPage(Node):
 
     @classmethod
     def from_row(cls, row: PageRow, base_url: str) -> SchedulingPage:
-        return cls(
-            id=to_global_id("SchedulingPage", row.id),
-            pk=row.id,
-            title=row.title,
-            description=row.description,
-            slug=row.slug,
+        return from_columns(
+            cls,
+            row,
             url=page_url(base_url, row.slug),
-            url_prefix=row.url_prefix,
             durations=row.durations_minutes,
             slot_interval=row.slot_interval_minutes,
             buffer_before=row.buffer_before_minutes,
             buffer_after=row.buffer_after_minutes,
             minimum_notice=row.minimum_notice_minutes,
-            booking_window_days=row.booking_window_days,
-            max_meetings_per_day=row.max_meetings_per_day,
-            time_zone=row.time_zone,
             weekly_hours=_weekly(row.weekly_hours),
             date_overrides=_overrides(row.date_overrides),
             form_fields=_form(row.form_fields),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
         )
 
 

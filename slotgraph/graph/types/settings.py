@@ -9,6 +9,7 @@ import strawberry
 
 from slotgraph.graph.context import Info
 from slotgraph.graph.relay import Node, to_global_id
+from slotgraph.graph.rows import from_columns, load_one
 from slotgraph.graph.types.accounts import ConnectedDomain
 from slotgraph.graph.types.pages import SchedulingPage, load_page
 
@@ -54,10 +55,9 @@ class CalendarSettings(Node):
 
     @strawberry.field(description="Null: pages are served on the app domain (S15).")
     async def meeting_domain(self, info: Info) -> ConnectedDomain | None:
-        if self.domain_pk is None:
-            return None
-        row = await info.context.loaders.domains.load(self.domain_pk)
-        return None if row is None else ConnectedDomain.from_row(row)
+        return await load_one(
+            info.context.loaders.domains, self.domain_pk, ConnectedDomain.from_row
+        )
 
     @strawberry.field(description="Where this user's meeting links start (S15).")
     async def meeting_base_url(self, info: Info) -> str:
@@ -65,15 +65,13 @@ class CalendarSettings(Node):
 
     @classmethod
     def from_row(cls, row: SettingsRow) -> CalendarSettings:
-        return cls(
+        return from_columns(
+            cls,
+            row,
             id=to_global_id("CalendarSettings", row.user_id),
             user_pk=row.user_id,
             default_page_pk=row.default_page_id,
             chat_page_pk=row.chat_page_id,
             domain_pk=row.meeting_domain_id,
-            meeting_url_prefix=row.meeting_url_prefix,
             scheduling_pages_enabled=row.pages_enabled,
-            chat_link_enabled=row.chat_link_enabled,
-            bot_check_required=row.bot_check_required,
-            updated_at=row.updated_at,
         )

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.relay import Node, to_global_id
+from slotgraph.graph.relay import Node
+from slotgraph.graph.rows import from_columns, load_one
 from slotgraph.graph.types.bookings import Contact
 
 if TYPE_CHECKING:
@@ -31,19 +32,10 @@ class Task(Node):
 
     @strawberry.field(description="The contact the task is about, if any.")
     async def contact(self, info: Info) -> Contact | None:
-        if self.contact_pk is None:
-            return None
-        row = await info.context.loaders.contacts.load(self.contact_pk)
-        return None if row is None else Contact.from_row(row)
+        return await load_one(info.context.loaders.contacts, self.contact_pk, Contact.from_row)
 
     @classmethod
     def from_row(cls, row: TaskRow) -> Task:
-        return cls(
-            id=to_global_id("Task", row.id),
-            contact_pk=row.contact_id,
-            title=row.title,
-            due_at=row.due_at,
-            completed_at=row.completed_at,
-            on_calendar=row.remote_event_id is not None,
-            created_at=row.created_at,
+        return from_columns(
+            cls, row, contact_pk=row.contact_id, on_calendar=row.remote_event_id is not None
         )

@@ -11,7 +11,8 @@ import strawberry
 
 from slotgraph.graph.context import Info
 from slotgraph.graph.extensions import DomainErrors
-from slotgraph.graph.relay import Connection, Node, from_cursor, to_global_id
+from slotgraph.graph.relay import Connection, Node, from_cursor
+from slotgraph.graph.rows import from_columns, load_one
 from slotgraph.graph.types.accounts import (
     ConnectedDomain,
     InboxConnection,
@@ -93,21 +94,12 @@ class User(Node):
 
     @classmethod
     def from_row(cls, row: UserRow) -> User:
-        return cls(
-            id=to_global_id("User", row.id),
-            pk=row.id,
-            name=row.name,
-            email=row.email,
-            time_zone=row.time_zone,
-            locale=row.locale,
-            seat=row.seat,
-            tier=row.tier,
+        return from_columns(
+            cls,
+            row,
             has_personal_email_access=row.personal_email_access,
             can_customize_meeting_url=can_customize_url(row),
             can_sync_tasks=can_sync_tasks(row),
-            role=row.role,
-            deactivated_at=row.deactivated_at,
-            created_at=row.created_at,
         )
 
     def _is_viewer(self, info: Info) -> bool:
@@ -141,8 +133,7 @@ class User(Node):
     async def calendar_settings(self, info: Info) -> CalendarSettings | None:
         if not self._is_viewer(info):
             return None
-        row = await info.context.loaders.settings.load(self.pk)
-        return None if row is None else CalendarSettings.from_row(row)
+        return await load_one(info.context.loaders.settings, self.pk, CalendarSettings.from_row)
 
     @strawberry.field(
         description="The viewer's scheduling pages, oldest first.", extensions=[DomainErrors()]
@@ -239,14 +230,7 @@ class Account:
 
     @classmethod
     def from_row(cls, row: AccountRow) -> Account:
-        return cls(
-            pk=row.id,
-            name=row.name,
-            plan_tier=row.plan_tier,
-            sales_seats=row.sales_seats,
-            service_seats=row.service_seats,
-            custom_domains_enabled=row.custom_domains_enabled,
-        )
+        return from_columns(cls, row)
 
     @strawberry.field(
         description="The account's users, deactivated ones too (admins only, C23).",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.scalars import JSON
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.relay import Node, to_global_id
+from slotgraph.graph.relay import Node
+from slotgraph.graph.rows import from_columns, load_many
 from slotgraph.models.webhooks import WebhookDeliveryState
 
 if TYPE_CHECKING:
@@ -35,12 +36,7 @@ class WebhookAttempt:
 
     @classmethod
     def from_row(cls, row: AttemptRow) -> WebhookAttempt:
-        return cls(
-            attempted_at=row.attempted_at,
-            response_code=row.status_code,
-            error=row.error,
-            duration_ms=row.duration_ms,
-        )
+        return from_columns(cls, row, response_code=row.status_code)
 
 
 @strawberry.type(description="One event sent (or being sent) to one of your endpoints.")
@@ -63,25 +59,19 @@ class WebhookDelivery(Node):
 
     @strawberry.field(description="Every attempt, oldest first (the delivery log).")
     async def attempt_log(self, info: Info) -> list[WebhookAttempt]:
-        rows = await info.context.loaders.webhook_attempts.load(self.pk)
-        return [WebhookAttempt.from_row(row) for row in rows]
+        loader = info.context.loaders.webhook_attempts
+        return await load_many(loader, self.pk, WebhookAttempt.from_row)
 
     @classmethod
     def from_row(cls, found: tuple[DeliveryRow, dt.datetime | None]) -> WebhookDelivery:
         row, next_attempt_at = found
-        return cls(
-            id=to_global_id("WebhookDelivery", row.id),
-            pk=row.id,
+        return from_columns(
+            cls,
+            row,
             webhook_id=row.message_id,
-            event_type=row.event_type,
             status=row.state,
-            attempts=row.attempts,
             last_response_code=row.last_status_code,
-            last_attempt_at=row.last_attempt_at,
-            last_error=row.last_error,
             next_attempt_at=next_attempt_at if row.state is WebhookDeliveryState.PENDING else None,
-            payload=cast("JSON", row.payload),
-            created_at=row.created_at,
         )
 
 
@@ -106,21 +96,11 @@ class WebhookEndpoint(Node):
 
     @strawberry.field(description="The latest deliveries, newest first (at most 20).")
     async def recent_deliveries(self, info: Info) -> list[WebhookDelivery]:
-        found = await info.context.loaders.recent_webhook_deliveries.load(self.pk)
-        return [WebhookDelivery.from_row(pair) for pair in found]
+        loader = info.context.loaders.recent_webhook_deliveries
+        return await load_many(loader, self.pk, WebhookDelivery.from_row)
 
     @classmethod
     def from_row(cls, row: EndpointRow) -> WebhookEndpoint:
-        return cls(
-            id=to_global_id("WebhookEndpoint", row.id),
-            pk=row.id,
-            url=row.url,
-            description=row.description,
-            event_types=list(row.event_types),
-            account_wide=row.account_wide,
-            enabled=row.disabled_at is None,
-            disabled_at=row.disabled_at,
-            disabled_reason=row.disabled_reason,
-            failing_since=row.failing_since,
-            created_at=row.created_at,
+        return from_columns(
+            cls, row, event_types=list(row.event_types), enabled=row.disabled_at is None
         )
