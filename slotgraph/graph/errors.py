@@ -10,8 +10,7 @@ Anything unexpected is masked by `slotgraph.graph.extensions.MaskUnexpectedError
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from typing import Annotated, Any, Final, get_args, get_origin
+from typing import Annotated, Any, get_args, get_origin
 
 import strawberry
 from strawberry.types.base import StrawberryOptional
@@ -62,11 +61,33 @@ class ErrorCode(enum.Enum):
     DOMAIN_TAKEN = "DOMAIN_TAKEN"
 
 
+# The errors that carry nothing but message, field and code, keyed by the exception they
+# answer: each registers itself where it is declared (`Error.__init_subclass__`), so the
+# pairing of exception, type and code is written once; `map_error` builds the others.
+_PLAIN: dict[type[domain.DomainError], tuple[type[Error], ErrorCode]] = {}
+
+
 @strawberry.interface(description="An expected failure, with what the caller can do about it.")
 class Error:
     message: str
     field: str | None = strawberry.field(description="The input field at fault, if one is.")
     code: ErrorCode
+
+    def __init_subclass__(
+        cls,
+        *,
+        answers: type[domain.DomainError] | None = None,
+        code: ErrorCode | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """`class NotFound(Error, answers=domain.NotFoundError, code=ErrorCode.NOT_FOUND)`:
+        `map_error` answers that exception with this type and code."""
+        super().__init_subclass__(**kwargs)
+        if answers is None:
+            return
+        if code is None or answers in _PLAIN:
+            raise TypeError(f"{cls.__name__}: each exception is answered once, with a code")
+        _PLAIN[answers] = (cls, code)
 
 
 @strawberry.type(description="One input field at fault and what would be accepted there.")
@@ -92,7 +113,7 @@ class ValidationError(Error):
 
 
 @strawberry.type(description="No such object in your account (C9).")
-class NotFound(Error):
+class NotFound(Error, answers=domain.NotFoundError, code=ErrorCode.NOT_FOUND):
     pass
 
 
@@ -107,59 +128,79 @@ class SlugTaken(Error):
 
 
 @strawberry.type(description="Needs a paid Sales or Service seat (S10, S14).")
-class SeatRequired(Error):
+class SeatRequired(Error, answers=domain.SeatRequiredError, code=ErrorCode.SEAT_REQUIRED):
     pass
 
 
 @strawberry.type(description="Managed only once a calendar is connected (C6).")
-class CalendarRequired(Error):
+class CalendarRequired(
+    Error, answers=domain.CalendarRequiredError, code=ErrorCode.CALENDAR_REQUIRED
+):
     pass
 
 
 @strawberry.type(description="The account's plan does not include this feature.")
-class PlanFeatureRequired(Error):
+class PlanFeatureRequired(
+    Error, answers=domain.PlanFeatureRequiredError, code=ErrorCode.PLAN_FEATURE_REQUIRED
+):
     pass
 
 
 @strawberry.type(
     description="The account would have no active admin left: make another user admin first."
 )
-class LastAdmin(Error):
+class LastAdmin(Error, answers=domain.LastAdminError, code=ErrorCode.LAST_ADMIN):
     pass
 
 
 @strawberry.type(description="The calendar provider does not offer this (C11).")
-class ProviderLimitation(Error):
+class ProviderLimitation(
+    Error, answers=domain.ProviderLimitationError, code=ErrorCode.PROVIDER_LIMITATION
+):
     pass
 
 
 @strawberry.type(description="Needs the 'personal email access' permission (S3).")
-class PermissionRequired(Error):
+class PermissionRequired(
+    Error, answers=domain.PermissionRequiredError, code=ErrorCode.PERMISSION_REQUIRED
+):
     pass
 
 
 @strawberry.type(description="Your own inbox is connected as a shared inbox (S4).")
-class SharedInboxNotAllowed(Error):
+class SharedInboxNotAllowed(
+    Error, answers=domain.SharedInboxNotAllowedError, code=ErrorCode.SHARED_INBOX_NOT_ALLOWED
+):
     pass
 
 
 @strawberry.type(description="One calendar connection per user (S6).")
-class ConnectionLimitReached(Error):
+class ConnectionLimitReached(
+    Error, answers=domain.ConnectionLimitReachedError, code=ErrorCode.CONNECTION_LIMIT_REACHED
+):
     pass
 
 
 @strawberry.type(description="Exchange refused the login; with 2FA use an app password (S2).")
-class ExchangeAuthFailed(Error):
+class ExchangeAuthFailed(
+    Error, answers=domain.ExchangeAuthFailedError, code=ErrorCode.EXCHANGE_AUTH_FAILED
+):
     pass
 
 
 @strawberry.type(description="The Exchange server is older than 2010 SP2 (S2).")
-class ExchangeVersionUnsupported(Error):
+class ExchangeVersionUnsupported(
+    Error,
+    answers=domain.ExchangeVersionUnsupportedError,
+    code=ErrorCode.EXCHANGE_VERSION_UNSUPPORTED,
+):
     pass
 
 
 @strawberry.type(description="The Exchange URL did not answer (S2).")
-class ExchangeUnreachable(Error):
+class ExchangeUnreachable(
+    Error, answers=domain.ExchangeUnreachableError, code=ErrorCode.EXCHANGE_UNREACHABLE
+):
     pass
 
 
@@ -167,17 +208,23 @@ class ExchangeUnreachable(Error):
     description="The CalDAV server refused the login; iCloud and Fastmail need an "
     "app-specific password (C28)."
 )
-class CalDavAuthFailed(Error):
+class CalDavAuthFailed(
+    Error, answers=domain.CalDavAuthFailedError, code=ErrorCode.CALDAV_AUTH_FAILED
+):
     pass
 
 
 @strawberry.type(description="The address leads to no CalDAV calendars; check the URL (C28).")
-class NotACalDavServer(Error):
+class NotACalDavServer(
+    Error, answers=domain.NotACalDavServerError, code=ErrorCode.NOT_A_CALDAV_SERVER
+):
     pass
 
 
 @strawberry.type(description="The CalDAV server could not be reached (C28).")
-class CalDavUnreachable(Error):
+class CalDavUnreachable(
+    Error, answers=domain.CalDavUnreachableError, code=ErrorCode.CALDAV_UNREACHABLE
+):
     pass
 
 
@@ -185,27 +232,35 @@ class CalDavUnreachable(Error):
     description="The server's TLS certificate is signed by no trusted CA; the operator adds "
     "an internal CA with SLOTGRAPH_CA_BUNDLE (C46)."
 )
-class TlsCertificateUntrusted(Error):
+class TlsCertificateUntrusted(
+    Error, answers=domain.TlsCertificateUntrustedError, code=ErrorCode.TLS_CERTIFICATE_UNTRUSTED
+):
     pass
 
 
 @strawberry.type(description="No Exchange server found for the address; give the URL (S2).")
-class AutodiscoverFailed(Error):
+class AutodiscoverFailed(
+    Error, answers=domain.AutodiscoverFailedError, code=ErrorCode.AUTODISCOVER_FAILED
+):
     pass
 
 
 @strawberry.type(description="Consent was declined at the provider (S1).")
-class OAuthDenied(Error):
+class OAuthDenied(Error, answers=domain.OAuthDeniedError, code=ErrorCode.OAUTH_DENIED):
     pass
 
 
 @strawberry.type(description="The sign-in link is unknown, used or expired (S1).")
-class OAuthStateInvalid(Error):
+class OAuthStateInvalid(
+    Error, answers=domain.OAuthStateInvalidError, code=ErrorCode.OAUTH_STATE_INVALID
+):
     pass
 
 
 @strawberry.type(description="The provider failed for now; retrying later may work.")
-class ProviderUnavailable(Error):
+class ProviderUnavailable(
+    Error, answers=domain.ProviderUnavailableError, code=ErrorCode.PROVIDER_UNAVAILABLE
+):
     retryable: bool = True
 
 
@@ -213,7 +268,9 @@ class ProviderUnavailable(Error):
     description="A calendar of the host did not answer, so no time can be offered safely; "
     "retry shortly."
 )
-class AvailabilityUnknown(Error):
+class AvailabilityUnknown(
+    Error, answers=domain.AvailabilityUnknownError, code=ErrorCode.AVAILABILITY_UNKNOWN
+):
     retryable: bool = True
 
 
@@ -252,7 +309,9 @@ class SlotUnavailable(Error):
 
 
 @strawberry.type(description="The idempotency key was used for a different request (C12).")
-class IdempotencyKeyReused(Error):
+class IdempotencyKeyReused(
+    Error, answers=domain.IdempotencyKeyReusedError, code=ErrorCode.IDEMPOTENCY_KEY_REUSED
+):
     pass
 
 
@@ -288,12 +347,14 @@ class RateLimited(Error):
     description="The host asks for a bot check (C34): complete the challenge and send its "
     "token as `botCheckToken`; a token is good once."
 )
-class BotCheckFailed(Error):
+class BotCheckFailed(Error, answers=domain.BotCheckFailedError, code=ErrorCode.BOT_CHECK_FAILED):
     pass
 
 
 @strawberry.type(description="The bot check could not be verified right now (C34); retry.")
-class BotCheckUnavailable(Error):
+class BotCheckUnavailable(
+    Error, answers=domain.BotCheckUnavailableError, code=ErrorCode.BOT_CHECK_UNAVAILABLE
+):
     retryable: bool = True
 
 
@@ -301,103 +362,27 @@ class BotCheckUnavailable(Error):
     description="DNS does not hold the domain's TXT record yet (C40): publish the record "
     "`verificationRecord` names, wait for DNS to show it, and verify again."
 )
-class DomainNotVerified(Error):
+class DomainNotVerified(
+    Error, answers=domain.DomainNotVerifiedError, code=ErrorCode.DOMAIN_NOT_VERIFIED
+):
     pass
 
 
 @strawberry.type(description="No name server answered the domain check (C40); retry.")
-class DomainCheckUnavailable(Error):
+class DomainCheckUnavailable(
+    Error, answers=domain.DomainCheckUnavailableError, code=ErrorCode.DOMAIN_CHECK_UNAVAILABLE
+):
     retryable: bool = True
 
 
 @strawberry.type(
     description="The domain is already connected in this account, or proven by another (C40)."
 )
-class DomainTaken(Error):
+class DomainTaken(Error, answers=domain.DomainTakenError, code=ErrorCode.DOMAIN_TAKEN):
     pass
 
 
-PlainError = (
-    ValidationError
-    | NotFound
-    | SeatRequired
-    | CalendarRequired
-    | PlanFeatureRequired
-    | LastAdmin
-    | ProviderLimitation
-    | PermissionRequired
-    | SharedInboxNotAllowed
-    | ConnectionLimitReached
-    | ExchangeAuthFailed
-    | ExchangeVersionUnsupported
-    | ExchangeUnreachable
-    | TlsCertificateUntrusted
-    | AutodiscoverFailed
-    | CalDavAuthFailed
-    | NotACalDavServer
-    | CalDavUnreachable
-    | OAuthDenied
-    | OAuthStateInvalid
-    | ProviderUnavailable
-    | AvailabilityUnknown
-    | SlotUnavailable
-    | IdempotencyKeyReused
-    | BotCheckFailed
-    | BotCheckUnavailable
-    | DomainNotVerified
-    | DomainCheckUnavailable
-    | DomainTaken
-)
-AnyError = (
-    PlainError | PermissionDenied | SlugTaken | BookingNotChangeable | PageUnavailable | RateLimited
-)
-
-# The errors that carry nothing but message, field and code, keyed by the exception they
-# answer; `map_error` builds the others.
-_PLAIN: Final[Mapping[type[domain.DomainError], tuple[type[PlainError], ErrorCode]]] = {
-    domain.NotFoundError: (NotFound, ErrorCode.NOT_FOUND),
-    domain.SeatRequiredError: (SeatRequired, ErrorCode.SEAT_REQUIRED),
-    domain.CalendarRequiredError: (CalendarRequired, ErrorCode.CALENDAR_REQUIRED),
-    domain.PlanFeatureRequiredError: (PlanFeatureRequired, ErrorCode.PLAN_FEATURE_REQUIRED),
-    domain.LastAdminError: (LastAdmin, ErrorCode.LAST_ADMIN),
-    domain.ProviderLimitationError: (ProviderLimitation, ErrorCode.PROVIDER_LIMITATION),
-    domain.PermissionRequiredError: (PermissionRequired, ErrorCode.PERMISSION_REQUIRED),
-    domain.SharedInboxNotAllowedError: (SharedInboxNotAllowed, ErrorCode.SHARED_INBOX_NOT_ALLOWED),
-    domain.ConnectionLimitReachedError: (
-        ConnectionLimitReached,
-        ErrorCode.CONNECTION_LIMIT_REACHED,
-    ),
-    domain.ExchangeAuthFailedError: (ExchangeAuthFailed, ErrorCode.EXCHANGE_AUTH_FAILED),
-    domain.ExchangeVersionUnsupportedError: (
-        ExchangeVersionUnsupported,
-        ErrorCode.EXCHANGE_VERSION_UNSUPPORTED,
-    ),
-    domain.ExchangeUnreachableError: (ExchangeUnreachable, ErrorCode.EXCHANGE_UNREACHABLE),
-    domain.AutodiscoverFailedError: (AutodiscoverFailed, ErrorCode.AUTODISCOVER_FAILED),
-    domain.CalDavAuthFailedError: (CalDavAuthFailed, ErrorCode.CALDAV_AUTH_FAILED),
-    domain.NotACalDavServerError: (NotACalDavServer, ErrorCode.NOT_A_CALDAV_SERVER),
-    domain.CalDavUnreachableError: (CalDavUnreachable, ErrorCode.CALDAV_UNREACHABLE),
-    domain.TlsCertificateUntrustedError: (
-        TlsCertificateUntrusted,
-        ErrorCode.TLS_CERTIFICATE_UNTRUSTED,
-    ),
-    domain.OAuthDeniedError: (OAuthDenied, ErrorCode.OAUTH_DENIED),
-    domain.OAuthStateInvalidError: (OAuthStateInvalid, ErrorCode.OAUTH_STATE_INVALID),
-    domain.ProviderUnavailableError: (ProviderUnavailable, ErrorCode.PROVIDER_UNAVAILABLE),
-    domain.AvailabilityUnknownError: (AvailabilityUnknown, ErrorCode.AVAILABILITY_UNKNOWN),
-    domain.IdempotencyKeyReusedError: (IdempotencyKeyReused, ErrorCode.IDEMPOTENCY_KEY_REUSED),
-    domain.BotCheckFailedError: (BotCheckFailed, ErrorCode.BOT_CHECK_FAILED),
-    domain.BotCheckUnavailableError: (BotCheckUnavailable, ErrorCode.BOT_CHECK_UNAVAILABLE),
-    domain.DomainNotVerifiedError: (DomainNotVerified, ErrorCode.DOMAIN_NOT_VERIFIED),
-    domain.DomainCheckUnavailableError: (
-        DomainCheckUnavailable,
-        ErrorCode.DOMAIN_CHECK_UNAVAILABLE,
-    ),
-    domain.DomainTakenError: (DomainTaken, ErrorCode.DOMAIN_TAKEN),
-}
-
-
-def map_error(exc: domain.DomainError) -> AnyError:
+def map_error(exc: domain.DomainError) -> Error:
     """The typed GraphQL error for a domain exception: the one place they are matched.
 
     A domain exception with no case here is a programming error (TypeError), which the
@@ -483,7 +468,7 @@ def declared_errors(result_type: object) -> frozenset[type]:
     return frozenset(m for m in members if isinstance(m, type) and issubclass(m, Error))
 
 
-def declared_error(exc: domain.DomainError, declared: frozenset[type]) -> AnyError:
+def declared_error(exc: domain.DomainError, declared: frozenset[type]) -> Error:
     """`map_error`, checked against the errors the field declares: one it does not list is a
     programming error (TypeError: masked as INTERNAL and logged), never data."""
     error = map_error(exc)

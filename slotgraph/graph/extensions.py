@@ -16,7 +16,7 @@ from strawberry.extensions import FieldExtension, MaskErrors, ParserCache, Schem
 from slotgraph.graph.errors import (
     RETRY_AFTER_SECONDS,
     SERVICE_UNAVAILABLE_MESSAGE,
-    AnyError,
+    Error,
     declared_error,
     declared_errors,
     error_code,
@@ -127,7 +127,7 @@ class DomainErrors(FieldExtension):
         note_root_result(info, result)  # for the request metrics (C48)
         return result
 
-    def answer(self, exc: DomainError) -> AnyError:
+    def answer(self, exc: DomainError) -> Error:
         if self.declared:
             return declared_error(exc, self.declared)
         # graphql-core keeps a GraphQLError's extensions when it locates the error at the
