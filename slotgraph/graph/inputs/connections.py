@@ -6,6 +6,8 @@ import enum
 
 import strawberry
 
+from slotgraph.graph.inputs.settings import ConnectionTogglesInput
+
 
 @strawberry.enum(description="Providers connected through an OAuth consent screen (S1).")
 class OAuthProviderKind(enum.Enum):
@@ -82,9 +84,8 @@ class SetMeetingsCalendarInput:
     )
 
 
+# The partner app's updateCalendarConnection is one connection's slice of the settings
+# save (C8), so its input is the settings' toggles under its own GraphQL name.
 @strawberry.input(description="Per-connection toggles; omitted ones keep their value.")
-class UpdateCalendarConnectionInput:
-    connection_id: strawberry.ID
-    calendar_sync_enabled: bool | None = None
-    task_sync_enabled: bool | None = None
-    scheduling_pages_enabled: bool | None = None
+class UpdateCalendarConnectionInput(ConnectionTogglesInput):
+    pass

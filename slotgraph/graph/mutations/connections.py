@@ -40,7 +40,7 @@ from slotgraph.graph.inputs.connections import (
     SyncCalendarConnectionInput,
     UpdateCalendarConnectionInput,
 )
-from slotgraph.graph.inputs.settings import ConnectionTogglesInput, UpdateCalendarSettingsInput
+from slotgraph.graph.inputs.settings import UpdateCalendarSettingsInput
 from slotgraph.graph.relay import require_pk
 from slotgraph.graph.types.accounts import InboxConnection
 from slotgraph.graph.types.connections import CalendarConnection, ProviderType
@@ -282,15 +282,8 @@ async def update_calendar_connection(
     info: Info, input: UpdateCalendarConnectionInput
 ) -> UpdateCalendarConnectionResult:
     """Per-connection toggles: calendar sync (S9), task sync (S10), scheduling pages (C5)."""
-    toggles = ConnectionTogglesInput(
-        connection_id=input.connection_id,
-        calendar_sync_enabled=input.calendar_sync_enabled,
-        task_sync_enabled=input.task_sync_enabled,
-        scheduling_pages_enabled=input.scheduling_pages_enabled,
-    )
     context = info.context
-
-    await _save(info, UpdateCalendarSettingsInput(connections=[toggles]), {"connections.": ""})
+    await _save(info, UpdateCalendarSettingsInput(connections=[input]), {"connections.": ""})
     assert context.viewer is not None
     pk = require_pk(
         input.connection_id,
