@@ -3,7 +3,8 @@
 - `from_columns` builds an object whose fields show the row's columns under their own
   names, and whose `id` is the row's global id, so a type's `from_row` names only what it
   shows differently (a renamed or computed field). Written out a field at a time, every
-  `from_row` repeated the column list the type's annotations already state.
+  `from_row` repeated the column list the type's annotations already state. An input
+  becomes a use case's draft the same way (createMeeting's `MeetingDraft`).
 - `load_one` and `load_many` answer a related-object field through a DataLoader: the row or
   rows for a key, built into API objects; a missing key or row is null.
 

@@ -18,7 +18,7 @@ from slotgraph.graph.errors import (
     ValidationError,
 )
 from slotgraph.graph.relay import require_pk
-from slotgraph.graph.types.bookings import Booking
+from slotgraph.graph.types.bookings import BookingChange
 from slotgraph.usecases import booking_decisions as use_case
 
 _KEY = "Retry with the same key to get the first result again (C12, 24 hours)."
@@ -40,15 +40,13 @@ class DeclineBookingInput:
 
 
 @strawberry.type
-class ConfirmBookingSuccess:
-    booking: Booking
-    replayed: bool = strawberry.field(description="The first result for this idempotency key.")
+class ConfirmBookingSuccess(BookingChange):
+    pass
 
 
 @strawberry.type
-class DeclineBookingSuccess:
-    booking: Booking
-    replayed: bool = strawberry.field(description="The first result for this idempotency key.")
+class DeclineBookingSuccess(BookingChange):
+    pass
 
 
 _ERRORS = (
@@ -69,9 +67,7 @@ async def confirm_booking(info: Info, input: ConfirmBookingInput) -> ConfirmBook
     pk = require_pk(input.booking_id, "Booking", field="bookingId", kind="booking")
     decision = use_case.Decision(confirm=True, idempotency_key=input.idempotency_key)
     outcome = await use_case.decide(info.context.services, info.context.viewer, pk, decision)
-    return ConfirmBookingSuccess(
-        booking=Booking.from_row(outcome.booking), replayed=outcome.replayed
-    )
+    return ConfirmBookingSuccess.of(outcome.booking, replayed=outcome.replayed)
 
 
 async def decline_booking(info: Info, input: DeclineBookingInput) -> DeclineBookingResult:
@@ -81,6 +77,4 @@ async def decline_booking(info: Info, input: DeclineBookingInput) -> DeclineBook
         confirm=False, reason=input.reason, idempotency_key=input.idempotency_key
     )
     outcome = await use_case.decide(info.context.services, info.context.viewer, pk, decision)
-    return DeclineBookingSuccess(
-        booking=Booking.from_row(outcome.booking), replayed=outcome.replayed
-    )
+    return DeclineBookingSuccess.of(outcome.booking, replayed=outcome.replayed)

@@ -108,14 +108,17 @@ class SyncCalendarConnectionSuccess:
     )
 
 
-StartCalendarConnectionResult = Annotated[
-    StartCalendarConnectionSuccess
-    | PermissionRequired
+# What every way of connecting a calendar can meet (S3, S4, S6), after the provider's own.
+_CONNECT_ERRORS = (
+    PermissionRequired
     | SharedInboxNotAllowed
     | ConnectionLimitReached
     | PermissionDenied
     | ValidationError
-    | ProviderUnavailable,
+    | ProviderUnavailable
+)
+StartCalendarConnectionResult = Annotated[
+    StartCalendarConnectionSuccess | _CONNECT_ERRORS,
     strawberry.union("StartCalendarConnectionResult"),
 ]
 ConnectExchangeCalendarResult = Annotated[
@@ -125,12 +128,7 @@ ConnectExchangeCalendarResult = Annotated[
     | ExchangeUnreachable
     | TlsCertificateUntrusted
     | AutodiscoverFailed
-    | PermissionRequired
-    | SharedInboxNotAllowed
-    | ConnectionLimitReached
-    | PermissionDenied
-    | ValidationError
-    | ProviderUnavailable,
+    | _CONNECT_ERRORS,
     strawberry.union("ConnectExchangeCalendarResult"),
 ]
 ConnectCalDavCalendarResult = Annotated[
@@ -139,12 +137,7 @@ ConnectCalDavCalendarResult = Annotated[
     | NotACalDavServer
     | CalDavUnreachable
     | TlsCertificateUntrusted
-    | PermissionRequired
-    | SharedInboxNotAllowed
-    | ConnectionLimitReached
-    | PermissionDenied
-    | ValidationError
-    | ProviderUnavailable,
+    | _CONNECT_ERRORS,
     strawberry.union("ConnectCalDavCalendarResult"),
 ]
 DisconnectCalendarResult = Annotated[

@@ -22,7 +22,7 @@ from slotgraph.graph.errors import (
 )
 from slotgraph.graph.mutations.bookings import BookedMeeting
 from slotgraph.graph.relay import require_pk
-from slotgraph.graph.types.bookings import Booking
+from slotgraph.graph.types.bookings import Booking, BookingChange
 from slotgraph.usecases import manage_bookings as use_case
 
 
@@ -67,9 +67,8 @@ class CancelBookingSuccess:
 
 
 @strawberry.type
-class RescheduleBookingSuccess:
-    booking: Booking
-    replayed: bool = strawberry.field(description="The first result for this idempotency key.")
+class RescheduleBookingSuccess(BookingChange):
+    pass
 
 
 @strawberry.type
@@ -129,9 +128,7 @@ async def reschedule_booking(info: Info, input: RescheduleBookingInput) -> Resch
     pk = require_pk(input.booking_id, "Booking", field="bookingId", kind="booking")
     move = use_case.Move(start=input.start, idempotency_key=input.idempotency_key)
     outcome = await use_case.reschedule_booking(services, manager, pk, move)
-    return RescheduleBookingSuccess(
-        booking=Booking.from_row(outcome.booking), replayed=not outcome.changed
-    )
+    return RescheduleBookingSuccess.of(outcome.booking, replayed=not outcome.changed)
 
 
 async def cancel_booking_as_contact(

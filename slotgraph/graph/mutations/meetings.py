@@ -16,6 +16,7 @@ from slotgraph.graph.errors import (
     ValidationError,
 )
 from slotgraph.graph.relay import require_pk
+from slotgraph.graph.rows import from_columns
 from slotgraph.graph.types.bookings import Booking
 from slotgraph.usecases import meetings as use_case
 
@@ -71,15 +72,8 @@ async def create_meeting(info: Info, input: CreateMeetingInput) -> CreateMeeting
     """Log a meeting with a contact (S9): with calendar sync on, the event is written and
     the contact invited; with it off, only the engagement is recorded."""
     services = info.context.services
-    draft = use_case.MeetingDraft(
-        contact_id=require_pk(input.contact_id, "Contact", field="contactId", kind="contact"),
-        start=input.start,
-        end=input.end,
-        title=input.title,
-        time_zone=input.time_zone,
-        integration=input.integration,
-        idempotency_key=input.idempotency_key,
-    )
+    contact_pk = require_pk(input.contact_id, "Contact", field="contactId", kind="contact")
+    draft = from_columns(use_case.MeetingDraft, input, contact_id=contact_pk)
     outcome = await use_case.create_meeting(services, info.context.viewer, draft)
     return CreateMeetingSuccess(
         booking=Booking.from_row(outcome.booking),

@@ -12,6 +12,7 @@ from slotgraph.graph.context import Info
 from slotgraph.graph.errors import NotFound, PermissionDenied, ValidationError
 from slotgraph.graph.relay import require_pk
 from slotgraph.graph.types.webhooks import WebhookDelivery, WebhookEndpoint
+from slotgraph.models import WebhookEndpoint as EndpointRow
 from slotgraph.usecases import webhooks as use_case
 
 MAX_EVENT_TYPES = 20
@@ -36,6 +37,12 @@ class CreateWebhookEndpointSuccess:
     secret: str = strawberry.field(
         description="The signing secret (`whsec_...`) for verifying signatures; shown only now."
     )
+
+    @classmethod
+    def of(cls, created: tuple[EndpointRow, str]) -> CreateWebhookEndpointSuccess:
+        """A new endpoint or a new secret: both answer the endpoint and its secret, once."""
+        row, secret = created
+        return cls(webhook_endpoint=WebhookEndpoint.from_row(row), secret=secret)
 
 
 @strawberry.input
@@ -112,7 +119,7 @@ async def create_webhook_endpoint(
     info: Info, input: CreateWebhookEndpointInput
 ) -> CreateWebhookEndpointResult:
     """Register an endpoint (needs `webhooks:write`; account-wide also `admin`)."""
-    row, secret = await use_case.create_webhook_endpoint(
+    created = await use_case.create_webhook_endpoint(
         info.context.services,
         info.context.viewer,
         url=input.url,
@@ -120,9 +127,7 @@ async def create_webhook_endpoint(
         description=input.description[:1000],
         account_wide=input.account_wide,
     )
-    return CreateWebhookEndpointSuccess(
-        webhook_endpoint=WebhookEndpoint.from_row(row), secret=secret
-    )
+    return CreateWebhookEndpointSuccess.of(created)
 
 
 async def update_webhook_endpoint(
@@ -145,15 +150,13 @@ async def rotate_webhook_secret(
     info: Info, input: RotateWebhookSecretInput
 ) -> RotateWebhookSecretResult:
     """A new signing secret, shown only now; the old one signs beside it for the overlap."""
-    row, secret = await use_case.rotate_webhook_secret(
+    rotated = await use_case.rotate_webhook_secret(
         info.context.services,
         info.context.viewer,
         _endpoint_pk(input.id),
         overlap_hours=input.overlap_hours,
     )
-    return CreateWebhookEndpointSuccess(
-        webhook_endpoint=WebhookEndpoint.from_row(row), secret=secret
-    )
+    return CreateWebhookEndpointSuccess.of(rotated)
 
 
 async def delete_webhook_endpoint(

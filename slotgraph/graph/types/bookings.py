@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 import strawberry
 
@@ -105,6 +105,20 @@ class Booking(Node):
             host_pk=row.host_user_id,
             answers=[FormAnswer(question=q, answer=a) for q, a in sorted(row.answers.items())],
         )
+
+
+@strawberry.type
+class BookingChange:
+    """The success of a change to a booking that an idempotency key can replay (C12). Each
+    mutation's success subclasses it under its own GraphQL name, so the two fields and the
+    replay's description are written once; no field returns it, so it is no schema type."""
+
+    booking: Booking
+    replayed: bool = strawberry.field(description="The first result for this idempotency key.")
+
+    @classmethod
+    def of(cls, row: BookingRow, *, replayed: bool) -> Self:
+        return cls(booking=Booking.from_row(row), replayed=replayed)
 
 
 @strawberry.type(description="One answer of an earlier booking form.")
