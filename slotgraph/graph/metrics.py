@@ -24,24 +24,20 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
     get_operation_ast,
 )
 from strawberry.extensions import SchemaExtension
 
 from slotgraph.graph.extensions import is_unexpected
 from slotgraph.graph.root_results import start_operation
+from slotgraph.graph.selections import fragments_of, selected_fields
 from slotgraph.observability.recorder import NO_RECORDER, Recorder
 
 if TYPE_CHECKING:
-    from graphql import DocumentNode
+    pass
 
 SUCCESS = "success"
 UNEXPECTED = "unexpected"
@@ -106,27 +102,10 @@ class RequestMetrics(SchemaExtension):
 
     def _root_fields(self, operation: OperationDefinitionNode) -> list[tuple[str, str]]:
         """(response key, field name) of each root field, fragments at the root followed."""
-        document: DocumentNode | None = self.execution_context.graphql_document
-        fragments = {
-            d.name.value: d
-            for d in (document.definitions if document else ())
-            if isinstance(d, FragmentDefinitionNode)
-        }
+        fragments = fragments_of(self.execution_context.graphql_document)
         found: dict[str, str] = {}
-        pending: list[SelectionSetNode] = [operation.selection_set]
-        seen: set[str] = set()
-        while pending:
-            for selection in pending.pop().selections:
-                if isinstance(selection, FieldNode):
-                    key = (selection.alias or selection.name).value
-                    found.setdefault(key, selection.name.value)
-                elif isinstance(selection, InlineFragmentNode):
-                    pending.append(selection.selection_set)
-                elif isinstance(selection, FragmentSpreadNode):
-                    fragment = fragments.get(selection.name.value)
-                    if fragment is not None and fragment.name.value not in seen:
-                        seen.add(fragment.name.value)
-                        pending.append(fragment.selection_set)
+        for selection, _root in selected_fields(operation, fragments, nested=False):
+            found.setdefault((selection.alias or selection.name).value, selection.name.value)
         return list(found.items())
 
 

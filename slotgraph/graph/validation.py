@@ -27,19 +27,15 @@ from typing import TYPE_CHECKING, Any
 
 from graphql import (
     FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
     value_from_ast_untyped,
 )
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import FieldExtension, SchemaExtension
 
 from slotgraph.graph.errors import ErrorCode, ValidationError, declared_errors
+from slotgraph.graph.selections import fragments_of, selected_fields
 from slotgraph.usecases.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -102,31 +98,6 @@ def _first_unsafe(value: object, path: str) -> tuple[str, str] | None:
     return None
 
 
-def _argument_fields(
-    operation: OperationDefinitionNode, fragments: Mapping[str, FragmentDefinitionNode]
-) -> Iterator[tuple[FieldNode, bool]]:
-    """Every selected field that takes arguments, and whether it is a root field: fragments
-    followed (each once per level), so a field behind a spread is checked like any other.
-    The document may not be valid yet; anything unknown is skipped."""
-    pending: list[tuple[SelectionSetNode, bool]] = [(operation.selection_set, True)]
-    seen: set[tuple[str, bool]] = set()
-    while pending:
-        selection_set, root = pending.pop()
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                if selection.arguments:
-                    yield selection, root
-                if selection.selection_set is not None:
-                    pending.append((selection.selection_set, False))
-            elif isinstance(selection, InlineFragmentNode):
-                pending.append((selection.selection_set, root))
-            elif isinstance(selection, FragmentSpreadNode):
-                fragment = fragments.get(selection.name.value)
-                if fragment is not None and (fragment.name.value, root) not in seen:
-                    seen.add((fragment.name.value, root))
-                    pending.append((fragment.selection_set, root))
-
-
 def _request_error(problem: InvalidInput, node: FieldNode) -> GraphQLError:
     return GraphQLError(
         problem.message,
@@ -160,14 +131,10 @@ class UnsafeTextRefused(SchemaExtension):
         operation = get_operation_ast(document, self.execution_context.operation_name)
         if operation is None:
             return None
-        fragments = {
-            definition.name.value: definition
-            for definition in document.definitions
-            if isinstance(definition, FragmentDefinitionNode)
-        }
         own_input = operation.operation is OperationType.MUTATION
-        for node, root in _argument_fields(operation, fragments):
-            if root and own_input:
+        for node, root in selected_fields(operation, fragments_of(document), nested=True):
+            # A mutation's own input is `UnsafeInputAnswered`'s, answered in its union.
+            if not node.arguments or (root and own_input):
                 continue
             arguments = {
                 argument.name.value: value_from_ast_untyped(argument.value, variables)
