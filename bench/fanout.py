@@ -295,6 +295,25 @@ async def deliveries(subscribers: list[Subscriber], booked: str) -> list[Arrival
     return await asyncio.gather(*(one(s) for s in subscribers))
 
 
+async def create_monday_page(http: httpx.AsyncClient, token: str, title: str) -> str:
+    """A page of the token's user open 08:00-18:00 UTC on Mondays (30 minutes, a year
+    ahead), created over the API; its slug."""
+    page = {
+        "title": title,
+        "durations": [30],
+        "timeZone": "UTC",
+        "bookingWindowDays": 365,
+        "weeklyHours": [{"weekday": "MONDAY", "start": "08:00", "end": "18:00"}],
+    }
+    created = await http.post(
+        "/graphql",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"query": CREATE_PAGE, "variables": {"input": page}},
+    )
+    slug: str = created.json()["data"]["createSchedulingPage"]["page"]["slug"]
+    return slug
+
+
 def cpu_seconds(served: Served) -> float:
     """User + system CPU time of the server process so far (Linux /proc)."""
     fields = Path(f"/proc/{served.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -325,25 +344,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             )
             try:
                 async with httpx.AsyncClient(base_url=a.base, timeout=WAIT) as http:
-                    created = await http.post(
-                        "/graphql",
-                        headers={"Authorization": f"Bearer {token}"},
-                        json={
-                            "query": CREATE_PAGE,
-                            "variables": {
-                                "input": {
-                                    "title": "Fan-out",
-                                    "durations": [30],
-                                    "timeZone": "UTC",
-                                    "bookingWindowDays": 365,
-                                    "weeklyHours": [
-                                        {"weekday": "MONDAY", "start": "08:00", "end": "18:00"}
-                                    ],
-                                }
-                            },
-                        },
-                    )
-                    slug = created.json()["data"]["createSchedulingPage"]["page"]["slug"]
+                    slug = await create_monday_page(http, token, "Fan-out")
                     variables = {
                         "slug": slug,
                         "start": start.isoformat(),

@@ -66,8 +66,8 @@ import httpx
 from sqlalchemy import event, func, select, update
 
 from bench.fanout import (
-    CREATE_PAGE,
     cpu_seconds,
+    create_monday_page,
     percentile,
     raise_file_limit,
     receive,
@@ -455,29 +455,8 @@ def slot_count(payload: dict[str, Any]) -> int:
 
 
 async def create_pages(api: Served, tokens: list[str]) -> list[str]:
-    slugs = []
     async with httpx.AsyncClient(base_url=api.base, timeout=WAIT, trust_env=False) as http:
-        for token in tokens:
-            created = await http.post(
-                "/graphql",
-                headers={"Authorization": f"Bearer {token}"},
-                json={
-                    "query": CREATE_PAGE,
-                    "variables": {
-                        "input": {
-                            "title": "Sync capacity",
-                            "durations": [30],
-                            "timeZone": "UTC",
-                            "bookingWindowDays": 365,
-                            "weeklyHours": [
-                                {"weekday": "MONDAY", "start": "08:00", "end": "18:00"}
-                            ],
-                        }
-                    },
-                },
-            )
-            slugs.append(created.json()["data"]["createSchedulingPage"]["page"]["slug"])
-    return slugs
+        return [await create_monday_page(http, token, "Sync capacity") for token in tokens]
 
 
 async def push_path(
