@@ -31,6 +31,7 @@ from slotgraph.models.db import (
 )
 from slotgraph.models.queue import QUEUE_TABLES
 from slotgraph.server.app import create_app
+from slotgraph.server.logs import configure_logging
 from slotgraph.server.settings import Mode, Settings
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.google import FakeGoogle
@@ -43,6 +44,12 @@ from tests.helpers.serving import load_limit_settings
 # C46: user-supplied URLs may not reach loopback in production; every fake here listens on
 # loopback, so the tests allow it (inherited by the `serve` processes the e2e tests start).
 os.environ.setdefault("SLOTGRAPH_OUTBOUND_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+
+# In-process apps log as a served process does (`create_app_from_env` configures this).
+# Unconfigured, structlog printed to whatever `sys.stdout` was: pytest's per-test capture,
+# closed after the test, so an in-thread server's request line raised EBADF into the app,
+# and uvicorn's traceback of that is where CPython 3.11 segfaulted in CI.
+configure_logging("INFO", json=False)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,9 @@ def serve_in_thread(app: Starlette) -> Iterator[str]:
     """The base URL (`http://127.0.0.1:<port>`) of `app`, started with its lifespan."""
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, lifespan="on", access_log=False
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
