@@ -21,10 +21,10 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     stream refuses (`OSError`, e.g. EBADF or EPIPE when stderr has gone away).
 
     Why drop it: there is nowhere left to report that stderr failed, and the default
-    handling prints a traceback for every such line. Under pytest an in-thread server's
-    request lines did hit EBADF on fd 2 now and then; raised into the app, uvicorn logged
-    the error with its traceback, and formatting that traceback is where CPython 3.11
-    segfaulted in CI."""
+    handling prints a traceback for every such line. (Under pytest, in-process apps once
+    logged through unconfigured structlog to the per-test stdout, closed after each test:
+    the EBADF raised into the app, and uvicorn's traceback of it, set off CPython 3.11's
+    segfault in CI. The tests now configure logging as served processes do.)"""
 
     def __init__(self) -> None:
         super().__init__(sys.__stderr__ or sys.stderr)
