@@ -16,7 +16,7 @@ from slotgraph.server.settings import Settings
 from tests.helpers.accounts import Factory
 from tests.helpers.bookings import book, page_and_nine
 from tests.helpers.jobs import eventually
-from tests.helpers.webhooks import create_endpoint, hook_app, receiving
+from tests.helpers.webhooks import deliver_to, hook_app, receiving
 from tests.helpers.workers import start, worker_env
 
 
@@ -47,8 +47,7 @@ async def test_a_worker_killed_mid_delivery_still_delivers_with_the_same_webhook
     async with hook_app(settings, database_url) as (_, gql):
         ada, slug, nine = await page_and_nine(gql, factory)
         with receiving() as receiver:
-            created = await create_endpoint(gql, ada.token, receiver.url)
-            receiver.use_secret(created["secret"])
+            await deliver_to(gql, ada.token, receiver)
             receiver.stall_first, receiver.stall_seconds = 1, 8.0  # answered only much later
             await book(gql, slug, nine)
             doomed = worker(settings, database_url, log)

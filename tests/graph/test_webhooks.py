@@ -25,7 +25,7 @@ from tests.helpers.bookings import book, page_and_nine
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.jobs import eventually, make_due, make_outbox, working
 from tests.helpers.smtp import SENDER, Inbox, smtp_server
-from tests.helpers.webhooks import create_endpoint, hook_app, receiving
+from tests.helpers.webhooks import create_endpoint, deliver_to, hook_app, receiving
 
 DELIVERIES = """
 query { viewer { webhookEndpoints { edges { node {
@@ -212,8 +212,7 @@ async def test_loopback_urls_are_refused_in_production_at_creation_and_at_delive
     async with hook_app(settings, database_url) as (app, hook_gql):
         host, slug, nine = await page_and_nine(hook_gql, factory)
         with receiving() as receiver:
-            created = await create_endpoint(hook_gql, host.token, receiver.url)
-            receiver.use_secret(created["secret"])
+            await deliver_to(hook_gql, host.token, receiver)
             await book(hook_gql, slug, nine)
             services = app.state.runtime.services
             production = Webhooks(sessionmaker, services.credentials, Trust(), WebhookPolicy())
@@ -257,8 +256,7 @@ async def test_an_endpoint_failing_for_three_days_is_disabled_and_its_owner_emai
         ):
             ada, slug, nine = await page_and_nine(gql, factory)
             with receiving() as receiver:
-                created = await create_endpoint(gql, ada.token, receiver.url)
-                receiver.use_secret(created["secret"])
+                await deliver_to(gql, ada.token, receiver)
                 receiver.fail_first = 100
                 long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=73)
                 async with sessionmaker.begin() as session:
@@ -399,8 +397,7 @@ async def test_a_receivers_retry_after_is_honoured_up_to_its_bound(
     ):
         ada, slug, nine = await page_and_nine(gql, factory)
         with receiving() as receiver:
-            created = await create_endpoint(gql, ada.token, receiver.url)
-            receiver.use_secret(created["secret"])
+            await deliver_to(gql, ada.token, receiver)
             receiver.fail_first = 2
             await book(gql, slug, nine)
             outbox = make_outbox(app)

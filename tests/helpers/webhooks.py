@@ -113,3 +113,11 @@ async def create_endpoint(
     assert "errors" not in result, result
     created: dict[str, Any] = result["data"]["createWebhookEndpoint"]
     return created
+
+
+async def deliver_to(gql: GraphQLClient, token: str, receiver: Receiver) -> dict[str, Any]:
+    """An endpoint delivering to `receiver`, which verifies with its new secret; the
+    `createWebhookEndpoint` payload."""
+    created = await create_endpoint(gql, token, receiver.url)
+    receiver.use_secret(created["secret"])
+    return created
