@@ -10,8 +10,14 @@ transaction mode), reconnected with capped exponential backoff when it drops; on
 every local subscriber gets a resync (`BrokerFanout`). NOTIFY goes out in its own short
 transaction after the change committed (a NOTIFY inside the writing transaction would
 serialise all commits), all ids of one call in one statement; PostgreSQL drops duplicates
-within it. The cost that remains, a NOTIFY queue lock per commit that sends one, is what
-`slotgraph.notices.nats_pubsub` removes for fleets that need it.
+within it. A serving process sends them through a pool of its own (one connection, one
+more at a burst): a notice sent through the requests' pool waited behind every request
+queued for a connection, and under overload was dropped after its timeout, leaving shared
+slot answers stale until their listing age (measured by `bench/mixed_load.py`). A host's
+change (`publish_host_pages`) is one statement there too: its pages are looked up and
+notified together, so it never waits for the requests' pool either. The cost that remains,
+a NOTIFY queue lock per commit that sends one, is what `slotgraph.notices.nats_pubsub`
+removes for fleets that need it.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ import contextlib
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import text
+from sqlalchemy import Text, cast, func, literal, select, text
 
-from slotgraph.models.db import connect_raw
+from slotgraph.models import SchedulingPage
+from slotgraph.models.db import connect_raw, create_engine
 from slotgraph.notices.pubsub import BrokerFanout, notice_ids
 
 if TYPE_CHECKING:
@@ -32,15 +39,20 @@ if TYPE_CHECKING:
 log = structlog.get_logger("slotgraph.pubsub")
 
 PG_CHANNEL = "slotgraph"
+# The publishing pool's steady size: a NOTIFY takes well under a millisecond, and one
+# `publish` call's ids go in one statement.
+PUBLISH_POOL_SIZE = 1
 
 
 class PostgresPubSub(BrokerFanout):
     """LISTEN/NOTIFY fan-out across processes; one listener connection per process.
 
     `database_url` (libpq form) is where the listener connects, directly to PostgreSQL;
-    `engine` sends the NOTIFYs from its pool (publishing needs no `start()`). Example::
+    the NOTIFYs go through `engine`'s pool when one is given (tools and tests), else through
+    a small pool of the pub/sub's own, disposed by `stop()` (publishing needs no
+    `start()`). Example::
 
-        pubsub = PostgresPubSub(url, engine)
+        pubsub = PostgresPubSub(url)
         await pubsub.start()
         ...
         await pubsub.publish("page", "42")  # after the commit that changed page 42
@@ -50,7 +62,7 @@ class PostgresPubSub(BrokerFanout):
     def __init__(
         self,
         database_url: str,
-        engine: AsyncEngine,
+        engine: AsyncEngine | None = None,
         *,
         pg_channel: str = PG_CHANNEL,
         health_interval: float = 10.0,
@@ -59,7 +71,12 @@ class PostgresPubSub(BrokerFanout):
     ) -> None:
         super().__init__()
         self._url = database_url
-        self._engine = engine
+        self._own_engine = engine is None
+        self._engine = (
+            create_engine(database_url, pool_size=PUBLISH_POOL_SIZE, max_overflow=1)
+            if engine is None
+            else engine
+        )
         self._pg_channel = pg_channel
         self._health_interval = health_interval
         self._backoff = (backoff_initial, backoff_max)
@@ -85,6 +102,8 @@ class PostgresPubSub(BrokerFanout):
                 await self._task
             self._task = None
         self.close_all()
+        if self._own_engine:
+            await self._engine.dispose()
 
     async def publish(self, channel: str, *ids: str) -> None:
         notices = [f"{channel}:{id}" for id in notice_ids(channel, ids)]
@@ -95,6 +114,17 @@ class PostgresPubSub(BrokerFanout):
                 text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p"),
                 {"channel": self._pg_channel, "payloads": notices},
             )
+            await connection.commit()
+
+    async def publish_host_pages(self, host_user_id: int, channel: str) -> None:
+        """A notice on `channel` for every scheduling page of the host, looked up and sent
+        in one statement (`slotgraph.notices.changes.publish_host_changed`)."""
+        payload = literal(f"{channel}:") + cast(SchedulingPage.id, Text)
+        notify = select(func.pg_notify(self._pg_channel, payload)).where(
+            SchedulingPage.user_id == host_user_id
+        )
+        async with self._engine.connect() as connection:
+            await connection.execute(notify)
             await connection.commit()
 
     def _on_notify(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:

@@ -94,7 +94,7 @@ def build_runtime(
     if not keys:  # demo mode started without `slotgraph serve`: a throwaway key (C15)
         log.warning("no SLOTGRAPH_SECRET_KEYS: credentials will not survive a restart")
         keys = (generate_key(),)
-    pubsub = build_pubsub(settings, database_url, engine)
+    pubsub = build_pubsub(settings, database_url)
     built: Registries | None = None  # what this runtime opened, so closes
     if registry is None:
         registries = built = build_registries(settings, http)
@@ -142,14 +142,15 @@ def build_runtime(
     )
 
 
-def build_pubsub(settings: Settings, database_url: str, engine: AsyncEngine) -> PubSub:
+def build_pubsub(settings: Settings, database_url: str) -> PubSub:
     """Change notices for subscriptions (`slotgraph.notices.pubsub`), by `SLOTGRAPH_PUBSUB`:
-    NOTIFY from the engine's pool, or NATS over one connection made at the first publish.
-    Either way the process's one listening connection starts with the app's lifespan
-    (`start()`); a `slotgraph worker` only publishes and never starts it."""
+    NOTIFY from a small pool of its own (never queued behind requests), or NATS over one
+    connection made at the first publish. Either way the process's one listening
+    connection starts with the app's lifespan (`start()`); a `slotgraph worker` only
+    publishes and never starts it."""
     if settings.pubsub is PubSubKind.NATS:
         return NatsPubSub(settings.nats_servers, subject_prefix=settings.nats_subject_prefix)
-    return PostgresPubSub(database_url, engine)
+    return PostgresPubSub(database_url)
 
 
 def offline_services(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from slotgraph.notices.nats_pubsub import NatsPubSub
 from slotgraph.notices.postgres_pubsub import PostgresPubSub
@@ -20,18 +19,18 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def test_listen_notify_is_the_default(database_url: str, engine: AsyncEngine) -> None:
+def test_listen_notify_is_the_default(database_url: str) -> None:
     settings = load_settings(mode=Mode.DEMO)
-    assert isinstance(build_pubsub(settings, database_url, engine), PostgresPubSub)
+    assert isinstance(build_pubsub(settings, database_url), PostgresPubSub)
 
 
 async def test_nats_is_chosen_by_setting_and_carries_notices(
-    monkeypatch: pytest.MonkeyPatch, nats_url: str, database_url: str, engine: AsyncEngine
+    monkeypatch: pytest.MonkeyPatch, nats_url: str, database_url: str
 ) -> None:
     monkeypatch.setenv("SLOTGRAPH_PUBSUB", "nats")
     monkeypatch.setenv("SLOTGRAPH_NATS_URL", f" {nats_url} ")
     monkeypatch.setenv("SLOTGRAPH_NATS_SUBJECT_PREFIX", "choice_test")
-    pubsub = build_pubsub(load_settings(mode=Mode.DEMO), database_url, engine)
+    pubsub = build_pubsub(load_settings(mode=Mode.DEMO), database_url)
     assert isinstance(pubsub, NatsPubSub)
     await pubsub.start()
     try:

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.nats_server import NatsServer
 from slotgraph.models.db import connect_raw
@@ -50,9 +49,9 @@ def nats_processes(url: str, server: NatsServer | None) -> Processes:
     return Processes(new(), new(), new, restart)
 
 
-def postgres_processes(database_url: str, engine: AsyncEngine) -> Processes:
+def postgres_processes(database_url: str) -> Processes:
     def new() -> PostgresPubSub:
-        return PostgresPubSub(database_url, engine, backoff_initial=0.05, health_interval=0.5)
+        return PostgresPubSub(database_url, backoff_initial=0.05, health_interval=0.5)
 
     a, b = new(), new()
 
@@ -77,9 +76,7 @@ def made(request: pytest.FixtureRequest) -> Processes:
     fixtures by name, so the in-memory run needs neither)."""
     kind: str = request.param
     if kind == "postgres":
-        made = postgres_processes(
-            request.getfixturevalue("database_url"), request.getfixturevalue("engine")
-        )
+        made = postgres_processes(request.getfixturevalue("database_url"))
     elif kind == "nats":
         made = nats_processes(
             request.getfixturevalue("nats_url"), request.getfixturevalue("nats_server")
