@@ -179,8 +179,8 @@ async def bench(args: argparse.Namespace) -> list[str]:
             prefix = f"bench_{secrets.token_hex(4)}"
             kinds: dict[str, tuple[Broker, list[Broker]]] = {
                 "postgres": (
-                    PostgresPubSub(database_url, engine),
-                    [PostgresPubSub(database_url, engine) for _ in range(args.receivers)],
+                    PostgresPubSub(database_url),
+                    [PostgresPubSub(database_url) for _ in range(args.receivers)],
                 ),
                 "nats": (
                     NatsPubSub([nats_url], subject_prefix=prefix),

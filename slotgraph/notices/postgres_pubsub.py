@@ -10,12 +10,9 @@ transaction mode), reconnected with capped exponential backoff when it drops; on
 every local subscriber gets a resync (`BrokerFanout`). NOTIFY goes out in its own short
 transaction after the change committed (a NOTIFY inside the writing transaction would
 serialise all commits), all ids of one call in one statement; PostgreSQL drops duplicates
-within it. A serving process sends them through a pool of its own (one connection, one
-more at a burst): a notice sent through the requests' pool waited behind every request
-queued for a connection, and under overload was dropped after its timeout, leaving shared
-slot answers stale until their listing age (measured by `bench/mixed_load.py`). A host's
-change (`publish_host_pages`) is one statement there too: its pages are looked up and
-notified together, so it never waits for the requests' pool either. The cost that remains,
+within it. NOTIFYs go out on a connection of the pub/sub's own, coalesced across callers
+(`slotgraph.notices.notify_sender`: why), and a host's change names the host, whose pages
+the same statement looks up (`publish_host_pages`). The cost that remains,
 a NOTIFY queue lock per commit that sends one, is what `slotgraph.notices.nats_pubsub`
 removes for fleets that need it.
 """
@@ -24,33 +21,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
-from sqlalchemy import Text, cast, func, literal, select, text
 
-from slotgraph.models import SchedulingPage
-from slotgraph.models.db import connect_raw, create_engine
+from slotgraph.models.db import connect_raw
+from slotgraph.notices.notify_sender import NotifySender
 from slotgraph.notices.pubsub import BrokerFanout, notice_ids
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = structlog.get_logger("slotgraph.pubsub")
 
 PG_CHANNEL = "slotgraph"
-# The publishing pool's steady size: a NOTIFY takes well under a millisecond, and one
-# `publish` call's ids go in one statement.
-PUBLISH_POOL_SIZE = 1
 
 
 class PostgresPubSub(BrokerFanout):
     """LISTEN/NOTIFY fan-out across processes; one listener connection per process.
 
-    `database_url` (libpq form) is where the listener connects, directly to PostgreSQL;
-    the NOTIFYs go through `engine`'s pool when one is given (tools and tests), else through
-    a small pool of the pub/sub's own, disposed by `stop()` (publishing needs no
-    `start()`). Example::
+    `database_url` (libpq form) is where the listener and the sender connect, directly to
+    PostgreSQL. Publishing needs no `start()`; `stop()` closes both connections. Example::
 
         pubsub = PostgresPubSub(url)
         await pubsub.start()
@@ -62,7 +50,6 @@ class PostgresPubSub(BrokerFanout):
     def __init__(
         self,
         database_url: str,
-        engine: AsyncEngine | None = None,
         *,
         pg_channel: str = PG_CHANNEL,
         health_interval: float = 10.0,
@@ -71,12 +58,7 @@ class PostgresPubSub(BrokerFanout):
     ) -> None:
         super().__init__()
         self._url = database_url
-        self._own_engine = engine is None
-        self._engine = (
-            create_engine(database_url, pool_size=PUBLISH_POOL_SIZE, max_overflow=1)
-            if engine is None
-            else engine
-        )
+        self._sender = NotifySender(database_url, pg_channel)
         self._pg_channel = pg_channel
         self._health_interval = health_interval
         self._backoff = (backoff_initial, backoff_max)
@@ -88,6 +70,10 @@ class PostgresPubSub(BrokerFanout):
         """The listener's PostgreSQL backend, while connected (for operators and tests)."""
         connection = self._connection
         return None if connection is None else int(connection.get_server_pid())
+
+    @property
+    def sender(self) -> NotifySender:
+        return self._sender
 
     async def start(self) -> None:
         """Start the listener's supervisor, waiting as `_wait_first_feed` says."""
@@ -102,30 +88,18 @@ class PostgresPubSub(BrokerFanout):
                 await self._task
             self._task = None
         self.close_all()
-        if self._own_engine:
-            await self._engine.dispose()
+        await self._sender.close()
 
     async def publish(self, channel: str, *ids: str) -> None:
         notices = [f"{channel}:{id}" for id in notice_ids(channel, ids)]
-        if not notices:
-            return
-        async with self._engine.connect() as connection:
-            await connection.execute(
-                text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p"),
-                {"channel": self._pg_channel, "payloads": notices},
-            )
-            await connection.commit()
+        if notices:
+            await self._sender.send(payloads=notices)
 
     async def publish_host_pages(self, host_user_id: int, channel: str) -> None:
-        """A notice on `channel` for every scheduling page of the host, looked up and sent
-        in one statement (`slotgraph.notices.changes.publish_host_changed`)."""
-        payload = literal(f"{channel}:") + cast(SchedulingPage.id, Text)
-        notify = select(func.pg_notify(self._pg_channel, payload)).where(
-            SchedulingPage.user_id == host_user_id
-        )
-        async with self._engine.connect() as connection:
-            await connection.execute(notify)
-            await connection.commit()
+        """A notice on `channel` for every scheduling page of the host, looked up by the
+        statement that sends it (`slotgraph.notices.changes.publish_host_changed`)."""
+        notice_ids(channel, ())  # the channel's name obeys the seam's rule
+        await self._sender.send(hosts=[(f"{channel}:", host_user_id)])
 
     def _on_notify(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         channel, _, id = payload.partition(":")

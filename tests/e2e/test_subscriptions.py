@@ -312,21 +312,25 @@ async def test_sync_state_changes_published_by_any_process_reach_b(
     ada = await factory.person(name="Ada")
     connection, _ = await factory.connection(ada)
     connection_id = await global_connection_id(on_a, ada)
-    worker = PostgresPubSub(database_url, engine)  # publishing needs no listener
+    worker = PostgresPubSub(database_url)  # publishing needs no listener
 
     async def set_state(state: SyncState, events: int) -> None:
         await set_sync_state(sessionmaker, worker, connection.id, state, events)
 
-    async with subscription(b, SYNC_STATUS, {"id": connection_id}, ada.token) as stream:
-        assert await next_event(stream) == sync_event(connection_id, "CONNECTED", "IDLE")
-        await set_state(SyncState.SYNCING, 0)
-        assert await next_event(stream) == sync_event(connection_id, "CONNECTED", "SYNCING")
-        async with subscription(b, SYNC_STATUS, {"id": connection_id}, ada.token) as late:
-            assert await next_event(late) == sync_event(connection_id, "CONNECTED", "SYNCING")
-            await set_state(SyncState.SYNCED, 12)
-            synced = sync_event(connection_id, "CONNECTED", "SYNCED", 12)
-            assert await next_event(stream) == synced
-            assert await next_event(late) == synced
+    try:
+        async with subscription(b, SYNC_STATUS, {"id": connection_id}, ada.token) as stream:
+            assert await next_event(stream) == sync_event(connection_id, "CONNECTED", "IDLE")
+            await set_state(SyncState.SYNCING, 0)
+            assert await next_event(stream) == sync_event(connection_id, "CONNECTED", "SYNCING")
+            async with subscription(b, SYNC_STATUS, {"id": connection_id}, ada.token) as late:
+                syncing = sync_event(connection_id, "CONNECTED", "SYNCING")
+                assert await next_event(late) == syncing
+                await set_state(SyncState.SYNCED, 12)
+                synced = sync_event(connection_id, "CONNECTED", "SYNCED", 12)
+                assert await next_event(stream) == synced
+                assert await next_event(late) == synced
+    finally:
+        await worker.stop()
 
 
 async def test_a_sync_asked_through_a_and_run_by_a_worker_moves_sync_status_on_b(
