@@ -32,9 +32,13 @@ from slotgraph.models.db import connect_raw
 CONNECT_SECONDS = 5.0
 
 
-# Payloads given, plus `<prefix><page id>` for each page of each host given (the table is
-# `SchedulingPage`'s; tests/notices/test_host_notices.py runs this on every broker).
-STATEMENT = """
+# The payloads given.
+PAYLOADS = "SELECT pg_notify($1, n) FROM unnest($2::text[]) AS n"
+# The payloads given, plus `<prefix><page id>` for each page of each host given (the table
+# is `SchedulingPage`'s; tests/notices/test_host_notices.py runs this on every broker).
+# Separate from PAYLOADS so that a database without the schema (bench/pubsub.py) can
+# carry plain notices.
+PAYLOADS_AND_HOSTS = """
 SELECT pg_notify($1, n) FROM (
     SELECT unnest($2::text[]) AS n
     UNION ALL
@@ -104,18 +108,17 @@ class NotifySender:
             batch.set_result(None)
 
     async def _send_twice(self, payloads: list[str], hosts: list[tuple[str, int]]) -> None:
-        arguments = (
-            self._pg_channel,
-            payloads,
-            [prefix for prefix, _ in hosts],
-            [host for _, host in hosts],
-        )
+        statement = PAYLOADS
+        arguments: tuple[Any, ...] = (self._pg_channel, payloads)
+        if hosts:
+            prefixes, host_ids = [prefix for prefix, _ in hosts], [host for _, host in hosts]
+            statement, arguments = PAYLOADS_AND_HOSTS, (*arguments, prefixes, host_ids)
         for attempt in (1, 2):
             try:
                 if self._connection is None:
                     self._connection = await connect_raw(self._url, connect_seconds=CONNECT_SECONDS)
                 self.statements += 1
-                await self._connection.execute(STATEMENT, *arguments)
+                await self._connection.execute(statement, *arguments)
             except Exception:
                 self._drop()
                 if attempt == 2:
