@@ -36,6 +36,7 @@ if not __package__:  # run as `python bench/<script>.py`: see bench/__init__.py
 import argparse
 import asyncio
 import datetime as dt
+import gc
 import json
 import multiprocessing
 import os
@@ -130,6 +131,10 @@ class LocalClients:
                 return await subscribe(plan.urls[index % 2], name, plan.variables, plan.slots)
 
         self.subscribers = list(await asyncio.gather(*(one(i) for i in plan.indices)))
+        # Thousands of long-lived sockets: leave them out of every later collection, which
+        # would otherwise walk them all in the middle of a round (client CPU, not ours).
+        gc.collect()
+        gc.freeze()
 
     async def arm(self, booked: str) -> Awaitable[tuple[list[Arrival], float]]:
         async def measured() -> tuple[list[Arrival], float]:
@@ -237,11 +242,15 @@ def next_monday() -> dt.date:
 
 async def subscribe(url: str, name: str, variables: dict[str, str], slots: int) -> Subscriber:
     """A socket with one subscription, returned once its snapshot arrived."""
-    # The client offers permessage-deflate as browsers do; the server declines it.
+    # The client offers permessage-deflate as browsers do; the server declines it. Like a
+    # browser it sends no pings of its own (it answers the server's): with 5,000 sockets
+    # per process, the library's default of one per socket every 20 s is 250 pings/s that
+    # no page would send.
     socket = await connect(
         url,
         subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
         open_timeout=WAIT,
+        ping_interval=None,
     )
     await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
     ack = json.loads(await asyncio.wait_for(socket.recv(), WAIT))
@@ -263,36 +272,49 @@ async def subscribe(url: str, name: str, variables: dict[str, str], slots: int) 
     return Subscriber(name, socket)
 
 
-async def receive(socket: ClientConnection) -> tuple[dict[str, Any], float]:
-    """The next `availabilityChanged` payload and when its frame was read (answering pings
-    on the way)."""
+async def next_frame(socket: ClientConnection) -> tuple[str | bytes, float]:
+    """The next frame that is not a ping, and when it was read (answering pings on the
+    way). Parsing waits for the caller: a browser parses its one frame on its own machine,
+    while here one client process reads thousands of sockets, and parsing each frame
+    before reading the next would charge every later subscriber's latency with it."""
     for _ in range(10):
-        frame = await asyncio.wait_for(socket.recv(), WAIT)
+        async with asyncio.timeout(WAIT):  # not wait_for: that makes a task per frame
+            frame = await socket.recv()
         arrived = time.monotonic()
-        message = json.loads(frame)
-        if message["type"] == "ping":
+        if len(frame) < 64 and json.loads(frame)["type"] == "ping":  # events are longer
             await socket.send(json.dumps({"type": "pong"}))
             continue
-        if message["type"] != "next":
-            raise BenchError(f"unexpected message: {message}")
-        event: dict[str, Any] = message["payload"]["data"]["availabilityChanged"]
-        if event["__typename"] != "AvailabilityChange":
-            raise BenchError(f"error event: {event}")
-        return event, arrived
+        return frame, arrived
     raise BenchError("only pings")
 
 
-async def deliveries(subscribers: list[Subscriber], booked: str) -> list[Arrival]:
-    """(process, arrival time) per subscriber, each checked to no longer list `booked`."""
+def event_of(frame: str | bytes) -> dict[str, Any]:
+    """The `availabilityChanged` payload of a `next` frame, or BenchError."""
+    message = json.loads(frame)
+    if message["type"] != "next":
+        raise BenchError(f"unexpected message: {message}")
+    event: dict[str, Any] = message["payload"]["data"]["availabilityChanged"]
+    if event["__typename"] != "AvailabilityChange":
+        raise BenchError(f"error event: {event}")
+    return event
 
-    async def one(subscriber: Subscriber) -> Arrival:
-        event, arrived = await receive(subscriber.socket)
+
+async def receive(socket: ClientConnection) -> tuple[dict[str, Any], float]:
+    """The next `availabilityChanged` payload and when its frame was read."""
+    frame, arrived = await next_frame(socket)
+    return event_of(frame), arrived
+
+
+async def deliveries(subscribers: list[Subscriber], booked: str) -> list[Arrival]:
+    """(process, arrival time) per subscriber; each frame is then checked to no longer
+    list `booked` (after all arrived: see `next_frame`)."""
+    frames = await asyncio.gather(*(next_frame(s.socket) for s in subscribers))
+    for frame, _ in frames:
+        event = event_of(frame)
         starts = [start for day in event["days"] for start in day["starts"]]
         if event["snapshot"] or booked in starts:
             raise BenchError(f"wrong event: {event}")
-        return subscriber.process, arrived
-
-    return await asyncio.gather(*(one(s) for s in subscribers))
+    return [(s.process, arrived) for s, (_, arrived) in zip(subscribers, frames, strict=True)]
 
 
 async def create_monday_page(http: httpx.AsyncClient, token: str, title: str) -> str:
