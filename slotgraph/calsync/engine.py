@@ -26,8 +26,9 @@ with every page; a worker whose lease was taken over stops without writing.
 State changes (SYNCING on claim, then SYNCED or ERROR) are committed in their own
 transactions so other processes see them; `on_state_change(connection_id)` is called after
 each such commit and `on_busy_change(user_id)` once a run changed synced busy time: the
-pub/sub integration plugs in there. `on_synced(connection_id)` follows each successful run:
-push channels (`slotgraph.calsync.watches`) are opened there once a connection has synced.
+pub/sub integration plugs in there. `on_synced(connection_id)` follows a successful run in
+which a checked calendar had no live push channel (the run's first read says so, so a run
+that needs none costs no query): channels (`slotgraph.calsync.watches`) are opened there.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from slotgraph.calendars.lost_access import (
 from slotgraph.calsync import endings, synced_events
 from slotgraph.calsync.context import LeaseLost, Outcome, SyncContext, call_hook
 from slotgraph.calsync.leases import claim, renew, renewal
+from slotgraph.calsync.watches import live_watch, wants_watches
 from slotgraph.jobs.queue import enqueue
 from slotgraph.models import CalendarConnection, CalendarSyncCursor, RemoteCalendar
 from slotgraph.models.enums import ConnectionStatus
@@ -120,7 +122,7 @@ async def run_claimed(ctx: SyncContext, connection: CalendarConnection) -> Outco
             await call_hook(ctx.on_busy_change, connection.user_id)
     if outcome is not Outcome.LEASE_LOST:
         await call_hook(ctx.on_state_change, connection.id)
-    if outcome is Outcome.SYNCED:
+    if outcome is Outcome.SYNCED and run.unwatched:
         await call_hook(ctx.on_synced, connection.id)
     log.info("calendar sync", connection_id=connection.id, outcome=outcome.value)
     return outcome
@@ -138,11 +140,12 @@ class _Run:
         self.rows_changed = False
         # Each calendar's saved position, read with the calendars at the start of the run.
         self.cursors: dict[int, CalendarSyncCursor] = {}
+        # Whether a checked calendar had no live push channel when the run began.
+        self.unwatched = False
 
     async def execute(self) -> Outcome:
         try:
-            client = await self.ctx.clients.client(self.connection)
-            checked, lost = await self._calendars()
+            client, checked, lost = await self._start()
             for calendar in checked:
                 try:
                     await self._sync_calendar(client, calendar)
@@ -178,16 +181,19 @@ class _Run:
 
     # calendars ---------------------------------------------------------------------------
 
-    async def _calendars(self) -> tuple[list[RemoteCalendar], list[RemoteCalendar]]:
-        """The calendars availability checks on this connection (primary + availability
-        calendars, still reachable), and the checked ones marked lost (read again, C27);
-        synced data of the others is dropped. Their cursors come in the same read (a
-        no-change sync must cost few statements: bench/sync_capacity.py)."""
+    async def _start(self) -> tuple[CalendarClient, list[RemoteCalendar], list[RemoteCalendar]]:
+        """The connection's client, the calendars availability checks on it (primary +
+        availability calendars, still reachable), and the checked ones marked lost (read
+        again, C27); synced data of the others is dropped. One transaction: the credential,
+        the calendars with their cursors and whether each has a live push channel (a
+        no-change sync must cost few round trips: bench/sync_capacity.py)."""
         async with self.ctx.sessionmaker.begin() as session:
+            client = await self.ctx.clients.client(self.connection, session)
             chosen = await chosen_calendar_ids(session, self.connection.user_id)
+            watched = live_watch(self.connection.id, self.ctx.clock()).label("watched")
             rows = (
                 await session.execute(
-                    select(RemoteCalendar, CalendarSyncCursor)
+                    select(RemoteCalendar, CalendarSyncCursor, watched)
                     .outerjoin(
                         CalendarSyncCursor,
                         CalendarSyncCursor.remote_calendar_id == RemoteCalendar.id,
@@ -196,12 +202,16 @@ class _Run:
                     .order_by(RemoteCalendar.id)
                 )
             ).all()
-            split = partition([calendar for calendar, _ in rows], chosen)
+            split = partition([calendar for calendar, _, _ in rows], chosen)
             if split.others:
                 self.rows_changed = True
                 await synced_events.forget(session, [row.id for row in split.others])
-        self.cursors = {calendar.id: cursor for calendar, cursor in rows if cursor is not None}
-        return split.checked, split.lost
+        self.cursors = {calendar.id: cursor for calendar, cursor, _ in rows if cursor is not None}
+        checked_ids = {calendar.id for calendar in [*split.checked, *split.lost]}
+        self.unwatched = wants_watches(self.connection) and any(
+            not live for calendar, _, live in rows if calendar.id in checked_ids
+        )
+        return client, split.checked, split.lost
 
     async def _access_regained(self) -> None:
         """C44: a re-probed connection was read again: access is back."""
@@ -322,6 +332,7 @@ class _Run:
                     exists(select(renewed.c.id)),
                 )
                 .values(**values)
+                .execution_options(synchronize_session=False)  # nothing loaded to keep in step
             )
             if not saved.rowcount:  # type: ignore[attr-defined]
                 raise LeaseLost

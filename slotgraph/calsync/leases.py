@@ -112,6 +112,7 @@ def _renewing(ctx: SyncContext, connection_id: int) -> Update:
             CalendarConnection.sync_claimed_by == ctx.worker,
         )
         .values(sync_claimed_until=ctx.clock() + ctx.config.lease)
+        .execution_options(synchronize_session=False)  # nothing loaded to keep in step
     )
 
 
@@ -142,5 +143,6 @@ async def release(ctx: SyncContext, connection_id: int, values: dict[str, Any]) 
                 CalendarConnection.status != ConnectionStatus.DISCONNECTED,
             )
             .values(sync_claimed_by=None, sync_claimed_until=None, **values)
+            .execution_options(synchronize_session=False)  # nothing loaded to keep in step
         )
     return bool(done.rowcount)  # type: ignore[attr-defined]

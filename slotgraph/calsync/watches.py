@@ -35,6 +35,7 @@ from slotgraph.models.enums import CalendarStatus, ConnectionStatus, Provider
 from slotgraph.providers.base import CalendarClient, NotOffered, ProviderError, Watch
 
 if TYPE_CHECKING:
+    from sqlalchemy import Exists
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 log = structlog.get_logger("slotgraph.watches")
@@ -100,6 +101,21 @@ async def stop_all(client: CalendarClient, watches: Sequence[Watch]) -> None:
             log.warning("stopping a push channel failed", reason=error.message)
 
 
+def live_watch(connection_id: int, now: dt.datetime) -> Exists:
+    """Whether the connection has a live push channel on the `RemoteCalendar` of the
+    enclosing query: one not yet expired (inside its renewal margin is still live)."""
+    return exists().where(
+        CalendarWatch.connection_id == connection_id,
+        CalendarWatch.remote_calendar_id == RemoteCalendar.id,
+        CalendarWatch.expires_at > now,
+    )
+
+
+def wants_watches(connection: CalendarConnection) -> bool:
+    """Whether push channels are opened for the connection's calendars at all."""
+    return connection.provider in PUSH_PROVIDERS
+
+
 class Watches:
     """Opening, renewing and stopping push channels for stored connections."""
 
@@ -132,12 +148,7 @@ class Watches:
         returns how many were opened. Called after each successful sync, so channels lost
         at the provider are reopened by the next sync. A channel inside its renewal margin
         is the renewal sweep's to renew or replace: opening another here would leave two."""
-        now = self.clock()
-        live = exists().where(
-            CalendarWatch.connection_id == connection_id,
-            CalendarWatch.remote_calendar_id == RemoteCalendar.id,
-            CalendarWatch.expires_at > now,
-        )
+        live = live_watch(connection_id, self.clock())
         # One statement: after every sync of every connection, and usually finding nothing.
         async with self.sessionmaker() as session:
             rows = (

@@ -20,7 +20,9 @@ class FixedClients:
     adapter: CalendarClient
     sessionmaker: async_sessionmaker[AsyncSession]
 
-    async def client(self, _: CalendarConnection) -> CalendarClient:
+    async def client(
+        self, _: CalendarConnection, session: AsyncSession | None = None
+    ) -> CalendarClient:
         return self.adapter
 
     async def access_lost(self, connection_id: int) -> None:

@@ -362,6 +362,27 @@ async def test_google_channels_are_replaced_before_they_expire(
     assert [c.id for c in google.live_channels()] == [new.remote_id]
 
 
+async def test_a_sync_reopens_a_channel_that_lapsed_and_opens_none_while_one_lives(
+    on_google: Setup,
+    google: FakeGoogle,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: Clock,
+) -> None:
+    await sync_connection(on_google.ctx, on_google.connection.id)
+    [old] = await watch_rows(sessionmaker)
+    assert await sync_connection(on_google.ctx, on_google.connection.id) is Outcome.SYNCED
+    assert len(google.calls("events.watch")) == 1  # live: the sync opened none
+
+    # When: the channel lapsed unrenewed (the renewal sweep was down), and the next sync runs.
+    clock.now = old.expires_at + dt.timedelta(minutes=1)
+    assert await sync_connection(on_google.ctx, on_google.connection.id) is Outcome.SYNCED
+
+    # Then: that sync opened a new channel, and stored it.
+    assert len(google.calls("events.watch")) == 2
+    newest = (await watch_rows(sessionmaker))[-1]
+    assert newest.remote_id == google.calls("events.watch")[1].body["id"] != old.remote_id
+
+
 # -- Microsoft Graph -----------------------------------------------------------------------
 
 
