@@ -51,6 +51,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.graphql_overhead import BenchError, fresh_database, postgres_server
 from bench.seeding import seed_connected_host
@@ -162,7 +163,9 @@ class OneClient:
 
     adapter: CalendarClient
 
-    async def client(self, _: CalendarConnection) -> CalendarClient:
+    async def client(
+        self, _: CalendarConnection, session: AsyncSession | None = None
+    ) -> CalendarClient:
         return self.adapter
 
     async def access_lost(self, connection_id: int) -> None:
