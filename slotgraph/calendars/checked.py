@@ -21,7 +21,7 @@ from slotgraph.models import AvailabilityCalendar, CalendarConnection, RemoteCal
 from slotgraph.models.enums import CalendarStatus, ConnectionStatus
 
 if TYPE_CHECKING:
-    from sqlalchemy import ColumnElement
+    from sqlalchemy import ColumnElement, Select
     from sqlalchemy.ext.asyncio import AsyncSession
     from sqlalchemy.orm import InstrumentedAttribute
 
@@ -58,12 +58,22 @@ def is_checked(calendar: RemoteCalendar, chosen: Set[int]) -> bool:
     return calendar.is_primary or calendar.id in chosen
 
 
-async def chosen_calendar_ids(session: AsyncSession, user_id: int) -> set[int]:
-    """The ids of the user's availability calendars (`is_checked`'s `chosen`)."""
-    query = select(AvailabilityCalendar.remote_calendar_id).where(
+def _chosen(user_id: ColumnElement[int] | InstrumentedAttribute[int] | int) -> Select[int]:
+    """The ids of the user's availability calendars, as a query."""
+    return select(AvailabilityCalendar.remote_calendar_id).where(
         AvailabilityCalendar.user_id == user_id
     )
-    return set((await session.execute(query)).scalars())
+
+
+async def chosen_calendar_ids(session: AsyncSession, user_id: int) -> set[int]:
+    """The ids of the user's availability calendars (`is_checked`'s `chosen`)."""
+    return set((await session.execute(_chosen(user_id))).scalars())
+
+
+def chosen_column(user_id: int) -> ColumnElement[bool]:
+    """Whether the `RemoteCalendar` of the enclosing query is one of the user's
+    availability calendars: `chosen_calendar_ids` read with the calendars themselves."""
+    return RemoteCalendar.id.in_(_chosen(user_id))
 
 
 def checked_clause(
@@ -71,10 +81,7 @@ def checked_clause(
 ) -> ColumnElement[bool]:
     """`is_checked` as a filter on `RemoteCalendar`, for one query that needs no list of
     chosen ids first (`user_id` may be a column of the same query)."""
-    chosen = select(AvailabilityCalendar.remote_calendar_id).where(
-        AvailabilityCalendar.user_id == user_id
-    )
-    return RemoteCalendar.is_primary.is_(True) | RemoteCalendar.id.in_(chosen)
+    return RemoteCalendar.is_primary.is_(True) | RemoteCalendar.id.in_(_chosen(user_id))
 
 
 async def _calendars(session: AsyncSession, connection_id: int) -> list[RemoteCalendar]:

@@ -26,15 +26,22 @@ from slotgraph.models import RemoteCalendar, SyncedEvent
 from slotgraph.models.enums import SyncState
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from slotgraph.models import CalendarConnection
 
 
 async def synced(
-    ctx: SyncContext, connection: CalendarConnection, *, recount: bool = True
+    ctx: SyncContext,
+    connection: CalendarConnection,
+    *,
+    recount: bool = True,
+    session: AsyncSession | None = None,
 ) -> Outcome:
     """`recount`: whether the run wrote or dropped synced events; a run that did not
     leaves `events_synced` as counted before (counting reads every row of the
-    connection's calendars, on every sync)."""
+    connection's calendars, on every sync). `session`: end the run in the transaction of
+    its last write (`leases.release`)."""
     now = ctx.clock()
     values: dict[str, object] = {
         "sync_state": SyncState.SYNCED,
@@ -51,7 +58,7 @@ async def synced(
             .where(RemoteCalendar.connection_id == connection.id)
             .scalar_subquery()
         )
-    finished = await release(ctx, connection.id, values)
+    finished = await release(ctx, connection.id, values, session)
     return Outcome.SYNCED if finished else Outcome.LEASE_LOST
 
 

@@ -40,7 +40,7 @@ import structlog
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from slotgraph.calendars.checked import chosen_calendar_ids, partition
+from slotgraph.calendars.checked import chosen_column, partition
 from slotgraph.calendars.lost_access import (
     mark_access_regained,
     mark_calendars_lost,
@@ -142,6 +142,10 @@ class _Run:
         self.cursors: dict[int, CalendarSyncCursor] = {}
         # Whether a checked calendar had no live push channel when the run began.
         self.unwatched = False
+        # The calendar whose last page may end the run in its own transaction (`_start`),
+        # and how the run ended when that page did.
+        self.last_calendar: int | None = None
+        self.ended: Outcome | None = None
 
     async def execute(self) -> Outcome:
         try:
@@ -177,6 +181,8 @@ class _Run:
         except Exception:  # a bug must not stop the worker; the run is retried with backoff
             log.exception("calendar sync failed", connection_id=self.connection.id)
             return await endings.failed(self.ctx, self.connection, UNEXPECTED_MESSAGE, None)
+        if self.ended is not None:
+            return self.ended
         return await endings.synced(self.ctx, self.connection, recount=self.rows_changed)
 
     # calendars ---------------------------------------------------------------------------
@@ -189,11 +195,11 @@ class _Run:
         no-change sync must cost few round trips: bench/sync_capacity.py)."""
         async with self.ctx.sessionmaker.begin() as session:
             client = await self.ctx.clients.client(self.connection, session)
-            chosen = await chosen_calendar_ids(session, self.connection.user_id)
             watched = live_watch(self.connection.id, self.ctx.clock()).label("watched")
+            chosen = chosen_column(self.connection.user_id).label("chosen")
             rows = (
                 await session.execute(
-                    select(RemoteCalendar, CalendarSyncCursor, watched)
+                    select(RemoteCalendar, CalendarSyncCursor, watched, chosen)
                     .outerjoin(
                         CalendarSyncCursor,
                         CalendarSyncCursor.remote_calendar_id == RemoteCalendar.id,
@@ -202,15 +208,30 @@ class _Run:
                     .order_by(RemoteCalendar.id)
                 )
             ).all()
-            split = partition([calendar for calendar, _, _ in rows], chosen)
+            split = partition(
+                [row.RemoteCalendar for row in rows],
+                {row.RemoteCalendar.id for row in rows if row.chosen},
+            )
             if split.others:
                 self.rows_changed = True
                 await synced_events.forget(session, [row.id for row in split.others])
-        self.cursors = {calendar.id: cursor for calendar, cursor, _ in rows if cursor is not None}
+        self.cursors = {
+            row.RemoteCalendar.id: row.CalendarSyncCursor
+            for row in rows
+            if row.CalendarSyncCursor is not None
+        }
         checked_ids = {calendar.id for calendar in [*split.checked, *split.lost]}
         self.unwatched = wants_watches(self.connection) and any(
-            not live for calendar, _, live in rows if calendar.id in checked_ids
+            not row.watched for row in rows if row.RemoteCalendar.id in checked_ids
         )
+        # A run with nothing to do after its last checked calendar ends in the
+        # transaction of that calendar's last page (one transaction fewer per sync).
+        if (
+            split.checked
+            and not split.lost
+            and self.connection.status is ConnectionStatus.CONNECTED
+        ):
+            self.last_calendar = split.checked[-1].id
         return client, split.checked, split.lost
 
     async def _access_regained(self) -> None:
@@ -341,6 +362,10 @@ class _Run:
                     update(CalendarConnection)
                     .where(CalendarConnection.id == self.connection.id)
                     .values(skipped_items=CalendarConnection.skipped_items + len(changes.skipped))
+                )
+            if changes.next_cursor is not None and calendar.id == self.last_calendar:
+                self.ended = await endings.synced(
+                    self.ctx, self.connection, recount=self.rows_changed, session=session
                 )
         self.busy_changed |= changed or removed
         for name, value in values.items():

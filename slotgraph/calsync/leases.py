@@ -130,19 +130,28 @@ def renewal(ctx: SyncContext, connection_id: int) -> CTE:
     return _renewing(ctx, connection_id).returning(CalendarConnection.id).cte("renewed")
 
 
-async def release(ctx: SyncContext, connection_id: int, values: dict[str, Any]) -> bool:
+async def release(
+    ctx: SyncContext,
+    connection_id: int,
+    values: dict[str, Any],
+    session: AsyncSession | None = None,
+) -> bool:
     """Record the end of the run (`values`) and release the lease, if the lease is still
     ours and the user did not disconnect meanwhile (disconnecting resets the sync state);
-    whether it was."""
-    async with ctx.sessionmaker.begin() as session:
-        done = await session.execute(
-            update(CalendarConnection)
-            .where(
-                CalendarConnection.id == connection_id,
-                CalendarConnection.sync_claimed_by == ctx.worker,
-                CalendarConnection.status != ConnectionStatus.DISCONNECTED,
-            )
-            .values(sync_claimed_by=None, sync_claimed_until=None, **values)
-            .execution_options(synchronize_session=False)  # nothing loaded to keep in step
+    whether it was. In the caller's transaction when given `session` (a run's last write
+    and its end commit together), else in one of its own."""
+    statement = (
+        update(CalendarConnection)
+        .where(
+            CalendarConnection.id == connection_id,
+            CalendarConnection.sync_claimed_by == ctx.worker,
+            CalendarConnection.status != ConnectionStatus.DISCONNECTED,
         )
+        .values(sync_claimed_by=None, sync_claimed_until=None, **values)
+        .execution_options(synchronize_session=False)  # nothing loaded to keep in step
+    )
+    if session is not None:
+        return bool((await session.execute(statement)).rowcount)  # type: ignore[attr-defined]
+    async with ctx.sessionmaker.begin() as own:
+        done = await own.execute(statement)
     return bool(done.rowcount)  # type: ignore[attr-defined]

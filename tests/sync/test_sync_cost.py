@@ -48,6 +48,26 @@ class Statements:
             self.sent.append(str(args[2]).split(None, 1)[0])
 
 
+@dataclasses.dataclass(eq=False)
+class Transactions:
+    """Transactions begun on an engine while counting."""
+
+    statements: Statements
+    begun: int = 0
+
+    def __call__(self, *args: object) -> None:
+        if self.statements.counting:
+            self.begun += 1
+
+
+@pytest.fixture
+def transactions(engine: AsyncEngine, statements: Statements) -> Iterator[Transactions]:
+    counter = Transactions(statements)
+    event.listen(engine.sync_engine, "begin", counter)
+    yield counter
+    event.remove(engine.sync_engine, "begin", counter)
+
+
 @pytest.fixture
 def statements(engine: AsyncEngine) -> Iterator[Statements]:
     counter = Statements()
@@ -104,12 +124,13 @@ async def connections(factory: Factory, google: FakeGoogle, count: int) -> list[
     return ids
 
 
-async def test_a_sync_that_finds_no_change_costs_five_statements(
+async def test_a_sync_that_finds_no_change_costs_four_statements_in_three_transactions(
     factory: Factory,
     sessionmaker: async_sessionmaker[AsyncSession],
     google: FakeGoogle,
     adapter: CalendarClient,
     statements: Statements,
+    transactions: Transactions,
 ) -> None:
     # Given: a connection synced once, its push channel open.
     ctx, _ = context(sessionmaker, adapter)
@@ -123,15 +144,17 @@ async def test_a_sync_that_finds_no_change_costs_five_statements(
     assert await sync_connection(ctx, connection_id) is Outcome.SYNCED
     statements.counting = False
 
-    # Then: one listing after the sync token, no new channel, and five statements: the
-    # claim; the chosen calendars, and the calendars with their cursors and whether each
-    # has a live push channel (in one transaction with the credential, which these
-    # clients do not read); the new sync token saved with the lease renewed; the
-    # release. No push channel check of its own: the calendars' read answered it.
+    # Then: one listing after the sync token, no new channel, and four statements in
+    # three transactions: the claim (a sweep claims a batch in one); the calendars with
+    # their cursors, whether each is an availability calendar and whether each has a live
+    # push channel (with the credential, which these clients do not read); the new sync
+    # token saved with the lease renewed, and the release, together. No push channel
+    # check of its own: the calendars' read answered it.
     [incremental] = google.calls("events.list")[listed:]
     assert ("syncToken" in incremental.query, incremental.items) == (True, 0)
     assert len(google.calls("events.watch")) == 1
-    assert statements.sent == ["UPDATE", "SELECT", "SELECT", "WITH", "UPDATE"]
+    assert statements.sent == ["UPDATE", "SELECT", "WITH", "UPDATE"]
+    assert transactions.begun == 3
 
 
 async def test_one_sweep_syncs_every_due_connection_a_batch_at_a_time(
