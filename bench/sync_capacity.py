@@ -21,8 +21,9 @@ Phases, all printed:
 2. the worker process, once it has synced one connection (its start-up is not counted):
    every connection made due again, then the time until the worker has synced them all (or
    `--seconds` passed): syncs per second per worker process, as its periodic sweep with the
-   default settings achieves it (up to one poll, 5 s, passes before the first sweep), and
-   its CPU per sync;
+   default settings achieves it (up to one poll, 5 s, passes before the first sweep), the
+   sustained rate between its first and its last sync (from `last_synced_at`: what the
+   worker does while there is work, the figure the target is for), and its CPU per sync;
 3. the push path: `--subscribers` (20) hosts each have a page and a websocket subscriber
    on `availabilityChanged` for one day; `--pushes` (100) times, one at a time, an event
    on one of those calendars moves into or out of that day at the fake, which notifies
@@ -325,6 +326,22 @@ async def synced_since(runtime: Runtime, since: dt.datetime) -> int:
         )
 
 
+async def sync_span(runtime: Runtime, since: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """When the first and the last sync since `since` ended (the worker's clock)."""
+    async with runtime.sessionmaker() as session:
+        first, last = (
+            await session.execute(
+                select(
+                    func.min(CalendarConnection.last_synced_at),
+                    func.max(CalendarConnection.last_synced_at),
+                ).where(CalendarConnection.last_synced_at >= since)
+            )
+        ).one()
+    if first is None or last is None:
+        raise BenchError("no sync ended since the connections were made due")
+    return first, last
+
+
 # ---------------------------------------------------------------- phases
 
 
@@ -441,10 +458,12 @@ async def worker_process(
             raise BenchError(f"the worker died: {worker.log.read_text()[-2000:]}")
         await asyncio.sleep(0.1)
     cpu = cpu_seconds(worker) - cpu
+    first, last = await sync_span(runtime, since)
     return {
         "synced": done,
         "seconds": elapsed,
         "syncs_per_second": done / elapsed,
+        "sustained_per_second": (done - 1) / max((last - first).total_seconds(), 1e-3),
         "cpu_ms_per_sync": cpu * 1000 / done if done else float("nan"),
         "completed": done >= calendars,
     }
@@ -572,7 +591,9 @@ def print_report(report: dict[str, Any]) -> None:
     print(
         f"no-change sync, one `slotgraph worker` process (default settings): "
         f"{worker['synced']:,} synced in {worker['seconds']:.1f} s = "
-        f"{worker['syncs_per_second']:.1f} syncs/s, {worker['cpu_ms_per_sync']:.2f} ms "
+        f"{worker['syncs_per_second']:.1f} syncs/s (up to one 5 s poll before its first "
+        f"sweep included); sustained, first to last sync: "
+        f"{worker['sustained_per_second']:.1f} syncs/s; {worker['cpu_ms_per_sync']:.2f} ms "
         f"CPU/sync" + ("" if worker["completed"] else " (stopped at --seconds)")
     )
     print(
@@ -580,7 +601,7 @@ def print_report(report: dict[str, Any]) -> None:
         f"{push['subscribers']} subscribers: p50 {push['p50_ms']:.0f} ms, "
         f"p99 {push['p99_ms']:.0f} ms, max {push['max_ms']:.0f} ms"
     )
-    rate_met = worker["syncs_per_second"] >= TARGET_SYNCS_PER_SECOND
+    rate_met = worker["sustained_per_second"] >= TARGET_SYNCS_PER_SECOND
     push_met = push["p99_ms"] <= TARGET_PUSH_P99_SECONDS * 1000
     print(
         f"target >= {TARGET_SYNCS_PER_SECOND:.0f} syncs/s per worker: "
