@@ -144,7 +144,7 @@ def build_runtime(
 
 def build_pubsub(settings: Settings, database_url: str) -> PubSub:
     """Change notices for subscriptions (`slotgraph.notices.pubsub`), by `SLOTGRAPH_PUBSUB`:
-    NOTIFY from a small pool of its own (never queued behind requests), or NATS over one
+    NOTIFY on a connection of its own (never queued behind requests), or NATS over one
     connection made at the first publish. Either way the process's one listening
     connection starts with the app's lifespan (`start()`); a `slotgraph worker` only
     publishes and never starts it."""
