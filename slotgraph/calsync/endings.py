@@ -17,18 +17,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from slotgraph.calendars.lost_access import reprobed
 from slotgraph.calsync.context import Outcome, SyncContext
 from slotgraph.calsync.leases import release
-from slotgraph.models import RemoteCalendar, SyncedEvent
+from slotgraph.models import CalendarConnection, RemoteCalendar, SyncedEvent
 from slotgraph.models.enums import SyncState
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
-
-    from slotgraph.models import CalendarConnection
 
 
 async def synced(
@@ -48,7 +46,9 @@ async def synced(
         "last_synced_at": now,
         "last_error": None,
         "sync_attempts": 0,
-        "next_sync_at": now + ctx.config.interval,
+        # Asked again while this run held it (`engine.request_sync`): due now, since the
+        # change asked about may postdate what this run listed.
+        "next_sync_at": case((CalendarConnection.sync_asked, now), else_=now + ctx.config.interval),
     }
     if recount:
         values["events_synced"] = (

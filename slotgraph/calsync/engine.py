@@ -80,11 +80,20 @@ async def request_sync(
     """Make a connection due now and enqueue its sync job in the same transaction, so a
     worker starts at once rather than at its next sweep; whether it was.
 
+    Either way the connection is marked asked (`sync_asked`): when a run holds it, this
+    job is merged into the running one by its dedupe key or finds the lease taken, and the
+    change may postdate that run's listing, so the run's end keeps it due (the next sweep
+    syncs it) instead of scheduling it an interval later.
+
     On demand (`syncCalendarConnection`) this also un-parks the connection and forgets past
     failures. A push notification (`on_demand=False`) does neither: a connection backing off
     after failures, or parked, keeps its schedule, so a provider in trouble is not asked
     again on every change it announces."""
-    statement = update(CalendarConnection).where(CalendarConnection.id == connection_id)
+    statement = (
+        update(CalendarConnection)
+        .where(CalendarConnection.id == connection_id)
+        .values(sync_asked=True)  # a run holding it now ends with it still due (`endings`)
+    )
     if on_demand:
         statement = statement.values(next_sync_at=now, sync_attempts=0)
     else:

@@ -52,6 +52,7 @@ def _claim_values(ctx: SyncContext, now: dt.datetime) -> dict[str, Any]:
         "sync_claimed_by": ctx.worker,
         "sync_claimed_until": now + ctx.config.lease,
         "sync_state": SyncState.SYNCING,
+        "sync_asked": False,  # this run lists everything changed until now
     }
 
 

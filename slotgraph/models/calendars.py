@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -72,6 +73,9 @@ class CalendarConnection(UserRow, Base):
     sync_claimed_until: Mapped[datetime | None]
     # Failed runs in a row; reset by a success or an on-demand sync.
     sync_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A sync was asked for (a push, on demand) since the running sync was claimed: its end
+    # keeps the connection due, since what changed may postdate the run's listing.
+    sync_asked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RemoteCalendar(AccountRow, Base):

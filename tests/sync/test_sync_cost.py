@@ -16,7 +16,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from slotgraph.calsync.context import Outcome, SyncConfig, SyncContext
-from slotgraph.calsync.engine import sync_connection
+from slotgraph.calsync.engine import request_sync, run_claimed, sync_connection
+from slotgraph.calsync.leases import claim
 from slotgraph.calsync.scheduler import run_due_syncs, sweep_due_syncs
 from slotgraph.calsync.watches import WatchConfig, Watches
 from slotgraph.models import CalendarConnection
@@ -199,3 +200,35 @@ async def test_a_sweep_ends_when_a_connection_is_due_again_at_once(
 
     # Then: it ends, having run the connection at most twice.
     assert outcomes in ([Outcome.FAILED], [Outcome.FAILED, Outcome.FAILED])
+
+
+async def _next_sync_at(
+    sessionmaker: async_sessionmaker[AsyncSession], connection_id: int
+) -> dt.datetime | None:
+    async with sessionmaker() as session:
+        return (await session.get_one(CalendarConnection, connection_id)).next_sync_at
+
+
+async def test_a_sync_asked_for_while_a_run_holds_the_connection_is_due_after_the_run(
+    factory: Factory,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    google: FakeGoogle,
+    adapter: CalendarClient,
+) -> None:
+    ctx, _ = context(sessionmaker, adapter)
+    [connection_id] = await connections(factory, google, 1)
+    assert await sync_connection(ctx, connection_id) is Outcome.SYNCED
+
+    # When: a run holds the connection and a push asks for a sync meanwhile (its job
+    # finds the lease taken, or is merged into the running one), then the run ends.
+    connection = await claim(ctx, connection_id)
+    assert connection is not None
+    async with sessionmaker.begin() as session:
+        assert await request_sync(session, connection_id, NOW, on_demand=False)
+    assert await run_claimed(ctx, connection) is Outcome.SYNCED
+
+    # Then: the connection is still due, and the next sweep syncs it; a run nobody asked
+    # about meanwhile schedules the next one an interval later.
+    assert await _next_sync_at(sessionmaker, connection_id) == NOW
+    assert await run_due_syncs(ctx) == [Outcome.SYNCED]
+    assert await _next_sync_at(sessionmaker, connection_id) == NOW + CONFIG.interval
