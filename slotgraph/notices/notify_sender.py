@@ -86,10 +86,13 @@ class NotifySender:
         return None if connection is None else int(connection.get_server_pid())
 
     async def close(self) -> None:
+        """Cancel what is waiting to be sent and close the connection; a later `send`
+        starts afresh (a runtime stops its pub/sub twice)."""
         for flush in list(self._flushes):
             flush.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flush
+        self._batch, self._payloads, self._hosts = None, {}, {}
         self._drop()
 
     async def _flush(self, batch: asyncio.Future[None]) -> None:
@@ -116,7 +119,7 @@ class NotifySender:
         for attempt in (1, 2):
             try:
                 if self._connection is None:
-                    self._connection = await connect_raw(self._url, connect_seconds=CONNECT_SECONDS)
+                    self._connection = await self._connect()
                 self.statements += 1
                 await self._connection.execute(statement, *arguments)
             except Exception:
@@ -125,6 +128,11 @@ class NotifySender:
                     raise
             else:
                 return
+
+    async def _connect(self) -> Any:
+        connection = await connect_raw(self._url, connect_seconds=CONNECT_SECONDS)
+        await connection.execute("SET application_name = 'slotgraph-notices'")  # for operators
+        return connection
 
     def _drop(self) -> None:
         connection, self._connection = self._connection, None

@@ -59,3 +59,18 @@ async def test_a_cut_sending_connection_is_replaced_within_the_publish(
             await pubsub.publish("page", "7")
             assert await anext(seven) == "7"
     assert pubsub.sender.backend_pid not in (None, pid)
+
+
+async def test_publishing_after_stop_starts_afresh(database_url: str) -> None:
+    pubsub = PostgresPubSub(database_url)
+    await pubsub.start()
+    await pubsub.publish("page", "warm")
+    await pubsub.stop()
+    await pubsub.start()
+    try:
+        with pubsub.subscribe("page", "8") as eight:
+            async with asyncio.timeout(GUARD):
+                await pubsub.publish("page", "8")
+                assert await anext(eight) == "8"
+    finally:
+        await pubsub.stop()
