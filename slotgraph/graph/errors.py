@@ -9,8 +9,9 @@ Anything unexpected is masked by `slotgraph.graph.extensions.MaskUnexpectedError
 
 from __future__ import annotations
 
+import dataclasses
 import enum
-from typing import Annotated, Any, get_args, get_origin
+from typing import Annotated, Any, TypeVar, dataclass_transform, get_args, get_origin
 
 import strawberry
 from strawberry.types.base import StrawberryOptional
@@ -22,6 +23,9 @@ from slotgraph.usecases import errors as domain
 
 @strawberry.enum
 class ErrorCode(enum.Enum):
+    """What failed, for a client that branches on it: every typed error carries one, and a
+    query field's top-level error repeats it as `extensions.code`."""
+
     VALIDATION = "VALIDATION"
     NOT_FOUND = "NOT_FOUND"
     PERMISSION_DENIED = "PERMISSION_DENIED"
@@ -62,9 +66,10 @@ class ErrorCode(enum.Enum):
 
 
 # The errors that carry nothing but message, field and code, keyed by the exception they
-# answer: each registers itself where it is declared (`Error.__init_subclass__`), so the
-# pairing of exception, type and code is written once; `map_error` builds the others.
-_PLAIN: dict[type[domain.DomainError], tuple[type[Error], ErrorCode]] = {}
+# answer: each names that exception in its class line (`class NotFound(Error,
+# answers=...)`) and registers itself here (`Error.__init_subclass__`), so the pairing of
+# exception, type and code is written once; `map_error` builds the others.
+_PLAIN: dict[type[domain.DomainError], type[Error]] = {}
 
 
 @strawberry.interface(description="An expected failure, with what the caller can do about it.")
@@ -74,20 +79,31 @@ class Error:
     code: ErrorCode
 
     def __init_subclass__(
-        cls,
-        *,
-        answers: type[domain.DomainError] | None = None,
-        code: ErrorCode | None = None,
-        **kwargs: Any,
+        cls, *, answers: type[domain.DomainError] | None = None, **kwargs: Any
     ) -> None:
-        """`class NotFound(Error, answers=domain.NotFoundError, code=ErrorCode.NOT_FOUND)`:
-        `map_error` answers that exception with this type and code."""
+        """`answers=`: `map_error` answers that exception with this type, and the code the
+        class declares as its default."""
         super().__init_subclass__(**kwargs)
         if answers is None:
             return
-        if code is None or answers in _PLAIN:
-            raise TypeError(f"{cls.__name__}: each exception is answered once, with a code")
-        _PLAIN[answers] = (cls, code)
+        if not isinstance(cls.__dict__.get("code"), ErrorCode):
+            raise TypeError(f"{cls.__name__}: a plain error declares its code")
+        if answers in _PLAIN:
+            raise TypeError(f"{cls.__name__}: {answers.__name__} is answered already")
+        _PLAIN[answers] = cls
+
+
+_ErrorType = TypeVar("_ErrorType", bound=type[Error])
+
+
+@dataclass_transform(kw_only_default=True, field_specifiers=(strawberry.field,))
+def described(cls: _ErrorType) -> _ErrorType:
+    """`strawberry.type` with the class's docstring as its description: an error type's
+    description is what a client reads to learn what to do, so it stands as prose where
+    the class is declared."""
+    if not cls.__doc__:
+        raise TypeError(f"{cls.__name__}: an error type says in its docstring what to do")
+    return strawberry.type(cls, description=" ".join(cls.__doc__.split()))
 
 
 @strawberry.type(description="One input field at fault and what would be accepted there.")
@@ -99,11 +115,20 @@ class FieldProblem:
     message: str
 
 
-@strawberry.type(
-    description="Input values break rules: `problems` lists every invalid field at once, so a "
-    "form can mark them all; `field` and `message` repeat the first of them."
-)
+@dataclasses.dataclass(kw_only=True)
+class Retryable(Error):
+    """An error after which the same call may succeed later: its GraphQL type has the field
+    `retryable: Boolean!`, always true. Not a GraphQL interface of its own."""
+
+    retryable: bool = True
+
+
+@described
 class ValidationError(Error):
+    """Input values break rules: `problems` lists every invalid field at once, so a form can mark
+    them all; `field` and `message` repeat the first of them."""
+
+    code: ErrorCode = ErrorCode.VALIDATION
     found: strawberry.Private[tuple[tuple[str | None, str], ...]] = ()
 
     @strawberry.field(description="Every invalid field with what it would accept, in order.")
@@ -112,166 +137,169 @@ class ValidationError(Error):
         return [FieldProblem(field=field, message=message) for field, message in pairs]
 
 
-@strawberry.type(description="No such object in your account (C9).")
-class NotFound(Error, answers=domain.NotFoundError, code=ErrorCode.NOT_FOUND):
-    pass
+@described
+class NotFound(Error, answers=domain.NotFoundError):
+    """No such object in your account (C9)."""
+
+    code: ErrorCode = ErrorCode.NOT_FOUND
 
 
-@strawberry.type(description="Not signed in, or the token lacks a scope.")
+@described
 class PermissionDenied(Error):
+    """Not signed in, or the token lacks a scope."""
+
+    code: ErrorCode = ErrorCode.PERMISSION_DENIED
     required_scope: str | None
 
 
-@strawberry.type(description="The meeting link is used by another page on some domain (S15).")
+@described
 class SlugTaken(Error):
+    """The meeting link is used by another page on some domain (S15)."""
+
+    code: ErrorCode = ErrorCode.SLUG_TAKEN
     suggestion: str
 
 
-@strawberry.type(description="Needs a paid Sales or Service seat (S10, S14).")
-class SeatRequired(Error, answers=domain.SeatRequiredError, code=ErrorCode.SEAT_REQUIRED):
-    pass
+@described
+class SeatRequired(Error, answers=domain.SeatRequiredError):
+    """Needs a paid Sales or Service seat (S10, S14)."""
+
+    code: ErrorCode = ErrorCode.SEAT_REQUIRED
 
 
-@strawberry.type(description="Managed only once a calendar is connected (C6).")
-class CalendarRequired(
-    Error, answers=domain.CalendarRequiredError, code=ErrorCode.CALENDAR_REQUIRED
-):
-    pass
+@described
+class CalendarRequired(Error, answers=domain.CalendarRequiredError):
+    """Managed only once a calendar is connected (C6)."""
+
+    code: ErrorCode = ErrorCode.CALENDAR_REQUIRED
 
 
-@strawberry.type(description="The account's plan does not include this feature.")
-class PlanFeatureRequired(
-    Error, answers=domain.PlanFeatureRequiredError, code=ErrorCode.PLAN_FEATURE_REQUIRED
-):
-    pass
+@described
+class PlanFeatureRequired(Error, answers=domain.PlanFeatureRequiredError):
+    """The account's plan does not include this feature."""
+
+    code: ErrorCode = ErrorCode.PLAN_FEATURE_REQUIRED
 
 
-@strawberry.type(
-    description="The account would have no active admin left: make another user admin first."
-)
-class LastAdmin(Error, answers=domain.LastAdminError, code=ErrorCode.LAST_ADMIN):
-    pass
+@described
+class LastAdmin(Error, answers=domain.LastAdminError):
+    """The account would have no active admin left: make another user admin first."""
+
+    code: ErrorCode = ErrorCode.LAST_ADMIN
 
 
-@strawberry.type(description="The calendar provider does not offer this (C11).")
-class ProviderLimitation(
-    Error, answers=domain.ProviderLimitationError, code=ErrorCode.PROVIDER_LIMITATION
-):
-    pass
+@described
+class ProviderLimitation(Error, answers=domain.ProviderLimitationError):
+    """The calendar provider does not offer this (C11)."""
+
+    code: ErrorCode = ErrorCode.PROVIDER_LIMITATION
 
 
-@strawberry.type(description="Needs the 'personal email access' permission (S3).")
-class PermissionRequired(
-    Error, answers=domain.PermissionRequiredError, code=ErrorCode.PERMISSION_REQUIRED
-):
-    pass
+@described
+class PermissionRequired(Error, answers=domain.PermissionRequiredError):
+    """Needs the 'personal email access' permission (S3)."""
+
+    code: ErrorCode = ErrorCode.PERMISSION_REQUIRED
 
 
-@strawberry.type(description="Your own inbox is connected as a shared inbox (S4).")
-class SharedInboxNotAllowed(
-    Error, answers=domain.SharedInboxNotAllowedError, code=ErrorCode.SHARED_INBOX_NOT_ALLOWED
-):
-    pass
+@described
+class SharedInboxNotAllowed(Error, answers=domain.SharedInboxNotAllowedError):
+    """Your own inbox is connected as a shared inbox (S4)."""
+
+    code: ErrorCode = ErrorCode.SHARED_INBOX_NOT_ALLOWED
 
 
-@strawberry.type(description="One calendar connection per user (S6).")
-class ConnectionLimitReached(
-    Error, answers=domain.ConnectionLimitReachedError, code=ErrorCode.CONNECTION_LIMIT_REACHED
-):
-    pass
+@described
+class ConnectionLimitReached(Error, answers=domain.ConnectionLimitReachedError):
+    """One calendar connection per user (S6)."""
+
+    code: ErrorCode = ErrorCode.CONNECTION_LIMIT_REACHED
 
 
-@strawberry.type(description="Exchange refused the login; with 2FA use an app password (S2).")
-class ExchangeAuthFailed(
-    Error, answers=domain.ExchangeAuthFailedError, code=ErrorCode.EXCHANGE_AUTH_FAILED
-):
-    pass
+@described
+class ExchangeAuthFailed(Error, answers=domain.ExchangeAuthFailedError):
+    """Exchange refused the login; with 2FA use an app password (S2)."""
+
+    code: ErrorCode = ErrorCode.EXCHANGE_AUTH_FAILED
 
 
-@strawberry.type(description="The Exchange server is older than 2010 SP2 (S2).")
-class ExchangeVersionUnsupported(
-    Error,
-    answers=domain.ExchangeVersionUnsupportedError,
-    code=ErrorCode.EXCHANGE_VERSION_UNSUPPORTED,
-):
-    pass
+@described
+class ExchangeVersionUnsupported(Error, answers=domain.ExchangeVersionUnsupportedError):
+    """The Exchange server is older than 2010 SP2 (S2)."""
+
+    code: ErrorCode = ErrorCode.EXCHANGE_VERSION_UNSUPPORTED
 
 
-@strawberry.type(description="The Exchange URL did not answer (S2).")
-class ExchangeUnreachable(
-    Error, answers=domain.ExchangeUnreachableError, code=ErrorCode.EXCHANGE_UNREACHABLE
-):
-    pass
+@described
+class ExchangeUnreachable(Error, answers=domain.ExchangeUnreachableError):
+    """The Exchange URL did not answer (S2)."""
+
+    code: ErrorCode = ErrorCode.EXCHANGE_UNREACHABLE
 
 
-@strawberry.type(
-    description="The CalDAV server refused the login; iCloud and Fastmail need an "
-    "app-specific password (C28)."
-)
-class CalDavAuthFailed(
-    Error, answers=domain.CalDavAuthFailedError, code=ErrorCode.CALDAV_AUTH_FAILED
-):
-    pass
+@described
+class CalDavAuthFailed(Error, answers=domain.CalDavAuthFailedError):
+    """The CalDAV server refused the login; iCloud and Fastmail need an app-specific password
+    (C28)."""
+
+    code: ErrorCode = ErrorCode.CALDAV_AUTH_FAILED
 
 
-@strawberry.type(description="The address leads to no CalDAV calendars; check the URL (C28).")
-class NotACalDavServer(
-    Error, answers=domain.NotACalDavServerError, code=ErrorCode.NOT_A_CALDAV_SERVER
-):
-    pass
+@described
+class NotACalDavServer(Error, answers=domain.NotACalDavServerError):
+    """The address leads to no CalDAV calendars; check the URL (C28)."""
+
+    code: ErrorCode = ErrorCode.NOT_A_CALDAV_SERVER
 
 
-@strawberry.type(description="The CalDAV server could not be reached (C28).")
-class CalDavUnreachable(
-    Error, answers=domain.CalDavUnreachableError, code=ErrorCode.CALDAV_UNREACHABLE
-):
-    pass
+@described
+class CalDavUnreachable(Error, answers=domain.CalDavUnreachableError):
+    """The CalDAV server could not be reached (C28)."""
+
+    code: ErrorCode = ErrorCode.CALDAV_UNREACHABLE
 
 
-@strawberry.type(
-    description="The server's TLS certificate is signed by no trusted CA; the operator adds "
-    "an internal CA with SLOTGRAPH_CA_BUNDLE (C46)."
-)
-class TlsCertificateUntrusted(
-    Error, answers=domain.TlsCertificateUntrustedError, code=ErrorCode.TLS_CERTIFICATE_UNTRUSTED
-):
-    pass
+@described
+class TlsCertificateUntrusted(Error, answers=domain.TlsCertificateUntrustedError):
+    """The server's TLS certificate is signed by no trusted CA; the operator adds an internal CA
+    with SLOTGRAPH_CA_BUNDLE (C46)."""
+
+    code: ErrorCode = ErrorCode.TLS_CERTIFICATE_UNTRUSTED
 
 
-@strawberry.type(description="No Exchange server found for the address; give the URL (S2).")
-class AutodiscoverFailed(
-    Error, answers=domain.AutodiscoverFailedError, code=ErrorCode.AUTODISCOVER_FAILED
-):
-    pass
+@described
+class AutodiscoverFailed(Error, answers=domain.AutodiscoverFailedError):
+    """No Exchange server found for the address; give the URL (S2)."""
+
+    code: ErrorCode = ErrorCode.AUTODISCOVER_FAILED
 
 
-@strawberry.type(description="Consent was declined at the provider (S1).")
-class OAuthDenied(Error, answers=domain.OAuthDeniedError, code=ErrorCode.OAUTH_DENIED):
-    pass
+@described
+class OAuthDenied(Error, answers=domain.OAuthDeniedError):
+    """Consent was declined at the provider (S1)."""
+
+    code: ErrorCode = ErrorCode.OAUTH_DENIED
 
 
-@strawberry.type(description="The sign-in link is unknown, used or expired (S1).")
-class OAuthStateInvalid(
-    Error, answers=domain.OAuthStateInvalidError, code=ErrorCode.OAUTH_STATE_INVALID
-):
-    pass
+@described
+class OAuthStateInvalid(Error, answers=domain.OAuthStateInvalidError):
+    """The sign-in link is unknown, used or expired (S1)."""
+
+    code: ErrorCode = ErrorCode.OAUTH_STATE_INVALID
 
 
-@strawberry.type(description="The provider failed for now; retrying later may work.")
-class ProviderUnavailable(
-    Error, answers=domain.ProviderUnavailableError, code=ErrorCode.PROVIDER_UNAVAILABLE
-):
-    retryable: bool = True
+@described
+class ProviderUnavailable(Retryable, answers=domain.ProviderUnavailableError):
+    """The provider failed for now; retrying later may work."""
+
+    code: ErrorCode = ErrorCode.PROVIDER_UNAVAILABLE
 
 
-@strawberry.type(
-    description="A calendar of the host did not answer, so no time can be offered safely; "
-    "retry shortly."
-)
-class AvailabilityUnknown(
-    Error, answers=domain.AvailabilityUnknownError, code=ErrorCode.AVAILABILITY_UNKNOWN
-):
-    retryable: bool = True
+@described
+class AvailabilityUnknown(Retryable, answers=domain.AvailabilityUnknownError):
+    """A calendar of the host did not answer, so no time can be offered safely; retry shortly."""
+
+    code: ErrorCode = ErrorCode.AVAILABILITY_UNKNOWN
 
 
 @strawberry.enum(description="Why a start is not offered; each reason has its own fix.")
@@ -303,20 +331,26 @@ class SlotUnavailableReason(enum.Enum):
     )
 
 
-@strawberry.type(description="The time is not, or no longer, available; `reason` says why.")
+@described
 class SlotUnavailable(Error):
+    """The time is not, or no longer, available; `reason` says why."""
+
+    code: ErrorCode = ErrorCode.SLOT_UNAVAILABLE
     reason: SlotUnavailableReason = SlotUnavailableReason.TAKEN
 
 
-@strawberry.type(description="The idempotency key was used for a different request (C12).")
-class IdempotencyKeyReused(
-    Error, answers=domain.IdempotencyKeyReusedError, code=ErrorCode.IDEMPOTENCY_KEY_REUSED
-):
-    pass
+@described
+class IdempotencyKeyReused(Error, answers=domain.IdempotencyKeyReusedError):
+    """The idempotency key was used for a different request (C12)."""
+
+    code: ErrorCode = ErrorCode.IDEMPOTENCY_KEY_REUSED
 
 
 @strawberry.enum
 class BookingNotChangeableReason(enum.Enum):
+    """The state that stops the change; the use cases raise it by value
+    (`BookingNotChangeableError.reason`)."""
+
     CANCELLED = "CANCELLED"
     STARTED = "STARTED"
     ENDED = "ENDED"
@@ -325,61 +359,74 @@ class BookingNotChangeableReason(enum.Enum):
     DECLINED = "DECLINED"
 
 
-@strawberry.type(description="The booking cannot be changed so; `reason` says why.")
+@described
 class BookingNotChangeable(Error):
+    """The booking cannot be changed so; `reason` says why."""
+
+    code: ErrorCode = ErrorCode.BOOKING_NOT_CHANGEABLE
     reason: BookingNotChangeableReason
 
 
-@strawberry.type(description="The page exists but cannot be booked now; `reason` says why.")
+@described
 class PageUnavailable(Error):
+    """The page exists but cannot be booked now; `reason` says why."""
+
+    code: ErrorCode = ErrorCode.PAGE_UNAVAILABLE
     reason: PageUnavailableReason
 
 
-@strawberry.type(
-    description="Too many calls from your address, for this page or with this email (C25); "
-    "retry after `retryAfterSeconds`."
-)
+@described
 class RateLimited(Error):
+    """Too many calls from your address, for this page or with this email (C25); retry after
+    `retryAfterSeconds`."""
+
+    code: ErrorCode = ErrorCode.RATE_LIMITED
     retry_after_seconds: int
 
 
-@strawberry.type(
-    description="The host asks for a bot check (C34): complete the challenge and send its "
-    "token as `botCheckToken`; a token is good once."
-)
-class BotCheckFailed(Error, answers=domain.BotCheckFailedError, code=ErrorCode.BOT_CHECK_FAILED):
-    pass
+@described
+class BotCheckFailed(Error, answers=domain.BotCheckFailedError):
+    """The host asks for a bot check (C34): complete the challenge and send its token as
+    `botCheckToken`; a token is good once."""
+
+    code: ErrorCode = ErrorCode.BOT_CHECK_FAILED
 
 
-@strawberry.type(description="The bot check could not be verified right now (C34); retry.")
-class BotCheckUnavailable(
-    Error, answers=domain.BotCheckUnavailableError, code=ErrorCode.BOT_CHECK_UNAVAILABLE
-):
-    retryable: bool = True
+@described
+class BotCheckUnavailable(Retryable, answers=domain.BotCheckUnavailableError):
+    """The bot check could not be verified right now (C34); retry."""
+
+    code: ErrorCode = ErrorCode.BOT_CHECK_UNAVAILABLE
 
 
-@strawberry.type(
-    description="DNS does not hold the domain's TXT record yet (C40): publish the record "
-    "`verificationRecord` names, wait for DNS to show it, and verify again."
-)
-class DomainNotVerified(
-    Error, answers=domain.DomainNotVerifiedError, code=ErrorCode.DOMAIN_NOT_VERIFIED
-):
-    pass
+@described
+class DomainNotVerified(Error, answers=domain.DomainNotVerifiedError):
+    """DNS does not hold the domain's TXT record yet (C40): publish the record
+    `verificationRecord` names, wait for DNS to show it, and verify again."""
+
+    code: ErrorCode = ErrorCode.DOMAIN_NOT_VERIFIED
 
 
-@strawberry.type(description="No name server answered the domain check (C40); retry.")
-class DomainCheckUnavailable(
-    Error, answers=domain.DomainCheckUnavailableError, code=ErrorCode.DOMAIN_CHECK_UNAVAILABLE
-):
-    retryable: bool = True
+@described
+class DomainCheckUnavailable(Retryable, answers=domain.DomainCheckUnavailableError):
+    """No name server answered the domain check (C40); retry."""
+
+    code: ErrorCode = ErrorCode.DOMAIN_CHECK_UNAVAILABLE
 
 
-@strawberry.type(
-    description="The domain is already connected in this account, or proven by another (C40)."
-)
-class DomainTaken(Error, answers=domain.DomainTakenError, code=ErrorCode.DOMAIN_TAKEN):
-    pass
+@described
+class DomainTaken(Error, answers=domain.DomainTakenError):
+    """The domain is already connected in this account, or proven by another (C40)."""
+
+    code: ErrorCode = ErrorCode.DOMAIN_TAKEN
+
+
+# The exceptions that say why a page cannot be booked now (C23 for a deactivated host).
+_PAGE_UNAVAILABLE: dict[type[domain.DomainError], PageUnavailableReason] = {
+    domain.PagesTurnedOffError: PageUnavailableReason.PAGES_TURNED_OFF,
+    domain.HostAccessLostError: PageUnavailableReason.HOST_ACCESS_LOST,
+    domain.HostDeactivatedError: PageUnavailableReason.HOST_DEACTIVATED,
+}
 
 
 def map_error(exc: domain.DomainError) -> Error:
@@ -392,60 +439,30 @@ def map_error(exc: domain.DomainError) -> Error:
     message, field = exc.message, exc.field
     match exc:
         case domain.PermissionDeniedError():
-            return PermissionDenied(
-                message=message,
-                field=field,
-                code=ErrorCode.PERMISSION_DENIED,
-                required_scope=exc.required_scope,
-            )
+            return PermissionDenied(message=message, field=field, required_scope=exc.required_scope)
         case domain.SlugTakenError():
-            return SlugTaken(
-                message=message, field=field, code=ErrorCode.SLUG_TAKEN, suggestion=exc.suggestion
-            )
+            return SlugTaken(message=message, field=field, suggestion=exc.suggestion)
         case domain.BookingNotChangeableError():
-            return BookingNotChangeable(
-                message=message,
-                field=field,
-                code=ErrorCode.BOOKING_NOT_CHANGEABLE,
-                reason=BookingNotChangeableReason(exc.reason),
-            )
+            reason = BookingNotChangeableReason(exc.reason)
+            return BookingNotChangeable(message=message, field=field, reason=reason)
         case domain.RateLimitedError():
-            return RateLimited(
-                message=message,
-                field=field,
-                code=ErrorCode.RATE_LIMITED,
-                retry_after_seconds=exc.retry_after_seconds,
-            )
+            wait = exc.retry_after_seconds
+            return RateLimited(message=message, field=field, retry_after_seconds=wait)
         case domain.InvalidInput():
-            return ValidationError(
-                message=message, field=field, code=ErrorCode.VALIDATION, found=exc.problems
-            )
+            return ValidationError(message=message, field=field, found=exc.problems)
         case domain.SlotUnavailableError():
-            return SlotUnavailable(
-                message=message,
-                field=field,
-                code=ErrorCode.SLOT_UNAVAILABLE,
-                reason=SlotUnavailableReason(exc.reason),
-            )
-        # Both are raised deep in the availability check, which knows no input names; every
-        # field that declares PageUnavailable takes the page as `pageSlug`.
-        case domain.PagesTurnedOffError():
-            return _page_unavailable(message, PageUnavailableReason.PAGES_TURNED_OFF)
-        case domain.HostAccessLostError():
-            return _page_unavailable(message, PageUnavailableReason.HOST_ACCESS_LOST)
-        case domain.HostDeactivatedError():  # accounts (C23)
-            return _page_unavailable(message, PageUnavailableReason.HOST_DEACTIVATED)
+            slot_reason = SlotUnavailableReason(exc.reason)
+            return SlotUnavailable(message=message, field=field, reason=slot_reason)
+        case _ if type(exc) in _PAGE_UNAVAILABLE:
+            # Raised deep in the availability check, which knows no input names; every
+            # field that declares PageUnavailable takes the page as `pageSlug`.
+            page_reason = _PAGE_UNAVAILABLE[type(exc)]
+            return PageUnavailable(message=message, field="pageSlug", reason=page_reason)
         case _ if type(exc) in _PLAIN:
-            error_type, code = _PLAIN[type(exc)]
-            return error_type(message=message, field=field, code=code)
+            error_type = _PLAIN[type(exc)]
+            return error_type(message=message, field=field, code=error_type.code)
         case _:
             raise TypeError(f"no GraphQL error for {type(exc).__name__}") from exc
-
-
-def _page_unavailable(message: str, reason: PageUnavailableReason) -> PageUnavailable:
-    return PageUnavailable(
-        message=message, field="pageSlug", code=ErrorCode.PAGE_UNAVAILABLE, reason=reason
-    )
 
 
 def error_code(exc: domain.DomainError) -> str:

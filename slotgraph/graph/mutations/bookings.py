@@ -68,6 +68,9 @@ class BookMeetingInput:
 
 @strawberry.enum
 class BookedStatus(enum.Enum):
+    """The booking's status as the contact sees it: the members of `BookingStatus`, as a
+    type of its own so the contact's answers can grow apart from the host's."""
+
     REQUESTED = "REQUESTED"
     CONFIRMED = "CONFIRMED"
     CANCELLED = "CANCELLED"
