@@ -45,6 +45,7 @@ from slotgraph.graph.mutations import (
     webhooks,
 )
 from slotgraph.graph.queries import Query
+from slotgraph.graph.results import result_union
 from slotgraph.graph.subscriptions import Subscription
 from slotgraph.graph.types.accounts import ConnectedDomain, InboxConnection
 from slotgraph.graph.types.api_tokens import ApiToken
@@ -75,7 +76,9 @@ def _mutation(resolver: Callable[..., Coroutine[Any, Any, T]], *, public: bool =
     # extensions so that the last one listed runs first: DomainErrors wraps the check.
     limits = [PublicWrite()] if public else []
     field: T = strawberry.mutation(
-        resolver=resolver, extensions=[UnsafeInputAnswered(), DomainErrors(), *limits]
+        resolver=resolver,
+        graphql_type=result_union(resolver),
+        extensions=[UnsafeInputAnswered(), DomainErrors(), *limits],
     )
     return field
 

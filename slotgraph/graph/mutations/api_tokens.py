@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
 import strawberry
 
 from slotgraph.graph.context import Info
 from slotgraph.graph.errors import NotFound, PermissionDenied, ValidationError
 from slotgraph.graph.relay import require_pk
+from slotgraph.graph.results import fails_with
 from slotgraph.graph.types.api_tokens import ApiToken
 from slotgraph.usecases import api_tokens as use_case
 
@@ -42,17 +42,8 @@ class RevokeApiTokenSuccess:
     api_token: ApiToken
 
 
-CreateApiTokenResult = Annotated[
-    CreateApiTokenSuccess | ValidationError | PermissionDenied,
-    strawberry.union("CreateApiTokenResult"),
-]
-RevokeApiTokenResult = Annotated[
-    RevokeApiTokenSuccess | NotFound | ValidationError | PermissionDenied,
-    strawberry.union("RevokeApiTokenResult"),
-]
-
-
-async def create_api_token(info: Info, input: CreateApiTokenInput) -> CreateApiTokenResult:
+@fails_with(ValidationError, PermissionDenied)
+async def create_api_token(info: Info, input: CreateApiTokenInput) -> CreateApiTokenSuccess:
     """Create one of your API tokens (needs `tokens:write`)."""
     row, secret = await use_case.create_api_token(
         info.context.services,
@@ -64,7 +55,8 @@ async def create_api_token(info: Info, input: CreateApiTokenInput) -> CreateApiT
     return CreateApiTokenSuccess(api_token=ApiToken.from_row(row), secret=secret)
 
 
-async def revoke_api_token(info: Info, input: RevokeApiTokenInput) -> RevokeApiTokenResult:
+@fails_with(NotFound, ValidationError, PermissionDenied)
+async def revoke_api_token(info: Info, input: RevokeApiTokenInput) -> RevokeApiTokenSuccess:
     """Revoke one of your API tokens: HTTP refuses it at once and its open subscriptions end
     within seconds on every process (C23)."""
     pk = require_pk(input.id, "ApiToken", field="id", kind="API token")

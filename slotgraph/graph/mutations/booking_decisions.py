@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import strawberry
 
 from slotgraph.graph.context import Info
@@ -18,6 +16,7 @@ from slotgraph.graph.errors import (
     ValidationError,
 )
 from slotgraph.graph.relay import require_pk
+from slotgraph.graph.results import fails_with
 from slotgraph.graph.types.bookings import BookingChange
 from slotgraph.usecases import booking_decisions as use_case
 
@@ -52,16 +51,10 @@ class DeclineBookingSuccess(BookingChange):
 _ERRORS = (
     NotFound | PermissionDenied | BookingNotChangeable | ValidationError | IdempotencyKeyReused
 )
-ConfirmBookingResult = Annotated[
-    ConfirmBookingSuccess | SlotUnavailable | PageUnavailable | AvailabilityUnknown | _ERRORS,
-    strawberry.union("ConfirmBookingResult"),
-]
-DeclineBookingResult = Annotated[
-    DeclineBookingSuccess | _ERRORS, strawberry.union("DeclineBookingResult")
-]
 
 
-async def confirm_booking(info: Info, input: ConfirmBookingInput) -> ConfirmBookingResult:
+@fails_with(SlotUnavailable, PageUnavailable, AvailabilityUnknown, _ERRORS)
+async def confirm_booking(info: Info, input: ConfirmBookingInput) -> ConfirmBookingSuccess:
     """Confirm an offline request: its time is re-checked like a booking (S8) and, when you
     have a calendar for meetings by now, the meeting is written there (C20, C14)."""
     pk = require_pk(input.booking_id, "Booking", field="bookingId", kind="booking")
@@ -70,7 +63,8 @@ async def confirm_booking(info: Info, input: ConfirmBookingInput) -> ConfirmBook
     return ConfirmBookingSuccess.of(outcome.booking, replayed=outcome.replayed)
 
 
-async def decline_booking(info: Info, input: DeclineBookingInput) -> DeclineBookingResult:
+@fails_with(_ERRORS)
+async def decline_booking(info: Info, input: DeclineBookingInput) -> DeclineBookingSuccess:
     """Decline an offline request; its time is free again at once (C42)."""
     pk = require_pk(input.booking_id, "Booking", field="bookingId", kind="booking")
     decision = use_case.Decision(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import Annotated
 
 import strawberry
 
@@ -21,6 +20,7 @@ from slotgraph.graph.errors import (
     ValidationError,
 )
 from slotgraph.graph.relay import to_global_id
+from slotgraph.graph.results import fails_with
 from slotgraph.graph.rows import from_columns
 from slotgraph.models import Booking as BookingRow
 from slotgraph.usecases import bookings as use_case
@@ -112,22 +112,18 @@ class BookMeetingSuccess:
     )
 
 
-BookMeetingResult = Annotated[
-    BookMeetingSuccess
-    | SlotUnavailable
-    | PageUnavailable
-    | AvailabilityUnknown
-    | NotFound
-    | ValidationError
-    | IdempotencyKeyReused
-    | RateLimited
-    | BotCheckFailed
-    | BotCheckUnavailable,
-    strawberry.union("BookMeetingResult"),
-]
-
-
-async def book_meeting(info: Info, input: BookMeetingInput) -> BookMeetingResult:
+@fails_with(
+    SlotUnavailable,
+    PageUnavailable,
+    AvailabilityUnknown,
+    NotFound,
+    ValidationError,
+    IdempotencyKeyReused,
+    RateLimited,
+    BotCheckFailed,
+    BotCheckUnavailable,
+)
+async def book_meeting(info: Info, input: BookMeetingInput) -> BookMeetingSuccess:
     """Book a slot (S8): re-checked live; the database refuses double bookings."""
     services = info.context.services
     answers = {a.question[:100]: a.answer for a in (input.answers or [])[:31]}

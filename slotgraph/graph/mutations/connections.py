@@ -4,7 +4,6 @@ per-connection toggles (S9, S10, C5)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated
 
 import strawberry
 
@@ -42,6 +41,7 @@ from slotgraph.graph.inputs.connections import (
 )
 from slotgraph.graph.inputs.settings import UpdateCalendarSettingsInput
 from slotgraph.graph.relay import require_pk
+from slotgraph.graph.results import fails_with
 from slotgraph.graph.types.accounts import InboxConnection
 from slotgraph.graph.types.connections import CalendarConnection, ProviderType
 from slotgraph.graph.types.settings import CalendarSettings
@@ -117,63 +117,6 @@ _CONNECT_ERRORS = (
     | ValidationError
     | ProviderUnavailable
 )
-StartCalendarConnectionResult = Annotated[
-    StartCalendarConnectionSuccess | _CONNECT_ERRORS,
-    strawberry.union("StartCalendarConnectionResult"),
-]
-ConnectExchangeCalendarResult = Annotated[
-    ConnectExchangeCalendarSuccess
-    | ExchangeAuthFailed
-    | ExchangeVersionUnsupported
-    | ExchangeUnreachable
-    | TlsCertificateUntrusted
-    | AutodiscoverFailed
-    | _CONNECT_ERRORS,
-    strawberry.union("ConnectExchangeCalendarResult"),
-]
-ConnectCalDavCalendarResult = Annotated[
-    ConnectCalDavCalendarSuccess
-    | CalDavAuthFailed
-    | NotACalDavServer
-    | CalDavUnreachable
-    | TlsCertificateUntrusted
-    | _CONNECT_ERRORS,
-    strawberry.union("ConnectCalDavCalendarResult"),
-]
-DisconnectCalendarResult = Annotated[
-    DisconnectCalendarSuccess | NotFound | PermissionDenied | ValidationError,
-    strawberry.union("DisconnectCalendarResult"),
-]
-DisconnectInboxResult = Annotated[
-    DisconnectInboxSuccess | NotFound | PermissionDenied | ValidationError,
-    strawberry.union("DisconnectInboxResult"),
-]
-SetAvailabilityCalendarsResult = Annotated[
-    SetAvailabilityCalendarsSuccess
-    | ValidationError
-    | NotFound
-    | PermissionDenied
-    | CalendarRequired,
-    strawberry.union("SetAvailabilityCalendarsResult"),
-]
-SetMeetingsCalendarResult = Annotated[
-    SetMeetingsCalendarSuccess | NotFound | PermissionDenied | ValidationError | ProviderLimitation,
-    strawberry.union("SetMeetingsCalendarResult"),
-]
-UpdateCalendarConnectionResult = Annotated[
-    UpdateCalendarConnectionSuccess
-    | ValidationError
-    | NotFound
-    | PermissionDenied
-    | SeatRequired
-    | ProviderLimitation,
-    strawberry.union("UpdateCalendarConnectionResult"),
-]
-
-SyncCalendarConnectionResult = Annotated[
-    SyncCalendarConnectionSuccess | NotFound | PermissionDenied | ValidationError,
-    strawberry.union("SyncCalendarConnectionResult"),
-]
 
 
 def _connection_pk(global_id: str) -> int:
@@ -182,18 +125,27 @@ def _connection_pk(global_id: str) -> int:
     )
 
 
+@fails_with(_CONNECT_ERRORS)
 async def start_calendar_connection(
     info: Info, input: StartCalendarConnectionInput
-) -> StartCalendarConnectionResult:
+) -> StartCalendarConnectionSuccess:
     """S1: the consent URL for Google or Microsoft 365 (authorization code + PKCE + state)."""
     provider = Provider(input.provider.value)
     url = await use_case.start_oauth(info.context.services, info.context.viewer, provider)
     return StartCalendarConnectionSuccess(provider=provider, authorization_url=url)
 
 
+@fails_with(
+    ExchangeAuthFailed,
+    ExchangeVersionUnsupported,
+    ExchangeUnreachable,
+    TlsCertificateUntrusted,
+    AutodiscoverFailed,
+    _CONNECT_ERRORS,
+)
 async def connect_exchange_calendar(
     info: Info, input: ConnectExchangeCalendarInput
-) -> ConnectExchangeCalendarResult:
+) -> ConnectExchangeCalendarSuccess:
     """S2: connect an Exchange 2010 SP2+ mailbox over EWS."""
     row = await use_case.connect_exchange(
         info.context.services,
@@ -206,9 +158,12 @@ async def connect_exchange_calendar(
     return ConnectExchangeCalendarSuccess(connection=CalendarConnection.from_row(row))
 
 
+@fails_with(
+    CalDavAuthFailed, NotACalDavServer, CalDavUnreachable, TlsCertificateUntrusted, _CONNECT_ERRORS
+)
 async def connect_cal_dav_calendar(
     info: Info, input: ConnectCalDavCalendarInput
-) -> ConnectCalDavCalendarResult:
+) -> ConnectCalDavCalendarSuccess:
     """C28: connect a CalDAV account by server URL or by the email's domain."""
     row = await use_case.connect_caldav(
         info.context.services,
@@ -221,34 +176,38 @@ async def connect_cal_dav_calendar(
     return ConnectCalDavCalendarSuccess(connection=CalendarConnection.from_row(row))
 
 
+@fails_with(NotFound, PermissionDenied, ValidationError)
 async def disconnect_calendar(
     info: Info, input: DisconnectCalendarInput
-) -> DisconnectCalendarResult:
+) -> DisconnectCalendarSuccess:
     """Disconnect; credentials are deleted and the grant revoked. The inbox stays (S5)."""
     pk = _connection_pk(input.connection_id)
     row = await use_case.disconnect(info.context.services, info.context.viewer, pk)
     return DisconnectCalendarSuccess(connection=CalendarConnection.from_row(row))
 
 
+@fails_with(NotFound, PermissionDenied, ValidationError)
 async def sync_calendar_connection(
     info: Info, input: SyncCalendarConnectionInput
-) -> SyncCalendarConnectionResult:
+) -> SyncCalendarConnectionSuccess:
     """Sync now (also after retries were parked); a worker picks it up."""
     pk = _connection_pk(input.connection_id)
     row = await sync_case.sync_calendar_connection(info.context.services, info.context.viewer, pk)
     return SyncCalendarConnectionSuccess(connection=CalendarConnection.from_row(row))
 
 
-async def disconnect_inbox(info: Info, input: DisconnectInboxInput) -> DisconnectInboxResult:
+@fails_with(NotFound, PermissionDenied, ValidationError)
+async def disconnect_inbox(info: Info, input: DisconnectInboxInput) -> DisconnectInboxSuccess:
     """S5: disconnect the inbox only; the calendar keeps working."""
     pk = require_pk(input.inbox_id, "InboxConnection", field="inboxId", kind="inbox connection")
     row = await use_case.disconnect_inbox(info.context.services, info.context.viewer, pk)
     return DisconnectInboxSuccess(inbox=InboxConnection.from_row(row))
 
 
+@fails_with(ValidationError, NotFound, PermissionDenied, CalendarRequired)
 async def set_availability_calendars(
     info: Info, input: SetAvailabilityCalendarsInput
-) -> SetAvailabilityCalendarsResult:
+) -> SetAvailabilityCalendarsSuccess:
     """S12/C8: replace the availability calendars (an empty list removes all: S13's "X")."""
 
     row = await _save(
@@ -259,9 +218,10 @@ async def set_availability_calendars(
     return SetAvailabilityCalendarsSuccess(settings=CalendarSettings.from_row(row))
 
 
+@fails_with(NotFound, PermissionDenied, ValidationError, ProviderLimitation)
 async def set_meetings_calendar(
     info: Info, input: SetMeetingsCalendarInput
-) -> SetMeetingsCalendarResult:
+) -> SetMeetingsCalendarSuccess:
     """C3, C28: pick which writable CalDAV calendar meetings are written to (and checked as
     the primary); Google, Microsoft 365 and Exchange fix theirs (ProviderLimitation)."""
     pk = require_pk(input.calendar_id, "RemoteCalendar", field="calendarId", kind="calendar")
@@ -271,9 +231,10 @@ async def set_meetings_calendar(
     return SetMeetingsCalendarSuccess(connection=CalendarConnection.from_row(row))
 
 
+@fails_with(ValidationError, NotFound, PermissionDenied, SeatRequired, ProviderLimitation)
 async def update_calendar_connection(
     info: Info, input: UpdateCalendarConnectionInput
-) -> UpdateCalendarConnectionResult:
+) -> UpdateCalendarConnectionSuccess:
     """Per-connection toggles: calendar sync (S9), task sync (S10), scheduling pages (C5)."""
     context = info.context
     await _save(info, UpdateCalendarSettingsInput(connections=[input]), {"connections.": ""})

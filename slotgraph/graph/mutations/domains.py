@@ -3,8 +3,6 @@ choices (updateConnectedDomain: S15 robots.txt)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import strawberry
 
 from slotgraph.graph.context import Info
@@ -18,6 +16,7 @@ from slotgraph.graph.errors import (
     ValidationError,
 )
 from slotgraph.graph.relay import require_pk, to_global_id
+from slotgraph.graph.results import fails_with
 from slotgraph.graph.types.accounts import ConnectedDomain
 from slotgraph.usecases import domain_verification as verification
 from slotgraph.usecases import domains as use_case
@@ -37,15 +36,10 @@ class UpdateConnectedDomainSuccess:
     domain: ConnectedDomain
 
 
-UpdateConnectedDomainResult = Annotated[
-    UpdateConnectedDomainSuccess | NotFound | PermissionDenied | ValidationError,
-    strawberry.union("UpdateConnectedDomainResult"),
-]
-
-
+@fails_with(NotFound, PermissionDenied, ValidationError)
 async def update_connected_domain(
     info: Info, input: UpdateConnectedDomainInput
-) -> UpdateConnectedDomainResult:
+) -> UpdateConnectedDomainSuccess:
     """Change a connected domain of your account; fields left out stay as they are."""
     services = info.context.services
     row = await use_case.update_connected_domain(
@@ -77,33 +71,14 @@ class RemoveConnectedDomainSuccess:
     removed_id: strawberry.ID
 
 
-AddConnectedDomainResult = Annotated[
-    ConnectedDomainSuccess | ValidationError | DomainTaken | PlanFeatureRequired | PermissionDenied,
-    strawberry.union("AddConnectedDomainResult"),
-]
-VerifyConnectedDomainResult = Annotated[
-    ConnectedDomainSuccess
-    | DomainNotVerified
-    | DomainCheckUnavailable
-    | DomainTaken
-    | NotFound
-    | ValidationError
-    | PermissionDenied,
-    strawberry.union("VerifyConnectedDomainResult"),
-]
-RemoveConnectedDomainResult = Annotated[
-    RemoveConnectedDomainSuccess | NotFound | ValidationError | PermissionDenied,
-    strawberry.union("RemoveConnectedDomainResult"),
-]
-
-
 def _pk(id: strawberry.ID) -> int:
     return require_pk(id, "ConnectedDomain", field="id", kind="connected domain")
 
 
+@fails_with(ValidationError, DomainTaken, PlanFeatureRequired, PermissionDenied)
 async def add_connected_domain(
     info: Info, input: AddConnectedDomainInput
-) -> AddConnectedDomainResult:
+) -> ConnectedDomainSuccess:
     """Connect a domain to your account (admins). It is PENDING until its
     `verificationRecord` is published in DNS and verifyConnectedDomain finds it (C40)."""
     row = await verification.add_connected_domain(
@@ -112,9 +87,17 @@ async def add_connected_domain(
     return ConnectedDomainSuccess(domain=ConnectedDomain.from_row(row))
 
 
+@fails_with(
+    DomainNotVerified,
+    DomainCheckUnavailable,
+    DomainTaken,
+    NotFound,
+    ValidationError,
+    PermissionDenied,
+)
 async def verify_connected_domain(
     info: Info, input: ConnectedDomainIdInput
-) -> VerifyConnectedDomainResult:
+) -> ConnectedDomainSuccess:
     """Look up the domain's TXT record now (admins); found, the domain is VERIFIED (C40)."""
     row = await verification.verify_connected_domain(
         info.context.services, info.context.viewer, _pk(input.id)
@@ -122,9 +105,10 @@ async def verify_connected_domain(
     return ConnectedDomainSuccess(domain=ConnectedDomain.from_row(row))
 
 
+@fails_with(NotFound, ValidationError, PermissionDenied)
 async def remove_connected_domain(
     info: Info, input: ConnectedDomainIdInput
-) -> RemoveConnectedDomainResult:
+) -> RemoveConnectedDomainSuccess:
     """Disconnect a domain (admins); pages it hosted answer on the app domain again."""
     pk = await verification.remove_connected_domain(
         info.context.services, info.context.viewer, _pk(input.id)

@@ -4,7 +4,6 @@ anonymous, with the manage token from bookMeeting)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
 import strawberry
 
@@ -22,6 +21,7 @@ from slotgraph.graph.errors import (
 )
 from slotgraph.graph.mutations.bookings import BookedMeeting
 from slotgraph.graph.relay import require_pk
+from slotgraph.graph.results import fails_with
 from slotgraph.graph.types.bookings import Booking, BookingChange
 from slotgraph.usecases import manage_bookings as use_case
 
@@ -83,14 +83,6 @@ class RescheduleBookingAsContactSuccess:
     replayed: bool
 
 
-CancelBookingResult = Annotated[
-    CancelBookingSuccess | NotFound | PermissionDenied | BookingNotChangeable | ValidationError,
-    strawberry.union("CancelBookingResult"),
-]
-CancelBookingAsContactResult = Annotated[
-    CancelBookingAsContactSuccess | NotFound | BookingNotChangeable | ValidationError | RateLimited,
-    strawberry.union("CancelBookingAsContactResult"),
-]
 _RESCHEDULE_ERRORS = (
     NotFound
     | BookingNotChangeable
@@ -100,17 +92,10 @@ _RESCHEDULE_ERRORS = (
     | ValidationError
     | IdempotencyKeyReused
 )
-RescheduleBookingResult = Annotated[
-    RescheduleBookingSuccess | PermissionDenied | _RESCHEDULE_ERRORS,
-    strawberry.union("RescheduleBookingResult"),
-]
-RescheduleBookingAsContactResult = Annotated[
-    RescheduleBookingAsContactSuccess | _RESCHEDULE_ERRORS | RateLimited,
-    strawberry.union("RescheduleBookingAsContactResult"),
-]
 
 
-async def cancel_booking(info: Info, input: CancelBookingInput) -> CancelBookingResult:
+@fails_with(NotFound, PermissionDenied, BookingNotChangeable, ValidationError)
+async def cancel_booking(info: Info, input: CancelBookingInput) -> CancelBookingSuccess:
     """The host cancels one of their bookings; its calendar event is deleted (C11, C14)."""
     services = info.context.services
     manager = use_case.for_host(info.context.viewer)
@@ -121,7 +106,8 @@ async def cancel_booking(info: Info, input: CancelBookingInput) -> CancelBooking
     )
 
 
-async def reschedule_booking(info: Info, input: RescheduleBookingInput) -> RescheduleBookingResult:
+@fails_with(PermissionDenied, _RESCHEDULE_ERRORS)
+async def reschedule_booking(info: Info, input: RescheduleBookingInput) -> RescheduleBookingSuccess:
     """The host moves a booking; re-checked live like bookMeeting (S8), event updated."""
     services = info.context.services
     manager = use_case.for_host(info.context.viewer)
@@ -131,9 +117,10 @@ async def reschedule_booking(info: Info, input: RescheduleBookingInput) -> Resch
     return RescheduleBookingSuccess.of(outcome.booking, replayed=not outcome.changed)
 
 
+@fails_with(NotFound, BookingNotChangeable, ValidationError, RateLimited)
 async def cancel_booking_as_contact(
     info: Info, input: CancelBookingAsContactInput
-) -> CancelBookingAsContactResult:
+) -> CancelBookingAsContactSuccess:
     """The contact cancels with their manage token (no sign-in), before the meeting starts."""
     services = info.context.services
     manager = use_case.for_contact(input.manage_token)
@@ -143,9 +130,10 @@ async def cancel_booking_as_contact(
     )
 
 
+@fails_with(_RESCHEDULE_ERRORS, RateLimited)
 async def reschedule_booking_as_contact(
     info: Info, input: RescheduleBookingAsContactInput
-) -> RescheduleBookingAsContactResult:
+) -> RescheduleBookingAsContactSuccess:
     """The contact moves their booking to another free slot of its page (no sign-in)."""
     services = info.context.services
     manager = use_case.for_contact(input.manage_token)

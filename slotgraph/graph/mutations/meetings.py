@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
 import strawberry
 
@@ -16,6 +15,7 @@ from slotgraph.graph.errors import (
     ValidationError,
 )
 from slotgraph.graph.relay import require_pk
+from slotgraph.graph.results import fails_with
 from slotgraph.graph.rows import from_columns
 from slotgraph.graph.types.bookings import Booking
 from slotgraph.usecases import meetings as use_case
@@ -57,18 +57,8 @@ class CreateMeetingSuccess:
     replayed: bool
 
 
-CreateMeetingResult = Annotated[
-    CreateMeetingSuccess
-    | NotFound
-    | PermissionDenied
-    | SlotUnavailable
-    | ValidationError
-    | IdempotencyKeyReused,
-    strawberry.union("CreateMeetingResult"),
-]
-
-
-async def create_meeting(info: Info, input: CreateMeetingInput) -> CreateMeetingResult:
+@fails_with(NotFound, PermissionDenied, SlotUnavailable, ValidationError, IdempotencyKeyReused)
+async def create_meeting(info: Info, input: CreateMeetingInput) -> CreateMeetingSuccess:
     """Log a meeting with a contact (S9): with calendar sync on, the event is written and
     the contact invited; with it off, only the engagement is recorded."""
     services = info.context.services

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 
@@ -19,6 +19,7 @@ from slotgraph.graph.inputs.pages import (
     UpdateSchedulingPageInput,
 )
 from slotgraph.graph.relay import require_pk
+from slotgraph.graph.results import fails_with
 from slotgraph.graph.types.pages import SchedulingPage
 from slotgraph.usecases import pages as use_case
 from slotgraph.usecases import reads
@@ -42,20 +43,6 @@ class DeleteSchedulingPageSuccess:
     deleted_id: strawberry.ID
 
 
-CreateSchedulingPageResult = Annotated[
-    CreateSchedulingPageSuccess | ValidationError | SlugTaken | PermissionDenied,
-    strawberry.union("CreateSchedulingPageResult"),
-]
-UpdateSchedulingPageResult = Annotated[
-    UpdateSchedulingPageSuccess | ValidationError | SlugTaken | NotFound | PermissionDenied,
-    strawberry.union("UpdateSchedulingPageResult"),
-]
-DeleteSchedulingPageResult = Annotated[
-    DeleteSchedulingPageSuccess | NotFound | PermissionDenied | ValidationError,
-    strawberry.union("DeleteSchedulingPageResult"),
-]
-
-
 async def _with_url(info: Info, row: PageRow) -> SchedulingPage:
     context = info.context
     assert context.viewer is not None
@@ -65,18 +52,20 @@ async def _with_url(info: Info, row: PageRow) -> SchedulingPage:
     return SchedulingPage.from_row(row, base)
 
 
+@fails_with(ValidationError, SlugTaken, PermissionDenied)
 async def create_scheduling_page(
     info: Info, input: CreateSchedulingPageInput
-) -> CreateSchedulingPageResult:
+) -> CreateSchedulingPageSuccess:
     """Create a page; its link is `<your prefix>/<name>`. No calendar needed (S7)."""
     services = info.context.services
     row = await use_case.create_page(services, info.context.viewer, input.to_draft())
     return CreateSchedulingPageSuccess(page=await _with_url(info, row))
 
 
+@fails_with(ValidationError, SlugTaken, NotFound, PermissionDenied)
 async def update_scheduling_page(
     info: Info, input: UpdateSchedulingPageInput
-) -> UpdateSchedulingPageResult:
+) -> UpdateSchedulingPageSuccess:
     """Change a page; a new `name` keeps the page's original prefix (S14)."""
     services = info.context.services
     page_pk = require_pk(input.id, "SchedulingPage", field="id", kind="scheduling page")
@@ -84,9 +73,10 @@ async def update_scheduling_page(
     return UpdateSchedulingPageSuccess(page=await _with_url(info, row))
 
 
+@fails_with(NotFound, PermissionDenied, ValidationError)
 async def delete_scheduling_page(
     info: Info, input: DeleteSchedulingPageInput
-) -> DeleteSchedulingPageResult:
+) -> DeleteSchedulingPageSuccess:
     """Delete a page; its bookings are kept."""
     services = info.context.services
     page_pk = require_pk(input.id, "SchedulingPage", field="id", kind="scheduling page")

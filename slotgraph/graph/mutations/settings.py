@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import strawberry
 
 from slotgraph.graph.context import Info
@@ -18,6 +16,7 @@ from slotgraph.graph.errors import (
     ValidationError,
 )
 from slotgraph.graph.inputs.settings import UpdateCalendarSettingsInput
+from slotgraph.graph.results import fails_with
 from slotgraph.graph.types.settings import CalendarSettings
 from slotgraph.usecases import settings as use_case
 
@@ -27,23 +26,19 @@ class UpdateCalendarSettingsSuccess:
     settings: CalendarSettings
 
 
-UpdateCalendarSettingsResult = Annotated[
-    UpdateCalendarSettingsSuccess
-    | ValidationError
-    | NotFound
-    | PermissionDenied
-    | SeatRequired
-    | CalendarRequired
-    | PlanFeatureRequired
-    | ProviderLimitation
-    | DomainNotVerified,
-    strawberry.union("UpdateCalendarSettingsResult"),
-]
-
-
+@fails_with(
+    ValidationError,
+    NotFound,
+    PermissionDenied,
+    SeatRequired,
+    CalendarRequired,
+    PlanFeatureRequired,
+    ProviderLimitation,
+    DomainNotVerified,
+)
 async def update_calendar_settings(
     info: Info, input: UpdateCalendarSettingsInput
-) -> UpdateCalendarSettingsResult:
+) -> UpdateCalendarSettingsSuccess:
     """Save the settings screen in one transaction: all of it, or none of it."""
     services = info.context.services
     row = await use_case.update_calendar_settings(services, info.context.viewer, input.to_changes())

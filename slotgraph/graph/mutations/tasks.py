@@ -4,13 +4,13 @@ the task calendar when task sync is on (S10)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
 import strawberry
 
 from slotgraph.graph.context import Info
 from slotgraph.graph.errors import NotFound, PermissionDenied, ValidationError
 from slotgraph.graph.relay import require_pk
+from slotgraph.graph.results import fails_with
 from slotgraph.graph.types.tasks import Task
 from slotgraph.usecases import tasks as use_case
 from slotgraph.usecases.errors import InvalidInput
@@ -62,19 +62,14 @@ class DeleteTaskSuccess:
 
 
 _ERRORS = NotFound | PermissionDenied | ValidationError
-CreateTaskResult = Annotated[TaskSuccess | _ERRORS, strawberry.union("CreateTaskResult")]
-UpdateTaskResult = Annotated[TaskSuccess | _ERRORS, strawberry.union("UpdateTaskResult")]
-CompleteTaskResult = Annotated[
-    CompleteTaskSuccess | _ERRORS, strawberry.union("CompleteTaskResult")
-]
-DeleteTaskResult = Annotated[DeleteTaskSuccess | _ERRORS, strawberry.union("DeleteTaskResult")]
 
 
 def _task_pk(global_id: str) -> int:
     return require_pk(global_id, "Task", field="taskId", kind="task")
 
 
-async def create_task(info: Info, input: CreateTaskInput) -> CreateTaskResult:
+@fails_with(_ERRORS)
+async def create_task(info: Info, input: CreateTaskInput) -> TaskSuccess:
     """A task for the viewer; with a due date and task sync on, its event follows (S10)."""
     services = info.context.services
     contact = (
@@ -87,7 +82,8 @@ async def create_task(info: Info, input: CreateTaskInput) -> CreateTaskResult:
     return TaskSuccess(task=Task.from_row(row))
 
 
-async def update_task(info: Info, input: UpdateTaskInput) -> UpdateTaskResult:
+@fails_with(_ERRORS)
+async def update_task(info: Info, input: UpdateTaskInput) -> TaskSuccess:
     """Change the title or due date; the event moves with it, or goes with the due date."""
     services = info.context.services
     pk = _task_pk(input.task_id)
@@ -101,7 +97,8 @@ async def update_task(info: Info, input: UpdateTaskInput) -> UpdateTaskResult:
     return TaskSuccess(task=Task.from_row(row))
 
 
-async def complete_task(info: Info, input: CompleteTaskInput) -> CompleteTaskResult:
+@fails_with(_ERRORS)
+async def complete_task(info: Info, input: CompleteTaskInput) -> CompleteTaskSuccess:
     """Mark the task done; its event stays, titled "✓ …" (S10)."""
     services = info.context.services
     pk = _task_pk(input.task_id)
@@ -109,7 +106,8 @@ async def complete_task(info: Info, input: CompleteTaskInput) -> CompleteTaskRes
     return CompleteTaskSuccess(task=Task.from_row(row), already_completed=not changed)
 
 
-async def delete_task(info: Info, input: DeleteTaskInput) -> DeleteTaskResult:
+@fails_with(_ERRORS)
+async def delete_task(info: Info, input: DeleteTaskInput) -> DeleteTaskSuccess:
     """Delete the task; its event is removed from the task calendar (S10)."""
     services = info.context.services
     pk = _task_pk(input.task_id)

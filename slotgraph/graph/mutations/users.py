@@ -4,7 +4,7 @@ Admins only (a member's token answers PermissionDenied); the rules live in
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import strawberry
 
@@ -17,6 +17,7 @@ from slotgraph.graph.errors import (
     ValidationError,
 )
 from slotgraph.graph.relay import require_pk
+from slotgraph.graph.results import fails_with
 from slotgraph.graph.types.accounts import InboxKindType, RoleType, SeatType, TierType
 from slotgraph.graph.types.bookings import Booking
 from slotgraph.graph.types.users import User
@@ -95,21 +96,8 @@ class DeactivateUserSuccess:
     )
 
 
-CreateUserResult = Annotated[
-    CreateUserSuccess | ValidationError | PlanFeatureRequired | PermissionDenied,
-    strawberry.union("CreateUserResult"),
-]
-UserResult = Annotated[
-    UserSuccess | NotFound | ValidationError | PlanFeatureRequired | LastAdmin | PermissionDenied,
-    strawberry.union("UserResult"),
-]
-DeactivateUserResult = Annotated[
-    DeactivateUserSuccess | NotFound | ValidationError | LastAdmin | PermissionDenied,
-    strawberry.union("DeactivateUserResult"),
-]
-
-
-async def create_user(info: Info, input: UserFields) -> CreateUserResult:
+@fails_with(ValidationError, PlanFeatureRequired, PermissionDenied)
+async def create_user(info: Info, input: UserFields) -> CreateUserSuccess:
     """Add a user to your account (admins); answers their first token once."""
     row, token = await use_case.create_account_user(
         info.context.services, info.context.viewer, input.draft()
@@ -117,7 +105,10 @@ async def create_user(info: Info, input: UserFields) -> CreateUserResult:
     return CreateUserSuccess(user=User.from_row(row), token=token)
 
 
-async def update_user(info: Info, input: UpdateUserInput) -> UserResult:
+@fails_with(
+    NotFound, ValidationError, PlanFeatureRequired, LastAdmin, PermissionDenied, union="UserResult"
+)
+async def update_user(info: Info, input: UpdateUserInput) -> UserSuccess:
     """Change a user of your account (admins)."""
     pk = require_pk(input.id, "User", field="id", kind="user")
     row = await use_case.update_account_user(
@@ -126,7 +117,8 @@ async def update_user(info: Info, input: UpdateUserInput) -> UserResult:
     return UserSuccess(user=User.from_row(row))
 
 
-async def deactivate_user(info: Info, input: UserIdInput) -> DeactivateUserResult:
+@fails_with(NotFound, ValidationError, LastAdmin, PermissionDenied)
+async def deactivate_user(info: Info, input: UserIdInput) -> DeactivateUserSuccess:
     """Deactivate a user (admins): their tokens, pages, syncs and push channels stop at
     once (C23, C50); their bookings stay and are listed for you to act on."""
     pk = require_pk(input.id, "User", field="id", kind="user")
@@ -137,7 +129,10 @@ async def deactivate_user(info: Info, input: UserIdInput) -> DeactivateUserResul
     )
 
 
-async def reactivate_user(info: Info, input: UserIdInput) -> UserResult:
+@fails_with(
+    NotFound, ValidationError, PlanFeatureRequired, LastAdmin, PermissionDenied, union="UserResult"
+)
+async def reactivate_user(info: Info, input: UserIdInput) -> UserSuccess:
     """Undo deactivateUser (C50)."""
     pk = require_pk(input.id, "User", field="id", kind="user")
     row = await use_case.set_user_active(

@@ -4,13 +4,12 @@ deleteWebhookEndpoint, redeliverWebhook (C22, C38); the rules live in
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import strawberry
 
 from slotgraph.graph.context import Info
 from slotgraph.graph.errors import NotFound, PermissionDenied, ValidationError
 from slotgraph.graph.relay import require_pk
+from slotgraph.graph.results import fails_with
 from slotgraph.graph.types.webhooks import WebhookDelivery, WebhookEndpoint
 from slotgraph.models import WebhookEndpoint as EndpointRow
 from slotgraph.usecases import webhooks as use_case
@@ -89,35 +88,14 @@ class RedeliverWebhookSuccess:
     delivery: WebhookDelivery
 
 
-CreateWebhookEndpointResult = Annotated[
-    CreateWebhookEndpointSuccess | ValidationError | PermissionDenied,
-    strawberry.union("CreateWebhookEndpointResult"),
-]
-UpdateWebhookEndpointResult = Annotated[
-    UpdateWebhookEndpointSuccess | NotFound | ValidationError | PermissionDenied,
-    strawberry.union("UpdateWebhookEndpointResult"),
-]
-RotateWebhookSecretResult = Annotated[
-    CreateWebhookEndpointSuccess | NotFound | ValidationError | PermissionDenied,
-    strawberry.union("RotateWebhookSecretResult"),
-]
-DeleteWebhookEndpointResult = Annotated[
-    DeleteWebhookEndpointSuccess | NotFound | ValidationError | PermissionDenied,
-    strawberry.union("DeleteWebhookEndpointResult"),
-]
-RedeliverWebhookResult = Annotated[
-    RedeliverWebhookSuccess | NotFound | ValidationError | PermissionDenied,
-    strawberry.union("RedeliverWebhookResult"),
-]
-
-
 def _endpoint_pk(global_id: str) -> int:
     return require_pk(global_id, "WebhookEndpoint", field="id", kind="webhook endpoint")
 
 
+@fails_with(ValidationError, PermissionDenied)
 async def create_webhook_endpoint(
     info: Info, input: CreateWebhookEndpointInput
-) -> CreateWebhookEndpointResult:
+) -> CreateWebhookEndpointSuccess:
     """Register an endpoint (needs `webhooks:write`; account-wide also `admin`)."""
     created = await use_case.create_webhook_endpoint(
         info.context.services,
@@ -130,9 +108,10 @@ async def create_webhook_endpoint(
     return CreateWebhookEndpointSuccess.of(created)
 
 
+@fails_with(NotFound, ValidationError, PermissionDenied)
 async def update_webhook_endpoint(
     info: Info, input: UpdateWebhookEndpointInput
-) -> UpdateWebhookEndpointResult:
+) -> UpdateWebhookEndpointSuccess:
     """Change, disable or enable one of your endpoints."""
     row = await use_case.update_webhook_endpoint(
         info.context.services,
@@ -146,9 +125,10 @@ async def update_webhook_endpoint(
     return UpdateWebhookEndpointSuccess(webhook_endpoint=WebhookEndpoint.from_row(row))
 
 
+@fails_with(NotFound, ValidationError, PermissionDenied)
 async def rotate_webhook_secret(
     info: Info, input: RotateWebhookSecretInput
-) -> RotateWebhookSecretResult:
+) -> CreateWebhookEndpointSuccess:
     """A new signing secret, shown only now; the old one signs beside it for the overlap."""
     rotated = await use_case.rotate_webhook_secret(
         info.context.services,
@@ -159,9 +139,10 @@ async def rotate_webhook_secret(
     return CreateWebhookEndpointSuccess.of(rotated)
 
 
+@fails_with(NotFound, ValidationError, PermissionDenied)
 async def delete_webhook_endpoint(
     info: Info, input: DeleteWebhookEndpointInput
-) -> DeleteWebhookEndpointResult:
+) -> DeleteWebhookEndpointSuccess:
     """Delete one of your endpoints with its delivery log."""
     await use_case.delete_webhook_endpoint(
         info.context.services, info.context.viewer, _endpoint_pk(input.id)
@@ -169,7 +150,8 @@ async def delete_webhook_endpoint(
     return DeleteWebhookEndpointSuccess(deleted_id=input.id)
 
 
-async def redeliver_webhook(info: Info, input: RedeliverWebhookInput) -> RedeliverWebhookResult:
+@fails_with(NotFound, ValidationError, PermissionDenied)
+async def redeliver_webhook(info: Info, input: RedeliverWebhookInput) -> RedeliverWebhookSuccess:
     """Send a delivery again (same `webhook-id`), retried for another 24 hours."""
     pk = require_pk(input.delivery_id, "WebhookDelivery", field="deliveryId", kind="delivery")
     row = await use_case.redeliver_webhook(info.context.services, info.context.viewer, pk)
