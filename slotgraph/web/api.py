@@ -29,7 +29,20 @@ class Limited(RuntimeError):
         self.retry_after_seconds = retry_after_seconds
 
 
-PAGE = """
+# What several operations ask of their results, named once as GraphQL fragments: a
+# document carries the ones it spreads and no other (GraphQL refuses an unused fragment).
+ERROR = "fragment Failure on Error { message field code }"
+UNAVAILABLE = "fragment Unavailable on PageUnavailable { reason }"
+LIMITED = "fragment Limit on RateLimited { retryAfterSeconds }"
+MEETING = "fragment Meeting on BookedMeeting { id title start end timeZone status }"
+
+
+def _document(operation: str, *fragments: str) -> str:
+    return "\n".join((operation, *fragments, ""))
+
+
+PAGE = _document(
+    """
 query Page($slug: String!, $domain: String, $embedding: Boolean!) {
   schedulingPage(slug: $slug, domain: $domain) {
     __typename
@@ -39,84 +52,91 @@ query Page($slug: String!, $domain: String, $embedding: Boolean!) {
       botCheck { verifier siteKey }
       embedding @include(if: $embedding) { frameAncestors indexable }
     }
-    ... on Error { message field code }
-    ... on PageUnavailable { reason }
+    ...Failure ...Unavailable
   }
-}
-"""
+}""",
+    ERROR,
+    UNAVAILABLE,
+)
 
-SLOTS = """
+SLOTS = _document(
+    """
 query Slots($slug: String!, $start: DateTime!, $end: DateTime!, $tz: String!, $duration: Int,
             $domain: String) {
   availableSlots(pageSlug: $slug, start: $start, end: $end, timeZone: $tz,
                  duration: $duration, domain: $domain) {
     __typename
     ... on AvailableSlots { duration timeZone offline days { date starts } }
-    ... on Error { message field code }
-    ... on PageUnavailable { reason }
+    ...Failure ...Unavailable
   }
-}
-"""
+}""",
+    ERROR,
+    UNAVAILABLE,
+)
 
-BOOK = """
+BOOK = _document(
+    """
 mutation Book($input: BookMeetingInput!) {
   bookMeeting(input: $input) {
     __typename
-    ... on BookMeetingSuccess {
-      offline manageToken booking { id title start end timeZone status }
-    }
-    ... on Error { message field code }
+    ... on BookMeetingSuccess { offline manageToken booking { ...Meeting } }
+    ...Failure
     ... on ValidationError { problems { field message } }
-    ... on PageUnavailable { reason }
-    ... on RateLimited { retryAfterSeconds }
+    ...Unavailable ...Limit
   }
-}
-"""
+}""",
+    MEETING,
+    ERROR,
+    UNAVAILABLE,
+    LIMITED,
+)
 
-PREFILL = """
+PREFILL = _document(
+    """
 query Prefill($slug: String!, $domain: String!, $token: String!) {
   bookingFormPrefill(pageSlug: $slug, domain: $domain, manageToken: $token) {
     __typename
     ... on BookingFormPrefill { name email answers { question answer } }
-    ... on Error { message field code }
+    ...Failure
   }
-}
-"""
+}""",
+    ERROR,
+)
 
-MANAGED = """
+MANAGED = _document(
+    """
 query Managed($token: String!) {
   managedBooking(manageToken: $token) {
     __typename
     ... on ManagedBooking {
-      hostName hostTimeZone contactName pageSlug pageUrl ics
-      booking { id title start end timeZone status }
+      hostName hostTimeZone contactName pageSlug pageUrl ics booking { ...Meeting }
     }
-    ... on Error { message field code }
-    ... on RateLimited { retryAfterSeconds }
+    ...Failure ...Limit
   }
-}
-"""
+}""",
+    MEETING,
+    ERROR,
+    LIMITED,
+)
 
-RESCHEDULE = """
+RESCHEDULE = _document(
+    """
 mutation Move($input: RescheduleBookingAsContactInput!) {
-  rescheduleBookingAsContact(input: $input) {
-    __typename
-    ... on Error { message field code }
-    ... on PageUnavailable { reason }
-    ... on RateLimited { retryAfterSeconds }
-  }
-}
-"""
+  rescheduleBookingAsContact(input: $input) { __typename ...Failure ...Unavailable ...Limit }
+}""",
+    ERROR,
+    UNAVAILABLE,
+    LIMITED,
+)
 
-CANCEL = """
+CANCEL = _document(
+    """
 mutation Cancel($input: CancelBookingAsContactInput!) {
-  cancelBookingAsContact(input: $input) {
-    __typename
-    ... on Error { message field code }
-    ... on RateLimited { retryAfterSeconds }
-  }
-}
-"""
+  cancelBookingAsContact(input: $input) { __typename ...Failure ...Limit }
+}""",
+    ERROR,
+    LIMITED,
+)
 
 
 @dataclass(frozen=True)
