@@ -4,6 +4,7 @@ rule, limit (C25) and typed error is the API's (no private shortcut)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,16 +30,22 @@ class Limited(RuntimeError):
         self.retry_after_seconds = retry_after_seconds
 
 
-# What several operations ask of their results, named once as GraphQL fragments: a
-# document carries the ones it spreads and no other (GraphQL refuses an unused fragment).
-ERROR = "fragment Failure on Error { message field code }"
-UNAVAILABLE = "fragment Unavailable on PageUnavailable { reason }"
-LIMITED = "fragment Limit on RateLimited { retryAfterSeconds }"
-MEETING = "fragment Meeting on BookedMeeting { id title start end timeZone status }"
+# What several operations ask of their results, named once as GraphQL fragments.
+_FRAGMENTS = {
+    "Failure": "fragment Failure on Error { message field code }",
+    "Unavailable": "fragment Unavailable on PageUnavailable { reason }",
+    "Limit": "fragment Limit on RateLimited { retryAfterSeconds }",
+    "Meeting": "fragment Meeting on BookedMeeting { id title start end timeZone status }",
+}
+_SPREAD = re.compile(r"\.\.\.(\w+)")  # `...Name`; an inline fragment is `... on Type`
 
 
-def _document(operation: str, *fragments: str) -> str:
-    return "\n".join((operation, *fragments, ""))
+def _document(operation: str) -> str:
+    """The operation and the fragments it spreads, only those: GraphQL refuses a document
+    with an unused fragment."""
+    spread = set(_SPREAD.findall(operation))
+    used = [text for name, text in _FRAGMENTS.items() if name in spread]
+    return "\n".join([operation, *used, ""])
 
 
 PAGE = _document(
@@ -54,9 +61,7 @@ query Page($slug: String!, $domain: String, $embedding: Boolean!) {
     }
     ...Failure ...Unavailable
   }
-}""",
-    ERROR,
-    UNAVAILABLE,
+}"""
 )
 
 SLOTS = _document(
@@ -69,9 +74,7 @@ query Slots($slug: String!, $start: DateTime!, $end: DateTime!, $tz: String!, $d
     ... on AvailableSlots { duration timeZone offline days { date starts } }
     ...Failure ...Unavailable
   }
-}""",
-    ERROR,
-    UNAVAILABLE,
+}"""
 )
 
 BOOK = _document(
@@ -84,11 +87,7 @@ mutation Book($input: BookMeetingInput!) {
     ... on ValidationError { problems { field message } }
     ...Unavailable ...Limit
   }
-}""",
-    MEETING,
-    ERROR,
-    UNAVAILABLE,
-    LIMITED,
+}"""
 )
 
 PREFILL = _document(
@@ -99,8 +98,7 @@ query Prefill($slug: String!, $domain: String!, $token: String!) {
     ... on BookingFormPrefill { name email answers { question answer } }
     ...Failure
   }
-}""",
-    ERROR,
+}"""
 )
 
 MANAGED = _document(
@@ -113,29 +111,21 @@ query Managed($token: String!) {
     }
     ...Failure ...Limit
   }
-}""",
-    MEETING,
-    ERROR,
-    LIMITED,
+}"""
 )
 
 RESCHEDULE = _document(
     """
 mutation Move($input: RescheduleBookingAsContactInput!) {
   rescheduleBookingAsContact(input: $input) { __typename ...Failure ...Unavailable ...Limit }
-}""",
-    ERROR,
-    UNAVAILABLE,
-    LIMITED,
+}"""
 )
 
 CANCEL = _document(
     """
 mutation Cancel($input: CancelBookingAsContactInput!) {
   cancelBookingAsContact(input: $input) { __typename ...Failure ...Limit }
-}""",
-    ERROR,
-    LIMITED,
+}"""
 )
 
 
