@@ -292,13 +292,13 @@ class Pages:
     async def picker(self, visit: Visit) -> dict[str, Any] | Response:
         """The slot picker's values (month, days with slots, the chosen day and start), the
         same on the booking and the manage page; a status page if the API refuses."""
-        request, page, choices, query = visit.request, visit.page, visit.choices, visit.query
+        choices = visit.choices
         start, end = choices.month_range()
         slots = await self.api.run(
-            request,
+            visit.request,
             api.SLOTS,
             {
-                "slug": page["slug"],
+                "slug": visit.page["slug"],
                 "start": start.isoformat(),
                 "end": end.isoformat(),
                 "tz": choices.zone,
@@ -306,12 +306,12 @@ class Pages:
                 "domain": visit.domain,
             },
         )
-        failed = self.page_failure(request, choices.lang, slots)
+        failed = self.page_failure(visit.request, choices.lang, slots)
         if failed is not None:
             return failed
         days = slots_by_day(slots["days"]) if slots["__typename"] == "AvailableSlots" else {}
-        chosen_date = parse_date(str(query.get("date", "")))
-        chosen_start = parse_start(str(query.get("start", "")))
+        chosen_date = parse_date(str(visit.query.get("date", "")))
+        chosen_start = parse_start(str(visit.query.get("start", "")))
         if chosen_start is not None:
             chosen_date = chosen_start.astimezone(start.tzinfo).date()
         return {
@@ -322,7 +322,7 @@ class Pages:
             "next_month": shift_month(choices.month, 1),
             "chosen_date": chosen_date,
             "chosen_start": chosen_start,
-            "zones": zone_choices(page["timeZone"], choices.zone),
+            "zones": zone_choices(visit.page["timeZone"], choices.zone),
         }
 
     async def book(
