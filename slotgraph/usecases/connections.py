@@ -530,19 +530,15 @@ async def _connect_inbox(session: AsyncSession, user: User, connection: Calendar
         )
     ).scalar_one_or_none()
     if inbox is None:
-        session.add(
-            InboxConnection(
-                account_id=user.account_id,
-                user_id=user.id,
-                email=connection.account_email,
-                kind=InboxKind.PERSONAL,
-                status=InboxStatus.CONNECTED,
-                calendar_connection_id=connection.id,
-            )
+        inbox = InboxConnection(
+            account_id=user.account_id,
+            user_id=user.id,
+            email=connection.account_email,
+            kind=InboxKind.PERSONAL,
         )
-    else:
-        inbox.status = InboxStatus.CONNECTED
-        inbox.calendar_connection_id = connection.id
+        session.add(inbox)
+    inbox.status = InboxStatus.CONNECTED
+    inbox.calendar_connection_id = connection.id
 
 
 _CONNECTIONS = RowLookup(

@@ -4,6 +4,7 @@ rule, limit (C25) and typed error is the API's (no private shortcut)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,26 @@ class Limited(RuntimeError):
         self.retry_after_seconds = retry_after_seconds
 
 
-PAGE = """
+# What several operations ask of their results, named once as GraphQL fragments.
+_FRAGMENTS = {
+    "Failure": "fragment Failure on Error { message field code }",
+    "Unavailable": "fragment Unavailable on PageUnavailable { reason }",
+    "Limit": "fragment Limit on RateLimited { retryAfterSeconds }",
+    "Meeting": "fragment Meeting on BookedMeeting { id title start end timeZone status }",
+}
+_SPREAD = re.compile(r"\.\.\.(\w+)")  # `...Name`; an inline fragment is `... on Type`
+
+
+def _document(operation: str) -> str:
+    """The operation and the fragments it spreads, only those: GraphQL refuses a document
+    with an unused fragment."""
+    spread = set(_SPREAD.findall(operation))
+    used = [text for name, text in _FRAGMENTS.items() if name in spread]
+    return "\n".join([operation, *used, ""])
+
+
+PAGE = _document(
+    """
 query Page($slug: String!, $domain: String, $embedding: Boolean!) {
   schedulingPage(slug: $slug, domain: $domain) {
     __typename
@@ -39,84 +59,74 @@ query Page($slug: String!, $domain: String, $embedding: Boolean!) {
       botCheck { verifier siteKey }
       embedding @include(if: $embedding) { frameAncestors indexable }
     }
-    ... on Error { message field code }
-    ... on PageUnavailable { reason }
+    ...Failure ...Unavailable
   }
-}
-"""
+}"""
+)
 
-SLOTS = """
+SLOTS = _document(
+    """
 query Slots($slug: String!, $start: DateTime!, $end: DateTime!, $tz: String!, $duration: Int,
             $domain: String) {
   availableSlots(pageSlug: $slug, start: $start, end: $end, timeZone: $tz,
                  duration: $duration, domain: $domain) {
     __typename
     ... on AvailableSlots { duration timeZone offline days { date starts } }
-    ... on Error { message field code }
-    ... on PageUnavailable { reason }
+    ...Failure ...Unavailable
   }
-}
-"""
+}"""
+)
 
-BOOK = """
+BOOK = _document(
+    """
 mutation Book($input: BookMeetingInput!) {
   bookMeeting(input: $input) {
     __typename
-    ... on BookMeetingSuccess {
-      offline manageToken booking { id title start end timeZone status }
-    }
-    ... on Error { message field code }
+    ... on BookMeetingSuccess { offline manageToken booking { ...Meeting } }
+    ...Failure
     ... on ValidationError { problems { field message } }
-    ... on PageUnavailable { reason }
-    ... on RateLimited { retryAfterSeconds }
+    ...Unavailable ...Limit
   }
-}
-"""
+}"""
+)
 
-PREFILL = """
+PREFILL = _document(
+    """
 query Prefill($slug: String!, $domain: String!, $token: String!) {
   bookingFormPrefill(pageSlug: $slug, domain: $domain, manageToken: $token) {
     __typename
     ... on BookingFormPrefill { name email answers { question answer } }
-    ... on Error { message field code }
+    ...Failure
   }
-}
-"""
+}"""
+)
 
-MANAGED = """
+MANAGED = _document(
+    """
 query Managed($token: String!) {
   managedBooking(manageToken: $token) {
     __typename
     ... on ManagedBooking {
-      hostName hostTimeZone contactName pageSlug pageUrl ics
-      booking { id title start end timeZone status }
+      hostName hostTimeZone contactName pageSlug pageUrl ics booking { ...Meeting }
     }
-    ... on Error { message field code }
-    ... on RateLimited { retryAfterSeconds }
+    ...Failure ...Limit
   }
-}
-"""
+}"""
+)
 
-RESCHEDULE = """
+RESCHEDULE = _document(
+    """
 mutation Move($input: RescheduleBookingAsContactInput!) {
-  rescheduleBookingAsContact(input: $input) {
-    __typename
-    ... on Error { message field code }
-    ... on PageUnavailable { reason }
-    ... on RateLimited { retryAfterSeconds }
-  }
-}
-"""
+  rescheduleBookingAsContact(input: $input) { __typename ...Failure ...Unavailable ...Limit }
+}"""
+)
 
-CANCEL = """
+CANCEL = _document(
+    """
 mutation Cancel($input: CancelBookingAsContactInput!) {
-  cancelBookingAsContact(input: $input) {
-    __typename
-    ... on Error { message field code }
-    ... on RateLimited { retryAfterSeconds }
-  }
-}
-"""
+  cancelBookingAsContact(input: $input) { __typename ...Failure ...Limit }
+}"""
+)
 
 
 @dataclass(frozen=True)

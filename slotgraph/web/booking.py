@@ -57,6 +57,19 @@ STATUSES = {"not_found": 404, "off": 403, "csrf": 403, "limited": 429}
 
 
 @dataclass(frozen=True)
+class Visit:
+    """One view of a page with the slot picker (the booking page, the manage page): its
+    request, the page's fields the picker reads, the visitor's choices, the meeting domain it
+    came by, and the query or form whose values it shows."""
+
+    request: Request
+    page: dict[str, Any]
+    choices: Choices
+    domain: str | None
+    query: QueryParams | FormData | dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Pages:
     api: api.Api
     signer: Signer
@@ -204,7 +217,7 @@ class Pages:
         values: dict[str, Any] = dict(query)
         if prefill:
             values = {**await self.prefilled(request, page, domain, prefill), **values}
-        return await self.booking_page(request, page, choices, domain, values, shown)
+        return await self.booking_page(Visit(request, page, choices, domain, values), shown)
 
     async def prefilled(
         self, request: Request, page: dict[str, Any], domain: str | None, token: str
@@ -254,61 +267,51 @@ class Pages:
 
     async def booking_page(
         self,
-        request: Request,
-        page: dict[str, Any],
-        choices: Choices,
-        domain: str | None,
-        query: QueryParams | FormData | dict[str, Any],
+        visit: Visit,
         shown: dict[str, Any],
         *,
         errors: dict[str, str] | None = None,
         status: int = 200,
     ) -> Response:
-        picker = await self.picker(request, page, choices, domain, query)
+        picker = await self.picker(visit)
         if isinstance(picker, Response):
             return picker
         return self.page_response(
-            request,
+            visit.request,
             "booking.html",
-            choices.lang,
+            visit.choices.lang,
             status,
-            manage_token=bool(choices.carry),
-            page=page,
-            values=query,
+            manage_token=bool(visit.choices.carry),
+            page=visit.page,
+            values=visit.query,
             errors=errors or {},
             **picker,
             **shown,
         )
 
-    async def picker(
-        self,
-        request: Request,
-        page: dict[str, Any],
-        choices: Choices,
-        domain: str | None,
-        query: QueryParams | FormData | dict[str, Any],
-    ) -> dict[str, Any] | Response:
+    async def picker(self, visit: Visit) -> dict[str, Any] | Response:
         """The slot picker's values (month, days with slots, the chosen day and start), the
         same on the booking and the manage page; a status page if the API refuses."""
+        choices = visit.choices
         start, end = choices.month_range()
         slots = await self.api.run(
-            request,
+            visit.request,
             api.SLOTS,
             {
-                "slug": page["slug"],
+                "slug": visit.page["slug"],
                 "start": start.isoformat(),
                 "end": end.isoformat(),
                 "tz": choices.zone,
                 "duration": choices.duration,
-                "domain": domain,
+                "domain": visit.domain,
             },
         )
-        failed = self.page_failure(request, choices.lang, slots)
+        failed = self.page_failure(visit.request, choices.lang, slots)
         if failed is not None:
             return failed
         days = slots_by_day(slots["days"]) if slots["__typename"] == "AvailableSlots" else {}
-        chosen_date = parse_date(str(query.get("date", "")))
-        chosen_start = parse_start(str(query.get("start", "")))
+        chosen_date = parse_date(str(visit.query.get("date", "")))
+        chosen_start = parse_start(str(visit.query.get("start", "")))
         if chosen_start is not None:
             chosen_date = chosen_start.astimezone(start.tzinfo).date()
         return {
@@ -319,7 +322,7 @@ class Pages:
             "next_month": shift_month(choices.month, 1),
             "chosen_date": chosen_date,
             "chosen_start": chosen_start,
-            "zones": zone_choices(page["timeZone"], choices.zone),
+            "zones": zone_choices(visit.page["timeZone"], choices.zone),
         }
 
     async def book(
@@ -331,6 +334,7 @@ class Pages:
         domain: str | None,
         shown: dict[str, Any],
     ) -> Response:
+        visit = Visit(request, page, choices, domain, form)
         answers = []
         for field in page["formFields"]:
             sent = str(form.get(f"answer_{field['key']}", "")).strip()
@@ -354,9 +358,7 @@ class Pages:
         }
         if parse_start(payload["start"]) is None:
             errors = {"start": "?"}
-            return await self.booking_page(
-                request, page, choices, domain, form, shown, errors=errors, status=422
-            )
+            return await self.booking_page(visit, shown, errors=errors, status=422)
         result = await self.api.run(request, api.BOOK, {"input": payload})
         kind = result["__typename"]
         if kind == "BookMeetingSuccess":
@@ -380,6 +382,4 @@ class Pages:
             problem["field"] or "": problem["message"] for problem in result.get("problems", [])
         }
         errors.setdefault(result.get("field") or "", result["message"])
-        return await self.booking_page(
-            request, page, choices, domain, form, shown, errors=errors, status=422
-        )
+        return await self.booking_page(visit, shown, errors=errors, status=422)

@@ -14,7 +14,7 @@ from urllib.parse import urlencode, urlsplit
 from starlette.responses import RedirectResponse, Response
 
 from slotgraph.web import api
-from slotgraph.web.booking import Pages
+from slotgraph.web.booking import Pages, Visit
 from slotgraph.web.locale import negotiate
 from slotgraph.web.security import CSRF_FIELD, csrf_valid, secure
 
@@ -84,9 +84,8 @@ class Manage:
         picker: dict[str, Any] = {"choices": choices}
         movable = booking["status"] not in ("CANCELLED", "DECLINED") and page["slug"] is not None
         if movable:
-            shown = await self.pages.picker(
-                request, page, choices, self.pages.domain_of(request), query
-            )
+            visit = Visit(request, page, choices, self.pages.domain_of(request), query)
+            shown = await self.pages.picker(visit)
             if isinstance(shown, Response):
                 movable = False  # the meeting still shows; moving waits
             else:
