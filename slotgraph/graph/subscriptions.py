@@ -13,8 +13,9 @@ frame a use case marks (`LateJoins.answer`) is the next result (grouped fan-out)
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncGenerator
-from typing import Annotated
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 
@@ -38,11 +39,15 @@ from slotgraph.graph.types.connections import (
     ConnectionStatusType,
     SyncStateType,
 )
+from slotgraph.models import Booking as BookingRow
+from slotgraph.models import BookingEvent as EventRow
 from slotgraph.models import CalendarConnection as ConnectionRow
 from slotgraph.models.enums import BookingEventKind
 from slotgraph.scheduling import rules
 from slotgraph.usecases import subscriptions as use_case
 from slotgraph.usecases.errors import DomainError
+
+_Item = TypeVar("_Item")
 
 
 @strawberry.type(description="A connection's status and sync state (C1), as of now.")
@@ -101,6 +106,18 @@ class BookingEvent:
     reason: str | None = strawberry.field(description="The decline or cancellation reason.")
     booking: Booking = strawberry.field(description="The booking as it is now.")
 
+    @classmethod
+    def of(cls, happened: tuple[EventRow, BookingRow]) -> BookingEvent:
+        """An item of `watch_booking_events`: the event and its booking as it is now."""
+        event, booking = happened
+        return cls(
+            kind=event.kind,
+            occurred_at=event.occurred_at,
+            actor=event.actor,
+            reason=event.reason,
+            booking=Booking.from_row(booking),
+        )
+
 
 SyncStatusResult = Annotated[
     SyncStatus | NotFound | PermissionDenied, strawberry.union("SyncStatusResult")
@@ -112,6 +129,22 @@ AvailabilityChangedResult = Annotated[
     AvailabilityChange | NotFound | PageUnavailable | AvailabilityUnknown | ValidationError,
     strawberry.union("AvailabilityChangedResult"),
 ]
+
+
+async def _answered(
+    stream: AsyncGenerator[_Item, None], answer: Callable[[_Item], object], result_union: object
+) -> AsyncGenerator[Any, None]:
+    """A use case's stream as a subscription's results: each item answered, one result per
+    item (the late joiners' frame stays the next result), a domain error raised by the stream
+    as the union's error member (then the stream ends), and the stream closed however the
+    subscription ends, a client leaving included. `Any`: the union is checked at run time."""
+    try:
+        async for item in stream:
+            yield answer(item)
+    except DomainError as exc:
+        yield error_result(exc, result_union)
+    finally:
+        await stream.aclose()
 
 
 @strawberry.type
@@ -130,13 +163,9 @@ class Subscription:
             pk_of(connection_id, "CalendarConnection"),
             fanout.late_joins(),
         )
-        try:
-            async for row in changes:
-                yield SyncStatus.from_row(row)
-        except DomainError as exc:
-            yield error_result(exc, SyncStatusResult)
-        finally:
-            await changes.aclose()
+        async with aclosing(_answered(changes, SyncStatus.from_row, SyncStatusResult)) as items:
+            async for item in items:
+                yield item
 
     @strawberry.subscription(
         description="Events of the bookings you host from now on: created or requested, "
@@ -147,19 +176,9 @@ class Subscription:
         events = use_case.watch_booking_events(
             info.context.services, info.context.viewer, fanout.late_joins()
         )
-        try:
-            async for event, booking in events:
-                yield BookingEvent(
-                    kind=event.kind,
-                    occurred_at=event.occurred_at,
-                    actor=event.actor,
-                    reason=event.reason,
-                    booking=Booking.from_row(booking),
-                )
-        except DomainError as exc:
-            yield error_result(exc, BookingEventsResult)
-        finally:
-            await events.aclose()
+        async with aclosing(_answered(events, BookingEvent.of, BookingEventsResult)) as items:
+            async for item in items:
+                yield item
 
     @strawberry.subscription(
         description="A page's free slots between `start` and `end` (at most 62 days), by day "
