@@ -63,7 +63,7 @@ class ConnectionStatus(enum.StrEnum):
 
 
 class SyncState(enum.StrEnum):
-    """The busy-time sync as the sync engine stored it (C1); readers show it through
+    """The busy-time sync as stored on the connection (C1); readers show it through
     `slotgraph.calendars.sync_status.shown_sync_state`, which squares it with the status."""
 
     IDLE = "IDLE"

@@ -143,7 +143,7 @@ class Access(enum.StrEnum):
 @dataclass(frozen=True, slots=True)
 class RemoteCalendarInfo:
     """One calendar the account reaches, as `list_calendars` and `create_calendar` answer;
-    connecting stores each as a `RemoteCalendar` row (adapters know nothing of our tables)."""
+    the caller stores it as a `RemoteCalendar` row (adapters know nothing of our tables)."""
 
     remote_id: str
     name: str
@@ -171,7 +171,7 @@ class FreeBusy:
 
 
 class EventStatus(enum.StrEnum):
-    """The event's own status at the provider (an attendee's answer is `Response`); a
+    """The event's own status at the provider (the owner's answer to it is `Response`); a
     CANCELLED event leaves its time free (C4)."""
 
     CONFIRMED = "CONFIRMED"

@@ -27,7 +27,8 @@ T = TypeVar("T")
 class RetryPolicy:
     """How one provider call retries in-process: at most `attempts` tries within
     `max_seconds`, with jittered exponential backoff between them. Unlike the job queue's
-    `RetryPolicy`, someone may be waiting on the call, so it is bounded in time too."""
+    `RetryPolicy`, whose runs are minutes apart, it holds up its caller, so it is bounded
+    in time too."""
 
     attempts: int = 4
     max_seconds: float = 30.0
