@@ -3,15 +3,16 @@
 One account ("Bench Co") and one user on a SALES seat and the PROFESSIONAL tier, so pages
 and calendar sync are open to them (S10, S14), with one working calendar connection of the
 given provider for both purposes (S6), idle and offered to scheduling pages (C5). The
-remote calendars differ per benchmark and are the caller's to add.
+remote calendars differ per benchmark: each caller adds its own (`connected_calendar`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from slotgraph.models import CalendarConnection, User
+from slotgraph.models import CalendarConnection, RemoteCalendar, User
 from slotgraph.models.enums import (
+    CalendarAccess,
     ConnectionPurpose,
     ConnectionStatus,
     Provider,
@@ -68,3 +69,24 @@ async def seed_connection(
     session.add(connection)
     await session.flush()
     return connection
+
+
+def connected_calendar(
+    connection: CalendarConnection,
+    remote_id: str,
+    name: str,
+    time_zone: str,
+    *,
+    primary: bool = True,
+) -> RemoteCalendar:
+    """A calendar the connection reaches: its primary, which the account owns, or (not
+    `primary`) another it may only read."""
+    return RemoteCalendar(
+        account_id=connection.account_id,
+        connection_id=connection.id,
+        remote_id=remote_id,
+        name=name,
+        time_zone=time_zone,
+        access=CalendarAccess.OWNER if primary else CalendarAccess.READER,
+        is_primary=primary,
+    )

@@ -59,11 +59,11 @@ from bench.graphql_overhead import (
     server_settings,
     wait_until_ready,
 )
-from bench.seeding import seed_connected_host
+from bench.seeding import connected_calendar, seed_connected_host
 from slotgraph.calendars import busy_cache
-from slotgraph.models import AvailabilityCalendar, RemoteCalendar
+from slotgraph.models import AvailabilityCalendar
 from slotgraph.models.db import create_engine, create_sessionmaker, migrate
-from slotgraph.models.enums import CalendarAccess, Provider, Scope
+from slotgraph.models.enums import Provider, Scope
 from slotgraph.providers.base import Interval
 from slotgraph.scheduling.slots import SlotRules
 from slotgraph.server.app import create_app
@@ -111,14 +111,12 @@ async def seed(
                 session, Provider.EXCHANGE, time_zone=rules.time_zone, url_prefix="bench"
             )
             remote = [
-                RemoteCalendar(
-                    account_id=user.account_id,
-                    connection_id=connection.id,
-                    remote_id=f"cal-{index + 1}",
-                    name=f"Calendar {index + 1}",
-                    time_zone=rules.time_zone,
-                    access=CalendarAccess.OWNER if index == 0 else CalendarAccess.READER,
-                    is_primary=index == 0,
+                connected_calendar(
+                    connection,
+                    f"cal-{index + 1}",
+                    f"Calendar {index + 1}",
+                    rules.time_zone,
+                    primary=index == 0,
                 )
                 for index in range(len(calendars))
             ]

@@ -54,12 +54,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.graphql_overhead import BenchError, fresh_database, postgres_server
-from bench.seeding import seed_connected_host
+from bench.seeding import connected_calendar, seed_connected_host
 from slotgraph.calsync.context import Outcome, SyncConfig, SyncContext
 from slotgraph.calsync.engine import sync_connection
-from slotgraph.models import CalendarConnection, CalendarSyncCursor, RemoteCalendar, SyncedEvent
+from slotgraph.models import CalendarConnection, CalendarSyncCursor, SyncedEvent
 from slotgraph.models.db import create_engine, create_sessionmaker, migrate
-from slotgraph.models.enums import CalendarAccess, Provider
+from slotgraph.models.enums import Provider
 from slotgraph.providers.base import CalendarClient
 from slotgraph.providers.google import PAGE_SIZE, GoogleCalendarClient
 from slotgraph.providers.retry import FAST
@@ -185,18 +185,8 @@ def peak_rss_bytes() -> int:
 async def seed(sessionmaker: Any, email: str) -> int:
     """One account, user and Google connection with its primary calendar; the connection id."""
     async with sessionmaker.begin() as session:
-        user, connection = await seed_connected_host(session, Provider.GOOGLE, account_email=email)
-        session.add(
-            RemoteCalendar(
-                account_id=user.account_id,
-                connection_id=connection.id,
-                remote_id=email,
-                name="Calendar",
-                time_zone="America/New_York",
-                access=CalendarAccess.OWNER,
-                is_primary=True,
-            )
-        )
+        _, connection = await seed_connected_host(session, Provider.GOOGLE, account_email=email)
+        session.add(connected_calendar(connection, email, "Calendar", "America/New_York"))
         return int(connection.id)
 
 

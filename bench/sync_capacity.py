@@ -75,16 +75,15 @@ from bench.fanout import (
     subscribe,
 )
 from bench.graphql_overhead import BenchError, fresh_database, postgres_server
-from bench.seeding import seed_connection
+from bench.seeding import connected_calendar, seed_connection
 from bench.serve import LOAD_LIMITS, SLOTGRAPH, Served, serve
 from slotgraph.calsync.context import Outcome, SyncContext
 from slotgraph.calsync.scheduler import run_due_syncs
 from slotgraph.jobs.queue import JobQueue
-from slotgraph.models import CalendarConnection, RemoteCalendar
+from slotgraph.models import CalendarConnection
 from slotgraph.models.crypto import generate_key
 from slotgraph.models.db import migrate
 from slotgraph.models.enums import (
-    CalendarAccess,
     Provider,
     Scope,
     Seat,
@@ -288,17 +287,7 @@ async def seed(runtime: Runtime, fake: Fake, calendars: int, subscribers: int) -
             connection = await seed_connection(
                 session, user, Provider.GOOGLE, f"host{index:04d}@bench.test"
             )
-            session.add(
-                RemoteCalendar(
-                    account_id=account.id,
-                    connection_id=connection.id,
-                    remote_id=calendar_id(index),
-                    name=f"Host {index}",
-                    time_zone="UTC",
-                    access=CalendarAccess.OWNER,
-                    is_primary=True,
-                )
-            )
+            session.add(connected_calendar(connection, calendar_id(index), f"Host {index}", "UTC"))
             await runtime.services.credentials.save(session, connection, secret)
             if index < subscribers:
                 tokens.append(await issue_token(session, user, name="bench", scopes=tuple(Scope)))

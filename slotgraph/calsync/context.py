@@ -60,6 +60,11 @@ class SyncConfig:
     batch: int = 50
     poll_seconds: float = 5.0
 
+    def backoff(self, attempts: int) -> dt.timedelta:
+        """The wait after `attempts` failed runs in a row (1-based): doubling, capped."""
+        doubled: dt.timedelta = self.initial_backoff * 2 ** (attempts - 1)
+        return min(self.max_backoff, doubled)
+
 
 @dataclass(frozen=True, slots=True)
 class SyncContext:

@@ -70,9 +70,9 @@ async def access_lost(ctx: SyncContext, connection: CalendarConnection, message:
     }
     if reprobed(connection.provider):  # C44: probed again later, with backoff
         attempts = connection.sync_attempts + 1
-        config = ctx.config
-        delay = min(config.max_backoff, config.initial_backoff * 2 ** (attempts - 1))
-        values.update(sync_attempts=attempts, next_sync_at=ctx.clock() + delay)
+        values.update(
+            sync_attempts=attempts, next_sync_at=ctx.clock() + ctx.config.backoff(attempts)
+        )
     finished = await release(ctx, connection.id, values)
     return Outcome.ACCESS_LOST if finished else Outcome.LEASE_LOST
 
@@ -91,7 +91,7 @@ async def failed(
             "run syncCalendarConnection to try again."
         )
     else:
-        delay = min(config.max_backoff, config.initial_backoff * 2 ** (attempts - 1))
+        delay = config.backoff(attempts)
         if retry_after is not None:
             delay = max(delay, dt.timedelta(seconds=retry_after))
         next_at = now + delay

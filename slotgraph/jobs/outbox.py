@@ -73,6 +73,10 @@ async def post(session: AsyncSession, message: OutboxMessage) -> OutboxMessage:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryPolicy:
+    """How an outbox row is retried and claimed. Attempts are counted in the row, not by
+    the job queue (unlike the queue's `RetryPolicy`), and `lease` is how long one claim
+    holds. The outbox's comes from `SLOTGRAPH_OUTBOX_*`; a kind may bring its own (webhooks)."""
+
     max_attempts: int = 8
     initial_backoff: float = 30.0
     max_backoff: float = 3600.0

@@ -192,6 +192,9 @@ def _plain(handler: Handler) -> Callable[[QueuedJob], Awaitable[None]]:
 
 @dataclass(frozen=True, slots=True)
 class _Registration:
+    """What `register` was given for one job name; the worker builds the name's executor
+    from it on each (re)connection."""
+
     handler: Handler
     policy: RetryPolicy
     concurrency_limit: int

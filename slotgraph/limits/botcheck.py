@@ -46,7 +46,7 @@ _REFUSED = (
     "The bot check was not passed or its token was already used or expired; complete the "
     "challenge again and send the new token as botCheckToken."
 )
-_UNAVAILABLE = "The bot check could not be verified right now; retry in a moment."
+UNAVAILABLE = "The bot check could not be verified right now; retry in a moment."
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,17 +73,17 @@ class BotCheck:
             answer = await self.http.post(self.verify_url, data=form, timeout=self.timeout_seconds)
         except httpx.HTTPError as exc:
             log.warning("bot check verifier unreachable", error=type(exc).__name__)
-            raise BotCheckUnavailableError(_UNAVAILABLE) from None
+            raise BotCheckUnavailableError(UNAVAILABLE) from None
         verdict = _verdict(answer)
         if verdict is None:
             log.warning("bot check verifier answered no verdict", status=answer.status_code)
-            raise BotCheckUnavailableError(_UNAVAILABLE)
+            raise BotCheckUnavailableError(UNAVAILABLE)
         success, codes = verdict
         if success:
             return
         if codes & _OPERATOR_ERRORS:
             log.error("bot check verifier refused our request", codes=sorted(codes))
-            raise BotCheckUnavailableError(_UNAVAILABLE)
+            raise BotCheckUnavailableError(UNAVAILABLE)
         raise BotCheckFailedError(_REFUSED, field="botCheckToken")
 
 

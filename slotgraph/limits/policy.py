@@ -31,6 +31,7 @@ import structlog
 from sqlalchemy import select
 
 from slotgraph.limits.addresses import UNKNOWN, TrustedProxies, client_address, limit_key
+from slotgraph.limits.botcheck import UNAVAILABLE
 from slotgraph.limits.counters import SharedCounters
 from slotgraph.limits.local import LocalCounters
 from slotgraph.models import CalendarSettings
@@ -69,6 +70,9 @@ def _retry(message: str, seconds: int, field: str | None = None) -> RateLimitedE
 
 @dataclass(frozen=True, slots=True)
 class _BookingLimit:
+    """One shared counter a booking is held to: its key, how many it admits per window,
+    and the refusal past it (with the input `field` to blame, if one)."""
+
     key: str
     limit: int
     window_seconds: int
@@ -211,9 +215,7 @@ class PublicLimits:
             return
         if self.bot_check is None:  # the operator removed the verifier: fail closed (C34)
             log.error("bot check required by a host but no verifier configured", host=host_id)
-            raise BotCheckUnavailableError(
-                "The bot check could not be verified right now; retry in a moment."
-            )
+            raise BotCheckUnavailableError(UNAVAILABLE)
         await self.bot_check.verify(token, client if client != UNKNOWN else None)
 
     def open_socket(self, client: str | None) -> bool:

@@ -14,6 +14,10 @@ class Seat(enum.StrEnum):
 
 
 class Tier(enum.StrEnum):
+    """A plan tier, lowest first: an account's plan holds one and its users' tiers stay
+    within it (C39). Features follow the user's: the URL prefix from STARTER (S14), task
+    sync from PROFESSIONAL (S10)."""
+
     FREE = "FREE"
     STARTER = "STARTER"
     PROFESSIONAL = "PROFESSIONAL"
@@ -41,6 +45,9 @@ class InboxStatus(enum.StrEnum):
 
 
 class Provider(enum.StrEnum):
+    """Which adapter serves a connection (`slotgraph.providers`): Google and Microsoft 365
+    by OAuth, Exchange (EWS) and CalDAV by password."""
+
     GOOGLE = "GOOGLE"
     MICROSOFT365 = "MICROSOFT365"
     EXCHANGE = "EXCHANGE"
@@ -56,6 +63,9 @@ class ConnectionStatus(enum.StrEnum):
 
 
 class SyncState(enum.StrEnum):
+    """The busy-time sync as stored on the connection (C1); readers show it through
+    `slotgraph.calendars.sync_status.shown_sync_state`, which squares it with the status."""
+
     IDLE = "IDLE"
     SYNCING = "SYNCING"
     SYNCED = "SYNCED"
@@ -80,6 +90,9 @@ class CalendarAccess(enum.StrEnum):
 
 
 class CalendarStatus(enum.StrEnum):
+    """One remote calendar's own access (C2): ACCESS_LOST once it was deleted or unshared at
+    the provider, while its connection stays CONNECTED and syncs the others."""
+
     CONNECTED = "CONNECTED"
     ACCESS_LOST = "ACCESS_LOST"
 

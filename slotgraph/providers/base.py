@@ -142,6 +142,9 @@ class Access(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RemoteCalendarInfo:
+    """One calendar the account reaches, as `list_calendars` and `create_calendar` answer;
+    the caller stores it as a `RemoteCalendar` row (adapters know nothing of our tables)."""
+
     remote_id: str
     name: str
     time_zone: str
@@ -168,6 +171,9 @@ class FreeBusy:
 
 
 class EventStatus(enum.StrEnum):
+    """The event's own status at the provider (the owner's answer to it is `Response`); a
+    CANCELLED event leaves its time free (C4)."""
+
     CONFIRMED = "CONFIRMED"
     TENTATIVE = "TENTATIVE"
     CANCELLED = "CANCELLED"
@@ -184,6 +190,10 @@ class Response(enum.StrEnum):
 
 
 class ShowAs(enum.StrEnum):
+    """How the event shows its owner's time (Google's transparency and event type, Graph's
+    showAs, EWS's free/busy status, iCalendar's TRANSP); FREE and WORKING_ELSEWHERE leave
+    it free (C4)."""
+
     BUSY = "BUSY"
     TENTATIVE = "TENTATIVE"
     OUT_OF_OFFICE = "OUT_OF_OFFICE"

@@ -25,6 +25,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
+    """How one provider call retries in-process: at most `attempts` tries within
+    `max_seconds`, with jittered exponential backoff between them. Unlike the job queue's
+    `RetryPolicy`, whose runs are minutes apart, it holds up its caller, so it is bounded
+    in time too."""
+
     attempts: int = 4
     max_seconds: float = 30.0
     initial_backoff: float = 0.5

@@ -42,6 +42,9 @@ class FieldKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class FormField:
+    """One question of a page's form, kept in the page's `form_fields` JSON (`to_json`,
+    `from_json`); `options` are the choices of a SINGLE_CHOICE field, empty otherwise."""
+
     key: str
     label: str
     kind: FieldKind
