@@ -12,6 +12,7 @@ cap (`SLOTGRAPH_MAX_SUBSCRIPTIONS_PER_SOCKET`, which still holds for every socke
 from __future__ import annotations
 
 import functools
+from dataclasses import fields
 from typing import TYPE_CHECKING
 
 import httpx
@@ -52,21 +53,19 @@ def client_address_of(request: HTTPConnection, settings: Settings) -> str:
     return client_address(peer, forwarded, _trusted(settings.trusted_proxies))
 
 
+def limit_policy(settings: Settings) -> LimitPolicy:
+    """The public limits' numbers: each `LimitPolicy` field `x` is the setting `public_x`
+    (`SLOTGRAPH_PUBLIC_X`), already validated by the settings; tests/server check that every
+    field has its setting, of the field's type, and every such setting its field."""
+    return LimitPolicy(
+        **{field.name: getattr(settings, f"public_{field.name}") for field in fields(LimitPolicy)}
+    )
+
+
 def build_limits(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], http: httpx.AsyncClient
 ) -> PublicLimits:
-    policy = LimitPolicy(
-        writes_per_address=settings.public_writes_per_address,
-        writes_window_seconds=settings.public_writes_window_seconds,
-        bookings_per_page=settings.public_bookings_per_page,
-        bookings_per_page_window_seconds=settings.public_bookings_per_page_window_seconds,
-        bookings_per_email_per_page_per_day=settings.public_bookings_per_email_per_page_per_day,
-        reads_per_address=settings.public_reads_per_address,
-        reads_per_page=settings.public_reads_per_page,
-        reads_window_seconds=settings.public_reads_window_seconds,
-        sockets_per_address=settings.public_sockets_per_address,
-        subscriptions_per_socket=settings.public_subscriptions_per_socket,
-    )
+    policy = limit_policy(settings)
     bot_check = None
     verifier = settings.bot_check_verifier
     if verifier is not None and settings.bot_check_secret_key and settings.bot_check_site_key:

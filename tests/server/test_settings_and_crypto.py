@@ -3,10 +3,15 @@ with rotatable keys."""
 
 from __future__ import annotations
 
+import dataclasses
+import typing
+
 import pytest
 
+from slotgraph.limits.policy import LimitPolicy
 from slotgraph.models.crypto import CredentialCipher, CredentialError, generate_key
-from slotgraph.server.settings import Mode, SettingsError, load_settings
+from slotgraph.server.limits import limit_policy
+from slotgraph.server.settings import Mode, Settings, SettingsError, load_settings
 
 
 @pytest.fixture(autouse=True)
@@ -78,3 +83,18 @@ def test_the_demo_calendar_allowance_is_for_the_demo_only(monkeypatch: pytest.Mo
     with pytest.raises(SettingsError, match="allowed only with --demo"):
         load_settings()
     assert load_settings(mode=Mode.DEMO).demo_caldav_endpoint == ("127.0.0.1", 5232)
+
+
+def test_each_limit_policy_field_is_the_public_setting_of_its_name_and_type() -> None:
+    """`limit_policy` reads the field `x` from the setting `public_x`: every field has its
+    setting, of the same type, and every limit setting (`public_*` but the base URL) a field."""
+    fields = typing.get_type_hints(LimitPolicy)
+    settings = {
+        name: info.annotation
+        for name, info in Settings.model_fields.items()
+        if name.startswith("public_") and name != "public_base_url"
+    }
+    assert {f"public_{name}": kind for name, kind in fields.items()} == settings
+    numbers = {name: index + 1 for index, name in enumerate(fields)}
+    configured = load_settings(mode=Mode.DEMO, **{f"public_{k}": v for k, v in numbers.items()})
+    assert dataclasses.asdict(limit_policy(configured)) == numbers
