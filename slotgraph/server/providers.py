@@ -8,7 +8,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from slotgraph.models.enums import Provider
 from slotgraph.providers.caldav import CalDavConnector, CalDavSettings, Nameserver
@@ -88,14 +88,10 @@ def build_registry(
     `provider_timeout_seconds` setting)."""
     timeout = settings.provider_timeout_seconds if timeout is None else timeout
     oauth: dict[str, OAuthProvider] = {}
+    calls = _Calls(http=http, timeout=timeout, retry=retry)
     if settings.google_client_id and settings.google_client_secret:
         oauth[Provider.GOOGLE.value] = _google(
-            settings,
-            http,
-            settings.google_client_id,
-            settings.google_client_secret,
-            retry=retry,
-            timeout=timeout,
+            settings, settings.google_client_id, settings.google_client_secret, calls
         )
     if settings.microsoft_client_id and settings.microsoft_client_secret:
         oauth[Provider.MICROSOFT365.value] = MicrosoftOAuth(
@@ -103,10 +99,8 @@ def build_registry(
             client_secret=settings.microsoft_client_secret,
             authority=settings.microsoft_authority,
             graph_base_url=settings.microsoft_graph_base_url,
-            http=http,
-            timeout=timeout,
             ca_bundle=Path(outbound_trust(settings).ca_file()),
-            retry=retry,
+            **calls,
         )
     exchange = (
         ExchangeConnector(
@@ -141,15 +135,16 @@ def _nameserver(value: str | None) -> Nameserver | None:
     return Nameserver(host, int(port)) if port else Nameserver(value)
 
 
-def _google(
-    settings: Settings,
-    http: httpx.AsyncClient,
-    client_id: str,
-    client_secret: str,
-    *,
-    retry: RetryPolicy,
-    timeout: float,
-) -> GoogleOAuth:
+class _Calls(TypedDict):
+    """How a registry's OAuth adapters call out: over the shared HTTP client, each request
+    bounded by `timeout` and retried per `retry`."""
+
+    http: httpx.AsyncClient
+    timeout: float
+    retry: RetryPolicy
+
+
+def _google(settings: Settings, client_id: str, client_secret: str, calls: _Calls) -> GoogleOAuth:
     return GoogleOAuth(
         client_id=client_id,
         client_secret=client_secret,
@@ -158,7 +153,5 @@ def _google(
         revoke_url=settings.google_revoke_url,
         userinfo_url=settings.google_userinfo_url,
         api_base_url=settings.google_api_base_url,
-        http=http,
-        timeout=timeout,
-        retry=retry,
+        **calls,
     )
