@@ -17,7 +17,7 @@ from slotgraph.models import CalendarConnection, ConnectedDomain, SchedulingPage
 from slotgraph.models.enums import ConnectionStatus, Provider, Scope, Seat, Tier
 from slotgraph.scheduling.slugs import compose
 from slotgraph.usecases.accounts import create_account, create_user
-from slotgraph.usecases.connections import connect_caldav, disconnect
+from slotgraph.usecases.connections import PasswordLogin, connect_caldav, disconnect
 from slotgraph.usecases.pages import page_url, user_base_url
 from slotgraph.usecases.tokens import issue_token_row
 from slotgraph.usecases.viewer import Viewer
@@ -80,14 +80,8 @@ async def connect_demo_calendar(services: Services, viewer: Viewer, server: Demo
         return
     for connection in connections:
         await disconnect(services, viewer, connection.id)
-    connected = await connect_caldav(
-        services,
-        viewer,
-        email=DEMO_EMAIL,
-        password=server.password,
-        username=server.username,
-        server_url=server.url,
-    )
+    login = PasswordLogin(DEMO_EMAIL, server.password, server.username, server.url)
+    connected = await connect_caldav(services, viewer, login)
     async with services.sessionmaker.begin() as session:
         (await session.get_one(CalendarConnection, connected.id)).calendar_sync_enabled = True
 

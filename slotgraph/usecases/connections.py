@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import structlog
@@ -267,6 +267,18 @@ AdapterT = TypeVar("AdapterT")
 
 
 @dataclass(frozen=True, slots=True)
+class PasswordLogin:
+    """What a password-login form sends (S2 Exchange, C28 CalDAV): the account's email, its
+    password (never logged or stored in clear), the login name when it is not the email,
+    and the server's URL when it is not to be discovered."""
+
+    email: str
+    password: str
+    username: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class _LoginForm:
     """How one password-login form (Exchange, CalDAV) words its problems (`blank_hint`: what
     to say when no password is given)."""
@@ -301,50 +313,35 @@ async def _password_login(
     viewer: Viewer,
     form: _LoginForm,
     adapter: AdapterT | None,
-    *,
-    email: str,
-    password: str,
-    url: str | None,
-) -> tuple[AdapterT, str, str | None]:
+    login: PasswordLogin,
+) -> tuple[AdapterT, PasswordLogin]:
     """What the password-login forms check alike, in this order, before any login is tried:
     the email, the password, the optional server URL, that the provider is enabled (its
-    `adapter` configured), and S3, S4, S6 for the viewer. The adapter, the email and the
-    URL as they are to be used."""
-    email = email.strip()
+    `adapter` configured), and S3, S4, S6 for the viewer. The adapter, and the login as it
+    is to be used (email trimmed, an empty username or URL as None)."""
+    email = login.email.strip()
     if not EMAIL.match(email):
         raise InvalidInput(form.email_problem, field="email")
-    if not password:
+    if not login.password:
         raise InvalidInput(form.blank_hint, field="password")
-    server_url = _server_url(url, field=form.url_field, hint=form.url_hint)
+    server_url = _server_url(login.url, field=form.url_field, hint=form.url_hint)
     if adapter is None:
         raise InvalidInput(f"{form.provider} is not enabled on this server.", field=form.url_field)
     await _viewer_may_connect(services, viewer, email)
-    return adapter, email, server_url
+    return adapter, replace(login, email=email, username=login.username or None, url=server_url)
 
 
 async def connect_exchange(
-    services: Services,
-    viewer: Viewer | None,
-    *,
-    email: str,
-    password: str,
-    username: str | None,
-    ews_url: str | None,
+    services: Services, viewer: Viewer | None, login: PasswordLogin
 ) -> CalendarConnection:
     """S2: validate the Exchange login (autodiscover when no URL is given) and connect."""
     viewer = require_viewer(viewer, Scope.CONNECTIONS_WRITE)
-    exchange, email, ews_url = await _password_login(
-        services,
-        viewer,
-        _EXCHANGE_LOGIN,
-        services.registry.exchange,
-        email=email,
-        password=password,
-        url=ews_url,
+    exchange, login = await _password_login(
+        services, viewer, _EXCHANGE_LOGIN, services.registry.exchange, login
     )
     try:
         account = await exchange.connect(
-            email=email, password=password, username=username or None, ews_url=ews_url
+            email=login.email, password=login.password, username=login.username, ews_url=login.url
         )
         calendars = await exchange.client(account.secret).list_calendars()
     except provider_errors.ProviderError as exc:
@@ -394,34 +391,25 @@ def _exchange_error(exc: provider_errors.ProviderError) -> Exception:
 
 
 async def connect_caldav(
-    services: Services,
-    viewer: Viewer | None,
-    *,
-    email: str,
-    password: str,
-    username: str | None,
-    server_url: str | None,
+    services: Services, viewer: Viewer | None, login: PasswordLogin
 ) -> CalendarConnection:
     """C28: find the CalDAV account (the URL given, else by the email's domain, C44), prove
     the login and connect, with the connection rules of S3, S4 and S6."""
     viewer = require_viewer(viewer, Scope.CONNECTIONS_WRITE)
-    caldav, email, server_url = await _password_login(
-        services,
-        viewer,
-        _CALDAV_LOGIN,
-        services.registry.caldav,
-        email=email,
-        password=password,
-        url=server_url,
+    caldav, login = await _password_login(
+        services, viewer, _CALDAV_LOGIN, services.registry.caldav, login
     )
     try:
         account = await caldav.connect(
-            email=email, password=password, username=username or None, server_url=server_url
+            email=login.email,
+            password=login.password,
+            username=login.username,
+            server_url=login.url,
         )
     except provider_errors.ProviderError as exc:
         raise _caldav_error(exc) from None
     return await _create_connection(
-        services, viewer.user_id, Provider.CALDAV, email, account.secret, account.calendars
+        services, viewer.user_id, Provider.CALDAV, login.email, account.secret, account.calendars
     )
 
 

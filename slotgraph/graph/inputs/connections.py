@@ -7,6 +7,7 @@ import enum
 import strawberry
 
 from slotgraph.graph.inputs.settings import ConnectionTogglesInput
+from slotgraph.usecases.connections import PasswordLogin
 
 
 @strawberry.enum(description="Providers connected through an OAuth consent screen (S1).")
@@ -35,6 +36,9 @@ class ConnectExchangeCalendarInput:
         description="e.g. https://mail.example.com/EWS/Exchange.asmx; empty: autodiscover.",
     )
 
+    def login(self) -> PasswordLogin:
+        return PasswordLogin(self.email, self.password, self.username, self.ews_url)
+
 
 @strawberry.input(
     description="C28: a CalDAV account (iCloud, Fastmail, Nextcloud or any RFC 4791 server)."
@@ -53,6 +57,9 @@ class ConnectCalDavCalendarInput:
         description="e.g. https://cloud.example.com/remote.php/dav; empty: found from the "
         "email's domain (iCloud, Fastmail, then RFC 6764 discovery, then Nextcloud's path).",
     )
+
+    def login(self) -> PasswordLogin:
+        return PasswordLogin(self.email, self.password, self.username, self.server_url)
 
 
 @strawberry.input

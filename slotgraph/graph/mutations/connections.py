@@ -147,14 +147,7 @@ async def connect_exchange_calendar(
     info: Info, input: ConnectExchangeCalendarInput
 ) -> ConnectExchangeCalendarSuccess:
     """S2: connect an Exchange 2010 SP2+ mailbox over EWS."""
-    row = await use_case.connect_exchange(
-        info.context.services,
-        info.context.viewer,
-        email=input.email,
-        password=input.password,
-        username=input.username,
-        ews_url=input.ews_url,
-    )
+    row = await use_case.connect_exchange(info.context.services, info.context.viewer, input.login())
     return ConnectExchangeCalendarSuccess(connection=CalendarConnection.from_row(row))
 
 
@@ -165,14 +158,7 @@ async def connect_cal_dav_calendar(
     info: Info, input: ConnectCalDavCalendarInput
 ) -> ConnectCalDavCalendarSuccess:
     """C28: connect a CalDAV account by server URL or by the email's domain."""
-    row = await use_case.connect_caldav(
-        info.context.services,
-        info.context.viewer,
-        email=input.email,
-        password=input.password,
-        username=input.username,
-        server_url=input.server_url,
-    )
+    row = await use_case.connect_caldav(info.context.services, info.context.viewer, input.login())
     return ConnectCalDavCalendarSuccess(connection=CalendarConnection.from_row(row))
 
 
