@@ -29,7 +29,6 @@ import structlog
 from sqlalchemy import select
 
 from slotgraph.models import SchedulingPage
-from slotgraph.notices.postgres_pubsub import PostgresPubSub
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -87,11 +86,10 @@ async def publish_host_changed(
 ) -> None:
     """A booking, cancellation, calendar or connection change of this host: the slots of
     all the host's pages may have changed."""
-    page_ids: list[int] = []
-    async with _best_effort(PAGE):
-        if isinstance(pubsub, PostgresPubSub):  # lookup and NOTIFY in one statement
-            await pubsub.publish_host_pages(host_user_id, PAGE)
-            return
+
+    async def pages() -> list[int]:
         async with sessionmaker() as session:
-            page_ids = await host_page_ids(session, host_user_id)
-    await publish_page_changed(pubsub, page_ids)
+            return await host_page_ids(session, host_user_id)
+
+    async with _best_effort(PAGE):
+        await pubsub.publish_host(PAGE, host_user_id, pages)

@@ -43,7 +43,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsSubscription
 from nats.errors import SlowConsumerError
 
-from slotgraph.notices.pubsub import BrokerFanout, notice_ids
+from slotgraph.notices.pubsub import BrokerFanout, PageLookup, notice_ids
 
 log = structlog.get_logger("slotgraph.pubsub")
 
@@ -114,6 +114,9 @@ class NatsPubSub(BrokerFanout):
         client = await self._connected()
         for subject in subjects:
             await client.publish(subject)  # buffered; one write for the lot
+
+    async def publish_host(self, channel: str, host_user_id: int, pages: PageLookup) -> None:
+        await self.publish(channel, *(str(page_id) for page_id in await pages()))
 
     async def _connected(self) -> Client:
         """The client, once connected (the first call starts connecting). A caller's

@@ -12,7 +12,7 @@ transaction after the change committed (a NOTIFY inside the writing transaction 
 serialise all commits), all ids of one call in one statement; PostgreSQL drops duplicates
 within it. NOTIFYs go out on a connection of the pub/sub's own, coalesced across callers
 (`slotgraph.notices.notify_sender`: why), and a host's change names the host, whose pages
-the same statement looks up (`publish_host_pages`). The cost that remains,
+the same statement looks up (`publish_host`). The cost that remains,
 a NOTIFY queue lock per commit that sends one, is what `slotgraph.notices.nats_pubsub`
 removes for fleets that need it.
 """
@@ -27,7 +27,7 @@ import structlog
 
 from slotgraph.models.db import connect_raw
 from slotgraph.notices.notify_sender import NotifySender
-from slotgraph.notices.pubsub import BrokerFanout, notice_ids
+from slotgraph.notices.pubsub import BrokerFanout, PageLookup, notice_ids
 
 log = structlog.get_logger("slotgraph.pubsub")
 
@@ -95,9 +95,9 @@ class PostgresPubSub(BrokerFanout):
         if notices:
             await self._sender.send(payloads=notices)
 
-    async def publish_host_pages(self, host_user_id: int, channel: str) -> None:
+    async def publish_host(self, channel: str, host_user_id: int, pages: PageLookup) -> None:
         """A notice on `channel` for every scheduling page of the host, looked up by the
-        statement that sends it (`slotgraph.notices.changes.publish_host_changed`)."""
+        statement that sends it: `pages` is not called."""
         notice_ids(channel, ())  # the channel's name obeys the seam's rule
         await self._sender.send(hosts=[(f"{channel}:", host_user_id)])
 

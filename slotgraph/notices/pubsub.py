@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Protocol, Self
 
 import structlog
@@ -120,10 +121,19 @@ class Subscription:
         self.close()
 
 
+# The ids of a host's scheduling pages, read when a broker needs them (`PubSub.publish_host`).
+PageLookup = Callable[[], Awaitable[list[int]]]
+
+
 class PubSub(Protocol):
     """Publish after commit, subscribe per object; see the module docstring."""
 
     async def publish(self, channel: str, *ids: str) -> None: ...
+
+    async def publish_host(self, channel: str, host_user_id: int, pages: PageLookup) -> None:
+        """A notice on `channel` for every scheduling page of the host. `pages` looks them
+        up; a broker that can look them up where it sends (PostgreSQL) need not call it."""
+        ...
 
     def subscribe(self, channel: str, id: str) -> Subscription: ...
 
@@ -194,6 +204,9 @@ class InMemoryPubSub(LocalFanout):
     async def publish(self, channel: str, *ids: str) -> None:
         for id in notice_ids(channel, ids):
             self.deliver(channel, id)
+
+    async def publish_host(self, channel: str, host_user_id: int, pages: PageLookup) -> None:
+        await self.publish(channel, *(str(page_id) for page_id in await pages()))
 
     async def start(self) -> None:
         return None
