@@ -21,7 +21,7 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 import structlog
@@ -116,21 +116,14 @@ def wants_watches(connection: CalendarConnection) -> bool:
     return connection.provider in PUSH_PROVIDERS
 
 
+@dataclass(frozen=True, slots=True)
 class Watches:
     """Opening, renewing and stopping push channels for stored connections."""
 
-    def __init__(
-        self,
-        sessionmaker: async_sessionmaker[AsyncSession],
-        clients: CalendarClients,
-        config: WatchConfig,
-        *,
-        clock: Callable[[], dt.datetime] = utc_now,
-    ) -> None:
-        self.sessionmaker = sessionmaker
-        self.clients = clients
-        self.config = config
-        self.clock = clock
+    sessionmaker: async_sessionmaker[AsyncSession]
+    clients: CalendarClients
+    config: WatchConfig
+    clock: Callable[[], dt.datetime] = field(default=utc_now, kw_only=True)
 
     async def _client_or_log(
         self, connection: CalendarConnection, event: str, **context: object

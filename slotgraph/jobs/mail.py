@@ -17,6 +17,7 @@ from pathlib import Path
 
 import aiosmtplib
 
+from slotgraph.errors import SafeMessageError
 from slotgraph.providers.outbound import Trust, is_certificate_failure
 
 
@@ -42,12 +43,8 @@ class SmtpConfig:
         return f"SmtpConfig(host={self.host!r}, port={self.port}, sender={self.sender!r})"
 
 
-class MailError(Exception):
+class MailError(SafeMessageError):
     """A send failed; `message` is safe to show and store."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class MailRejected(MailError):

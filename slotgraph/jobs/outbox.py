@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import structlog
 from sqlalchemy import func, select, update
 
+from slotgraph.errors import SafeMessageError
 from slotgraph.jobs.queue import (
     Job,
     JobQueue,
@@ -97,7 +98,7 @@ class Outcome:
     error: str | None = None
 
 
-class DeliveryFailure(Exception):
+class DeliveryFailure(SafeMessageError):
     """A delivery failed; `message` is safe to show and store. `permanent`: retrying
     cannot help. `retry_after`: the earliest retry the other side asked for, in seconds."""
 
@@ -109,7 +110,6 @@ class DeliveryFailure(Exception):
         retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
-        self.message = message
         self.permanent = permanent
         self.retry_after = retry_after
 

@@ -37,15 +37,12 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from slotgraph.errors import SafeMessageError
 from slotgraph.scheduling.intervals import Interval as Interval  # re-exported: one interval type
 
 
-class ProviderError(Exception):
+class ProviderError(SafeMessageError):
     """Base of every provider failure; `message` is safe to show to the user."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class AccessRevoked(ProviderError):
