@@ -38,7 +38,8 @@ import tracemalloc
 import httpx
 
 from slotgraph.providers.base import Interval
-from slotgraph.providers.outbound import CheckedTransport, Trust
+from slotgraph.providers.outbound import CheckedTransport
+from slotgraph.providers.outbound import Trust
 
 CHANGES = 10
 WINDOW = Interval(dt.datetime(2030, 3, 4, tzinfo=dt.UTC), dt.datetime(2030, 4, 4, tzinfo=dt.UTC))
@@ -50,8 +51,12 @@ def rss_mib() -> float:
 
 async def run(events: int) -> int:
     from tests.fakes.scenario import spread
-    from tests.helpers.caldav import adapter, app_event, calendar_of, fresh_account
-    from tests.helpers.caldav_servers import DavProxy, radicale
+    from tests.helpers.caldav import adapter
+    from tests.helpers.caldav import app_event
+    from tests.helpers.caldav import calendar_of
+    from tests.helpers.caldav import fresh_account
+    from tests.helpers.caldav_servers import DavProxy
+    from tests.helpers.caldav_servers import radicale
 
     with tempfile.TemporaryDirectory() as root, radicale(Path(root)) as server:
         proxy = DavProxy(server.url).start()

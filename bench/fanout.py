@@ -47,17 +47,25 @@ import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
 import httpx
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect
 
-from bench.graphql_overhead import fresh_database, postgres_server, run_fast
-from bench.serve import Served, serve
+from bench.graphql_overhead import fresh_database
+from bench.graphql_overhead import postgres_server
+from bench.graphql_overhead import run_fast
+from bench.serve import Served
+from bench.serve import serve
 from slotgraph.models.crypto import generate_key
-from slotgraph.models.db import create_engine, create_sessionmaker, migrate
+from slotgraph.models.db import create_engine
+from slotgraph.models.db import create_sessionmaker
+from slotgraph.models.db import migrate
 from slotgraph.models.enums import Scope
-from slotgraph.usecases.accounts import create_account, create_user
+from slotgraph.usecases.accounts import create_account
+from slotgraph.usecases.accounts import create_user
 from slotgraph.usecases.tokens import issue_token
 
 WAIT = 30.0  # seconds: the longest any single step may take before the run fails

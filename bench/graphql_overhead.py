@@ -48,49 +48,73 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Coroutine
+from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import TypeVar
 
 import asyncpg
 import httpx
-from sqlalchemy import event, make_url, update
+from sqlalchemy import event
+from sqlalchemy import make_url
+from sqlalchemy import update
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
-from bench.serve import LOAD_LIMITS, free_port, load_limit_settings
+from bench.serve import LOAD_LIMITS
+from bench.serve import free_port
+from bench.serve import load_limit_settings
 from slotgraph.clock import utc_now
-from slotgraph.graph.relay import to_cursor, to_global_id
-from slotgraph.models import CalendarSettings, ConnectedDomain
+from slotgraph.graph.relay import to_cursor
+from slotgraph.graph.relay import to_global_id
+from slotgraph.models import CalendarSettings
+from slotgraph.models import ConnectedDomain
 from slotgraph.models.crypto import generate_key
-from slotgraph.models.db import (
-    connect_raw,
-    create_engine,
-    create_sessionmaker,
-    migrate,
-    plain_url,
-    start_embedded_postgres,
-    stop_embedded_postgres,
-)
-from slotgraph.models.enums import Scope, Seat, Tier
+from slotgraph.models.db import connect_raw
+from slotgraph.models.db import create_engine
+from slotgraph.models.db import create_sessionmaker
+from slotgraph.models.db import migrate
+from slotgraph.models.db import plain_url
+from slotgraph.models.db import start_embedded_postgres
+from slotgraph.models.db import stop_embedded_postgres
+from slotgraph.models.enums import Scope
+from slotgraph.models.enums import Seat
+from slotgraph.models.enums import Tier
 from slotgraph.server.app import create_app
 from slotgraph.server.auth import bearer_token
 from slotgraph.server.logs import configure_logging
 from slotgraph.server.runtime import offline_services
-from slotgraph.server.settings import Mode, Settings
+from slotgraph.server.settings import Mode
+from slotgraph.server.settings import Settings
 from slotgraph.usecases import reads
-from slotgraph.usecases.accounts import create_account, create_user
-from slotgraph.usecases.pages import PageDraft, create_page, page_url
-from slotgraph.usecases.tokens import authenticate, issue_token
+from slotgraph.usecases.accounts import create_account
+from slotgraph.usecases.accounts import create_user
+from slotgraph.usecases.pages import PageDraft
+from slotgraph.usecases.pages import create_page
+from slotgraph.usecases.pages import page_url
+from slotgraph.usecases.tokens import authenticate
+from slotgraph.usecases.tokens import issue_token
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
     from starlette.applications import Starlette
-    from starlette.types import ASGIApp, Receive, Send
+    from starlette.types import ASGIApp
+    from starlette.types import Receive
     from starlette.types import Scope as AsgiScope
+    from starlette.types import Send
 
     from slotgraph.server.runtime import Runtime
 

@@ -53,21 +53,36 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 import httpx
 import psutil
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy import update
 
-from bench.graphql_overhead import BenchError, fresh_database, postgres_server
-from bench.serve import LOAD_LIMITS, SLOTGRAPH, Served, kill_group, serve
+from bench.graphql_overhead import BenchError
+from bench.graphql_overhead import fresh_database
+from bench.graphql_overhead import postgres_server
+from bench.serve import LOAD_LIMITS
+from bench.serve import SLOTGRAPH
+from bench.serve import Served
+from bench.serve import kill_group
+from bench.serve import serve
 from slotgraph.models import CalendarConnection
 from slotgraph.models.crypto import generate_key
-from slotgraph.models.db import create_engine, create_sessionmaker, migrate
-from slotgraph.models.enums import Scope, Seat, Tier
-from slotgraph.usecases.accounts import create_account, create_user
+from slotgraph.models.db import create_engine
+from slotgraph.models.db import create_sessionmaker
+from slotgraph.models.db import migrate
+from slotgraph.models.enums import Scope
+from slotgraph.models.enums import Seat
+from slotgraph.models.enums import Tier
+from slotgraph.usecases.accounts import create_account
+from slotgraph.usecases.accounts import create_user
 from slotgraph.usecases.tokens import issue_token_row
 
 READS_PER_SECOND = 20.0  # at --rate 1: the capacity model's ratios (docs/capacity.md)
@@ -207,7 +222,8 @@ async def connect_hosts(
     database_url: str, base: str, tokens: list[str], radicale: Any
 ) -> list[Host]:
     """Each host connects its Radicale account over the API and publishes a page."""
-    from tests.helpers.caldav import login, new_account
+    from tests.helpers.caldav import login
+    from tests.helpers.caldav import new_account
     from tests.helpers.caldav_servers import PASSWORD
 
     hosts: list[Host] = []

@@ -61,17 +61,19 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from bench import slots_http, workloads
-from bench.graphql_overhead import (
-    HOST,
-    BenchError,
-    fresh_database,
-    postgres_server,
-    run_server,
-    wait_until_ready,
-)
-from bench.serve import LOAD_LIMITS, free_port
-from bench.slots import Figures, command, to_query
+from bench import slots_http
+from bench import workloads
+from bench.graphql_overhead import HOST
+from bench.graphql_overhead import BenchError
+from bench.graphql_overhead import fresh_database
+from bench.graphql_overhead import postgres_server
+from bench.graphql_overhead import run_server
+from bench.graphql_overhead import wait_until_ready
+from bench.serve import LOAD_LIMITS
+from bench.serve import free_port
+from bench.slots import Figures
+from bench.slots import command
+from bench.slots import to_query
 from slotgraph.scheduling.slots import compute_slots
 
 TARGET_MS = 30.0

@@ -35,14 +35,19 @@ import secrets
 import statistics
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 import psutil
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.graphql_overhead import fresh_database, postgres_server, run_fast
-from bench.nats_server import fallback_url, nats_server_binary, private_nats_server
+from bench.graphql_overhead import fresh_database
+from bench.graphql_overhead import postgres_server
+from bench.graphql_overhead import run_fast
+from bench.nats_server import fallback_url
+from bench.nats_server import nats_server_binary
+from bench.nats_server import private_nats_server
 from slotgraph.models.db import create_engine
 from slotgraph.notices.nats_pubsub import NatsPubSub
 from slotgraph.notices.postgres_pubsub import PostgresPubSub

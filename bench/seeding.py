@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from slotgraph.models import CalendarConnection, RemoteCalendar, User
-from slotgraph.models.enums import (
-    CalendarAccess,
-    ConnectionPurpose,
-    ConnectionStatus,
-    Provider,
-    Seat,
-    SyncState,
-    Tier,
-)
-from slotgraph.usecases.accounts import create_account, create_user
+from slotgraph.models import CalendarConnection
+from slotgraph.models import RemoteCalendar
+from slotgraph.models import User
+from slotgraph.models.enums import CalendarAccess
+from slotgraph.models.enums import ConnectionPurpose
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Provider
+from slotgraph.models.enums import Seat
+from slotgraph.models.enums import SyncState
+from slotgraph.models.enums import Tier
+from slotgraph.usecases.accounts import create_account
+from slotgraph.usecases.accounts import create_user
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

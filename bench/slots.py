@@ -52,8 +52,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import workloads
-from slotgraph.scheduling.rules import Weekday, WeeklyHours, parse_hhmm
-from slotgraph.scheduling.slots import SlotRules, compute_slots
+from slotgraph.scheduling.rules import Weekday
+from slotgraph.scheduling.rules import WeeklyHours
+from slotgraph.scheduling.rules import parse_hhmm
+from slotgraph.scheduling.slots import SlotRules
+from slotgraph.scheduling.slots import compute_slots
 
 WORKLOAD = "bench/workloads.py"  # the generator's path, printed with the figures
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -45,30 +45,33 @@ import httpx
 import psutil
 from starlette.applications import Starlette
 
-from bench.graphql_overhead import (
-    ENV_DATABASE_URL,
-    HOST,
-    BenchError,
-    Target,
-    fresh_database,
-    keep_alive_load,
-    p50_p99_ms,
-    postgres_server,
-    request_bytes,
-    run_server,
-    server_settings,
-    wait_until_ready,
-)
-from bench.seeding import connected_calendar, seed_connected_host
+from bench.graphql_overhead import ENV_DATABASE_URL
+from bench.graphql_overhead import HOST
+from bench.graphql_overhead import BenchError
+from bench.graphql_overhead import Target
+from bench.graphql_overhead import fresh_database
+from bench.graphql_overhead import keep_alive_load
+from bench.graphql_overhead import p50_p99_ms
+from bench.graphql_overhead import postgres_server
+from bench.graphql_overhead import request_bytes
+from bench.graphql_overhead import run_server
+from bench.graphql_overhead import server_settings
+from bench.graphql_overhead import wait_until_ready
+from bench.seeding import connected_calendar
+from bench.seeding import seed_connected_host
 from slotgraph.calendars import busy_cache
 from slotgraph.models import AvailabilityCalendar
-from slotgraph.models.db import create_engine, create_sessionmaker, migrate
-from slotgraph.models.enums import Provider, Scope
+from slotgraph.models.db import create_engine
+from slotgraph.models.db import create_sessionmaker
+from slotgraph.models.db import migrate
+from slotgraph.models.enums import Provider
+from slotgraph.models.enums import Scope
 from slotgraph.providers.base import Interval
 from slotgraph.scheduling.slots import SlotRules
 from slotgraph.server.app import create_app
 from slotgraph.server.runtime import offline_services
-from slotgraph.usecases.pages import PageDraft, create_page
+from slotgraph.usecases.pages import PageDraft
+from slotgraph.usecases.pages import create_page
 from slotgraph.usecases.viewer import Viewer
 
 ENV_NOW = "SLOTGRAPH_BENCH_NOW"

@@ -50,18 +50,30 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.graphql_overhead import BenchError, fresh_database, postgres_server
-from bench.seeding import connected_calendar, seed_connected_host
-from slotgraph.calsync.context import Outcome, SyncConfig, SyncContext
+from bench.graphql_overhead import BenchError
+from bench.graphql_overhead import fresh_database
+from bench.graphql_overhead import postgres_server
+from bench.seeding import connected_calendar
+from bench.seeding import seed_connected_host
+from slotgraph.calsync.context import Outcome
+from slotgraph.calsync.context import SyncConfig
+from slotgraph.calsync.context import SyncContext
 from slotgraph.calsync.engine import sync_connection
-from slotgraph.models import CalendarConnection, CalendarSyncCursor, SyncedEvent
-from slotgraph.models.db import create_engine, create_sessionmaker, migrate
+from slotgraph.models import CalendarConnection
+from slotgraph.models import CalendarSyncCursor
+from slotgraph.models import SyncedEvent
+from slotgraph.models.db import create_engine
+from slotgraph.models.db import create_sessionmaker
+from slotgraph.models.db import migrate
 from slotgraph.models.enums import Provider
 from slotgraph.providers.base import CalendarClient
-from slotgraph.providers.google import PAGE_SIZE, GoogleCalendarClient
+from slotgraph.providers.google import PAGE_SIZE
+from slotgraph.providers.google import GoogleCalendarClient
 from slotgraph.providers.retry import FAST
 from slotgraph.server.logs import configure_logging
 
@@ -82,7 +94,8 @@ def serve_fake(pipe: Connection, events: int) -> None:
     """Child process: the Google fake with `events` more events; answers commands on `pipe`
     ("change": make the 10 changes; "log": events.list calls; "stop")."""
     from tests.fakes.google import FakeGoogle
-    from tests.fakes.scenario import ScriptedEvent, spread
+    from tests.fakes.scenario import ScriptedEvent
+    from tests.fakes.scenario import spread
 
     bulk = spread(events, NOW, NOW + dt.timedelta(days=60))
     with FakeGoogle() as fake:

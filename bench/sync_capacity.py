@@ -64,36 +64,44 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 import httpx
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
 
-from bench.fanout import (
-    cpu_seconds,
-    create_monday_page,
-    percentile,
-    raise_file_limit,
-    receive,
-    subscribe,
-)
-from bench.graphql_overhead import BenchError, fresh_database, postgres_server
-from bench.seeding import connected_calendar, seed_connection
-from bench.serve import LOAD_LIMITS, SLOTGRAPH, Served, serve
-from slotgraph.calsync.context import Outcome, SyncContext
+from bench.fanout import cpu_seconds
+from bench.fanout import create_monday_page
+from bench.fanout import percentile
+from bench.fanout import raise_file_limit
+from bench.fanout import receive
+from bench.fanout import subscribe
+from bench.graphql_overhead import BenchError
+from bench.graphql_overhead import fresh_database
+from bench.graphql_overhead import postgres_server
+from bench.seeding import connected_calendar
+from bench.seeding import seed_connection
+from bench.serve import LOAD_LIMITS
+from bench.serve import SLOTGRAPH
+from bench.serve import Served
+from bench.serve import serve
+from slotgraph.calsync.context import Outcome
+from slotgraph.calsync.context import SyncContext
 from slotgraph.calsync.scheduler import run_due_syncs
 from slotgraph.jobs.queue import JobQueue
 from slotgraph.models import CalendarConnection
 from slotgraph.models.crypto import generate_key
 from slotgraph.models.db import migrate
-from slotgraph.models.enums import (
-    Provider,
-    Scope,
-    Seat,
-    Tier,
-)
+from slotgraph.models.enums import Provider
+from slotgraph.models.enums import Scope
+from slotgraph.models.enums import Seat
+from slotgraph.models.enums import Tier
 from slotgraph.server.logs import configure_logging
-from slotgraph.server.runtime import Runtime, build_runtime
+from slotgraph.server.runtime import Runtime
+from slotgraph.server.runtime import build_runtime
 from slotgraph.server.settings import Settings
 from slotgraph.server.worker import register_sync
-from slotgraph.usecases.accounts import create_account, create_user
+from slotgraph.usecases.accounts import create_account
+from slotgraph.usecases.accounts import create_user
 from slotgraph.usecases.tokens import issue_token
 
 WAIT = 30.0  # seconds: the longest any single step may take before the run fails
@@ -130,7 +138,8 @@ def serve_fake(pipe: Connection, calendars: int, events: int, day: dt.datetime) 
     events from two days after `day` on and one toggled event, parked on the day after
     `day` (outside the subscribed day). Commands on `pipe`: ("toggle", index, inside),
     ("calls",): Google's answered requests by operation, ("stop",)."""
-    from tests.fakes.google import Calendar, FakeGoogle
+    from tests.fakes.google import Calendar
+    from tests.fakes.google import FakeGoogle
     from tests.fakes.scenario import ScriptedEvent
 
     def toggled(inside: bool) -> ScriptedEvent:
@@ -214,7 +223,8 @@ class Fake:
 
 def environment(fake: Fake, database_url: str, key: str, public_base_url: str) -> dict[str, str]:
     """What every slotgraph process of the run is configured with (as `SLOTGRAPH_*`)."""
-    from tests.fakes.google import CLIENT_ID, CLIENT_SECRET
+    from tests.fakes.google import CLIENT_ID
+    from tests.fakes.google import CLIENT_SECRET
 
     info = fake.info
     return {

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from standardwebhooks import Webhook, WebhookVerificationError
+from standardwebhooks import Webhook
+from standardwebhooks import WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response

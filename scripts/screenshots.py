@@ -33,13 +33,17 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 
 import httpx
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser
+from playwright.async_api import Page
 
 from bench.graphql_overhead import fresh_database
-from bench.serve import SLOTGRAPH, free_port, wait_ready
+from bench.serve import SLOTGRAPH
+from bench.serve import free_port
+from bench.serve import wait_ready
 from tests.helpers.browser import chromium
 
 ROOT = Path(__file__).resolve().parents[1]

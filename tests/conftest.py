@@ -9,36 +9,45 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
+from exchangelib.protocol import close_connections
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
-from bench.nats_server import NatsServer, fallback_url, nats_server_binary, private_nats_server
+from bench.nats_server import NatsServer
+from bench.nats_server import fallback_url
+from bench.nats_server import nats_server_binary
+from bench.nats_server import private_nats_server
 from slotgraph.models import Base
 from slotgraph.models.crypto import generate_key
-from slotgraph.models.db import (
-    create_engine,
-    create_sessionmaker,
-    migrate,
-    start_embedded_postgres,
-    stop_embedded_postgres,
-)
+from slotgraph.models.db import create_engine
+from slotgraph.models.db import create_sessionmaker
+from slotgraph.models.db import migrate
+from slotgraph.models.db import start_embedded_postgres
+from slotgraph.models.db import stop_embedded_postgres
 from slotgraph.models.queue import QUEUE_TABLES
 from slotgraph.server.app import create_app
 from slotgraph.server.logs import configure_logging
-from slotgraph.server.settings import Mode, Settings
+from slotgraph.server.settings import Mode
+from slotgraph.server.settings import Settings
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.google import FakeGoogle
 from tests.helpers.accounts import Factory
-from tests.helpers.caldav_servers import DavProxy, Server, radicale, xandikos
+from tests.helpers.caldav_servers import DavProxy
+from tests.helpers.caldav_servers import Server
+from tests.helpers.caldav_servers import radicale
+from tests.helpers.caldav_servers import xandikos
 from tests.helpers.database import new_database
-from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
+from tests.helpers.graphql import PUBLIC_BASE_URL
+from tests.helpers.graphql import GraphQLClient
 from tests.helpers.serving import load_limit_settings
 
 # C46: user-supplied URLs may not reach loopback in production; every fake here listens on

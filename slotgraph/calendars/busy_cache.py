@@ -14,13 +14,19 @@ pretend to know (`slotgraph.usecases.availability` turns that into `Availability
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import select
 
-from slotgraph.models import BusyCacheInterval, BusyCacheWindow, RemoteCalendar
+from slotgraph.models import BusyCacheInterval
+from slotgraph.models import BusyCacheWindow
+from slotgraph.models import RemoteCalendar
 from slotgraph.providers.base import Interval
 
 if TYPE_CHECKING:

@@ -11,17 +11,22 @@ successful read of it notices (C27: `partition`'s `lost`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+from collections.abc import Sequence
+from collections.abc import Set
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from slotgraph.models import AvailabilityCalendar, CalendarConnection, RemoteCalendar
-from slotgraph.models.enums import CalendarStatus, ConnectionStatus
+from slotgraph.models import AvailabilityCalendar
+from slotgraph.models import CalendarConnection
+from slotgraph.models import RemoteCalendar
+from slotgraph.models.enums import CalendarStatus
+from slotgraph.models.enums import ConnectionStatus
 
 if TYPE_CHECKING:
-    from sqlalchemy import ColumnElement, Select
+    from sqlalchemy import ColumnElement
+    from sqlalchemy import Select
     from sqlalchemy.ext.asyncio import AsyncSession
     from sqlalchemy.orm import InstrumentedAttribute
 

@@ -9,16 +9,19 @@ answers one adapter for every connection."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
+from typing import Protocol
 
 from slotgraph.calendars.lost_access import mark_access_lost
 from slotgraph.models.enums import Provider
-from slotgraph.providers.base import AccessRevoked, TransientError
+from slotgraph.providers.base import AccessRevoked
+from slotgraph.providers.base import TransientError
 
 if TYPE_CHECKING:
     from typing import Any
 
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from slotgraph.calendars.credentials import CredentialStore
     from slotgraph.models import CalendarConnection

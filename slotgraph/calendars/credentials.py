@@ -9,18 +9,25 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect
+from sqlalchemy import select
 
 from slotgraph.calendars.lost_access import mark_access_lost
 from slotgraph.clock import utc_now
-from slotgraph.models import Booking, CalendarConnection, Credential, WebhookEndpoint
+from slotgraph.models import Booking
+from slotgraph.models import CalendarConnection
+from slotgraph.models import Credential
+from slotgraph.models import WebhookEndpoint
 from slotgraph.models.base import Base
-from slotgraph.providers.base import AccessRevoked, TokenSource
+from slotgraph.providers.base import AccessRevoked
+from slotgraph.providers.base import TokenSource
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from slotgraph.models.crypto import CredentialCipher
     from slotgraph.notices.pubsub import PubSub

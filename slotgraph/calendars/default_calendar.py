@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from slotgraph.models import CalendarConnection, RemoteCalendar
-from slotgraph.models.enums import ConnectionPurpose, ConnectionStatus
+from slotgraph.models import CalendarConnection
+from slotgraph.models import RemoteCalendar
+from slotgraph.models.enums import ConnectionPurpose
+from slotgraph.models.enums import ConnectionStatus
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

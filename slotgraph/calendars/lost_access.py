@@ -20,18 +20,25 @@ connection CONNECTED again (`mark_access_regained`).
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
+from typing import Final
 
 import structlog
 from sqlalchemy import update
 
-from slotgraph.jobs.webhooks import CONNECTION_STATUS_CHANGED, enqueue_webhooks
-from slotgraph.models import CalendarConnection, RemoteCalendar
-from slotgraph.models.enums import CalendarStatus, ConnectionStatus, Provider
-from slotgraph.notices.changes import publish_connection_changed, publish_host_changed
+from slotgraph.jobs.webhooks import CONNECTION_STATUS_CHANGED
+from slotgraph.jobs.webhooks import enqueue_webhooks
+from slotgraph.models import CalendarConnection
+from slotgraph.models import RemoteCalendar
+from slotgraph.models.enums import CalendarStatus
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Provider
+from slotgraph.notices.changes import publish_connection_changed
+from slotgraph.notices.changes import publish_host_changed
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from slotgraph.notices.pubsub import PubSub
 

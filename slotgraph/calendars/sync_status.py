@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from slotgraph.models.enums import ConnectionStatus, SyncState
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import SyncState
 
 
 def shown_sync_state(

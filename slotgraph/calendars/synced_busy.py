@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from slotgraph.models import CalendarSyncCursor, SyncedEvent
+from slotgraph.models import CalendarSyncCursor
+from slotgraph.models import SyncedEvent
 from slotgraph.providers.base import Interval
 
 if TYPE_CHECKING:

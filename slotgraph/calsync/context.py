@@ -13,8 +13,10 @@ import enum
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
 from typing import TYPE_CHECKING
 
 import structlog
@@ -22,7 +24,8 @@ import structlog
 from slotgraph.clock import utc_now
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from slotgraph.calendars.clients import CalendarClients
 

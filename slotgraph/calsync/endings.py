@@ -17,12 +17,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case
+from sqlalchemy import func
+from sqlalchemy import select
 
 from slotgraph.calendars.lost_access import reprobed
-from slotgraph.calsync.context import Outcome, SyncContext
+from slotgraph.calsync.context import Outcome
+from slotgraph.calsync.context import SyncContext
 from slotgraph.calsync.leases import release
-from slotgraph.models import CalendarConnection, RemoteCalendar, SyncedEvent
+from slotgraph.models import CalendarConnection
+from slotgraph.models import RemoteCalendar
+from slotgraph.models import SyncedEvent
 from slotgraph.models.enums import SyncState
 
 if TYPE_CHECKING:

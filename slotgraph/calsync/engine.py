@@ -34,35 +34,45 @@ that needs none costs no query): channels (`slotgraph.calsync.watches`) are open
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import structlog
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 
-from slotgraph.calendars.checked import chosen_column, partition
-from slotgraph.calendars.lost_access import (
-    mark_access_regained,
-    mark_calendars_lost,
-    mark_calendars_regained,
-)
-from slotgraph.calsync import endings, synced_events
-from slotgraph.calsync.context import LeaseLost, Outcome, SyncContext, call_hook
-from slotgraph.calsync.leases import claim, renew, renewal
-from slotgraph.calsync.watches import live_watch, wants_watches
+from slotgraph.calendars.checked import chosen_column
+from slotgraph.calendars.checked import partition
+from slotgraph.calendars.lost_access import mark_access_regained
+from slotgraph.calendars.lost_access import mark_calendars_lost
+from slotgraph.calendars.lost_access import mark_calendars_regained
+from slotgraph.calsync import endings
+from slotgraph.calsync import synced_events
+from slotgraph.calsync.context import LeaseLost
+from slotgraph.calsync.context import Outcome
+from slotgraph.calsync.context import SyncContext
+from slotgraph.calsync.context import call_hook
+from slotgraph.calsync.leases import claim
+from slotgraph.calsync.leases import renew
+from slotgraph.calsync.leases import renewal
+from slotgraph.calsync.watches import live_watch
+from slotgraph.calsync.watches import wants_watches
 from slotgraph.jobs.queue import enqueue
-from slotgraph.models import CalendarConnection, CalendarSyncCursor, RemoteCalendar
+from slotgraph.models import CalendarConnection
+from slotgraph.models import CalendarSyncCursor
+from slotgraph.models import RemoteCalendar
 from slotgraph.models.enums import ConnectionStatus
-from slotgraph.providers.base import (
-    AccessRevoked,
-    CalendarClient,
-    CalendarGone,
-    ChangeSet,
-    CursorExpired,
-    Interval,
-    ProviderError,
-    TransientError,
-)
+from slotgraph.providers.base import AccessRevoked
+from slotgraph.providers.base import CalendarClient
+from slotgraph.providers.base import CalendarGone
+from slotgraph.providers.base import ChangeSet
+from slotgraph.providers.base import CursorExpired
+from slotgraph.providers.base import Interval
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import TransientError
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

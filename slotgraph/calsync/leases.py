@@ -11,17 +11,25 @@ without writing (`LeaseLost`). Claiming sets the sync state SYNCING and tells
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists
+from sqlalchemy import select
+from sqlalchemy import update
 
 from slotgraph.calendars.lost_access import REPROBED
-from slotgraph.calsync.context import LeaseLost, SyncContext, call_hook
-from slotgraph.models import CalendarConnection, User
-from slotgraph.models.enums import ConnectionStatus, SyncState
+from slotgraph.calsync.context import LeaseLost
+from slotgraph.calsync.context import SyncContext
+from slotgraph.calsync.context import call_hook
+from slotgraph.models import CalendarConnection
+from slotgraph.models import User
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import SyncState
 
 if TYPE_CHECKING:
-    from sqlalchemy import CTE, Update
+    from sqlalchemy import CTE
+    from sqlalchemy import Update
     from sqlalchemy.ext.asyncio import AsyncSession
 
 

@@ -18,20 +18,27 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hmac
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Final
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import delete
+from sqlalchemy import select
 
 from slotgraph.calsync.engine import request_sync
-from slotgraph.calsync.watches import RENEW_JOB, token_hash
+from slotgraph.calsync.watches import RENEW_JOB
+from slotgraph.calsync.watches import token_hash
 from slotgraph.jobs.queue import enqueue
-from slotgraph.models import CalendarSyncCursor, CalendarWatch
+from slotgraph.models import CalendarSyncCursor
+from slotgraph.models import CalendarWatch
 from slotgraph.models.enums import Provider
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
 log = structlog.get_logger("slotgraph.notifications")
 

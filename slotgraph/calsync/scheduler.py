@@ -16,7 +16,8 @@ from __future__ import annotations
 import anyio
 import structlog
 
-from slotgraph.calsync.context import Outcome, SyncContext
+from slotgraph.calsync.context import Outcome
+from slotgraph.calsync.context import SyncContext
 from slotgraph.calsync.engine import run_claimed
 from slotgraph.calsync.leases import claim_due
 from slotgraph.models import CalendarConnection

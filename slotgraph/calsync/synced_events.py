@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert
 
-from slotgraph.models import CalendarSyncCursor, SyncedEvent
+from slotgraph.models import CalendarSyncCursor
+from slotgraph.models import SyncedEvent
 from slotgraph.providers.busy import busy_interval
 
 if TYPE_CHECKING:

@@ -20,23 +20,37 @@ import datetime as dt
 import hashlib
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Final
 
 import structlog
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete
+from sqlalchemy import exists
+from sqlalchemy import select
+from sqlalchemy import update
 
 from slotgraph.calendars.checked import checked_clause
 from slotgraph.calendars.clients import CalendarClients
 from slotgraph.clock import utc_now
-from slotgraph.models import CalendarConnection, CalendarWatch, RemoteCalendar
-from slotgraph.models.enums import CalendarStatus, ConnectionStatus, Provider
-from slotgraph.providers.base import CalendarClient, NotOffered, ProviderError, Watch
+from slotgraph.models import CalendarConnection
+from slotgraph.models import CalendarWatch
+from slotgraph.models import RemoteCalendar
+from slotgraph.models.enums import CalendarStatus
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Provider
+from slotgraph.providers.base import CalendarClient
+from slotgraph.providers.base import NotOffered
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import Watch
 
 if TYPE_CHECKING:
     from sqlalchemy import Exists
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
 log = structlog.get_logger("slotgraph.watches")
 

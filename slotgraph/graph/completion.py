@@ -33,15 +33,19 @@ operations. The graphql-core method it overrides is pinned by tests/graph/test_c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
 
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 if TYPE_CHECKING:
-    from collections.abc import Hashable, Sequence
+    from collections.abc import Hashable
+    from collections.abc import Sequence
 
-    from graphql import GraphQLObjectType, GraphQLResolveInfo
+    from graphql import GraphQLObjectType
+    from graphql import GraphQLResolveInfo
     from graphql.pyutils import Path
 
 # Distinct selections kept per object: every client of a page asks with the same one or

@@ -3,15 +3,18 @@ use cases' `Services` and this operation's DataLoaders."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
 
 from strawberry.types import Info as StrawberryInfo
 
 from slotgraph.graph.loaders import Loaders
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from slotgraph.usecases.services import Services
     from slotgraph.usecases.viewer import Viewer

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Annotated, Any, TypeVar, dataclass_transform, get_args, get_origin
+from typing import Annotated
+from typing import Any
+from typing import TypeVar
+from typing import dataclass_transform
+from typing import get_args
+from typing import get_origin
 
 import strawberry
 from strawberry.types.base import StrawberryOptional

@@ -6,22 +6,27 @@ error masking that lets expected errors through while hiding (and logging) every
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+from typing import Any
 
 import structlog
-from graphql.error import GraphQLError, GraphQLSyntaxError
-from strawberry.extensions import FieldExtension, MaskErrors, ParserCache, SchemaExtension
+from graphql.error import GraphQLError
+from graphql.error import GraphQLSyntaxError
+from strawberry.extensions import FieldExtension
+from strawberry.extensions import MaskErrors
+from strawberry.extensions import ParserCache
+from strawberry.extensions import SchemaExtension
 
-from slotgraph.graph.errors import (
-    RETRY_AFTER_SECONDS,
-    SERVICE_UNAVAILABLE_MESSAGE,
-    Error,
-    declared_error,
-    declared_errors,
-    error_code,
-    service_unavailable_extensions,
-)
+from slotgraph.graph.errors import RETRY_AFTER_SECONDS
+from slotgraph.graph.errors import SERVICE_UNAVAILABLE_MESSAGE
+from slotgraph.graph.errors import Error
+from slotgraph.graph.errors import declared_error
+from slotgraph.graph.errors import declared_errors
+from slotgraph.graph.errors import error_code
+from slotgraph.graph.errors import service_unavailable_extensions
 from slotgraph.graph.root_results import note_root_result
 from slotgraph.models.reachability import database_unreachable
 from slotgraph.usecases.errors import DomainError

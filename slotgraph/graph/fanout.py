@@ -39,10 +39,15 @@ import contextlib
 import contextvars
 import json
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
-from typing import Any, Literal
+from collections.abc import AsyncGenerator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Hashable
+from typing import Any
+from typing import Literal
 
-from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.types.execution import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 
 from slotgraph.usecases.subscriptions import LateJoins
 

@@ -13,13 +13,18 @@ Example: `strawberry.field(resolver=..., extensions=[DomainErrors(), PublicRead(
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from typing import Any
 
 from graphql.error import GraphQLError
 from strawberry.extensions import FieldExtension
 
-from slotgraph.graph.errors import ErrorCode, RateLimited, declared_errors, map_error
+from slotgraph.graph.errors import ErrorCode
+from slotgraph.graph.errors import RateLimited
+from slotgraph.graph.errors import declared_errors
+from slotgraph.graph.errors import map_error
 from slotgraph.graph.root_results import note_root_result
 from slotgraph.usecases.errors import RateLimitedError
 

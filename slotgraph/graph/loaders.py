@@ -4,32 +4,34 @@ many objects ask (no N+1)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from slotgraph.usecases import reads
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
-    from slotgraph.models import (
-        ApiToken,
-        Booking,
-        CalendarConnection,
-        CalendarSettings,
-        ConnectedDomain,
-        Contact,
-        InboxConnection,
-        RemoteCalendar,
-        SchedulingPage,
-        Task,
-        User,
-        WebhookAttempt,
-        WebhookDelivery,
-        WebhookEndpoint,
-    )
+    from slotgraph.models import ApiToken
+    from slotgraph.models import Booking
+    from slotgraph.models import CalendarConnection
+    from slotgraph.models import CalendarSettings
+    from slotgraph.models import ConnectedDomain
+    from slotgraph.models import Contact
+    from slotgraph.models import InboxConnection
+    from slotgraph.models import RemoteCalendar
+    from slotgraph.models import SchedulingPage
+    from slotgraph.models import Task
+    from slotgraph.models import User
+    from slotgraph.models import WebhookAttempt
+    from slotgraph.models import WebhookDelivery
+    from slotgraph.models import WebhookEndpoint
     from slotgraph.usecases.viewer import Viewer
 
 K = TypeVar("K")

@@ -23,18 +23,18 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from graphql import (
-    GraphQLError,
-    OperationDefinitionNode,
-    OperationType,
-    get_operation_ast,
-)
+from graphql import GraphQLError
+from graphql import OperationDefinitionNode
+from graphql import OperationType
+from graphql import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
 from slotgraph.graph.extensions import is_unexpected
 from slotgraph.graph.root_results import start_operation
-from slotgraph.graph.selections import fragments_of, selected_fields
-from slotgraph.observability.recorder import NO_RECORDER, Recorder
+from slotgraph.graph.selections import fragments_of
+from slotgraph.graph.selections import selected_fields
+from slotgraph.observability.recorder import NO_RECORDER
+from slotgraph.observability.recorder import Recorder
 
 if TYPE_CHECKING:
     pass

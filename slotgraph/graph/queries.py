@@ -3,39 +3,53 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Awaitable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from typing import Annotated
+from typing import Any
 
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import (
-    AvailabilityUnknown,
-    ErrorCode,
-    NotFound,
-    PageUnavailable,
-    RateLimited,
-    ValidationError,
-)
+from slotgraph.graph.errors import AvailabilityUnknown
+from slotgraph.graph.errors import ErrorCode
+from slotgraph.graph.errors import NotFound
+from slotgraph.graph.errors import PageUnavailable
+from slotgraph.graph.errors import RateLimited
+from slotgraph.graph.errors import ValidationError
 from slotgraph.graph.extensions import DomainErrors
-from slotgraph.graph.limits import PublicRead, PublicWrite
-from slotgraph.graph.relay import Node, from_global_id
-from slotgraph.graph.types.accounts import ConnectedDomain, InboxConnection
+from slotgraph.graph.limits import PublicRead
+from slotgraph.graph.limits import PublicWrite
+from slotgraph.graph.relay import Node
+from slotgraph.graph.relay import from_global_id
+from slotgraph.graph.types.accounts import ConnectedDomain
+from slotgraph.graph.types.accounts import InboxConnection
 from slotgraph.graph.types.api_tokens import ApiToken
-from slotgraph.graph.types.availability import AvailableSlots, SlotDay
-from slotgraph.graph.types.bookings import Booking, BookingFormPrefill, Contact, FormAnswer
-from slotgraph.graph.types.connections import CalendarConnection, RemoteCalendar
+from slotgraph.graph.types.availability import AvailableSlots
+from slotgraph.graph.types.availability import SlotDay
+from slotgraph.graph.types.bookings import Booking
+from slotgraph.graph.types.bookings import BookingFormPrefill
+from slotgraph.graph.types.bookings import Contact
+from slotgraph.graph.types.bookings import FormAnswer
+from slotgraph.graph.types.connections import CalendarConnection
+from slotgraph.graph.types.connections import RemoteCalendar
 from slotgraph.graph.types.managed import ManagedBooking
-from slotgraph.graph.types.pages import PageUnavailableReason, PublicSchedulingPage, SchedulingPage
+from slotgraph.graph.types.pages import PageUnavailableReason
+from slotgraph.graph.types.pages import PublicSchedulingPage
+from slotgraph.graph.types.pages import SchedulingPage
 from slotgraph.graph.types.settings import CalendarSettings
 from slotgraph.graph.types.tasks import Task
 from slotgraph.graph.types.users import User
-from slotgraph.graph.types.webhooks import WebhookDelivery, WebhookEndpoint
+from slotgraph.graph.types.webhooks import WebhookDelivery
+from slotgraph.graph.types.webhooks import WebhookEndpoint
 from slotgraph.models.enums import Scope
 from slotgraph.scheduling import rules
 from slotgraph.scheduling.slots import group_by_day
-from slotgraph.usecases import availability, managed_booking, prefill
+from slotgraph.usecases import availability
+from slotgraph.usecases import managed_booking
 from slotgraph.usecases import pages as page_cases
+from slotgraph.usecases import prefill
 from slotgraph.usecases.errors import InvalidInput
 from slotgraph.usecases.users import check_host_active
 

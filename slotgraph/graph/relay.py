@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Generic, TypeVar
+from typing import Generic
+from typing import TypeVar
 
 import strawberry
 
 from slotgraph import ids
 from slotgraph.ids import from_global_id as from_global_id
-from slotgraph.usecases.errors import InvalidInput, NotFoundError
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.errors import NotFoundError
 
 NodeT = TypeVar("NodeT")
 

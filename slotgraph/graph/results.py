@@ -16,7 +16,10 @@ import inspect
 import operator
 import types
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar, get_args
+from typing import Annotated
+from typing import Any
+from typing import TypeVar
+from typing import get_args
 
 import strawberry
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
+from typing import TypeVar
 
 from strawberry.dataloader import DataLoader
 from strawberry.types.base import get_object_definition

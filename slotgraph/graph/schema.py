@@ -4,59 +4,61 @@ hardening extensions (limits, caches, unsafe text, masking) and the request metr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import TypeVar
 
 import strawberry
 import structlog
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import AddValidationRules
+from strawberry.extensions import DisableIntrospection
+from strawberry.extensions import MaxAliasesLimiter
+from strawberry.extensions import MaxTokensLimiter
+from strawberry.extensions import QueryDepthLimiter
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from slotgraph.graph.completion import CompletingOnce
-from slotgraph.graph.extensions import (
-    AnsweredParserCache,
-    DomainErrors,
-    FreshLoaders,
-    MaskUnexpectedErrors,
-    is_unexpected,
-)
+from slotgraph.graph.extensions import AnsweredParserCache
+from slotgraph.graph.extensions import DomainErrors
+from slotgraph.graph.extensions import FreshLoaders
+from slotgraph.graph.extensions import MaskUnexpectedErrors
+from slotgraph.graph.extensions import is_unexpected
 from slotgraph.graph.limits import PublicWrite
 from slotgraph.graph.metrics import RequestMetrics
-from slotgraph.graph.mutations import (
-    api_tokens,
-    booking_decisions,
-    bookings,
-    connections,
-    domains,
-    manage_bookings,
-    meetings,
-    pages,
-    settings,
-    tasks,
-    users,
-    webhooks,
-)
+from slotgraph.graph.mutations import api_tokens
+from slotgraph.graph.mutations import booking_decisions
+from slotgraph.graph.mutations import bookings
+from slotgraph.graph.mutations import connections
+from slotgraph.graph.mutations import domains
+from slotgraph.graph.mutations import manage_bookings
+from slotgraph.graph.mutations import meetings
+from slotgraph.graph.mutations import pages
+from slotgraph.graph.mutations import settings
+from slotgraph.graph.mutations import tasks
+from slotgraph.graph.mutations import users
+from slotgraph.graph.mutations import webhooks
 from slotgraph.graph.queries import Query
 from slotgraph.graph.results import result_union
 from slotgraph.graph.subscriptions import Subscription
-from slotgraph.graph.types.accounts import ConnectedDomain, InboxConnection
+from slotgraph.graph.types.accounts import ConnectedDomain
+from slotgraph.graph.types.accounts import InboxConnection
 from slotgraph.graph.types.api_tokens import ApiToken
-from slotgraph.graph.types.bookings import Booking, Contact
-from slotgraph.graph.types.connections import CalendarConnection, RemoteCalendar
+from slotgraph.graph.types.bookings import Booking
+from slotgraph.graph.types.bookings import Contact
+from slotgraph.graph.types.connections import CalendarConnection
+from slotgraph.graph.types.connections import RemoteCalendar
 from slotgraph.graph.types.pages import SchedulingPage
 from slotgraph.graph.types.settings import CalendarSettings
 from slotgraph.graph.types.tasks import Task
 from slotgraph.graph.types.users import User
-from slotgraph.graph.types.webhooks import WebhookDelivery, WebhookEndpoint
-from slotgraph.graph.validation import UnsafeInputAnswered, UnsafeTextRefused
+from slotgraph.graph.types.webhooks import WebhookDelivery
+from slotgraph.graph.types.webhooks import WebhookEndpoint
+from slotgraph.graph.validation import UnsafeInputAnswered
+from slotgraph.graph.validation import UnsafeTextRefused
 
 if TYPE_CHECKING:
     from graphql import GraphQLError

@@ -6,17 +6,16 @@ followed the same way for both.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from collections.abc import Mapping
 
-from graphql import (
-    DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
-)
+from graphql import DocumentNode
+from graphql import FieldNode
+from graphql import FragmentDefinitionNode
+from graphql import FragmentSpreadNode
+from graphql import InlineFragmentNode
+from graphql import OperationDefinitionNode
+from graphql import SelectionSetNode
 
 
 def fragments_of(document: DocumentNode | None) -> dict[str, FragmentDefinitionNode]:

@@ -13,32 +13,33 @@ frame a use case marks (`LateJoins.answer`) is the next result (grouped fan-out)
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator
+from collections.abc import Callable
 from contextlib import aclosing
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
+from typing import Any
+from typing import TypeVar
 
 import strawberry
 
 from slotgraph.calendars.sync_status import shown_sync_state
 from slotgraph.graph import fanout
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import (
-    AvailabilityUnknown,
-    ErrorCode,
-    NotFound,
-    PageUnavailable,
-    PermissionDenied,
-    ValidationError,
-    error_result,
-)
-from slotgraph.graph.relay import pk_of, to_global_id
+from slotgraph.graph.errors import AvailabilityUnknown
+from slotgraph.graph.errors import ErrorCode
+from slotgraph.graph.errors import NotFound
+from slotgraph.graph.errors import PageUnavailable
+from slotgraph.graph.errors import PermissionDenied
+from slotgraph.graph.errors import ValidationError
+from slotgraph.graph.errors import error_result
+from slotgraph.graph.relay import pk_of
+from slotgraph.graph.relay import to_global_id
 from slotgraph.graph.types.availability import SlotDay
-from slotgraph.graph.types.bookings import Booking, BookingActorType
-from slotgraph.graph.types.connections import (
-    CalendarConnection,
-    ConnectionStatusType,
-    SyncStateType,
-)
+from slotgraph.graph.types.bookings import Booking
+from slotgraph.graph.types.bookings import BookingActorType
+from slotgraph.graph.types.connections import CalendarConnection
+from slotgraph.graph.types.connections import ConnectionStatusType
+from slotgraph.graph.types.connections import SyncStateType
 from slotgraph.models import Booking as BookingRow
 from slotgraph.models import BookingEvent as EventRow
 from slotgraph.models import CalendarConnection as ConnectionRow

@@ -22,20 +22,26 @@ Two extensions apply the one check (`unsafe_input`):
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from typing import Any
 
-from graphql import (
-    FieldNode,
-    GraphQLError,
-    OperationType,
-    value_from_ast_untyped,
-)
+from graphql import FieldNode
+from graphql import GraphQLError
+from graphql import OperationType
+from graphql import value_from_ast_untyped
 from graphql.utilities import get_operation_ast
-from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.extensions import FieldExtension
+from strawberry.extensions import SchemaExtension
 
-from slotgraph.graph.errors import ErrorCode, ValidationError, declared_errors
-from slotgraph.graph.selections import fragments_of, selected_fields
+from slotgraph.graph.errors import ErrorCode
+from slotgraph.graph.errors import ValidationError
+from slotgraph.graph.errors import declared_errors
+from slotgraph.graph.selections import fragments_of
+from slotgraph.graph.selections import selected_fields
 from slotgraph.usecases.errors import InvalidInput
 
 if TYPE_CHECKING:

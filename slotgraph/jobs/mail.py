@@ -18,7 +18,8 @@ from pathlib import Path
 import aiosmtplib
 
 from slotgraph.errors import SafeMessageError
-from slotgraph.providers.outbound import Trust, is_certificate_failure
+from slotgraph.providers.outbound import Trust
+from slotgraph.providers.outbound import is_certificate_failure
 
 
 class SmtpSecurity(enum.StrEnum):

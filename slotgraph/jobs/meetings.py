@@ -7,11 +7,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from slotgraph.models.enums import TIME_FREEING_STATUSES, BookingStatus
-from slotgraph.scheduling.ical import Meeting, Person
+from slotgraph.models.enums import TIME_FREEING_STATUSES
+from slotgraph.models.enums import BookingStatus
+from slotgraph.scheduling.ical import Meeting
+from slotgraph.scheduling.ical import Person
 
 if TYPE_CHECKING:
-    from slotgraph.models import Booking, Contact, SchedulingPage, User
+    from slotgraph.models import Booking
+    from slotgraph.models import Contact
+    from slotgraph.models import SchedulingPage
+    from slotgraph.models import User
 
 
 def host_zone(host: User, page: SchedulingPage | None) -> str:

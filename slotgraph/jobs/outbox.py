@@ -26,29 +26,35 @@ Delivering one row (`Outbox.deliver`):
 from __future__ import annotations
 
 import datetime as dt
-from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from abc import ABC
+from abc import abstractmethod
+from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
 
 from slotgraph.errors import SafeMessageError
-from slotgraph.jobs.queue import (
-    Job,
-    JobQueue,
-    Retry,
-    RetryPolicy,
-    doubling,
-    enqueue,
-    enqueue_many,
-)
+from slotgraph.jobs.queue import Job
+from slotgraph.jobs.queue import JobQueue
+from slotgraph.jobs.queue import Retry
+from slotgraph.jobs.queue import RetryPolicy
+from slotgraph.jobs.queue import doubling
+from slotgraph.jobs.queue import enqueue
+from slotgraph.jobs.queue import enqueue_many
 from slotgraph.models import OutboxMessage
-from slotgraph.models.outbox import OutboxKind, OutboxState
+from slotgraph.models.outbox import OutboxKind
+from slotgraph.models.outbox import OutboxState
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
 log = structlog.get_logger("slotgraph.outbox")
 

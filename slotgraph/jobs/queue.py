@@ -30,14 +30,18 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import structlog
 from pgqueuer.db import AsyncpgDriver
 from pgqueuer.errors import RetryRequested
-from pgqueuer.executors import AbstractEntrypointExecutor, EntrypointExecutorParameters
+from pgqueuer.executors import AbstractEntrypointExecutor
+from pgqueuer.executors import EntrypointExecutorParameters
 from pgqueuer.qm import QueueManager
 from pgqueuer.queries import Queries
 from sqlalchemy import text

@@ -19,11 +19,17 @@ import datetime as dt
 import hashlib
 from typing import TYPE_CHECKING
 
-from slotgraph.models.enums import ConnectionStatus, Provider, Seat, Tier
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Provider
+from slotgraph.models.enums import Seat
+from slotgraph.models.enums import Tier
 from slotgraph.providers.base import EventDraft
 
 if TYPE_CHECKING:
-    from slotgraph.models import CalendarConnection, Contact, Task, User
+    from slotgraph.models import CalendarConnection
+    from slotgraph.models import Contact
+    from slotgraph.models import Task
+    from slotgraph.models import User
 
 TASK_CALENDAR_NAME = "Slotgraph tasks"
 EVENT_LENGTH = dt.timedelta(minutes=30)

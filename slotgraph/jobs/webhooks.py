@@ -16,21 +16,23 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Final
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
 
 from slotgraph import ids
 from slotgraph.clock import utc_now
 from slotgraph.jobs.outbox import post
-from slotgraph.models import (
-    Booking,
-    CalendarConnection,
-    Contact,
-    OutboxMessage,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from slotgraph.models import Booking
+from slotgraph.models import CalendarConnection
+from slotgraph.models import Contact
+from slotgraph.models import OutboxMessage
+from slotgraph.models import WebhookDelivery
+from slotgraph.models import WebhookEndpoint
 from slotgraph.models.enums import BookingEventKind
 from slotgraph.models.outbox import OutboxKind
 

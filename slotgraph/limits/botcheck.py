@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import structlog
 
-from slotgraph.usecases.errors import BotCheckFailedError, BotCheckUnavailableError
+from slotgraph.usecases.errors import BotCheckFailedError
+from slotgraph.usecases.errors import BotCheckUnavailableError
 
 log = structlog.get_logger("slotgraph.botcheck")
 MAX_TOKEN_CHARS = 2_048  # Turnstile documents 2,048 characters as the longest token

@@ -30,15 +30,20 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy import select
 
-from slotgraph.limits.addresses import UNKNOWN, TrustedProxies, client_address, limit_key
+from slotgraph.limits.addresses import UNKNOWN
+from slotgraph.limits.addresses import TrustedProxies
+from slotgraph.limits.addresses import client_address
+from slotgraph.limits.addresses import limit_key
 from slotgraph.limits.botcheck import UNAVAILABLE
 from slotgraph.limits.counters import SharedCounters
 from slotgraph.limits.local import LocalCounters
 from slotgraph.models import CalendarSettings
-from slotgraph.usecases.errors import BotCheckUnavailableError, RateLimitedError
+from slotgraph.usecases.errors import BotCheckUnavailableError
+from slotgraph.usecases.errors import RateLimitedError
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from slotgraph.limits.botcheck import BotCheck
 

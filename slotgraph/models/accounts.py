@@ -5,20 +5,28 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Boolean, Index, Integer, String, Text, func
+from sqlalchemy import Boolean
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
 
-from slotgraph.models.base import (
-    AccountRow,
-    Base,
-    CreatedAt,
-    IntPk,
-    UserRow,
-    enum_column,
-    reference_column,
-)
-from slotgraph.models.enums import InboxKind, InboxStatus, Role, Seat, Tier
+from slotgraph.models.base import AccountRow
+from slotgraph.models.base import Base
+from slotgraph.models.base import CreatedAt
+from slotgraph.models.base import IntPk
+from slotgraph.models.base import UserRow
+from slotgraph.models.base import enum_column
+from slotgraph.models.base import reference_column
+from slotgraph.models.enums import InboxKind
+from slotgraph.models.enums import InboxStatus
+from slotgraph.models.enums import Role
+from slotgraph.models.enums import Seat
+from slotgraph.models.enums import Tier
 
 
 class Account(Base):

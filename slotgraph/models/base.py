@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Enum, ForeignKey, Identity, MetaData, func
-from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
+from sqlalchemy import BigInteger
+from sqlalchemy import DateTime
+from sqlalchemy import Enum
+from sqlalchemy import ForeignKey
+from sqlalchemy import Identity
+from sqlalchemy import MetaData
+from sqlalchemy import func
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import MappedColumn
+from sqlalchemy.orm import mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -6,28 +6,31 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    CheckConstraint,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    func,
-    text,
-)
-from sqlalchemy.dialects.postgresql import JSONB, ExcludeConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean
+from sqlalchemy import CheckConstraint
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import LargeBinary
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import func
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
 
-from slotgraph.models.base import AccountId, AccountRow, Base, IntPk, enum_column, reference_column
-from slotgraph.models.enums import (
-    TIME_FREEING_STATUSES,
-    BookingActor,
-    BookingEventKind,
-    BookingStatus,
-    CalendarWriteState,
-)
+from slotgraph.models.base import AccountId
+from slotgraph.models.base import AccountRow
+from slotgraph.models.base import Base
+from slotgraph.models.base import IntPk
+from slotgraph.models.base import enum_column
+from slotgraph.models.base import reference_column
+from slotgraph.models.enums import TIME_FREEING_STATUSES
+from slotgraph.models.enums import BookingActor
+from slotgraph.models.enums import BookingEventKind
+from slotgraph.models.enums import BookingStatus
+from slotgraph.models.enums import CalendarWriteState
 
 _FREEING = ", ".join(f"'{status.value}'" for status in TIME_FREEING_STATUSES)
 

@@ -25,10 +25,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, String, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint
+from sqlalchemy import Index
+from sqlalchemy import String
+from sqlalchemy import text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
 
-from slotgraph.models.base import Base, IntPk, reference_column
+from slotgraph.models.base import Base
+from slotgraph.models.base import IntPk
+from slotgraph.models.base import reference_column
 
 
 class BusyCacheWindow(Base):

@@ -5,38 +5,33 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import (
-    Boolean,
-    DateTime,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
-    false,
-    func,
-)
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean
+from sqlalchemy import DateTime
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import LargeBinary
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import UniqueConstraint
+from sqlalchemy import false
+from sqlalchemy import func
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
 
-from slotgraph.models.base import (
-    AccountId,
-    AccountRow,
-    Base,
-    CreatedAt,
-    IntPk,
-    UserRow,
-    enum_column,
-    reference_column,
-)
-from slotgraph.models.enums import (
-    CalendarAccess,
-    CalendarStatus,
-    ConnectionPurpose,
-    ConnectionStatus,
-    Provider,
-    SyncState,
-)
+from slotgraph.models.base import AccountId
+from slotgraph.models.base import AccountRow
+from slotgraph.models.base import Base
+from slotgraph.models.base import CreatedAt
+from slotgraph.models.base import IntPk
+from slotgraph.models.base import UserRow
+from slotgraph.models.base import enum_column
+from slotgraph.models.base import reference_column
+from slotgraph.models.enums import CalendarAccess
+from slotgraph.models.enums import CalendarStatus
+from slotgraph.models.enums import ConnectionPurpose
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Provider
+from slotgraph.models.enums import SyncState
 
 
 class CalendarConnection(UserRow, Base):

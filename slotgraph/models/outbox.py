@@ -8,11 +8,21 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, Integer, String, Text, func
+from sqlalchemy import DateTime
+from sqlalchemy import Index
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
 
-from slotgraph.models.base import AccountRow, Base, CreatedAt, enum_column, reference_column
+from slotgraph.models.base import AccountRow
+from slotgraph.models.base import Base
+from slotgraph.models.base import CreatedAt
+from slotgraph.models.base import enum_column
+from slotgraph.models.base import reference_column
 
 
 class OutboxKind(enum.StrEnum):

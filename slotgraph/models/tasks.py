@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Integer
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
 
-from slotgraph.models.base import Base, UserRow, reference_column
+from slotgraph.models.base import Base
+from slotgraph.models.base import UserRow
+from slotgraph.models.base import reference_column
 
 
 class Task(UserRow, Base):

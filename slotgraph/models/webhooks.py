@@ -16,11 +16,22 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, LargeBinary, String, Text
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean
+from sqlalchemy import Integer
+from sqlalchemy import LargeBinary
+from sqlalchemy import String
+from sqlalchemy import Text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
 
-from slotgraph.models.base import AccountRow, Base, IntPk, UserRow, enum_column, reference_column
+from slotgraph.models.base import AccountRow
+from slotgraph.models.base import Base
+from slotgraph.models.base import IntPk
+from slotgraph.models.base import UserRow
+from slotgraph.models.base import enum_column
+from slotgraph.models.base import reference_column
 
 
 class WebhookDeliveryState(enum.StrEnum):

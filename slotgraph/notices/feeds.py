@@ -16,14 +16,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import Generic
+from typing import TypeVar
 
 from slotgraph.notices.changes import PAGE
 
 if TYPE_CHECKING:
-    from slotgraph.notices.pubsub import PubSub, Subscription
+    from slotgraph.notices.pubsub import PubSub
+    from slotgraph.notices.pubsub import Subscription
 
 T = TypeVar("T")
 # (page id, window start, window end, duration or None for the page's first)

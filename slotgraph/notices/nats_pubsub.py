@@ -43,7 +43,9 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription as NatsSubscription
 from nats.errors import SlowConsumerError
 
-from slotgraph.notices.pubsub import BrokerFanout, PageLookup, notice_ids
+from slotgraph.notices.pubsub import BrokerFanout
+from slotgraph.notices.pubsub import PageLookup
+from slotgraph.notices.pubsub import notice_ids
 
 log = structlog.get_logger("slotgraph.pubsub")
 

@@ -27,7 +27,9 @@ import structlog
 
 from slotgraph.models.db import connect_raw
 from slotgraph.notices.notify_sender import NotifySender
-from slotgraph.notices.pubsub import BrokerFanout, PageLookup, notice_ids
+from slotgraph.notices.pubsub import BrokerFanout
+from slotgraph.notices.pubsub import PageLookup
+from slotgraph.notices.pubsub import notice_ids
 
 log = structlog.get_logger("slotgraph.pubsub")
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import enum
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel
+from pydantic import Field
+from pydantic import field_validator
 
 from slotgraph.notices.nats_pubsub import SUBJECT_PREFIX
 

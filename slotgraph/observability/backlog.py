@@ -17,15 +17,20 @@ from typing import TYPE_CHECKING
 
 import structlog
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select, text
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import text
 
-from slotgraph.models import CalendarConnection, OutboxMessage, User
+from slotgraph.models import CalendarConnection
+from slotgraph.models import OutboxMessage
+from slotgraph.models import User
 from slotgraph.models.enums import ConnectionStatus
 from slotgraph.models.outbox import OutboxState
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
 log = structlog.get_logger("slotgraph.metrics")
 

@@ -15,11 +15,15 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable
+from collections.abc import Coroutine
+from collections.abc import Mapping
 from typing import Any
 
-from slotgraph.observability.recorder import NO_RECORDER, Recorder
-from slotgraph.providers.base import FreeBusy, ProviderError
+from slotgraph.observability.recorder import NO_RECORDER
+from slotgraph.observability.recorder import Recorder
+from slotgraph.providers.base import FreeBusy
+from slotgraph.providers.base import ProviderError
 from slotgraph.providers.registry import ProviderRegistry
 
 CLIENT_FACTORY = "client"

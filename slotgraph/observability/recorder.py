@@ -9,7 +9,8 @@ keys and method names from the registry.
 
 from __future__ import annotations
 
-from typing import Final, Protocol
+from typing import Final
+from typing import Protocol
 
 
 class Recorder(Protocol):

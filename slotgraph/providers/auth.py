@@ -10,11 +10,13 @@ cannot be refreshed and do not use it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator
+from collections.abc import Generator
 
 import httpx
 
-from slotgraph.providers.base import AccessRevoked, TokenSource
+from slotgraph.providers.base import AccessRevoked
+from slotgraph.providers.base import TokenSource
 
 
 class BearerAuth(httpx.Auth):

@@ -13,18 +13,18 @@ never busy-free.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
-from slotgraph.providers.base import (
-    EventStatus,
-    FreeBusy,
-    Interval,
-    ProviderError,
-    RemoteEvent,
-    Response,
-    ShowAs,
-)
+from slotgraph.providers.base import EventStatus
+from slotgraph.providers.base import FreeBusy
+from slotgraph.providers.base import Interval
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import RemoteEvent
+from slotgraph.providers.base import Response
+from slotgraph.providers.base import ShowAs
 
 FREE_SHOW_AS = frozenset({ShowAs.FREE, ShowAs.WORKING_ELSEWHERE})
 

@@ -9,10 +9,14 @@ Keys are the provider names of `slotgraph.models.enums.Provider` ("GOOGLE", "MIC
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import Protocol
 
-from slotgraph.providers.base import CalendarClient, RemoteCalendarInfo, TokenSource
+from slotgraph.providers.base import CalendarClient
+from slotgraph.providers.base import RemoteCalendarInfo
+from slotgraph.providers.base import TokenSource
 
 
 @dataclass(frozen=True, slots=True)

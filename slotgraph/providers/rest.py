@@ -16,18 +16,17 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
 
 import httpx
 
-from slotgraph.providers.base import (
-    ProviderError,
-    RateLimited,
-    TlsCertificateUntrusted,
-    TransientError,
-)
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import RateLimited
+from slotgraph.providers.base import TlsCertificateUntrusted
+from slotgraph.providers.base import TransientError
 from slotgraph.providers.outbound import is_certificate_failure
 
 MAX_RETRY_AFTER: Final = 3_600.0

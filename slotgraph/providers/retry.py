@@ -4,18 +4,17 @@ error instead of a hang."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
+from tenacity import AsyncRetrying
+from tenacity import RetryCallState
+from tenacity import retry_if_exception_type
+from tenacity import stop_after_attempt
+from tenacity import stop_after_delay
+from tenacity import wait_exponential_jitter
 from tenacity.stop import stop_base
 
 from slotgraph.providers.base import TransientError

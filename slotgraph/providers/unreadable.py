@@ -10,12 +10,14 @@ date where a datetime belongs) must cost that item only, never the calendar's ot
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from typing import TypeVar
 
 import structlog
 
-from slotgraph.providers.base import ChangeSet, RemoteEvent
+from slotgraph.providers.base import ChangeSet
+from slotgraph.providers.base import RemoteEvent
 
 log = structlog.get_logger("slotgraph.providers")
 T = TypeVar("T")

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from slotgraph.scheduling.rules import Problems, RuleError
+from slotgraph.scheduling.rules import Problems
+from slotgraph.scheduling.rules import RuleError
 
 MAX_FIELDS = 20
 MAX_OPTIONS = 20

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, vCalAddress, vText
+from icalendar import Calendar
+from icalendar import Event
+from icalendar import vCalAddress
+from icalendar import vText
 
 PRODID = "-//Slotgraph//Scheduling pages//EN"
 

@@ -59,14 +59,21 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from slotgraph.scheduling.intervals import Span, merge, subtract
-from slotgraph.scheduling.rules import DateOverride, RuleError, WeeklyHours, check_time_zone
+from slotgraph.scheduling.intervals import Span
+from slotgraph.scheduling.intervals import merge
+from slotgraph.scheduling.intervals import subtract
+from slotgraph.scheduling.rules import DateOverride
+from slotgraph.scheduling.rules import RuleError
+from slotgraph.scheduling.rules import WeeklyHours
+from slotgraph.scheduling.rules import check_time_zone
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _EPOCH_ORDINAL = _EPOCH.date().toordinal()

@@ -11,15 +11,19 @@ import gc
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import structlog
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import JSONResponse
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -30,31 +34,43 @@ from slotgraph.graph.fanout import FanoutGroups
 from slotgraph.graph.schema import build_schema
 from slotgraph.models.db import start_embedded_postgres
 from slotgraph.models.reachability import database_unreachable
-from slotgraph.server.auth import (
-    REFUSED_MESSAGE,
-    BearerAuth,
-    InvalidToken,
-    connection_init_credential,
-    viewer_for,
-)
-from slotgraph.server.cors import GraphQLCors, SameOrigins
+from slotgraph.server.auth import REFUSED_MESSAGE
+from slotgraph.server.auth import BearerAuth
+from slotgraph.server.auth import InvalidToken
+from slotgraph.server.auth import connection_init_credential
+from slotgraph.server.auth import viewer_for
+from slotgraph.server.cors import GraphQLCors
+from slotgraph.server.cors import SameOrigins
 from slotgraph.server.graphql_http import MediaTypedGraphQL
 from slotgraph.server.grouped_ws import GroupedTransportWS
 from slotgraph.server.limits import client_address_of
 from slotgraph.server.logs import configure_logging
-from slotgraph.server.metrics import CountedSockets, MetricsPort, metrics_routes
-from slotgraph.server.notifications import google_endpoint, microsoft_endpoint
+from slotgraph.server.metrics import CountedSockets
+from slotgraph.server.metrics import MetricsPort
+from slotgraph.server.metrics import metrics_routes
+from slotgraph.server.notifications import google_endpoint
+from slotgraph.server.notifications import microsoft_endpoint
 from slotgraph.server.oauth import callback_endpoint
 from slotgraph.server.robots import robots_endpoint
-from slotgraph.server.runtime import Runtime, build_runtime
-from slotgraph.server.settings import Settings, load_settings
-from slotgraph.server.token_sockets import TokenSockets, watch_token
-from slotgraph.server.unavailable import DatabaseAway, mark_websocket_database_away, readyz_endpoint
-from slotgraph.server.worker import BackgroundWorker, build_queue
+from slotgraph.server.runtime import Runtime
+from slotgraph.server.runtime import build_runtime
+from slotgraph.server.settings import Settings
+from slotgraph.server.settings import load_settings
+from slotgraph.server.token_sockets import TokenSockets
+from slotgraph.server.token_sockets import watch_token
+from slotgraph.server.unavailable import DatabaseAway
+from slotgraph.server.unavailable import mark_websocket_database_away
+from slotgraph.server.unavailable import readyz_endpoint
+from slotgraph.server.worker import BackgroundWorker
+from slotgraph.server.worker import build_queue
 from slotgraph.web.routes import web_routes
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import ASGIApp
+    from starlette.types import Message
+    from starlette.types import Receive
+    from starlette.types import Scope
+    from starlette.types import Send
 
     from slotgraph.providers.registry import ProviderRegistry
 

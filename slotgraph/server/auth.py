@@ -22,7 +22,10 @@ from slotgraph.server.graphql_http import error_response
 from slotgraph.usecases.tokens import authenticate
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Receive, Scope, Send
+    from starlette.types import ASGIApp
+    from starlette.types import Receive
+    from starlette.types import Scope
+    from starlette.types import Send
 
     from slotgraph.usecases.services import Services
     from slotgraph.usecases.viewer import Viewer

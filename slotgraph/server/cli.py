@@ -12,28 +12,35 @@ import sys
 from pathlib import Path
 
 import uvicorn
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlalchemy import select
 
 from slotgraph.calendars.credentials import CredentialStore
 from slotgraph.graph.schema import build_schema
 from slotgraph.models import User
-from slotgraph.models.crypto import CredentialCipher, generate_key
-from slotgraph.models.db import (
-    create_engine,
-    create_sessionmaker,
-    embedded_postgres_stopped_after,
-    migrate,
-    start_embedded_postgres,
-    stop_embedded_postgres,
-)
+from slotgraph.models.crypto import CredentialCipher
+from slotgraph.models.crypto import generate_key
+from slotgraph.models.db import create_engine
+from slotgraph.models.db import create_sessionmaker
+from slotgraph.models.db import embedded_postgres_stopped_after
+from slotgraph.models.db import migrate
+from slotgraph.models.db import start_embedded_postgres
+from slotgraph.models.db import stop_embedded_postgres
 from slotgraph.models.enums import Scope
-from slotgraph.server.demo import connect_demo_calendar, demo_page_url, seed_demo
+from slotgraph.server.demo import connect_demo_calendar
+from slotgraph.server.demo import demo_page_url
+from slotgraph.server.demo import seed_demo
 from slotgraph.server.demo_calendar import write_demo_calendar
-from slotgraph.server.demo_radicale import DemoCalDav, DemoCalendarUnavailable, DemoRadicale
+from slotgraph.server.demo_radicale import DemoCalDav
+from slotgraph.server.demo_radicale import DemoCalendarUnavailable
+from slotgraph.server.demo_radicale import DemoRadicale
 from slotgraph.server.logs import configure_logging
 from slotgraph.server.metrics import multiprocess_metrics
 from slotgraph.server.runtime import build_runtime
-from slotgraph.server.settings import Mode, Settings, SettingsError, load_settings
+from slotgraph.server.settings import Mode
+from slotgraph.server.settings import Settings
+from slotgraph.server.settings import SettingsError
+from slotgraph.server.settings import load_settings
 from slotgraph.server.worker import run_worker
 from slotgraph.usecases.roles import role_scopes
 from slotgraph.usecases.tokens import issue_token

@@ -33,7 +33,10 @@ from slotgraph.models.reachability import database_unreachable
 from slotgraph.usecases.verified_domains import verified_domain_account
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Receive, Scope, Send
+    from starlette.types import ASGIApp
+    from starlette.types import Receive
+    from starlette.types import Scope
+    from starlette.types import Send
 
     from slotgraph.usecases.services import Services
 

@@ -13,17 +13,29 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from slotgraph.clock import utc_now
-from slotgraph.models import CalendarConnection, ConnectedDomain, SchedulingPage, User
-from slotgraph.models.enums import ConnectionStatus, Provider, Scope, Seat, Tier
+from slotgraph.models import CalendarConnection
+from slotgraph.models import ConnectedDomain
+from slotgraph.models import SchedulingPage
+from slotgraph.models import User
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Provider
+from slotgraph.models.enums import Scope
+from slotgraph.models.enums import Seat
+from slotgraph.models.enums import Tier
 from slotgraph.scheduling.slugs import compose
-from slotgraph.usecases.accounts import create_account, create_user
-from slotgraph.usecases.connections import PasswordLogin, connect_caldav, disconnect
-from slotgraph.usecases.pages import page_url, user_base_url
+from slotgraph.usecases.accounts import create_account
+from slotgraph.usecases.accounts import create_user
+from slotgraph.usecases.connections import PasswordLogin
+from slotgraph.usecases.connections import connect_caldav
+from slotgraph.usecases.connections import disconnect
+from slotgraph.usecases.pages import page_url
+from slotgraph.usecases.pages import user_base_url
 from slotgraph.usecases.tokens import issue_token_row
 from slotgraph.usecases.viewer import Viewer
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from slotgraph.server.demo_radicale import DemoCalDav
     from slotgraph.usecases.services import Services

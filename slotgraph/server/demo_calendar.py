@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 import httpx
 from icalendar import Event
 
-from slotgraph.providers.caldav.wire import resource_ics, zone_ics
+from slotgraph.providers.caldav.wire import resource_ics
+from slotgraph.providers.caldav.wire import zone_ics
 from slotgraph.server.demo_radicale import DemoCalDav
 
 TIME_ZONE = "Europe/London"

@@ -14,7 +14,8 @@ negotiation through its public hooks (`__call__`, `run`, `process_result`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 from cross_web import HTTPException
 from starlette.requests import Request
@@ -27,7 +28,9 @@ from slotgraph.graph.context import Context
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from starlette.types import Receive, Scope, Send
+    from starlette.types import Receive
+    from starlette.types import Scope
+    from starlette.types import Send
     from strawberry.http import GraphQLHTTPResponse
     from strawberry.types import ExecutionResult
 

@@ -14,16 +14,21 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
-from graphql import OperationType, get_operation_ast, parse
+from graphql import OperationType
+from graphql import get_operation_ast
+from graphql import parse
 from graphql.error import GraphQLError
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    _OperationStreamClosed,
-)
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import _OperationStreamClosed
 from strawberry.types.execution import PreExecutionError
 
-from slotgraph.graph.fanout import MAX_BACKLOG, FanoutGroups, Kind, Member, group_key
+from slotgraph.graph.fanout import MAX_BACKLOG
+from slotgraph.graph.fanout import FanoutGroups
+from slotgraph.graph.fanout import Kind
+from slotgraph.graph.fanout import Member
+from slotgraph.graph.fanout import group_key
 from slotgraph.server.limits import LimitedTransportWS
 
 if TYPE_CHECKING:

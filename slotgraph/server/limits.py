@@ -23,18 +23,20 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 
 from slotgraph.graph.context import Context
 from slotgraph.graph.errors import ErrorCode
-from slotgraph.limits.addresses import TrustedProxies, client_address
-from slotgraph.limits.botcheck import VERIFY_URLS, BotCheck
-from slotgraph.limits.policy import LimitPolicy, PublicLimits
+from slotgraph.limits.addresses import TrustedProxies
+from slotgraph.limits.addresses import client_address
+from slotgraph.limits.botcheck import VERIFY_URLS
+from slotgraph.limits.botcheck import BotCheck
+from slotgraph.limits.policy import LimitPolicy
+from slotgraph.limits.policy import PublicLimits
 from slotgraph.usecases.errors import RateLimitedError
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
     from starlette.requests import HTTPConnection
-    from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
-        ConnectionInitMessage,
-        SubscribeMessage,
-    )
+    from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+    from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 
     from slotgraph.server.settings import Settings
 

@@ -21,7 +21,9 @@ import os
 import shutil
 import socket
 import tempfile
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,20 +31,24 @@ import structlog
 import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
-from slotgraph.observability.backlog import BacklogFamilies, read_backlog
-from slotgraph.observability.prometheus import (
-    CONTENT_TYPE,
-    MULTIPROCESS_ENV,
-    PrometheusRecorder,
-    prepare_multiprocess_dir,
-)
+from slotgraph.observability.backlog import BacklogFamilies
+from slotgraph.observability.backlog import read_backlog
+from slotgraph.observability.prometheus import CONTENT_TYPE
+from slotgraph.observability.prometheus import MULTIPROCESS_ENV
+from slotgraph.observability.prometheus import PrometheusRecorder
+from slotgraph.observability.prometheus import prepare_multiprocess_dir
 
 if TYPE_CHECKING:
     from starlette.requests import Request
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import ASGIApp
+    from starlette.types import Message
+    from starlette.types import Receive
+    from starlette.types import Scope
+    from starlette.types import Send
 
     from slotgraph.observability.recorder import Recorder
     from slotgraph.server.runtime import Runtime

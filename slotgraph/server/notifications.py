@@ -13,14 +13,20 @@ logged holds a token or clientState.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Final
+from collections.abc import Awaitable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from typing import Final
 
 import structlog
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.requests import ClientDisconnect
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.responses import Response
 
-from slotgraph.calsync.notifications import Verdict, google_notification, graph_notifications
+from slotgraph.calsync.notifications import Verdict
+from slotgraph.calsync.notifications import google_notification
+from slotgraph.calsync.notifications import graph_notifications
 
 if TYPE_CHECKING:
     from slotgraph.usecases.services import Services

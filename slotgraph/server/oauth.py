@@ -7,7 +7,8 @@ string. Never a 500, never a token in the URL."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
+from urllib.parse import urlencode
 
 import structlog
 from starlette.responses import RedirectResponse
@@ -19,7 +20,8 @@ from slotgraph.usecases import connections
 from slotgraph.usecases.errors import DomainError
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable
+    from collections.abc import Callable
 
     from starlette.requests import Request
     from starlette.responses import Response

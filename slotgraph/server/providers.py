@@ -8,16 +8,23 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
+from typing import TypedDict
 
 from slotgraph.models.enums import Provider
-from slotgraph.providers.caldav import CalDavConnector, CalDavSettings, Nameserver
-from slotgraph.providers.exchange import ExchangeConnector, ExchangeThreads
+from slotgraph.providers.caldav import CalDavConnector
+from slotgraph.providers.caldav import CalDavSettings
+from slotgraph.providers.caldav import Nameserver
+from slotgraph.providers.exchange import ExchangeConnector
+from slotgraph.providers.exchange import ExchangeThreads
 from slotgraph.providers.google import GoogleOAuth
 from slotgraph.providers.microsoft import MicrosoftOAuth
 from slotgraph.providers.outbound import Trust
-from slotgraph.providers.registry import OAuthProvider, ProviderRegistry
-from slotgraph.providers.retry import INTERACTIVE, PATIENT, RetryPolicy
+from slotgraph.providers.registry import OAuthProvider
+from slotgraph.providers.registry import ProviderRegistry
+from slotgraph.providers.retry import INTERACTIVE
+from slotgraph.providers.retry import PATIENT
+from slotgraph.providers.retry import RetryPolicy
 
 if TYPE_CHECKING:
     import httpx

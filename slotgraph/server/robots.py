@@ -3,10 +3,12 @@ operator asked for no indexing tells crawlers `Disallow: /meetings*`."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse
+from starlette.responses import Response
 
 from slotgraph.usecases.domains import robots_txt
 

@@ -16,8 +16,10 @@ from slotgraph.calendars.busy_cache import BusyCachePolicy
 from slotgraph.calendars.credentials import CredentialStore
 from slotgraph.clock import utc_now
 from slotgraph.jobs.deliveries.webhooks import WebhookPolicy
-from slotgraph.models.crypto import CredentialCipher, generate_key
-from slotgraph.models.db import create_engine, create_sessionmaker
+from slotgraph.models.crypto import CredentialCipher
+from slotgraph.models.crypto import generate_key
+from slotgraph.models.db import create_engine
+from slotgraph.models.db import create_sessionmaker
 from slotgraph.notices.feeds import AvailabilityFeeds
 from slotgraph.notices.nats_pubsub import NatsPubSub
 from slotgraph.notices.postgres_pubsub import PostgresPubSub
@@ -29,17 +31,17 @@ from slotgraph.observability.recorder import NO_RECORDER
 from slotgraph.providers.dns_txt import TxtResolver
 from slotgraph.providers.registry import ProviderRegistry
 from slotgraph.server.limits import build_limits
-from slotgraph.server.providers import (
-    Registries,
-    build_registries,
-    outbound_trust,
-    provider_tls,
-)
+from slotgraph.server.providers import Registries
+from slotgraph.server.providers import build_registries
+from slotgraph.server.providers import outbound_trust
+from slotgraph.server.providers import provider_tls
 from slotgraph.usecases.services import Services
 from slotgraph.usecases.slot_answers import SlotAnswers
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from slotgraph.notices.pubsub import PubSub
     from slotgraph.server.settings import Settings

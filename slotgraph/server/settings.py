@@ -14,17 +14,18 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import (
-    AliasChoices,
-    Field,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import AliasChoices
+from pydantic import Field
+from pydantic import SecretStr
+from pydantic import ValidationError
+from pydantic import field_validator
+from pydantic import model_validator
+from pydantic_settings import BaseSettings
+from pydantic_settings import NoDecode
+from pydantic_settings import SettingsConfigDict
 
-from slotgraph.jobs.mail import SmtpConfig, SmtpSecurity
+from slotgraph.jobs.mail import SmtpConfig
+from slotgraph.jobs.mail import SmtpSecurity
 from slotgraph.limits.addresses import TrustedProxies
 from slotgraph.limits.botcheck import BotCheckVerifier
 from slotgraph.notices.settings import PubSubSettings

@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import structlog
 
@@ -29,7 +30,11 @@ from slotgraph.notices.revocations import TOKEN_REVOKED
 from slotgraph.usecases.tokens import token_is_active
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import ASGIApp
+    from starlette.types import Message
+    from starlette.types import Receive
+    from starlette.types import Scope
+    from starlette.types import Send
 
     from slotgraph.usecases.services import Services
     from slotgraph.usecases.viewer import Viewer

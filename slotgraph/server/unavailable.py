@@ -18,24 +18,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import structlog
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
+from starlette.responses import Response
 
-from slotgraph.graph.errors import (
-    RETRY_AFTER_SECONDS,
-    SERVICE_UNAVAILABLE_MESSAGE,
-    service_unavailable_extensions,
-)
+from slotgraph.graph.errors import RETRY_AFTER_SECONDS
+from slotgraph.graph.errors import SERVICE_UNAVAILABLE_MESSAGE
+from slotgraph.graph.errors import service_unavailable_extensions
 from slotgraph.models.db import ping
 from slotgraph.models.reachability import database_unreachable
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable
+    from collections.abc import Callable
 
     from starlette.requests import Request
-    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+    from starlette.types import ASGIApp
+    from starlette.types import Message
+    from starlette.types import Receive
+    from starlette.types import Scope
+    from starlette.types import Send
 
 log = structlog.get_logger("slotgraph.http")
 # Set by the websocket's `on_ws_connect` when it met the database away and refused.

@@ -13,21 +13,28 @@ import asyncio
 import contextlib
 import datetime as dt
 import signal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import structlog
 
-from slotgraph.calsync.context import SyncConfig, SyncContext
-from slotgraph.calsync.engine import SYNC_JOB, sync_connection
+from slotgraph.calsync.context import SyncConfig
+from slotgraph.calsync.context import SyncContext
+from slotgraph.calsync.engine import SYNC_JOB
+from slotgraph.calsync.engine import sync_connection
 from slotgraph.calsync.scheduler import sweep_due_syncs
-from slotgraph.calsync.watches import RENEW_JOB, WatchConfig, Watches
+from slotgraph.calsync.watches import RENEW_JOB
+from slotgraph.calsync.watches import WatchConfig
+from slotgraph.calsync.watches import Watches
 from slotgraph.jobs.deliveries import build_outbox
 from slotgraph.jobs.deliveries.webhooks import Webhooks
 from slotgraph.jobs.mail import Mailer
 from slotgraph.jobs.outbox import DeliveryPolicy
 from slotgraph.jobs.queue import JobQueue
-from slotgraph.notices.changes import publish_connection_changed, publish_host_changed
-from slotgraph.server.runtime import Runtime, build_runtime
+from slotgraph.notices.changes import publish_connection_changed
+from slotgraph.notices.changes import publish_host_changed
+from slotgraph.server.runtime import Runtime
+from slotgraph.server.runtime import build_runtime
 from slotgraph.usecases.booking_decisions import decline_unanswered_requests
 from slotgraph.usecases.domain_verification import recheck_due_domains
 

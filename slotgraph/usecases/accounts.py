@@ -10,8 +10,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from slotgraph.models import Account, CalendarSettings, User
-from slotgraph.models.enums import Seat, Tier
+from slotgraph.models import Account
+from slotgraph.models import CalendarSettings
+from slotgraph.models import User
+from slotgraph.models.enums import Seat
+from slotgraph.models.enums import Tier
 from slotgraph.scheduling.rules import check_time_zone
 from slotgraph.scheduling.slugs import slugify
 

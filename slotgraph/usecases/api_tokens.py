@@ -15,14 +15,18 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from slotgraph.models import ApiToken, User
+from slotgraph.models import ApiToken
+from slotgraph.models import User
 from slotgraph.models.enums import Scope
 from slotgraph.notices.revocations import publish_tokens_revoked
-from slotgraph.usecases.errors import InvalidInput, PermissionDeniedError
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.errors import PermissionDeniedError
 from slotgraph.usecases.roles import role_scopes
-from slotgraph.usecases.scoped_rows import RowLookup, of_user
+from slotgraph.usecases.scoped_rows import RowLookup
+from slotgraph.usecases.scoped_rows import of_user
 from slotgraph.usecases.tokens import issue_token_row
-from slotgraph.usecases.viewer import Viewer, require_viewer
+from slotgraph.usecases.viewer import Viewer
+from slotgraph.usecases.viewer import require_viewer
 
 if TYPE_CHECKING:
     from slotgraph.usecases.services import Services

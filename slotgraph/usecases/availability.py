@@ -31,7 +31,8 @@ import dataclasses
 import datetime as dt
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -39,33 +40,39 @@ from sqlalchemy import select
 from slotgraph.calendars import busy_cache
 from slotgraph.calendars.checked import booking_calendars
 from slotgraph.calendars.clients import client_for
-from slotgraph.calendars.lost_access import calendars_lost, calendars_regained, mark_access_lost
+from slotgraph.calendars.lost_access import calendars_lost
+from slotgraph.calendars.lost_access import calendars_regained
+from slotgraph.calendars.lost_access import mark_access_lost
 from slotgraph.calendars.synced_busy import synced_busy
-from slotgraph.models import Booking, CalendarConnection, RemoteCalendar
-from slotgraph.models.enums import (
-    TIME_FREEING_STATUSES,
-    CalendarStatus,
-    ConnectionStatus,
-)
+from slotgraph.models import Booking
+from slotgraph.models import CalendarConnection
+from slotgraph.models import RemoteCalendar
+from slotgraph.models.enums import TIME_FREEING_STATUSES
+from slotgraph.models.enums import CalendarStatus
+from slotgraph.models.enums import ConnectionStatus
 from slotgraph.providers import base as provider_errors
 from slotgraph.scheduling import rules
-from slotgraph.scheduling.slots import Refusal, Slot, SlotRules, compute_slots, refusal
+from slotgraph.scheduling.slots import Refusal
+from slotgraph.scheduling.slots import Slot
+from slotgraph.scheduling.slots import SlotRules
+from slotgraph.scheduling.slots import compute_slots
+from slotgraph.scheduling.slots import refusal
 from slotgraph.usecases import slot_answers
-from slotgraph.usecases.errors import (
-    AvailabilityUnknownError,
-    HostAccessLostError,
-    InvalidInput,
-    PagesTurnedOffError,
-    SlotUnavailableError,
-)
-from slotgraph.usecases.pages import PublicPage, get_public_page
+from slotgraph.usecases.errors import AvailabilityUnknownError
+from slotgraph.usecases.errors import HostAccessLostError
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.errors import PagesTurnedOffError
+from slotgraph.usecases.errors import SlotUnavailableError
+from slotgraph.usecases.pages import PublicPage
+from slotgraph.usecases.pages import get_public_page
 from slotgraph.usecases.users import check_host_active
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from slotgraph.models import SchedulingPage
-    from slotgraph.providers.base import CalendarClient, Interval
+    from slotgraph.providers.base import CalendarClient
+    from slotgraph.providers.base import Interval
     from slotgraph.usecases.services import Services
 
 log = structlog.get_logger("slotgraph.availability")

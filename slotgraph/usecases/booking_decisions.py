@@ -33,21 +33,21 @@ import structlog
 from sqlalchemy import select
 
 from slotgraph.models import Booking
-from slotgraph.models.enums import BookingActor, BookingEventKind, BookingStatus
+from slotgraph.models.enums import BookingActor
+from slotgraph.models.enums import BookingEventKind
+from slotgraph.models.enums import BookingStatus
 from slotgraph.models.outbox import OutboxKind
-from slotgraph.usecases import booking_events, idempotency
-from slotgraph.usecases.bookings import check_slot, queue_calendar_write
-from slotgraph.usecases.errors import (
-    BookingNotChangeableError,
-    InvalidInput,
-)
-from slotgraph.usecases.manage_bookings import (
-    MAX_REASON,
-    Manager,
-    booking_page,
-    for_host,
-    locked_booking,
-)
+from slotgraph.usecases import booking_events
+from slotgraph.usecases import idempotency
+from slotgraph.usecases.bookings import check_slot
+from slotgraph.usecases.bookings import queue_calendar_write
+from slotgraph.usecases.errors import BookingNotChangeableError
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.manage_bookings import MAX_REASON
+from slotgraph.usecases.manage_bookings import Manager
+from slotgraph.usecases.manage_bookings import booking_page
+from slotgraph.usecases.manage_bookings import for_host
+from slotgraph.usecases.manage_bookings import locked_booking
 from slotgraph.usecases.pages import get_public_page
 
 if TYPE_CHECKING:

@@ -23,9 +23,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from slotgraph.jobs.deliveries.booking_emails import post_booking_email
-from slotgraph.jobs.webhooks import BOOKING_EVENT_TYPES, enqueue_webhooks
+from slotgraph.jobs.webhooks import BOOKING_EVENT_TYPES
+from slotgraph.jobs.webhooks import enqueue_webhooks
 from slotgraph.models import BookingEvent
-from slotgraph.notices.changes import publish_booking_events, publish_host_changed
+from slotgraph.notices.changes import publish_booking_events
+from slotgraph.notices.changes import publish_host_changed
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -33,7 +35,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from slotgraph.models import Booking
-    from slotgraph.models.enums import BookingActor, BookingEventKind
+    from slotgraph.models.enums import BookingActor
+    from slotgraph.models.enums import BookingEventKind
     from slotgraph.usecases.services import Services
 
 

@@ -20,31 +20,43 @@ import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import urlencode
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 
 from slotgraph.jobs import outbox
 from slotgraph.jobs.deliveries import emails
 from slotgraph.jobs.deliveries.booking_emails import contact_language
-from slotgraph.models import Booking, Contact, OutboxMessage, User
-from slotgraph.models.enums import BookingActor, BookingEventKind, BookingStatus, CalendarWriteState
+from slotgraph.models import Booking
+from slotgraph.models import Contact
+from slotgraph.models import OutboxMessage
+from slotgraph.models import User
+from slotgraph.models.enums import BookingActor
+from slotgraph.models.enums import BookingEventKind
+from slotgraph.models.enums import BookingStatus
+from slotgraph.models.enums import CalendarWriteState
 from slotgraph.models.outbox import OutboxKind
-from slotgraph.scheduling import forms, rules
-from slotgraph.usecases import booking_events, idempotency
-from slotgraph.usecases.availability import PageSlots, page_slots
-from slotgraph.usecases.errors import (
-    HostAccessLostError,
-    InvalidInput,
-    NotFoundError,
-    SlotUnavailableError,
-)
-from slotgraph.usecases.pages import PublicPage, get_public_page, user_base_url
+from slotgraph.scheduling import forms
+from slotgraph.scheduling import rules
+from slotgraph.usecases import booking_events
+from slotgraph.usecases import idempotency
+from slotgraph.usecases.availability import PageSlots
+from slotgraph.usecases.availability import page_slots
+from slotgraph.usecases.errors import HostAccessLostError
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.errors import NotFoundError
+from slotgraph.usecases.errors import SlotUnavailableError
+from slotgraph.usecases.pages import PublicPage
+from slotgraph.usecases.pages import get_public_page
+from slotgraph.usecases.pages import user_base_url
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

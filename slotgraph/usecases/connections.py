@@ -17,57 +17,60 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass
+from dataclasses import replace
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import TypeVar
 
 import structlog
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import select
 
-from slotgraph.calsync.watches import forget_watches, stop_all
+from slotgraph.calsync.watches import forget_watches
+from slotgraph.calsync.watches import stop_all
 from slotgraph.jobs import webhooks
 from slotgraph.jobs.webhooks import enqueue_webhooks
-from slotgraph.models import (
-    Account,
-    AvailabilityCalendar,
-    CalendarConnection,
-    Credential,
-    InboxConnection,
-    OAuthFlow,
-    RemoteCalendar,
-    User,
-)
-from slotgraph.models.enums import (
-    CalendarAccess,
-    CalendarStatus,
-    ConnectionPurpose,
-    ConnectionStatus,
-    InboxKind,
-    InboxStatus,
-    Provider,
-    Scope,
-    SyncState,
-)
-from slotgraph.notices.changes import publish_connection_changed, publish_host_changed
+from slotgraph.models import Account
+from slotgraph.models import AvailabilityCalendar
+from slotgraph.models import CalendarConnection
+from slotgraph.models import Credential
+from slotgraph.models import InboxConnection
+from slotgraph.models import OAuthFlow
+from slotgraph.models import RemoteCalendar
+from slotgraph.models import User
+from slotgraph.models.enums import CalendarAccess
+from slotgraph.models.enums import CalendarStatus
+from slotgraph.models.enums import ConnectionPurpose
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import InboxKind
+from slotgraph.models.enums import InboxStatus
+from slotgraph.models.enums import Provider
+from slotgraph.models.enums import Scope
+from slotgraph.models.enums import SyncState
+from slotgraph.notices.changes import publish_connection_changed
+from slotgraph.notices.changes import publish_host_changed
 from slotgraph.providers import base as provider_errors
-from slotgraph.usecases.errors import (
-    AutodiscoverFailedError,
-    CalDavAuthFailedError,
-    CalDavUnreachableError,
-    ConnectionLimitReachedError,
-    ExchangeAuthFailedError,
-    ExchangeUnreachableError,
-    ExchangeVersionUnsupportedError,
-    InvalidInput,
-    NotACalDavServerError,
-    OAuthDeniedError,
-    OAuthStateInvalidError,
-    PermissionRequiredError,
-    ProviderUnavailableError,
-    SharedInboxNotAllowedError,
-    TlsCertificateUntrustedError,
-)
-from slotgraph.usecases.scoped_rows import RowLookup, of_user
-from slotgraph.usecases.viewer import Viewer, require_viewer
+from slotgraph.usecases.errors import AutodiscoverFailedError
+from slotgraph.usecases.errors import CalDavAuthFailedError
+from slotgraph.usecases.errors import CalDavUnreachableError
+from slotgraph.usecases.errors import ConnectionLimitReachedError
+from slotgraph.usecases.errors import ExchangeAuthFailedError
+from slotgraph.usecases.errors import ExchangeUnreachableError
+from slotgraph.usecases.errors import ExchangeVersionUnsupportedError
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.errors import NotACalDavServerError
+from slotgraph.usecases.errors import OAuthDeniedError
+from slotgraph.usecases.errors import OAuthStateInvalidError
+from slotgraph.usecases.errors import PermissionRequiredError
+from slotgraph.usecases.errors import ProviderUnavailableError
+from slotgraph.usecases.errors import SharedInboxNotAllowedError
+from slotgraph.usecases.errors import TlsCertificateUntrustedError
+from slotgraph.usecases.scoped_rows import RowLookup
+from slotgraph.usecases.scoped_rows import of_user
+from slotgraph.usecases.viewer import Viewer
+from slotgraph.usecases.viewer import require_viewer
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -17,9 +17,12 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy import select
 
-from slotgraph.calsync.watches import forget_watches, stop_all
-from slotgraph.models import Booking, CalendarConnection
-from slotgraph.models.enums import BookingStatus, ConnectionStatus
+from slotgraph.calsync.watches import forget_watches
+from slotgraph.calsync.watches import stop_all
+from slotgraph.models import Booking
+from slotgraph.models import CalendarConnection
+from slotgraph.models.enums import BookingStatus
+from slotgraph.models.enums import ConnectionStatus
 from slotgraph.providers.base import ProviderError
 from slotgraph.usecases.users import set_user_active
 

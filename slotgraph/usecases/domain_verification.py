@@ -22,22 +22,25 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import structlog
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import or_
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from slotgraph.models import Account, ConnectedDomain
+from slotgraph.models import Account
+from slotgraph.models import ConnectedDomain
 from slotgraph.providers.dns_txt import DnsUnavailable
 from slotgraph.usecases.domains import DOMAINS
-from slotgraph.usecases.errors import (
-    DomainCheckUnavailableError,
-    DomainNotVerifiedError,
-    DomainTakenError,
-    InvalidInput,
-    NotFoundError,
-    PlanFeatureRequiredError,
-)
+from slotgraph.usecases.errors import DomainCheckUnavailableError
+from slotgraph.usecases.errors import DomainNotVerifiedError
+from slotgraph.usecases.errors import DomainTakenError
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.errors import NotFoundError
+from slotgraph.usecases.errors import PlanFeatureRequiredError
 from slotgraph.usecases.users import require_admin
-from slotgraph.usecases.verified_domains import is_verified_domain, verified_domain
+from slotgraph.usecases.verified_domains import is_verified_domain
+from slotgraph.usecases.verified_domains import verified_domain
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlalchemy import select
 
 from slotgraph.models import ConnectedDomain
 from slotgraph.models.enums import Scope
-from slotgraph.usecases.scoped_rows import RowLookup, in_account
+from slotgraph.usecases.scoped_rows import RowLookup
+from slotgraph.usecases.scoped_rows import in_account
 from slotgraph.usecases.verified_domains import verified_domain
-from slotgraph.usecases.viewer import Viewer, require_viewer
+from slotgraph.usecases.viewer import Viewer
+from slotgraph.usecases.viewer import require_viewer
 
 if TYPE_CHECKING:
     from slotgraph.usecases.services import Services

@@ -6,7 +6,8 @@ another account (C9).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from collections.abc import Mapping
 
 
 class DomainError(Exception):

@@ -34,15 +34,25 @@ import json
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
 
 import structlog
-from sqlalchemy import DateTime, Enum, delete, func, null, select, update
+from sqlalchemy import DateTime
+from sqlalchemy import Enum
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import null
+from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 
-from slotgraph.models import Booking, IdempotencyKey
-from slotgraph.usecases.errors import IdempotencyKeyReusedError, InvalidInput
+from slotgraph.models import Booking
+from slotgraph.models import IdempotencyKey
+from slotgraph.usecases.errors import IdempotencyKeyReusedError
+from slotgraph.usecases.errors import InvalidInput
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

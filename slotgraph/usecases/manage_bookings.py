@@ -30,28 +30,31 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import structlog
 from sqlalchemy import select
 
-from slotgraph.models import Booking, SchedulingPage
-from slotgraph.models.enums import BookingActor, BookingEventKind, BookingStatus, Scope
+from slotgraph.models import Booking
+from slotgraph.models import SchedulingPage
+from slotgraph.models.enums import BookingActor
+from slotgraph.models.enums import BookingEventKind
+from slotgraph.models.enums import BookingStatus
+from slotgraph.models.enums import Scope
 from slotgraph.models.outbox import OutboxKind
-from slotgraph.usecases import booking_events, idempotency
-from slotgraph.usecases.bookings import (
-    check_slot,
-    manage_token_digest,
-    overlap_taken,
-    queue_calendar_write,
-)
-from slotgraph.usecases.errors import (
-    BookingNotChangeableError,
-    InvalidInput,
-    NotFoundError,
-)
+from slotgraph.usecases import booking_events
+from slotgraph.usecases import idempotency
+from slotgraph.usecases.bookings import check_slot
+from slotgraph.usecases.bookings import manage_token_digest
+from slotgraph.usecases.bookings import overlap_taken
+from slotgraph.usecases.bookings import queue_calendar_write
+from slotgraph.usecases.errors import BookingNotChangeableError
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.errors import NotFoundError
 from slotgraph.usecases.pages import get_public_page
-from slotgraph.usecases.viewer import Viewer, require_viewer
+from slotgraph.usecases.viewer import Viewer
+from slotgraph.usecases.viewer import require_viewer
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

@@ -9,12 +9,18 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from slotgraph.jobs.meetings import booking_meeting, host_zone
-from slotgraph.models import Booking, Contact, SchedulingPage, User
-from slotgraph.scheduling.ical import Method, meeting_ics
+from slotgraph.jobs.meetings import booking_meeting
+from slotgraph.jobs.meetings import host_zone
+from slotgraph.models import Booking
+from slotgraph.models import Contact
+from slotgraph.models import SchedulingPage
+from slotgraph.models import User
+from slotgraph.scheduling.ical import Method
+from slotgraph.scheduling.ical import meeting_ics
 from slotgraph.usecases.bookings import manage_token_digest
 from slotgraph.usecases.errors import NotFoundError
-from slotgraph.usecases.pages import page_url, user_base_url
+from slotgraph.usecases.pages import page_url
+from slotgraph.usecases.pages import user_base_url
 
 if TYPE_CHECKING:
     from slotgraph.usecases.services import Services

@@ -27,20 +27,25 @@ import structlog
 from sqlalchemy import select
 
 from slotgraph.calendars.default_calendar import meetings_connection
-from slotgraph.models import Booking, CalendarConnection, Contact, User
-from slotgraph.models.enums import (
-    BookingActor,
-    BookingEventKind,
-    BookingStatus,
-    ConnectionStatus,
-    Scope,
-)
+from slotgraph.models import Booking
+from slotgraph.models import CalendarConnection
+from slotgraph.models import Contact
+from slotgraph.models import User
+from slotgraph.models.enums import BookingActor
+from slotgraph.models.enums import BookingEventKind
+from slotgraph.models.enums import BookingStatus
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Scope
 from slotgraph.models.outbox import OutboxKind
 from slotgraph.scheduling import rules
-from slotgraph.usecases import booking_events, idempotency
-from slotgraph.usecases.bookings import overlap_taken, queue_calendar_write
-from slotgraph.usecases.errors import InvalidInput, NotFoundError
-from slotgraph.usecases.viewer import Viewer, require_viewer
+from slotgraph.usecases import booking_events
+from slotgraph.usecases import idempotency
+from slotgraph.usecases.bookings import overlap_taken
+from slotgraph.usecases.bookings import queue_calendar_write
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.errors import NotFoundError
+from slotgraph.usecases.viewer import Viewer
+from slotgraph.usecases.viewer import require_viewer
 
 if TYPE_CHECKING:
     from slotgraph.usecases.services import Services

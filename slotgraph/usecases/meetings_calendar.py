@@ -25,21 +25,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlalchemy import select
 
-from slotgraph.models import AvailabilityCalendar, CalendarConnection, RemoteCalendar
-from slotgraph.models.enums import (
-    CalendarAccess,
-    CalendarStatus,
-    ConnectionStatus,
-    Provider,
-    Scope,
-)
-from slotgraph.usecases.connections import own_connection, publish_connection
-from slotgraph.usecases.errors import InvalidInput, ProviderLimitationError
-from slotgraph.usecases.scoped_rows import one_or_not_found, own_calendars
+from slotgraph.models import AvailabilityCalendar
+from slotgraph.models import CalendarConnection
+from slotgraph.models import RemoteCalendar
+from slotgraph.models.enums import CalendarAccess
+from slotgraph.models.enums import CalendarStatus
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Provider
+from slotgraph.models.enums import Scope
+from slotgraph.usecases.connections import own_connection
+from slotgraph.usecases.connections import publish_connection
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.errors import ProviderLimitationError
+from slotgraph.usecases.scoped_rows import one_or_not_found
+from slotgraph.usecases.scoped_rows import own_calendars
 from slotgraph.usecases.settings import MAX_AVAILABILITY_CALENDARS
-from slotgraph.usecases.viewer import Viewer, require_viewer
+from slotgraph.usecases.viewer import Viewer
+from slotgraph.usecases.viewer import require_viewer
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

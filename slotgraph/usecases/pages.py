@@ -12,27 +12,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select, bindparam, delete, exists, func, select, update
+from sqlalchemy import Select
+from sqlalchemy import bindparam
+from sqlalchemy import delete
+from sqlalchemy import exists
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from slotgraph.models import (
-    CalendarConnection,
-    CalendarSettings,
-    ConnectedDomain,
-    SchedulingPage,
-    User,
-)
-from slotgraph.models.enums import ConnectionStatus, Scope
+from slotgraph.models import CalendarConnection
+from slotgraph.models import CalendarSettings
+from slotgraph.models import ConnectedDomain
+from slotgraph.models import SchedulingPage
+from slotgraph.models import User
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Scope
 from slotgraph.notices.changes import publish_page_changed
-from slotgraph.scheduling import forms, rules, slugs
-from slotgraph.usecases.errors import DomainError, InvalidInput, NotFoundError, SlugTakenError
-from slotgraph.usecases.scoped_rows import RowLookup, of_user
-from slotgraph.usecases.values import KEEP, Keep
+from slotgraph.scheduling import forms
+from slotgraph.scheduling import rules
+from slotgraph.scheduling import slugs
+from slotgraph.usecases.errors import DomainError
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.errors import NotFoundError
+from slotgraph.usecases.errors import SlugTakenError
+from slotgraph.usecases.scoped_rows import RowLookup
+from slotgraph.usecases.scoped_rows import of_user
+from slotgraph.usecases.values import KEEP
+from slotgraph.usecases.values import Keep
 from slotgraph.usecases.verified_domains import verified_domain
-from slotgraph.usecases.viewer import Viewer, require_viewer
+from slotgraph.usecases.viewer import Viewer
+from slotgraph.usecases.viewer import require_viewer
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

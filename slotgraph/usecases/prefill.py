@@ -29,10 +29,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from slotgraph.models import Booking, Contact
+from slotgraph.models import Booking
+from slotgraph.models import Contact
 from slotgraph.scheduling import forms
 from slotgraph.usecases.bookings import manage_token_digest
-from slotgraph.usecases.errors import InvalidInput, NotFoundError
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.errors import NotFoundError
 from slotgraph.usecases.pages import get_public_page
 
 if TYPE_CHECKING:

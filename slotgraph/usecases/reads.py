@@ -17,43 +17,47 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
+from typing import Generic
+from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Select, case, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import ColumnElement
+from sqlalchemy import Select
+from sqlalchemy import case
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from slotgraph.models import (
-    ApiToken,
-    AvailabilityCalendar,
-    Booking,
-    CalendarConnection,
-    CalendarSettings,
-    ConnectedDomain,
-    Contact,
-    InboxConnection,
-    OutboxMessage,
-    RemoteCalendar,
-    SchedulingPage,
-    Task,
-    User,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from slotgraph.models import ApiToken
+from slotgraph.models import AvailabilityCalendar
+from slotgraph.models import Booking
+from slotgraph.models import CalendarConnection
+from slotgraph.models import CalendarSettings
+from slotgraph.models import ConnectedDomain
+from slotgraph.models import Contact
+from slotgraph.models import InboxConnection
+from slotgraph.models import OutboxMessage
+from slotgraph.models import RemoteCalendar
+from slotgraph.models import SchedulingPage
+from slotgraph.models import Task
+from slotgraph.models import User
+from slotgraph.models import WebhookAttempt
+from slotgraph.models import WebhookDelivery
+from slotgraph.models import WebhookEndpoint
 from slotgraph.models.base import AccountRow
 from slotgraph.models.enums import Scope
 from slotgraph.models.outbox import OutboxState
 from slotgraph.usecases.errors import InvalidInput
-from slotgraph.usecases.pages import MAX_PAGE_SIZE, base_url
-from slotgraph.usecases.scoped_rows import (
-    RowScope,
-    in_account,
-    of_user,
-    own_calendars,
-    own_endpoints,
-    own_tasks,
-)
+from slotgraph.usecases.pages import MAX_PAGE_SIZE
+from slotgraph.usecases.pages import base_url
+from slotgraph.usecases.scoped_rows import RowScope
+from slotgraph.usecases.scoped_rows import in_account
+from slotgraph.usecases.scoped_rows import of_user
+from slotgraph.usecases.scoped_rows import own_calendars
+from slotgraph.usecases.scoped_rows import own_endpoints
+from slotgraph.usecases.scoped_rows import own_tasks
 from slotgraph.usecases.verified_domains import verified_domain
 from slotgraph.usecases.viewer import Viewer
 

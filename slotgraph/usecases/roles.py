@@ -3,7 +3,8 @@ per-request check read, so a token never does more than its user's role allows n
 
 from __future__ import annotations
 
-from slotgraph.models.enums import Role, Scope
+from slotgraph.models.enums import Role
+from slotgraph.models.enums import Scope
 
 
 def role_scopes(role: Role) -> frozenset[Scope]:

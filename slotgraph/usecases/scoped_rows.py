@@ -19,17 +19,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING
+from typing import Generic
+from typing import TypeAlias
+from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement
+from sqlalchemy import Select
+from sqlalchemy import select
 
-from slotgraph.models import (
-    CalendarConnection,
-    RemoteCalendar,
-    Task,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
+from slotgraph.models import CalendarConnection
+from slotgraph.models import RemoteCalendar
+from slotgraph.models import Task
+from slotgraph.models import WebhookDelivery
+from slotgraph.models import WebhookEndpoint
 from slotgraph.models.base import AccountRow
 from slotgraph.usecases.errors import NotFoundError
 from slotgraph.usecases.viewer import Viewer

@@ -18,20 +18,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
 
 from slotgraph.calendars.busy_cache import BusyCachePolicy
 from slotgraph.calendars.clients import ConnectionClients
 from slotgraph.clock import utc_now
 from slotgraph.jobs.deliveries.webhooks import WebhookPolicy
 from slotgraph.limits.policy import PublicLimits
-from slotgraph.observability.recorder import NO_RECORDER, Recorder
+from slotgraph.observability.recorder import NO_RECORDER
+from slotgraph.observability.recorder import Recorder
 from slotgraph.providers.dns_txt import TxtResolver
 from slotgraph.providers.outbound import Trust
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from slotgraph.calendars.credentials import CredentialStore
     from slotgraph.notices.feeds import AvailabilityFeeds

@@ -12,43 +12,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
+from sqlalchemy import select
 
 from slotgraph.jobs.task_events import can_sync_tasks as can_sync_tasks
-from slotgraph.models import (
-    Account,
-    AvailabilityCalendar,
-    CalendarConnection,
-    CalendarSettings,
-    ConnectedDomain,
-    RemoteCalendar,
-    SchedulingPage,
-    User,
-)
-from slotgraph.models.enums import (
-    CalendarAccess,
-    CalendarStatus,
-    ConnectionStatus,
-    Provider,
-    Scope,
-    Seat,
-    Tier,
-)
-from slotgraph.notices.changes import publish_connection_changed, publish_host_changed
+from slotgraph.models import Account
+from slotgraph.models import AvailabilityCalendar
+from slotgraph.models import CalendarConnection
+from slotgraph.models import CalendarSettings
+from slotgraph.models import ConnectedDomain
+from slotgraph.models import RemoteCalendar
+from slotgraph.models import SchedulingPage
+from slotgraph.models import User
+from slotgraph.models.enums import CalendarAccess
+from slotgraph.models.enums import CalendarStatus
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Provider
+from slotgraph.models.enums import Scope
+from slotgraph.models.enums import Seat
+from slotgraph.models.enums import Tier
+from slotgraph.notices.changes import publish_connection_changed
+from slotgraph.notices.changes import publish_host_changed
 from slotgraph.scheduling import slugs
 from slotgraph.usecases import tasks
-from slotgraph.usecases.errors import (
-    CalendarRequiredError,
-    DomainNotVerifiedError,
-    InvalidInput,
-    NotFoundError,
-    PlanFeatureRequiredError,
-    ProviderLimitationError,
-    SeatRequiredError,
-)
-from slotgraph.usecases.values import KEEP, Keep
+from slotgraph.usecases.errors import CalendarRequiredError
+from slotgraph.usecases.errors import DomainNotVerifiedError
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.errors import NotFoundError
+from slotgraph.usecases.errors import PlanFeatureRequiredError
+from slotgraph.usecases.errors import ProviderLimitationError
+from slotgraph.usecases.errors import SeatRequiredError
+from slotgraph.usecases.values import KEEP
+from slotgraph.usecases.values import Keep
 from slotgraph.usecases.verified_domains import is_verified_domain
-from slotgraph.usecases.viewer import Viewer, require_viewer
+from slotgraph.usecases.viewer import Viewer
+from slotgraph.usecases.viewer import require_viewer
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

@@ -32,13 +32,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeVar
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Generic
+from typing import TypeVar
 
 from slotgraph.notices.changes import PAGE
 
 if TYPE_CHECKING:
-    from slotgraph.notices.pubsub import PubSub, Subscription
+    from slotgraph.notices.pubsub import PubSub
+    from slotgraph.notices.pubsub import Subscription
 
 V = TypeVar("V")
 # (page id, window start, window end, duration in minutes)

@@ -29,29 +29,35 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from collections.abc import AsyncGenerator
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Literal
 
 import structlog
 from sqlalchemy import select
 
-from slotgraph.models import Booking, BookingEvent
+from slotgraph.models import Booking
+from slotgraph.models import BookingEvent
 from slotgraph.models.enums import Scope
-from slotgraph.notices.changes import BOOKING, CONNECTION
+from slotgraph.notices.changes import BOOKING
+from slotgraph.notices.changes import CONNECTION
 from slotgraph.notices.feeds import FeedKey
 from slotgraph.scheduling import rules
-from slotgraph.scheduling.slots import Slot, group_by_day
+from slotgraph.scheduling.slots import Slot
+from slotgraph.scheduling.slots import group_by_day
 from slotgraph.usecases import reads
-from slotgraph.usecases.availability import PageSlots, available_slots
-from slotgraph.usecases.errors import (
-    AvailabilityUnknownError,
-    DomainError,
-    InvalidInput,
-    NotFoundError,
-)
+from slotgraph.usecases.availability import PageSlots
+from slotgraph.usecases.availability import available_slots
+from slotgraph.usecases.errors import AvailabilityUnknownError
+from slotgraph.usecases.errors import DomainError
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.errors import NotFoundError
 from slotgraph.usecases.pages import get_public_page
-from slotgraph.usecases.viewer import Viewer, require_viewer
+from slotgraph.usecases.viewer import Viewer
+from slotgraph.usecases.viewer import require_viewer
 
 if TYPE_CHECKING:
     from slotgraph.models import CalendarConnection

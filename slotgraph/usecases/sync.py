@@ -13,10 +13,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from slotgraph.calsync.engine import request_sync
-from slotgraph.models.enums import ConnectionStatus, Scope
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Scope
 from slotgraph.usecases.connections import own_connection
 from slotgraph.usecases.errors import InvalidInput
-from slotgraph.usecases.viewer import Viewer, require_viewer
+from slotgraph.usecases.viewer import Viewer
+from slotgraph.usecases.viewer import require_viewer
 
 if TYPE_CHECKING:
     from slotgraph.models import CalendarConnection

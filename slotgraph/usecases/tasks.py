@@ -14,17 +14,25 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import update
 
 from slotgraph.calendars.default_calendar import default_calendar
 from slotgraph.jobs.deliveries.task_events import post_task_event
 from slotgraph.jobs.task_events import syncs_tasks
-from slotgraph.models import Contact, Task, User
+from slotgraph.models import Contact
+from slotgraph.models import Task
+from slotgraph.models import User
 from slotgraph.models.enums import Scope
-from slotgraph.usecases.errors import InvalidInput, NotFoundError
-from slotgraph.usecases.scoped_rows import RowLookup, own_tasks
-from slotgraph.usecases.values import KEEP, Keep
-from slotgraph.usecases.viewer import Viewer, require_viewer
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.errors import NotFoundError
+from slotgraph.usecases.scoped_rows import RowLookup
+from slotgraph.usecases.scoped_rows import own_tasks
+from slotgraph.usecases.values import KEEP
+from slotgraph.usecases.values import Keep
+from slotgraph.usecases.viewer import Viewer
+from slotgraph.usecases.viewer import require_viewer
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

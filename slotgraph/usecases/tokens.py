@@ -12,9 +12,11 @@ import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy import update
 
-from slotgraph.models import ApiToken, User
+from slotgraph.models import ApiToken
+from slotgraph.models import User
 from slotgraph.models.enums import Scope
 from slotgraph.usecases.roles import role_scopes
 from slotgraph.usecases.viewer import Viewer

@@ -11,26 +11,35 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlalchemy import select
 
-from slotgraph.models import Account, InboxConnection, User
-from slotgraph.models.enums import InboxKind, Role, Scope, Seat, Tier
+from slotgraph.models import Account
+from slotgraph.models import InboxConnection
+from slotgraph.models import User
+from slotgraph.models.enums import InboxKind
+from slotgraph.models.enums import Role
+from slotgraph.models.enums import Scope
+from slotgraph.models.enums import Seat
+from slotgraph.models.enums import Tier
 from slotgraph.scheduling.rules import check_time_zone
 from slotgraph.usecases import reads
-from slotgraph.usecases.accounts import create_account, create_user
+from slotgraph.usecases.accounts import create_account
+from slotgraph.usecases.accounts import create_user
 from slotgraph.usecases.api_tokens import end_user_tokens
-from slotgraph.usecases.errors import (
-    HostDeactivatedError,
-    InvalidInput,
-    LastAdminError,
-    PermissionDeniedError,
-    PlanFeatureRequiredError,
-)
+from slotgraph.usecases.errors import HostDeactivatedError
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.errors import LastAdminError
+from slotgraph.usecases.errors import PermissionDeniedError
+from slotgraph.usecases.errors import PlanFeatureRequiredError
 from slotgraph.usecases.roles import role_scopes
-from slotgraph.usecases.scoped_rows import RowLookup, in_account
+from slotgraph.usecases.scoped_rows import RowLookup
+from slotgraph.usecases.scoped_rows import in_account
 from slotgraph.usecases.tokens import issue_token
-from slotgraph.usecases.values import KEEP, Keep
-from slotgraph.usecases.viewer import Viewer, require_viewer
+from slotgraph.usecases.values import KEEP
+from slotgraph.usecases.values import Keep
+from slotgraph.usecases.viewer import Viewer
+from slotgraph.usecases.viewer import require_viewer
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

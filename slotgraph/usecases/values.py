@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
-from typing import Final, Literal, TypeAlias
+from typing import Final
+from typing import Literal
+from typing import TypeAlias
 
 
 class _Keep(enum.Enum):

@@ -26,19 +26,23 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from slotgraph.jobs.webhooks import EVENT_TYPES, post_delivery
-from slotgraph.models import User, WebhookDelivery, WebhookEndpoint
-from slotgraph.models.enums import Role, Scope
+from slotgraph.jobs.webhooks import EVENT_TYPES
+from slotgraph.jobs.webhooks import post_delivery
+from slotgraph.models import User
+from slotgraph.models import WebhookDelivery
+from slotgraph.models import WebhookEndpoint
+from slotgraph.models.enums import Role
+from slotgraph.models.enums import Scope
 from slotgraph.models.webhooks import WebhookDeliveryState
 from slotgraph.providers.base import AddressNotAllowed
-from slotgraph.usecases.errors import InvalidInput, PermissionDeniedError
-from slotgraph.usecases.scoped_rows import (
-    RowLookup,
-    one_or_not_found,
-    own_deliveries,
-    own_endpoints,
-)
-from slotgraph.usecases.viewer import Viewer, require_viewer
+from slotgraph.usecases.errors import InvalidInput
+from slotgraph.usecases.errors import PermissionDeniedError
+from slotgraph.usecases.scoped_rows import RowLookup
+from slotgraph.usecases.scoped_rows import one_or_not_found
+from slotgraph.usecases.scoped_rows import own_deliveries
+from slotgraph.usecases.scoped_rows import own_endpoints
+from slotgraph.usecases.viewer import Viewer
+from slotgraph.usecases.viewer import require_viewer
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

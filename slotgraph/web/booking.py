@@ -13,41 +13,41 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import urlsplit
 
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse
+from starlette.responses import RedirectResponse
+from starlette.responses import Response
 
 from slotgraph.clock import utc_now
 from slotgraph.web import api
 from slotgraph.web.api import Limited
 from slotgraph.web.locale import negotiate
-from slotgraph.web.pages import (
-    Choices,
-    month_weeks,
-    parse_date,
-    parse_month,
-    parse_start,
-    shift_month,
-    slots_by_day,
-    valid_zone,
-    zone_choices,
-)
-from slotgraph.web.security import (
-    BOT_CHECK_FIELDS,
-    BOT_CHECK_SCRIPTS,
-    CSRF_FIELD,
-    Signer,
-    csrf_cookie,
-    csrf_valid,
-    form_token,
-    new_nonce,
-    secure,
-)
+from slotgraph.web.pages import Choices
+from slotgraph.web.pages import month_weeks
+from slotgraph.web.pages import parse_date
+from slotgraph.web.pages import parse_month
+from slotgraph.web.pages import parse_start
+from slotgraph.web.pages import shift_month
+from slotgraph.web.pages import slots_by_day
+from slotgraph.web.pages import valid_zone
+from slotgraph.web.pages import zone_choices
+from slotgraph.web.security import BOT_CHECK_FIELDS
+from slotgraph.web.security import BOT_CHECK_SCRIPTS
+from slotgraph.web.security import CSRF_FIELD
+from slotgraph.web.security import Signer
+from slotgraph.web.security import csrf_cookie
+from slotgraph.web.security import csrf_valid
+from slotgraph.web.security import form_token
+from slotgraph.web.security import new_nonce
+from slotgraph.web.security import secure
 from slotgraph.web.templates import render
 
 if TYPE_CHECKING:
-    from starlette.datastructures import FormData, QueryParams
+    from starlette.datastructures import FormData
+    from starlette.datastructures import QueryParams
     from starlette.requests import Request
 
 RESERVED = frozenset({"manage", "static", "embed", "assets", "api"})  # C41

@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from typing import TYPE_CHECKING
+from typing import Any
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
 
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse
+from starlette.responses import Response
 
 from slotgraph.web import api
-from slotgraph.web.booking import Pages, Visit
+from slotgraph.web.booking import Pages
+from slotgraph.web.booking import Visit
 from slotgraph.web.locale import negotiate
-from slotgraph.web.security import CSRF_FIELD, csrf_valid, secure
+from slotgraph.web.security import CSRF_FIELD
+from slotgraph.web.security import csrf_valid
+from slotgraph.web.security import secure
 
 if TYPE_CHECKING:
-    from starlette.datastructures import FormData, QueryParams
+    from starlette.datastructures import FormData
+    from starlette.datastructures import QueryParams
     from starlette.requests import Request
 
 

@@ -11,7 +11,8 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from slotgraph.scheduling.rules import RuleError, check_time_zone
+from slotgraph.scheduling.rules import RuleError
+from slotgraph.scheduling.rules import check_time_zone
 
 # Offered in the zone select besides the host's and the visitor's own (with JavaScript the
 # browser's zone is picked; without it the visitor chooses).

@@ -12,19 +12,26 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute
+from starlette.routing import Mount
+from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
-from slotgraph.web.api import Api, Limited
+from slotgraph.web.api import Api
+from slotgraph.web.api import Limited
 from slotgraph.web.booking import Pages
 from slotgraph.web.manage import Manage
 from slotgraph.web.security import Signer
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable
+    from collections.abc import Callable
 
     from starlette.responses import Response
-    from starlette.types import Message, Receive, Scope, Send
+    from starlette.types import Message
+    from starlette.types import Receive
+    from starlette.types import Scope
+    from starlette.types import Send
     from strawberry.schema.base import BaseSchema
 
     from slotgraph.usecases.services import Services

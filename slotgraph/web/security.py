@@ -24,7 +24,8 @@ import hmac
 import json
 import secrets
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:

@@ -11,8 +11,13 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_skeleton, format_time, get_day_names
-from jinja2 import Environment, PackageLoader, select_autoescape
+from babel.dates import format_date
+from babel.dates import format_skeleton
+from babel.dates import format_time
+from babel.dates import get_day_names
+from jinja2 import Environment
+from jinja2 import PackageLoader
+from jinja2 import select_autoescape
 
 from slotgraph.web.locale import translations
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ import pytest
 from playwright.async_api import async_playwright
 
 from slotgraph.models import ConnectedDomain
-from tests.helpers.accounts import PROVEN, Factory
+from tests.helpers.accounts import PROVEN
+from tests.helpers.accounts import Factory
 from tests.helpers.browser import ARGS
 from tests.helpers.serving import serve
 

@@ -10,21 +10,29 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
 
 import pytest
-from playwright.async_api import Browser, Page, Route
+from playwright.async_api import Browser
 from playwright.async_api import Error as PlaywrightError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from playwright.async_api import Page
+from playwright.async_api import Route
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.models import ConnectedDomain
-from tests.helpers.accounts import PROVEN, Factory, Person
+from tests.helpers.accounts import PROVEN
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 from tests.helpers.bookings import book_with_token
 from tests.helpers.browser import chromium
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.pages import make_page, next_monday
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
 from tests.helpers.serving import serve
 from tests.helpers.web import set_calendar_settings
 

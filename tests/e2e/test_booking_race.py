@@ -22,24 +22,26 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from slotgraph.models import (
-    Base,
-    Booking,
-    BookingEvent,
-    BusyCacheWindow,
-    Contact,
-    IdempotencyKey,
-    LostAccessNotice,
-    OutboxMessage,
-)
+from slotgraph.models import Base
+from slotgraph.models import Booking
+from slotgraph.models import BookingEvent
+from slotgraph.models import BusyCacheWindow
+from slotgraph.models import Contact
+from slotgraph.models import IdempotencyKey
+from slotgraph.models import LostAccessNotice
+from slotgraph.models import OutboxMessage
 from slotgraph.models.enums import BookingStatus
 from slotgraph.models.outbox import OutboxKind
-from tests.fakes.exchange import PASSWORD, FakeExchange
+from tests.fakes.exchange import PASSWORD
+from tests.fakes.exchange import FakeExchange
 from tests.helpers.accounts import Factory
-from tests.helpers.serving import RACE_ENV, serve
+from tests.helpers.serving import RACE_ENV
+from tests.helpers.serving import serve
 
 CALLERS = 200
 CONNECT = """

@@ -25,11 +25,13 @@ from websockets.typing import Subprotocol
 
 from slotgraph.server.unavailable import ReadyCheck
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import BOOK, page_and_nine
+from tests.helpers.bookings import BOOK
+from tests.helpers.bookings import page_and_nine
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.pages import SLOTS
 from tests.helpers.serving import serve
-from tests.helpers.tcp_proxy import TcpProxy, tcp_proxy
+from tests.helpers.tcp_proxy import TcpProxy
+from tests.helpers.tcp_proxy import tcp_proxy
 
 VIEWER = "query { viewer { name } }"
 SUBSCRIBE = """

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,14 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
-from websockets.typing import Origin, Subprotocol
+from websockets.typing import Origin
+from websockets.typing import Subprotocol
 
 from slotgraph.models.enums import Role
-from tests.helpers.accounts import Factory, Person
-from tests.helpers.dns import DnsResponder, dns_responder
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
+from tests.helpers.dns import DnsResponder
+from tests.helpers.dns import dns_responder
 from tests.helpers.serving import serve
 
 ADD = """

@@ -13,29 +13,33 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.graph.relay import to_global_id
-from slotgraph.models import Booking, Contact
-from tests.helpers.accounts import Factory, Person
-from tests.helpers.bookings import (
-    BOOK,
-    CANCEL_AS_CONTACT,
-    CREATE_MEETING,
-    RESCHEDULE,
-    RESCHEDULE_AS_CONTACT,
-    book_with_token,
-    page_and_nine,
-    run,
-)
+from slotgraph.models import Booking
+from slotgraph.models import Contact
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
+from tests.helpers.bookings import BOOK
+from tests.helpers.bookings import CANCEL_AS_CONTACT
+from tests.helpers.bookings import CREATE_MEETING
+from tests.helpers.bookings import RESCHEDULE
+from tests.helpers.bookings import RESCHEDULE_AS_CONTACT
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import page_and_nine
+from tests.helpers.bookings import run
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.serving import RACE_ENV, serve
+from tests.helpers.serving import RACE_ENV
+from tests.helpers.serving import serve
 
 CALLERS = 50
 BOOK_OFFLINE = """

@@ -18,11 +18,14 @@ import httpx
 import psutil
 import pytest
 import websockets
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
+from prometheus_client import generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from tests.helpers.metrics import Samples, scrape
-from tests.helpers.serving import free_port, serve
+from tests.helpers.metrics import Samples
+from tests.helpers.metrics import scrape
+from tests.helpers.serving import free_port
+from tests.helpers.serving import serve
 
 TOKEN = "operator-metrics-token"
 TYPENAME = {"query": "{ __typename }"}

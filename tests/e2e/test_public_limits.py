@@ -17,15 +17,19 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from websockets.asyncio.client import ClientConnection, connect
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
 from slotgraph.models import Booking
 from tests.helpers.accounts import Factory
-from tests.helpers.limits import BOOK, booking
+from tests.helpers.limits import BOOK
+from tests.helpers.limits import booking
 from tests.helpers.pages import next_monday
 from tests.helpers.serving import serve
 

@@ -10,7 +10,9 @@ import datetime as dt
 import os
 import secrets
 import signal
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -18,24 +20,35 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
-from gql import Client, GraphQLRequest, gql
+from exchangelib.protocol import close_connections
+from gql import Client
+from gql import GraphQLRequest
+from gql import gql
 from gql.client import AsyncClientSession
 from gql.transport.websockets import WebsocketsTransport
-from sqlalchemy import func, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import func
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bench.serve import SLOTGRAPH, Served, serve
+from bench.serve import SLOTGRAPH
+from bench.serve import Served
+from bench.serve import serve
 from slotgraph.models import CalendarConnection
 from slotgraph.models.crypto import generate_key
 from slotgraph.models.enums import SyncState
 from slotgraph.notices.changes import publish_connection_changed
 from slotgraph.notices.postgres_pubsub import PostgresPubSub
-from tests.fakes.exchange import PASSWORD, FakeExchange
-from tests.helpers.accounts import Factory, Person
-from tests.helpers.connections import CONNECT, SYNC
+from tests.fakes.exchange import PASSWORD
+from tests.fakes.exchange import FakeExchange
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
+from tests.helpers.connections import CONNECT
+from tests.helpers.connections import SYNC
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.pages import make_page, next_monday
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
 
 GUARD = 15  # seconds; a guard against hanging, never a measurement
 

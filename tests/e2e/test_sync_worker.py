@@ -12,17 +12,20 @@ from pathlib import Path
 
 import anyio
 import pytest
-from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from exchangelib.protocol import close_connections
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.graph.relay import pk_of
 from slotgraph.models import CalendarConnection
 from slotgraph.models.enums import SyncState
 from slotgraph.server.settings import Settings
-from tests.fakes.exchange import PASSWORD, FakeExchange
+from tests.fakes.exchange import PASSWORD
+from tests.fakes.exchange import FakeExchange
 from tests.fakes.scenario import ScriptedEvent
 from tests.helpers.accounts import Factory
-from tests.helpers.connections import CONNECT, SYNC
+from tests.helpers.connections import CONNECT
+from tests.helpers.connections import SYNC
 from tests.helpers.graphql import GraphQLClient
 
 SLOTGRAPH = str(Path(sys.executable).with_name("slotgraph"))

@@ -8,16 +8,21 @@ import subprocess
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.models import WebhookDelivery
 from slotgraph.models.webhooks import WebhookDeliveryState
 from slotgraph.server.settings import Settings
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import book, page_and_nine
+from tests.helpers.bookings import book
+from tests.helpers.bookings import page_and_nine
 from tests.helpers.jobs import eventually
-from tests.helpers.webhooks import deliver_to, hook_app, receiving
-from tests.helpers.workers import start, worker_env
+from tests.helpers.webhooks import deliver_to
+from tests.helpers.webhooks import hook_app
+from tests.helpers.webhooks import receiving
+from tests.helpers.workers import start
+from tests.helpers.workers import worker_env
 
 
 def worker(settings: Settings, database_url: str, log: Path) -> subprocess.Popen[bytes]:

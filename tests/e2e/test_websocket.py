@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-from gql import Client, gql
+from gql import Client
+from gql import gql
 from gql.transport.exceptions import TransportConnectionFailed
 from gql.transport.websockets import WebsocketsTransport
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosedError
 from websockets.typing import Subprotocol
 
 from slotgraph.graph.relay import to_global_id
-from slotgraph.models.db import create_engine, create_sessionmaker, migrate
+from slotgraph.models.db import create_engine
+from slotgraph.models.db import create_sessionmaker
+from slotgraph.models.db import migrate
 from tests.helpers.accounts import Factory
 from tests.helpers.database import new_database
 from tests.helpers.serving import serve

@@ -11,30 +11,34 @@ import signal
 import subprocess
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.jobs.deliveries.booking_events import event_key
 from slotgraph.models.enums import CalendarWriteState
 from slotgraph.server.settings import Settings
 from tests.fakes.exchange import FakeExchange
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import (
-    CANCEL_AS_CONTACT,
-    RESCHEDULE,
-    book_slots,
-    book_with_token,
-    rows,
-    run,
-)
+from tests.helpers.bookings import CANCEL_AS_CONTACT
+from tests.helpers.bookings import RESCHEDULE
+from tests.helpers.bookings import book_slots
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import rows
+from tests.helpers.bookings import run
 from tests.helpers.caldav import fresh_account
-from tests.helpers.caldav_hosts import booking_events, caldav_host
-from tests.helpers.caldav_servers import DavProxy, Server
+from tests.helpers.caldav_hosts import booking_events
+from tests.helpers.caldav_hosts import caldav_host
+from tests.helpers.caldav_servers import DavProxy
+from tests.helpers.caldav_servers import Server
 from tests.helpers.connections import exchange_host
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.jobs import eventually
-from tests.helpers.pages import make_page, next_monday
-from tests.helpers.serving import free_port, wait_ready
-from tests.helpers.workers import start, worker_env
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
+from tests.helpers.serving import free_port
+from tests.helpers.serving import wait_ready
+from tests.helpers.workers import start
+from tests.helpers.workers import worker_env
 
 BOOKINGS = 3
 

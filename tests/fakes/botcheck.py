@@ -11,7 +11,9 @@ import secrets
 import threading
 from types import TracebackType
 
-from tests.fakes.http import Answer, LoopbackServer, Request
+from tests.fakes.http import Answer
+from tests.fakes.http import LoopbackServer
+from tests.fakes.http import Request
 
 SECRET = "0x4AAAAAAAfake-secret"
 SITE_KEY = "0x4AAAAAAAfake-site-key"

@@ -52,17 +52,24 @@ import ssl
 import threading
 import time
 import xml.etree.ElementTree as ET  # building answers only; requests are parsed with defusedxml
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
 from types import TracebackType
-from typing import Literal, cast
+from typing import Literal
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import trustme
-from defusedxml.ElementTree import fromstring as parse_xml  # type: ignore[import-untyped]
+from defusedxml.ElementTree import fromstring as parse_xml
 
-from tests.fakes.scenario import EVENTS, TIME_ZONE, ScriptedEvent
+from tests.fakes.scenario import EVENTS
+from tests.fakes.scenario import TIME_ZONE
+from tests.fakes.scenario import ScriptedEvent
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 MNS = "http://schemas.microsoft.com/exchange/services/2006/messages"

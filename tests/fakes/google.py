@@ -77,15 +77,25 @@ import json
 import re
 import secrets
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from types import TracebackType
-from typing import Any, Literal
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from typing import Any
+from typing import Literal
+from urllib.parse import parse_qsl
+from urllib.parse import quote
+from urllib.parse import unquote
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from tests.fakes.http import Answer, LoopbackServer, Request
+from tests.fakes.http import Answer
+from tests.fakes.http import LoopbackServer
+from tests.fakes.http import Request
 from tests.fakes.push import Notifier
-from tests.fakes.scenario import EVENTS, TIME_ZONE, ScriptedEvent
+from tests.fakes.scenario import EVENTS
+from tests.fakes.scenario import TIME_ZONE
+from tests.fakes.scenario import ScriptedEvent
 
 CLIENT_ID = "1234567890-slotgraph.apps.googleusercontent.com"
 CLIENT_SECRET = "GOCSPX-fake-client-secret"

@@ -86,20 +86,26 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from html.parser import HTMLParser
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
 import trustme
 
-from tests.fakes.http import Answer, LoopbackServer, Request
+from tests.fakes.http import Answer
+from tests.fakes.http import LoopbackServer
+from tests.fakes.http import Request
 from tests.fakes.push import Notifier
-from tests.fakes.scenario import EVENTS, TIME_ZONE, ScriptedEvent
+from tests.fakes.scenario import EVENTS
+from tests.fakes.scenario import TIME_ZONE
+from tests.fakes.scenario import ScriptedEvent
 
 CLIENT_ID = "9f0c2b1e-3d4a-4c5b-8e6f-7a8b9c0d1e2f"
 CLIENT_SECRET = "fake-client-secret~value"

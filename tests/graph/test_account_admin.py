@@ -9,8 +9,10 @@ from starlette.applications import Starlette
 
 from slotgraph.calsync.context import SyncContext
 from slotgraph.calsync.leases import claim_due
-from slotgraph.models.enums import Role, Tier
-from tests.helpers.accounts import Factory, Person
+from slotgraph.models.enums import Role
+from slotgraph.models.enums import Tier
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.pages import make_page
 

@@ -10,9 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from slotgraph.graph.relay import to_global_id
-from slotgraph.models import ApiToken, ConnectedDomain
+from slotgraph.models import ApiToken
+from slotgraph.models import ConnectedDomain
 from slotgraph.models.enums import Role
-from tests.helpers.accounts import PROVEN, Factory, Person
+from tests.helpers.accounts import PROVEN
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 from tests.helpers.graphql import GraphQLClient
 
 NODE = "query($id: ID!) { node(id: $id) { __typename id } }"

@@ -9,11 +9,15 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import text
 
-from slotgraph.models import Account, User
+from slotgraph.models import Account
+from slotgraph.models import User
 from slotgraph.models.enums import Role
-from tests.helpers.accounts import Factory, Person
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 from tests.helpers.graphql import GraphQLClient
 
 VIEWER_ID = "query { viewer { id } }"

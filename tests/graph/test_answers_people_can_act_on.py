@@ -8,9 +8,12 @@ import datetime as dt
 from typing import Any
 
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import book_with_token, page_and_nine, run
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import page_and_nine
+from tests.helpers.bookings import run
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.pages import make_page, next_monday
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
 
 BOOK = """
 mutation Book($input: BookMeetingInput!) {

@@ -7,12 +7,14 @@ import datetime as dt
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy import update
 
 from slotgraph.graph.schema import build_schema
 from slotgraph.models import ApiToken
 from slotgraph.models.enums import Scope
-from tests.helpers.accounts import Factory, Person
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 from tests.helpers.graphql import GraphQLClient
 
 CREATE = """

@@ -7,29 +7,29 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy import update
 from starlette.applications import Starlette
 
-from slotgraph.models import (
-    AvailabilityCalendar,
-    Booking,
-    CalendarConnection,
-    Contact,
-    RemoteCalendar,
-)
-from slotgraph.models.enums import BookingStatus, CalendarStatus, ConnectionStatus
+from slotgraph.models import AvailabilityCalendar
+from slotgraph.models import Booking
+from slotgraph.models import CalendarConnection
+from slotgraph.models import Contact
+from slotgraph.models import RemoteCalendar
+from slotgraph.models.enums import BookingStatus
+from slotgraph.models.enums import CalendarStatus
+from slotgraph.models.enums import ConnectionStatus
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.scenario import utc
 from tests.helpers.accounts import Factory
-from tests.helpers.connections import connect_exchange, exchange_host
+from tests.helpers.connections import connect_exchange
+from tests.helpers.connections import exchange_host
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.pages import (
-    SLOTS,
-    make_page,
-    next_monday,
-    scenario_busy_hidden,
-    scenario_week_slots,
-)
+from tests.helpers.pages import SLOTS
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
+from tests.helpers.pages import scenario_busy_hidden
+from tests.helpers.pages import scenario_week_slots
 
 
 def tokyo(day: dt.date, hhmm: str) -> dt.datetime:

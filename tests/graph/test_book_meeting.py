@@ -6,14 +6,21 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from slotgraph.models import Booking, CalendarConnection, Contact, OutboxMessage
-from slotgraph.models.enums import BookingStatus, ConnectionStatus
+from slotgraph.models import Booking
+from slotgraph.models import CalendarConnection
+from slotgraph.models import Contact
+from slotgraph.models import OutboxMessage
+from slotgraph.models.enums import BookingStatus
+from slotgraph.models.enums import ConnectionStatus
 from slotgraph.models.outbox import OutboxKind
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import book, page_and_nine
+from tests.helpers.bookings import book
+from tests.helpers.bookings import page_and_nine
 from tests.helpers.graphql import GraphQLClient
 
 

@@ -10,38 +10,40 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
 from slotgraph.jobs.deliveries.booking_events import event_key
 from slotgraph.jobs.outbox import Outcome
-from slotgraph.models import Booking, BookingEvent
-from slotgraph.models.enums import (
-    BookingActor,
-    BookingEventKind,
-    BookingStatus,
-    CalendarWriteState,
-    Role,
-    Scope,
-)
-from slotgraph.models.outbox import OutboxKind, OutboxState
+from slotgraph.models import Booking
+from slotgraph.models import BookingEvent
+from slotgraph.models.enums import BookingActor
+from slotgraph.models.enums import BookingEventKind
+from slotgraph.models.enums import BookingStatus
+from slotgraph.models.enums import CalendarWriteState
+from slotgraph.models.enums import Role
+from slotgraph.models.enums import Scope
+from slotgraph.models.outbox import OutboxKind
+from slotgraph.models.outbox import OutboxState
 from slotgraph.server.worker import build_queue
-from slotgraph.usecases.booking_decisions import EXPIRED_REASON, decline_unanswered_requests
+from slotgraph.usecases.booking_decisions import EXPIRED_REASON
+from slotgraph.usecases.booking_decisions import decline_unanswered_requests
 from slotgraph.usecases.services import Services
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.scenario import ScriptedEvent
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import (
-    CANCEL_AS_CONTACT,
-    book,
-    book_with_token,
-    outbox,
-    page_and_nine,
-    run,
-)
+from tests.helpers.bookings import CANCEL_AS_CONTACT
+from tests.helpers.bookings import book
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import outbox
+from tests.helpers.bookings import page_and_nine
+from tests.helpers.bookings import run
 from tests.helpers.connections import connect_exchange
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.jobs import eventually, make_outbox, working
+from tests.helpers.jobs import eventually
+from tests.helpers.jobs import make_outbox
+from tests.helpers.jobs import working
 
 _BOOKING = """
   id status onCalendar calendarWriteState declinedAt declinedBy declineReason startsAt

@@ -7,12 +7,16 @@ test's own app, so their notices cross between two apps by LISTEN/NOTIFY."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from gql import Client, GraphQLRequest, gql
+from gql import Client
+from gql import GraphQLRequest
+from gql import gql
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,8 +25,11 @@ from starlette.applications import Starlette
 from slotgraph.notices.pubsub import LocalFanout
 from slotgraph.server.app import create_app
 from slotgraph.server.settings import Settings
-from tests.helpers.accounts import Factory, Person
-from tests.helpers.bookings import book_with_token, page_and_nine, run
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import page_and_nine
+from tests.helpers.bookings import run
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.jobs import eventually
 from tests.helpers.live import serve_in_thread

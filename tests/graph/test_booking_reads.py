@@ -16,8 +16,11 @@ from starlette.applications import Starlette
 from tests.helpers import google_app
 from tests.helpers.accounts import Factory
 from tests.helpers.bookings import book
-from tests.helpers.database import count_decrypts, counting
-from tests.helpers.google_app import GoogleFlow, connected_host, window
+from tests.helpers.database import count_decrypts
+from tests.helpers.database import counting
+from tests.helpers.google_app import GoogleFlow
+from tests.helpers.google_app import connected_host
+from tests.helpers.google_app import window
 from tests.helpers.pages import SLOTS
 
 PAGE_BY_SLUG = "lower(scheduling_pages.slug)"  # get_public_page's lookup

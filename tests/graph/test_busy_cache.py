@@ -18,21 +18,34 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
 from slotgraph.jobs.deliveries import build_outbox
-from slotgraph.jobs.outbox import DeliveryPolicy, Outcome
-from slotgraph.models import Booking, BusyCacheInterval, BusyCacheWindow, OutboxMessage
-from slotgraph.models.outbox import OutboxKind, OutboxState
-from slotgraph.providers.retry import INTERACTIVE, RetryPolicy
+from slotgraph.jobs.outbox import DeliveryPolicy
+from slotgraph.jobs.outbox import Outcome
+from slotgraph.models import Booking
+from slotgraph.models import BusyCacheInterval
+from slotgraph.models import BusyCacheWindow
+from slotgraph.models import OutboxMessage
+from slotgraph.models.outbox import OutboxKind
+from slotgraph.models.outbox import OutboxState
+from slotgraph.providers.retry import INTERACTIVE
+from slotgraph.providers.retry import RetryPolicy
 from slotgraph.server.app import create_app
 from slotgraph.server.settings import Settings
-from tests.fakes.exchange import PASSWORD, FakeExchange
-from tests.fakes.scenario import EXPECTED_BUSY, ScriptedEvent, merged, utc
+from tests.fakes.exchange import PASSWORD
+from tests.fakes.exchange import FakeExchange
+from tests.fakes.scenario import EXPECTED_BUSY
+from tests.fakes.scenario import ScriptedEvent
+from tests.fakes.scenario import merged
+from tests.fakes.scenario import utc
 from tests.helpers.accounts import Factory
 from tests.helpers.clock import Clock
-from tests.helpers.graphql import GraphQLClient, graphql_over
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.graphql import graphql_over
 from tests.helpers.pages import make_page
 
 SLOTS = """

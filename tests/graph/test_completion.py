@@ -9,11 +9,14 @@ import dataclasses
 import inspect
 
 import strawberry
-from graphql.execution.executor import CollectedErrors, Executor
+from graphql.execution.executor import CollectedErrors
+from graphql.execution.executor import Executor
 from graphql.execution.values import VariableValues
 from strawberry.extensions import ParserCache
 
-from slotgraph.graph.completion import MAX_SELECTIONS, CompletingOnce, CompletionMemo
+from slotgraph.graph.completion import MAX_SELECTIONS
+from slotgraph.graph.completion import CompletingOnce
+from slotgraph.graph.completion import CompletionMemo
 
 
 @strawberry.type

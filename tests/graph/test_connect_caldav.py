@@ -8,7 +8,8 @@ from __future__ import annotations
 import contextlib
 import http.server
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,12 +17,16 @@ from starlette.applications import Starlette
 
 from slotgraph.server.app import create_app
 from slotgraph.server.settings import Settings
-from tests.helpers.accounts import Factory, Person
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 from tests.helpers.caldav import fresh_account
-from tests.helpers.caldav_servers import PASSWORD, Server, free_port
+from tests.helpers.caldav_servers import PASSWORD
+from tests.helpers.caldav_servers import Server
+from tests.helpers.caldav_servers import free_port
 from tests.helpers.database import dump
 from tests.helpers.dns_responder import DnsResponder
-from tests.helpers.graphql import GraphQLClient, graphql_over
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.graphql import graphql_over
 
 CONNECT = """
 mutation Connect($input: ConnectCalDavCalendarInput!) {

@@ -9,13 +9,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from exchangelib.protocol import close_connections
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from slotgraph.models import Account, CalendarConnection, InboxConnection
-from slotgraph.models.enums import ConnectionPurpose, InboxKind
-from tests.fakes.exchange import EXCHANGE_2007_SP3, PASSWORD, FakeExchange
-from tests.helpers.accounts import Factory, Person
+from slotgraph.models import Account
+from slotgraph.models import CalendarConnection
+from slotgraph.models import InboxConnection
+from slotgraph.models.enums import ConnectionPurpose
+from slotgraph.models.enums import InboxKind
+from tests.fakes.exchange import EXCHANGE_2007_SP3
+from tests.fakes.exchange import PASSWORD
+from tests.fakes.exchange import FakeExchange
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 from tests.helpers.connections import DISCONNECT
 from tests.helpers.database import dump
 from tests.helpers.graphql import GraphQLClient

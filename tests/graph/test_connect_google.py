@@ -9,35 +9,43 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import delete
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
-from slotgraph.calsync.watches import WatchConfig, Watches
-from slotgraph.models import BusyCacheWindow, CalendarWatch, Credential, InboxConnection
+from slotgraph.calsync.watches import WatchConfig
+from slotgraph.calsync.watches import Watches
+from slotgraph.models import BusyCacheWindow
+from slotgraph.models import CalendarWatch
+from slotgraph.models import Credential
+from slotgraph.models import InboxConnection
 from slotgraph.models.enums import InboxKind
 from slotgraph.usecases.availability import page_slots
 from slotgraph.usecases.errors import AvailabilityUnknownError
 from slotgraph.usecases.pages import get_public_page
-from tests.fakes.google import (
-    BOSS_CALENDAR,
-    CALENDAR_SCOPE,
-    EMAIL_SCOPE,
-    TEAM_CALENDAR,
-)
-from tests.fakes.scenario import ScriptedEvent, utc
+from tests.fakes.google import BOSS_CALENDAR
+from tests.fakes.google import CALENDAR_SCOPE
+from tests.fakes.google import EMAIL_SCOPE
+from tests.fakes.google import TEAM_CALENDAR
+from tests.fakes.scenario import ScriptedEvent
+from tests.fakes.scenario import utc
 from tests.helpers import google_app
-from tests.helpers.accounts import Factory, Person
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 from tests.helpers.connections import SET_AVAILABILITY
 from tests.helpers.database import dump
-from tests.helpers.google_app import CALLBACK, GoogleFlow, connected_host, query_of, window
-from tests.helpers.pages import (
-    SCENARIO_NOW,
-    SLOTS,
-    make_page,
-    scenario_busy_hidden,
-    scenario_week_slots,
-)
+from tests.helpers.google_app import CALLBACK
+from tests.helpers.google_app import GoogleFlow
+from tests.helpers.google_app import connected_host
+from tests.helpers.google_app import query_of
+from tests.helpers.google_app import window
+from tests.helpers.pages import SCENARIO_NOW
+from tests.helpers.pages import SLOTS
+from tests.helpers.pages import make_page
+from tests.helpers.pages import scenario_busy_hidden
+from tests.helpers.pages import scenario_week_slots
 
 DISCONNECT = """
 mutation($id: ID!) { disconnectCalendar(input: {connectionId: $id}) {

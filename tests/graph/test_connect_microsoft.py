@@ -9,20 +9,22 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.models import Credential
-from tests.fakes.microsoft import (
-    EMAIL,
-    FakeMicrosoft,
-    iter_secrets,
-)
+from tests.fakes.microsoft import EMAIL
+from tests.fakes.microsoft import FakeMicrosoft
+from tests.fakes.microsoft import iter_secrets
 from tests.helpers import microsoft_app
-from tests.helpers.accounts import Factory, Person
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 from tests.helpers.database import dump
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.microsoft_app import consent_and_return
-from tests.helpers.pages import SLOTS, make_page, next_monday
+from tests.helpers.pages import SLOTS
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
 
 CONNECTIONS = """
 { viewer { calendarConnections { edges { node {

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,9 +22,13 @@ from slotgraph.server.app import create_app
 from slotgraph.server.settings import Settings
 from slotgraph.usecases.domain_verification import recheck_due_domains
 from slotgraph.usecases.services import Services
-from tests.helpers.accounts import PROVEN, Factory, Person
-from tests.helpers.dns import DnsResponder, dns_responder
-from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
+from tests.helpers.accounts import PROVEN
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
+from tests.helpers.dns import DnsResponder
+from tests.helpers.dns import dns_responder
+from tests.helpers.graphql import PUBLIC_BASE_URL
+from tests.helpers.graphql import GraphQLClient
 
 DOMAIN_FIELDS = "id domain status verifiedAt verificationRecord { name type value }"
 ADD = f"""

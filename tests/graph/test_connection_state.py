@@ -9,12 +9,17 @@ import datetime as dt
 import itertools
 
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.calendars.checked import booking_calendars
-from slotgraph.models import AvailabilityCalendar, CalendarConnection
-from slotgraph.models.enums import CalendarStatus, ConnectionStatus, SyncState
-from tests.helpers.accounts import CalendarSpec, Factory
+from slotgraph.models import AvailabilityCalendar
+from slotgraph.models import CalendarConnection
+from slotgraph.models.enums import CalendarStatus
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import SyncState
+from tests.helpers.accounts import CalendarSpec
+from tests.helpers.accounts import Factory
 from tests.helpers.graphql import GraphQLClient
 
 CONNECTIONS = """

@@ -8,14 +8,21 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.graph.relay import to_global_id
-from slotgraph.models import Booking, Contact
-from slotgraph.models.enums import ConnectionStatus, Provider
+from slotgraph.models import Booking
+from slotgraph.models import Contact
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Provider
 from slotgraph.models.outbox import OutboxKind
-from tests.helpers.accounts import Factory, Person
-from tests.helpers.bookings import CREATE_MEETING, RESCHEDULE, outbox, run
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
+from tests.helpers.bookings import CREATE_MEETING
+from tests.helpers.bookings import RESCHEDULE
+from tests.helpers.bookings import outbox
+from tests.helpers.bookings import run
 from tests.helpers.graphql import GraphQLClient
 
 TEN = dt.datetime(2030, 1, 7, 10, tzinfo=dt.UTC)

@@ -9,9 +9,14 @@ import datetime as dt
 from sqlalchemy import select
 
 from slotgraph.graph.relay import to_global_id
-from slotgraph.models import Booking, CalendarWatch, Contact
-from slotgraph.models.enums import BookingStatus, Provider, Role
-from tests.helpers.accounts import CalendarSpec, Factory
+from slotgraph.models import Booking
+from slotgraph.models import CalendarWatch
+from slotgraph.models import Contact
+from slotgraph.models.enums import BookingStatus
+from slotgraph.models.enums import Provider
+from slotgraph.models.enums import Role
+from tests.helpers.accounts import CalendarSpec
+from tests.helpers.accounts import Factory
 from tests.helpers.graphql import GraphQLClient
 
 DEACTIVATE = """

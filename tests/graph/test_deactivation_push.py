@@ -4,16 +4,19 @@ fake: the channel is stopped with Google's `channels.stop`, and its row is gone.
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
-from slotgraph.calsync.watches import WatchConfig, Watches
+from slotgraph.calsync.watches import WatchConfig
+from slotgraph.calsync.watches import Watches
 from slotgraph.graph.relay import to_global_id
 from slotgraph.models import CalendarWatch
 from slotgraph.models.enums import Role
 from tests.helpers import google_app
 from tests.helpers.accounts import Factory
-from tests.helpers.google_app import GoogleFlow, connected_host
+from tests.helpers.google_app import GoogleFlow
+from tests.helpers.google_app import connected_host
 
 app = google_app.app
 browser = google_app.browser

@@ -5,13 +5,20 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
 from slotgraph.graph.relay import to_global_id
-from slotgraph.models import AvailabilityCalendar, Credential, InboxConnection, User
-from slotgraph.models.enums import ConnectionPurpose, InboxKind, Provider
-from tests.helpers.accounts import CalendarSpec, Factory
+from slotgraph.models import AvailabilityCalendar
+from slotgraph.models import Credential
+from slotgraph.models import InboxConnection
+from slotgraph.models import User
+from slotgraph.models.enums import ConnectionPurpose
+from slotgraph.models.enums import InboxKind
+from slotgraph.models.enums import Provider
+from tests.helpers.accounts import CalendarSpec
+from tests.helpers.accounts import Factory
 from tests.helpers.connections import DISCONNECT
 from tests.helpers.graphql import GraphQLClient
 

@@ -10,7 +10,12 @@ from typing import Any
 
 from strawberry.types.execution import ExecutionResult
 
-from slotgraph.graph.fanout import MAX_BACKLOG, FanoutGroups, Group, Member, group_key, late_joins
+from slotgraph.graph.fanout import MAX_BACKLOG
+from slotgraph.graph.fanout import FanoutGroups
+from slotgraph.graph.fanout import Group
+from slotgraph.graph.fanout import Member
+from slotgraph.graph.fanout import group_key
+from slotgraph.graph.fanout import late_joins
 from slotgraph.usecases.subscriptions import LateJoins
 
 ADA = SimpleNamespace(user_id=1, token_id=10)

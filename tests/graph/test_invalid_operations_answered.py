@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
+from websockets.sync.client import connect
 from websockets.typing import Subprotocol
 
 from slotgraph.server.app import create_app

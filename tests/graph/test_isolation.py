@@ -9,16 +9,18 @@ from typing import Any
 import pytest
 
 from slotgraph.graph.relay import to_global_id
-from slotgraph.models import (
-    Booking,
-    ConnectedDomain,
-    Contact,
-    InboxConnection,
-    SchedulingPage,
-    Task,
-)
-from slotgraph.models.enums import BookingStatus, InboxKind
-from tests.helpers.accounts import PROVEN, CalendarSpec, Factory, Person
+from slotgraph.models import Booking
+from slotgraph.models import ConnectedDomain
+from slotgraph.models import Contact
+from slotgraph.models import InboxConnection
+from slotgraph.models import SchedulingPage
+from slotgraph.models import Task
+from slotgraph.models.enums import BookingStatus
+from slotgraph.models.enums import InboxKind
+from tests.helpers.accounts import PROVEN
+from tests.helpers.accounts import CalendarSpec
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 from tests.helpers.graphql import GraphQLClient
 
 NODE = "query Node($id: ID!) { node(id: $id) { __typename id } }"

@@ -7,30 +7,34 @@ import asyncio
 import datetime as dt
 import hashlib
 
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.graph.relay import to_global_id
-from slotgraph.models import Booking, Contact
-from slotgraph.models.enums import BookingStatus, Scope
+from slotgraph.models import Booking
+from slotgraph.models import Contact
+from slotgraph.models.enums import BookingStatus
+from slotgraph.models.enums import Scope
 from slotgraph.models.outbox import OutboxKind
 from slotgraph.usecases.bookings import new_manage_token
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.scenario import ScriptedEvent
-from tests.helpers.accounts import Factory, Person
-from tests.helpers.bookings import (
-    CANCEL_AS_CONTACT,
-    RESCHEDULE,
-    RESCHEDULE_AS_CONTACT,
-    book,
-    book_with_token,
-    outbox,
-    page_and_nine,
-    run,
-)
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
+from tests.helpers.bookings import CANCEL_AS_CONTACT
+from tests.helpers.bookings import RESCHEDULE
+from tests.helpers.bookings import RESCHEDULE_AS_CONTACT
+from tests.helpers.bookings import book
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import outbox
+from tests.helpers.bookings import page_and_nine
+from tests.helpers.bookings import run
 from tests.helpers.connections import connect_exchange
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.pages import make_page, next_monday
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
 
 CANCEL = """
 mutation Cancel($input: CancelBookingInput!) {

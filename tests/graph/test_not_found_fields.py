@@ -12,21 +12,19 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import (
-    GraphQLArgument,
-    GraphQLEnumType,
-    GraphQLField,
-    GraphQLInputField,
-    GraphQLInputObjectType,
-    GraphQLInputType,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLObjectType,
-    GraphQLScalarType,
-    GraphQLSchema,
-    GraphQLUnionType,
-    build_schema,
-)
+from graphql import GraphQLArgument
+from graphql import GraphQLEnumType
+from graphql import GraphQLField
+from graphql import GraphQLInputField
+from graphql import GraphQLInputObjectType
+from graphql import GraphQLInputType
+from graphql import GraphQLList
+from graphql import GraphQLNonNull
+from graphql import GraphQLObjectType
+from graphql import GraphQLScalarType
+from graphql import GraphQLSchema
+from graphql import GraphQLUnionType
+from graphql import build_schema
 
 from slotgraph.server.cli import schema_sdl
 from tests.helpers.accounts import Factory

@@ -6,12 +6,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.graph.relay import to_global_id
 from slotgraph.models import SchedulingPage
-from tests.helpers.accounts import Factory, Person
-from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
+from tests.helpers.graphql import PUBLIC_BASE_URL
+from tests.helpers.graphql import GraphQLClient
 
 PAGE_FIELDS = """
   id title slug url urlPrefix description durations slotInterval bufferBefore bufferAfter

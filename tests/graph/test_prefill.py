@@ -12,9 +12,12 @@ from graphql import build_schema
 from slotgraph.models import ConnectedDomain
 from slotgraph.server.cli import schema_sdl
 from slotgraph.usecases.bookings import new_manage_token
-from tests.helpers.accounts import PROVEN, Factory
-from tests.helpers.bookings import book_with_token, page_and_nine
-from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
+from tests.helpers.accounts import PROVEN
+from tests.helpers.accounts import Factory
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import page_and_nine
+from tests.helpers.graphql import PUBLIC_BASE_URL
+from tests.helpers.graphql import GraphQLClient
 from tests.helpers.pages import make_page
 
 PREFILL = """

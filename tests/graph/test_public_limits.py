@@ -7,27 +7,33 @@ verifier shaped like the real siteverify API."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
 from slotgraph.models import Booking
-from tests.fakes.botcheck import SECRET, SITE_KEY, FakeVerifier
-from tests.helpers.accounts import Factory, Person
-from tests.helpers.limits import (
-    BOOK,
-    PREFILL,
-    booking,
-    bot_check_settings,
-    client_at,
-    limited_settings,
-    running,
-)
-from tests.helpers.pages import SLOTS, make_page, next_monday
+from tests.fakes.botcheck import SECRET
+from tests.fakes.botcheck import SITE_KEY
+from tests.fakes.botcheck import FakeVerifier
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
+from tests.helpers.limits import BOOK
+from tests.helpers.limits import PREFILL
+from tests.helpers.limits import booking
+from tests.helpers.limits import bot_check_settings
+from tests.helpers.limits import client_at
+from tests.helpers.limits import limited_settings
+from tests.helpers.limits import running
+from tests.helpers.pages import SLOTS
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
 
 WRITES, PER_PAGE, PER_EMAIL, READS, READS_PER_PAGE = 3, 5, 2, 6, 10
 PROXY = "10.0.0.7"

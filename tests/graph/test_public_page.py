@@ -6,9 +6,13 @@ from __future__ import annotations
 import pytest
 
 from slotgraph.models import ConnectedDomain
-from slotgraph.models.enums import ConnectionStatus, Provider
-from tests.helpers.accounts import PROVEN, Factory, Person
-from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Provider
+from tests.helpers.accounts import PROVEN
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
+from tests.helpers.graphql import PUBLIC_BASE_URL
+from tests.helpers.graphql import GraphQLClient
 
 PUBLIC_PAGE = """
 query Page($slug: String!, $domain: String) {

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from slotgraph.server.cli import main, schema_sdl
+from slotgraph.server.cli import main
+from slotgraph.server.cli import schema_sdl
 
 ROOT = Path(__file__).resolve().parents[2]
 

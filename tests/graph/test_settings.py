@@ -9,16 +9,18 @@ import pytest
 
 from slotgraph.graph.relay import to_global_id
 from slotgraph.models import ConnectedDomain
-from slotgraph.models.enums import (
-    CalendarAccess,
-    CalendarStatus,
-    ConnectionStatus,
-    Provider,
-    Seat,
-    Tier,
-)
-from tests.helpers.accounts import PROVEN, CalendarSpec, Factory, Person
-from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
+from slotgraph.models.enums import CalendarAccess
+from slotgraph.models.enums import CalendarStatus
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Provider
+from slotgraph.models.enums import Seat
+from slotgraph.models.enums import Tier
+from tests.helpers.accounts import PROVEN
+from tests.helpers.accounts import CalendarSpec
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
+from tests.helpers.graphql import PUBLIC_BASE_URL
+from tests.helpers.graphql import GraphQLClient
 
 SAVE = """
 mutation Save($input: UpdateCalendarSettingsInput!) {

@@ -19,10 +19,14 @@ from slotgraph.models import SchedulingPage
 from slotgraph.server.app import create_app
 from slotgraph.server.settings import Settings
 from slotgraph.usecases.availability import PageSlots
-from tests.helpers.accounts import Factory, Person
-from tests.helpers.graphql import GraphQLClient, graphql_over
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.graphql import graphql_over
 from tests.helpers.jobs import eventually
-from tests.helpers.pages import SLOTS, make_page, next_monday
+from tests.helpers.pages import SLOTS
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
 
 STARTS = """
 query Starts($slug: String!, $start: DateTime!, $end: DateTime!, $tz: String!) {

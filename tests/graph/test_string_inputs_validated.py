@@ -19,23 +19,24 @@ from typing import Any
 
 import httpx
 import pytest
-from graphql import (
-    GraphQLEnumType,
-    GraphQLField,
-    GraphQLInputObjectType,
-    GraphQLInputType,
-    GraphQLInterfaceType,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLObjectType,
-    GraphQLScalarType,
-    GraphQLSchema,
-    GraphQLUnionType,
-    Undefined,
-    build_schema,
-    get_named_type,
-)
-from hypothesis import HealthCheck, example, given, settings
+from graphql import GraphQLEnumType
+from graphql import GraphQLField
+from graphql import GraphQLInputObjectType
+from graphql import GraphQLInputType
+from graphql import GraphQLInterfaceType
+from graphql import GraphQLList
+from graphql import GraphQLNonNull
+from graphql import GraphQLObjectType
+from graphql import GraphQLScalarType
+from graphql import GraphQLSchema
+from graphql import GraphQLUnionType
+from graphql import Undefined
+from graphql import build_schema
+from graphql import get_named_type
+from hypothesis import HealthCheck
+from hypothesis import example
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 from websockets.sync.client import connect

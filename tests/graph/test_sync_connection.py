@@ -10,19 +10,26 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from exchangelib.protocol import close_connections
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
-from slotgraph.calsync.context import Outcome, SyncContext
+from slotgraph.calsync.context import Outcome
+from slotgraph.calsync.context import SyncContext
 from slotgraph.calsync.scheduler import run_due_syncs
 from slotgraph.models.enums import Scope
-from tests.fakes.exchange import PASSWORD, FakeExchange
+from tests.fakes.exchange import PASSWORD
+from tests.fakes.exchange import FakeExchange
 from tests.fakes.scenario import ScriptedEvent
-from tests.helpers.accounts import Factory, Person
-from tests.helpers.connections import CONNECT, SYNC
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
+from tests.helpers.connections import CONNECT
+from tests.helpers.connections import SYNC
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.pages import SLOTS, make_page, next_monday
+from tests.helpers.pages import SLOTS
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
 
 STATUS = """
 query Status($id: ID!) { node(id: $id) { ... on CalendarConnection {

@@ -11,23 +11,42 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
-from slotgraph.graph.relay import from_global_id, to_global_id
+from slotgraph.graph.relay import from_global_id
+from slotgraph.graph.relay import to_global_id
 from slotgraph.jobs.deliveries.task_events import post_task_event
 from slotgraph.jobs.task_events import TASK_CALENDAR_NAME
-from slotgraph.models import Contact, OutboxMessage, Task
-from slotgraph.models.enums import Provider, Seat, Tier
-from slotgraph.models.outbox import OutboxKind, OutboxState
+from slotgraph.models import Contact
+from slotgraph.models import OutboxMessage
+from slotgraph.models import Task
+from slotgraph.models.enums import Provider
+from slotgraph.models.enums import Seat
+from slotgraph.models.enums import Tier
+from slotgraph.models.outbox import OutboxKind
+from slotgraph.models.outbox import OutboxState
 from tests.fakes.google import FakeGoogle
 from tests.helpers import google_app
-from tests.helpers.accounts import Factory, Person
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 from tests.helpers.google_app import GoogleFlow
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.jobs import eventually, make_due, make_outbox, pending_deliveries
-from tests.helpers.tasks import COMPLETE, DELETE, DUE, TASK_FIELDS, TOGGLE, create, task_sync
+from tests.helpers.jobs import eventually
+from tests.helpers.jobs import make_due
+from tests.helpers.jobs import make_outbox
+from tests.helpers.jobs import pending_deliveries
+from tests.helpers.tasks import COMPLETE
+from tests.helpers.tasks import DELETE
+from tests.helpers.tasks import DUE
+from tests.helpers.tasks import TASK_FIELDS
+from tests.helpers.tasks import TOGGLE
+from tests.helpers.tasks import create
+from tests.helpers.tasks import task_sync
 
 # The Google fixtures of the connect tests: the fake, the app configured against it, the
 # consent flow.

@@ -7,7 +7,8 @@ from __future__ import annotations
 import datetime as dt
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
 from slotgraph.jobs.task_events import TASK_CALENDAR_NAME
@@ -16,7 +17,11 @@ from tests.helpers import microsoft_app
 from tests.helpers.accounts import Factory
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.jobs import pending_deliveries
-from tests.helpers.tasks import COMPLETE, DELETE, DUE, create, task_sync
+from tests.helpers.tasks import COMPLETE
+from tests.helpers.tasks import DELETE
+from tests.helpers.tasks import DUE
+from tests.helpers.tasks import create
+from tests.helpers.tasks import task_sync
 
 # The Microsoft fixtures of the connect tests: the fake (fresh per test), its CA, the app
 # configured against it, the browser trusting the fake.

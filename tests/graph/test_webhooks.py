@@ -8,24 +8,40 @@ import datetime as dt
 from email.message import EmailMessage
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from slotgraph.jobs.deliveries.webhooks import WebhookPolicy, Webhooks
+from slotgraph.jobs.deliveries.webhooks import WebhookPolicy
+from slotgraph.jobs.deliveries.webhooks import Webhooks
 from slotgraph.jobs.mail import SmtpSecurity
 from slotgraph.jobs.outbox import Outbox
-from slotgraph.models import OutboxMessage, WebhookDelivery, WebhookEndpoint
-from slotgraph.models.enums import Role, Scope
-from slotgraph.models.outbox import OutboxKind, OutboxState
+from slotgraph.models import OutboxMessage
+from slotgraph.models import WebhookDelivery
+from slotgraph.models import WebhookEndpoint
+from slotgraph.models.enums import Role
+from slotgraph.models.enums import Scope
+from slotgraph.models.outbox import OutboxKind
+from slotgraph.models.outbox import OutboxState
 from slotgraph.providers.outbound import Trust
 from slotgraph.server.settings import Settings
 from slotgraph.server.worker import build_queue
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import book, page_and_nine
+from tests.helpers.bookings import book
+from tests.helpers.bookings import page_and_nine
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.jobs import eventually, make_due, make_outbox, working
-from tests.helpers.smtp import SENDER, Inbox, smtp_server
-from tests.helpers.webhooks import create_endpoint, deliver_to, hook_app, receiving
+from tests.helpers.jobs import eventually
+from tests.helpers.jobs import make_due
+from tests.helpers.jobs import make_outbox
+from tests.helpers.jobs import working
+from tests.helpers.smtp import SENDER
+from tests.helpers.smtp import Inbox
+from tests.helpers.smtp import smtp_server
+from tests.helpers.webhooks import create_endpoint
+from tests.helpers.webhooks import deliver_to
+from tests.helpers.webhooks import hook_app
+from tests.helpers.webhooks import receiving
 
 DELIVERIES = """
 query { viewer { webhookEndpoints { edges { node {

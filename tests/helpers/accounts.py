@@ -8,22 +8,25 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from slotgraph.models import Account, CalendarConnection, RemoteCalendar, User
-from slotgraph.models.enums import (
-    CalendarAccess,
-    CalendarStatus,
-    ConnectionPurpose,
-    ConnectionStatus,
-    Provider,
-    Role,
-    Scope,
-    Seat,
-    SyncState,
-    Tier,
-)
-from slotgraph.usecases.accounts import create_account, create_user
+from slotgraph.models import Account
+from slotgraph.models import CalendarConnection
+from slotgraph.models import RemoteCalendar
+from slotgraph.models import User
+from slotgraph.models.enums import CalendarAccess
+from slotgraph.models.enums import CalendarStatus
+from slotgraph.models.enums import ConnectionPurpose
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Provider
+from slotgraph.models.enums import Role
+from slotgraph.models.enums import Scope
+from slotgraph.models.enums import Seat
+from slotgraph.models.enums import SyncState
+from slotgraph.models.enums import Tier
+from slotgraph.usecases.accounts import create_account
+from slotgraph.usecases.accounts import create_user
 from slotgraph.usecases.tokens import issue_token
 
 

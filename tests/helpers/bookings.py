@@ -6,13 +6,17 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from slotgraph.models import Booking, OutboxMessage
+from slotgraph.models import Booking
+from slotgraph.models import OutboxMessage
 from slotgraph.models.outbox import OutboxKind
-from tests.helpers.accounts import Factory, Person
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.pages import make_page, next_monday
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
 
 BOOK = """
 mutation Book($input: BookMeetingInput!) {

@@ -8,7 +8,8 @@ import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
+from playwright.async_api import async_playwright
 
 ARGS = [
     "--no-sandbox",

@@ -9,22 +9,33 @@ import contextlib
 import datetime as dt
 import itertools
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
+from dataclasses import dataclass
+from dataclasses import field
 from typing import ClassVar
 from zoneinfo import ZoneInfo
 
 import httpx
-from icalendar import Calendar, Event, vCalAddress
+from icalendar import Calendar
+from icalendar import Event
+from icalendar import vCalAddress
 
 from slotgraph.providers.base import CalendarClient
-from slotgraph.providers.caldav import CalDavCalendarClient, uid_for
+from slotgraph.providers.caldav import CalDavCalendarClient
+from slotgraph.providers.caldav import uid_for
 from slotgraph.providers.caldav.wire import zone_ics
-from slotgraph.providers.outbound import CheckedTransport, Trust
+from slotgraph.providers.outbound import CheckedTransport
+from slotgraph.providers.outbound import Trust
 from slotgraph.providers.retry import FAST
-from tests.fakes.scenario import EVENTS, TIME_ZONE, ScriptedEvent
-from tests.helpers.caldav_servers import PASSWORD, DavProxy, Server
-from tests.helpers.harnesses import SQUATTER, Operation
+from tests.fakes.scenario import EVENTS
+from tests.fakes.scenario import TIME_ZONE
+from tests.fakes.scenario import ScriptedEvent
+from tests.helpers.caldav_servers import PASSWORD
+from tests.helpers.caldav_servers import DavProxy
+from tests.helpers.caldav_servers import Server
+from tests.helpers.harnesses import SQUATTER
+from tests.helpers.harnesses import Operation
 
 EMAIL = "host@example.test"
 _accounts = itertools.count(1)

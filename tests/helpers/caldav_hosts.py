@@ -8,9 +8,12 @@ import re
 
 from icalendar import Calendar
 
-from tests.helpers.accounts import Factory, Person
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 from tests.helpers.caldav import CalendarApp
-from tests.helpers.caldav_servers import PASSWORD, DavProxy, Server
+from tests.helpers.caldav_servers import PASSWORD
+from tests.helpers.caldav_servers import DavProxy
+from tests.helpers.caldav_servers import Server
 from tests.helpers.graphql import GraphQLClient
 
 CONNECT = """

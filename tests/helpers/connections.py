@@ -4,8 +4,10 @@ disconnecting."""
 
 from __future__ import annotations
 
-from tests.fakes.exchange import PASSWORD, FakeExchange
-from tests.helpers.accounts import Factory, Person
+from tests.fakes.exchange import PASSWORD
+from tests.fakes.exchange import FakeExchange
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 from tests.helpers.graphql import GraphQLClient
 
 # Where the OAuth callbacks send the user back to (the test settings' dashboard URL).

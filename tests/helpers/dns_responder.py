@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import socket
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
 import dns.exception
 import dns.flags

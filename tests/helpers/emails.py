@@ -13,12 +13,15 @@ from urllib.parse import urlsplit
 import httpx
 import icalendar
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
-from slotgraph.jobs.outbox import Outbox, Outcome
+from slotgraph.jobs.outbox import Outbox
+from slotgraph.jobs.outbox import Outcome
 from slotgraph.models import OutboxMessage
-from slotgraph.models.outbox import OutboxKind, OutboxState
+from slotgraph.models.outbox import OutboxKind
+from slotgraph.models.outbox import OutboxState
 from slotgraph.server.app import create_app
 from tests.helpers.jobs import make_outbox
 from tests.helpers.live import serve_in_thread

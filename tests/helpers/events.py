@@ -6,16 +6,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from slotgraph.providers.base import (
-    Attendee,
-    CalendarClient,
-    ChangeSet,
-    EventDraft,
-    Interval,
-    RemoteEvent,
-)
+from slotgraph.providers.base import Attendee
+from slotgraph.providers.base import CalendarClient
+from slotgraph.providers.base import ChangeSet
+from slotgraph.providers.base import EventDraft
+from slotgraph.providers.base import Interval
+from slotgraph.providers.base import RemoteEvent
 from slotgraph.providers.busy import busy_interval
-from tests.fakes.scenario import TIME_ZONE, WINDOW_END, WINDOW_START, merged, utc
+from tests.fakes.scenario import TIME_ZONE
+from tests.fakes.scenario import WINDOW_END
+from tests.fakes.scenario import WINDOW_START
+from tests.fakes.scenario import merged
+from tests.fakes.scenario import utc
 
 Pairs = list[tuple[dt.datetime, dt.datetime]]
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import anyio
 
 from slotgraph.providers.base import CalendarClient
-from slotgraph.providers.exchange import ExchangeCalendarClient, ExchangeCredentials
+from slotgraph.providers.exchange import ExchangeCalendarClient
+from slotgraph.providers.exchange import ExchangeCredentials
 from slotgraph.providers.retry import FAST
-from tests.fakes.exchange import PASSWORD, FakeExchange
+from tests.fakes.exchange import PASSWORD
+from tests.fakes.exchange import FakeExchange
 from tests.fakes.scenario import TIME_ZONE
 
 TIMEOUT = 2.0

@@ -9,9 +9,12 @@ from typing import Any
 import httpx
 
 from slotgraph.providers.base import CalendarClient
-from slotgraph.providers.google import CALENDAR_SCOPE, GoogleOAuth
+from slotgraph.providers.google import CALENDAR_SCOPE
+from slotgraph.providers.google import GoogleOAuth
 from slotgraph.providers.retry import FAST
-from tests.fakes.google import CLIENT_ID, CLIENT_SECRET, FakeGoogle
+from tests.fakes.google import CLIENT_ID
+from tests.fakes.google import CLIENT_SECRET
+from tests.fakes.google import FakeGoogle
 
 TIMEOUT = 1.0
 

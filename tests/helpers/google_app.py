@@ -10,7 +10,8 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -20,18 +21,17 @@ from starlette.applications import Starlette
 from slotgraph.graph.relay import from_global_id
 from slotgraph.server.app import create_app
 from slotgraph.server.settings import Settings
-from tests.fakes.google import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    FakeGoogle,
-)
-from tests.helpers.accounts import Factory, Person
-from tests.helpers.connections import DASHBOARD, START
-from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
-from tests.helpers.pages import (
-    make_page,
-    next_monday,
-)
+from tests.fakes.google import CLIENT_ID
+from tests.fakes.google import CLIENT_SECRET
+from tests.fakes.google import FakeGoogle
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
+from tests.helpers.connections import DASHBOARD
+from tests.helpers.connections import START
+from tests.helpers.graphql import PUBLIC_BASE_URL
+from tests.helpers.graphql import GraphQLClient
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
 
 CALLBACK = f"{PUBLIC_BASE_URL}/oauth/google/callback"
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar
+from typing import Literal
+from typing import Protocol
 
 import anyio
 import httpx
@@ -23,11 +25,15 @@ from slotgraph.providers.base import CalendarClient
 from slotgraph.providers.google import event_id_for
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.google import FakeGoogle
-from tests.fakes.microsoft import EMAIL, FakeMicrosoft
-from tests.fakes.scenario import ScriptedEvent, utc
+from tests.fakes.microsoft import EMAIL
+from tests.fakes.microsoft import FakeMicrosoft
+from tests.fakes.scenario import ScriptedEvent
+from tests.fakes.scenario import utc
 from tests.helpers.exchange import client_for
 from tests.helpers.google import google_client
-from tests.helpers.microsoft import SecretBox, connect, oauth_for
+from tests.helpers.microsoft import SecretBox
+from tests.helpers.microsoft import connect
+from tests.helpers.microsoft import oauth_for
 
 Operation = Literal[
     "list_calendars", "free_busy", "create_event", "create_calendar", "list_changes"

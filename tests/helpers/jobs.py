@@ -4,20 +4,23 @@ built from the app's services, and waiting for what another process writes."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 
-from sqlalchemy import select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
 from slotgraph.jobs.deliveries import build_outbox
 from slotgraph.jobs.deliveries.webhooks import Webhooks
 from slotgraph.jobs.mail import Mailer
-from slotgraph.jobs.outbox import (
-    DeliveryPolicy,
-    Outbox,
-)
+from slotgraph.jobs.outbox import DeliveryPolicy
+from slotgraph.jobs.outbox import Outbox
 from slotgraph.jobs.queue import JobQueue
 from slotgraph.models import OutboxMessage
 from slotgraph.models.outbox import OutboxState

@@ -12,10 +12,13 @@ import sys
 import anyio
 
 import slotgraph.providers.exchange.sync as exchange_sync
-from slotgraph.calsync.context import SyncConfig, SyncContext
+from slotgraph.calsync.context import SyncConfig
+from slotgraph.calsync.context import SyncContext
 from slotgraph.calsync.engine import sync_connection
-from slotgraph.models.db import create_engine, create_sessionmaker
-from slotgraph.providers.exchange import ExchangeCalendarClient, ExchangeCredentials
+from slotgraph.models.db import create_engine
+from slotgraph.models.db import create_sessionmaker
+from slotgraph.providers.exchange import ExchangeCalendarClient
+from slotgraph.providers.exchange import ExchangeCredentials
 from slotgraph.providers.retry import FAST
 from tests.fakes.exchange import PASSWORD
 from tests.fakes.scenario import TIME_ZONE

@@ -14,9 +14,12 @@ from starlette.applications import Starlette
 
 from slotgraph.models.crypto import generate_key
 from slotgraph.server.app import create_app
-from slotgraph.server.settings import Mode, Settings
-from tests.fakes.botcheck import SECRET, SITE_KEY
-from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
+from slotgraph.server.settings import Mode
+from slotgraph.server.settings import Settings
+from tests.fakes.botcheck import SECRET
+from tests.fakes.botcheck import SITE_KEY
+from tests.helpers.graphql import PUBLIC_BASE_URL
+from tests.helpers.graphql import GraphQLClient
 
 BOOK = """
 mutation Book($input: BookMeetingInput!) {

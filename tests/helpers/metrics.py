@@ -4,7 +4,8 @@ prometheus_client's own parser into samples looked up by name and labels."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx

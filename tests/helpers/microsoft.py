@@ -14,7 +14,10 @@ import httpx
 from slotgraph.providers.microsoft import MicrosoftOAuth
 from slotgraph.providers.registry import OAuthGrant
 from slotgraph.providers.retry import FAST
-from tests.fakes.microsoft import CLIENT_ID, CLIENT_SECRET, FakeMicrosoft, consent_form
+from tests.fakes.microsoft import CLIENT_ID
+from tests.fakes.microsoft import CLIENT_SECRET
+from tests.fakes.microsoft import FakeMicrosoft
+from tests.fakes.microsoft import consent_form
 
 REDIRECT_URI = "https://app.slotgraph.test/oauth/microsoft365/callback"
 TIMEOUT = 2.0

@@ -7,10 +7,12 @@ fixtures by assignment (`app = microsoft_app.app`)."""
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -19,16 +21,17 @@ from starlette.applications import Starlette
 
 from slotgraph.models.crypto import generate_key
 from slotgraph.server.app import create_app
-from slotgraph.server.settings import Mode, Settings
-from tests.fakes.microsoft import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    FakeMicrosoft,
-    consent_form,
-)
+from slotgraph.server.settings import Mode
+from slotgraph.server.settings import Settings
+from tests.fakes.microsoft import CLIENT_ID
+from tests.fakes.microsoft import CLIENT_SECRET
+from tests.fakes.microsoft import FakeMicrosoft
+from tests.fakes.microsoft import consent_form
 from tests.helpers.accounts import Person
-from tests.helpers.connections import DASHBOARD, START
-from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
+from tests.helpers.connections import DASHBOARD
+from tests.helpers.connections import START
+from tests.helpers.graphql import PUBLIC_BASE_URL
+from tests.helpers.graphql import GraphQLClient
 
 CALLBACK = f"{PUBLIC_BASE_URL}/oauth/microsoft365/callback"
 

@@ -7,9 +7,11 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from slotgraph.usecases.availability import PageSlots, available_slots
+from slotgraph.usecases.availability import PageSlots
+from slotgraph.usecases.availability import available_slots
 from slotgraph.usecases.services import Services
-from tests.fakes.scenario import EXPECTED_BUSY, utc
+from tests.fakes.scenario import EXPECTED_BUSY
+from tests.fakes.scenario import utc
 from tests.helpers.accounts import Person
 from tests.helpers.graphql import GraphQLClient
 

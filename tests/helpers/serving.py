@@ -4,12 +4,17 @@ cleanly."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.serve import LOAD_LIMITS, SLOTGRAPH, free_port, load_limit_settings, wait_ready
+from bench.serve import LOAD_LIMITS
+from bench.serve import SLOTGRAPH
+from bench.serve import free_port
+from bench.serve import load_limit_settings
 from bench.serve import serve as start
+from bench.serve import wait_ready
 from slotgraph.models.crypto import generate_key
 
 __all__ = [

@@ -13,7 +13,9 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from slotgraph.jobs.mail import Mailer, SmtpConfig, SmtpSecurity
+from slotgraph.jobs.mail import Mailer
+from slotgraph.jobs.mail import SmtpConfig
+from slotgraph.jobs.mail import SmtpSecurity
 
 SENDER = "Slotgraph <no-reply@slotgraph.test>"
 

@@ -7,7 +7,9 @@ import re
 
 import pytest
 
-from slotgraph.limits.addresses import TrustedProxies, client_address, limit_key
+from slotgraph.limits.addresses import TrustedProxies
+from slotgraph.limits.addresses import client_address
+from slotgraph.limits.addresses import limit_key
 
 PROXIES = TrustedProxies.parse(["10.0.0.0/8", "::1"])
 

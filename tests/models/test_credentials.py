@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import cast
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.calendars import credentials
 from slotgraph.calendars.credentials import CredentialStore
-from slotgraph.models import Booking, WebhookEndpoint
-from slotgraph.models.crypto import CredentialCipher, generate_key
+from slotgraph.models import Booking
+from slotgraph.models import WebhookEndpoint
+from slotgraph.models.crypto import CredentialCipher
+from slotgraph.models.crypto import generate_key
 from slotgraph.server.cli import main
 from slotgraph.server.settings import Settings
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import book_with_token, page_and_nine
-from tests.helpers.database import count_decrypts, dump
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import page_and_nine
+from tests.helpers.database import count_decrypts
+from tests.helpers.database import dump
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.webhooks import create_endpoint
 

@@ -12,22 +12,28 @@ from contextlib import asynccontextmanager
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, make_url, select
+from sqlalchemy import inspect
+from sqlalchemy import make_url
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from slotgraph.models import Base, Booking, Contact, OutboxMessage, SchedulingPage
-from slotgraph.models.crypto import CredentialCipher, generate_key
-from slotgraph.models.db import (
-    MIGRATIONS_DIR,
-    create_engine,
-    create_sessionmaker,
-    downgrade,
-    migrate,
-    plain_url,
-)
+from slotgraph.models import Base
+from slotgraph.models import Booking
+from slotgraph.models import Contact
+from slotgraph.models import OutboxMessage
+from slotgraph.models import SchedulingPage
+from slotgraph.models.crypto import CredentialCipher
+from slotgraph.models.crypto import generate_key
+from slotgraph.models.db import MIGRATIONS_DIR
+from slotgraph.models.db import create_engine
+from slotgraph.models.db import create_sessionmaker
+from slotgraph.models.db import downgrade
+from slotgraph.models.db import migrate
+from slotgraph.models.db import plain_url
 from slotgraph.models.enums import BookingStatus
 from slotgraph.models.outbox import OutboxKind
-from slotgraph.models.queue import QUEUE_TABLES, include_object
+from slotgraph.models.queue import QUEUE_TABLES
+from slotgraph.models.queue import include_object
 from tests.helpers.accounts import Factory
 from tests.helpers.database import admin_connection
 

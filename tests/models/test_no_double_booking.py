@@ -7,9 +7,11 @@ import datetime as dt
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from slotgraph.models import Booking, Contact
+from slotgraph.models import Booking
+from slotgraph.models import Contact
 from slotgraph.models.enums import BookingStatus
-from tests.helpers.accounts import Factory, Person
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 
 NINE = dt.datetime(2030, 1, 7, 9, tzinfo=dt.UTC)
 

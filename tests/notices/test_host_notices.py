@@ -11,15 +11,21 @@ import secrets
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.models import SchedulingPage
-from slotgraph.models.db import create_engine, create_sessionmaker
-from slotgraph.notices.changes import PAGE, publish_host_changed
+from slotgraph.models.db import create_engine
+from slotgraph.models.db import create_sessionmaker
+from slotgraph.notices.changes import PAGE
+from slotgraph.notices.changes import publish_host_changed
 from slotgraph.notices.nats_pubsub import NatsPubSub
 from slotgraph.notices.postgres_pubsub import PostgresPubSub
-from slotgraph.notices.pubsub import InMemoryPubSub, PubSub
-from tests.helpers.accounts import Factory, Person
+from slotgraph.notices.pubsub import InMemoryPubSub
+from slotgraph.notices.pubsub import PubSub
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 
 GUARD = 10  # seconds; a guard against hanging, never a measurement
 

@@ -10,7 +10,9 @@ import pytest
 from slotgraph.notices.nats_pubsub import NatsPubSub
 from slotgraph.notices.postgres_pubsub import PostgresPubSub
 from slotgraph.server.runtime import build_pubsub
-from slotgraph.server.settings import Mode, SettingsError, load_settings
+from slotgraph.server.settings import Mode
+from slotgraph.server.settings import SettingsError
+from slotgraph.server.settings import load_settings
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -16,7 +18,9 @@ from bench.nats_server import NatsServer
 from slotgraph.models.db import connect_raw
 from slotgraph.notices.nats_pubsub import NatsPubSub
 from slotgraph.notices.postgres_pubsub import PostgresPubSub
-from slotgraph.notices.pubsub import BrokerFanout, InMemoryPubSub, Subscription
+from slotgraph.notices.pubsub import BrokerFanout
+from slotgraph.notices.pubsub import InMemoryPubSub
+from slotgraph.notices.pubsub import Subscription
 
 GUARD = 10  # seconds; a guard against hanging, never a measurement
 BROKERS = ["postgres", "nats"]

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from slotgraph.observability.prometheus import MULTIPROCESS_ENV, prepare_multiprocess_dir
+from slotgraph.observability.prometheus import MULTIPROCESS_ENV
+from slotgraph.observability.prometheus import prepare_multiprocess_dir
 from tests.helpers.metrics import Samples
 
 # A worker's life in a separate interpreter: one websocket left open, one provider call.

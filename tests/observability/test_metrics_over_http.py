@@ -6,7 +6,8 @@ operation name (C48); the socket gauges follow an open websocket and its subscri
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -15,13 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from slotgraph.server.app import create_app
 from slotgraph.server.settings import Settings
-from tests.fakes.exchange import PASSWORD, FakeExchange
+from tests.fakes.exchange import PASSWORD
+from tests.fakes.exchange import FakeExchange
 from tests.fakes.scenario import utc
-from tests.helpers.accounts import Factory, Person
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 from tests.helpers.clock import Clock
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.live import serve_in_thread
-from tests.helpers.metrics import Samples, scrape, scraped_until
+from tests.helpers.metrics import Samples
+from tests.helpers.metrics import scrape
+from tests.helpers.metrics import scraped_until
 from tests.helpers.pages import make_page
 from tests.helpers.sockets import subscribed
 

@@ -15,36 +15,38 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from icalendar import Calendar, Event
+from icalendar import Calendar
+from icalendar import Event
 
-from slotgraph.providers.base import (
-    Access,
-    AccessRevoked,
-    AddressNotAllowed,
-    CalendarGone,
-    EventGone,
-    Interval,
-)
-from slotgraph.providers.caldav import (
-    CalDavCalendarClient,
-    CalDavConnector,
-    CalDavSettings,
-    Nameserver,
-)
+from slotgraph.providers.base import Access
+from slotgraph.providers.base import AccessRevoked
+from slotgraph.providers.base import AddressNotAllowed
+from slotgraph.providers.base import CalendarGone
+from slotgraph.providers.base import EventGone
+from slotgraph.providers.base import Interval
+from slotgraph.providers.caldav import CalDavCalendarClient
+from slotgraph.providers.caldav import CalDavConnector
+from slotgraph.providers.caldav import CalDavSettings
+from slotgraph.providers.caldav import Nameserver
 from slotgraph.providers.caldav.discovery import starting_urls
-from slotgraph.providers.outbound import CheckedTransport, Trust
-from tests.fakes.scenario import ScriptedEvent, spread, utc
-from tests.helpers.caldav import (
-    LOOPBACK,
-    CalendarApp,
-    adapter,
-    app_event,
-    calendar_of,
-    fresh_account,
-)
-from tests.helpers.caldav_servers import PASSWORD, DavProxy, Server
+from slotgraph.providers.outbound import CheckedTransport
+from slotgraph.providers.outbound import Trust
+from tests.fakes.scenario import ScriptedEvent
+from tests.fakes.scenario import spread
+from tests.fakes.scenario import utc
+from tests.helpers.caldav import LOOPBACK
+from tests.helpers.caldav import CalendarApp
+from tests.helpers.caldav import adapter
+from tests.helpers.caldav import app_event
+from tests.helpers.caldav import calendar_of
+from tests.helpers.caldav import fresh_account
+from tests.helpers.caldav_servers import PASSWORD
+from tests.helpers.caldav_servers import DavProxy
+from tests.helpers.caldav_servers import Server
 from tests.helpers.dns_responder import DnsResponder
-from tests.helpers.events import as_pairs, busy_of, draft
+from tests.helpers.events import as_pairs
+from tests.helpers.events import busy_of
+from tests.helpers.events import draft
 
 TIMEOUT = 30.0  # generous: the machine is shared, and nothing here times a request
 BERLIN = ZoneInfo("Europe/Berlin")

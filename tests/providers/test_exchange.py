@@ -14,58 +14,57 @@ import datetime as dt
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
-from exchangelib.autodiscover import cache as autodiscover_cache_module  # type: ignore[import-untyped]
-from exchangelib.autodiscover.protocol import AutodiscoverProtocol  # type: ignore[import-untyped]
-from exchangelib.configuration import Configuration  # type: ignore[import-untyped]
-from exchangelib.credentials import Credentials  # type: ignore[import-untyped]
-from exchangelib.protocol import FailFast, close_connections  # type: ignore[import-untyped]
+from exchangelib.autodiscover import cache as autodiscover_cache_module
+from exchangelib.autodiscover.protocol import AutodiscoverProtocol
+from exchangelib.configuration import Configuration
+from exchangelib.credentials import Credentials
+from exchangelib.protocol import FailFast
+from exchangelib.protocol import close_connections
 
 import slotgraph.providers.exchange.sync as exchange_sync
-from slotgraph.providers.base import (
-    Access,
-    AccessRevoked,
-    AuthenticationFailed,
-    CalendarClient,
-    CalendarGone,
-    ChangeSet,
-    CursorExpired,
-    DiscoveryFailed,
-    Interval,
-    ProviderError,
-    RateLimited,
-    ServerUnreachable,
-    ServerUnsupported,
-)
-from slotgraph.providers.exchange import (
-    ExchangeCredentials,
-    connect_exchange,
-)
+from slotgraph.providers.base import Access
+from slotgraph.providers.base import AccessRevoked
+from slotgraph.providers.base import AuthenticationFailed
+from slotgraph.providers.base import CalendarClient
+from slotgraph.providers.base import CalendarGone
+from slotgraph.providers.base import ChangeSet
+from slotgraph.providers.base import CursorExpired
+from slotgraph.providers.base import DiscoveryFailed
+from slotgraph.providers.base import Interval
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import RateLimited
+from slotgraph.providers.base import ServerUnreachable
+from slotgraph.providers.base import ServerUnsupported
+from slotgraph.providers.exchange import ExchangeCredentials
+from slotgraph.providers.exchange import connect_exchange
 from slotgraph.providers.retry import FAST
-from tests.fakes.exchange import (
-    EXCHANGE_2007_SP3,
-    EXCHANGE_2010_SP1,
-    EXCHANGE_2010_SP2,
-    EXCHANGE_2016,
-    PASSWORD,
-    FakeExchange,
-    ServerBuild,
-    mailbox_addresses,
-)
-from tests.fakes.scenario import (
-    EXPECTED_BUSY,
-    TIME_ZONE,
-    WINDOW_END,
-    WINDOW_START,
-    ScriptedEvent,
-    utc,
-)
-from tests.helpers.events import as_pairs, busy_of, changes_since, draft
-from tests.helpers.exchange import TIMEOUT, client_for, creds_for
+from tests.fakes.exchange import EXCHANGE_2007_SP3
+from tests.fakes.exchange import EXCHANGE_2010_SP1
+from tests.fakes.exchange import EXCHANGE_2010_SP2
+from tests.fakes.exchange import EXCHANGE_2016
+from tests.fakes.exchange import PASSWORD
+from tests.fakes.exchange import FakeExchange
+from tests.fakes.exchange import ServerBuild
+from tests.fakes.exchange import mailbox_addresses
+from tests.fakes.scenario import EXPECTED_BUSY
+from tests.fakes.scenario import TIME_ZONE
+from tests.fakes.scenario import WINDOW_END
+from tests.fakes.scenario import WINDOW_START
+from tests.fakes.scenario import ScriptedEvent
+from tests.fakes.scenario import utc
+from tests.helpers.events import as_pairs
+from tests.helpers.events import busy_of
+from tests.helpers.events import changes_since
+from tests.helpers.events import draft
+from tests.helpers.exchange import TIMEOUT
+from tests.helpers.exchange import client_for
+from tests.helpers.exchange import creds_for
 
 
 @pytest.fixture(scope="module", autouse=True)

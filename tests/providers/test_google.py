@@ -9,43 +9,44 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import time
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from slotgraph.providers.base import (
-    Access,
-    AccessRevoked,
-    CalendarClient,
-    CalendarGone,
-    ChangeSet,
-    CursorExpired,
-    Interval,
-    OAuthDenied,
-    ProviderError,
-    TransientError,
-)
-from slotgraph.providers.google import CALENDAR_SCOPE, event_id_for
-from tests.fakes.google import (
-    BOSS_CALENDAR,
-    CLIENT_ID,
-    CLIENT_SECRET,
-    EMAIL_SCOPE,
-    HOLIDAYS_CALENDAR,
-    TEAM_CALENDAR,
-    FakeGoogle,
-)
-from tests.fakes.scenario import (
-    EXPECTED_BUSY,
-    TIME_ZONE,
-    WINDOW_END,
-    WINDOW_START,
-    ScriptedEvent,
-    utc,
-)
-from tests.helpers.events import as_pairs, busy_of, changes_since, draft
-from tests.helpers.google import Tokens, oauth_for, stored_secret
+from slotgraph.providers.base import Access
+from slotgraph.providers.base import AccessRevoked
+from slotgraph.providers.base import CalendarClient
+from slotgraph.providers.base import CalendarGone
+from slotgraph.providers.base import ChangeSet
+from slotgraph.providers.base import CursorExpired
+from slotgraph.providers.base import Interval
+from slotgraph.providers.base import OAuthDenied
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import TransientError
+from slotgraph.providers.google import CALENDAR_SCOPE
+from slotgraph.providers.google import event_id_for
+from tests.fakes.google import BOSS_CALENDAR
+from tests.fakes.google import CLIENT_ID
+from tests.fakes.google import CLIENT_SECRET
+from tests.fakes.google import EMAIL_SCOPE
+from tests.fakes.google import HOLIDAYS_CALENDAR
+from tests.fakes.google import TEAM_CALENDAR
+from tests.fakes.google import FakeGoogle
+from tests.fakes.scenario import EXPECTED_BUSY
+from tests.fakes.scenario import TIME_ZONE
+from tests.fakes.scenario import WINDOW_END
+from tests.fakes.scenario import WINDOW_START
+from tests.fakes.scenario import ScriptedEvent
+from tests.fakes.scenario import utc
+from tests.helpers.events import as_pairs
+from tests.helpers.events import busy_of
+from tests.helpers.events import changes_since
+from tests.helpers.events import draft
+from tests.helpers.google import Tokens
+from tests.helpers.google import oauth_for
+from tests.helpers.google import stored_secret
 
 REDIRECT_URI = "https://app.slotgraph.test/oauth/google/callback"
 

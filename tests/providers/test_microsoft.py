@@ -8,50 +8,47 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 import slotgraph.providers.microsoft.wire as microsoft_wire
-from slotgraph.providers.base import (
-    Access,
-    AccessRevoked,
-    CalendarClient,
-    CalendarGone,
-    CursorExpired,
-    OAuthDenied,
-    OAuthStateInvalid,
-    ProviderError,
-)
+from slotgraph.providers.base import Access
+from slotgraph.providers.base import AccessRevoked
+from slotgraph.providers.base import CalendarClient
+from slotgraph.providers.base import CalendarGone
+from slotgraph.providers.base import CursorExpired
+from slotgraph.providers.base import OAuthDenied
+from slotgraph.providers.base import OAuthStateInvalid
+from slotgraph.providers.base import ProviderError
 from slotgraph.providers.busy import busy_interval
 from slotgraph.providers.microsoft import MicrosoftOAuth
-from tests.fakes.microsoft import (
-    CLIENT_ID,
-    EMAIL,
-    FakeMicrosoft,
-    iter_secrets,
-    mailbox_addresses,
-)
-from tests.fakes.scenario import (
-    EXPECTED_BUSY,
-    TIME_ZONE,
-    WINDOW_END,
-    WINDOW_START,
-    ScriptedEvent,
-    utc,
-)
-from tests.helpers.events import as_pairs, changes_since, draft, full_listing
-from tests.helpers.microsoft import (
-    REDIRECT_URI,
-    SecretBox,
-    connect,
-    consent,
-    http_for,
-    oauth_for,
-)
+from tests.fakes.microsoft import CLIENT_ID
+from tests.fakes.microsoft import EMAIL
+from tests.fakes.microsoft import FakeMicrosoft
+from tests.fakes.microsoft import iter_secrets
+from tests.fakes.microsoft import mailbox_addresses
+from tests.fakes.scenario import EXPECTED_BUSY
+from tests.fakes.scenario import TIME_ZONE
+from tests.fakes.scenario import WINDOW_END
+from tests.fakes.scenario import WINDOW_START
+from tests.fakes.scenario import ScriptedEvent
+from tests.fakes.scenario import utc
+from tests.helpers.events import as_pairs
+from tests.helpers.events import changes_since
+from tests.helpers.events import draft
+from tests.helpers.events import full_listing
+from tests.helpers.microsoft import REDIRECT_URI
+from tests.helpers.microsoft import SecretBox
+from tests.helpers.microsoft import connect
+from tests.helpers.microsoft import consent
+from tests.helpers.microsoft import http_for
+from tests.helpers.microsoft import oauth_for
 
 
 @pytest.fixture

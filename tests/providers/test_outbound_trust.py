@@ -20,18 +20,27 @@ import httpx
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
-from exchangelib.protocol import BaseProtocol, close_connections  # type: ignore[import-untyped]
+from exchangelib.protocol import BaseProtocol
+from exchangelib.protocol import close_connections
 
-from slotgraph.jobs.mail import Mailer, MailUnavailable, SmtpConfig, SmtpSecurity
-from slotgraph.providers.base import AccessRevoked, AddressNotAllowed, TlsCertificateUntrusted
+from slotgraph.jobs.mail import Mailer
+from slotgraph.jobs.mail import MailUnavailable
+from slotgraph.jobs.mail import SmtpConfig
+from slotgraph.jobs.mail import SmtpSecurity
+from slotgraph.providers.base import AccessRevoked
+from slotgraph.providers.base import AddressNotAllowed
+from slotgraph.providers.base import TlsCertificateUntrusted
 from slotgraph.providers.exchange import connect_exchange
 from slotgraph.providers.exchange.ews import install_trust
 from slotgraph.providers.microsoft.client import MicrosoftCalendarClient
-from slotgraph.providers.outbound import CheckedTransport, Trust
+from slotgraph.providers.outbound import CheckedTransport
+from slotgraph.providers.outbound import Trust
 from slotgraph.providers.retry import FAST
 from tests.fakes.exchange import FakeExchange
-from tests.fakes.microsoft import EMAIL, FakeMicrosoft
-from tests.helpers.exchange import TIMEOUT, creds_for
+from tests.fakes.microsoft import EMAIL
+from tests.fakes.microsoft import FakeMicrosoft
+from tests.helpers.exchange import TIMEOUT
+from tests.helpers.exchange import creds_for
 
 LOOPBACK = ("127.0.0.0/8", "::1/128")
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from slotgraph.scheduling.forms import FieldKind, FormField, accepts, check_answers
+from slotgraph.scheduling.forms import FieldKind
+from slotgraph.scheduling.forms import FormField
+from slotgraph.scheduling.forms import accepts
+from slotgraph.scheduling.forms import check_answers
 from slotgraph.scheduling.rules import RuleError
 
 NEWSLETTER = FormField("newsletter", "Send me news", FieldKind.CHECKBOX)

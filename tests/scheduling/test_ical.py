@@ -8,7 +8,10 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 
-from slotgraph.scheduling.ical import Meeting, Method, Person, meeting_ics
+from slotgraph.scheduling.ical import Meeting
+from slotgraph.scheduling.ical import Method
+from slotgraph.scheduling.ical import Person
+from slotgraph.scheduling.ical import meeting_ics
 
 START = dt.datetime(2030, 3, 4, 9, 0, tzinfo=dt.UTC)
 MEETING = Meeting(

@@ -13,7 +13,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slotgraph.scheduling.intervals import intersect, merge, overlaps, overlaps_any, subtract
+from slotgraph.scheduling.intervals import intersect
+from slotgraph.scheduling.intervals import merge
+from slotgraph.scheduling.intervals import overlaps
+from slotgraph.scheduling.intervals import overlaps_any
+from slotgraph.scheduling.intervals import subtract
 
 Spans = list[tuple[int, int]]
 

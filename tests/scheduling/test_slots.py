@@ -17,21 +17,25 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
+from hypothesis import settings
 from hypothesis import strategies as st
 
-from bench.slots import Query, to_query
+from bench.slots import Query
+from bench.slots import to_query
 from bench.workloads import generate
-from slotgraph.scheduling.intervals import Span, overlaps
-from slotgraph.scheduling.rules import DateOverride, Weekday, WeeklyHours, parse_hhmm
-from slotgraph.scheduling.slots import (
-    Refusal,
-    Slot,
-    SlotRules,
-    compute_slots,
-    group_by_day,
-    refusal,
-)
+from slotgraph.scheduling.intervals import Span
+from slotgraph.scheduling.intervals import overlaps
+from slotgraph.scheduling.rules import DateOverride
+from slotgraph.scheduling.rules import Weekday
+from slotgraph.scheduling.rules import WeeklyHours
+from slotgraph.scheduling.rules import parse_hhmm
+from slotgraph.scheduling.slots import Refusal
+from slotgraph.scheduling.slots import Slot
+from slotgraph.scheduling.slots import SlotRules
+from slotgraph.scheduling.slots import compute_slots
+from slotgraph.scheduling.slots import group_by_day
+from slotgraph.scheduling.slots import refusal
 
 WORKDAYS = tuple(Weekday)[:5]
 MINUTE = dt.timedelta(minutes=1)

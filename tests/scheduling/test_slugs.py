@@ -6,7 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slotgraph.scheduling.slugs import InvalidSlug, slugify, suggest_free, validate_segment
+from slotgraph.scheduling.slugs import InvalidSlug
+from slotgraph.scheduling.slugs import slugify
+from slotgraph.scheduling.slugs import suggest_free
+from slotgraph.scheduling.slugs import validate_segment
 
 
 @given(st.text(max_size=300))

@@ -4,14 +4,16 @@ other origins get none; credentials are never allowed."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from slotgraph.models import ConnectedDomain
-from tests.helpers.accounts import PROVEN, Factory
+from tests.helpers.accounts import PROVEN
+from tests.helpers.accounts import Factory
 from tests.helpers.serving import serve
 
 SPA = "https://spa.example.test"

@@ -25,11 +25,15 @@ import psutil
 import pytest
 from icalendar import Calendar
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.models import Booking
 from slotgraph.models.enums import BookingStatus
-from tests.helpers.serving import SLOTGRAPH, free_port, wait_ready
+from tests.helpers.serving import SLOTGRAPH
+from tests.helpers.serving import free_port
+from tests.helpers.serving import wait_ready
 
 PRINTED = re.compile(
     r"^Booking page \(.*\): (http://127\.0\.0\.1:\d+/meetings/dana-demo/\S+)$", re.M

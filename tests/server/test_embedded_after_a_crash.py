@@ -20,11 +20,15 @@ from pathlib import Path
 import psutil
 import pytest
 
-from slotgraph.embedded import PidFile, is_alive
+from slotgraph.embedded import PidFile
+from slotgraph.embedded import is_alive
 from slotgraph.models.crypto import generate_key
-from slotgraph.models.db import embedded_postgres_stopped_after, start_embedded_postgres
+from slotgraph.models.db import embedded_postgres_stopped_after
+from slotgraph.models.db import start_embedded_postgres
 from slotgraph.server.cli import main
-from tests.helpers.serving import SLOTGRAPH, free_port, wait_ready
+from tests.helpers.serving import SLOTGRAPH
+from tests.helpers.serving import free_port
+from tests.helpers.serving import wait_ready
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from slotgraph.providers.caldav import CalDavConnector
 from slotgraph.providers.google import GoogleOAuth
 from slotgraph.server.providers import build_registry
 from slotgraph.server.runtime import build_runtime
-from slotgraph.server.settings import Mode, Settings
+from slotgraph.server.settings import Mode
+from slotgraph.server.settings import Settings
 from tests.helpers.accounts import Factory
 from tests.helpers.graphql import GraphQLClient
 

@@ -7,7 +7,8 @@ import httpx
 
 from slotgraph.graph.relay import to_global_id
 from slotgraph.models import ConnectedDomain
-from tests.helpers.accounts import PROVEN, Factory
+from tests.helpers.accounts import PROVEN
+from tests.helpers.accounts import Factory
 from tests.helpers.graphql import GraphQLClient
 
 UPDATE_DOMAIN = """

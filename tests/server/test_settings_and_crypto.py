@@ -9,9 +9,14 @@ import typing
 import pytest
 
 from slotgraph.limits.policy import LimitPolicy
-from slotgraph.models.crypto import CredentialCipher, CredentialError, generate_key
+from slotgraph.models.crypto import CredentialCipher
+from slotgraph.models.crypto import CredentialError
+from slotgraph.models.crypto import generate_key
 from slotgraph.server.limits import limit_policy
-from slotgraph.server.settings import Mode, Settings, SettingsError, load_settings
+from slotgraph.server.settings import Mode
+from slotgraph.server.settings import Settings
+from slotgraph.server.settings import SettingsError
+from slotgraph.server.settings import load_settings
 
 
 @pytest.fixture(autouse=True)

@@ -18,9 +18,10 @@ from strawberry.schema.base import BaseSchema
 from strawberry.subscriptions.protocols.graphql_transport_ws import handlers
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
-    Operation,
 )
-from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
+from strawberry.types.execution import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 
 
 def _parameters(function: object) -> list[str]:

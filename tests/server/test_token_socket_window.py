@@ -11,7 +11,8 @@ import pytest
 from starlette.applications import Starlette
 from starlette.types import Message
 
-from slotgraph.server.token_sockets import CLOSE_CODE, TokenSocket
+from slotgraph.server.token_sockets import CLOSE_CODE
+from slotgraph.server.token_sockets import TokenSocket
 from slotgraph.usecases.api_tokens import revoke_api_token
 from slotgraph.usecases.services import Services
 from slotgraph.usecases.tokens import authenticate

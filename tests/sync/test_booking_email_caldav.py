@@ -9,18 +9,24 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
 from slotgraph.models import Booking
 from tests.helpers.accounts import Factory
 from tests.helpers.bookings import book_with_token
-from tests.helpers.caldav import CalendarApp, fresh_account
+from tests.helpers.caldav import CalendarApp
+from tests.helpers.caldav import fresh_account
 from tests.helpers.caldav_hosts import caldav_host
-from tests.helpers.caldav_servers import DavProxy, Server
-from tests.helpers.emails import calendar_of, confirmation_after_write, manage_link
+from tests.helpers.caldav_servers import DavProxy
+from tests.helpers.caldav_servers import Server
+from tests.helpers.emails import calendar_of
+from tests.helpers.emails import confirmation_after_write
+from tests.helpers.emails import manage_link
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.pages import make_page, next_monday
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
 from tests.helpers.smtp import smtp_server
 
 

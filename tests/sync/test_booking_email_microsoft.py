@@ -6,23 +6,23 @@ from __future__ import annotations
 import datetime as dt
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
 from tests.fakes.microsoft import FakeMicrosoft
 from tests.helpers import microsoft_app
 from tests.helpers.accounts import Factory
 from tests.helpers.bookings import book_with_token
-from tests.helpers.emails import (
-    assert_no_invitation,
-    confirmation_after_write,
-    manage_link,
-    open_manage_link,
-    pages_served,
-)
+from tests.helpers.emails import assert_no_invitation
+from tests.helpers.emails import confirmation_after_write
+from tests.helpers.emails import manage_link
+from tests.helpers.emails import open_manage_link
+from tests.helpers.emails import pages_served
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.microsoft_app import consent_and_return
-from tests.helpers.pages import make_page, next_monday
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
 from tests.helpers.smtp import smtp_server
 
 fake = microsoft_app.fake

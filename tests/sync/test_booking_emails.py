@@ -12,41 +12,44 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
 from slotgraph.jobs.deliveries.booking_events import event_key
 from slotgraph.jobs.outbox import Outcome
-from slotgraph.models import Booking, OutboxMessage, SchedulingPage, User
+from slotgraph.models import Booking
+from slotgraph.models import OutboxMessage
+from slotgraph.models import SchedulingPage
+from slotgraph.models import User
 from slotgraph.models.outbox import OutboxState
 from slotgraph.providers.google import event_id_for
 from slotgraph.web.locale import translations as pages_translations
 from tests.helpers import google_app
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import (
-    CANCEL_AS_CONTACT,
-    RESCHEDULE_AS_CONTACT,
-    book_with_token,
-    page_and_nine,
-    run,
-)
-from tests.helpers.emails import (
-    assert_no_invitation,
-    booking_emails,
-    calendar_create,
-    calendar_of,
-    html_of,
-    manage_link,
-    open_manage_link,
-    pages_served,
-    send_pending,
-    text_of,
-)
+from tests.helpers.bookings import CANCEL_AS_CONTACT
+from tests.helpers.bookings import RESCHEDULE_AS_CONTACT
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import page_and_nine
+from tests.helpers.bookings import run
+from tests.helpers.emails import assert_no_invitation
+from tests.helpers.emails import booking_emails
+from tests.helpers.emails import calendar_create
+from tests.helpers.emails import calendar_of
+from tests.helpers.emails import html_of
+from tests.helpers.emails import manage_link
+from tests.helpers.emails import open_manage_link
+from tests.helpers.emails import pages_served
+from tests.helpers.emails import send_pending
+from tests.helpers.emails import text_of
 from tests.helpers.google_app import GoogleFlow
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.jobs import make_due, make_outbox
-from tests.helpers.pages import make_page, next_monday
-from tests.helpers.smtp import Inbox, smtp_server
+from tests.helpers.jobs import make_due
+from tests.helpers.jobs import make_outbox
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
+from tests.helpers.smtp import Inbox
+from tests.helpers.smtp import smtp_server
 
 # The Google-configured app of the consent tests, for the calendar-connected booking.
 app = google_app.app

@@ -12,24 +12,43 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
-from slotgraph.calsync.context import Outcome, SyncConfig, SyncContext
+from slotgraph.calsync.context import Outcome
+from slotgraph.calsync.context import SyncConfig
+from slotgraph.calsync.context import SyncContext
 from slotgraph.calsync.engine import sync_connection
-from slotgraph.models import Booking, CalendarConnection, OutboxMessage
-from slotgraph.models.enums import CalendarWriteState, ConnectionStatus
-from slotgraph.models.outbox import OutboxKind, OutboxState
+from slotgraph.models import Booking
+from slotgraph.models import CalendarConnection
+from slotgraph.models import OutboxMessage
+from slotgraph.models.enums import CalendarWriteState
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.outbox import OutboxKind
+from slotgraph.models.outbox import OutboxState
 from tests.fakes.scenario import ScriptedEvent
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import CANCEL_AS_CONTACT, RESCHEDULE, book, book_with_token, rows, run
-from tests.helpers.caldav import CalendarApp, fresh_account
-from tests.helpers.caldav_hosts import booking_events, caldav_host
-from tests.helpers.caldav_servers import DavProxy, Server
+from tests.helpers.bookings import CANCEL_AS_CONTACT
+from tests.helpers.bookings import RESCHEDULE
+from tests.helpers.bookings import book
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import rows
+from tests.helpers.bookings import run
+from tests.helpers.caldav import CalendarApp
+from tests.helpers.caldav import fresh_account
+from tests.helpers.caldav_hosts import booking_events
+from tests.helpers.caldav_hosts import caldav_host
+from tests.helpers.caldav_servers import DavProxy
+from tests.helpers.caldav_servers import Server
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.jobs import make_outbox
-from tests.helpers.pages import SLOTS, make_page, next_monday
+from tests.helpers.pages import SLOTS
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
 
 CONTACT = "cleo@example.test"
 

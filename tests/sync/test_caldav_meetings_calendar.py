@@ -13,25 +13,36 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
-from slotgraph.calsync.context import Outcome, SyncContext
+from slotgraph.calsync.context import Outcome
+from slotgraph.calsync.context import SyncContext
 from slotgraph.calsync.engine import sync_connection
-from slotgraph.models import AvailabilityCalendar, CalendarConnection, RemoteCalendar
+from slotgraph.models import AvailabilityCalendar
+from slotgraph.models import CalendarConnection
+from slotgraph.models import RemoteCalendar
 from slotgraph.models.enums import CalendarAccess
-from slotgraph.models.outbox import OutboxKind, OutboxState
+from slotgraph.models.outbox import OutboxKind
+from slotgraph.models.outbox import OutboxState
 from slotgraph.usecases.settings import MAX_AVAILABILITY_CALENDARS
 from tests.fakes.exchange import FakeExchange
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import book_with_token, rows
-from tests.helpers.caldav import CalendarApp, add_calendar, fresh_account
-from tests.helpers.caldav_hosts import booking_events, caldav_host
-from tests.helpers.caldav_servers import DavProxy, Server
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import rows
+from tests.helpers.caldav import CalendarApp
+from tests.helpers.caldav import add_calendar
+from tests.helpers.caldav import fresh_account
+from tests.helpers.caldav_hosts import booking_events
+from tests.helpers.caldav_hosts import caldav_host
+from tests.helpers.caldav_servers import DavProxy
+from tests.helpers.caldav_servers import Server
 from tests.helpers.connections import exchange_host
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.jobs import make_outbox
-from tests.helpers.pages import make_page, next_monday
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
 
 CALENDARS = """
 query { viewer { calendarConnections { edges { node {

@@ -15,34 +15,44 @@ from typing import Any
 
 import anyio
 import pytest
-from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from exchangelib.protocol import close_connections
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.calendars.synced_busy import synced_busy
-from slotgraph.calsync.context import Outcome, SyncConfig, SyncContext
-from slotgraph.calsync.engine import request_sync, run_claimed, sync_connection
+from slotgraph.calsync.context import Outcome
+from slotgraph.calsync.context import SyncConfig
+from slotgraph.calsync.context import SyncContext
+from slotgraph.calsync.engine import request_sync
+from slotgraph.calsync.engine import run_claimed
+from slotgraph.calsync.engine import sync_connection
 from slotgraph.calsync.leases import claim
 from slotgraph.calsync.scheduler import run_due_syncs
-from slotgraph.models import (
-    AvailabilityCalendar,
-    CalendarConnection,
-    CalendarSyncCursor,
-    RemoteCalendar,
-    SyncedEvent,
-)
-from slotgraph.models.enums import (
-    CalendarAccess,
-    CalendarStatus,
-    ConnectionPurpose,
-    ConnectionStatus,
-    Provider,
-    SyncState,
-)
-from slotgraph.providers.exchange import ExchangeCalendarClient, ExchangeCredentials
+from slotgraph.models import AvailabilityCalendar
+from slotgraph.models import CalendarConnection
+from slotgraph.models import CalendarSyncCursor
+from slotgraph.models import RemoteCalendar
+from slotgraph.models import SyncedEvent
+from slotgraph.models.enums import CalendarAccess
+from slotgraph.models.enums import CalendarStatus
+from slotgraph.models.enums import ConnectionPurpose
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Provider
+from slotgraph.models.enums import SyncState
+from slotgraph.providers.exchange import ExchangeCalendarClient
+from slotgraph.providers.exchange import ExchangeCredentials
 from slotgraph.providers.retry import FAST
-from tests.fakes.exchange import PASSWORD, FakeExchange
-from tests.fakes.scenario import EXPECTED_BUSY, TIME_ZONE, ScriptedEvent, merged, utc
+from tests.fakes.exchange import PASSWORD
+from tests.fakes.exchange import FakeExchange
+from tests.fakes.scenario import EXPECTED_BUSY
+from tests.fakes.scenario import TIME_ZONE
+from tests.fakes.scenario import ScriptedEvent
+from tests.fakes.scenario import merged
+from tests.fakes.scenario import utc
 from tests.helpers import kill_worker
 from tests.helpers.accounts import Factory
 from tests.helpers.clients import FixedClients

@@ -11,24 +11,42 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
 from slotgraph.jobs.deliveries.booking_events import event_key
-from slotgraph.jobs.outbox import DELIVER, Outcome, job_key
+from slotgraph.jobs.outbox import DELIVER
+from slotgraph.jobs.outbox import Outcome
+from slotgraph.jobs.outbox import job_key
 from slotgraph.jobs.queue import JobQueue
-from slotgraph.models import Booking, CalendarConnection, OutboxMessage
-from slotgraph.models.enums import CalendarWriteState, ConnectionStatus
-from slotgraph.models.outbox import OutboxKind, OutboxState
+from slotgraph.models import Booking
+from slotgraph.models import CalendarConnection
+from slotgraph.models import OutboxMessage
+from slotgraph.models.enums import CalendarWriteState
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.outbox import OutboxKind
+from slotgraph.models.outbox import OutboxState
 from tests.fakes.exchange import FakeExchange
-from tests.helpers.accounts import Factory, Person
-from tests.helpers.bookings import book, book_slots, host_bookings, rows
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
+from tests.helpers.bookings import book
+from tests.helpers.bookings import book_slots
+from tests.helpers.bookings import host_bookings
+from tests.helpers.bookings import rows
 from tests.helpers.connections import exchange_host
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.jobs import eventually, make_due, make_outbox, working
-from tests.helpers.pages import make_page, next_monday
-from tests.helpers.smtp import Inbox, smtp_server
+from tests.helpers.jobs import eventually
+from tests.helpers.jobs import make_due
+from tests.helpers.jobs import make_outbox
+from tests.helpers.jobs import working
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
+from tests.helpers.smtp import Inbox
+from tests.helpers.smtp import smtp_server
 
 BUSY_FOR_TWO_MINUTES = 120_000  # ms: longer than the adapter waits, so the outbox retries
 BUSY_MESSAGE = "Exchange is busy and asked to slow down."

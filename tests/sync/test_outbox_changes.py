@@ -11,26 +11,39 @@ import asyncio
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import text, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import text
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
 from slotgraph.jobs.deliveries.booking_events import event_key
 from slotgraph.jobs.outbox import Outbox
 from slotgraph.jobs.queue import JobQueue
 from slotgraph.models import OutboxMessage
-from slotgraph.models.outbox import OutboxKind, OutboxState
+from slotgraph.models.outbox import OutboxKind
+from slotgraph.models.outbox import OutboxState
 from slotgraph.providers.google import event_id_for
 from tests.fakes.exchange import FakeExchange
-from tests.fakes.google import TEAM_CALENDAR, FakeGoogle
+from tests.fakes.google import TEAM_CALENDAR
+from tests.fakes.google import FakeGoogle
 from tests.helpers import google_app
-from tests.helpers.accounts import Factory, Person
-from tests.helpers.bookings import CANCEL_AS_CONTACT, RESCHEDULE, book_with_token, rows, run
-from tests.helpers.connections import SET_AVAILABILITY, exchange_host
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
+from tests.helpers.bookings import CANCEL_AS_CONTACT
+from tests.helpers.bookings import RESCHEDULE
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import rows
+from tests.helpers.bookings import run
+from tests.helpers.connections import SET_AVAILABILITY
+from tests.helpers.connections import exchange_host
 from tests.helpers.google_app import GoogleFlow
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.jobs import eventually, make_outbox, working
-from tests.helpers.pages import make_page, next_monday
+from tests.helpers.jobs import eventually
+from tests.helpers.jobs import make_outbox
+from tests.helpers.jobs import working
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
 
 # The app configured against the Google fake, and the consent flow's parties (fixtures).
 app = google_app.app

@@ -11,37 +11,53 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.calendars.synced_busy import synced_busy
-from slotgraph.calsync.context import Outcome, SyncConfig, SyncContext
-from slotgraph.calsync.engine import SYNC_JOB, sync_connection
-from slotgraph.calsync.watches import RENEW_JOB, WatchConfig, Watches, token_hash
-from slotgraph.models import CalendarConnection, CalendarSyncCursor, CalendarWatch, RemoteCalendar
-from slotgraph.models.enums import (
-    Provider,
-)
+from slotgraph.calsync.context import Outcome
+from slotgraph.calsync.context import SyncConfig
+from slotgraph.calsync.context import SyncContext
+from slotgraph.calsync.engine import SYNC_JOB
+from slotgraph.calsync.engine import sync_connection
+from slotgraph.calsync.watches import RENEW_JOB
+from slotgraph.calsync.watches import WatchConfig
+from slotgraph.calsync.watches import Watches
+from slotgraph.calsync.watches import token_hash
+from slotgraph.models import CalendarConnection
+from slotgraph.models import CalendarSyncCursor
+from slotgraph.models import CalendarWatch
+from slotgraph.models import RemoteCalendar
+from slotgraph.models.enums import Provider
 from slotgraph.providers.base import CalendarClient
 from slotgraph.server.app import create_app
 from slotgraph.server.settings import Settings
 from tests.fakes.google import FakeGoogle
-from tests.fakes.microsoft import EMAIL, FakeMicrosoft
+from tests.fakes.microsoft import EMAIL
+from tests.fakes.microsoft import FakeMicrosoft
 from tests.fakes.push import Delivery
-from tests.fakes.scenario import TIME_ZONE, ScriptedEvent
-from tests.helpers.accounts import OWNED_PRIMARY, Factory
+from tests.fakes.scenario import TIME_ZONE
+from tests.fakes.scenario import ScriptedEvent
+from tests.helpers.accounts import OWNED_PRIMARY
+from tests.helpers.accounts import Factory
 from tests.helpers.clients import FixedClients
 from tests.helpers.clock import Clock
 from tests.helpers.google import google_client
 from tests.helpers.live import serve_in_thread
-from tests.helpers.microsoft import SecretBox, connect, oauth_for
+from tests.helpers.microsoft import SecretBox
+from tests.helpers.microsoft import connect
+from tests.helpers.microsoft import oauth_for
 
 CONFIG = SyncConfig(
     interval=dt.timedelta(minutes=5), ahead=dt.timedelta(days=14), margin=dt.timedelta(days=1)

@@ -11,12 +11,19 @@ from typing import Any
 import pytest
 from pgqueuer.db import AsyncpgDriver
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.jobs.queue import Job as NewJob
-from slotgraph.jobs.queue import JobQueue, Retry, RetryPolicy, enqueue, enqueue_many, prune_log
+from slotgraph.jobs.queue import JobQueue
+from slotgraph.jobs.queue import Retry
+from slotgraph.jobs.queue import RetryPolicy
+from slotgraph.jobs.queue import enqueue
+from slotgraph.jobs.queue import enqueue_many
+from slotgraph.jobs.queue import prune_log
 from slotgraph.models.db import connect_raw
-from tests.helpers.jobs import eventually, working
+from tests.helpers.jobs import eventually
+from tests.helpers.jobs import working
 
 
 def fast_queue(database_url: str) -> JobQueue:

@@ -7,25 +7,35 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 
 import anyio
 import httpx
 import pytest
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from slotgraph.calsync.context import Outcome, SyncConfig, SyncContext
-from slotgraph.calsync.engine import request_sync, run_claimed, sync_connection
+from slotgraph.calsync.context import Outcome
+from slotgraph.calsync.context import SyncConfig
+from slotgraph.calsync.context import SyncContext
+from slotgraph.calsync.engine import request_sync
+from slotgraph.calsync.engine import run_claimed
+from slotgraph.calsync.engine import sync_connection
 from slotgraph.calsync.leases import claim
-from slotgraph.calsync.scheduler import run_due_syncs, sweep_due_syncs
-from slotgraph.calsync.watches import WatchConfig, Watches
+from slotgraph.calsync.scheduler import run_due_syncs
+from slotgraph.calsync.scheduler import sweep_due_syncs
+from slotgraph.calsync.watches import WatchConfig
+from slotgraph.calsync.watches import Watches
 from slotgraph.models import CalendarConnection
 from slotgraph.models.enums import Provider
 from slotgraph.providers.base import CalendarClient
 from tests.fakes.google import FakeGoogle
 from tests.fakes.scenario import TIME_ZONE
-from tests.helpers.accounts import OWNED_PRIMARY, Factory
+from tests.helpers.accounts import OWNED_PRIMARY
+from tests.helpers.accounts import Factory
 from tests.helpers.clients import FixedClients
 from tests.helpers.clock import Clock
 from tests.helpers.google import google_client

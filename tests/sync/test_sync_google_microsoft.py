@@ -9,32 +9,46 @@ from __future__ import annotations
 
 import datetime as dt
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.calendars.synced_busy import synced_busy
-from slotgraph.calsync.context import Outcome, SyncConfig, SyncContext
+from slotgraph.calsync.context import Outcome
+from slotgraph.calsync.context import SyncConfig
+from slotgraph.calsync.context import SyncContext
 from slotgraph.calsync.engine import sync_connection
-from slotgraph.models import CalendarConnection, RemoteCalendar, SyncedEvent
-from slotgraph.models.enums import (
-    ConnectionStatus,
-    Provider,
-    SyncState,
-)
+from slotgraph.models import CalendarConnection
+from slotgraph.models import RemoteCalendar
+from slotgraph.models import SyncedEvent
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Provider
+from slotgraph.models.enums import SyncState
 from slotgraph.providers.base import CalendarClient
 from tests.fakes.google import FakeGoogle
 from tests.fakes.microsoft import FakeMicrosoft
-from tests.fakes.scenario import EXPECTED_BUSY, TIME_ZONE, ScriptedEvent, merged, spread, utc
-from tests.helpers.accounts import OWNED_PRIMARY, Factory
+from tests.fakes.scenario import EXPECTED_BUSY
+from tests.fakes.scenario import TIME_ZONE
+from tests.fakes.scenario import ScriptedEvent
+from tests.fakes.scenario import merged
+from tests.fakes.scenario import spread
+from tests.fakes.scenario import utc
+from tests.helpers.accounts import OWNED_PRIMARY
+from tests.helpers.accounts import Factory
 from tests.helpers.clients import FixedClients
 from tests.helpers.clock import Clock
 from tests.helpers.google import google_client
-from tests.helpers.microsoft import SecretBox, connect, oauth_for
+from tests.helpers.microsoft import SecretBox
+from tests.helpers.microsoft import connect
+from tests.helpers.microsoft import oauth_for
 
 NOW = dt.datetime(2030, 3, 1, 12, tzinfo=dt.UTC)  # before the scenario week
 SPAN = (utc(4, 0), utc(12, 0))  # the scenario week

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import CANCEL_AS_CONTACT, book_with_token, page_and_nine, rows, run
+from tests.helpers.bookings import CANCEL_AS_CONTACT
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import page_and_nine
+from tests.helpers.bookings import rows
+from tests.helpers.bookings import run
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.pages import make_page
 

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
-from slotgraph.models import Booking, IdempotencyKey
+from slotgraph.models import Booking
+from slotgraph.models import IdempotencyKey
 from slotgraph.usecases.idempotency import claimed
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import book_with_token, page_and_nine, rows
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import page_and_nine
+from tests.helpers.bookings import rows
 from tests.helpers.graphql import GraphQLClient
 
 

@@ -12,15 +12,14 @@ from starlette.applications import Starlette
 
 from slotgraph.usecases.errors import DomainError
 from slotgraph.usecases.services import Services
-from slotgraph.usecases.subscriptions import (
-    AvailabilityEvent,
-    AvailabilityRequest,
-    watch_availability,
-)
+from slotgraph.usecases.subscriptions import AvailabilityEvent
+from slotgraph.usecases.subscriptions import AvailabilityRequest
+from slotgraph.usecases.subscriptions import watch_availability
 from tests.helpers.accounts import Factory
 from tests.helpers.bookings import book
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.pages import make_page, next_monday
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
 
 GUARD = 10  # seconds; a guard against hanging, never a measurement
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from starlette.applications import Starlette
 
 from slotgraph.calendars.lost_access import mark_access_lost
-from slotgraph.models.enums import ConnectionStatus, Scope, SyncState
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Scope
+from slotgraph.models.enums import SyncState
 from slotgraph.usecases.services import Services
 from slotgraph.usecases.subscriptions import watch_connection
 from slotgraph.usecases.viewer import Viewer

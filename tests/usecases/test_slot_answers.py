@@ -8,7 +8,9 @@ import datetime as dt
 
 from slotgraph.notices.changes import PAGE
 from slotgraph.notices.pubsub import InMemoryPubSub
-from slotgraph.usecases.slot_answers import AnswerKey, SlotAnswers, expires_at
+from slotgraph.usecases.slot_answers import AnswerKey
+from slotgraph.usecases.slot_answers import SlotAnswers
+from slotgraph.usecases.slot_answers import expires_at
 
 NOW = dt.datetime(2030, 1, 7, 8, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(hours=1)

@@ -12,13 +12,17 @@ from urllib.parse import urlencode
 
 import httpx
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.models import User
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import book_with_token, page_and_nine
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import page_and_nine
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.web import APP_HOST, browse, post_form
+from tests.helpers.web import APP_HOST
+from tests.helpers.web import browse
+from tests.helpers.web import post_form
 
 FIELDS: list[dict[str, Any]] = [
     {"key": "topic", "label": "Topic", "kind": "SHORT_TEXT", "required": True},

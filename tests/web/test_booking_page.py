@@ -5,19 +5,33 @@ public API, so what it books is what the API then shows."""
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from slotgraph.models import CalendarConnection, CalendarSettings, ConnectedDomain, User
+from slotgraph.models import CalendarConnection
+from slotgraph.models import CalendarSettings
+from slotgraph.models import ConnectedDomain
+from slotgraph.models import User
 from slotgraph.models.enums import ConnectionStatus
-from tests.helpers.accounts import PROVEN, Factory, Person
+from tests.helpers.accounts import PROVEN
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.pages import make_page, next_monday
-from tests.helpers.web import APP_HOST, browse, follow, link_to, post_form, read
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
+from tests.helpers.web import APP_HOST
+from tests.helpers.web import browse
+from tests.helpers.web import follow
+from tests.helpers.web import link_to
+from tests.helpers.web import post_form
+from tests.helpers.web import read
 
 BOOKINGS = """
 query { viewer { bookings(first: 10) { edges { node {

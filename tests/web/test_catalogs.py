@@ -9,7 +9,9 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 import slotgraph.web
-from slotgraph.web.locale import catalog_path, negotiate, translations
+from slotgraph.web.locale import catalog_path
+from slotgraph.web.locale import negotiate
+from slotgraph.web.locale import translations
 
 TEMPLATES = Path(slotgraph.web.__file__).parent / "templates"
 

@@ -5,19 +5,29 @@ never cached (`private, no-store`); the S18 chat link pointing at a page that an
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from slotgraph.graph.relay import from_global_id
 from slotgraph.models import ConnectedDomain
-from tests.helpers.accounts import PROVEN, Factory, Person
-from tests.helpers.bookings import book_with_token, host_bookings, page_and_nine
-from tests.helpers.graphql import PUBLIC_BASE_URL, GraphQLClient
+from tests.helpers.accounts import PROVEN
+from tests.helpers.accounts import Factory
+from tests.helpers.accounts import Person
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import host_bookings
+from tests.helpers.bookings import page_and_nine
+from tests.helpers.graphql import PUBLIC_BASE_URL
+from tests.helpers.graphql import GraphQLClient
 from tests.helpers.pages import make_page
-from tests.helpers.web import APP_HOST, browse, post_form, set_calendar_settings
+from tests.helpers.web import APP_HOST
+from tests.helpers.web import browse
+from tests.helpers.web import post_form
+from tests.helpers.web import set_calendar_settings
 
 CHAT_LINK = "{ viewer { calendarSettings { chatLinkUrl } } }"
 PAGE_ID = """

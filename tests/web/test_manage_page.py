@@ -6,26 +6,30 @@ SEQUENCE each change raises (C43)."""
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
 
 import httpx
 from icalendar import Calendar
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from slotgraph.models import Booking, ConnectedDomain
-from tests.helpers.accounts import PROVEN, Factory
-from tests.helpers.bookings import book_with_token, host_bookings, page_and_nine
+from slotgraph.models import Booking
+from slotgraph.models import ConnectedDomain
+from tests.helpers.accounts import PROVEN
+from tests.helpers.accounts import Factory
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import host_bookings
+from tests.helpers.bookings import page_and_nine
 from tests.helpers.graphql import GraphQLClient
-from tests.helpers.web import (
-    APP_HOST,
-    browse,
-    follow,
-    link_to,
-    post_form,
-    read,
-    set_calendar_settings,
-)
+from tests.helpers.web import APP_HOST
+from tests.helpers.web import browse
+from tests.helpers.web import follow
+from tests.helpers.web import link_to
+from tests.helpers.web import post_form
+from tests.helpers.web import read
+from tests.helpers.web import set_calendar_settings
 
 
 async def invite(client: httpx.AsyncClient, token: str) -> tuple[str, int, dt.datetime]:

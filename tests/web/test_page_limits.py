@@ -7,7 +7,8 @@ token books."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlencode
@@ -16,12 +17,20 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from tests.fakes.botcheck import SITE_KEY, FakeVerifier
+from tests.fakes.botcheck import SITE_KEY
+from tests.fakes.botcheck import FakeVerifier
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import book_with_token, host_bookings
-from tests.helpers.limits import bot_check_settings, client_at, limited_settings, running
-from tests.helpers.pages import make_page, next_monday
-from tests.helpers.web import APP_HOST, browse, post_form
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import host_bookings
+from tests.helpers.limits import bot_check_settings
+from tests.helpers.limits import client_at
+from tests.helpers.limits import limited_settings
+from tests.helpers.limits import running
+from tests.helpers.pages import make_page
+from tests.helpers.pages import next_monday
+from tests.helpers.web import APP_HOST
+from tests.helpers.web import browse
+from tests.helpers.web import post_form
 
 READS = 12  # a page view reads twice (the page, its slots)
 WRITES = 3  # per address; a manage page view is one (its token is a secret, C33)

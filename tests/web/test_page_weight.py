@@ -13,7 +13,8 @@ import httpx
 
 import slotgraph.web
 from tests.helpers.accounts import Factory
-from tests.helpers.bookings import book_with_token, page_and_nine
+from tests.helpers.bookings import book_with_token
+from tests.helpers.bookings import page_and_nine
 from tests.helpers.graphql import GraphQLClient
 from tests.helpers.web import browse
 

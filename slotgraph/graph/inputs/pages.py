@@ -7,8 +7,10 @@ from typing import Any
 
 import strawberry
 
-from slotgraph.graph.types.pages import FormFieldKind, Weekday
-from slotgraph.scheduling import forms, rules
+from slotgraph.graph.types.pages import FormFieldKind
+from slotgraph.graph.types.pages import Weekday
+from slotgraph.scheduling import forms
+from slotgraph.scheduling import rules
 from slotgraph.usecases.errors import InvalidInput
 from slotgraph.usecases.pages import PageDraft
 

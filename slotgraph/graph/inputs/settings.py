@@ -8,12 +8,10 @@ import strawberry
 
 from slotgraph.graph.relay import require_pk
 from slotgraph.usecases.errors import InvalidInput
-from slotgraph.usecases.settings import (
-    MAX_AVAILABILITY_CALENDARS,
-    MAX_CONNECTION_TOGGLES,
-    ConnectionToggles,
-    SettingsChanges,
-)
+from slotgraph.usecases.settings import MAX_AVAILABILITY_CALENDARS
+from slotgraph.usecases.settings import MAX_CONNECTION_TOGGLES
+from slotgraph.usecases.settings import ConnectionToggles
+from slotgraph.usecases.settings import SettingsChanges
 
 
 @strawberry.input(description="Per-connection toggles; omitted toggles keep their value.")

@@ -8,7 +8,9 @@ import datetime as dt
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import NotFound, PermissionDenied, ValidationError
+from slotgraph.graph.errors import NotFound
+from slotgraph.graph.errors import PermissionDenied
+from slotgraph.graph.errors import ValidationError
 from slotgraph.graph.relay import require_pk
 from slotgraph.graph.results import fails_with
 from slotgraph.graph.types.api_tokens import ApiToken

@@ -5,16 +5,14 @@ from __future__ import annotations
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import (
-    AvailabilityUnknown,
-    BookingNotChangeable,
-    IdempotencyKeyReused,
-    NotFound,
-    PageUnavailable,
-    PermissionDenied,
-    SlotUnavailable,
-    ValidationError,
-)
+from slotgraph.graph.errors import AvailabilityUnknown
+from slotgraph.graph.errors import BookingNotChangeable
+from slotgraph.graph.errors import IdempotencyKeyReused
+from slotgraph.graph.errors import NotFound
+from slotgraph.graph.errors import PageUnavailable
+from slotgraph.graph.errors import PermissionDenied
+from slotgraph.graph.errors import SlotUnavailable
+from slotgraph.graph.errors import ValidationError
 from slotgraph.graph.relay import require_pk
 from slotgraph.graph.results import fails_with
 from slotgraph.graph.types.bookings import BookingChange

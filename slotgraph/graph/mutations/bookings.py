@@ -8,17 +8,15 @@ import enum
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import (
-    AvailabilityUnknown,
-    BotCheckFailed,
-    BotCheckUnavailable,
-    IdempotencyKeyReused,
-    NotFound,
-    PageUnavailable,
-    RateLimited,
-    SlotUnavailable,
-    ValidationError,
-)
+from slotgraph.graph.errors import AvailabilityUnknown
+from slotgraph.graph.errors import BotCheckFailed
+from slotgraph.graph.errors import BotCheckUnavailable
+from slotgraph.graph.errors import IdempotencyKeyReused
+from slotgraph.graph.errors import NotFound
+from slotgraph.graph.errors import PageUnavailable
+from slotgraph.graph.errors import RateLimited
+from slotgraph.graph.errors import SlotUnavailable
+from slotgraph.graph.errors import ValidationError
 from slotgraph.graph.relay import to_global_id
 from slotgraph.graph.results import fails_with
 from slotgraph.graph.rows import from_columns

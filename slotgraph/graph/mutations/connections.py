@@ -8,50 +8,49 @@ from collections.abc import Mapping
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import (
-    AutodiscoverFailed,
-    CalDavAuthFailed,
-    CalDavUnreachable,
-    CalendarRequired,
-    ConnectionLimitReached,
-    ExchangeAuthFailed,
-    ExchangeUnreachable,
-    ExchangeVersionUnsupported,
-    NotACalDavServer,
-    NotFound,
-    PermissionDenied,
-    PermissionRequired,
-    ProviderLimitation,
-    ProviderUnavailable,
-    SeatRequired,
-    SharedInboxNotAllowed,
-    TlsCertificateUntrusted,
-    ValidationError,
-)
-from slotgraph.graph.inputs.connections import (
-    ConnectCalDavCalendarInput,
-    ConnectExchangeCalendarInput,
-    DisconnectCalendarInput,
-    DisconnectInboxInput,
-    SetAvailabilityCalendarsInput,
-    SetMeetingsCalendarInput,
-    StartCalendarConnectionInput,
-    SyncCalendarConnectionInput,
-    UpdateCalendarConnectionInput,
-)
+from slotgraph.graph.errors import AutodiscoverFailed
+from slotgraph.graph.errors import CalDavAuthFailed
+from slotgraph.graph.errors import CalDavUnreachable
+from slotgraph.graph.errors import CalendarRequired
+from slotgraph.graph.errors import ConnectionLimitReached
+from slotgraph.graph.errors import ExchangeAuthFailed
+from slotgraph.graph.errors import ExchangeUnreachable
+from slotgraph.graph.errors import ExchangeVersionUnsupported
+from slotgraph.graph.errors import NotACalDavServer
+from slotgraph.graph.errors import NotFound
+from slotgraph.graph.errors import PermissionDenied
+from slotgraph.graph.errors import PermissionRequired
+from slotgraph.graph.errors import ProviderLimitation
+from slotgraph.graph.errors import ProviderUnavailable
+from slotgraph.graph.errors import SeatRequired
+from slotgraph.graph.errors import SharedInboxNotAllowed
+from slotgraph.graph.errors import TlsCertificateUntrusted
+from slotgraph.graph.errors import ValidationError
+from slotgraph.graph.inputs.connections import ConnectCalDavCalendarInput
+from slotgraph.graph.inputs.connections import ConnectExchangeCalendarInput
+from slotgraph.graph.inputs.connections import DisconnectCalendarInput
+from slotgraph.graph.inputs.connections import DisconnectInboxInput
+from slotgraph.graph.inputs.connections import SetAvailabilityCalendarsInput
+from slotgraph.graph.inputs.connections import SetMeetingsCalendarInput
+from slotgraph.graph.inputs.connections import StartCalendarConnectionInput
+from slotgraph.graph.inputs.connections import SyncCalendarConnectionInput
+from slotgraph.graph.inputs.connections import UpdateCalendarConnectionInput
 from slotgraph.graph.inputs.settings import UpdateCalendarSettingsInput
 from slotgraph.graph.relay import require_pk
 from slotgraph.graph.results import fails_with
 from slotgraph.graph.types.accounts import InboxConnection
-from slotgraph.graph.types.connections import CalendarConnection, ProviderType
+from slotgraph.graph.types.connections import CalendarConnection
+from slotgraph.graph.types.connections import ProviderType
 from slotgraph.graph.types.settings import CalendarSettings
 from slotgraph.models import CalendarSettings as SettingsRow
 from slotgraph.models.enums import Provider
 from slotgraph.usecases import connections as use_case
-from slotgraph.usecases import meetings_calendar, reads
+from slotgraph.usecases import meetings_calendar
+from slotgraph.usecases import reads
 from slotgraph.usecases import settings as settings_case
 from slotgraph.usecases import sync as sync_case
-from slotgraph.usecases.errors import DomainError, renamed
+from slotgraph.usecases.errors import DomainError
+from slotgraph.usecases.errors import renamed
 
 
 @strawberry.type

@@ -6,16 +6,15 @@ from __future__ import annotations
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import (
-    DomainCheckUnavailable,
-    DomainNotVerified,
-    DomainTaken,
-    NotFound,
-    PermissionDenied,
-    PlanFeatureRequired,
-    ValidationError,
-)
-from slotgraph.graph.relay import require_pk, to_global_id
+from slotgraph.graph.errors import DomainCheckUnavailable
+from slotgraph.graph.errors import DomainNotVerified
+from slotgraph.graph.errors import DomainTaken
+from slotgraph.graph.errors import NotFound
+from slotgraph.graph.errors import PermissionDenied
+from slotgraph.graph.errors import PlanFeatureRequired
+from slotgraph.graph.errors import ValidationError
+from slotgraph.graph.relay import require_pk
+from slotgraph.graph.relay import to_global_id
 from slotgraph.graph.results import fails_with
 from slotgraph.graph.types.accounts import ConnectedDomain
 from slotgraph.usecases import domain_verification as verification

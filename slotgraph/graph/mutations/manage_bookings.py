@@ -8,21 +8,20 @@ import datetime as dt
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import (
-    AvailabilityUnknown,
-    BookingNotChangeable,
-    IdempotencyKeyReused,
-    NotFound,
-    PageUnavailable,
-    PermissionDenied,
-    RateLimited,
-    SlotUnavailable,
-    ValidationError,
-)
+from slotgraph.graph.errors import AvailabilityUnknown
+from slotgraph.graph.errors import BookingNotChangeable
+from slotgraph.graph.errors import IdempotencyKeyReused
+from slotgraph.graph.errors import NotFound
+from slotgraph.graph.errors import PageUnavailable
+from slotgraph.graph.errors import PermissionDenied
+from slotgraph.graph.errors import RateLimited
+from slotgraph.graph.errors import SlotUnavailable
+from slotgraph.graph.errors import ValidationError
 from slotgraph.graph.mutations.bookings import BookedMeeting
 from slotgraph.graph.relay import require_pk
 from slotgraph.graph.results import fails_with
-from slotgraph.graph.types.bookings import Booking, BookingChange
+from slotgraph.graph.types.bookings import Booking
+from slotgraph.graph.types.bookings import BookingChange
 from slotgraph.usecases import manage_bookings as use_case
 
 

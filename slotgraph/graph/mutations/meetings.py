@@ -7,13 +7,11 @@ import datetime as dt
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import (
-    IdempotencyKeyReused,
-    NotFound,
-    PermissionDenied,
-    SlotUnavailable,
-    ValidationError,
-)
+from slotgraph.graph.errors import IdempotencyKeyReused
+from slotgraph.graph.errors import NotFound
+from slotgraph.graph.errors import PermissionDenied
+from slotgraph.graph.errors import SlotUnavailable
+from slotgraph.graph.errors import ValidationError
 from slotgraph.graph.relay import require_pk
 from slotgraph.graph.results import fails_with
 from slotgraph.graph.rows import from_columns

@@ -7,17 +7,13 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import (
-    NotFound,
-    PermissionDenied,
-    SlugTaken,
-    ValidationError,
-)
-from slotgraph.graph.inputs.pages import (
-    CreateSchedulingPageInput,
-    DeleteSchedulingPageInput,
-    UpdateSchedulingPageInput,
-)
+from slotgraph.graph.errors import NotFound
+from slotgraph.graph.errors import PermissionDenied
+from slotgraph.graph.errors import SlugTaken
+from slotgraph.graph.errors import ValidationError
+from slotgraph.graph.inputs.pages import CreateSchedulingPageInput
+from slotgraph.graph.inputs.pages import DeleteSchedulingPageInput
+from slotgraph.graph.inputs.pages import UpdateSchedulingPageInput
 from slotgraph.graph.relay import require_pk
 from slotgraph.graph.results import fails_with
 from slotgraph.graph.types.pages import SchedulingPage

@@ -5,16 +5,14 @@ from __future__ import annotations
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import (
-    CalendarRequired,
-    DomainNotVerified,
-    NotFound,
-    PermissionDenied,
-    PlanFeatureRequired,
-    ProviderLimitation,
-    SeatRequired,
-    ValidationError,
-)
+from slotgraph.graph.errors import CalendarRequired
+from slotgraph.graph.errors import DomainNotVerified
+from slotgraph.graph.errors import NotFound
+from slotgraph.graph.errors import PermissionDenied
+from slotgraph.graph.errors import PlanFeatureRequired
+from slotgraph.graph.errors import ProviderLimitation
+from slotgraph.graph.errors import SeatRequired
+from slotgraph.graph.errors import ValidationError
 from slotgraph.graph.inputs.settings import UpdateCalendarSettingsInput
 from slotgraph.graph.results import fails_with
 from slotgraph.graph.types.settings import CalendarSettings

@@ -9,16 +9,17 @@ from typing import Any
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import (
-    LastAdmin,
-    NotFound,
-    PermissionDenied,
-    PlanFeatureRequired,
-    ValidationError,
-)
+from slotgraph.graph.errors import LastAdmin
+from slotgraph.graph.errors import NotFound
+from slotgraph.graph.errors import PermissionDenied
+from slotgraph.graph.errors import PlanFeatureRequired
+from slotgraph.graph.errors import ValidationError
 from slotgraph.graph.relay import require_pk
 from slotgraph.graph.results import fails_with
-from slotgraph.graph.types.accounts import InboxKindType, RoleType, SeatType, TierType
+from slotgraph.graph.types.accounts import InboxKindType
+from slotgraph.graph.types.accounts import RoleType
+from slotgraph.graph.types.accounts import SeatType
+from slotgraph.graph.types.accounts import TierType
 from slotgraph.graph.types.bookings import Booking
 from slotgraph.graph.types.users import User
 from slotgraph.usecases import deactivation

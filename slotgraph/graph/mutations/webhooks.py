@@ -7,10 +7,13 @@ from __future__ import annotations
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.errors import NotFound, PermissionDenied, ValidationError
+from slotgraph.graph.errors import NotFound
+from slotgraph.graph.errors import PermissionDenied
+from slotgraph.graph.errors import ValidationError
 from slotgraph.graph.relay import require_pk
 from slotgraph.graph.results import fails_with
-from slotgraph.graph.types.webhooks import WebhookDelivery, WebhookEndpoint
+from slotgraph.graph.types.webhooks import WebhookDelivery
+from slotgraph.graph.types.webhooks import WebhookEndpoint
 from slotgraph.models import WebhookEndpoint as EndpointRow
 from slotgraph.usecases import webhooks as use_case
 

@@ -9,7 +9,12 @@ import strawberry
 
 from slotgraph.graph.relay import Node
 from slotgraph.graph.rows import from_columns
-from slotgraph.models.enums import DomainStatus, InboxKind, InboxStatus, Role, Seat, Tier
+from slotgraph.models.enums import DomainStatus
+from slotgraph.models.enums import InboxKind
+from slotgraph.models.enums import InboxStatus
+from slotgraph.models.enums import Role
+from slotgraph.models.enums import Seat
+from slotgraph.models.enums import Tier
 from slotgraph.usecases.domain_verification import verification_record
 from slotgraph.usecases.verified_domains import domain_status
 

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
+from typing import Self
 
 import strawberry
 
 from slotgraph.graph.context import Info
 from slotgraph.graph.relay import Node
-from slotgraph.graph.rows import from_columns, load_one
-from slotgraph.graph.types.pages import SchedulingPage, load_page
-from slotgraph.models.enums import BookingActor, BookingStatus, CalendarWriteState
+from slotgraph.graph.rows import from_columns
+from slotgraph.graph.rows import load_one
+from slotgraph.graph.types.pages import SchedulingPage
+from slotgraph.graph.types.pages import load_page
+from slotgraph.models.enums import BookingActor
+from slotgraph.models.enums import BookingStatus
+from slotgraph.models.enums import CalendarWriteState
 
 if TYPE_CHECKING:
     from slotgraph.models import Booking as BookingRow

@@ -11,16 +11,15 @@ from slotgraph.calendars import checked
 from slotgraph.calendars.sync_status import shown_sync_state
 from slotgraph.graph.context import Info
 from slotgraph.graph.relay import Node
-from slotgraph.graph.rows import from_columns, load_many
+from slotgraph.graph.rows import from_columns
+from slotgraph.graph.rows import load_many
 from slotgraph.models import RemoteCalendar as CalendarRow
-from slotgraph.models.enums import (
-    CalendarAccess,
-    CalendarStatus,
-    ConnectionPurpose,
-    ConnectionStatus,
-    Provider,
-    SyncState,
-)
+from slotgraph.models.enums import CalendarAccess
+from slotgraph.models.enums import CalendarStatus
+from slotgraph.models.enums import ConnectionPurpose
+from slotgraph.models.enums import ConnectionStatus
+from slotgraph.models.enums import Provider
+from slotgraph.models.enums import SyncState
 
 if TYPE_CHECKING:
     from slotgraph.models import CalendarConnection as ConnectionRow

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.relay import Node, to_global_id
+from slotgraph.graph.relay import Node
+from slotgraph.graph.relay import to_global_id
 from slotgraph.graph.rows import from_columns
 from slotgraph.limits.botcheck import BotCheckVerifier
 from slotgraph.scheduling import forms

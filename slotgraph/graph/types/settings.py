@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from slotgraph.graph.context import Info
-from slotgraph.graph.relay import Node, to_global_id
-from slotgraph.graph.rows import from_columns, load_one
+from slotgraph.graph.relay import Node
+from slotgraph.graph.relay import to_global_id
+from slotgraph.graph.rows import from_columns
+from slotgraph.graph.rows import load_one
 from slotgraph.graph.types.accounts import ConnectedDomain
-from slotgraph.graph.types.pages import SchedulingPage, load_page
+from slotgraph.graph.types.pages import SchedulingPage
+from slotgraph.graph.types.pages import load_page
 
 if TYPE_CHECKING:
     from slotgraph.models import CalendarSettings as SettingsRow

@@ -9,7 +9,8 @@ import strawberry
 
 from slotgraph.graph.context import Info
 from slotgraph.graph.relay import Node
-from slotgraph.graph.rows import from_columns, load_one
+from slotgraph.graph.rows import from_columns
+from slotgraph.graph.rows import load_one
 from slotgraph.graph.types.bookings import Contact
 
 if TYPE_CHECKING:

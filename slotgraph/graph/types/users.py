@@ -4,22 +4,26 @@ viewer's scope and their page arguments, so their domain errors go through `Doma
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from collections.abc import Awaitable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from typing import Protocol
+from typing import TypeVar
 
 import strawberry
 
 from slotgraph.graph.context import Info
 from slotgraph.graph.extensions import DomainErrors
-from slotgraph.graph.relay import Connection, Node, from_cursor
-from slotgraph.graph.rows import from_columns, load_one
-from slotgraph.graph.types.accounts import (
-    ConnectedDomain,
-    InboxConnection,
-    RoleType,
-    SeatType,
-    TierType,
-)
+from slotgraph.graph.relay import Connection
+from slotgraph.graph.relay import Node
+from slotgraph.graph.relay import from_cursor
+from slotgraph.graph.rows import from_columns
+from slotgraph.graph.rows import load_one
+from slotgraph.graph.types.accounts import ConnectedDomain
+from slotgraph.graph.types.accounts import InboxConnection
+from slotgraph.graph.types.accounts import RoleType
+from slotgraph.graph.types.accounts import SeatType
+from slotgraph.graph.types.accounts import TierType
 from slotgraph.graph.types.api_tokens import ApiToken
 from slotgraph.graph.types.bookings import Booking
 from slotgraph.graph.types.connections import CalendarConnection
@@ -29,10 +33,12 @@ from slotgraph.graph.types.tasks import Task
 from slotgraph.graph.types.webhooks import WebhookEndpoint
 from slotgraph.usecases import reads
 from slotgraph.usecases import users as users_case
-from slotgraph.usecases.settings import can_customize_url, can_sync_tasks
+from slotgraph.usecases.settings import can_customize_url
+from slotgraph.usecases.settings import can_sync_tasks
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from slotgraph.models import Account as AccountRow
     from slotgraph.models import User as UserRow

@@ -10,7 +10,8 @@ from strawberry.scalars import JSON
 
 from slotgraph.graph.context import Info
 from slotgraph.graph.relay import Node
-from slotgraph.graph.rows import from_columns, load_many
+from slotgraph.graph.rows import from_columns
+from slotgraph.graph.rows import load_many
 from slotgraph.models.webhooks import WebhookDeliveryState
 
 if TYPE_CHECKING:

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from slotgraph.jobs.deliveries.booking_emails import DEFAULT_DASHBOARD_BOOKINGS_URL, BookingEmails
+from slotgraph.jobs.deliveries.booking_emails import DEFAULT_DASHBOARD_BOOKINGS_URL
+from slotgraph.jobs.deliveries.booking_emails import BookingEmails
 from slotgraph.jobs.deliveries.booking_events import BookingEvents
 from slotgraph.jobs.deliveries.emails import Emails
 from slotgraph.jobs.deliveries.task_events import TaskEvents
 from slotgraph.jobs.deliveries.webhooks import Webhooks
-from slotgraph.jobs.outbox import Delivery, DeliveryPolicy, Outbox
+from slotgraph.jobs.outbox import Delivery
+from slotgraph.jobs.outbox import DeliveryPolicy
+from slotgraph.jobs.outbox import Outbox
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from slotgraph.calendars.clients import CalendarClients
     from slotgraph.calendars.credentials import CredentialStore

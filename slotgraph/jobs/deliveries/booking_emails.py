@@ -30,34 +30,47 @@ Failures (C21): a 4xx or an unreachable server is retried by the outbox's backof
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy import update
 
 from slotgraph.ids import to_global_id
 from slotgraph.jobs.deliveries.emails import NO_MAIL
-from slotgraph.jobs.email_templates import Letter, language_of, render_letter
-from slotgraph.jobs.mail import MailError, MailRejected
-from slotgraph.jobs.meetings import booking_meeting, host_zone
-from slotgraph.jobs.outbox import Delivery, DeliveryFailure, Waiting, post
-from slotgraph.models import (
-    Booking,
-    BookingEvent,
-    CalendarConnection,
-    Contact,
-    OutboxMessage,
-    RemoteCalendar,
-    SchedulingPage,
-    User,
-)
+from slotgraph.jobs.email_templates import Letter
+from slotgraph.jobs.email_templates import language_of
+from slotgraph.jobs.email_templates import render_letter
+from slotgraph.jobs.mail import MailError
+from slotgraph.jobs.mail import MailRejected
+from slotgraph.jobs.meetings import booking_meeting
+from slotgraph.jobs.meetings import host_zone
+from slotgraph.jobs.outbox import Delivery
+from slotgraph.jobs.outbox import DeliveryFailure
+from slotgraph.jobs.outbox import Waiting
+from slotgraph.jobs.outbox import post
+from slotgraph.models import Booking
+from slotgraph.models import BookingEvent
+from slotgraph.models import CalendarConnection
+from slotgraph.models import Contact
+from slotgraph.models import OutboxMessage
+from slotgraph.models import RemoteCalendar
+from slotgraph.models import SchedulingPage
+from slotgraph.models import User
 from slotgraph.models.crypto import CredentialError
-from slotgraph.models.enums import BookingEventKind, CalendarWriteState, Provider
-from slotgraph.models.outbox import OutboxKind, OutboxState
-from slotgraph.scheduling.ical import Method, meeting_ics
+from slotgraph.models.enums import BookingEventKind
+from slotgraph.models.enums import CalendarWriteState
+from slotgraph.models.enums import Provider
+from slotgraph.models.outbox import OutboxKind
+from slotgraph.models.outbox import OutboxState
+from slotgraph.scheduling.ical import Method
+from slotgraph.scheduling.ical import meeting_ics
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from slotgraph.calendars.credentials import CredentialStore
     from slotgraph.jobs.mail import Mailer

@@ -15,17 +15,29 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
 
-from sqlalchemy import select, update
+from sqlalchemy import select
+from sqlalchemy import update
 
-from slotgraph.calendars.default_calendar import ConnectedCalendar, default_calendar
+from slotgraph.calendars.default_calendar import ConnectedCalendar
+from slotgraph.calendars.default_calendar import default_calendar
 from slotgraph.jobs.deliveries.calendar_writes import CalendarDelivery
-from slotgraph.jobs.outbox import DeliveryFailure, Waiting
-from slotgraph.models import Booking, CalendarConnection, Contact, OutboxMessage, RemoteCalendar
-from slotgraph.models.enums import BookingStatus, CalendarWriteState
-from slotgraph.models.outbox import OutboxKind, OutboxState
-from slotgraph.providers.base import Attendee, EventDraft
+from slotgraph.jobs.outbox import DeliveryFailure
+from slotgraph.jobs.outbox import Waiting
+from slotgraph.models import Booking
+from slotgraph.models import CalendarConnection
+from slotgraph.models import Contact
+from slotgraph.models import OutboxMessage
+from slotgraph.models import RemoteCalendar
+from slotgraph.models.enums import BookingStatus
+from slotgraph.models.enums import CalendarWriteState
+from slotgraph.models.outbox import OutboxKind
+from slotgraph.models.outbox import OutboxState
+from slotgraph.providers.base import Attendee
+from slotgraph.providers.base import EventDraft
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

@@ -10,24 +10,28 @@ any other provider failure is retried, never sooner than the provider's Retry-Af
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Awaitable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import TypeVar
 
-from slotgraph.jobs.outbox import Delivery, DeliveryFailure
+from slotgraph.jobs.outbox import Delivery
+from slotgraph.jobs.outbox import DeliveryFailure
 from slotgraph.models.enums import ConnectionStatus
-from slotgraph.providers.base import (
-    AccessRevoked,
-    CalendarGone,
-    NotOffered,
-    ProviderError,
-    TransientError,
-)
+from slotgraph.providers.base import AccessRevoked
+from slotgraph.providers.base import CalendarGone
+from slotgraph.providers.base import NotOffered
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import TransientError
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from slotgraph.calendars.clients import CalendarClients
-    from slotgraph.models import CalendarConnection, OutboxMessage
+    from slotgraph.models import CalendarConnection
+    from slotgraph.models import OutboxMessage
     from slotgraph.providers.base import CalendarClient
 
 T = TypeVar("T")

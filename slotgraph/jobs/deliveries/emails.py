@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
 
 from sqlalchemy.dialects.postgresql import insert
 
-from slotgraph.jobs.mail import MailError, MailRejected
-from slotgraph.jobs.outbox import Delivery, DeliveryFailure, post
-from slotgraph.models import LostAccessNotice, OutboxMessage
+from slotgraph.jobs.mail import MailError
+from slotgraph.jobs.mail import MailRejected
+from slotgraph.jobs.outbox import Delivery
+from slotgraph.jobs.outbox import DeliveryFailure
+from slotgraph.jobs.outbox import post
+from slotgraph.models import LostAccessNotice
+from slotgraph.models import OutboxMessage
 from slotgraph.models.outbox import OutboxKind
 
 if TYPE_CHECKING:

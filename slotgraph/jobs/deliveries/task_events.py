@@ -12,21 +12,38 @@ concurrently and still converge; a task written while its delivery ran is delive
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
-from slotgraph.calendars.default_calendar import ConnectedCalendar, default_calendar
+from slotgraph.calendars.default_calendar import ConnectedCalendar
+from slotgraph.calendars.default_calendar import default_calendar
 from slotgraph.calendars.lost_access import mark_calendars_lost
 from slotgraph.jobs.deliveries.calendar_writes import CalendarDelivery
-from slotgraph.jobs.outbox import DeliveryFailure, post
-from slotgraph.jobs.task_events import TASK_CALENDAR_NAME, syncs_tasks, task_draft, wants_event
-from slotgraph.models import CalendarConnection, Contact, OutboxMessage, RemoteCalendar, Task, User
-from slotgraph.models.enums import CalendarAccess, CalendarStatus, ConnectionStatus
+from slotgraph.jobs.outbox import DeliveryFailure
+from slotgraph.jobs.outbox import post
+from slotgraph.jobs.task_events import TASK_CALENDAR_NAME
+from slotgraph.jobs.task_events import syncs_tasks
+from slotgraph.jobs.task_events import task_draft
+from slotgraph.jobs.task_events import wants_event
+from slotgraph.models import CalendarConnection
+from slotgraph.models import Contact
+from slotgraph.models import OutboxMessage
+from slotgraph.models import RemoteCalendar
+from slotgraph.models import Task
+from slotgraph.models import User
+from slotgraph.models.enums import CalendarAccess
+from slotgraph.models.enums import CalendarStatus
+from slotgraph.models.enums import ConnectionStatus
 from slotgraph.models.outbox import OutboxKind
-from slotgraph.providers.base import CalendarGone, EventGone, RemoteCalendarInfo
+from slotgraph.providers.base import CalendarGone
+from slotgraph.providers.base import EventGone
+from slotgraph.providers.base import RemoteCalendarInfo
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

@@ -24,9 +24,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
+from typing import Any
+from typing import ClassVar
 
 import httpx
 import structlog
@@ -34,16 +37,26 @@ from sqlalchemy import update
 from standardwebhooks import Webhook
 
 from slotgraph.clock import utc_now
-from slotgraph.jobs.outbox import Delivery, DeliveryFailure, DeliveryPolicy, post
-from slotgraph.models import OutboxMessage, User, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from slotgraph.jobs.outbox import Delivery
+from slotgraph.jobs.outbox import DeliveryFailure
+from slotgraph.jobs.outbox import DeliveryPolicy
+from slotgraph.jobs.outbox import post
+from slotgraph.models import OutboxMessage
+from slotgraph.models import User
+from slotgraph.models import WebhookAttempt
+from slotgraph.models import WebhookDelivery
+from slotgraph.models import WebhookEndpoint
 from slotgraph.models.outbox import OutboxKind
 from slotgraph.models.webhooks import WebhookDeliveryState
 from slotgraph.providers.base import AddressNotAllowed
-from slotgraph.providers.outbound import CheckedTransport, Trust, find_refusal
+from slotgraph.providers.outbound import CheckedTransport
+from slotgraph.providers.outbound import Trust
+from slotgraph.providers.outbound import find_refusal
 from slotgraph.providers.rest import retry_after
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncSession
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from slotgraph.calendars.credentials import CredentialStore
 

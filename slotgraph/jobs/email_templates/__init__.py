@@ -16,11 +16,15 @@ import gettext
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
-from jinja2 import Environment, PackageLoader, select_autoescape
+from babel.dates import format_date
+from babel.dates import format_time
+from jinja2 import Environment
+from jinja2 import PackageLoader
+from jinja2 import select_autoescape
 
 from slotgraph.catalogs import compiled_catalog
 

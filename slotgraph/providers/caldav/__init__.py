@@ -12,8 +12,10 @@ The names other code uses are importable from here.
 
 from slotgraph.providers.base import NotACalDavServer
 from slotgraph.providers.caldav.client import CalDavCalendarClient
-from slotgraph.providers.caldav.connector import CalDavConnector, CalDavSettings
-from slotgraph.providers.caldav.discovery import PRESETS, Nameserver
+from slotgraph.providers.caldav.connector import CalDavConnector
+from slotgraph.providers.caldav.connector import CalDavSettings
+from slotgraph.providers.caldav.discovery import PRESETS
+from slotgraph.providers.caldav.discovery import Nameserver
 from slotgraph.providers.caldav.errors import AUTH_FAILED_MESSAGE
 from slotgraph.providers.caldav.wire import uid_for
 

@@ -29,56 +29,53 @@ from typing import Final
 
 import httpx
 
-from slotgraph.providers.base import (
-    Access,
-    CalendarGone,
-    ChangeSet,
-    CursorExpired,
-    EventDraft,
-    EventGone,
-    FreeBusy,
-    Interval,
-    NotOffered,
-    ProviderError,
-    RemoteCalendarInfo,
-    RemoteEvent,
-    Watch,
-    chunked,
-    owned_calendar,
-)
+from slotgraph.providers.base import Access
+from slotgraph.providers.base import CalendarGone
+from slotgraph.providers.base import ChangeSet
+from slotgraph.providers.base import CursorExpired
+from slotgraph.providers.base import EventDraft
+from slotgraph.providers.base import EventGone
+from slotgraph.providers.base import FreeBusy
+from slotgraph.providers.base import Interval
+from slotgraph.providers.base import NotOffered
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import RemoteCalendarInfo
+from slotgraph.providers.base import RemoteEvent
+from slotgraph.providers.base import Watch
+from slotgraph.providers.base import chunked
+from slotgraph.providers.base import owned_calendar
 from slotgraph.providers.busy import FreeBusyAnswer
-from slotgraph.providers.caldav.dav import (
-    CALDAV,
-    DAV,
-    ICAL,
-    Resource,
-    absolute,
-    calendar_query,
-    error_hrefs,
-    has_error,
-    mkcalendar,
-    multiget,
-    parse_multistatus,
-    path_of,
-    propfind,
-    q,
-    same_path,
-    sync_collection,
-)
+from slotgraph.providers.caldav.dav import CALDAV
+from slotgraph.providers.caldav.dav import DAV
+from slotgraph.providers.caldav.dav import ICAL
+from slotgraph.providers.caldav.dav import Resource
+from slotgraph.providers.caldav.dav import absolute
+from slotgraph.providers.caldav.dav import calendar_query
+from slotgraph.providers.caldav.dav import error_hrefs
+from slotgraph.providers.caldav.dav import has_error
+from slotgraph.providers.caldav.dav import mkcalendar
+from slotgraph.providers.caldav.dav import multiget
+from slotgraph.providers.caldav.dav import parse_multistatus
+from slotgraph.providers.caldav.dav import path_of
+from slotgraph.providers.caldav.dav import propfind
+from slotgraph.providers.caldav.dav import q
+from slotgraph.providers.caldav.dav import same_path
+from slotgraph.providers.caldav.dav import sync_collection
 from slotgraph.providers.caldav.errors import not_dav
-from slotgraph.providers.caldav.http import ICAL_TYPE, DavHttp
-from slotgraph.providers.caldav.sync import Cursor, Listing
-from slotgraph.providers.caldav.wire import (
-    Reader,
-    draft_ics,
-    parse,
-    resource_uid,
-    sequence_of,
-    uid_for,
-    zone_ics,
-    zone_of,
-)
-from slotgraph.providers.retry import PATIENT, RetryPolicy
+from slotgraph.providers.caldav.http import ICAL_TYPE
+from slotgraph.providers.caldav.http import DavHttp
+from slotgraph.providers.caldav.sync import Cursor
+from slotgraph.providers.caldav.sync import Listing
+from slotgraph.providers.caldav.wire import Reader
+from slotgraph.providers.caldav.wire import draft_ics
+from slotgraph.providers.caldav.wire import parse
+from slotgraph.providers.caldav.wire import resource_uid
+from slotgraph.providers.caldav.wire import sequence_of
+from slotgraph.providers.caldav.wire import uid_for
+from slotgraph.providers.caldav.wire import zone_ics
+from slotgraph.providers.caldav.wire import zone_of
+from slotgraph.providers.retry import PATIENT
+from slotgraph.providers.retry import RetryPolicy
 from slotgraph.providers.unreadable import Skipped
 
 MULTIGET_MAX: Final = 100  # hrefs per calendar-multiget

@@ -14,13 +14,19 @@ from typing import Any
 
 import httpx
 
-from slotgraph.providers.base import CalendarClient, NotACalDavServer
+from slotgraph.providers.base import CalendarClient
+from slotgraph.providers.base import NotACalDavServer
 from slotgraph.providers.caldav.client import CalDavCalendarClient
-from slotgraph.providers.caldav.discovery import Nameserver, discover, starting_urls
+from slotgraph.providers.caldav.discovery import Nameserver
+from slotgraph.providers.caldav.discovery import discover
+from slotgraph.providers.caldav.discovery import starting_urls
 from slotgraph.providers.caldav.http import DavHttp
-from slotgraph.providers.outbound import CheckedTransport, Trust
+from slotgraph.providers.outbound import CheckedTransport
+from slotgraph.providers.outbound import Trust
 from slotgraph.providers.registry import CalDavAccount
-from slotgraph.providers.retry import INTERACTIVE, PATIENT, RetryPolicy
+from slotgraph.providers.retry import INTERACTIVE
+from slotgraph.providers.retry import PATIENT
+from slotgraph.providers.retry import RetryPolicy
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from typing import Final
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote
+from urllib.parse import urljoin
+from urllib.parse import urlsplit
 
 DAV: Final = "DAV:"
 CALDAV: Final = "urn:ietf:params:xml:ns:caldav"

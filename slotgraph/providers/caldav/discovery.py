@@ -24,22 +24,18 @@ import dns.asyncresolver
 import dns.exception
 import dns.rdtypes.IN.SRV
 
-from slotgraph.providers.base import (
-    AuthenticationFailed,
-    NotACalDavServer,
-    ProviderError,
-    ServerUnreachable,
-    TlsCertificateUntrusted,
-)
-from slotgraph.providers.caldav.dav import (
-    CALDAV,
-    DAV,
-    Resource,
-    absolute,
-    parse_multistatus,
-    propfind,
-    q,
-)
+from slotgraph.providers.base import AuthenticationFailed
+from slotgraph.providers.base import NotACalDavServer
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import ServerUnreachable
+from slotgraph.providers.base import TlsCertificateUntrusted
+from slotgraph.providers.caldav.dav import CALDAV
+from slotgraph.providers.caldav.dav import DAV
+from slotgraph.providers.caldav.dav import Resource
+from slotgraph.providers.caldav.dav import absolute
+from slotgraph.providers.caldav.dav import parse_multistatus
+from slotgraph.providers.caldav.dav import propfind
+from slotgraph.providers.caldav.dav import q
 from slotgraph.providers.caldav.errors import not_dav
 from slotgraph.providers.caldav.http import DavHttp
 

@@ -11,17 +11,15 @@ from typing import Final
 
 import httpx
 
-from slotgraph.providers.base import (
-    AccessRevoked,
-    AuthenticationFailed,
-    CalendarGone,
-    NotACalDavServer,
-    ProviderError,
-    RateLimited,
-    ServerUnreachable,
-    TlsCertificateUntrusted,
-    TransientError,
-)
+from slotgraph.providers.base import AccessRevoked
+from slotgraph.providers.base import AuthenticationFailed
+from slotgraph.providers.base import CalendarGone
+from slotgraph.providers.base import NotACalDavServer
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import RateLimited
+from slotgraph.providers.base import ServerUnreachable
+from slotgraph.providers.base import TlsCertificateUntrusted
+from slotgraph.providers.base import TransientError
 from slotgraph.providers.outbound import is_certificate_failure
 from slotgraph.providers.rest import retry_after
 

@@ -9,14 +9,19 @@ redirects by design) through that same transport, so they are checked too.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
 
 import httpx
 
 from slotgraph.providers.base import ProviderError
-from slotgraph.providers.caldav.errors import status_error, transport_error
-from slotgraph.providers.retry import FAST, RetryPolicy, with_retries
+from slotgraph.providers.caldav.errors import status_error
+from slotgraph.providers.caldav.errors import transport_error
+from slotgraph.providers.retry import FAST
+from slotgraph.providers.retry import RetryPolicy
+from slotgraph.providers.retry import with_retries
 
 XML_TYPE = "application/xml; charset=utf-8"
 ICAL_TYPE = "text/calendar; charset=utf-8"

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
-from slotgraph.providers.base import ChangeSet, CursorExpired, RemoteEvent
+from slotgraph.providers.base import ChangeSet
+from slotgraph.providers.base import CursorExpired
+from slotgraph.providers.base import RemoteEvent
 
 
 @dataclass

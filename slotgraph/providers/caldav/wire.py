@@ -21,23 +21,27 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
+from typing import Final
 from zoneinfo import ZoneInfo
 
-import recurring_ical_events  # type: ignore[import-untyped]
-from icalendar import Calendar, Event, vCalAddress, vText
+import recurring_ical_events
+from icalendar import Calendar
+from icalendar import Event
+from icalendar import vCalAddress
+from icalendar import vText
 
-from slotgraph.providers.base import (
-    EventDraft,
-    EventStatus,
-    Interval,
-    RemoteEvent,
-    Response,
-    ShowAs,
-)
-from slotgraph.scheduling.ical import add_times_and_text, calendar_of
+from slotgraph.providers.base import EventDraft
+from slotgraph.providers.base import EventStatus
+from slotgraph.providers.base import Interval
+from slotgraph.providers.base import RemoteEvent
+from slotgraph.providers.base import Response
+from slotgraph.providers.base import ShowAs
+from slotgraph.scheduling.ical import add_times_and_text
+from slotgraph.scheduling.ical import calendar_of
 
 PRODID: Final = "-//Slotgraph//CalDAV//EN"
 _STATUS: Final = {

@@ -17,20 +17,18 @@ headers, Basic credentials included, so a logging filter (`ews`) redacts that he
 The names other code uses are importable from here.
 """
 
-from slotgraph.providers.exchange.client import (
-    CLIENT_DEADLINE_FACTOR,
-    FREE_BUSY_MAX_MAILBOXES,
-    FREE_BUSY_MAX_SPAN,
-    ExchangeCalendarClient,
-)
-from slotgraph.providers.exchange.connect import (
-    CONNECT_DEADLINE,
-    ExchangeAccountInfo,
-    ExchangeCredentials,
-    connect_exchange,
-)
-from slotgraph.providers.exchange.connector import ExchangeConnector, ExchangeThreads
-from slotgraph.providers.exchange.errors import AUTH_FAILED_MESSAGE, MIN_BUILD_TEXT
+from slotgraph.providers.exchange.client import CLIENT_DEADLINE_FACTOR
+from slotgraph.providers.exchange.client import FREE_BUSY_MAX_MAILBOXES
+from slotgraph.providers.exchange.client import FREE_BUSY_MAX_SPAN
+from slotgraph.providers.exchange.client import ExchangeCalendarClient
+from slotgraph.providers.exchange.connect import CONNECT_DEADLINE
+from slotgraph.providers.exchange.connect import ExchangeAccountInfo
+from slotgraph.providers.exchange.connect import ExchangeCredentials
+from slotgraph.providers.exchange.connect import connect_exchange
+from slotgraph.providers.exchange.connector import ExchangeConnector
+from slotgraph.providers.exchange.connector import ExchangeThreads
+from slotgraph.providers.exchange.errors import AUTH_FAILED_MESSAGE
+from slotgraph.providers.exchange.errors import MIN_BUILD_TEXT
 from slotgraph.providers.exchange.ews import MAX_CONNECTIONS
 
 __all__ = [

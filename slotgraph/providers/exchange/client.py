@@ -28,67 +28,63 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from collections.abc import Sequence
 from functools import partial
-from typing import Any, Final, TypeVar
+from typing import Any
+from typing import Final
+from typing import TypeVar
 
 import anyio
-from exchangelib import (  # type: ignore[import-untyped]
-    EWSTimeZone,
-)
-from exchangelib.errors import (  # type: ignore[import-untyped]
-    ErrorFolderExists,
-    UnknownTimeZone,
-)
-from exchangelib.folders import Calendar  # type: ignore[import-untyped]
-from exchangelib.properties import (  # type: ignore[import-untyped]
-    FreeBusyViewOptions,
-    MailboxData,
-    TimeWindow,
-)
-from exchangelib.services import (  # type: ignore[import-untyped]
-    CreateFolder,
-)
+from exchangelib import EWSTimeZone
+from exchangelib.errors import ErrorFolderExists
+from exchangelib.errors import UnknownTimeZone
+from exchangelib.folders import Calendar
+from exchangelib.properties import FreeBusyViewOptions
+from exchangelib.properties import MailboxData
+from exchangelib.properties import TimeWindow
+from exchangelib.services import CreateFolder
 
-from slotgraph.providers.base import (
-    Access,
-    CalendarGone,
-    ChangeSet,
-    EventDraft,
-    FreeBusy,
-    Interval,
-    NotOffered,
-    ProviderError,
-    RemoteCalendarInfo,
-    RemoteEvent,
-    TransientError,
-    Watch,
-    chunked,
-    owned_calendar,
-    windows,
-)
-from slotgraph.providers.busy import FreeBusyAnswer, split_mailboxes
+from slotgraph.providers.base import Access
+from slotgraph.providers.base import CalendarGone
+from slotgraph.providers.base import ChangeSet
+from slotgraph.providers.base import EventDraft
+from slotgraph.providers.base import FreeBusy
+from slotgraph.providers.base import Interval
+from slotgraph.providers.base import NotOffered
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import RemoteCalendarInfo
+from slotgraph.providers.base import RemoteEvent
+from slotgraph.providers.base import TransientError
+from slotgraph.providers.base import Watch
+from slotgraph.providers.base import chunked
+from slotgraph.providers.base import owned_calendar
+from slotgraph.providers.base import windows
+from slotgraph.providers.busy import FreeBusyAnswer
+from slotgraph.providers.busy import split_mailboxes
 from slotgraph.providers.exchange.connect import ExchangeCredentials
-from slotgraph.providers.exchange.errors import client_error, run_in_thread
-from slotgraph.providers.exchange.ews import (
-    Availability,
-    calendar_folder,
-    mailbox_zone,
-    make_account,
-    primary_folder,
-    sub_calendars,
-    utc_serializable_zone,
-    view_events,
-)
-from slotgraph.providers.exchange.sync import changes, full_listing
-from slotgraph.providers.exchange.wire import (
-    ews_time,
-    is_mailbox,
-    parse_version,
-    plain_utc,
-)
-from slotgraph.providers.exchange.writes import create_item, delete_item, update_item
-from slotgraph.providers.retry import PATIENT, RetryPolicy, with_retries
+from slotgraph.providers.exchange.errors import client_error
+from slotgraph.providers.exchange.errors import run_in_thread
+from slotgraph.providers.exchange.ews import Availability
+from slotgraph.providers.exchange.ews import calendar_folder
+from slotgraph.providers.exchange.ews import mailbox_zone
+from slotgraph.providers.exchange.ews import make_account
+from slotgraph.providers.exchange.ews import primary_folder
+from slotgraph.providers.exchange.ews import sub_calendars
+from slotgraph.providers.exchange.ews import utc_serializable_zone
+from slotgraph.providers.exchange.ews import view_events
+from slotgraph.providers.exchange.sync import changes
+from slotgraph.providers.exchange.sync import full_listing
+from slotgraph.providers.exchange.wire import ews_time
+from slotgraph.providers.exchange.wire import is_mailbox
+from slotgraph.providers.exchange.wire import parse_version
+from slotgraph.providers.exchange.wire import plain_utc
+from slotgraph.providers.exchange.writes import create_item
+from slotgraph.providers.exchange.writes import delete_item
+from slotgraph.providers.exchange.writes import update_item
+from slotgraph.providers.retry import PATIENT
+from slotgraph.providers.retry import RetryPolicy
+from slotgraph.providers.retry import with_retries
 from slotgraph.providers.unreadable import Skipped
 
 FREE_BUSY_MAX_MAILBOXES: Final = 100

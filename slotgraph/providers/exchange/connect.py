@@ -8,35 +8,28 @@ The password lives in `ExchangeCredentials` (hidden from its repr) and exchangel
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from functools import partial
 from typing import Final
 from urllib.parse import urlsplit
 
 import anyio
-from exchangelib import (  # type: ignore[import-untyped]
-    Credentials,
-)
-from exchangelib.version import EXCHANGE_2010_SP2  # type: ignore[import-untyped]
+from exchangelib import Credentials
+from exchangelib.version import EXCHANGE_2010_SP2
 
-from slotgraph.providers.base import (
-    AuthenticationFailed,
-    DiscoveryFailed,
-    ServerUnreachable,
-    ServerUnsupported,
-)
-from slotgraph.providers.exchange.errors import (
-    MIN_BUILD_TEXT,
-    connect_error,
-    discovery_error,
-    run_in_thread,
-)
-from slotgraph.providers.exchange.ews import (
-    BoundedAutodiscovery,
-    mailbox_zone,
-    make_account,
-    primary_folder,
-)
+from slotgraph.providers.base import AuthenticationFailed
+from slotgraph.providers.base import DiscoveryFailed
+from slotgraph.providers.base import ServerUnreachable
+from slotgraph.providers.base import ServerUnsupported
+from slotgraph.providers.exchange.errors import MIN_BUILD_TEXT
+from slotgraph.providers.exchange.errors import connect_error
+from slotgraph.providers.exchange.errors import discovery_error
+from slotgraph.providers.exchange.errors import run_in_thread
+from slotgraph.providers.exchange.ews import BoundedAutodiscovery
+from slotgraph.providers.exchange.ews import mailbox_zone
+from slotgraph.providers.exchange.ews import make_account
+from slotgraph.providers.exchange.ews import primary_folder
 
 # A whole connect (autodiscover, version probing, every username tried) answers within this:
 # exchangelib probes many URLs and versions, each bounded only by `timeout`, and a connect a

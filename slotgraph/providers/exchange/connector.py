@@ -9,11 +9,13 @@ import anyio
 
 from slotgraph.providers.base import CalendarClient
 from slotgraph.providers.exchange.client import ExchangeCalendarClient
-from slotgraph.providers.exchange.connect import ExchangeCredentials, connect_exchange
+from slotgraph.providers.exchange.connect import ExchangeCredentials
+from slotgraph.providers.exchange.connect import connect_exchange
 from slotgraph.providers.exchange.ews import install_trust
 from slotgraph.providers.outbound import Trust
 from slotgraph.providers.registry import ExchangeAccount
-from slotgraph.providers.retry import PATIENT, RetryPolicy
+from slotgraph.providers.retry import PATIENT
+from slotgraph.providers.retry import RetryPolicy
 
 
 class ExchangeThreads:

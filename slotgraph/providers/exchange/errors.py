@@ -10,53 +10,53 @@ quote a response body).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import Any
+from typing import Final
+from typing import TypeVar
 
 import anyio
 import requests
-from exchangelib.errors import (  # type: ignore[import-untyped]
-    AutoDiscoverError,
-    CASError,
-    ErrorAccessDenied,
-    ErrorExceededConnectionCount,
-    ErrorFolderNotFound,
-    ErrorInternalServerError,
-    ErrorInternalServerTransientError,
-    ErrorInvalidIdMalformed,
-    ErrorInvalidSchemaVersionForMailboxVersion,
-    ErrorInvalidServerVersion,
-    ErrorInvalidSyncStateData,
-    ErrorItemNotFound,
-    ErrorMailboxMoveInProgress,
-    ErrorMailboxStoreUnavailable,
-    ErrorMailRecipientNotFound,
-    ErrorNoFreeBusyAccess,
-    ErrorNonExistentMailbox,
-    ErrorServerBusy,
-    ErrorTimeoutExpired,
-    ErrorTooManyObjectsOpened,
-    EWSError,
-    MalformedResponseError,
-    RedirectError,
-    ResponseMessageError,
-    TransportError,
-    UnauthorizedError,
-)
+from exchangelib.errors import AutoDiscoverError
+from exchangelib.errors import CASError
+from exchangelib.errors import ErrorAccessDenied
+from exchangelib.errors import ErrorExceededConnectionCount
+from exchangelib.errors import ErrorFolderNotFound
+from exchangelib.errors import ErrorInternalServerError
+from exchangelib.errors import ErrorInternalServerTransientError
+from exchangelib.errors import ErrorInvalidIdMalformed
+from exchangelib.errors import ErrorInvalidSchemaVersionForMailboxVersion
+from exchangelib.errors import ErrorInvalidServerVersion
+from exchangelib.errors import ErrorInvalidSyncStateData
+from exchangelib.errors import ErrorItemNotFound
+from exchangelib.errors import ErrorMailboxMoveInProgress
+from exchangelib.errors import ErrorMailboxStoreUnavailable
+from exchangelib.errors import ErrorMailRecipientNotFound
+from exchangelib.errors import ErrorNoFreeBusyAccess
+from exchangelib.errors import ErrorNonExistentMailbox
+from exchangelib.errors import ErrorServerBusy
+from exchangelib.errors import ErrorTimeoutExpired
+from exchangelib.errors import ErrorTooManyObjectsOpened
+from exchangelib.errors import EWSError
+from exchangelib.errors import MalformedResponseError
+from exchangelib.errors import RedirectError
+from exchangelib.errors import ResponseMessageError
+from exchangelib.errors import TransportError
+from exchangelib.errors import UnauthorizedError
 
-from slotgraph.providers.base import (
-    AccessRevoked,
-    AuthenticationFailed,
-    CalendarGone,
-    CursorExpired,
-    DiscoveryFailed,
-    ProviderError,
-    RateLimited,
-    ServerUnreachable,
-    ServerUnsupported,
-    TlsCertificateUntrusted,
-    TransientError,
-)
-from slotgraph.providers.outbound import exception_chain, find_refusal, is_certificate_failure
+from slotgraph.providers.base import AccessRevoked
+from slotgraph.providers.base import AuthenticationFailed
+from slotgraph.providers.base import CalendarGone
+from slotgraph.providers.base import CursorExpired
+from slotgraph.providers.base import DiscoveryFailed
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import RateLimited
+from slotgraph.providers.base import ServerUnreachable
+from slotgraph.providers.base import ServerUnsupported
+from slotgraph.providers.base import TlsCertificateUntrusted
+from slotgraph.providers.base import TransientError
+from slotgraph.providers.outbound import exception_chain
+from slotgraph.providers.outbound import find_refusal
+from slotgraph.providers.outbound import is_certificate_failure
 
 T = TypeVar("T")
 

@@ -16,61 +16,53 @@ import datetime as dt
 import logging
 from collections.abc import Mapping
 from functools import partial
-from typing import Any, Final, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
+from typing import Final
+from typing import cast
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
 
 import structlog
-from defusedxml.ElementTree import fromstring as parse_xml  # type: ignore[import-untyped]
-from exchangelib import (  # type: ignore[import-untyped]
-    DELEGATE,
-    Account,
-    CalendarItem,
-    Configuration,
-    Credentials,
-    EWSTimeZone,
-    ExtendedProperty,
-    FailFast,
-)
-from exchangelib.autodiscover.discovery import Autodiscovery  # type: ignore[import-untyped]
-from exchangelib.errors import (  # type: ignore[import-untyped]
-    ErrorAccessDenied,
-    ErrorFolderNotFound,
-    ErrorItemNotFound,
-    TransportError,
-)
-from exchangelib.fields import FieldPath  # type: ignore[import-untyped]
-from exchangelib.folders import Calendar, FolderCollection, Root  # type: ignore[import-untyped]
-from exchangelib.items import (  # type: ignore[import-untyped]
-    ID_ONLY,
-)
-from exchangelib.properties import (  # type: ignore[import-untyped]
-    CalendarView,
-    DaylightTime,
-    DistinguishedFolderId,
-    Mailbox,
-    StandardTime,
-    TimeZone,
-    UserConfigurationNameMNS,
-)
-from exchangelib.protocol import BaseProtocol  # type: ignore[import-untyped]
-from exchangelib.services import (  # type: ignore[import-untyped]
-    FindItem,
-    GetUserAvailability,
-    GetUserConfiguration,
-)
-from exchangelib.winzone import MS_TIMEZONE_TO_IANA_MAP  # type: ignore[import-untyped]
+from defusedxml.ElementTree import fromstring as parse_xml
+from exchangelib import DELEGATE
+from exchangelib import Account
+from exchangelib import CalendarItem
+from exchangelib import Configuration
+from exchangelib import Credentials
+from exchangelib import EWSTimeZone
+from exchangelib import ExtendedProperty
+from exchangelib import FailFast
+from exchangelib.autodiscover.discovery import Autodiscovery
+from exchangelib.errors import ErrorAccessDenied
+from exchangelib.errors import ErrorFolderNotFound
+from exchangelib.errors import ErrorItemNotFound
+from exchangelib.errors import TransportError
+from exchangelib.fields import FieldPath
+from exchangelib.folders import Calendar
+from exchangelib.folders import FolderCollection
+from exchangelib.folders import Root
+from exchangelib.items import ID_ONLY
+from exchangelib.properties import CalendarView
+from exchangelib.properties import DaylightTime
+from exchangelib.properties import DistinguishedFolderId
+from exchangelib.properties import Mailbox
+from exchangelib.properties import StandardTime
+from exchangelib.properties import TimeZone
+from exchangelib.properties import UserConfigurationNameMNS
+from exchangelib.protocol import BaseProtocol
+from exchangelib.services import FindItem
+from exchangelib.services import GetUserAvailability
+from exchangelib.services import GetUserConfiguration
+from exchangelib.winzone import MS_TIMEZONE_TO_IANA_MAP
 
-from slotgraph.providers.base import (
-    RemoteEvent,
-)
-from slotgraph.providers.exchange.wire import (
-    ALL_DAY_FIELD,
-    KEY_FIELD,
-    ews_time,
-    is_mailbox,
-    to_event,
-)
-from slotgraph.providers.outbound import CheckedHTTPAdapter, Trust
+from slotgraph.providers.base import RemoteEvent
+from slotgraph.providers.exchange.wire import ALL_DAY_FIELD
+from slotgraph.providers.exchange.wire import KEY_FIELD
+from slotgraph.providers.exchange.wire import ews_time
+from slotgraph.providers.exchange.wire import is_mailbox
+from slotgraph.providers.exchange.wire import to_event
+from slotgraph.providers.outbound import CheckedHTTPAdapter
+from slotgraph.providers.outbound import Trust
 from slotgraph.providers.unreadable import Skipped
 
 log = structlog.get_logger("slotgraph.exchange")

@@ -14,28 +14,25 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from functools import partial
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
-from exchangelib.items import (  # type: ignore[import-untyped]
-    ID_ONLY,
-)
-from exchangelib.services import (  # type: ignore[import-untyped]
-    SyncFolderItems,
-)
+from exchangelib.items import ID_ONLY
+from exchangelib.services import SyncFolderItems
 
-from slotgraph.providers.base import (
-    ChangeSet,
-    CursorExpired,
-)
-from slotgraph.providers.exchange.ews import event_field_paths, field_path, read_change, view_events
-from slotgraph.providers.exchange.wire import (
-    fingerprint,
-    make_cursor,
-    overlaps_window,
-    read_cursor,
-    to_event,
-)
-from slotgraph.providers.unreadable import ChangePage, Skipped
+from slotgraph.providers.base import ChangeSet
+from slotgraph.providers.base import CursorExpired
+from slotgraph.providers.exchange.ews import event_field_paths
+from slotgraph.providers.exchange.ews import field_path
+from slotgraph.providers.exchange.ews import read_change
+from slotgraph.providers.exchange.ews import view_events
+from slotgraph.providers.exchange.wire import fingerprint
+from slotgraph.providers.exchange.wire import make_cursor
+from slotgraph.providers.exchange.wire import overlaps_window
+from slotgraph.providers.exchange.wire import read_cursor
+from slotgraph.providers.exchange.wire import to_event
+from slotgraph.providers.unreadable import ChangePage
+from slotgraph.providers.unreadable import Skipped
 
 SYNC_PAGE_SIZE: Final = 512  # the most SyncFolderItems returns per call
 

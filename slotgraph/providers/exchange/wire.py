@@ -21,35 +21,26 @@ import datetime as dt
 import hashlib
 import json
 import re
-from typing import Any, Final
+from typing import Any
+from typing import Final
 from zoneinfo import ZoneInfo
 
-from exchangelib import (  # type: ignore[import-untyped]
-    Build,
-    EWSDateTime,
-    EWSTimeZone,
-    Version,
-)
-from exchangelib.errors import (  # type: ignore[import-untyped]
-    UnknownTimeZone,
-)
-from exchangelib.properties import (  # type: ignore[import-untyped]
-    Attendee as EwsAttendee,
-)
-from exchangelib.properties import (
-    Mailbox,
-)
-from exchangelib.version import VERSIONS  # type: ignore[import-untyped]
+from exchangelib import Build
+from exchangelib import EWSDateTime
+from exchangelib import EWSTimeZone
+from exchangelib import Version
+from exchangelib.errors import UnknownTimeZone
+from exchangelib.properties import Attendee as EwsAttendee
+from exchangelib.properties import Mailbox
+from exchangelib.version import VERSIONS
 
-from slotgraph.providers.base import (
-    CursorExpired,
-    EventDraft,
-    EventStatus,
-    Interval,
-    RemoteEvent,
-    Response,
-    ShowAs,
-)
+from slotgraph.providers.base import CursorExpired
+from slotgraph.providers.base import EventDraft
+from slotgraph.providers.base import EventStatus
+from slotgraph.providers.base import Interval
+from slotgraph.providers.base import RemoteEvent
+from slotgraph.providers.base import Response
+from slotgraph.providers.base import ShowAs
 from slotgraph.providers.busy import all_day_span
 
 KEY_FIELD: Final = "slotgraph_idempotency_key"

@@ -10,32 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from exchangelib import (  # type: ignore[import-untyped]
-    CalendarItem,
-)
-from exchangelib.errors import (  # type: ignore[import-untyped]
-    ErrorInvalidIdMalformed,
-    ErrorItemNotFound,
-)
-from exchangelib.items import (  # type: ignore[import-untyped]
-    ALL_OCCURRENCES,
-    MOVE_TO_DELETED_ITEMS,
-    SEND_TO_ALL_AND_SAVE_COPY,
-    SEND_TO_NONE,
-)
+from exchangelib import CalendarItem
+from exchangelib.errors import ErrorInvalidIdMalformed
+from exchangelib.errors import ErrorItemNotFound
+from exchangelib.items import ALL_OCCURRENCES
+from exchangelib.items import MOVE_TO_DELETED_ITEMS
+from exchangelib.items import SEND_TO_ALL_AND_SAVE_COPY
+from exchangelib.items import SEND_TO_NONE
 
-from slotgraph.providers.base import (
-    EventDraft,
-    ProviderError,
-)
+from slotgraph.providers.base import EventDraft
+from slotgraph.providers.base import ProviderError
 from slotgraph.providers.exchange.ews import find_by_key
-from slotgraph.providers.exchange.wire import (
-    KEY_FIELD,
-    ews_attendees,
-    ews_time,
-    ews_zone,
-    notify_attendees,
-)
+from slotgraph.providers.exchange.wire import KEY_FIELD
+from slotgraph.providers.exchange.wire import ews_attendees
+from slotgraph.providers.exchange.wire import ews_time
+from slotgraph.providers.exchange.wire import ews_zone
+from slotgraph.providers.exchange.wire import notify_attendees
 
 
 def create_item(account: Any, folder: Any, draft: EventDraft) -> str:

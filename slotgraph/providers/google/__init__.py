@@ -7,20 +7,17 @@ Rate limits: 429, and 403 with reason `rateLimitExceeded`/`userRateLimitExceeded
 `with_retries` within its bounds. The names other code uses are importable from here.
 """
 
-from slotgraph.providers.google.client import (
-    FREE_BUSY_MAX_CALENDARS,
-    FREE_BUSY_MAX_SPAN,
-    PAGE_SIZE,
-    GoogleCalendarClient,
-)
+from slotgraph.providers.google.client import FREE_BUSY_MAX_CALENDARS
+from slotgraph.providers.google.client import FREE_BUSY_MAX_SPAN
+from slotgraph.providers.google.client import PAGE_SIZE
+from slotgraph.providers.google.client import GoogleCalendarClient
 from slotgraph.providers.google.errors import PROVIDER
-from slotgraph.providers.google.signin import (
-    CALENDAR_SCOPE,
-    REFRESH_LEEWAY_SECONDS,
-    SCOPES,
-    GoogleOAuth,
-)
-from slotgraph.providers.google.wire import event_id_for, remote_event
+from slotgraph.providers.google.signin import CALENDAR_SCOPE
+from slotgraph.providers.google.signin import REFRESH_LEEWAY_SECONDS
+from slotgraph.providers.google.signin import SCOPES
+from slotgraph.providers.google.signin import GoogleOAuth
+from slotgraph.providers.google.wire import event_id_for
+from slotgraph.providers.google.wire import remote_event
 
 __all__ = [
     "CALENDAR_SCOPE",

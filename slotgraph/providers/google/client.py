@@ -24,46 +24,48 @@ resend on 401) and runs inside `errors.mapped`, retried by `with_retries` within
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from functools import partial
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
 import httpx
 
 from slotgraph.providers.auth import BearerAuth
-from slotgraph.providers.base import (
-    Access,
-    ChangeSet,
-    CursorExpired,
-    EventDraft,
-    EventGone,
-    FreeBusy,
-    Interval,
-    NotOffered,
-    RemoteCalendarInfo,
-    TokenSource,
-    TransientError,
-    Watch,
-    chunked,
-    owned_calendar,
-    windows,
-)
+from slotgraph.providers.base import Access
+from slotgraph.providers.base import ChangeSet
+from slotgraph.providers.base import CursorExpired
+from slotgraph.providers.base import EventDraft
+from slotgraph.providers.base import EventGone
+from slotgraph.providers.base import FreeBusy
+from slotgraph.providers.base import Interval
+from slotgraph.providers.base import NotOffered
+from slotgraph.providers.base import RemoteCalendarInfo
+from slotgraph.providers.base import TokenSource
+from slotgraph.providers.base import TransientError
+from slotgraph.providers.base import Watch
+from slotgraph.providers.base import chunked
+from slotgraph.providers.base import owned_calendar
+from slotgraph.providers.base import windows
 from slotgraph.providers.busy import FreeBusyAnswer
 from slotgraph.providers.google import push
-from slotgraph.providers.google.errors import REVOKED_MESSAGE, free_busy_error, mapped
-from slotgraph.providers.google.wire import (
-    KEY_PROPERTY,
-    calendar_info,
-    carries_key,
-    event_body,
-    event_id_for,
-    overlaps,
-    parse_instant,
-    remote_event,
-    rfc3339,
-    segment,
-)
-from slotgraph.providers.retry import PATIENT, RetryPolicy, with_retries
+from slotgraph.providers.google.errors import REVOKED_MESSAGE
+from slotgraph.providers.google.errors import free_busy_error
+from slotgraph.providers.google.errors import mapped
+from slotgraph.providers.google.wire import KEY_PROPERTY
+from slotgraph.providers.google.wire import calendar_info
+from slotgraph.providers.google.wire import carries_key
+from slotgraph.providers.google.wire import event_body
+from slotgraph.providers.google.wire import event_id_for
+from slotgraph.providers.google.wire import overlaps
+from slotgraph.providers.google.wire import parse_instant
+from slotgraph.providers.google.wire import remote_event
+from slotgraph.providers.google.wire import rfc3339
+from slotgraph.providers.google.wire import segment
+from slotgraph.providers.retry import PATIENT
+from slotgraph.providers.retry import RetryPolicy
+from slotgraph.providers.retry import with_retries
 from slotgraph.providers.unreadable import ChangePage
 
 FREE_BUSY_MAX_CALENDARS: Final = 50

@@ -7,16 +7,22 @@ calendar `CalendarGone`). Messages never quote a response body.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from functools import partial
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
 import httpx
 
 from slotgraph.providers import rest
-from slotgraph.providers.base import AccessRevoked, CalendarGone, ProviderError, TransientError
-from slotgraph.providers.rest import server_failure, throttled
+from slotgraph.providers.base import AccessRevoked
+from slotgraph.providers.base import CalendarGone
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import TransientError
+from slotgraph.providers.rest import server_failure
+from slotgraph.providers.rest import throttled
 
 PROVIDER: Final = "Google"
 REVOKED_MESSAGE: Final = "Google access was revoked or has expired; reconnect the calendar."

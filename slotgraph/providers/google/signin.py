@@ -19,28 +19,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
 import httpx
-from authlib.common.security import generate_token  # type: ignore[import-untyped]
-from authlib.oauth2.rfc6749.parameters import (  # type: ignore[import-untyped]
-    prepare_grant_uri,
-    prepare_token_request,
-)
-from authlib.oauth2.rfc7636 import create_s256_code_challenge  # type: ignore[import-untyped]
+from authlib.common.security import generate_token
+from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+from authlib.oauth2.rfc6749.parameters import prepare_token_request
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
-from slotgraph.providers.base import (
-    AccessRevoked,
-    CalendarClient,
-    OAuthDenied,
-    OAuthStateInvalid,
-    ProviderError,
-    TokenSource,
-)
+from slotgraph.providers.base import AccessRevoked
+from slotgraph.providers.base import CalendarClient
+from slotgraph.providers.base import OAuthDenied
+from slotgraph.providers.base import OAuthStateInvalid
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import TokenSource
 from slotgraph.providers.google.client import GoogleCalendarClient
-from slotgraph.providers.google.errors import REVOKED_MESSAGE, mapped, oauth_error_code
+from slotgraph.providers.google.errors import REVOKED_MESSAGE
+from slotgraph.providers.google.errors import mapped
+from slotgraph.providers.google.errors import oauth_error_code
 from slotgraph.providers.registry import OAuthGrant
-from slotgraph.providers.retry import PATIENT, RetryPolicy, with_retries
+from slotgraph.providers.retry import PATIENT
+from slotgraph.providers.retry import RetryPolicy
+from slotgraph.providers.retry import with_retries
 
 CALENDAR_SCOPE: Final = "https://www.googleapis.com/auth/calendar"
 SCOPES: Final = ("openid", "email", CALENDAR_SCOPE)

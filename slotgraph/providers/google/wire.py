@@ -16,18 +16,17 @@ import base64
 import datetime as dt
 import hashlib
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
+from typing import Final
 from urllib.parse import quote
 
-from slotgraph.providers.base import (
-    Access,
-    EventDraft,
-    EventStatus,
-    RemoteCalendarInfo,
-    RemoteEvent,
-    Response,
-    ShowAs,
-)
+from slotgraph.providers.base import Access
+from slotgraph.providers.base import EventDraft
+from slotgraph.providers.base import EventStatus
+from slotgraph.providers.base import RemoteCalendarInfo
+from slotgraph.providers.base import RemoteEvent
+from slotgraph.providers.base import Response
+from slotgraph.providers.base import ShowAs
 
 # The private extended property holding Slotgraph's idempotency key (invisible to attendees).
 KEY_PROPERTY: Final = "slotgraphIdempotencyKey"

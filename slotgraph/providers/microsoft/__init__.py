@@ -4,16 +4,19 @@ types (`wire`), Microsoft's failures → the provider error tree (`errors`) and 
 notification subscriptions (`push`). The names other code uses are importable from here.
 """
 
-from slotgraph.providers.microsoft.client import (
-    KEY_PROPERTY,
-    SCHEDULE_MAX_MAILBOXES,
-    SCHEDULE_MAX_SPAN,
-    MicrosoftCalendarClient,
-)
-from slotgraph.providers.microsoft.errors import PROVIDER, REVOKED_MESSAGE
-from slotgraph.providers.microsoft.graph import MAX_CONCURRENT_PER_MAILBOX, PAGE_SIZE, mailbox_gate
+from slotgraph.providers.microsoft.client import KEY_PROPERTY
+from slotgraph.providers.microsoft.client import SCHEDULE_MAX_MAILBOXES
+from slotgraph.providers.microsoft.client import SCHEDULE_MAX_SPAN
+from slotgraph.providers.microsoft.client import MicrosoftCalendarClient
+from slotgraph.providers.microsoft.errors import PROVIDER
+from slotgraph.providers.microsoft.errors import REVOKED_MESSAGE
+from slotgraph.providers.microsoft.graph import MAX_CONCURRENT_PER_MAILBOX
+from slotgraph.providers.microsoft.graph import PAGE_SIZE
+from slotgraph.providers.microsoft.graph import mailbox_gate
 from slotgraph.providers.microsoft.push import MAX_SUBSCRIPTION_TTL
-from slotgraph.providers.microsoft.signin import SCOPES, SECRET_VERSION, MicrosoftOAuth
+from slotgraph.providers.microsoft.signin import SCOPES
+from slotgraph.providers.microsoft.signin import SECRET_VERSION
+from slotgraph.providers.microsoft.signin import MicrosoftOAuth
 
 __all__ = [
     "KEY_PROPERTY",

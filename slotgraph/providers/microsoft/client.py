@@ -34,45 +34,43 @@ from typing import Final
 import httpx
 import structlog
 
-from slotgraph.providers.base import (
-    AccessRevoked,
-    CalendarGone,
-    ChangeSet,
-    CursorExpired,
-    EventDraft,
-    FreeBusy,
-    Interval,
-    ProviderError,
-    RemoteCalendarInfo,
-    RemoteEvent,
-    ShowAs,
-    TokenSource,
-    Watch,
-    chunked,
-    owned_calendar,
-    windows,
-)
-from slotgraph.providers.busy import FreeBusyAnswer, split_mailboxes
+from slotgraph.providers.base import AccessRevoked
+from slotgraph.providers.base import CalendarGone
+from slotgraph.providers.base import ChangeSet
+from slotgraph.providers.base import CursorExpired
+from slotgraph.providers.base import EventDraft
+from slotgraph.providers.base import FreeBusy
+from slotgraph.providers.base import Interval
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import RemoteCalendarInfo
+from slotgraph.providers.base import RemoteEvent
+from slotgraph.providers.base import ShowAs
+from slotgraph.providers.base import TokenSource
+from slotgraph.providers.base import Watch
+from slotgraph.providers.base import chunked
+from slotgraph.providers.base import owned_calendar
+from slotgraph.providers.base import windows
+from slotgraph.providers.busy import FreeBusyAnswer
+from slotgraph.providers.busy import split_mailboxes
 from slotgraph.providers.microsoft import push
-from slotgraph.providers.microsoft.errors import (
-    schedule_error,
-)
-from slotgraph.providers.microsoft.graph import PAGE_SIZE, Graph
-from slotgraph.providers.microsoft.wire import (
-    SHOW_AS,
-    calendar_info,
-    carries_key,
-    event_body,
-    graph_utc,
-    instant,
-    is_mailbox,
-    iso_z,
-    segment,
-    to_event,
-    zone_name,
-)
-from slotgraph.providers.retry import PATIENT, RetryPolicy
-from slotgraph.providers.unreadable import ChangePage, Skipped
+from slotgraph.providers.microsoft.errors import schedule_error
+from slotgraph.providers.microsoft.graph import PAGE_SIZE
+from slotgraph.providers.microsoft.graph import Graph
+from slotgraph.providers.microsoft.wire import SHOW_AS
+from slotgraph.providers.microsoft.wire import calendar_info
+from slotgraph.providers.microsoft.wire import carries_key
+from slotgraph.providers.microsoft.wire import event_body
+from slotgraph.providers.microsoft.wire import graph_utc
+from slotgraph.providers.microsoft.wire import instant
+from slotgraph.providers.microsoft.wire import is_mailbox
+from slotgraph.providers.microsoft.wire import iso_z
+from slotgraph.providers.microsoft.wire import segment
+from slotgraph.providers.microsoft.wire import to_event
+from slotgraph.providers.microsoft.wire import zone_name
+from slotgraph.providers.retry import PATIENT
+from slotgraph.providers.retry import RetryPolicy
+from slotgraph.providers.unreadable import ChangePage
+from slotgraph.providers.unreadable import Skipped
 
 log = structlog.get_logger("slotgraph.microsoft")
 

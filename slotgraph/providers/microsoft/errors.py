@@ -15,28 +15,31 @@ error codes are quoted only when they look like codes.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Iterator
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from contextlib import contextmanager
 from functools import partial
-from typing import Any, Final, Literal
+from typing import Any
+from typing import Final
+from typing import Literal
 
 import httpx
-import msal  # type: ignore[import-untyped]
+import msal
 import requests
 import structlog
 
 from slotgraph.providers import rest
-from slotgraph.providers.base import (
-    AccessRevoked,
-    CalendarGone,
-    CursorExpired,
-    EventGone,
-    OAuthDenied,
-    OAuthStateInvalid,
-    ProviderError,
-    TransientError,
-)
-from slotgraph.providers.rest import server_failure, throttled
+from slotgraph.providers.base import AccessRevoked
+from slotgraph.providers.base import CalendarGone
+from slotgraph.providers.base import CursorExpired
+from slotgraph.providers.base import EventGone
+from slotgraph.providers.base import OAuthDenied
+from slotgraph.providers.base import OAuthStateInvalid
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import TransientError
+from slotgraph.providers.rest import server_failure
+from slotgraph.providers.rest import throttled
 
 log = structlog.get_logger("slotgraph.microsoft")
 

@@ -14,14 +14,21 @@ import asyncio
 import threading
 import weakref
 from collections.abc import AsyncIterator
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
 import httpx
 
 from slotgraph.providers.auth import BearerAuth
-from slotgraph.providers.base import ProviderError, TokenSource
-from slotgraph.providers.microsoft.errors import REVOKED_MESSAGE, Missing, mapped, status_error
-from slotgraph.providers.retry import PATIENT, RetryPolicy, with_retries
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import TokenSource
+from slotgraph.providers.microsoft.errors import REVOKED_MESSAGE
+from slotgraph.providers.microsoft.errors import Missing
+from slotgraph.providers.microsoft.errors import mapped
+from slotgraph.providers.microsoft.errors import status_error
+from slotgraph.providers.retry import PATIENT
+from slotgraph.providers.retry import RetryPolicy
+from slotgraph.providers.retry import with_retries
 
 MAX_CONCURRENT_PER_MAILBOX: Final = 4
 PAGE_SIZE: Final = 100

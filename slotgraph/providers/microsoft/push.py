@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
+from typing import Final
 
 from slotgraph.providers.base import Watch
-from slotgraph.providers.microsoft.wire import is_mailbox, iso_z, parse_z
+from slotgraph.providers.microsoft.wire import is_mailbox
+from slotgraph.providers.microsoft.wire import iso_z
+from slotgraph.providers.microsoft.wire import parse_z
 
 # Graph's maximum subscription lifetime for Outlook resources is 10,080 minutes; stay a
 # little below it so clock skew cannot make Graph refuse the expiry.

@@ -30,34 +30,34 @@ from __future__ import annotations
 import copy
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any
+from typing import Final
+from typing import TypeVar
 
 import anyio
 import httpx
-import msal  # type: ignore[import-untyped]
+import msal
 import requests
 import structlog
 
-from slotgraph.providers.base import (
-    AccessRevoked,
-    OAuthStateInvalid,
-    ProviderError,
-    TokenSource,
-    TransientError,
-)
+from slotgraph.providers.base import AccessRevoked
+from slotgraph.providers.base import OAuthStateInvalid
+from slotgraph.providers.base import ProviderError
+from slotgraph.providers.base import TokenSource
+from slotgraph.providers.base import TransientError
 from slotgraph.providers.microsoft.client import MicrosoftCalendarClient
-from slotgraph.providers.microsoft.errors import (
-    REVOKED_MESSAGE,
-    code_error,
-    mapped,
-    refresh_error,
-    signin_mapped,
-    status_error,
-)
+from slotgraph.providers.microsoft.errors import REVOKED_MESSAGE
+from slotgraph.providers.microsoft.errors import code_error
+from slotgraph.providers.microsoft.errors import mapped
+from slotgraph.providers.microsoft.errors import refresh_error
+from slotgraph.providers.microsoft.errors import signin_mapped
+from slotgraph.providers.microsoft.errors import status_error
 from slotgraph.providers.registry import OAuthGrant
-from slotgraph.providers.retry import PATIENT, RetryPolicy
+from slotgraph.providers.retry import PATIENT
+from slotgraph.providers.retry import RetryPolicy
 
 T = TypeVar("T")
 

@@ -18,24 +18,22 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any
+from typing import Final
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
 
-from exchangelib.winzone import (  # type: ignore[import-untyped]
-    IANA_TO_MS_TIMEZONE_MAP,
-    MS_TIMEZONE_TO_IANA_MAP,
-)
+from exchangelib.winzone import IANA_TO_MS_TIMEZONE_MAP
+from exchangelib.winzone import MS_TIMEZONE_TO_IANA_MAP
 
-from slotgraph.providers.base import (
-    Access,
-    EventDraft,
-    EventStatus,
-    RemoteCalendarInfo,
-    RemoteEvent,
-    Response,
-    ShowAs,
-)
+from slotgraph.providers.base import Access
+from slotgraph.providers.base import EventDraft
+from slotgraph.providers.base import EventStatus
+from slotgraph.providers.base import RemoteCalendarInfo
+from slotgraph.providers.base import RemoteEvent
+from slotgraph.providers.base import Response
+from slotgraph.providers.base import ShowAs
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 SHOW_AS: Final = {

@@ -4,20 +4,24 @@ with one fixture here, named in `ADAPTERS`."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
-from exchangelib.protocol import close_connections  # type: ignore[import-untyped]
+from exchangelib.protocol import close_connections
 
 from tests.fakes.exchange import FakeExchange
 from tests.fakes.google import FakeGoogle
 from tests.fakes.microsoft import FakeMicrosoft
 from tests.helpers.caldav import caldav_harness
 from tests.helpers.caldav_servers import Server
-from tests.helpers.harnesses import ExchangeHarness, GoogleHarness, Harness, MicrosoftHarness
+from tests.helpers.harnesses import ExchangeHarness
+from tests.helpers.harnesses import GoogleHarness
+from tests.helpers.harnesses import Harness
+from tests.helpers.harnesses import MicrosoftHarness
 from tests.helpers.microsoft import http_for
 
 ADAPTERS = (

@@ -14,17 +14,23 @@ import time
 
 import pytest
 
-from slotgraph.providers.base import Access, CursorExpired, Interval, RateLimited, TransientError
+from slotgraph.providers.base import Access
+from slotgraph.providers.base import CursorExpired
+from slotgraph.providers.base import Interval
+from slotgraph.providers.base import RateLimited
+from slotgraph.providers.base import TransientError
 from slotgraph.providers.retry import FAST
-from tests.fakes.scenario import (
-    EXPECTED_BUSY,
-    TIME_ZONE,
-    WINDOW_END,
-    WINDOW_START,
-    ScriptedEvent,
-    utc,
-)
-from tests.helpers.events import as_pairs, busy_of, changes_since, draft, full_listing
+from tests.fakes.scenario import EXPECTED_BUSY
+from tests.fakes.scenario import TIME_ZONE
+from tests.fakes.scenario import WINDOW_END
+from tests.fakes.scenario import WINDOW_START
+from tests.fakes.scenario import ScriptedEvent
+from tests.fakes.scenario import utc
+from tests.helpers.events import as_pairs
+from tests.helpers.events import busy_of
+from tests.helpers.events import changes_since
+from tests.helpers.events import draft
+from tests.helpers.events import full_listing
 from tests.helpers.harnesses import Harness
 
 TIMEOUT = 2.0
